@@ -1,0 +1,35 @@
+"""The ``seatbot`` command line: one entry point; each area registers its commands here."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# Each module exposes ``register(app)``; listed here so the CLI is assembled in one place.
+_COMMAND_MODULES = ("bot.cli_prorate",)
+
+
+def build_cli() -> typer.Typer:
+    """Assemble the ``seatbot`` CLI (no side effects at import time)."""
+    app = typer.Typer(
+        name="seatbot",
+        help="Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    # A root callback keeps typer in multi-command mode even while few commands exist.
+    app.callback()(_root)
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+    return app
+
+
+def _root() -> None:
+    """Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    build_cli()()
