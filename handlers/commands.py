@@ -1,0 +1,235 @@
+"""Parsing the text of ``/seats``: pure functions from what the owner typed to a typed command.
+
+Forms (case-insensitive, extra spaces ignored)::
+
+    /seats                          open the seat-change modal
+    /seats status | history | help
+    /seats add N PRODUCT            N more seats
+    /seats remove N PRODUCT         N fewer seats
+    /seats set N PRODUCT            exactly N seats
+
+Any form may carry ``account NAME`` (first or last) to pick one of several accounts of the
+workspace. Anything else parses to :class:`Unrecognised` with the closest valid command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from dataclasses import dataclass
+
+from platforms.types import Product
+
+COMMAND = "/seats"
+MAX_SEATS = 10_000  # extensions are numbered 100–9000, so no account can hold more users
+
+_PRODUCT_ALIASES: dict[str, Product] = {
+    "cc": Product.CONTACT_CENTER,
+    "contact center": Product.CONTACT_CENTER,
+    "contact centre": Product.CONTACT_CENTER,
+    "contact-center": Product.CONTACT_CENTER,
+    "contact_center": Product.CONTACT_CENTER,
+    "contactcenter": Product.CONTACT_CENTER,
+    "squaretalk contact center": Product.CONTACT_CENTER,
+    "axiom": Product.AXIOM,
+    "matrix": Product.MATRIX,
+}
+
+# The alias each product is suggested with in "did you mean".
+_CANONICAL_ALIAS = {
+    Product.CONTACT_CENTER: "contact-center",
+    Product.AXIOM: "axiom",
+    Product.MATRIX: "matrix",
+}
+
+
+class ChangeMode(enum.StrEnum):
+    """How the number in ``add``/``remove``/``set`` is read."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    SET = "set"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenModal:
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowStatus:
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHistory:
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHelp:
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSeats:
+    """``add``/``remove``/``set`` ``count`` seats of ``product``."""
+
+    mode: ChangeMode
+    count: int
+    product: Product
+    account: str | None = None
+
+    def target_seats(self, current: int) -> int:
+        """The seat count this command asks for, given the ``current`` one (may be negative:
+        the caller reports that as an error)."""
+        if self.mode is ChangeMode.ADD:
+            return current + self.count
+        if self.mode is ChangeMode.REMOVE:
+            return current - self.count
+        return self.count
+
+    @property
+    def as_text(self) -> str:
+        """The command in its canonical spelling, e.g. ``/seats add 3 axiom``."""
+        return f"{COMMAND} {self.mode.value} {self.count} {_CANONICAL_ALIAS[self.product]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unrecognised:
+    """Text that is not a valid command; ``suggestion`` is the closest one (``/seats …``)."""
+
+    text: str
+    problem: str
+    suggestion: str
+
+
+SeatsCommand = OpenModal | ShowStatus | ShowHistory | ShowHelp | ChangeSeats | Unrecognised
+
+_SIMPLE: dict[str, type[ShowStatus | ShowHistory | ShowHelp]] = {
+    "status": ShowStatus,
+    "history": ShowHistory,
+    "help": ShowHelp,
+}
+_VERBS = ("status", "history", "help", "add", "remove", "set")
+_VERB_SYNONYMS = {
+    "buy": "add",
+    "plus": "add",
+    "increase": "add",
+    "delete": "remove",
+    "drop": "remove",
+    "minus": "remove",
+    "decrease": "remove",
+    "rm": "remove",
+    "del": "remove",
+}
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def product_from_alias(text: str) -> Product | None:
+    """The product an owner means by ``text`` (``"CC"``, ``"contact center"``), or ``None``."""
+    key = " ".join(text.lower().split())
+    return _PRODUCT_ALIASES.get(key)
+
+
+def product_aliases() -> tuple[str, ...]:
+    """Every accepted product spelling (lower case)."""
+    return tuple(_PRODUCT_ALIASES)
+
+
+def parse_seats_command(text: str) -> SeatsCommand:
+    """Parse the text after ``/seats``. Never raises: bad input is :class:`Unrecognised`."""
+    words = text.split()
+    account, words, account_problem = _split_account(words)
+    if account_problem:
+        return _unrecognised(text, account_problem, words)
+    if not words:
+        return OpenModal(account)
+    verb = words[0].lower()
+    if verb in _SIMPLE and len(words) == 1:
+        return _SIMPLE[verb](account)
+    if verb in (mode.value for mode in ChangeMode):
+        return _parse_change(text, ChangeMode(verb), words[1:], account)
+    return _unrecognised(text, f"I don't know the command `{words[0]}`.", words)
+
+
+def _split_account(words: list[str]) -> tuple[str | None, list[str], str | None]:
+    lowered = [word.lower() for word in words]
+    if "account" not in lowered:
+        return None, words, None
+    at = lowered.index("account")
+    if at + 1 >= len(words):
+        return None, words[:at], "`account` needs the account's name after it."
+    if at not in (0, len(words) - 2):
+        return None, words[:at] + words[at + 2 :], "Put `account NAME` first or last."
+    return words[at + 1], words[:at] + words[at + 2 :], None
+
+
+def _parse_change(
+    text: str, mode: ChangeMode, rest: list[str], account: str | None
+) -> SeatsCommand:
+    if not rest or not _INTEGER.fullmatch(rest[0]):
+        return _unrecognised(text, f"`{mode.value}` needs a number of seats.", [mode.value, *rest])
+    count = int(rest[0])
+    product_text = " ".join(rest[1:])
+    product = product_from_alias(product_text)
+    if product is None:
+        problem = (
+            f"`{mode.value} {count}` needs a product: contact-center (cc), axiom or matrix."
+            if not product_text
+            else f"I don't know the product `{product_text}`."
+        )
+        return _unrecognised(text, problem, [mode.value, *rest])
+    lowest = 0 if mode is ChangeMode.SET else 1
+    if not lowest <= count <= MAX_SEATS:
+        problem = f"The number of seats must be between {lowest} and {MAX_SEATS:,}."
+        return _unrecognised(text, problem, [mode.value, *rest])
+    return ChangeSeats(mode, count, product, account)
+
+
+def _unrecognised(text: str, problem: str, words: list[str]) -> Unrecognised:
+    return Unrecognised(text=text, problem=problem, suggestion=suggest_command(words))
+
+
+def suggest_command(words: list[str]) -> str:
+    """The valid command closest to ``words`` (``["ad", "3", "axium"]`` → ``/seats add 3
+    axiom``); ``/seats help`` when nothing is close."""
+    lowered = [word.lower() for word in words]
+    if not lowered:
+        return f"{COMMAND} help"
+    verb = _closest_verb(lowered[0])
+    if verb is None:
+        # "3 axiom add": look for a verb anywhere before giving up.
+        found = [v for v in (_closest_verb(word) for word in lowered) if v is not None]
+        verb = found[0] if found else None
+    if verb is None:
+        return f"{COMMAND} help"
+    if verb in _SIMPLE:
+        return f"{COMMAND} {verb}"
+    numbers = [abs(int(word)) for word in lowered if _INTEGER.fullmatch(word)]
+    count = min(max(numbers[0] if numbers else 1, 0 if verb == "set" else 1), MAX_SEATS)
+    product = _closest_product(lowered)
+    return f"{COMMAND} {verb} {count} {_CANONICAL_ALIAS[product]}"
+
+
+def _closest_verb(word: str) -> str | None:
+    if word in _VERB_SYNONYMS:
+        return _VERB_SYNONYMS[word]
+    matches = difflib.get_close_matches(word, _VERBS, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _closest_product(words: list[str]) -> Product:
+    candidates = [word for word in words if not _INTEGER.fullmatch(word)]
+    joined = " ".join(candidates[1:]) if len(candidates) > 1 else ""
+    exact = product_from_alias(joined) if joined else None
+    if exact is not None:
+        return exact
+    best: tuple[float, Product] = (0.0, Product.AXIOM)
+    for word in [joined, *candidates[1:]]:
+        for alias, product in _PRODUCT_ALIASES.items():
+            score = difflib.SequenceMatcher(None, word, alias).ratio()
+            if score > best[0]:
+                best = (score, product)
+    return best[1]

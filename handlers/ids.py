@@ -1,0 +1,29 @@
+"""Every ``action_id``, ``block_id`` and ``callback_id`` Seatbot puts in Block Kit, in one place.
+
+Listeners are registered against these constants and views are built with them, so a rename
+cannot leave a button without a listener.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SEATS_COMMAND: Final = "/seats"
+
+# The seat-change modal.
+MODAL_CALLBACK: Final = "seats_change_modal"
+PRODUCT_BLOCK: Final = "seats_product"
+PRODUCT_ACTION: Final = "seats_product_select"
+COUNT_BLOCK: Final = "seats_new_count"
+COUNT_ACTION: Final = "seats_new_count_input"
+REASON_BLOCK: Final = "seats_reason"
+REASON_ACTION: Final = "seats_reason_input"
+CURRENT_BLOCK: Final = "seats_current"
+PREVIEW_BLOCK: Final = "seats_preview"
+
+# Buttons on the confirmation prompt and on a blocked decrease. Their value is the request id,
+# which the listener re-checks against the clicking user and the stored request.
+CONFIRM_ACTION: Final = "seats_confirm"
+CANCEL_ACTION: Final = "seats_cancel"
+CHECK_AGAIN_ACTION: Final = "seats_check_again"
+PROMPT_ACTIONS_BLOCK: Final = "seats_prompt_actions"
