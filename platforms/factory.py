@@ -1,0 +1,54 @@
+"""Build a :class:`platforms.types.Platform` from a :class:`PlatformConnection`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from platforms.connection import HostLimits, PlatformConnection
+from platforms.errors import PlatformConfigError
+from platforms.http import (
+    AxiomPlatform,
+    Clock,
+    ContactCenterPlatform,
+    HttpPlatform,
+    MatrixPlatform,
+    Sleep,
+)
+from platforms.importfile import ImportFilePlatform
+from platforms.types import Platform, Product
+
+_HTTP_CLIENTS: dict[Product, type[HttpPlatform]] = {
+    Product.CONTACT_CENTER: ContactCenterPlatform,
+    Product.AXIOM: AxiomPlatform,
+    Product.MATRIX: MatrixPlatform,
+}
+
+
+def build_platform(
+    connection: PlatformConnection,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    limits: HostLimits | None = None,
+    sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
+) -> Platform:
+    """The platform source a connection describes.
+
+    ``transport`` is borrowed (shared across platforms and closed by the caller); without it,
+    the client opens its own. Pass the process's one :class:`HostLimits` as ``limits`` so every
+    client shares the per-host bound. ``sleep`` and ``clock`` are for tests. Raises
+    :class:`PlatformConfigError` when the connection lacks what its kind needs.
+    """
+    if connection.kind == "import_file":
+        if connection.file_path is None:
+            raise PlatformConfigError(
+                f"The {connection.product.label} connection reads a user file but names none; "
+                "ask the operator to set its path.",
+                product_label=connection.product.label,
+            )
+        return ImportFilePlatform(connection.product, connection.file_path)
+    client_class = _HTTP_CLIENTS[connection.product]
+    return client_class(connection, transport=transport, limits=limits, sleep=sleep, clock=clock)
