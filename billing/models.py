@@ -1,0 +1,301 @@
+"""SQLAlchemy 2 typed models: accounts, members, subscriptions, platform connections,
+seat-change requests, the append-only ledger, audit events and job runs.
+
+Portable on purpose (SQLite and PostgreSQL run the same schema): money is ``BigInteger`` minor
+units plus a ``String(3)`` ISO 4217 code, never ``Numeric``; instants are stored in UTC by
+:class:`UTCDateTime` and always come back timezone-aware; JSON is ``Text`` written by the code.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from billing.requests import RequestStatus
+
+#: Connection execution option: the transaction only reads. On SQLite it then begins DEFERRED
+#: instead of taking the write lock at BEGIN (see ``bot.db.make_engine``); elsewhere it is ignored.
+READ_ONLY_OPTION = "seatbot_read_only"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(enum.StrEnum):
+    """A Slack user's role in one account."""
+
+    OWNER = "owner"  # requests seat changes
+    MANAGER = "manager"  # approves or denies them (when the policy routes them)
+    VIEWER = "viewer"  # sees reports
+
+
+class Product(enum.StrEnum):
+    """The Squaretalk products billed per seat (same values as ``platforms.types.Product``)."""
+
+    CONTACT_CENTER = "contact_center"
+    AXIOM = "axiom"
+    MATRIX = "matrix"
+
+
+class ConnectionKind(enum.StrEnum):
+    """How Seatbot learns which users exist on a platform."""
+
+    API = "api"
+    IMPORT_FILE = "import_file"
+
+
+class LedgerKind(enum.StrEnum):
+    """What a ledger entry records."""
+
+    CREDIT = "credit"  # unused time of the old quantity (negative)
+    CHARGE = "charge"  # remaining time of the new quantity (positive)
+    RENEWAL = "renewal"  # a full period at the subscription's quantity (positive)
+
+
+class JobStatus(enum.StrEnum):
+    """A scheduled job run's progress."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def _in_check(column: str, values: type[enum.StrEnum]) -> str:
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored as UTC; reads are always timezone-aware UTC, on every database.
+
+    SQLite keeps no offset, so the UTC wall-clock time is stored and ``UTC`` re-attached on read;
+    PostgreSQL stores ``timestamp with time zone``. Naive datetimes are refused on write.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetimes cannot be stored; pass an aware UTC instant")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata names every constraint predictably (for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """A customer account: one Slack workspace channel, one currency, one time zone."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # slug, e.g. "acme"
+    display_name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+    team_id: Mapped[str] = mapped_column(String(32), index=True)  # Slack workspace
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Member(Base):
+    """A Slack user's role in an account, keyed by Slack ids (never display names)."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("account_id", "team_id", "user_id"),
+        CheckConstraint(_in_check("role", Role), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class Subscription(Base):
+    """Seats of one product for one account; ``version`` moves on every change (for CAS)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "product"),
+        CheckConstraint(_in_check("product", Product), name="product"),
+        CheckConstraint("seats >= 0", name="seats_not_negative"),
+        CheckConstraint("unit_price_minor >= 0", name="unit_price_not_negative"),
+        CheckConstraint("current_period_end > current_period_start", name="period_order"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(32))
+    seats: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)  # one seat, one full period
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(16))
+    anchor: Mapped[date] = mapped_column(Date)
+    proration_rule: Mapped[str] = mapped_column(String(16))
+    decrease_policy: Mapped[str] = mapped_column(String(16))
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PlatformConnection(Base):
+    """How to read one product's users for one account. ``options`` is JSON text and may hold
+    credentials: no command ever prints it."""
+
+    __tablename__ = "platform_connections"
+    __table_args__ = (
+        UniqueConstraint("account_id", "product"),
+        CheckConstraint(_in_check("product", Product), name="product"),
+        CheckConstraint(_in_check("kind", ConnectionKind), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    file_path: Mapped[str | None] = mapped_column(String(1000))
+    options: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class SeatChangeRequest(Base):
+    """An owner's request to change a subscription's seats, with the quote they were shown.
+
+    The quote is stored as shown (lines in minor units, period, subscription version); applying
+    writes exactly those lines. ``idempotency_key`` is minted by the server and the ledger keys of
+    the applied lines derive from it.
+    """
+
+    __tablename__ = "seat_change_requests"
+    __table_args__ = (
+        CheckConstraint(_in_check("status", RequestStatus), name="status"),
+        CheckConstraint("old_seats >= 0 AND new_seats >= 0", name="seats_not_negative"),
+        Index(None, "subscription_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    requested_by_team: Mapped[str] = mapped_column(String(32))
+    requested_by_user: Mapped[str] = mapped_column(String(32))
+    old_seats: Mapped[int] = mapped_column(Integer)
+    new_seats: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # The stored quote.
+    quoted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime())  # proration instant
+    quoted_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    quoted_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    quoted_version: Mapped[int] = mapped_column(Integer)
+    quoted_fraction: Mapped[str] = mapped_column(String(64))  # "16/31"
+    quote_lines: Mapped[str] = mapped_column(Text)  # JSON list of {kind, quantity, amount_minor}
+    net_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Decision and outcome.
+    decided_by_team: Mapped[str | None] = mapped_column(String(32))
+    decided_by_user: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the Slack prompt was posted, so it is updated rather than re-posted.
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerEntry(Base):
+    """One append-only ledger line: a signed amount in minor units for a billing period.
+
+    Never updated or deleted. ``idempotency_key`` is unique, so a retried write cannot double.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (CheckConstraint(_in_check("kind", LedgerKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="RESTRICT"), index=True
+    )
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("seat_change_requests.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # signed: credits are negative
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what to an account (``actor`` is ``slack:T…:U…``,
+    ``cli`` or ``system``); ``details`` is JSON text without secrets."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JobRun(Base):
+    """One claimed run of a scheduled job: unique on (job, scheduled time), so every replica may
+    fire the job but only one does the work."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job_name", "scheduled_for"),
+        CheckConstraint(_in_check("status", JobStatus), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,54 @@
+"""Alembic environment: migrates the database given by ``bot.db.upgrade`` (or ``alembic -x
+url=...``) to the schema of ``billing.models`` (and the bot's own tables)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, text
+
+from billing.models import Base
+
+target_metadata = Base.metadata
+
+# Any fixed number: the PostgreSQL advisory lock taken while migrating, so that several replicas
+# starting at once run the migrations one after another instead of colliding.
+_MIGRATION_LOCK_ID = 7_202_601
+
+
+def _configure_and_run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode recreates tables
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure_and_run(connection)
+        return
+    from bot.db import make_engine
+
+    url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
+    if not url:
+        raise RuntimeError("no database URL: use bot.db.upgrade(url) or alembic -x url=...")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as new_connection:
+            _configure_and_run(new_connection)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("offline (--sql) migrations are not supported")
+run_migrations_online()
