@@ -1,1 +1,37 @@
-"""handlers package."""
+"""The Slack edge: listeners for ``/seats``, the seat-change modal and the prompt buttons."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from handlers.deps import HandlerDeps
+
+#: Every slash command this package listens to (the manifest test checks it against manifest.yml).
+COMMANDS: tuple[str, ...] = ("/seats",)
+
+
+def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
+    """Register every Seatbot listener on ``app``, in this one place."""
+    from handlers import ids
+    from handlers.listeners import (
+        PromptButtonsListener,
+        SeatModalListener,
+        SeatsCommandListener,
+    )
+    from handlers.seat_desk import SeatDesk
+
+    desk = SeatDesk(deps)
+    command = SeatsCommandListener(desk)
+    modal = SeatModalListener(desk)
+    buttons = PromptButtonsListener(desk)
+
+    app.command(ids.SEATS_COMMAND)(command.on_command)
+    app.block_action(ids.PRODUCT_ACTION)(modal.on_input_change)
+    app.block_action(ids.COUNT_ACTION)(modal.on_input_change)
+    app.view_submission(ids.MODAL_CALLBACK)(modal.on_submit)
+    app.block_action(ids.CONFIRM_ACTION)(buttons.on_confirm)
+    app.block_action(ids.CANCEL_ACTION)(buttons.on_cancel)
+    app.block_action(ids.CHECK_AGAIN_ACTION)(buttons.on_check_again)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -34,7 +35,7 @@ from slack_sdk.models.views import View
 
 from billing.money import Money
 from billing.periods import Period
-from billing.proration import LineKind, Proration
+from billing.proration import LineKind, Proration, ProrationLine
 from handlers import ids
 from handlers.commands import MAX_SEATS, Unrecognised, product_aliases
 from platforms.types import PlatformUser, Product, UserStatus
@@ -127,25 +128,25 @@ def users_list(users: Sequence[PlatformUser], limit: int = LISTED_USERS_LIMIT) -
     return "\n".join(lines)
 
 
-def proration_lines(proration: Proration, where: Locale) -> str:
+def proration_lines(
+    lines: Sequence[ProrationLine], net: Money, fraction: Fraction, where: Locale
+) -> str:
     """The invoice lines and the net, one per line, exactly as they will be billed."""
-    unit = format_money(proration.unit_price, where)
+    share = f"{float(fraction) * 100:.2f}% of the period"
     rows = []
-    for line in proration.lines:
+    for line in lines:
         label = "Credit for unused time" if line.kind is LineKind.CREDIT else "Charge"
         rows.append(
-            f"{label} · {line.quantity} × {unit} × {_percent(proration)} "
-            f"= *{format_money(line.amount, where)}*"
+            f"{label} · {line.quantity} seats × {share} = *{format_money(line.amount, where)}*"
         )
     if not rows:
         rows.append("No proration lines: nothing is billed or credited for this period.")
-    rows.append(f"*Net now: {format_money(proration.net, where)}*")
+    rows.append(f"*Net now: {format_money(net, where)}*")
     return "\n".join(rows)
 
 
-def _percent(proration: Proration) -> str:
-    share = proration.fraction
-    return f"{float(share) * 100:.2f}% of the period"
+def quote_lines(proration: Proration, where: Locale) -> str:
+    return proration_lines(proration.lines, proration.net, proration.fraction, where)
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,21 +294,19 @@ def history_message(account_name: str, entries: Sequence[HistoryEntry], where: L
 
 @dataclass(frozen=True, slots=True)
 class ChangeSummary:
-    """What a seat-change request asks for, with its exact quote."""
+    """What a seat-change request asks for, with its stored quote (aware UTC instants)."""
 
     request_id: str
     account_name: str
     product: Product
-    proration: Proration
+    old_seats: int
+    new_seats: int
+    lines: Sequence[ProrationLine]
+    net: Money
+    fraction: Fraction
+    period: Period
+    effective_at: datetime
     reason: str | None = None
-
-    @property
-    def old_seats(self) -> int:
-        return self.proration.old_quantity
-
-    @property
-    def new_seats(self) -> int:
-        return self.proration.new_quantity
 
 
 def _change_heading(change: ChangeSummary) -> str:
@@ -318,13 +317,14 @@ def _change_heading(change: ChangeSummary) -> str:
 
 
 def _change_details(change: ChangeSummary, where: Locale) -> list[Block]:
-    proration = change.proration
     blocks: list[Block] = [
-        _section(proration_lines(proration, where)),
+        _section(proration_lines(change.lines, change.net, change.fraction, where)),
         SectionBlock(
             fields=[
-                MarkdownTextObject(text=f"*Period*\n{format_period(proration.period, where)}"),
-                MarkdownTextObject(text=f"*Effective*\n{format_instant(proration.at, where)}"),
+                MarkdownTextObject(text=f"*Period*\n{format_period(change.period, where)}"),
+                MarkdownTextObject(
+                    text=f"*Effective*\n{format_instant(change.effective_at, where)}"
+                ),
             ]
         ),
     ]
@@ -357,7 +357,7 @@ def confirmation_prompt(
             ],
         )
     )
-    net = format_money(change.proration.net, where)
+    net = format_money(change.net, where)
     return Message(
         text=(
             f"Confirm {change.product.label}: {change.old_seats} → {change.new_seats} seats, "
@@ -600,7 +600,7 @@ def _preview_blocks(model: ModalModel, where: Locale) -> list[Block]:
     if preview.proration is not None:
         blocks.append(
             _section(
-                f"*Preview*\n{proration_lines(preview.proration, where)}\n"
+                f"*Preview*\n{quote_lines(preview.proration, where)}\n"
                 f"Period {format_period(preview.proration.period, where)}",
                 block_id=ids.PREVIEW_BLOCK,
             )

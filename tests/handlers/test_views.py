@@ -62,6 +62,24 @@ def proration(old: int, new: int, currency: str = "USD") -> Proration:
     )
 
 
+def summary(
+    request_id: str, account: str, product: Product, quote: Proration, reason: str | None = None
+) -> ChangeSummary:
+    return ChangeSummary(
+        request_id=request_id,
+        account_name=account,
+        product=product,
+        old_seats=quote.old_quantity,
+        new_seats=quote.new_quantity,
+        lines=quote.lines,
+        net=quote.net,
+        fraction=quote.fraction,
+        period=quote.period,
+        effective_at=quote.at,
+        reason=reason,
+    )
+
+
 def user(n: int, status: UserStatus = UserStatus.ACTIVE, name: str | None = None) -> PlatformUser:
     return PlatformUser(
         platform_id=str(n),
@@ -87,7 +105,7 @@ def buttons(message: Message) -> list[dict[str, Any]]:
 
 
 def test_confirmation_prompt_shows_the_exact_money_and_carries_only_the_request_id() -> None:
-    change = ChangeSummary("42", "Acme", Product.AXIOM, proration(10, 13), reason="new hires")
+    change = summary("42", "Acme", Product.AXIOM, proration(10, 13), reason="new hires")
     message = confirmation_prompt(change, WHERE)
     text = all_text(message)
     # 16 of 31 days remain: credit 10 × 30 × 16/31 = 154.84, charge 13 × 30 × 16/31 = 201.29.
@@ -105,14 +123,14 @@ def test_confirmation_prompt_shows_the_exact_money_and_carries_only_the_request_
 
 
 def test_money_is_shown_in_the_accounts_currency() -> None:
-    change = ChangeSummary("1", "Tokyo", Product.MATRIX, proration(1, 2, "JPY"))
+    change = summary("1", "Tokyo", Product.MATRIX, proration(1, 2, "JPY"))
     text = all_text(confirmation_prompt(change, Locale("ja_JP", TZ)))
     assert "￥" in text or "¥" in text
     assert "$" not in text
 
 
 def test_outcomes_replace_the_buttons() -> None:
-    change = ChangeSummary("7", "Acme", Product.MATRIX, proration(5, 3))
+    change = summary("7", "Acme", Product.MATRIX, proration(5, 3))
     for message in (
         applied_message(change, WHERE, "U1"),
         already_applied_message(change),

@@ -1,0 +1,30 @@
+"""What the listeners receive from the composition root (``bot.app.build_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing.service import SeatService
+from platforms.types import Platform, Product
+
+PlatformFor = Callable[[int, Product], "Platform | None"]
+
+
+@dataclass(frozen=True)
+class HandlerDeps:
+    """Services and settings the Slack edge needs.
+
+    ``platform_for(account_id, product)`` gives the platform holding the users of that
+    account's product (``None`` when no connection is configured); it may read the database, so
+    it is called off the event loop. ``clock`` returns an aware UTC instant.
+    ``platform_deadline_s`` bounds one complete user listing, in seconds. ``locale`` is the babel
+    locale used to show money (``en_US``).
+    """
+
+    seat_service: SeatService
+    platform_for: PlatformFor
+    clock: Callable[[], datetime]
+    platform_deadline_s: float = 10.0
+    locale: str = "en_US"
