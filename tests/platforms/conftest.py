@@ -19,20 +19,11 @@ import httpx
 import openpyxl
 import pytest
 
-from platforms import (
-    HostLimits,
-    Level,
-    Platform,
-    PlatformConnection,
-    PlatformUser,
-    Product,
-    RetryPolicy,
-    Timeouts,
-    UserStatus,
-    build_platform,
-)
+from platforms.connection import HostLimits, PlatformConnection, RetryPolicy, Timeouts
+from platforms.factory import build_platform
 from platforms.importfile import COLUMNS
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
+from platforms.types import Level, Platform, PlatformUser, Product, UserStatus
 
 # Distinctive credentials, so a leak into any text is easy to find.
 API_KEY = "sk-SECRET-4f9a1c"

@@ -8,18 +8,15 @@ from datetime import UTC, datetime
 import pytest
 from conftest import SECRETS, Backend, expected_user, user_json
 
-from platforms import (
-    Level,
-    Platform,
+from platforms.connection import Timeouts
+from platforms.errors import (
     PlatformAuthError,
     PlatformDataError,
     PlatformError,
     PlatformRateLimited,
     PlatformUnavailable,
-    PlatformUser,
-    Timeouts,
-    UserStatus,
 )
+from platforms.types import Level, Platform, PlatformUser, UserStatus
 
 
 def assert_no_secrets(error: BaseException, log_text: str) -> None:
