@@ -256,9 +256,12 @@ class HttpPlatform:
     async def _get_authorized_json(self, path: str, params: Mapping[str, int]) -> Any:
         """GET with the current token; on a 401, refresh the token once and try again."""
         for already_refreshed in (False, True):
+            # The token is fetched outside the request's retry loop: the exchange has retries
+            # of its own, and nesting them would multiply the attempts.
+            authorization = await self._authorization()
             try:
                 response = await self._send_with_retries(
-                    "GET", path, params=params, authorized=True
+                    "GET", path, params=params, authorization=authorization
                 )
             except _Unauthorized:
                 if already_refreshed or not await self._forget_token():
@@ -274,7 +277,7 @@ class HttpPlatform:
         *,
         params: Mapping[str, int] | None = None,
         json_body: Mapping[str, str] | None = None,
-        authorized: bool,
+        authorization: str | None,
     ) -> httpx.Response:
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self._connection.retry.max_attempts),
@@ -287,7 +290,7 @@ class HttpPlatform:
         async for attempt in retrying:
             with attempt:
                 return await self._send_once(
-                    method, path, params=params, json_body=json_body, authorized=authorized
+                    method, path, params=params, json_body=json_body, authorization=authorization
                 )
         raise AssertionError("unreachable: tenacity returns or re-raises")
 
@@ -298,10 +301,9 @@ class HttpPlatform:
         *,
         params: Mapping[str, int] | None,
         json_body: Mapping[str, str] | None,
-        authorized: bool,
+        authorization: str | None,
     ) -> httpx.Response:
-        # The token is fetched before taking the host slot: the exchange needs a slot too.
-        headers = {"Authorization": await self._authorization()} if authorized else {}
+        headers = {"Authorization": authorization} if authorization is not None else {}
         async with self._limits.semaphore(self._host):
             response = await self._client.request(
                 method, path, params=params, json=json_body, headers=headers
@@ -476,7 +478,7 @@ class AxiomPlatform(HttpPlatform):
             "POST",
             self._connection.path(TOKEN_PATH_KEY),
             json_body={"apiKey": self._api_key, "email": self._login_email},
-            authorized=False,
+            authorization=None,
         )
         body = _decode_json(response)
         if not isinstance(body, dict):

@@ -101,10 +101,14 @@ class Fault:
         unknown = set(raw) - known
         if unknown:
             raise SandboxRequestError(f"unknown fault fields: {', '.join(sorted(unknown))}")
-        try:
-            fault = cls(**raw)
-        except TypeError as exc:
-            raise SandboxRequestError(str(exc)) from None
+        for name, value in raw.items():
+            if value is not None and not isinstance(value, _FAULT_FIELD_TYPES[name]):
+                raise SandboxRequestError(f"fault field {name} has the wrong type")
+            if name in ("times", "ms", "retry_after", "page") and isinstance(value, bool):
+                raise SandboxRequestError(f"fault field {name} must be a number")
+        if raw.get("endpoint") not in (None, "users", "token"):
+            raise SandboxRequestError("fault endpoint must be users or token")
+        fault = cls(**raw)
         if fault.kind == "broken_page" and fault.page is None:
             fault.page = 2
         return fault
@@ -131,6 +135,19 @@ class Fault:
             and (self.endpoint is None or self.endpoint == endpoint)
             and (self.page is None or self.page == page)
         )
+
+
+_FAULT_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "times": int,
+    "tenant": str,
+    "product": str,
+    "endpoint": str,
+    "page": int,
+    "ms": int,
+    "retry_after": int,
+    "retry_after_http_date": bool,
+}
 
 
 @dataclass

@@ -305,3 +305,11 @@ async def test_concurrency_is_bounded_per_host() -> None:
     await asyncio.gather(*(p.list_users() for p in platforms))
     await asyncio.gather(*(p.aclose() for p in platforms))
     assert peak == {"one.example.com": 3, "two.example.com": 3}
+
+
+async def test_axiom_token_retries_are_not_nested_in_the_page_retries() -> None:
+    api, platform = await axiom(FakeClock())
+    api.inject("server_error", None)
+    with pytest.raises(PlatformUnavailable, match="server error"):
+        await platform.list_users()  # type: ignore[attr-defined]
+    assert len(api.requests) == 3  # max_attempts token exchanges, and nothing else
