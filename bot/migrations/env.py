@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from billing.models import Base
+from bot.db import make_engine  # also registers the bot's own tables on Base.metadata
 
 target_metadata = Base.metadata
 
@@ -36,8 +37,6 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    from bot.db import make_engine
-
     url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
     if not url:
         raise RuntimeError("no database URL: use bot.db.upgrade(url) or alembic -x url=...")

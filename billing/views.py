@@ -1,0 +1,152 @@
+"""What the billing service hands out: frozen dataclasses, never ORM objects."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from billing.models import LedgerKind, Product, Role
+from billing.money import Money
+from billing.periods import Interval, Period
+from billing.proration import DecreasePolicy, Proration, ProrationLine, ProrationRule
+from billing.requests import RequestStatus
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """A customer account. ``timezone`` is an IANA name; ``currency`` an ISO 4217 code."""
+
+    id: int
+    name: str
+    display_name: str
+    currency: str
+    timezone: str
+    team_id: str
+    channel_id: str | None
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A Slack user's role in an account."""
+
+    account_id: int
+    team_id: str
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription as it stands; ``period`` is the billing period containing the instant the
+    view was asked for (aware UTC bounds), ``unit_price`` one seat for one full period."""
+
+    id: int
+    account_id: int
+    product: Product
+    seats: int
+    unit_price: Money
+    interval: Interval
+    anchor: date
+    rule: ProrationRule
+    decrease_policy: DecreasePolicy
+    version: int
+    period: Period
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A proration preview for changing ``subscription`` to ``proration.new_quantity`` seats."""
+
+    subscription: SubscriptionView
+    proration: Proration
+    is_decrease: bool
+
+    @property
+    def net(self) -> Money:
+        """What the change costs (positive) or credits (negative) this period."""
+        return self.proration.net
+
+
+@dataclass(frozen=True)
+class SeatChangeView:
+    """A seat-change request with the quote stored for it.
+
+    ``lines`` and ``net`` are the amounts (minor units inside :class:`Money`) that applying the
+    request writes to the ledger; ``effective_at`` is the instant they were prorated at and
+    ``quoted_at`` when the quote was made (both aware UTC; equal under the current policy).
+    """
+
+    id: int
+    account_id: int
+    subscription_id: int
+    product: Product
+    old_seats: int
+    new_seats: int
+    reason: str
+    status: RequestStatus
+    idempotency_key: str
+    requested_by_team: str
+    requested_by_user: str
+    quoted_at: datetime
+    effective_at: datetime
+    period: Period
+    quoted_version: int
+    fraction: str
+    lines: tuple[ProrationLine, ...]
+    net: Money
+    decided_by_team: str | None
+    decided_by_user: str | None
+    decided_at: datetime | None
+    applied_at: datetime | None
+    slack_channel_id: str | None
+    slack_message_ts: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_decrease(self) -> bool:
+        return self.new_seats < self.old_seats
+
+
+@dataclass(frozen=True)
+class LedgerLineView:
+    """One ledger entry: a signed amount (credits negative) for the period it covers."""
+
+    id: int
+    subscription_id: int
+    product: Product
+    request_id: int | None
+    kind: LedgerKind
+    quantity: int
+    amount: Money
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    idempotency_key: str
+
+
+class ConfirmKind(enum.StrEnum):
+    """What a confirmation did."""
+
+    APPLIED = "applied"  # seats changed and the ledger written, now
+    ALREADY_APPLIED = "already_applied"  # an earlier confirmation applied it; nothing written
+    STALE = "stale"  # the quote was too old or the subscription moved: re-quoted, confirm again
+    CONFLICT = "conflict"  # another change landed at the same moment: re-quoted, confirm again
+    REFUSED = "refused"  # not allowed now (see ``message``); nothing changed
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    """The result of :meth:`billing.service.SeatService.confirm`.
+
+    ``ledger_lines`` are the entries of this request (written now for ``applied``, earlier for
+    ``already_applied``, empty otherwise); ``fresh_quote`` is set for ``stale`` and ``conflict``;
+    ``message`` is owner-readable for every kind but ``applied``.
+    """
+
+    kind: ConfirmKind
+    request: SeatChangeView
+    ledger_lines: tuple[LedgerLineView, ...] = ()
+    fresh_quote: Quote | None = None
+    message: str | None = None
