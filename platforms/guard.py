@@ -100,7 +100,7 @@ async def check_seat_change(
                 "which users exist; nothing was changed; ask the operator to connect it."
             ),
         )
-    users, reason = await _read_users(platform, deadline_s)
+    users, reason = await read_users(platform, deadline_s)
     if users is None:
         verdict = Verdict.UNKNOWN if is_decrease else Verdict.ALLOWED
         return GuardResult(verdict, user_count=None, reason=reason if is_decrease else None)
@@ -117,10 +117,11 @@ async def check_seat_change(
     )
 
 
-async def _read_users(
+async def read_users(
     platform: Platform, deadline_s: float
 ) -> tuple[list[PlatformUser] | None, str | None]:
-    """The complete user list, or ``None`` and an owner-facing reason."""
+    """The complete user list within ``deadline_s`` seconds, or ``None`` and an owner-facing
+    reason. Never raises for a platform failure (it fails closed into the reason)."""
     try:
         async with asyncio.timeout(deadline_s):
             return await platform.list_users(), None

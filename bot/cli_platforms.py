@@ -1,0 +1,363 @@
+"""``seatbot sandbox`` and ``seatbot users ...``: the platform side of the command line.
+
+``register(app)`` adds the commands. ``seatbot users ACCOUNT PRODUCT`` needs the database, which
+this module does not touch: the composition root passes ``lookup`` (account name, product →
+platform and billed seats) and this module does the rest, or calls :func:`build_users_report`
+and :func:`print_users_report` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from bot.cli_errors import fail, fail_bad_input
+from platforms.guard import deletion_candidate_order, read_users
+from platforms.importfile import UserFileError, ValidationReport, validate_user_file
+from platforms.sandbox import (
+    DEFAULT_API_KEY,
+    Fault,
+    SandboxApp,
+    SandboxConfig,
+    SandboxRequestError,
+    load_accounts_file,
+)
+from platforms.types import Platform, PlatformUser
+
+#: How long ``seatbot users`` waits for a platform before saying it did not answer.
+USERS_DEADLINE_S = 10.0
+
+#: ``lookup(account, product)`` → (the account's platform or ``None`` if not connected, billed
+#: seats). Raises ``LookupError`` with an owner-facing message for an unknown account/product.
+UsersLookup = Callable[[str, str], tuple[Platform | None, int]]
+#: ``serve(app, host, port)`` runs the sandbox until interrupted.
+SandboxServe = Callable[[SandboxApp, str, int], None]
+
+
+def serve_with_uvicorn(app: SandboxApp, host: str, port: int) -> None:
+    """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory)."""
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+
+
+def register(
+    app: typer.Typer,
+    *,
+    lookup: UsersLookup | None = None,
+    serve: SandboxServe = serve_with_uvicorn,
+) -> None:
+    """Add ``seatbot sandbox`` and ``seatbot users validate`` (and, given ``lookup``,
+    ``seatbot users ACCOUNT PRODUCT``) to the CLI."""
+    app.command("sandbox")(_sandbox_command(serve))
+    users = typer.Typer(
+        cls=_UsersGroup,
+        no_args_is_help=True,
+        help="Users that exist on the platforms (hold seats); check a user import file.",
+    )
+    users.command("validate")(validate_command)
+    if lookup is not None:
+        users.command("show")(_show_command(lookup))
+    app.add_typer(users, name="users")
+
+
+class _UsersGroup(TyperGroup):
+    """``seatbot users ACCOUNT PRODUCT`` reads as ``seatbot users show ACCOUNT PRODUCT``, while
+    ``seatbot users validate FILE`` stays a subcommand."""
+
+    # ctx is typed Any: typer vendors click, and its Context class is private to typer.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        is_positional = bool(args) and not args[0].startswith("-")
+        if is_positional and args[0] not in self.commands and "show" in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+# --- seatbot sandbox ---------------------------------------------------------------------------
+
+
+def _sandbox_command(serve: SandboxServe) -> Callable[..., None]:
+    def sandbox(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+        latency_ms: Annotated[
+            int, typer.Option("--latency-ms", help="Delay added to every API request.")
+        ] = 0,
+        fault: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="A fault switched on at start, e.g. rate_limit:times=1,retry_after=2 "
+                "(kinds: latency, slow_page, rate_limit, server_error, expired_token, "
+                "broken_page, malformed_json). Repeatable.",
+            ),
+        ] = None,
+        accounts: Annotated[
+            Path | None,
+            typer.Option(
+                help='JSON list of {"tenant", "product", "users", "seed"}; other accounts get '
+                "a user count derived from their name."
+            ),
+        ] = None,
+        api_key: Annotated[
+            str, typer.Option("--api-key", help="The credential the sandbox accepts.")
+        ] = DEFAULT_API_KEY,
+        min_users: Annotated[int, typer.Option("--min-users")] = 5,
+        max_users: Annotated[int, typer.Option("--max-users")] = 250,
+        page_size: Annotated[
+            int, typer.Option("--page-size", help="Largest page the API serves.")
+        ] = 100,
+    ) -> None:
+        """Run a local server that speaks the platform user API (demo, tests, benchmarks)."""
+        app = build_sandbox(
+            latency_ms=latency_ms,
+            faults=fault or [],
+            accounts_file=accounts,
+            api_key=api_key,
+            min_users=min_users,
+            max_users=max_users,
+            page_size=page_size,
+        )
+        base = f"http://{host}:{port}"
+        typer.echo(f"Sandbox platforms on {base}")
+        typer.echo(
+            f"  base URL for an account: {base}/t/TENANT/PRODUCT (contact_center|axiom|matrix)"
+        )
+        typer.echo(
+            f"  admin: {base}/_sandbox/faults, {base}/_sandbox/accounts/TENANT/PRODUCT/users"
+        )
+        serve(app, host, port)
+
+    return sandbox
+
+
+def build_sandbox(
+    *,
+    latency_ms: int = 0,
+    faults: Sequence[str] = (),
+    accounts_file: Path | None = None,
+    api_key: str = DEFAULT_API_KEY,
+    min_users: int = 5,
+    max_users: int = 250,
+    page_size: int = 100,
+) -> SandboxApp:
+    """The sandbox app from command-line style options; bad options exit with status 2."""
+    if latency_ms < 0 or page_size < 1 or not 0 <= min_users <= max_users:
+        raise fail_bad_input("latency must be ≥ 0, page size ≥ 1, and min-users ≤ max-users")
+    try:
+        parsed = [Fault.parse_option(option) for option in faults]
+        accounts = (
+            load_accounts_file(json.loads(accounts_file.read_text(encoding="utf-8")))
+            if accounts_file is not None
+            else {}
+        )
+    except SandboxRequestError as exc:
+        raise fail_bad_input(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise fail_bad_input(f"--accounts: cannot read {accounts_file}: {exc}") from None
+    if latency_ms:
+        parsed.insert(0, Fault(kind="latency", ms=latency_ms))
+    config = SandboxConfig(
+        api_key=api_key,
+        min_users=min_users,
+        max_users=max_users,
+        max_per_page=page_size,
+        faults=parsed,
+        accounts=accounts,
+    )
+    return SandboxApp(config)
+
+
+# --- seatbot users validate --------------------------------------------------------------------
+
+
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="A user import file, .csv or .xlsx.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Check a user import file and list every bad row (exit 2 when any row is bad)."""
+    try:
+        report = validate_user_file(file)
+    except UserFileError as exc:
+        raise fail_bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(validation_document(report), indent=2))
+    elif report.ok:
+        typer.echo(f"{report.rows_checked} rows OK")
+    else:
+        Console().print(validation_table(report))
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+def validation_table(report: ValidationReport) -> Table:
+    """Every problem as a table: row (as the spreadsheet numbers it), column, reason."""
+    table = Table(
+        title=f"{len(report.bad_rows)} of {report.rows_checked} rows need fixing",
+        title_justify="left",
+    )
+    table.add_column("Row", justify="right")
+    table.add_column("Column")
+    table.add_column("Problem")
+    for problem in report.problems:
+        table.add_row(str(problem.row), problem.column, problem.reason)
+    return table
+
+
+def validation_document(report: ValidationReport) -> dict[str, Any]:
+    """The validation report as JSON-ready data."""
+    return {
+        "rows_checked": report.rows_checked,
+        "ok": report.ok,
+        "problems": [
+            {"row": p.row, "column": p.column, "reason": p.reason} for p in report.problems
+        ],
+    }
+
+
+# --- seatbot users ACCOUNT PRODUCT -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsersReport:
+    """What a platform says exists for one subscription, and the decrease guard's view of it.
+
+    ``users`` are in the order the guard offers them for deletion (inactive first), or ``None``
+    when the platform could not be read, with ``reason`` saying why.
+    """
+
+    label: str
+    current_seats: int
+    users: list[PlatformUser] | None
+    reason: str | None = None
+
+    @property
+    def user_count(self) -> int | None:
+        """Users (= seats held) on the platform, if known."""
+        return None if self.users is None else len(self.users)
+
+    @property
+    def removable_seats(self) -> int:
+        """How many seats can be removed now without deleting anyone (0 when unknown)."""
+        return 0 if self.users is None else max(0, self.current_seats - len(self.users))
+
+
+async def build_users_report(
+    platform: Platform | None,
+    current_seats: int,
+    *,
+    deadline_s: float = USERS_DEADLINE_S,
+    label: str = "This product",
+) -> UsersReport:
+    """Read the platform (within ``deadline_s`` seconds) and order its users as the guard does.
+
+    ``label`` names the product when ``platform`` is ``None`` (no connection configured).
+    """
+    if platform is None:
+        return UsersReport(
+            label,
+            current_seats,
+            None,
+            f"{label} has no platform connection; Seatbot cannot tell which users exist.",
+        )
+    users, reason = await read_users(platform, deadline_s)
+    ordered = None if users is None else sorted(users, key=deletion_candidate_order)
+    return UsersReport(platform.label, current_seats, ordered, reason)
+
+
+def users_report_document(report: UsersReport) -> dict[str, Any]:
+    """The report as JSON-ready data (timestamps ISO 8601 UTC)."""
+
+    def instant(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "product": report.label,
+        "current_seats": report.current_seats,
+        "user_count": report.user_count,
+        "removable_seats": report.removable_seats,
+        "error": report.reason,
+        "users": None
+        if report.users is None
+        else [
+            {
+                "platform_id": user.platform_id,
+                "email": user.email,
+                "name": user.name,
+                "extension": user.extension,
+                "level": user.level.value,
+                "status": user.status.value,
+                "created_at": instant(user.created_at),
+                "last_active_at": instant(user.last_active_at),
+            }
+            for user in report.users
+        ],
+    }
+
+
+def users_report_table(report: UsersReport) -> Table:
+    """The users, likeliest deletion candidates first, under a one-line summary title."""
+    count = report.user_count or 0
+    title = (
+        f"{report.label}: {count} users on {report.current_seats} billed seats; "
+        f"{report.removable_seats} seat(s) can be removed now"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "Extension", "Name", "Email", "Level", "Status", "Last active"):
+        table.add_column(column, justify="right" if column in ("#", "Extension") else "left")
+    for position, user in enumerate(report.users or [], start=1):
+        last_active = user.last_active_at.date().isoformat() if user.last_active_at else "never"
+        table.add_row(
+            str(position),
+            str(user.extension),
+            user.name,
+            user.email,
+            user.level.value,
+            user.status.value,
+            last_active,
+        )
+    return table
+
+
+def print_users_report(
+    report: UsersReport, *, as_json: bool, console: Console | None = None
+) -> None:
+    """Print the report (table or one JSON document). When the platform could not be read,
+    print why in one line on stderr and exit with status 1 (JSON still goes to stdout)."""
+    if as_json:
+        typer.echo(json.dumps(users_report_document(report), indent=2))
+    elif report.users is not None:
+        (console or Console()).print(users_report_table(report))
+    if report.reason is not None:
+        raise fail(report.reason)
+
+
+def _show_command(lookup: UsersLookup) -> Callable[..., None]:
+    def show(
+        account: Annotated[str, typer.Argument(help="The account's name.")],
+        product: Annotated[str, typer.Argument(help="contact_center, axiom or matrix.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """What the platform says exists (the decrease guard's view)."""
+        try:
+            platform, current_seats = lookup(account, product)
+        except LookupError as exc:
+            raise fail_bad_input(str(exc.args[0] if exc.args else exc)) from None
+
+        async def run() -> UsersReport:
+            try:
+                return await build_users_report(platform, current_seats, label=product)
+            finally:
+                if platform is not None:
+                    await platform.aclose()
+
+        print_users_report(asyncio.run(run()), as_json=as_json)
+
+    return show
