@@ -20,6 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.models import READ_ONLY_OPTION
 
+# Registers the Slack installation tables on the shared metadata, so the schema the migrations
+# are compared with (and Alembic autogenerates from) is complete wherever bot.db is imported.
+from bot import slack_tables  # noqa: F401
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: Connection execution option: ``True`` begins a SQLite transaction DEFERRED (read-only work).

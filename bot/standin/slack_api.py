@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -850,11 +850,19 @@ class RunningServer:
         await self.task
 
 
-def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start serving ``app`` on uvicorn as a task of the running loop; usable at once."""
+def serve_asgi(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "off",
+) -> RunningServer:
+    """Start serving ``app`` on uvicorn as a task of the running loop; usable at once.
+
+    ``lifespan="on"`` runs the app's startup and shutdown handlers."""
     sock = bind_loopback_socket(host, port)
     bound_port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     return RunningServer(f"http://{host}:{bound_port}", bound_port, server, task)

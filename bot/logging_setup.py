@@ -1,0 +1,115 @@
+"""Logging for ``seatbot serve``: one format, and secrets redacted from every record.
+
+The redaction runs as a handler filter, so it sees every record that reaches a handler,
+whichever library logged it (Bolt logs request bodies at debug level, slack_sdk logs API
+calls, uvicorn logs request lines). It replaces Slack tokens by pattern, ``key=value`` /
+``"key": "value"`` pairs whose key names a secret, ``Authorization`` header values, and every
+literal secret registered with :meth:`SecretRedactor.add` (signing secret, client secret,
+token keys, platform credentials).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.settings import Settings
+
+REDACTED = "[redacted]"
+
+# Slack tokens: bot/user/app-level/configuration/refresh, including rotating "xoxe.xoxb-" ones.
+_SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]?(?:\.xox[a-z])?|xapp|xoxe)-[A-Za-z0-9-]+")
+_AUTH_HEADER = re.compile(
+    r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',}]+"
+)
+_SECRET_PAIR = re.compile(
+    r"(?i)(\b(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_key|apikey|client_secret|"
+    r"signing_secret|private_key|credentials?)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+)
+_MIN_LITERAL = 6  # shorter values would redact ordinary words
+
+
+class SecretRedactor(logging.Filter):
+    """A logging filter that removes secrets from a record's message and traceback."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._literals: set[str] = set()
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        """Also redact these exact values from now on (empty or very short ones are ignored)."""
+        with self._lock:
+            self._literals.update(s for s in secrets if s and len(s) >= _MIN_LITERAL)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret it contains replaced by ``[redacted]``."""
+        with self._lock:
+            literals = sorted(self._literals, key=len, reverse=True)
+        for literal in literals:
+            if literal in text:
+                text = text.replace(literal, REDACTED)
+        text = _SLACK_TOKEN.sub(REDACTED, text)
+        text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+        return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format string: keep what we can see
+            message = str(record.msg)
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """The literal secrets in ``settings``, for :class:`SecretRedactor`."""
+    values: list[str] = []
+    for secret in (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.slack_client_secret,
+    ):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    if settings.seatbot_token_keys is not None:
+        values.extend(k.strip() for k in settings.seatbot_token_keys.get_secret_value().split(","))
+    return values
+
+
+def install_redactor(redactor: SecretRedactor, logger: logging.Logger | None = None) -> None:
+    """Attach ``redactor`` to every handler of ``logger`` (the root logger by default)."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if redactor not in handler.filters:
+            handler.addFilter(redactor)
+
+
+def configure_logging(
+    settings: Settings, *, level: int = logging.INFO, stream: TextIO | None = None
+) -> SecretRedactor:
+    """Log to ``stream`` (stderr) with secrets redacted; returns the redactor so that later
+    secrets (platform credentials read from the database) can be added to it."""
+    redactor = SecretRedactor(settings_secrets(settings))
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    install_redactor(redactor, root)
+    return redactor
