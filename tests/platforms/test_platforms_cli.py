@@ -11,7 +11,7 @@ from conftest import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
 from bot.cli_platforms import build_users_report, register, users_report_document
-from platforms.connection import PlatformConnection, Timeouts
+from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
 from platforms.factory import build_platform
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 from platforms.types import Platform, Product
@@ -116,7 +116,10 @@ def sandbox_lookup(app: SandboxApp, seats: int) -> object:
             token=API_KEY,
             api_key=API_KEY,
             login_email="owner@acme.example.com",
-            timeouts=Timeouts(listing_deadline_s=1),
+            timeouts=Timeouts(listing_deadline_s=5),
+            # Tiny backoff so the real sleep costs nothing and the server error, not the
+            # deadline, is what the owner is told.
+            retry=RetryPolicy(max_attempts=2, backoff_initial_s=0.001, backoff_max_s=0.001),
         )
         return build_platform(connection, transport=httpx.ASGITransport(app=app)), seats
 
