@@ -29,7 +29,7 @@ from handlers.deps import HandlerDeps
 logger = logging.getLogger(__name__)
 
 # The bot scopes Seatbot asks for: the same list as manifest.yml (a test keeps them equal).
-BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "users:read")
+BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write")
 
 ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
 
