@@ -1,0 +1,360 @@
+"""``seatbot demo``: the whole product offline, as a readable Slack transcript.
+
+In one process, on loopback ports chosen by the OS: an embedded SQLite database in a temporary
+folder loaded from ``examples/accounts.yml`` (its sandbox URLs rewritten to the sandbox started
+here), the sandbox platform server, the local stand-in for the Slack Web API, and the real app
+(``bot.server``) on uvicorn. A scripted owner then talks to it with requests signed exactly as
+Slack signs them, and every reply is rendered as text. Each step checks what came back; the
+exit status is 0 only when every step did what it should.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from billing.loader import apply_config, load_file
+from billing.service import SeatService
+from bot.db import make_engine, make_session_factory, upgrade
+from bot.demo_render import render_message, render_view
+from bot.server import build_runtime
+from bot.settings import Settings
+from bot.standin import RecordedCall, SlackDriver, SlackStandIn
+from bot.standin.slack_api import RunningServer, serve_asgi
+from bot.standin.slack_driver import button, number_input_value, static_select_value
+from handlers import ids
+from platforms.sandbox import SandboxApp, SandboxConfig
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
+TEAM = "T0ACME001"
+OWNER = "U0ACMEOWNER"
+CHANNEL = "C0ACMESEATS"
+ACCOUNT = "acme"
+SIGNING_SECRET = "demo-signing-secret"  # noqa: S105 - a throwaway secret for a local demo
+BOT_TOKEN = "xoxb-demo-local-only"  # noqa: S105 - only the local stand-in accepts it
+# Users on the sandbox at the start: Contact Center holds 23 of its 25 seats, Axiom 11 of 12.
+SANDBOX_USERS = {"contact_center": 23, "axiom": 11}
+REPLY_WITHIN_S = 15.0
+
+
+class DemoStepFailed(Exception):
+    """A scripted step did not get the reply it should have."""
+
+
+@dataclass
+class Reply:
+    """The app's answer to one step: the recorded Web API call (or response URL post)."""
+
+    call: RecordedCall
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.call.args
+
+    @property
+    def text(self) -> str:
+        return "\n".join(render_message(self.args))
+
+    def button(self, action_id: str) -> dict[str, Any]:
+        for block in self.args.get("blocks") or []:
+            if block.get("type") == "actions":
+                for element in block["elements"]:
+                    if element.get("action_id") == action_id:
+                        return dict(element, block_id=block.get("block_id"))
+        raise DemoStepFailed(f"the reply offers no {action_id!r} button")
+
+
+class Transcript:
+    """Prints who said what, and the app's replies rendered as text."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def heading(self, text: str) -> None:
+        self.console.rule(Text(text, style="bold cyan"))
+
+    def said(self, who: str, what: str) -> None:
+        self.console.print(Text.assemble((f"{who} ", "bold green"), ("› ", "dim"), (what, "bold")))
+
+    def note(self, text: str) -> None:
+        self.console.print(Text(f"  ({text})", style="italic yellow"))
+
+    @property
+    def width(self) -> int:
+        """Text width inside a reply's frame."""
+        return max(40, self.console.width - 6)
+
+    def bot(self, lines: Sequence[str], *, title: str = "Seatbot · only visible to you") -> None:
+        self.console.print(
+            Panel(Text("\n".join(lines)), title=title, title_align="left", border_style="blue")
+        )
+
+    def failed(self, text: str) -> None:
+        self.console.print(Text(f"✗ {text}", style="bold red"))
+
+
+class DemoSession:
+    """The scripted owner: sends signed Slack requests and waits for the app's replies."""
+
+    def __init__(self, standin: SlackStandIn, driver: SlackDriver, transcript: Transcript) -> None:
+        self.standin = standin
+        self.driver = driver
+        self.out = transcript
+
+    def _last_seq(self) -> int:
+        calls = self.standin.calls()
+        return calls[-1].seq if calls else 0
+
+    async def _next(self, method: str, after: int) -> Reply:
+        calls = await self.standin.wait_for(
+            method, within_s=REPLY_WITHIN_S, where=lambda call: call.seq > after
+        )
+        return Reply(calls[0])
+
+    async def command(self, text: str, *, expect: str) -> Reply:
+        self.out.said(OWNER, f"/seats {text}".rstrip())
+        before = self._last_seq()
+        sent = await self.driver.slash_command(text, user_id=OWNER, channel_id=CHANNEL)
+        if sent.status_code != 200:
+            raise DemoStepFailed(f"/seats {text} was answered with HTTP {sent.status_code}")
+        return self._check(await self._next("response_url", before), expect)
+
+    async def click(self, reply: Reply, action_id: str, *, expect: str) -> Reply:
+        element = reply.button(action_id)
+        label = element["text"]["text"]
+        self.out.said(OWNER, f"clicks [{label}]")
+        before = self._last_seq()
+        action = button(action_id, element["value"], block_id=element["block_id"], text=label)
+        sent = await self.driver.block_action(action, user_id=OWNER, channel_id=CHANNEL)
+        if sent.status_code != 200:
+            raise DemoStepFailed(f"[{label}] was answered with HTTP {sent.status_code}")
+        return self._check(await self._next("response_url", before), expect)
+
+    async def modal(self, count: str, *, expect: str) -> Reply:
+        """``/seats``, type ``count`` in the modal (live preview), submit it."""
+        self.out.said(OWNER, "/seats")
+        before = self._last_seq()
+        await self.driver.slash_command("", user_id=OWNER, channel_id=CHANNEL)
+        opened = await self._next("views.open", before)
+        updated = await self._next("views.update", opened.call.seq)
+        view = self.standin.view(opened.call.response["view"]["id"])
+        self.out.bot(render_view(view, width=self.out.width), title="Seatbot · modal")
+        self.out.said(OWNER, f"types {count} as the new number of seats")
+        product = _initial_option(view, ids.PRODUCT_BLOCK)
+        typed = {
+            ids.PRODUCT_BLOCK: {
+                ids.PRODUCT_ACTION: static_select_value(product["value"], product["text"]["text"])
+            },
+            ids.COUNT_BLOCK: {ids.COUNT_ACTION: number_input_value(count)},
+        }
+        action = {
+            "type": "number_input",
+            "action_id": ids.COUNT_ACTION,
+            "block_id": ids.COUNT_BLOCK,
+            "value": count,
+            "action_ts": f"{datetime.now(UTC).timestamp():.6f}",
+        }
+        await self.driver.block_action(action, user_id=OWNER, view=view, state_values=typed)
+        preview = await self._next("views.update", updated.call.seq)
+        view = self.standin.view(view["id"])
+        self.out.bot(
+            render_view(dict(view, state={"values": typed}), width=self.out.width),
+            title="Seatbot · modal",
+        )
+        if "Net now" not in "\n".join(render_view(view)):
+            raise DemoStepFailed("the modal showed no live preview")
+        self.out.said(OWNER, "clicks [Review change]")
+        await self.driver.view_submission(view, user_id=OWNER, values=typed)
+        return self._check(await self._next("chat.postEphemeral", preview.call.seq), expect)
+
+    def _check(self, reply: Reply, expect: str) -> Reply:
+        self.out.bot(render_message(reply.args, width=self.out.width))
+        if expect not in reply.text:
+            raise DemoStepFailed(f"expected the reply to say {expect!r}")
+        return reply
+
+
+def _initial_option(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    """The option a select shows when the view opens (Slack sends it back in the state)."""
+    for block in view.get("blocks") or []:
+        if block.get("block_id") == block_id:
+            option: dict[str, Any] = block["element"]["initial_option"]
+            return option
+    raise DemoStepFailed(f"the modal has no {block_id!r} block")
+
+
+async def _delete_blocking_users(
+    http: httpx.AsyncClient, sandbox_url: str, product: str, reply: Reply, out: Transcript
+) -> int:
+    """Delete, on the sandbox platform, the users the blocked reply names (as an admin would)."""
+    base = f"{sandbox_url}/_sandbox/accounts/{ACCOUNT}/{product}/users"
+    listing = await http.get(base)
+    listing.raise_for_status()
+    users: list[dict[str, Any]] = listing.json()["data"]
+    named = [user for user in users if str(user["email"]) in reply.text]
+    for user in named:
+        out.said("Acme admin", f"deletes {user['email']} on the {product} platform (sandbox)")
+        deleted = await http.delete(f"{base}/{user['id']}")
+        deleted.raise_for_status()
+    return len(named)
+
+
+def _prepare_accounts(folder: Path, sandbox_url: str) -> Path:
+    """A copy of the example accounts file whose platform URLs point at our sandbox."""
+    source = EXAMPLES_DIR / "accounts.yml"
+    if not source.exists():
+        raise DemoStepFailed(f"{source} is missing: run the demo from a Seatbot checkout")
+    for extra in EXAMPLES_DIR.iterdir():
+        if extra.is_file() and extra.name != "accounts.yml":
+            shutil.copy(extra, folder / extra.name)
+    text = source.read_text(encoding="utf-8").replace(EXAMPLE_SANDBOX_URL, sandbox_url)
+    target = folder / "accounts.yml"
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+async def _script(session: DemoSession, http: httpx.AsyncClient, sandbox_url: str) -> None:
+    out = session.out
+    out.heading("1. What do we pay for, and who uses it?")
+    await session.command("status", expect="Contact Center: 25 seats")
+
+    out.heading("2. Remove 5 Contact Center seats: 23 users still exist")
+    blocked = await session.command("remove 5 cc", expect="must be deleted on Contact Center")
+
+    out.heading("3. Delete the named users on Contact Center, then check again")
+    if await _delete_blocking_users(http, sandbox_url, "contact_center", blocked, out) != 3:
+        raise DemoStepFailed("the blocked reply should name exactly 3 users to delete")
+    prompt = await session.click(blocked, ids.CHECK_AGAIN_ACTION, expect="25 → 20 seats")
+
+    out.heading("4. Confirm the decrease (and click twice, as people do)")
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="Done.")
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="already applied")
+
+    out.heading("5. Add 2 Axiom seats from the form, with the live preview")
+    prompt = await session.modal("14", expect="12 → 14 seats")
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="Done.")
+
+    out.heading("6. A typo")
+    await session.command("ad 3 axim", expect="Did you mean /seats add 3 axiom?")
+
+    out.heading("7. What changed")
+    await session.command("history", expect="25 → 20")
+
+
+def _ledger_table(service: SeatService, account_id: int) -> Table:
+    table = Table(title="Ledger · Acme Telecom Ltd", title_style="bold")
+    for column in ("written (UTC)", "product", "kind", "seats", "amount", "period (UTC)"):
+        table.add_column(column)
+    for line in service.ledger(account_id):
+        table.add_row(
+            f"{line.created_at:%Y-%m-%d %H:%M}",
+            line.product.value,
+            line.kind.value,
+            str(line.quantity),
+            f"{line.amount.to_decimal_string()} {line.amount.currency}",
+            f"{line.period_start:%Y-%m-%d} – {line.period_end:%Y-%m-%d}",
+        )
+    return table
+
+
+async def run_demo(console: Console, *, now: datetime | None = None) -> int:
+    """Play the scripted session; 0 when every step did what it should, else 1."""
+    out = Transcript(console)
+    with tempfile.TemporaryDirectory(prefix="seatbot-demo-") as tmp:
+        folder = Path(tmp)
+        sandbox = SandboxApp(SandboxConfig())
+        for product, users in SANDBOX_USERS.items():
+            sandbox.set_account(ACCOUNT, product, users=users, seed=7)
+        sandbox_server = serve_asgi(sandbox)
+        standin = SlackStandIn()
+        standin_server = serve_asgi(standin.asgi_app)
+        standin.base_url = standin_server.url
+        standin.add_workspace(TEAM, BOT_TOKEN, team_name="Acme Telecom")
+        database_url = f"sqlite:///{folder / 'seatbot.db'}"
+
+        def clock() -> datetime:
+            return now if now is not None else datetime.now(UTC)
+
+        servers: list[RunningServer] = [sandbox_server, standin_server]
+        try:
+            account_id = _load_accounts(folder, sandbox_server.url, database_url, clock())
+            settings = Settings(
+                database_url=database_url,
+                slack_bot_token=SecretStr(BOT_TOKEN),
+                slack_signing_secret=SecretStr(SIGNING_SECRET),
+                slack_api_url=f"{standin_server.url}/api/",
+            )
+            runtime = build_runtime(settings, clock=clock)
+            app_server = serve_asgi(runtime.asgi_app)
+            servers.append(app_server)
+            console.print(
+                Text(
+                    f"Seatbot demo · app {app_server.url} · Slack stand-in {standin_server.url}"
+                    f" · sandbox platforms {sandbox_server.url} · SQLite in {folder}",
+                    style="dim",
+                )
+            )
+            async with (
+                httpx.AsyncClient(timeout=10.0) as http,
+                SlackDriver(
+                    app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
+                ) as driver,
+            ):
+                session = DemoSession(standin, driver, out)
+                try:
+                    await _script(session, http, sandbox_server.url)
+                except (DemoStepFailed, TimeoutError) as exc:
+                    out.failed(f"demo step failed: {exc}")
+                    return 1
+                finally:
+                    await runtime.platforms.aclose()
+            engine = make_engine(database_url)
+            try:
+                console.print(_ledger_table(SeatService(make_session_factory(engine)), account_id))
+            finally:
+                engine.dispose()
+                runtime.engine.dispose()
+            if standin.violations:
+                for violation in standin.violations:
+                    out.failed(f"Slack would have refused a payload: {violation}")
+                return 1
+            console.print(Text("✓ every step did what it should", style="bold green"))
+            return 0
+        finally:
+            for server in reversed(servers):
+                await server.stop()
+
+
+def _load_accounts(folder: Path, sandbox_url: str, database_url: str, at: datetime) -> int:
+    accounts_file = _prepare_accounts(folder, sandbox_url)
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        sessions = make_session_factory(engine)
+        with sessions.begin() as session:
+            apply_config(session, load_file(accounts_file), at)
+        account = SeatService(sessions).account_by_name(ACCOUNT)
+        if account is None:
+            raise DemoStepFailed(f"examples/accounts.yml has no account {ACCOUNT!r}")
+        return account.id
+    finally:
+        engine.dispose()
+
+
+def main(console: Console | None = None) -> int:
+    """Run the demo in a fresh event loop; returns the exit status."""
+    return asyncio.run(run_demo(console or Console()))
