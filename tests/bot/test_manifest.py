@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from bot.app import BOT_SCOPES, build_app
 from bot.server import build_asgi_app
 from bot.settings import Settings
 from bot.standin import SlackStandIn, StandInServer, sign_request, start_standin
+from bot.standin.harness import bolt_listeners_finished
 from handlers.deps import HandlerDeps
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,17 +135,6 @@ async def standin() -> AsyncIterator[StandInServer]:
         yield server
 
 
-async def _bolt_listeners_finished() -> None:
-    """Wait (bounded) for the listener bodies Bolt runs after the ack."""
-    running = [
-        task
-        for task in asyncio.all_tasks()
-        if "run_ack_function_asynchronously" in task.get_coro().__qualname__  # type: ignore[union-attr]
-    ]
-    async with asyncio.timeout(10):
-        await asyncio.gather(*running)
-
-
 async def test_each_manifest_command_and_event_is_answered(standin: StandInServer) -> None:
     """Probe the real app: Bolt answers 404 to a request no listener takes."""
     app = build_asgi_app(real_app(standin.api_url), signing_secret=SIGNING_SECRET)
@@ -181,7 +170,7 @@ async def test_each_manifest_command_and_event_is_answered(standin: StandInServe
                 headers={**_signed(body), "Content-Type": "application/json"},
             )
             assert response.status_code == 200, event_type
-    await _bolt_listeners_finished()
+    await bolt_listeners_finished()
     assert standin.standin.violations == []
 
 
