@@ -78,6 +78,6 @@ def check_transition(current: RequestStatus, target: RequestStatus) -> None:
     """Raise :class:`InvalidTransition` (owner-readable) unless ``current → target`` is allowed."""
     if not can_transition(current, target):
         raise InvalidTransition(
-            f"This seat change is {current.value.replace('_', ' ')}; "
-            f"it can no longer be {target.value.replace('_', ' ')}."
+            f"This seat change is {current.value.replace('_', ' ')}, "
+            f"so it cannot move to {target.value.replace('_', ' ')}."
         )
