@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 HISTORY_LIMIT = 15
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_REQUEST_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +270,7 @@ class SeatDesk:
     ) -> tuple[SeatChangeView, AccountView]:
         """The request named by a button, if it belongs to an account of the caller's workspace
         (button values are never trusted)."""
-        if not request_id.isdigit():
+        if _REQUEST_ID.fullmatch(request_id) is None:
             raise NotFound("This seat change no longer exists.")
         request = await self._run(self._service.get_request, int(request_id))
         accounts = await self._run(self._service.accounts_for_team, caller.team_id)
@@ -535,7 +538,7 @@ def _replace_users(model: ModalModel, users: UsersFact) -> ModalModel:
 
 def parse_count(text: str | None) -> int | None:
     """A seat count typed in the modal, or ``None`` when it is not a whole number in range."""
-    if text is None or not text.strip().isdigit():
+    if text is None or _WHOLE_NUMBER.fullmatch(text.strip()) is None:
         return None
     value = int(text.strip())
     return value if value <= MAX_SEATS else None
@@ -546,7 +549,10 @@ def read_submission(
 ) -> Submission | dict[str, str]:
     """Validate the modal's inputs without I/O: a :class:`Submission`, or field errors
     (``{block_id: message}``) for ``response_action="errors"``."""
-    context = ModalContext.loads(metadata)
+    try:
+        context = ModalContext.loads(metadata)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return {ids.PRODUCT_BLOCK: "This form has expired: close it and type /seats again."}
     product_state = values.get(ids.PRODUCT_BLOCK, {}).get(ids.PRODUCT_ACTION, {})
     option = product_state.get("selected_option")
     subscription_id = option.get("value") if isinstance(option, dict) else None

@@ -17,16 +17,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import SecretStr
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from billing.service import SeatService
 from billing.views import SeatChangeView
 from bot.app import build_app
+from bot.server import build_asgi_app
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
 from bot.standin.slack_api import RunningServer, serve_asgi
@@ -144,13 +140,6 @@ def _platform_for(
     return platform_for
 
 
-def _asgi(app_handler: AsyncSlackRequestHandler) -> Starlette:
-    async def events(request: Request) -> Response:
-        return await app_handler.handle(request)
-
-    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
-
-
 @contextlib.asynccontextmanager
 async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> AsyncIterator[Stack]:
     """The whole app over HTTP on loopback ports, with ``acme`` seeded by ``seed``."""
@@ -175,7 +164,7 @@ async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> Asyn
             platform_deadline_s=5.0,
         )
         app = build_app(settings, deps)
-        app_server = serve_asgi(_asgi(AsyncSlackRequestHandler(app)))
+        app_server = serve_asgi(build_asgi_app(app, signing_secret=SIGNING_SECRET))
         driver = SlackDriver(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )
