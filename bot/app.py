@@ -156,8 +156,8 @@ async def _on_unexpected_error(
         reference,
         exc_info=error,
     )
-    if respond is None:  # no response_url (an event, or a view submission): nowhere to say it
-        return
+    if respond is None or respond.response_url is None:
+        return  # an event or a view submission: there is no response_url to say it at
     try:
         await respond(
             text=generic_error_text(reference), response_type="ephemeral", replace_original=False

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,6 +138,15 @@ def build_asgi_app(
         except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
             logger.warning("A correctly signed Slack request had a body that is not valid")
             return JSONResponse({"error": "malformed request"}, status_code=400)
+        except Exception as error:  # Bolt's own failures: log them, answer without detail
+            reference = secrets.token_hex(4)
+            logger.error(
+                "Unexpected %s while dispatching a Slack request (reference %s)",
+                type(error).__name__,
+                reference,
+                exc_info=error,
+            )
+            return JSONResponse({"error": "internal error", "reference": reference}, 500)
 
     async def oauth(request: Request) -> Response:
         return await handler.handle(request)

@@ -1,0 +1,84 @@
+"""``seatbot serve`` and ``seatbot tokens ...``: running the Slack app and caring for its tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from bot.cli_errors import fail, fail_bad_input
+from bot.settings import Settings, load_settings
+
+ServeFunction = Callable[[Settings, str, "int | None"], None]
+
+
+def _run_server(settings: Settings, host: str, port: int | None) -> None:
+    from bot.server import run_server
+
+    run_server(settings, host, port)
+
+
+def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
+    """Add ``seatbot serve`` and the ``seatbot tokens`` group to the CLI (``serve`` is
+    replaceable for tests)."""
+
+    def serve_command(
+        host: Annotated[
+            str, typer.Option(help="Address to listen on (HTTP mode).")
+        ] = "0.0.0.0",  # noqa: S104 - a server listens on every interface unless told otherwise
+        port: Annotated[
+            int | None,
+            typer.Option(help="Port to listen on (HTTP mode); default: PORT, else 3000."),
+        ] = None,
+    ) -> None:
+        """Run the Slack app: migrations first, then HTTP (POST /slack/events, GET /healthz),
+        or Socket Mode when SLACK_APP_TOKEN is set."""
+        from bot.app import ConfigurationError
+        from bot.installations import TokenKeyError
+
+        if port is not None and not 0 < port < 65536:
+            raise fail_bad_input(f"--port must be between 1 and 65535, not {port}")
+        try:
+            serve(load_settings(), host, port)
+        except (ConfigurationError, TokenKeyError) as error:
+            raise fail_bad_input(str(error)) from error
+
+    app.command("serve")(serve_command)
+
+    tokens = typer.Typer(
+        no_args_is_help=True,
+        help="Slack tokens stored for OAuth installations (encrypted with SEATBOT_TOKEN_KEYS).",
+    )
+    tokens.command("rotate")(rotate_command)
+    tokens.command("new-key")(new_key_command)
+    app.add_typer(tokens, name="tokens")
+
+
+def rotate_command() -> None:
+    """Re-encrypt every stored Slack token with the newest key (the first in
+    SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop the old key."""
+    from bot.db import make_engine, make_session_factory, upgrade
+    from bot.installations import TokenCipher, TokenDecryptionError, TokenKeyError, rotate_tokens
+
+    settings = load_settings()
+    try:
+        cipher = TokenCipher.from_settings(settings)
+    except TokenKeyError as error:
+        raise fail_bad_input(str(error)) from error
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        count = rotate_tokens(make_session_factory(engine), cipher)
+    except TokenDecryptionError as error:
+        raise fail(f"{error} Nothing was changed.") from error
+    finally:
+        engine.dispose()
+    typer.echo(f"Re-encrypted {count} stored token(s) with the newest of {cipher.key_count} key(s).")
+
+
+def new_key_command() -> None:
+    """Print a new random key for SEATBOT_TOKEN_KEYS (put it first in the list)."""
+    from bot.installations import TokenCipher
+
+    typer.echo(TokenCipher.new_key())
