@@ -9,11 +9,12 @@ message with that id. The synchronous billing service runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
@@ -195,8 +196,16 @@ class SeatDesk:
         same_workspace = [m.user_id for m in owners if m.team_id == caller.team_id]
         return views.not_owner_message(account.display_name, same_workspace)
 
-    async def _platform(self, account_id: int, product: Product) -> Platform | None:
-        return await self._run(self._deps.platform_for, account_id, product)
+    @contextlib.asynccontextmanager
+    async def _platform(self, account_id: int, product: Product) -> AsyncIterator[Platform | None]:
+        """The account's platform for ``product`` for one step, closed afterwards (the
+        directory builds a client per call on a shared transport)."""
+        platform = await self._run(self._deps.platform_for, account_id, product)
+        try:
+            yield platform
+        finally:
+            if platform is not None:
+                await platform.aclose()
 
     async def _users(self, platform: Platform | None, product: Product) -> UsersFact:
         if platform is None:
@@ -234,8 +243,8 @@ class SeatDesk:
         product = Product(request.product)
         note = None
         if request.new_seats < request.old_seats:
-            platform = await self._platform(account.id, product)
-            guard = await self._guard(platform, request.old_seats, request.new_seats)
+            async with self._platform(account.id, product) as platform:
+                guard = await self._guard(platform, request.old_seats, request.new_seats)
             refusal = self._refusal(request, product, guard)
             if refusal is not None:
                 return refusal
@@ -303,7 +312,8 @@ class SeatDesk:
 
     async def _subscription_users(self, account_id: int, sub: SubscriptionView) -> UsersFact:
         product = Product(sub.product)
-        return await self._users(await self._platform(account_id, product), product)
+        async with self._platform(account_id, product) as platform:
+            return await self._users(platform, product)
 
     async def history(self, caller: Caller, account_name: str | None) -> Message:
         account = await self._account(caller, account_name)
@@ -370,10 +380,9 @@ class SeatDesk:
             return views.already_applied_message(summary)
         product = Product(request.product)
         if request.new_seats < request.old_seats and request.status is RequestStatus.DRAFT:
-            platform = await self._platform(account.id, product)
-            refusal = self._refusal(
-                request, product, await self._guard(platform, request.old_seats, request.new_seats)
-            )
+            async with self._platform(account.id, product) as platform:
+                guard = await self._guard(platform, request.old_seats, request.new_seats)
+            refusal = self._refusal(request, product, guard)
             if refusal is not None:
                 return refusal
         outcome = await self._run(
@@ -453,8 +462,8 @@ class SeatDesk:
     async def modal_with_users(self, opening: ModalOpening) -> View:
         """The opened modal again, with the selected product's users filled in."""
         model = opening.model
-        platform = await self._platform(opening.account_id, model.selected.product)
-        users = await self._users(platform, model.selected.product)
+        async with self._platform(opening.account_id, model.selected.product) as platform:
+            users = await self._users(platform, model.selected.product)
         return views.seat_change_modal(_replace_users(model, users), opening.locale)
 
     async def modal_preview(
@@ -469,10 +478,10 @@ class SeatDesk:
             for key, (product, seats) in context.seats_by_subscription.items()
         ]
         selected = next((c for c in choices if c.subscription_id == subscription_id), choices[0])
-        platform = await self._platform(account.id, selected.product)
-        listed = _ListedOnce(platform) if platform is not None else None
-        users = await self._users(listed, selected.product)
-        preview = await self._preview(selected, listed, parse_count(count))
+        async with self._platform(account.id, selected.product) as platform:
+            listed = _ListedOnce(platform) if platform is not None else None
+            users = await self._users(listed, selected.product)
+            preview = await self._preview(selected, listed, parse_count(count))
         model = ModalModel(
             account_name=account.display_name,
             choices=choices,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,7 +78,6 @@ class Stack:
     driver: SlackDriver
     service: SeatService
     seeded: Any
-    platforms: dict[tuple[int, Product], Platform] = field(default_factory=dict)
 
     def _seq(self) -> int:
         calls = self.standin.calls()
@@ -119,23 +119,23 @@ class Stack:
 
 
 def _platform_for(
-    sandbox_url: str, cache: dict[tuple[int, Product], Platform]
+    sandbox_url: str, transport: httpx.AsyncBaseTransport
 ) -> Callable[[int, Product], Platform | None]:
+    """Like ``bot.platform_directory``: a new client per call, on one shared transport."""
+
     def platform_for(account_id: int, product: Product) -> Platform | None:
-        key = (account_id, product)
-        if key not in cache:
-            cache[key] = build_platform(
-                PlatformConnection(
-                    product=product,
-                    base_url=f"{sandbox_url}/t/acme/{product.value}",
-                    api_key=DEFAULT_API_KEY,
-                    login_email="admin@acme.example",
-                    token=DEFAULT_API_KEY,
-                    timeouts=Timeouts(connect_s=2, read_s=2, listing_deadline_s=5),
-                    retry=RetryPolicy(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05),
-                )
-            )
-        return cache[key]
+        return build_platform(
+            PlatformConnection(
+                product=product,
+                base_url=f"{sandbox_url}/t/acme/{product.value}",
+                api_key=DEFAULT_API_KEY,
+                login_email="admin@acme.example",
+                token=DEFAULT_API_KEY,
+                timeouts=Timeouts(connect_s=2, read_s=2, listing_deadline_s=5),
+                retry=RetryPolicy(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05),
+            ),
+            transport=transport,
+        )
 
     return platform_for
 
@@ -148,7 +148,7 @@ async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> Asyn
     sandbox = SandboxApp(SandboxConfig())
     sandbox.set_account("acme", "axiom", users=AXIOM_USERS, seed=1)
     sandbox_server: RunningServer = serve_asgi(sandbox)
-    cache: dict[tuple[int, Product], Platform] = {}
+    transport = httpx.AsyncHTTPTransport()
     async with start_standin() as standin_server:
         standin = standin_server.standin
         standin.add_workspace(TEAM, BOT_TOKEN)
@@ -159,7 +159,7 @@ async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> Asyn
         )
         deps = HandlerDeps(
             seat_service=service,
-            platform_for=_platform_for(sandbox_server.url, cache),
+            platform_for=_platform_for(sandbox_server.url, transport),
             clock=lambda: NOW,
             platform_deadline_s=5.0,
         )
@@ -169,11 +169,10 @@ async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> Asyn
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )
         try:
-            yield Stack(standin, sandbox, driver, service, seeded, cache)
+            yield Stack(standin, sandbox, driver, service, seeded)
             assert standin.violations == []
         finally:
             await driver.aclose()
             await app_server.stop()
-            for platform in cache.values():
-                await platform.aclose()
+            await transport.aclose()
             await sandbox_server.stop()
