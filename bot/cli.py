@@ -7,7 +7,7 @@ import importlib
 import typer
 
 # Each module exposes ``register(app)``; listed here so the CLI is assembled in one place.
-_COMMAND_MODULES = ("bot.cli_prorate",)
+_COMMAND_MODULES = ("bot.cli_prorate", "bot.cli_slack", "bot.cli_demo")
 
 
 def build_cli() -> typer.Typer:
@@ -23,6 +23,11 @@ def build_cli() -> typer.Typer:
     app.callback()(_root)
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
+    # The billing and platform commands need platform facts from the database: wired here.
+    from bot import cli_billing, cli_platforms, cli_wiring
+
+    cli_billing.register(app, platform_check=cli_wiring.platform_check)
+    cli_platforms.register(app, lookup=cli_wiring.users_lookup)
     return app
 
 

@@ -41,10 +41,17 @@ from bot.settings import load_settings
 @dataclass(frozen=True)
 class PlatformCheckResult:
     """What the platform says about a decrease: ``passed`` when few enough users exist for
-    the new seat count; ``detail`` is a short owner-readable explanation (no credentials)."""
+    the new seat count; ``detail`` is a short owner-readable explanation (no credentials);
+    ``status`` is ``passed``, ``blocked`` (users must be deleted first) or ``unknown`` (the
+    platform could not be read, so the decrease is refused)."""
 
     passed: bool
     detail: str
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "passed" if self.passed else "blocked")
 
 
 #: Checks a decrease against the platform: (account, subscription, new seat count) → result.
@@ -273,7 +280,7 @@ def _platform_check_document(
     if platform_check is None:
         return {"status": "not_run", "detail": "no platform check is configured"}
     outcome = platform_check(account, subscription, seats)
-    return {"status": "passed" if outcome.passed else "blocked", "detail": outcome.detail}
+    return {"status": outcome.status, "detail": outcome.detail}
 
 
 _LEDGER_COLUMNS = (

@@ -1,0 +1,108 @@
+"""Wiring for the CLI: the platform facts that ``seatbot quote`` and ``seatbot users`` need.
+
+The billing and platforms command modules take these as callables, so neither imports the
+other; this module is where the database, the platform directory and the guard meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from billing.models import Product as BillingProduct
+from billing.service import SeatService
+from billing.views import AccountView, SubscriptionView
+from bot.cli_billing import PlatformCheckResult
+from bot.db import make_engine, make_session_factory
+from bot.platform_directory import PlatformDirectory
+from bot.settings import load_settings
+from platforms import Platform, PlatformConfigError, Product
+from platforms.guard import Verdict, check_seat_change
+
+#: How long the CLI waits for a platform before calling the answer unknown.
+CLI_PLATFORM_DEADLINE_S = 10.0
+
+
+def _directory() -> PlatformDirectory:
+    engine = make_engine(load_settings().database_url)
+    return PlatformDirectory(make_session_factory(engine))
+
+
+def _platform_for(account_id: int, product: Product) -> Platform | None:
+    return _directory().platform_for(account_id, product)
+
+
+def platform_check(
+    account: AccountView, subscription: SubscriptionView, new_seats: int
+) -> PlatformCheckResult:
+    """Run the decrease guard for ``seatbot quote``; fails closed with an owner-facing reason."""
+    product = Product(subscription.product.value)
+    try:
+        platform = _platform_for(account.id, product)
+    except PlatformConfigError as exc:
+        return PlatformCheckResult(passed=False, detail=exc.user_message, status="unknown")
+
+    async def check() -> PlatformCheckResult:
+        try:
+            result = await check_seat_change(
+                platform, subscription.seats, new_seats, deadline_s=CLI_PLATFORM_DEADLINE_S
+            )
+        finally:
+            if platform is not None:
+                await platform.aclose()
+        if result.verdict is Verdict.ALLOWED:
+            return PlatformCheckResult(
+                passed=True, detail=f"{result.user_count} users exist on {product.label}"
+            )
+        if result.verdict is Verdict.BLOCKED:
+            names = ", ".join(user.email for user in result.blocking_users[:10])
+            more = len(result.blocking_users) - 10
+            suffix = f" and {more} more" if more > 0 else ""
+            return PlatformCheckResult(
+                passed=False,
+                detail=(
+                    f"{result.user_count} users exist on {product.label}; delete "
+                    f"{result.must_delete} there first (likeliest: {names}{suffix})"
+                ),
+            )
+        return PlatformCheckResult(
+            passed=False, detail=result.reason or "the platform could not be read", status="unknown"
+        )
+
+    return asyncio.run(check())
+
+
+def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None, int]:
+    """``seatbot users ACCOUNT PRODUCT``: the account's platform and its billed seats."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        service = SeatService(make_session_factory(engine))
+        account = service.account_by_name(account_name)
+        if account is None:
+            raise LookupError(f"no account named {account_name!r} (see `seatbot accounts`)")
+        try:
+            product = BillingProduct(product_name.strip().lower().replace("-", "_"))
+        except ValueError:
+            raise LookupError(
+                f"{product_name!r} is not a product (contact_center, axiom, matrix)"
+            ) from None
+        subscription = next(
+            (
+                s
+                for s in service.subscriptions(account.id, datetime.now(UTC))
+                if s.product is product
+            ),
+            None,
+        )
+        if subscription is None:
+            raise LookupError(f"{account_name} has no {product.value} subscription")
+        try:
+            platform = PlatformDirectory(make_session_factory(engine)).platform_for(
+                account.id, Product(product.value)
+            )
+        except PlatformConfigError as exc:
+            raise LookupError(exc.user_message) from None
+        return platform, subscription.seats
+    finally:
+        engine.dispose()
