@@ -94,7 +94,7 @@ def test_messages_args_and_tracebacks_are_redacted(
     log_stream: tuple[io.StringIO, Settings],
 ) -> None:
     stream, _ = log_stream
-    log = logging.getLogger("seatbot.test")
+    log = logging.getLogger("tests.redaction")
     log.info("calling with %s", BOT_TOKEN)
     try:
         raise RuntimeError(f"failed with signing secret {SIGNING_SECRET}")
