@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import typer
-from conftest import API_KEY, file_row, write_user_file
+from platform_fakes import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
 from bot.cli_platforms import build_users_report, register, users_report_document

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from conftest import SECRETS, Backend, expected_user, user_json
+from platform_fakes import SECRETS, Backend, expected_user, user_json
 
 from platforms.connection import Timeouts
 from platforms.errors import (

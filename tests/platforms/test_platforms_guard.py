@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conftest import API_KEY, RecordingSleep, connection_for
+from platform_fakes import API_KEY, RecordingSleep, connection_for
 
 from platforms.connection import RetryPolicy, Timeouts
 from platforms.factory import build_platform

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import (
+from platform_fakes import (
     API_KEY,
     LOGIN_EMAIL,
     FakeSquaretalkApi,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import file_row, write_user_file
+from platform_fakes import file_row, write_user_file
 
 from platforms.connection import PlatformConnection
 from platforms.errors import PlatformDataError, PlatformUnavailable

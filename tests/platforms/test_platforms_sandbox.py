@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import API_KEY
+from platform_fakes import API_KEY
 
 from platforms.sandbox import (
     DEFAULT_API_KEY,
