@@ -24,9 +24,7 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
     replaceable for tests)."""
 
     def serve_command(
-        host: Annotated[
-            str, typer.Option(help="Address to listen on (HTTP mode).")
-        ] = "0.0.0.0",  # noqa: S104 - a server listens on every interface unless told otherwise
+        host: Annotated[str, typer.Option(help="Address to listen on (HTTP mode).")] = "0.0.0.0",  # noqa: S104 - a server listens on every interface unless told otherwise
         port: Annotated[
             int | None,
             typer.Option(help="Port to listen on (HTTP mode); default: PORT, else 3000."),
@@ -74,7 +72,9 @@ def rotate_command() -> None:
         raise fail(f"{error} Nothing was changed.") from error
     finally:
         engine.dispose()
-    typer.echo(f"Re-encrypted {count} stored token(s) with the newest of {cipher.key_count} key(s).")
+    typer.echo(
+        f"Re-encrypted {count} stored token(s) with the newest of {cipher.key_count} key(s)."
+    )
 
 
 def new_key_command() -> None:

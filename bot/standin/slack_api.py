@@ -438,6 +438,7 @@ class SlackStandIn:
                 Route("/_standin/response_urls", self._mint_response_url, methods=["POST"]),
                 Route("/_standin/views/{view_id}", self._get_view, methods=["GET"]),
                 Route("/_standin/calls", self._get_calls, methods=["GET"]),
+                Route("/_standin/stats", self._get_stats, methods=["GET"]),
             ]
         )
 
@@ -776,9 +777,12 @@ class SlackStandIn:
     async def _mint_response_url(self, request: Request) -> Response:
         body = await request.body()
         target = json.loads(body) if body else {}
-        url = self.issue_response_url(
-            channel=target.get("channel"), message_ts=target.get("message_ts")
-        )
+        channel, message_ts = target.get("channel"), target.get("message_ts")
+        count = target.get("count")
+        if isinstance(count, int) and count > 0:  # a batch, for load generators
+            urls = [self.issue_response_url(channel=channel) for _ in range(count)]
+            return JSONResponse({"response_urls": urls})
+        url = self.issue_response_url(channel=channel, message_ts=message_ts)
         return JSONResponse({"response_url": url})
 
     async def _get_view(self, request: Request) -> Response:
@@ -788,6 +792,15 @@ class SlackStandIn:
         if view is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(view)
+
+    async def _get_stats(self, request: Request) -> Response:
+        """How many calls of each method were recorded (cheap, for load generators)."""
+        with self._changed:
+            by_method: dict[str, int] = {}
+            for call in self._state.calls:
+                by_method[call.method] = by_method.get(call.method, 0) + 1
+            violations = len(self._state.violations)
+        return JSONResponse({"by_method": by_method, "violations": violations})
 
     async def _get_calls(self, request: Request) -> Response:
         with self._changed:
