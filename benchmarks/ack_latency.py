@@ -28,6 +28,7 @@ import asyncio
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ ACCOUNT = "acme"
 EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
 SANDBOX_USERS = {"contact_center": 23, "axiom": 11, "matrix": 8}
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
+SERVE = "from bot.cli import main; main()"  # `seatbot serve`, with this interpreter
 
 
 # ---------------------------------------------------------------- child processes
@@ -153,7 +155,7 @@ def _load_accounts(folder: Path, sandbox_url: str, database_url: str) -> None:
 
 
 @contextmanager
-def running_stack(folder: Path) -> Iterator[Stack]:
+def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
     standin_port, sandbox_port, seatbot_port, floor_port = (_port() for _ in range(4))
     standin_url = f"http://127.0.0.1:{standin_port}"
     api_url = f"{standin_url}/api/"
@@ -171,16 +173,8 @@ def running_stack(folder: Path) -> Iterator[Stack]:
     me = str(Path(__file__).resolve())
     commands = [
         [sys.executable, me, "--child-fixtures", str(standin_port), str(sandbox_port)],
-        [
-            sys.executable,
-            "-c",
-            "from bot.cli import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(seatbot_port),
-        ],
+        [sys.executable, *_profiled(profile), "-c", SERVE, "serve", "--host", "127.0.0.1"]
+        + ["--port", str(seatbot_port)],
         [sys.executable, me, "--child-floor", str(floor_port), api_url],
     ]
     stack = Stack(f"http://127.0.0.1:{seatbot_port}", f"http://127.0.0.1:{floor_port}", standin_url)
@@ -198,9 +192,22 @@ def running_stack(folder: Path) -> Iterator[Stack]:
         yield stack
     finally:
         for process in stack.processes:
-            process.terminate()
+            # SIGINT lets uvicorn (and a profiler around it) finish cleanly.
+            process.send_signal(signal.SIGINT)
         for process in stack.processes:
-            process.wait(timeout=15)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _profiled(profile: Path | None) -> list[str]:
+    """Interpreter arguments that run the next ``-c`` program under cProfile into ``profile``."""
+    if profile is None:
+        return []
+    runner = "import cProfile, sys; code = sys.argv[2]; sys.argv = sys.argv[:1] + sys.argv[3:]"
+    return ["-c", f"{runner}; cProfile.run(code, {str(profile)!r})"]
 
 
 async def _wait_until_answering(http: httpx.AsyncClient, url: str, within_s: float = 60) -> None:
@@ -471,10 +478,11 @@ def main() -> None:
     parser.add_argument("--closed-seconds", type=float, default=5.0, help="closed-loop duration")
     parser.add_argument("--rounds", type=int, default=2, help="A B rounds")
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
+    parser.add_argument("--profile", type=Path, help="cProfile seatbot serve into this file")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="seatbot-bench-") as tmp,
-        running_stack(Path(tmp)) as stack,
+        running_stack(Path(tmp), args.profile) as stack,
     ):
         figures = asyncio.run(measure(stack, args))
     section = report(figures, args)

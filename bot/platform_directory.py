@@ -1,7 +1,11 @@
 """Which platform holds an account's users: built from the ``platform_connections`` rows.
 
 One :class:`PlatformDirectory` per process owns the one shared httpx transport (connection
-pool) and the one :class:`platforms.HostLimits`, so every account's client shares them.
+pool) and the one :class:`platforms.HostLimits`, so every account's client shares them. It
+also keeps one client per (account, product) while the stored connection is unchanged, so an
+Axiom access token (valid for hours) is exchanged once, not on every listing; the clients it
+hands out ignore ``aclose()`` (the directory closes them in its own). This cache is for speed
+only: a changed connection row is noticed on the next call, and a fresh process starts empty.
 
 A row's ``options`` is a JSON object; the keys read here are
 
@@ -16,7 +20,9 @@ Credentials are handed to the log redactor as soon as they are read.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +39,7 @@ from platforms import (
     Platform,
     PlatformConfigError,
     PlatformConnection,
+    PlatformUser,
     Product,
     RetryPolicy,
     Timeouts,
@@ -69,6 +76,9 @@ class PlatformDirectory:
         )
         self.limits = limits or HostLimits(per_host=DEFAULT_PER_HOST)
         self._redactor = redactor
+        self._lock = threading.Lock()  # platform_for runs in worker threads
+        self._clients: dict[tuple[int, Product], tuple[str, Platform]] = {}
+        self._retired: list[Platform] = []
 
     def platform_for(self, account_id: int, product: Product) -> Platform | None:
         """Build the platform source for ``account_id``'s ``product``.
@@ -86,15 +96,60 @@ class PlatformDirectory:
             ).first()
             if row is None:
                 return None
+            fingerprint = _fingerprint(row)
+            key = (account_id, product)
+            with self._lock:
+                cached = self._clients.get(key)
+            if cached is not None and cached[0] == fingerprint:
+                return _Borrowed(cached[1])
             connection = connection_from_row(row)
         if self._redactor is not None:
             self._redactor.add(connection.api_key, connection.token)
-        return build_platform(connection, transport=self.transport, limits=self.limits)
+        platform = build_platform(connection, transport=self.transport, limits=self.limits)
+        with self._lock:
+            previous = self._clients.get(key)
+            self._clients[key] = (fingerprint, platform)
+            if previous is not None:
+                self._retired.append(previous[1])
+        return _Borrowed(platform)
 
     async def aclose(self) -> None:
-        """Close the shared transport (when this directory made it)."""
+        """Close every client handed out, then the shared transport (if this directory made it)."""
+        with self._lock:
+            platforms = [p for _, p in self._clients.values()] + self._retired
+            self._clients.clear()
+            self._retired.clear()
+        for platform in platforms:
+            await platform.aclose()
         if self._owns_transport:
             await self.transport.aclose()
+
+
+class _Borrowed:
+    """A directory-owned platform as callers see it: ``aclose()`` leaves it open for reuse."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    @property
+    def product(self) -> Product:
+        return self._platform.product
+
+    @property
+    def label(self) -> str:
+        return self._platform.label
+
+    async def list_users(self) -> list[PlatformUser]:
+        return await self._platform.list_users()
+
+    async def aclose(self) -> None:
+        """Nothing to do: the directory closes the client when the process stops."""
+
+
+def _fingerprint(row: PlatformConnectionRow) -> str:
+    """Changes whenever anything that shapes the client changes (credentials included)."""
+    material = json.dumps([row.kind, row.base_url, row.file_path, row.options])
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def connection_from_row(row: PlatformConnectionRow) -> PlatformConnection:
