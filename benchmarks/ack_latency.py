@@ -173,8 +173,7 @@ def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
     me = str(Path(__file__).resolve())
     commands = [
         [sys.executable, me, "--child-fixtures", str(standin_port), str(sandbox_port)],
-        [sys.executable, *_profiled(profile), "-c", SERVE, "serve", "--host", "127.0.0.1"]
-        + ["--port", str(seatbot_port)],
+        [sys.executable, *_profiled(profile), "-c", SERVE, *_serve_args(seatbot_port)],
         [sys.executable, me, "--child-floor", str(floor_port), api_url],
     ]
     stack = Stack(f"http://127.0.0.1:{seatbot_port}", f"http://127.0.0.1:{floor_port}", standin_url)
@@ -200,6 +199,10 @@ def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _serve_args(port: int) -> list[str]:
+    return ["serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def _profiled(profile: Path | None) -> list[str]:
@@ -234,7 +237,7 @@ class Requests:
         self.http = http
         self.standin_url = standin_url
 
-    async def bodies(self, count: int) -> list[str]:
+    async def bodies(self, count: int, text: str = "status") -> list[str]:
         minted = await self.http.post(
             f"{self.standin_url}/_standin/response_urls", json={"channel": CHANNEL, "count": count}
         )
@@ -250,7 +253,7 @@ class Requests:
                     "user_id": OWNER,
                     "user_name": "owner",
                     "command": "/seats",
-                    "text": "status",
+                    "text": text,
                     "api_app_id": "A0SEATBOT",
                     "is_enterprise_install": "false",
                     "response_url": url,
@@ -294,8 +297,9 @@ async def open_loop(
 
 async def closed_loop(
     http: httpx.AsyncClient, url: str, bodies: list[str], clients: int, seconds: float
-) -> tuple[float, int]:
-    """``clients`` senders back to back for ``seconds``; requests per second, failures."""
+) -> tuple[float, int, int]:
+    """``clients`` senders back to back for ``seconds``; requests per second, requests
+    answered, failures."""
     stop = time.perf_counter() + seconds
     done = 0
     failures = 0
@@ -314,7 +318,7 @@ async def closed_loop(
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return done / (time.perf_counter() - began), failures
+    return done / (time.perf_counter() - began), done, failures
 
 
 class Quiescence:
@@ -328,7 +332,7 @@ class Quiescence:
         self.expected = 0
 
     async def settled(self, app: str, answered: int, within_s: float = 120.0) -> None:
-        if app != "seatbot":
+        if not app.startswith("seatbot"):
             return
         self.expected += answered
         deadline = time.monotonic() + within_s
@@ -371,38 +375,43 @@ class Figures:
 async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
-        apps = {
-            "seatbot": f"{stack.seatbot_url}/slack/events",
-            "floor": f"{stack.floor_url}/slack/events",
-        }
-        for url in apps.values():
+        seatbot, floor = f"{stack.seatbot_url}/slack/events", f"{stack.floor_url}/slack/events"
+        # name -> (URL, /seats text). "seatbot help" is a diagnostic: the same process and
+        # path, but a reply that needs no database or platform work after the ack.
+        apps = {"seatbot": (seatbot, "status"), "floor": (floor, "status")}
+        if args.help_series:
+            apps["seatbot help"] = (seatbot, "help")
+        for url, _ in apps.values():
             await _wait_until_answering(http, url)
         requests = Requests(http, stack.standin_url)
         quiet = Quiescence(http, stack.standin_url)
-        for name, url in apps.items():  # warm-up: connections, auth.test, caches
-            for body in await requests.bodies(20):
+        for name, (url, text) in apps.items():  # warm-up: connections, auth.test, caches
+            for body in await requests.bodies(20, text):
                 await _send(http, url, body)
             await quiet.settled(name, 20)
         figures = {name: Figures() for name in apps}
         open_count = int(args.rate * args.seconds)
         closed_budget = int(args.closed_seconds * 2000)
         for round_number in range(1, args.rounds + 1):
-            for name, url in apps.items():  # A B, A B: drift hits both
-                bodies = await requests.bodies(open_count)
+            for name, (url, text) in apps.items():  # A B, A B: drift hits both
+                bodies = await requests.bodies(open_count, text)
                 latencies, failures = await open_loop(http, url, bodies, args.rate)
                 figures[name].latencies.extend(latencies)
                 figures[name].failures += failures
                 p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-                print(f"round {round_number} open   {name:8} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
+                print(f"round {round_number} open   {name:12} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
                 await quiet.settled(name, len(bodies) - failures)
-            for name, url in apps.items():
-                bodies = await requests.bodies(closed_budget)
-                rps, failures = await closed_loop(
+            for name, (url, text) in apps.items():
+                bodies = await requests.bodies(closed_budget, text)
+                rps, answered, failures = await closed_loop(
                     http, url, bodies, args.clients, args.closed_seconds
                 )
                 figures[name].throughputs.append(rps)
                 figures[name].failures += failures
-                print(f"round {round_number} closed {name:8} {rps:7.1f} req/s  failures {failures}")
+                print(
+                    f"round {round_number} closed {name:12} {rps:7.1f} req/s  failures {failures}"
+                )
+                await quiet.settled(name, answered - failures)
         return figures
 
 
@@ -419,6 +428,19 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
     ]  # fmt: skip
     table = ["| figure | seatbot | floor (Bolt, ack only) | seatbot ÷ floor |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    helped = figures.get("seatbot help")
+    if helped is not None:
+        table += [
+            "",
+            "Diagnostic, same process: `/seats help` (no database or platform work after the ack)",
+            "",
+            "| figure | seatbot help | seatbot help ÷ floor |",
+            "|---|---|---|",
+            f"| open loop p50 (ms) | {helped.p50_ms:.1f} | {helped.p50_ms / floor.p50_ms:.2f}× |",
+            f"| open loop p99 (ms) | {helped.p99_ms:.1f} | {helped.p99_ms / floor.p99_ms:.2f}× |",
+            f"| closed loop (req/s) | {helped.rps:.0f} | {helped.rps / floor.rps:.2f}× |",
+            f"| non-200 answers | {helped.failures} | |",
+        ]
     verdict = (
         f"Targets: p99 ≤ 100 ms → {'met' if seatbot.p99_ms <= 100 else 'NOT met'}; "
         f"p99 ≤ 1.5× floor → {'met' if seatbot.p99_ms <= 1.5 * floor.p99_ms else 'NOT met'}; "
@@ -437,8 +459,9 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
             "- **Setup**: `seatbot serve` (real process, example accounts loaded, sandbox "
             "platforms, Slack stand-in as the Web API) vs. a bare Bolt `AsyncApp` on the same "
             "Starlette adapter and uvicorn whose `/seats` listener only acks; signed "
-            "`/seats status` requests; apps alternated A B A B; stand-in and sandbox in their own "
-            "process; load generator in this process.",
+            "`/seats status` requests; apps alternated A B A B; after each phase the next waits "
+            "until Seatbot has sent every reply its acks started; stand-in and sandbox in their "
+            "own process; load generator in this process; all on the same 2 cores.",
             f"- **Open loop**: {args.rate:g} req/s for {args.seconds:g} s per app per round, "
             "latency from each request's scheduled send time to its HTTP response.",
             f"- **Closed loop**: {args.clients} clients back to back for {args.closed_seconds:g} s "
@@ -479,6 +502,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="A B rounds")
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     parser.add_argument("--profile", type=Path, help="cProfile seatbot serve into this file")
+    parser.add_argument(
+        "--no-help-series",
+        dest="help_series",
+        action="store_false",
+        help="skip the diagnostic `/seats help` series",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="seatbot-bench-") as tmp,
