@@ -12,6 +12,7 @@ timestamps with time zone (UTC).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _workspace_columns() -> list[sa.Column[object]]:
+def _workspace_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
