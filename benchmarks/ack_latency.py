@@ -452,7 +452,9 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
             "",
             f"- **Date**: {datetime.now(UTC):%Y-%m-%d}",
             f"- **Machine**: {os.cpu_count()} cores ({platform.system()}), Python "
-            f"{platform.python_version()}, uvicorn (h11), SQLite",
+            f"{platform.python_version()}, uvicorn (h11), SQLite; 1-minute load average "
+            f"{args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after the run (other "
+            "work on the machine counts in it)",
             f"- **Command**: `.venv/bin/python benchmarks/ack_latency.py --rate {args.rate:g} "
             f"--seconds {args.seconds:g} --clients {args.clients} --closed-seconds "
             f"{args.closed_seconds:g} --rounds {args.rounds}`",
@@ -470,6 +472,17 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
             *table,
             "",
             verdict,
+            "",
+            "Reading the figures: the `seatbot help` series is the same process, signature "
+            "check, Bolt dispatch and ack as `/seats status`, so its distance from the floor is "
+            "what the infrastructure adds; what separates `status` from `help` is the work each "
+            "status starts after its ack (one user listing per subscription on the sandbox "
+            "platforms, SQLite reads in worker threads, the reply through `response_url`), "
+            "which shares the event loop with the next acks, and on this machine also shares "
+            "the 2 cores with the sandbox, the stand-in (validating every reply's Block Kit) "
+            "and the load generator. The floor replies to nothing, so its closed loop is "
+            "bounded by the load generator alone. Figures on a shared 2-core machine vary "
+            "from run to run by tens of percent.",
             "",
         ]
     )
@@ -509,6 +522,7 @@ def main() -> None:
         help="skip the diagnostic `/seats help` series",
     )
     args = parser.parse_args()
+    args.load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="seatbot-bench-") as tmp,
         running_stack(Path(tmp), args.profile) as stack,
