@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -102,8 +103,22 @@ def build_app(
             installation_store=installation_store,
             state_store=state_store,
         )
+        # Bolt's default looks the workspace up in the store *and* calls auth.test on every
+        # request; caching auth.test by token keeps the store lookup (so an uninstall takes
+        # effect at once) and saves a Slack round trip before every ack.
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=logging.getLogger("slack_bolt.authorize"),
+            installation_store=installation_store,
+            client_id=settings.slack_client_id,
+            client_secret=_secret(settings.slack_client_secret),
+            cache_enabled=True,
+            client=client,
+        )
         app = AsyncApp(
-            **common, installation_store=installation_store, oauth_settings=oauth_settings
+            **common,
+            installation_store=installation_store,
+            oauth_settings=oauth_settings,
+            authorize=authorize,  # type: ignore[arg-type]  # Bolt takes an AsyncAuthorize too
         )
         app.enable_token_revocation_listeners()
     else:

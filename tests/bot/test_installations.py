@@ -265,11 +265,14 @@ async def test_install_stores_an_encrypted_token_that_then_authorises_requests(
     assert BOT_TOKEN.encode() not in stored
     assert b"xoxb-" not in stored
 
-    result = await harness.driver.slash_command("status", user_id="U1", channel_id="C1")
-    assert result.status_code == 200
-    posted = await harness.standin.wait_for("chat.postMessage", within_s=5)
-    assert posted[0].team_id == "T0NEW"
-    assert listener.teams == ["T0NEW"]
+    for _ in range(2):
+        result = await harness.driver.slash_command("status", user_id="U1", channel_id="C1")
+        assert result.status_code == 200
+    posted = await harness.standin.wait_for("chat.postMessage", count=2, within_s=5)
+    assert {call.team_id for call in posted} == {"T0NEW"}
+    assert listener.teams == ["T0NEW", "T0NEW"]
+    # One auth.test while installing and one for the first request: later ones are cached.
+    assert len(harness.standin.calls("auth.test")) == 2
 
 
 async def test_a_forged_oauth_state_installs_nothing(
@@ -296,6 +299,10 @@ async def test_uninstall_deletes_the_stored_tokens(
     with sessions() as session:
         assert session.scalars(select(SlackBot)).all()
 
+    # A first request fills Bolt's auth.test cache for the bot token.
+    await harness.driver.slash_command("status", user_id="U1", channel_id="C1")
+    await harness.standin.wait_for("chat.postMessage", within_s=5)
+
     response = await harness.driver.event({"type": "app_uninstalled"})
     assert response.status_code == 200
 
@@ -303,3 +310,9 @@ async def test_uninstall_deletes_the_stored_tokens(
     with sessions() as session:
         assert session.scalars(select(SlackBot)).all() == []
         assert session.scalars(select(SlackInstallation)).all() == []
+
+    # The workspace is gone: its requests are no longer authorised, cache or not.
+    after = await harness.driver.slash_command("status", user_id="U1", channel_id="C1")
+    assert after.status_code == 200  # Bolt tells the user to install the app again
+    await bolt_listeners_finished()
+    assert len(harness.standin.calls("chat.postMessage")) == 1  # only the one before
