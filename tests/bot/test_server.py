@@ -244,3 +244,24 @@ async def test_seatbot_serve_migrates_then_answers_signed_requests(
     assert "/seats" in str(replies[0].args)
     assert standin.standin.violations == []
     assert BOT_TOKEN not in log_path.read_text(encoding="utf-8", errors="replace")
+
+
+async def test_socket_mode_wiring(migrated_url: str) -> None:
+    """With SLACK_APP_TOKEN (and no signing secret) the app is built for Socket Mode: the
+    socket client talks to the configured Web API, and the HTTP surface accepts nothing."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    settings = Settings(
+        database_url=migrated_url,
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_app_token=SecretStr("xapp-1-A0SEATBOT-1-socketmodetoken"),
+        slack_api_url="http://127.0.0.1:9/api/",
+    )
+    runtime = build_runtime(settings, register=no_listeners)
+    handler = AsyncSocketModeHandler(runtime.bolt_app, "xapp-1-A0SEATBOT-1-socketmodetoken")
+    assert handler.client.web_client.base_url == "http://127.0.0.1:9/api/"
+    transport = httpx.ASGITransport(app=runtime.asgi_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://seatbot") as http:
+        signed = await http.post("/slack/events", content="command=%2Fseats")
+    assert signed.status_code == 401
+    await handler.client.close()
