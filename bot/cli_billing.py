@@ -26,7 +26,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import UserFacingError
-from billing.loader import ConfigError, apply_config, load_file
 from billing.models import PlatformConnection, Product
 from billing.money import Money
 from billing.periods import zone
@@ -34,6 +33,7 @@ from billing.service import AccountView, LedgerLineView, SeatService, Subscripti
 from bot.cli_errors import fail, fail_bad_input
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.instants import InstantError, parse_instant
+from bot.loader import ConfigError, apply_config, load_file
 from bot.proration_render import proration_document, proration_summary, proration_table
 from bot.settings import load_settings
 

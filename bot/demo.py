@@ -26,10 +26,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from billing.loader import apply_config, load_file
 from billing.service import SeatService
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.demo_render import render_message, render_view
+from bot.loader import apply_config, load_file
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn

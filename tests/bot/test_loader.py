@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.loader import ConfigError, apply_config, load_file, parse_config
 from billing.models import Base, Member, Subscription
+from bot.loader import ConfigError, apply_config, load_file, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"
 AT = datetime(2026, 1, 10, 12, tzinfo=UTC)
