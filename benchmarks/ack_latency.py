@@ -134,8 +134,8 @@ def _port() -> int:
 
 
 def _load_accounts(folder: Path, sandbox_url: str, database_url: str) -> None:
-    from billing.loader import apply_config, load_file
     from bot.db import make_engine, make_session_factory, upgrade
+    from bot.loader import apply_config, load_file
 
     for example in (REPO / "examples").iterdir():
         if example.is_file():
