@@ -20,7 +20,8 @@ class HandlerDeps:
     account's product (``None`` when no connection is configured); it may read the database, so
     it is called off the event loop. ``clock`` returns an aware UTC instant.
     ``platform_deadline_s`` bounds one complete user listing, in seconds. ``locale`` is the babel
-    locale used to show money (``en_US``).
+    locale used to show money (``en_US``). ``status_users_ttl_s`` is how long ``/seats status``
+    may reuse a user count it listed (display only; decreases always list afresh).
     """
 
     seat_service: SeatService
@@ -28,3 +29,4 @@ class HandlerDeps:
     clock: Callable[[], datetime]
     platform_deadline_s: float = 10.0
     locale: str = "en_US"
+    status_users_ttl_s: float = 30.0

@@ -30,6 +30,7 @@ from billing.views import AccountView, ConfirmKind, SeatChangeView, Subscription
 from handlers import ids, views
 from handlers.commands import MAX_SEATS, ChangeSeats
 from handlers.deps import HandlerDeps
+from handlers.recent_users import RecentUsers
 from handlers.views import (
     BlockedDecrease,
     ChangeSummary,
@@ -157,6 +158,7 @@ class SeatDesk:
     def __init__(self, deps: HandlerDeps) -> None:
         self._deps = deps
         self._service = deps.seat_service
+        self._recent_users = RecentUsers(deps.status_users_ttl_s)
 
     # ------------------------------------------------------------------ helpers
 
@@ -312,8 +314,13 @@ class SeatDesk:
 
     async def _subscription_users(self, account_id: int, sub: SubscriptionView) -> UsersFact:
         product = Product(sub.product)
-        async with self._platform(account_id, product) as platform:
-            return await self._users(platform, product)
+
+        async def list_users() -> UsersFact:
+            async with self._platform(account_id, product) as platform:
+                return await self._users(platform, product)
+
+        # Display only: a decrease never uses this, it lists the users afresh.
+        return await self._recent_users.get((account_id, product), list_users)
 
     async def history(self, caller: Caller, account_name: str | None) -> Message:
         account = await self._account(caller, account_name)
