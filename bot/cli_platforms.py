@@ -190,7 +190,8 @@ def validate_command(
     if as_json:
         typer.echo(json.dumps(validation_document(report), indent=2))
     elif report.ok:
-        typer.echo(f"{report.rows_checked} rows OK")
+        rows = "row" if report.rows_checked == 1 else "rows"
+        typer.echo(f"{report.rows_checked} {rows} OK")
     else:
         Console().print(validation_table(report))
     if not report.ok:
