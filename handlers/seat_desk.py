@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -471,7 +472,7 @@ class SeatDesk:
         model = opening.model
         async with self._platform(opening.account_id, model.selected.product) as platform:
             users = await self._users(platform, model.selected.product)
-        return views.seat_change_modal(_replace_users(model, users), opening.locale)
+        return views.seat_change_modal(dataclasses.replace(model, users=users), opening.locale)
 
     async def modal_preview(
         self, caller: Caller, metadata: str, subscription_id: str | None, count: str | None
@@ -538,18 +539,6 @@ class SeatDesk:
         return await self._create(
             caller, account, submission.subscription_id, submission.new_seats, submission.reason
         )
-
-
-def _replace_users(model: ModalModel, users: UsersFact) -> ModalModel:
-    return ModalModel(
-        account_name=model.account_name,
-        choices=model.choices,
-        selected=model.selected,
-        users=users,
-        private_metadata=model.private_metadata,
-        preview=model.preview,
-        initial_count=model.initial_count,
-    )
 
 
 def parse_count(text: str | None) -> int | None:
