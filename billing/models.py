@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from billing.products import ConnectionKind, Product
 from billing.requests import RequestStatus
 
 #: Connection execution option: the transaction only reads. On SQLite it then begins DEFERRED
@@ -49,21 +50,6 @@ class Role(enum.StrEnum):
     OWNER = "owner"  # requests seat changes
     MANAGER = "manager"  # approves or denies them (when the policy routes them)
     VIEWER = "viewer"  # sees reports
-
-
-class Product(enum.StrEnum):
-    """The Squaretalk products billed per seat (same values as ``platforms.types.Product``)."""
-
-    CONTACT_CENTER = "contact_center"
-    AXIOM = "axiom"
-    MATRIX = "matrix"
-
-
-class ConnectionKind(enum.StrEnum):
-    """How Seatbot learns which users exist on a platform."""
-
-    API = "api"
-    IMPORT_FILE = "import_file"
 
 
 class LedgerKind(enum.StrEnum):

@@ -50,13 +50,13 @@ from billing.models import (
     LedgerEntry,
     LedgerKind,
     Member,
-    Product,
     Role,
     SeatChangeRequest,
     Subscription,
 )
 from billing.money import Money
 from billing.periods import Interval, Period, PeriodError, period_at, zone
+from billing.products import MAX_SEATS, Product
 from billing.proration import (
     DecreasePolicy,
     LineKind,
@@ -90,9 +90,6 @@ __all__ = [
     "SubscriptionView",
     "actor_for",
 ]
-
-#: No account can hold more users: extensions are numbered 100–9000.
-MAX_SEATS = 10_000
 
 DEFAULT_QUOTE_TTL = timedelta(minutes=10)
 

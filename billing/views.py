@@ -6,9 +6,10 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from billing.models import LedgerKind, Product, Role
+from billing.models import LedgerKind, Role
 from billing.money import Money
 from billing.periods import Interval, Period
+from billing.products import Product
 from billing.proration import DecreasePolicy, Proration, ProrationLine, ProrationRule
 from billing.requests import RequestStatus
 

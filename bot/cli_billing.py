@@ -26,9 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import UserFacingError
-from billing.models import PlatformConnection, Product
+from billing.models import PlatformConnection
 from billing.money import Money
 from billing.periods import zone
+from billing.products import Product
 from billing.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from bot.cli_errors import fail, fail_bad_input
 from bot.db import make_engine, make_session_factory, upgrade

@@ -21,8 +21,9 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from billing.decrease import deletion_candidate_order
 from bot.cli_errors import fail, fail_bad_input
-from platforms.guard import deletion_candidate_order, read_users
+from platforms.guard import read_listing
 from platforms.importfile import UserFileError, ValidationReport, validate_user_file
 from platforms.sandbox import (
     DEFAULT_API_KEY,
@@ -268,9 +269,10 @@ async def build_users_report(
             None,
             f"{label} has no platform connection; Seatbot cannot tell which users exist.",
         )
-    users, reason = await read_users(platform, deadline_s)
+    listing = await read_listing(platform, platform.product, deadline_s)
+    users = listing.users
     ordered = None if users is None else sorted(users, key=deletion_candidate_order)
-    return UsersReport(platform.label, current_seats, ordered, reason)
+    return UsersReport(platform.label, current_seats, ordered, listing.problem)
 
 
 def users_report_document(report: UsersReport) -> dict[str, Any]:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from billing.models import Product as BillingProduct
+from billing.decrease import DecreaseVerdict, check_seat_change
+from billing.products import Product, parse_product
 from billing.service import SeatService
 from billing.views import AccountView, SubscriptionView
 from bot.cli_billing import PlatformCheckResult
 from bot.db import make_engine, make_session_factory
 from bot.platform_directory import PlatformDirectory
 from bot.settings import load_settings
-from platforms import Platform, PlatformConfigError, Product
-from platforms.guard import Verdict, check_seat_change
+from platforms import Platform, PlatformConfigError
+from platforms.guard import read_listing
 
 #: How long the CLI waits for a platform before calling the answer unknown.
 CLI_PLATFORM_DEADLINE_S = 10.0
@@ -36,25 +37,24 @@ def platform_check(
     account: AccountView, subscription: SubscriptionView, new_seats: int
 ) -> PlatformCheckResult:
     """Run the decrease guard for ``seatbot quote``; fails closed with an owner-facing reason."""
-    product = Product(subscription.product.value)
+    product = subscription.product
     try:
         platform = _platform_for(account.id, product)
     except PlatformConfigError as exc:
-        return PlatformCheckResult(passed=False, detail=exc.user_message, status="unknown")
+        return PlatformCheckResult(passed=False, detail=exc.message, status="unknown")
 
     async def check() -> PlatformCheckResult:
         try:
-            result = await check_seat_change(
-                platform, subscription.seats, new_seats, deadline_s=CLI_PLATFORM_DEADLINE_S
-            )
+            listing = await read_listing(platform, product, CLI_PLATFORM_DEADLINE_S)
         finally:
             if platform is not None:
                 await platform.aclose()
-        if result.verdict is Verdict.ALLOWED:
+        result = check_seat_change(subscription.seats, new_seats, listing)
+        if result.verdict is DecreaseVerdict.ALLOWED:
             return PlatformCheckResult(
                 passed=True, detail=f"{result.user_count} users exist on {product.label}"
             )
-        if result.verdict is Verdict.BLOCKED:
+        if result.verdict is DecreaseVerdict.BLOCKED:
             names = ", ".join(user.email for user in result.blocking_users[:10])
             more = len(result.blocking_users) - 10
             suffix = f" and {more} more" if more > 0 else ""
@@ -81,12 +81,9 @@ def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None,
         account = service.account_by_name(account_name)
         if account is None:
             raise LookupError(f"no account named {account_name!r} (see `seatbot accounts`)")
-        try:
-            product = BillingProduct(product_name.strip().lower().replace("-", "_"))
-        except ValueError:
-            raise LookupError(
-                f"{product_name!r} is not a product (contact_center, axiom, matrix)"
-            ) from None
+        product = parse_product(product_name)
+        if product is None:
+            raise LookupError(f"{product_name!r} is not a product (contact_center, axiom, matrix)")
         subscription = next(
             (
                 s
@@ -99,10 +96,10 @@ def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None,
             raise LookupError(f"{account_name} has no {product.value} subscription")
         try:
             platform = PlatformDirectory(make_session_factory(engine)).platform_for(
-                account.id, Product(product.value)
+                account.id, product
             )
         except PlatformConfigError as exc:
-            raise LookupError(exc.user_message) from None
+            raise LookupError(exc.message) from None
         return platform, subscription.seats
     finally:
         engine.dispose()

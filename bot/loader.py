@@ -32,15 +32,14 @@ from billing.errors import UserFacingError
 from billing.models import (
     Account,
     AuditEvent,
-    ConnectionKind,
     Member,
     PlatformConnection,
-    Product,
     Role,
     Subscription,
 )
 from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, period_at, zone
+from billing.products import ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule
 
 LOAD_ACTOR = "cli:load"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.models import READ_ONLY_OPTION
 from billing.models import PlatformConnection as PlatformConnectionRow
+from billing.products import ConnectionKind
 from bot.logging_setup import SecretRedactor
 from platforms import (
     HostLimits,
@@ -164,12 +165,13 @@ def connection_from_row(row: PlatformConnectionRow) -> PlatformConnection:
     paths = options.get("paths") or {}
     if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
         raise _config_error(product, "'paths' must map names to paths")
-    kind = row.kind
-    if kind not in ("api", "import_file"):
-        raise _config_error(product, f"its kind {kind!r} is unknown")
+    try:
+        kind = ConnectionKind(row.kind)
+    except ValueError:
+        raise _config_error(product, f"its kind {row.kind!r} is unknown") from None
     return PlatformConnection(
         product=product,
-        kind="api" if kind == "api" else "import_file",
+        kind=kind,
         base_url=row.base_url,
         paths=dict(paths),
         api_key=_optional_str(options, "api_key", product),

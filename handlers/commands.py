@@ -19,22 +19,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from platforms.types import Product
-
-COMMAND = "/seats"
-MAX_SEATS = 10_000  # extensions are numbered 100–9000, so no account can hold more users
-
-_PRODUCT_ALIASES: dict[str, Product] = {
-    "cc": Product.CONTACT_CENTER,
-    "contact center": Product.CONTACT_CENTER,
-    "contact centre": Product.CONTACT_CENTER,
-    "contact-center": Product.CONTACT_CENTER,
-    "contact_center": Product.CONTACT_CENTER,
-    "contactcenter": Product.CONTACT_CENTER,
-    "squaretalk contact center": Product.CONTACT_CENTER,
-    "axiom": Product.AXIOM,
-    "matrix": Product.MATRIX,
-}
+from billing.products import MAX_SEATS, PRODUCT_ALIASES, Product, parse_product
+from handlers.ids import SEATS_COMMAND as COMMAND
 
 # The alias each product is suggested with in "did you mean".
 _CANONICAL_ALIAS = {
@@ -129,13 +115,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 
 def product_from_alias(text: str) -> Product | None:
     """The product an owner means by ``text`` (``"CC"``, ``"contact center"``), or ``None``."""
-    key = " ".join(text.lower().split())
-    return _PRODUCT_ALIASES.get(key)
-
-
-def product_aliases() -> tuple[str, ...]:
-    """Every accepted product spelling (lower case)."""
-    return tuple(_PRODUCT_ALIASES)
+    return parse_product(text)
 
 
 def parse_seats_command(text: str) -> SeatsCommand:
@@ -228,7 +208,7 @@ def _closest_product(words: list[str]) -> Product:
         return exact
     best: tuple[float, Product] = (0.0, Product.AXIOM)
     for word in [joined, *candidates[1:]]:
-        for alias, product in _PRODUCT_ALIASES.items():
+        for alias, product in PRODUCT_ALIASES.items():
             score = difflib.SequenceMatcher(None, word, alias).ratio()
             if score > best[0]:
                 best = (score, product)

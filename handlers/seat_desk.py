@@ -24,12 +24,16 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.views import View
 
+from billing.decrease import DecreaseVerdict as Verdict
+from billing.decrease import SeatCheck as GuardResult
+from billing.decrease import check_seat_change
 from billing.errors import NotFound, UserFacingError
 from billing.models import Role
+from billing.products import MAX_SEATS
 from billing.requests import RequestStatus
 from billing.views import AccountView, ConfirmKind, SeatChangeView, SubscriptionView
 from handlers import ids, views
-from handlers.commands import MAX_SEATS, ChangeSeats
+from handlers.commands import ChangeSeats
 from handlers.deps import HandlerDeps
 from handlers.recent_users import RecentUsers
 from handlers.views import (
@@ -45,7 +49,7 @@ from handlers.views import (
     UsersFact,
 )
 from platforms.errors import PlatformError
-from platforms.guard import GuardResult, Verdict, check_seat_change
+from platforms.guard import read_listing
 from platforms.types import Platform, PlatformUser, Product
 
 logger = logging.getLogger(__name__)
@@ -219,12 +223,19 @@ class SeatDesk:
         except TimeoutError:
             return UsersFact(problem=f"{platform.label} did not answer in time.")
         except PlatformError as exc:
-            return UsersFact(problem=exc.user_message)
+            return UsersFact(problem=exc.message)
 
     async def _guard(self, platform: Platform | None, old: int, new: int) -> GuardResult:
-        return await check_seat_change(
-            platform, old, new, deadline_s=self._deps.platform_deadline_s
-        )
+        product = platform.product if platform is not None else None
+        if new >= old or product is None:
+            listing = (
+                None
+                if product is None
+                else await read_listing(platform, product, self._deps.platform_deadline_s)
+            )
+            return check_seat_change(old, new, listing)
+        listing = await read_listing(platform, product, self._deps.platform_deadline_s)
+        return check_seat_change(old, new, listing)
 
     def _summary(self, request: SeatChangeView, account: AccountView) -> ChangeSummary:
         return ChangeSummary(

@@ -35,9 +35,10 @@ from slack_sdk.models.views import View
 
 from billing.money import Money
 from billing.periods import Period
+from billing.products import MAX_SEATS, product_aliases
 from billing.proration import LineKind, Proration, ProrationLine
 from handlers import ids
-from handlers.commands import MAX_SEATS, Unrecognised, product_aliases
+from handlers.commands import Unrecognised
 from platforms.types import PlatformUser, Product, UserStatus
 
 MESSAGE_BLOCK_LIMIT = 50

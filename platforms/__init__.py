@@ -1,5 +1,5 @@
 """What exists on the Squaretalk platforms: one ``Platform`` protocol, HTTP clients for Contact
-Center, Axiom and Matrix, an import-file source, the decrease guard, and a sandbox server.
+Center, Axiom and Matrix, an import-file source, the reading of user listings, and a sandbox server.
 
 Imports only the standard library, httpx, tenacity and openpyxl: never Slack or the database.
 """
@@ -14,11 +14,10 @@ from platforms.errors import (
     PlatformUnavailable,
 )
 from platforms.factory import build_platform
-from platforms.guard import GuardResult, Verdict, check_seat_change
-from platforms.types import Level, Platform, PlatformUser, Product, UserStatus
+from platforms.guard import not_connected, read_listing
+from platforms.types import Level, Platform, PlatformUser, Product, UserListing, UserStatus
 
 __all__ = [
-    "GuardResult",
     "HostLimits",
     "Level",
     "Platform",
@@ -33,8 +32,9 @@ __all__ = [
     "Product",
     "RetryPolicy",
     "Timeouts",
+    "UserListing",
     "UserStatus",
-    "Verdict",
     "build_platform",
-    "check_seat_change",
+    "not_connected",
+    "read_listing",
 ]

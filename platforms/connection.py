@@ -8,11 +8,9 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from billing.products import ConnectionKind
 from platforms.types import Product
-
-ConnectionKind = Literal["api", "import_file"]
 
 #: Path keys a connection may override; values are relative to ``base_url``.
 USERS_PATH_KEY = "users"
@@ -64,7 +62,7 @@ class PlatformConnection:
     """
 
     product: Product
-    kind: ConnectionKind = "api"
+    kind: ConnectionKind = ConnectionKind.API
     base_url: str | None = None
     paths: Mapping[str, str] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)

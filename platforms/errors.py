@@ -9,14 +9,24 @@ bodies, tokens or API keys.
 
 from __future__ import annotations
 
+from billing.errors import UserFacingError
 
-class PlatformError(Exception):
-    """A platform could not tell us, completely and reliably, which users exist."""
+
+class PlatformError(UserFacingError):
+    """A platform could not tell us, completely and reliably, which users exist.
+
+    Part of the one error tree (:class:`billing.errors.UserFacingError`): ``message`` is the
+    owner-facing sentence; ``user_message`` is the same text, under the name this package used
+    first.
+    """
 
     def __init__(self, user_message: str, *, product_label: str | None = None) -> None:
         super().__init__(user_message)
-        self.user_message = user_message
         self.product_label = product_label
+
+    @property
+    def user_message(self) -> str:
+        return self.message
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.user_message!r})"

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from billing.products import ConnectionKind
 from platforms.connection import HostLimits, PlatformConnection
 from platforms.errors import PlatformConfigError
 from platforms.http import (
@@ -42,7 +43,7 @@ def build_platform(
     client shares the per-host bound. ``sleep`` and ``clock`` are for tests. Raises
     :class:`PlatformConfigError` when the connection lacks what its kind needs.
     """
-    if connection.kind == "import_file":
+    if connection.kind == ConnectionKind.IMPORT_FILE:
         if connection.file_path is None:
             raise PlatformConfigError(
                 f"The {connection.product.label} connection reads a user file but names none; "

@@ -1,65 +1,17 @@
-"""The vocabulary every platform source shares: products, users, and the ``Platform`` port."""
+"""The vocabulary every platform source shares, and the ``Platform`` port.
+
+Products and users are defined once, in ``billing.products`` and ``billing.users`` (the domain's
+own vocabulary, standard library only), and re-exported here for the platform clients.
+"""
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from billing.products import Product
+from billing.users import Level, PlatformUser, UserListing, UserStatus
 
-class Product(enum.StrEnum):
-    """The three Squaretalk products whose users hold paid seats."""
-
-    CONTACT_CENTER = "contact_center"
-    AXIOM = "axiom"
-    MATRIX = "matrix"
-
-    @property
-    def label(self) -> str:
-        """The product name as an account owner knows it, for messages."""
-        return _PRODUCT_LABELS[self]
-
-
-_PRODUCT_LABELS = {
-    Product.CONTACT_CENTER: "Contact Center",
-    Product.AXIOM: "Axiom",
-    Product.MATRIX: "Matrix",
-}
-
-
-class Level(enum.StrEnum):
-    """A user's level on the platform (the import file's ``Level_ID`` 2, 3, 4)."""
-
-    ADMIN = "admin"
-    MANAGER = "manager"
-    AGENT = "agent"
-
-
-class UserStatus(enum.StrEnum):
-    """Whether the user is active. An inactive user still holds a seat."""
-
-    ACTIVE = "active"
-    INACTIVE = "inactive"
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformUser:
-    """One user that exists on a platform, and so holds one seat (one extension).
-
-    ``created_at`` and ``last_active_at`` are timezone-aware UTC, or ``None`` when the source
-    does not say (the import file never does; ``last_active_at`` is ``None`` for a user who
-    never signed in).
-    """
-
-    platform_id: str
-    email: str
-    name: str
-    extension: int
-    level: Level
-    status: UserStatus
-    created_at: datetime | None = None
-    last_active_at: datetime | None = None
+__all__ = ["Level", "Platform", "PlatformUser", "Product", "UserListing", "UserStatus"]
 
 
 @runtime_checkable

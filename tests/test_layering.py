@@ -1,5 +1,10 @@
-"""The layers import only what DESIGN.md allows them (billing: no Slack, no HTTP; platforms: no
-Slack, no database; handlers: no bot)."""
+"""The layers import only what docs/architecture.md allows them (billing: no Slack, no HTTP;
+platforms: no Slack, no database; handlers: no bot).
+
+One deliberate exception: ``platforms`` may import billing's vocabulary modules (products, users,
+the error tree), which import nothing but the standard library, so that a product, a platform
+user and an owner-facing error have one definition across every layer.
+"""
 
 import ast
 import sys
@@ -11,19 +16,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ALLOWED = {
     "billing": {"billing", "sqlalchemy", "babel"},
-    "platforms": {"platforms", "httpx", "tenacity", "openpyxl"},
+    "platforms": {"platforms", "httpx", "tenacity", "openpyxl", "billing"},
     "handlers": {"handlers", "billing", "platforms", "slack_bolt", "slack_sdk"},
 }
 
+#: The billing modules ``platforms`` may import; each imports only the standard library.
+VOCABULARY = {"billing.products", "billing.users", "billing.errors"}
 
-def _imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
+
+def _imports(path: Path) -> set[str]:
+    """Every absolute module named by an import statement in ``path``."""
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names.add(node.module)
+    return names
+
+
+def _imported_roots(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imports(path)}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
@@ -34,6 +47,26 @@ def test_package_imports_only_what_its_layer_allows(package: str) -> None:
         if foreign:
             offenders[str(path.relative_to(ROOT))] = sorted(foreign)
     assert offenders == {}
+
+
+def test_platforms_import_only_billings_vocabulary() -> None:
+    offenders = {}
+    for path in sorted((ROOT / "platforms").rglob("*.py")):
+        billing = {name for name in _imports(path) if name.split(".")[0] == "billing"}
+        if billing - VOCABULARY:
+            offenders[str(path.relative_to(ROOT))] = sorted(billing - VOCABULARY)
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("module", sorted(VOCABULARY))
+def test_the_vocabulary_imports_only_the_standard_library(module: str) -> None:
+    path = ROOT / (module.replace(".", "/") + ".py")
+    foreign = {
+        name
+        for name in _imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and name not in VOCABULARY
+    }
+    assert foreign == set()
 
 
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:

@@ -24,12 +24,13 @@ from billing.errors import (
     NotFound,
     UserFacingError,
 )
-from billing.models import AuditEvent, LedgerEntry, LedgerKind, Product, Role, Subscription
+from billing.models import AuditEvent, LedgerEntry, LedgerKind, Role, Subscription
 from billing.money import Money
 from billing.periods import Interval, Period
+from billing.products import MAX_SEATS, Product
 from billing.proration import LineKind
 from billing.requests import RequestStatus
-from billing.service import MAX_SEATS, ConfirmKind, SeatService
+from billing.service import ConfirmKind, SeatService
 
 T = "T_ACME"
 OWNER = "U_OWNER"

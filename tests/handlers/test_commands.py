@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.products import MAX_SEATS, Product, product_aliases
 from handlers.commands import (
-    MAX_SEATS,
     ChangeMode,
     ChangeSeats,
     OpenModal,
@@ -16,10 +16,8 @@ from handlers.commands import (
     ShowStatus,
     Unrecognised,
     parse_seats_command,
-    product_aliases,
     product_from_alias,
 )
-from platforms.types import Product
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.errors import NotAuthorised
+from billing.products import MAX_SEATS
 from handlers import ids
-from handlers.commands import MAX_SEATS
 from handlers.seat_desk import ModalContext, Submission, parse_count, read_submission, user_facing
 from handlers.views import Message
 from platforms.types import Product

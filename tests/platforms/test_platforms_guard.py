@@ -1,4 +1,5 @@
-"""The decrease guard, against the sandbox and against hand-made platforms."""
+"""Reading user listings (``platforms.guard``) and deciding with them (``billing.decrease``),
+against the sandbox and against hand-made platforms."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import httpx
 import pytest
 from platform_fakes import API_KEY, RecordingSleep, connection_for
 
+from billing.decrease import DecreaseVerdict as Verdict
+from billing.decrease import SeatCheck, deletion_candidate_order
+from billing.decrease import check_seat_change as decide
 from platforms.connection import RetryPolicy, Timeouts
 from platforms.factory import build_platform
-from platforms.guard import Verdict, check_seat_change, deletion_candidate_order
+from platforms.guard import read_listing
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 from platforms.types import Level, Platform, PlatformUser, Product, UserStatus
 
@@ -54,6 +58,14 @@ def sandbox_user(raw: dict[str, object]) -> PlatformUser:
     )
 
 
+async def check_seat_change(
+    platform: Platform | None, current: int, new: int, *, deadline_s: float
+) -> SeatCheck:
+    """What the Slack edge and the CLI do: read the listing, then let the rule decide."""
+    product = platform.product if platform is not None else Product.AXIOM
+    return decide(current, new, await read_listing(platform, product, deadline_s))
+
+
 FAULTS = [
     Fault(kind="rate_limit"),
     Fault(kind="server_error"),
@@ -73,7 +85,7 @@ async def test_every_fault_makes_a_decrease_unknown(fault: Fault, product: Produ
     result = await check_seat_change(platform, 40, 35, deadline_s=5)
     await platform.aclose()
     assert result.verdict is Verdict.UNKNOWN
-    assert result.decrease_refused
+    assert not result.allowed
     assert result.user_count is None
     assert result.reason is not None
     assert product.label in result.reason
@@ -133,7 +145,7 @@ async def test_blocked_lists_the_surplus_inactive_first_then_deleting_them_allow
     result = await check_seat_change(platform, 30, 24, deadline_s=5)
     assert result.verdict is Verdict.BLOCKED
     assert (result.user_count, result.must_delete) == (30, 6)
-    assert result.blocking_users == sorted(all_users, key=deletion_candidate_order)[:6]
+    assert result.blocking_users == tuple(sorted(all_users, key=deletion_candidate_order)[:6])
     assert set(result.blocking_users[: len(inactive)]) == set(inactive)
     assert all(u.status is UserStatus.ACTIVE for u in result.blocking_users[len(inactive) :])
 
@@ -148,7 +160,7 @@ async def test_blocked_lists_the_surplus_inactive_first_then_deleting_them_allow
             assert response.status_code == 204
     again = await check_seat_change(platform, 30, 24, deadline_s=5)
     await platform.aclose()
-    assert (again.verdict, again.user_count, again.blocking_users) == (Verdict.ALLOWED, 24, [])
+    assert (again.verdict, again.user_count, again.blocking_users) == (Verdict.ALLOWED, 24, ())
 
 
 async def test_decrease_to_exactly_the_user_count_is_allowed() -> None:
@@ -163,7 +175,7 @@ async def test_no_platform_connection_refuses_a_decrease_but_not_an_increase() -
     increase = await check_seat_change(None, 10, 11, deadline_s=1)
     assert decrease.verdict is Verdict.UNKNOWN
     assert decrease.reason is not None
-    assert "No platform connection" in decrease.reason
+    assert "No Axiom connection is set up" in decrease.reason
     assert (increase.verdict, increase.user_count) == (Verdict.ALLOWED, None)
 
 
