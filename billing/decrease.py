@@ -45,6 +45,16 @@ class SeatCheck:
     def allowed(self) -> bool:
         return self.verdict is DecreaseVerdict.ALLOWED
 
+    @property
+    def blocked(self) -> bool:
+        """Users must be deleted on the platform first."""
+        return self.verdict is DecreaseVerdict.BLOCKED
+
+    @property
+    def unknown(self) -> bool:
+        """The users could not be read, so the decrease is refused."""
+        return self.verdict is DecreaseVerdict.UNKNOWN
+
 
 def deletion_candidate_order(user: PlatformUser) -> tuple[object, ...]:
     """Sort key putting the likeliest users to delete first.

@@ -135,13 +135,19 @@ class Member(Base):
 
 
 class Subscription(Base):
-    """Seats of one product for one account; ``version`` moves on every change (for CAS)."""
+    """Seats of one product for one account; ``version`` moves on every change (for CAS).
+
+    ``initial_seats`` and ``started_at`` record what Seatbot took over: the seat count when the
+    subscription was first loaded and the start of that billing period. From then on ``seats``
+    equals ``initial_seats`` plus the applied seat changes (``seatbot check`` verifies it).
+    """
 
     __tablename__ = "subscriptions"
     __table_args__ = (
         UniqueConstraint("account_id", "product"),
         CheckConstraint(_in_check("product", Product), name="product"),
         CheckConstraint("seats >= 0", name="seats_not_negative"),
+        CheckConstraint("initial_seats >= 0", name="initial_seats_not_negative"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_not_negative"),
         CheckConstraint("current_period_end > current_period_start", name="period_order"),
     )
@@ -150,6 +156,8 @@ class Subscription(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     product: Mapped[str] = mapped_column(String(32))
     seats: Mapped[int] = mapped_column(Integer)
+    initial_seats: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)  # one seat, one full period
     currency: Mapped[str] = mapped_column(String(3))
     interval: Mapped[str] = mapped_column(String(16))
@@ -185,14 +193,19 @@ class SeatChangeRequest(Base):
     """An owner's request to change a subscription's seats, with the quote they were shown.
 
     The quote is stored as shown (lines in minor units, period, subscription version); applying
-    writes exactly those lines. ``idempotency_key`` is minted by the server and the ledger keys of
-    the applied lines derive from it.
+    writes exactly those lines. ``quote_revision`` counts the quotes stored on the request (1 for
+    the first, +1 for every re-quote): a prompt's Confirm button carries it, and only a click with
+    the stored revision may apply, so nobody applies a quote they were not shown. Every status or
+    quote change is a compare-and-set on ``status`` and ``quote_revision``.
+    ``idempotency_key`` is minted by the server and the ledger keys of the applied lines derive
+    from it.
     """
 
     __tablename__ = "seat_change_requests"
     __table_args__ = (
         CheckConstraint(_in_check("status", RequestStatus), name="status"),
         CheckConstraint("old_seats >= 0 AND new_seats >= 0", name="seats_not_negative"),
+        CheckConstraint("quote_revision >= 1", name="quote_revision_positive"),
         Index(None, "subscription_id", "status"),
     )
 
@@ -206,6 +219,7 @@ class SeatChangeRequest(Base):
     status: Mapped[str] = mapped_column(String(20))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     # The stored quote.
+    quote_revision: Mapped[int] = mapped_column(Integer, default=1)
     quoted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime())  # proration instant
     quoted_period_start: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -53,6 +52,8 @@ class SubscriptionView:
     decrease_policy: DecreasePolicy
     version: int
     period: Period
+    started_at: datetime
+    initial_seats: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class SeatChangeView:
     new_seats: int
     reason: str
     status: RequestStatus
+    revision: int
     idempotency_key: str
     requested_by_team: str
     requested_by_user: str
@@ -125,29 +127,3 @@ class LedgerLineView:
     period_end: datetime
     created_at: datetime
     idempotency_key: str
-
-
-class ConfirmKind(enum.StrEnum):
-    """What a confirmation did."""
-
-    APPLIED = "applied"  # seats changed and the ledger written, now
-    ALREADY_APPLIED = "already_applied"  # an earlier confirmation applied it; nothing written
-    STALE = "stale"  # the quote was too old or the subscription moved: re-quoted, confirm again
-    CONFLICT = "conflict"  # another change landed at the same moment: re-quoted, confirm again
-    REFUSED = "refused"  # not allowed now (see ``message``); nothing changed
-
-
-@dataclass(frozen=True)
-class ConfirmOutcome:
-    """The result of :meth:`billing.service.SeatService.confirm`.
-
-    ``ledger_lines`` are the entries of this request (written now for ``applied``, earlier for
-    ``already_applied``, empty otherwise); ``fresh_quote`` is set for ``stale`` and ``conflict``;
-    ``message`` is owner-readable for every kind but ``applied``.
-    """
-
-    kind: ConfirmKind
-    request: SeatChangeView
-    ledger_lines: tuple[LedgerLineView, ...] = ()
-    fresh_quote: Quote | None = None
-    message: str | None = None

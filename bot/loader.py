@@ -683,6 +683,8 @@ def _apply_subscriptions(
                     account_id=account.id,
                     product=sub.product.value,
                     seats=sub.seats,
+                    initial_seats=sub.seats,
+                    started_at=period.start,
                     current_period_start=period.start,
                     current_period_end=period.end,
                     version=1,

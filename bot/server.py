@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billing.service import SeatService
+from billing.seat_changes import SeatChanges
 from bot.app import ListenerRegistrar, build_app, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
@@ -84,7 +84,7 @@ def build_runtime(
     sessions = make_session_factory(engine)
     directory = PlatformDirectory(sessions, redactor=redactor)
     deps = HandlerDeps(
-        seat_service=SeatService(
+        seat_changes=SeatChanges(
             sessions, quote_ttl=timedelta(seconds=settings.seatbot_quote_ttl_seconds)
         ),
         platform_for=directory.platform_for,

@@ -10,32 +10,28 @@ Forms (case-insensitive, extra spaces ignored)::
 
 Any form may carry ``account NAME`` (first or last) to pick one of several accounts of the
 workspace. Anything else parses to :class:`Unrecognised` with the closest valid command.
+
+The input is bounded before anything looks at it: a command longer than :data:`MAX_TEXT`
+characters, or a number longer than six digits, is answered without being analysed, so no text
+can make parsing slow (the suggester is quadratic in what it compares).
 """
 
 from __future__ import annotations
 
 import difflib
-import enum
 import re
 from dataclasses import dataclass
 
-from billing.products import MAX_SEATS, PRODUCT_ALIASES, Product, parse_product
+from billing.products import MAX_SEATS, PRODUCT_ALIASES, Product, parse_product, product_choices
+from billing.seat_rules import ChangeMode
 from handlers.ids import SEATS_COMMAND as COMMAND
 
-# The alias each product is suggested with in "did you mean".
-_CANONICAL_ALIAS = {
-    Product.CONTACT_CENTER: "contact-center",
-    Product.AXIOM: "axiom",
-    Product.MATRIX: "matrix",
-}
-
-
-class ChangeMode(enum.StrEnum):
-    """How the number in ``add``/``remove``/``set`` is read."""
-
-    ADD = "add"
-    REMOVE = "remove"
-    SET = "set"
+#: The longest text after ``/seats`` that is analysed; every real command is far shorter.
+MAX_TEXT = 200
+#: The most words of a command the suggester compares.
+_MAX_WORDS = 8
+#: The most of a typed word a problem repeats.
+_ECHO = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +63,10 @@ class ChangeSeats:
     product: Product
     account: str | None = None
 
-    def target_seats(self, current: int) -> int:
-        """The seat count this command asks for, given the ``current`` one (may be negative:
-        the caller reports that as an error)."""
-        if self.mode is ChangeMode.ADD:
-            return current + self.count
-        if self.mode is ChangeMode.REMOVE:
-            return current - self.count
-        return self.count
-
     @property
     def as_text(self) -> str:
         """The command in its canonical spelling, e.g. ``/seats add 3 axiom``."""
-        return f"{COMMAND} {self.mode.value} {self.count} {_CANONICAL_ALIAS[self.product]}"
+        return f"{COMMAND} {self.mode.value} {self.count} {self.product.slug}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +97,9 @@ _VERB_SYNONYMS = {
     "rm": "remove",
     "del": "remove",
 }
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Numbers with more digits than this are never seat counts (and are not converted).
+_MAX_DIGITS = 6
 
 
 def product_from_alias(text: str) -> Product | None:
@@ -120,6 +109,12 @@ def product_from_alias(text: str) -> Product | None:
 
 def parse_seats_command(text: str) -> SeatsCommand:
     """Parse the text after ``/seats``. Never raises: bad input is :class:`Unrecognised`."""
+    if len(text) > MAX_TEXT:
+        return Unrecognised(
+            text=text[:_ECHO],
+            problem=f"That is too long to be a {COMMAND} command.",
+            suggestion=f"{COMMAND} help",
+        )
     words = text.split()
     account, words, account_problem = _split_account(words)
     if account_problem:
@@ -131,7 +126,7 @@ def parse_seats_command(text: str) -> SeatsCommand:
         return _SIMPLE[verb](account)
     if verb in (mode.value for mode in ChangeMode):
         return _parse_change(text, ChangeMode(verb), words[1:], account)
-    return _unrecognised(text, f"I don't know the command `{words[0]}`.", words)
+    return _unrecognised(text, f"I don't know the command `{words[0][:_ECHO]}`.", words)
 
 
 def _split_account(words: list[str]) -> tuple[str | None, list[str], str | None]:
@@ -149,19 +144,22 @@ def _split_account(words: list[str]) -> tuple[str | None, list[str], str | None]
 def _parse_change(
     text: str, mode: ChangeMode, rest: list[str], account: str | None
 ) -> SeatsCommand:
+    lowest = 0 if mode is ChangeMode.SET else 1
+    out_of_range = f"The number of seats must be between {lowest} and {MAX_SEATS:,}."
     if not rest or not _INTEGER.fullmatch(rest[0]):
         return _unrecognised(text, f"`{mode.value}` needs a number of seats.", [mode.value, *rest])
+    if len(rest[0].lstrip("+-")) > _MAX_DIGITS:
+        return _unrecognised(text, out_of_range, [mode.value, *rest])
     count = int(rest[0])
     product_text = " ".join(rest[1:])
     product = product_from_alias(product_text)
     if product is None:
         problem = (
-            f"`{mode.value} {count}` needs a product: contact-center (cc), axiom or matrix."
+            f"`{mode.value} {count}` needs a product: {product_choices()}."
             if not product_text
-            else f"I don't know the product `{product_text}`."
+            else f"I don't know the product `{product_text[:_ECHO]}`."
         )
         return _unrecognised(text, problem, [mode.value, *rest])
-    lowest = 0 if mode is ChangeMode.SET else 1
     if not lowest <= count <= MAX_SEATS:
         problem = f"The number of seats must be between {lowest} and {MAX_SEATS:,}."
         return _unrecognised(text, problem, [mode.value, *rest])
@@ -169,13 +167,13 @@ def _parse_change(
 
 
 def _unrecognised(text: str, problem: str, words: list[str]) -> Unrecognised:
-    return Unrecognised(text=text, problem=problem, suggestion=suggest_command(words))
+    return Unrecognised(text=text, problem=problem, suggestion=suggest_command(words[:_MAX_WORDS]))
 
 
 def suggest_command(words: list[str]) -> str:
     """The valid command closest to ``words`` (``["ad", "3", "axium"]`` → ``/seats add 3
     axiom``); ``/seats help`` when nothing is close."""
-    lowered = [word.lower() for word in words]
+    lowered = [word.lower()[:_ECHO] for word in words[:_MAX_WORDS]]
     if not lowered:
         return f"{COMMAND} help"
     verb = _closest_verb(lowered[0])
@@ -187,10 +185,14 @@ def suggest_command(words: list[str]) -> str:
         return f"{COMMAND} help"
     if verb in _SIMPLE:
         return f"{COMMAND} {verb}"
-    numbers = [abs(int(word)) for word in lowered if _INTEGER.fullmatch(word)]
+    numbers = [
+        abs(int(word))
+        for word in lowered
+        if _INTEGER.fullmatch(word) and len(word.lstrip("+-")) <= _MAX_DIGITS
+    ]
     count = min(max(numbers[0] if numbers else 1, 0 if verb == "set" else 1), MAX_SEATS)
     product = _closest_product(lowered)
-    return f"{COMMAND} {verb} {count} {_CANONICAL_ALIAS[product]}"
+    return f"{COMMAND} {verb} {count} {product.slug}"
 
 
 def _closest_verb(word: str) -> str | None:

@@ -1,4 +1,4 @@
-"""What the listeners receive from the composition root (``bot.app.build_app``)."""
+"""What the listeners receive from the composition root (``bot.server.build_runtime``)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.service import SeatService
-from platforms.types import Platform, Product
-
-PlatformFor = Callable[[int, Product], "Platform | None"]
+from billing.seat_changes import SeatChanges
+from handlers.facts import PlatformFor
 
 
 @dataclass(frozen=True)
 class HandlerDeps:
     """Services and settings the Slack edge needs.
 
-    ``platform_for(account_id, product)`` gives the platform holding the users of that
-    account's product (``None`` when no connection is configured); it may read the database, so
-    it is called off the event loop. ``clock`` returns an aware UTC instant.
-    ``platform_deadline_s`` bounds one complete user listing, in seconds. ``locale`` is the babel
-    locale used to show money (``en_US``). ``status_users_ttl_s`` is how long ``/seats status``
-    may reuse a user count it listed (display only; decreases always list afresh).
+    ``seat_changes`` is billing's application layer (every decision). ``platform_for(account_id,
+    product)`` gives the platform holding the users of that account's product (``None`` when no
+    connection is configured); it may read the database, so it is called off the event loop.
+    ``clock`` returns an aware UTC instant. ``platform_deadline_s`` bounds one complete user
+    listing, in seconds. ``locale`` is the babel locale used to show money (``en_US``).
+    ``status_users_ttl_s`` is how long ``/seats status`` may reuse a user count it listed
+    (display only; decisions always list afresh).
     """
 
-    seat_service: SeatService
+    seat_changes: SeatChanges
     platform_for: PlatformFor
     clock: Callable[[], datetime]
     platform_deadline_s: float = 10.0

@@ -1,9 +1,12 @@
 """Bolt listeners: parse the payload → ack() (no I/O before it) → one SeatDesk call → respond.
 
 Replies to ``/seats`` and to buttons go through the request's ``response_url`` (ephemeral, and
-a button's result replaces the prompt it was clicked on). A modal submission has no response
+a button's result replaces the prompt it was clicked on). A form submission has no response
 URL, so its confirmation prompt is posted with ``chat.postEphemeral`` in the channel where
 ``/seats`` was typed; its buttons then reply through their own response URL like any other.
+
+A signed payload that makes no sense (no user, wrong types) is acknowledged and logged in one
+line: never a 5xx, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import ids, views
+from billing.access import Caller
+from handlers import views
 from handlers.commands import (
     ChangeSeats,
     OpenModal,
@@ -27,10 +31,20 @@ from handlers.commands import (
     Unrecognised,
     parse_seats_command,
 )
-from handlers.seat_desk import Caller, SeatDesk, read_submission, user_facing
+from handlers.payloads import (
+    caller_of_command,
+    caller_of_interaction,
+    slack_id,
+    text_field,
+    view_values,
+)
+from handlers.seat_desk import SeatDesk, read_submission, user_facing
 from handlers.views import Message
 
 logger = logging.getLogger(__name__)
+
+#: Longer than any ``trigger_id`` Slack sends; anything longer is not one.
+_TRIGGER_ID_LIMIT = 200
 
 
 async def _reply(respond: AsyncRespond, message: Message, *, replace: bool = False) -> None:
@@ -40,8 +54,8 @@ async def _reply(respond: AsyncRespond, message: Message, *, replace: bool = Fal
         await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
 
-def _caller(body: dict[str, Any], channel_id: str | None = None) -> Caller:
-    return Caller(team_id=body["team"]["id"], user_id=body["user"]["id"], channel_id=channel_id)
+def _ignored(kind: str, problem: str) -> None:
+    logger.warning("Ignored a signed %s: %s", kind, problem)
 
 
 class SeatsCommandListener:
@@ -53,22 +67,32 @@ class SeatsCommandListener:
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        parsed = parse_seats_command(str(command.get("text") or ""))
-        caller = Caller(command["team_id"], command["user_id"], command.get("channel_id"))
+        caller = caller_of_command(command)
+        parsed = parse_seats_command(text_field(command.get("text"), None) or "")
+        channel_id = slack_id(command.get("channel_id"))
         await ack()
-        if isinstance(parsed, OpenModal):
-            await self._open_modal(caller, parsed.account, command["trigger_id"], client, respond)
+        if caller is None:
+            _ignored("slash command", "no team or user id")
             return
-        await _reply(respond, await user_facing(self._answer(caller, parsed)))
+        if isinstance(parsed, OpenModal):
+            trigger_id = text_field(command.get("trigger_id"), _TRIGGER_ID_LIMIT)
+            if trigger_id is None:
+                _ignored("slash command", "no trigger id to open the form with")
+                return
+            await self._open_modal(caller, channel_id, parsed.account, trigger_id, client, respond)
+            return
+        await _reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
 
-    def _answer(self, caller: Caller, parsed: SeatsCommand) -> Awaitable[Message]:
+    def _answer(
+        self, caller: Caller, channel_id: str | None, parsed: SeatsCommand
+    ) -> Awaitable[Message]:
         match parsed:
             case ShowStatus(account=account):
-                return self._desk.status(caller, account)
+                return self._desk.status(caller, channel_id, account)
             case ShowHistory(account=account):
-                return self._desk.history(caller, account)
+                return self._desk.history(caller, channel_id, account)
             case ChangeSeats():
-                return self._desk.request_change(caller, parsed)
+                return self._desk.request_change(caller, channel_id, parsed)
             case Unrecognised():
                 return _ready(views.unrecognised_message(parsed))
         return _ready(views.help_message())
@@ -76,12 +100,13 @@ class SeatsCommandListener:
     async def _open_modal(
         self,
         caller: Caller,
+        channel_id: str | None,
         account: str | None,
         trigger_id: str,
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
-        opening = await user_facing(self._desk.open_modal(caller, account))
+        opening = await user_facing(self._desk.open_modal(caller, channel_id, account))
         if isinstance(opening, Message):
             await _reply(respond, opening)
             return
@@ -92,7 +117,7 @@ class SeatsCommandListener:
 
 
 class SeatModalListener:
-    """The seat-change modal: live preview on product/count changes, and its submission."""
+    """The seat-change form: live preview on product/count changes, and its submission."""
 
     def __init__(self, desk: SeatDesk) -> None:
         self._desk = desk
@@ -100,38 +125,39 @@ class SeatModalListener:
     async def on_input_change(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        view = body["view"]
-        values = view.get("state", {}).get("values", {})
-        option = (
-            values.get(ids.PRODUCT_BLOCK, {}).get(ids.PRODUCT_ACTION, {}).get("selected_option")
-        )
-        count = values.get(ids.COUNT_BLOCK, {}).get(ids.COUNT_ACTION, {}).get("value")
+        caller = caller_of_interaction(body)
+        view = body.get("view")
         await ack()
-        subscription_id = option.get("value") if isinstance(option, dict) else None
+        if caller is None or not isinstance(view, dict):
+            _ignored("form change", "no user, team or view")
+            return
+        view_id = text_field(view.get("id"), 64)
+        if view_id is None:
+            _ignored("form change", "no view id")
+            return
         updated = await user_facing(
-            self._desk.modal_preview(
-                _caller(body), view["private_metadata"], subscription_id, count
-            )
+            self._desk.modal_preview(caller, view.get("private_metadata"), view_values(view))
         )
-        if not isinstance(updated, Message):
-            await _update_view(client, view["id"], view.get("hash"), updated)
+        if updated is not None and not isinstance(updated, Message):
+            await _update_view(client, view_id, text_field(view.get("hash"), 200), updated)
 
-    async def on_submit(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        result = read_submission(view["private_metadata"], view.get("state", {}).get("values", {}))
+    async def on_submit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        caller = caller_of_interaction(body)
+        view = body.get("view")
+        if caller is None or not isinstance(view, dict):
+            await ack()
+            _ignored("form submission", "no user, team or view")
+            return
+        result = read_submission(view.get("private_metadata"), view_values(view))
         if isinstance(result, dict):
             await ack(response_action="errors", errors=result)
             return
         await ack()
-        caller = _caller(body, result.context.channel_id)
         message = await user_facing(self._desk.submit(caller, result))
-        if caller.channel_id:
+        channel = result.context.channel_id
+        if channel:
             await client.chat_postEphemeral(
-                channel=caller.channel_id,
-                user=caller.user_id,
-                text=message.text,
-                blocks=message.blocks,
+                channel=channel, user=caller.user_id, text=message.text, blocks=message.blocks
             )
         else:
             await client.chat_postMessage(
@@ -140,7 +166,8 @@ class SeatModalListener:
 
 
 class PromptButtonsListener:
-    """Confirm, Cancel and Check again: the request id in the button is re-checked by the desk."""
+    """Confirm, Cancel and Check again: billing re-checks the request, its revision and who
+    clicked; the button's value is only a claim."""
 
     def __init__(self, desk: SeatDesk) -> None:
         self._desk = desk
@@ -166,11 +193,18 @@ class PromptButtonsListener:
         body: dict[str, Any],
         action: dict[str, Any],
         respond: AsyncRespond,
-        step: Callable[[Caller, str], Awaitable[Message]],
+        step: Callable[[Caller, object], Awaitable[Message]],
     ) -> None:
-        caller = _caller(body)
+        caller = caller_of_interaction(body)
+        value = action.get("value") if isinstance(action, dict) else None
         await ack()
-        message = await user_facing(step(caller, str(action.get("value") or "")))
+        if caller is None:
+            _ignored("button click", "no team or user id")
+            return
+        if respond.response_url is None:
+            _ignored("button click", "no response URL to answer at")
+            return
+        message = await user_facing(step(caller, value))
         await _reply(respond, message, replace=True)
 
 
@@ -181,8 +215,12 @@ async def _update_view(
         await client.views_update(view_id=view_id, hash=view_hash, view=view)
     except SlackApiError as exc:
         # A newer update won the race (the owner kept typing): that view is the right one.
-        if exc.response.get("error") != "hash_conflict":
-            raise
+        if exc.response.get("error") == "hash_conflict":
+            return
+        if exc.response.get("error") in ("not_found", "view_not_found"):
+            logger.info("The form %s was closed before it could be updated", view_id)
+            return
+        raise
 
 
 async def _ready(message: Message) -> Message:

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
-from handlers.views import UsersFact
+from billing.users import UserListing
 
 DEFAULT_TTL_S = 30.0
 
@@ -28,10 +28,12 @@ class RecentUsers:
     ):
         self._ttl_s = ttl_s
         self._clock = clock
-        self._fresh: dict[Hashable, tuple[float, UsersFact]] = {}
-        self._in_flight: dict[Hashable, asyncio.Task[UsersFact]] = {}
+        self._fresh: dict[Hashable, tuple[float, UserListing]] = {}
+        self._in_flight: dict[Hashable, asyncio.Task[UserListing]] = {}
 
-    async def get(self, key: Hashable, list_users: Callable[[], Awaitable[UsersFact]]) -> UsersFact:
+    async def get(
+        self, key: Hashable, list_users: Callable[[], Awaitable[UserListing]]
+    ) -> UserListing:
         """The users for ``key``: a listing under the TTL old, the one in flight, or a new one."""
         kept = self._fresh.get(key)
         if kept is not None and self._clock() - kept[0] < self._ttl_s:
@@ -44,13 +46,13 @@ class RecentUsers:
         return await asyncio.shield(task)
 
     async def _list_and_keep(
-        self, key: Hashable, list_users: Callable[[], Awaitable[UsersFact]]
-    ) -> UsersFact:
+        self, key: Hashable, list_users: Callable[[], Awaitable[UserListing]]
+    ) -> UserListing:
         try:
             fact = await list_users()
         finally:
             self._in_flight.pop(key, None)
-        if fact.users is not None:
+        if fact.known:
             self._fresh[key] = (self._clock(), fact)
         else:
             self._fresh.pop(key, None)

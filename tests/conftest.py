@@ -181,6 +181,8 @@ def seed(session_factory: sessionmaker[Session]) -> Seed:
                 account_id=account.id,
                 product=product,
                 seats=seats,
+                initial_seats=seats,
+                started_at=period.start,
                 unit_price_minor=unit_price_minor,
                 currency=currency,
                 interval=interval.value,

@@ -18,14 +18,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import Caller
 from billing.models import LedgerEntry, Subscription
-from billing.service import ConfirmKind, SeatService
+from billing.outcomes import ReadyToConfirm
+from billing.seat_changes import SeatChanges
+from billing.service import SeatService
+from billing.users import UserListing
 from bot.db import make_engine, make_session_factory
 
 pytestmark = pytest.mark.slow
 
-T = "T_ACME"
-OWNER = "U_OWNER"
+OWNER = Caller("T_ACME", "U_OWNER")
 AT = datetime(2026, 1, 16, 10, 0, tzinfo=UTC)
 DEADLINE_S = 60
 
@@ -33,12 +36,13 @@ DEADLINE_S = 60
 def _confirm_worker(url: str, request_id: int, barrier: Barrier, results: Queue[Any]) -> None:
     engine = make_engine(url)
     try:
-        service = SeatService(make_session_factory(engine))
+        changes = SeatChanges(make_session_factory(engine))
         barrier.wait(timeout=DEADLINE_S)
-        outcome = service.confirm(
-            request_id, team_id=T, user_id=OWNER, at=AT, platform_check_passed=True
+        outcome = changes.confirm(
+            OWNER, request_id=request_id, revision=1, at=AT, users=UserListing.complete([])
         )
-        results.put((request_id, outcome.kind.value, len(outcome.ledger_lines)))
+        lines = len(getattr(outcome, "ledger_lines", ()))
+        results.put((request_id, type(outcome).__name__, lines))
     except BaseException:
         results.put((request_id, "error", traceback.format_exc()))
     finally:
@@ -67,6 +71,18 @@ def _race(url: str, request_ids: list[int]) -> list[tuple[int, str, Any]]:
     return outcomes
 
 
+def _draft(session_factory: sessionmaker[Session], acme: Any, new_seats: int) -> int:
+    outcome = SeatChanges(session_factory).request_by_form(
+        OWNER,
+        account_id=acme.account_id,
+        subscription_id=acme.subscription_id,
+        new_seats=new_seats,
+        at=AT,
+    )
+    assert isinstance(outcome, ReadyToConfirm)
+    return outcome.request.id
+
+
 def _ledger_count(session_factory: sessionmaker[Session], request_id: int) -> int:
     with session_factory() as session:
         count = session.scalar(
@@ -80,18 +96,14 @@ def _ledger_count(session_factory: sessionmaker[Session], request_id: int) -> in
 def test_two_processes_confirming_one_request_write_its_ledger_once(
     db_url: str, seed: Any, session_factory: sessionmaker[Session]
 ) -> None:
-    service = SeatService(session_factory)
     for round_number in range(3):
         acme = seed(f"race-{round_number}")
-        request = service.create_request(
-            acme.subscription_id, 12, team_id=T, user_id=OWNER, reason="", at=AT
-        )
-        outcomes = _race(db_url, [request.id, request.id])
+        request_id = _draft(session_factory, acme, 12)
+        outcomes = _race(db_url, [request_id, request_id])
         kinds = Counter(kind for _, kind, _ in outcomes)
-        assert kinds == Counter({"applied": 1, "already_applied": 1})
-        # Both report the same two lines, and the ledger holds them once.
-        assert [lines for _, _, lines in outcomes] == [2, 2]
-        assert _ledger_count(session_factory, request.id) == 2
+        assert kinds == Counter({"ChangeApplied": 1, "AlreadyApplied": 1})
+        # The ledger holds the two lines once.
+        assert _ledger_count(session_factory, request_id) == 2
         with session_factory() as session:
             subscription = session.get(Subscription, acme.subscription_id)
             assert subscription is not None
@@ -103,20 +115,17 @@ def test_two_processes_changing_one_subscription_do_not_overwrite_each_other(
 ) -> None:
     service = SeatService(session_factory)
     acme = seed("contended")
-    first = service.create_request(
-        acme.subscription_id, 12, team_id=T, user_id=OWNER, reason="", at=AT
-    )
-    second = service.create_request(
-        acme.subscription_id, 15, team_id=T, user_id=OWNER, reason="", at=AT
-    )
-    outcomes = {request_id: kind for request_id, kind, _ in _race(db_url, [first.id, second.id])}
-    winners = [request_id for request_id, kind in outcomes.items() if kind == "applied"]
+    first = _draft(session_factory, acme, 12)
+    second = _draft(session_factory, acme, 15)
+    outcomes = {request_id: kind for request_id, kind, _ in _race(db_url, [first, second])}
+    winners = [request_id for request_id, kind in outcomes.items() if kind == "ChangeApplied"]
     assert len(winners) == 1
     (loser,) = set(outcomes) - set(winners)
     # SQLite serialises at BEGIN IMMEDIATE (the loser sees the new version: stale); on
-    # PostgreSQL the loser may reach the version CAS and find it moved (conflict).
-    assert outcomes[loser] in {ConfirmKind.STALE.value, ConfirmKind.CONFLICT.value}
-    winner_seats = 12 if winners[0] == first.id else 15
+    # PostgreSQL the loser may reach the version CAS and find it moved. Either way it is shown
+    # the new quote and applies nothing.
+    assert outcomes[loser] == "ReadyToConfirm"
+    winner_seats = 12 if winners[0] == first else 15
     with session_factory() as session:
         subscription = session.get(Subscription, acme.subscription_id)
         assert subscription is not None
@@ -125,4 +134,4 @@ def test_two_processes_changing_one_subscription_do_not_overwrite_each_other(
     assert _ledger_count(session_factory, loser) == 0
     requoted = service.get_request(loser)
     assert requoted.old_seats == winner_seats
-    assert requoted.quoted_version == 2
+    assert (requoted.quoted_version, requoted.revision) == (2, 2)

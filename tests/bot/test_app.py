@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.orm import sessionmaker
 
-from billing.service import SeatService
+from billing.seat_changes import SeatChanges
 from bot.app import ConfigurationError, build_app, generic_error_text
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.server import build_asgi_app
@@ -28,7 +28,7 @@ BOT_TOKEN = "xoxb-app-test-token-123"
 
 def deps() -> HandlerDeps:
     return HandlerDeps(
-        seat_service=SeatService(sessionmaker()),
+        seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),
     )

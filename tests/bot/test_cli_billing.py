@@ -15,7 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from billing.access import Caller
 from billing.models import Base
+from billing.outcomes import ChangeApplied, ReadyToConfirm
+from billing.seat_changes import SeatChanges
 from billing.service import AccountView, SeatService, SubscriptionView
 from bot import cli_billing
 from bot.cli_billing import PlatformCheckResult
@@ -173,12 +176,14 @@ def test_ledger_formats(run: Any, session_factory: sessionmaker[Session]) -> Non
     assert acme is not None
     now = datetime(2026, 1, 16, tzinfo=UTC)
     (sub,) = [s for s in service.subscriptions(acme.id, now) if s.product.value == "contact_center"]
-    request = service.create_request(
-        sub.id, 27, team_id=acme.team_id, user_id="U0ACMEOWNER", reason="", at=now
+    changes = SeatChanges(session_factory)
+    owner = Caller(acme.team_id, "U0ACMEOWNER")
+    prompt = changes.request_by_form(
+        owner, account_id=acme.id, subscription_id=sub.id, new_seats=27, at=now
     )
-    service.confirm(
-        request.id, team_id=acme.team_id, user_id="U0ACMEOWNER", at=now, platform_check_passed=True
-    )
+    assert isinstance(prompt, ReadyToConfirm)
+    applied = changes.confirm(owner, request_id=prompt.request.id, revision=1, at=now)
+    assert isinstance(applied, ChangeApplied)
     code, out, _ = run("ledger", "acme", "--json")
     assert code == 0
     document = json.loads(out)

@@ -7,22 +7,23 @@ from zoneinfo import ZoneInfo
 
 from billing.money import Money
 from billing.periods import Interval, period_at
-from billing.proration import prorate_quantity_change
+from billing.products import Product
+from billing.proration import DecreasePolicy, ProrationRule, prorate_quantity_change
+from billing.requests import RequestStatus
+from billing.users import Level, PlatformUser, UserListing, UserStatus
+from billing.views import AccountView, SeatChangeView, SubscriptionView
 from bot.demo_render import plain, render_blocks, render_message, render_view
 from handlers.views import (
-    ChangeSummary,
     Locale,
     ModalModel,
     ProductChoice,
-    StatusRow,
-    UsersFact,
     confirmation_prompt,
     seat_change_modal,
     status_message,
 )
-from platforms.types import Product
 
 TZ = ZoneInfo("UTC")
+ACME = AccountView(1, "acme", "Acme", "USD", "UTC", "T1", None)
 AT = datetime(2026, 1, 16, 12, tzinfo=UTC)
 PERIOD = period_at(date(2026, 1, 1), Interval.MONTHLY, AT, TZ)
 
@@ -42,10 +43,11 @@ def test_prompt_shows_lines_and_buttons() -> None:
         at=AT,
         tz=TZ,
     )
-    change = ChangeSummary(
-        "9", "Acme", Product.AXIOM, 10, 13, quote.lines, quote.net, quote.fraction, PERIOD, AT
-    )
-    message = confirmation_prompt(change, Locale("en_US", TZ))
+    request = SeatChangeView(
+        9, 1, 1, Product.AXIOM, 10, 13, "", RequestStatus.DRAFT, 1, "scr_x", "T1", "U1", AT, AT,
+        PERIOD, 1, "16/31", quote.lines, quote.net, None, None, None, None, None, None, AT, AT,
+    )  # fmt: skip
+    message = confirmation_prompt(ACME, request, Locale("en_US", TZ))
     lines = render_message({"text": message.text, "blocks": [b.to_dict() for b in message.blocks]})
     assert "Please confirm: Axiom for Acme: 10 → 13 seats" in lines
     assert "Net now: $46.45" in lines
@@ -54,8 +56,14 @@ def test_prompt_shows_lines_and_buttons() -> None:
 
 
 def test_status_fields_render_as_label_value() -> None:
-    row = StatusRow(Product.MATRIX, 4, Money.parse("9", "USD"), "monthly", PERIOD, 3)
-    message = status_message("Acme", [row], Locale("en_US", TZ))
+    matrix = SubscriptionView(
+        1, 1, Product.MATRIX, 4, Money.parse("9", "USD"), Interval.MONTHLY, date(2026, 1, 1),
+        ProrationRule.DAILY, DecreasePolicy.PRORATED, 1, PERIOD, PERIOD.start, 4,
+    )  # fmt: skip
+    users = UserListing.complete([])
+    three = UserListing.complete(list(_users(3)))
+    message = status_message("Acme", [matrix], [three], Locale("en_US", TZ))
+    assert users.count == 0
     lines = render_blocks([b.to_dict() for b in message.blocks])
     assert lines[0] == "SEATS · ACME"
     assert "  Matrix: 4 seats" in lines
@@ -65,7 +73,7 @@ def test_status_fields_render_as_label_value() -> None:
 def test_modal_renders_inputs_with_state_and_buttons() -> None:
     choice = ProductChoice("1", Product.AXIOM, 10)
     view = seat_change_modal(
-        ModalModel("Acme", [choice], choice, UsersFact(users=[]), "{}"), Locale("en_US", TZ)
+        ModalModel("Acme", [choice], choice, UserListing.complete([]), "{}"), Locale("en_US", TZ)
     ).to_dict()
     view["state"] = {"values": {"seats_new_count": {"seats_new_count_input": {"value": "12"}}}}
     lines = render_view(view)
@@ -74,3 +82,10 @@ def test_modal_renders_inputs_with_state_and_buttons() -> None:
     assert any("▸ Product: [Axiom (10) ▾]" in line for line in lines)
     assert any("[Close] [Review change]" in line for line in lines)
     assert len({len(line) for line in lines}) == 1  # a closed box
+
+
+def _users(count: int) -> list[PlatformUser]:
+    return [
+        PlatformUser(str(n), f"u{n}@x.example", f"U {n}", 100 + n, Level.AGENT, UserStatus.ACTIVE)
+        for n in range(count)
+    ]

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.orm import sessionmaker
 
-from billing.service import SeatService
+from billing.seat_changes import SeatChanges
 from bot.app import BOT_SCOPES, build_app
 from bot.server import build_asgi_app
 from bot.settings import Settings
@@ -50,7 +50,7 @@ def manifest_events() -> set[str]:
 
 def deps() -> HandlerDeps:
     return HandlerDeps(
-        seat_service=SeatService(sessionmaker()),
+        seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),
     )

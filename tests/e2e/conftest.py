@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 @pytest.fixture
-async def stack(seed: Any, session_factory: sessionmaker[Session]) -> AsyncIterator[Stack]:
-    async with start_stack(seed, session_factory) as running:
+async def stack(
+    seed: Any, session_factory: sessionmaker[Session], db_url: str
+) -> AsyncIterator[Stack]:
+    async with start_stack(seed, session_factory, db_url) as running:
         yield running

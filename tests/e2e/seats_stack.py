@@ -4,35 +4,35 @@ exactly as Slack does.
 
 ``stack`` seeds account ``acme`` (workspace ``T_ACME``; owner ``U_OWNER``, manager
 ``U_MANAGER``, viewer ``U_VIEWER``) with an Axiom subscription of 10 seats at 30.00 USD a
-month (period January 2026) and 8 users on the sandbox's Axiom. The app's clock is fixed at
-16 January 2026 12:00 UTC, so every amount is exact.
+month (period January 2026) and 8 users on the sandbox's Axiom, connected through a
+``platform_connections`` row as the operator's YAML would. The app's clock is fixed at 16 January
+2026 12:00 UTC, so every amount is exact.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.models import Member
+from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.service import SeatService
 from billing.views import SeatChangeView
-from bot.app import build_app
-from bot.server import build_asgi_app
+from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
+from bot.standin.harness import bolt_listeners_finished
 from bot.standin.slack_api import RunningServer, serve_asgi
 from bot.standin.slack_driver import button
-from handlers.deps import HandlerDeps
-from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
-from platforms.factory import build_platform
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
-from platforms.types import Platform, Product
+from platforms.types import Product
 
 SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-bot-token"
@@ -78,6 +78,7 @@ class Stack:
     driver: SlackDriver
     service: SeatService
     seeded: Any
+    sessions: sessionmaker[Session]
 
     def _seq(self) -> int:
         calls = self.standin.calls()
@@ -89,10 +90,14 @@ class Stack:
         )
         return calls[0]
 
-    async def command(self, text: str, *, user: str = "U_OWNER") -> RecordedCall:
+    async def command(
+        self, text: str, *, user: str = "U_OWNER", team: str | None = None
+    ) -> RecordedCall:
         """``/seats text`` typed by ``user`` in the account's channel; returns the reply."""
         before = self._seq()
-        result = await self.driver.slash_command(text, user_id=user, channel_id=CHANNEL)
+        result = await self.driver.slash_command(
+            text, user_id=user, channel_id=CHANNEL, team_id=team
+        )
         assert result.status_code == 200
         return await self.next_call("response_url", before)
 
@@ -110,69 +115,106 @@ class Stack:
         offered = buttons_of(reply.args)
         assert action_id in offered, f"{action_id} not offered: {sorted(offered)}"
         element = offered[action_id]
-        action = button(action_id, element["value"], block_id=element["block_id"], text="x")
-        result = await self.driver.block_action(action, user_id=user, channel_id=CHANNEL)
+        await self.send_press(action_id, element["value"], user=user, block_id=element["block_id"])
+
+    async def press(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U_OWNER",
+        team: str | None = None,
+        block_id: str = "seats_prompt_actions",
+    ) -> RecordedCall:
+        """Send a click on ``action_id`` carrying ``value``, as anyone could forge it (signed);
+        returns the reply."""
+        before = self._seq()
+        await self.send_press(action_id, value, user=user, team=team, block_id=block_id)
+        return await self.next_call("response_url", before)
+
+    async def send_press(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U_OWNER",
+        team: str | None = None,
+        block_id: str = "seats_prompt_actions",
+    ) -> None:
+        action = button(action_id, value, block_id=block_id, text="x")
+        result = await self.driver.block_action(
+            action, user_id=user, channel_id=CHANNEL, team_id=team
+        )
         assert result.status_code == 200
+
+    async def settle(self) -> None:
+        """Wait until every listener the app started has finished."""
+        await bolt_listeners_finished()
+
+    def add_member(self, user_id: str, role: str, *, team_id: str = TEAM) -> None:
+        """Give ``user_id`` a role in the seeded account."""
+        with self.sessions.begin() as session:
+            session.add(
+                Member(
+                    account_id=self.seeded.account_id, team_id=team_id, user_id=user_id, role=role
+                )
+            )
 
     def requests(self) -> list[SeatChangeView]:
         return self.service.history(self.seeded.account_id, 100)
 
 
-def _platform_for(
-    sandbox_url: str, transport: httpx.AsyncBaseTransport
-) -> Callable[[int, Product], Platform | None]:
-    """Like ``bot.platform_directory``: a new client per call, on one shared transport."""
-
-    def platform_for(account_id: int, product: Product) -> Platform | None:
-        return build_platform(
-            PlatformConnection(
-                product=product,
-                base_url=f"{sandbox_url}/t/acme/{product.value}",
-                api_key=DEFAULT_API_KEY,
-                login_email="admin@acme.example",
-                token=DEFAULT_API_KEY,
-                timeouts=Timeouts(connect_s=2, read_s=2, listing_deadline_s=5),
-                retry=RetryPolicy(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05),
-            ),
-            transport=transport,
+def connect_sandbox(sessions: sessionmaker[Session], account_id: int, sandbox_url: str) -> None:
+    """The account's Axiom connection, pointing at the sandbox (short timeouts for tests)."""
+    options = {
+        "api_key": DEFAULT_API_KEY,
+        "login_email": "admin@acme.example",
+        "timeouts": {"connect_s": 2, "read_s": 2, "listing_deadline_s": 5},
+        "retry": {"max_attempts": 2, "backoff_initial_s": 0.01, "backoff_max_s": 0.05},
+    }
+    with sessions.begin() as session:
+        session.add(
+            PlatformConnectionRow(
+                account_id=account_id,
+                product=Product.AXIOM.value,
+                kind="api",
+                base_url=f"{sandbox_url}/t/acme/axiom",
+                options=json.dumps(options),
+            )
         )
-
-    return platform_for
 
 
 @contextlib.asynccontextmanager
-async def start_stack(seed: Any, session_factory: sessionmaker[Session]) -> AsyncIterator[Stack]:
-    """The whole app over HTTP on loopback ports, with ``acme`` seeded by ``seed``."""
+async def start_stack(
+    seed: Any, session_factory: sessionmaker[Session], db_url: str
+) -> AsyncIterator[Stack]:
+    """The whole app over HTTP on loopback ports, assembled as ``seatbot serve`` assembles it
+    (:func:`bot.server.build_runtime`), with ``acme`` seeded by ``seed``."""
     seeded = seed("acme", product="axiom", seats=10, team_id=TEAM, anchor=date(2026, 1, 1))
     service = SeatService(session_factory)
     sandbox = SandboxApp(SandboxConfig())
     sandbox.set_account("acme", "axiom", users=AXIOM_USERS, seed=1)
     sandbox_server: RunningServer = serve_asgi(sandbox)
-    transport = httpx.AsyncHTTPTransport()
+    connect_sandbox(session_factory, seeded.account_id, sandbox_server.url)
     async with start_standin() as standin_server:
         standin = standin_server.standin
         standin.add_workspace(TEAM, BOT_TOKEN)
         settings = Settings(
+            database_url=db_url,
             slack_bot_token=SecretStr(BOT_TOKEN),
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_url=standin_server.api_url,
+            seatbot_platform_deadline_seconds=5.0,
         )
-        deps = HandlerDeps(
-            seat_service=service,
-            platform_for=_platform_for(sandbox_server.url, transport),
-            clock=lambda: NOW,
-            platform_deadline_s=5.0,
-        )
-        app = build_app(settings, deps)
-        app_server = serve_asgi(build_asgi_app(app, signing_secret=SIGNING_SECRET))
+        runtime = build_runtime(settings, clock=lambda: NOW)
+        app_server = serve_asgi(runtime.asgi_app, lifespan="on")
         driver = SlackDriver(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )
         try:
-            yield Stack(standin, sandbox, driver, service, seeded)
+            yield Stack(standin, sandbox, driver, service, seeded, session_factory)
             assert standin.violations == []
         finally:
             await driver.aclose()
             await app_server.stop()
-            await transport.aclose()
             await sandbox_server.stop()

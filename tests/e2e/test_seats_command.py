@@ -46,7 +46,9 @@ async def test_add_then_confirm_applies_the_exact_quote(stack: Stack) -> None:
     assert "16 Jan 2026, 12:00 UTC" in text
     assert set(buttons_of(prompt.args)) == {ids.CONFIRM_ACTION, ids.CANCEL_ACTION}
     [request] = stack.requests()
-    assert buttons_of(prompt.args)[ids.CONFIRM_ACTION]["value"] == str(request.id)
+    assert (
+        buttons_of(prompt.args)[ids.CONFIRM_ACTION]["value"] == f"{request.id}.{request.revision}"
+    )
 
     done = await stack.click(prompt, ids.CONFIRM_ACTION)
     assert done.args.get("replace_original") is True
@@ -92,7 +94,7 @@ async def test_cancel_changes_nothing(stack: Stack) -> None:
 async def test_non_owner_is_told_who_can(stack: Stack) -> None:
     reply = await stack.command("add 3 axiom", user="U_VIEWER")
     text = blocks_text(reply.args)
-    assert "Only the owners of *Acme* can change seats: <@U_OWNER>." in text
+    assert "Only the owners of Acme can change seats.\nAsk <@U_OWNER>." in text
     assert buttons_of(reply.args) == {}
     assert stack.requests() == []
 

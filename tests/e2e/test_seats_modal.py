@@ -92,7 +92,7 @@ async def test_submit_validates_in_the_ack_then_posts_the_prompt(stack: Stack) -
     same = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "10"))
     assert same.json == {
         "response_action": "errors",
-        "errors": {ids.COUNT_BLOCK: "Axiom already has 10 seats: enter a different number."},
+        "errors": {ids.COUNT_BLOCK: "Axiom already has 10 seats. Enter a different number."},
     }
     empty = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, None))
     assert set(empty.json["errors"]) == {ids.COUNT_BLOCK}
@@ -110,12 +110,14 @@ async def test_submit_validates_in_the_ack_then_posts_the_prompt(stack: Stack) -
     assert "10 → 12 seats" in blocks_text(posted.args)
     assert "Reason: Q1" in blocks_text(posted.args)
     [request] = stack.requests()
-    assert buttons_of(posted.args)[ids.CONFIRM_ACTION]["value"] == str(request.id)
+    assert (
+        buttons_of(posted.args)[ids.CONFIRM_ACTION]["value"] == f"{request.id}.{request.revision}"
+    )
     done = await stack.click(posted, ids.CONFIRM_ACTION)
     assert "Done." in blocks_text(done.args)
 
 
 async def test_a_non_owner_gets_no_modal(stack: Stack) -> None:
     reply = await stack.command("", user="U_VIEWER")
-    assert "Only the owners of *Acme* can change seats: <@U_OWNER>." in blocks_text(reply.args)
+    assert "Only the owners of Acme can change seats.\nAsk <@U_OWNER>." in blocks_text(reply.args)
     assert stack.standin.calls("views.open") == []

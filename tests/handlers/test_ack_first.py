@@ -1,5 +1,7 @@
 """Every listener acks before it does any I/O (service, platform or Slack Web API call)."""
 
+from __future__ import annotations
+
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,15 +11,25 @@ from handlers import ids, views
 from handlers.listeners import PromptButtonsListener, SeatModalListener, SeatsCommandListener
 
 
+class Respond:
+    """Bolt's ``respond``: callable, with the response URL it posts to."""
+
+    response_url = "https://hooks.slack.invalid/response"
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self._journal.events.append("respond")
+
+
 class Journal:
     def __init__(self) -> None:
         self.events: list[str] = []
+        self.respond = Respond(self)
 
     async def ack(self, *args: Any, **kwargs: Any) -> None:
         self.events.append("ack")
-
-    async def respond(self, *args: Any, **kwargs: Any) -> None:
-        self.events.append("respond")
 
 
 class RecordingDesk:
@@ -96,7 +108,7 @@ async def test_modal_submission_with_errors_answers_in_the_ack_and_does_nothing_
 
     listener = SeatModalListener(RecordingDesk(journal))  # type: ignore[arg-type]
     body = _body()
-    await listener.on_submit(ack, body, body["view"], RecordingClient(journal))  # type: ignore[arg-type]
+    await listener.on_submit(ack, body, RecordingClient(journal))  # type: ignore[arg-type]
     assert journal.events == ["ack"]
     assert acks[0]["response_action"] == "errors"
     assert ids.PRODUCT_BLOCK in acks[0]["errors"]
@@ -106,6 +118,6 @@ async def test_modal_submission_with_errors_answers_in_the_ack_and_does_nothing_
 async def test_prompt_buttons_ack_first(method: str) -> None:
     journal = Journal()
     listener = PromptButtonsListener(RecordingDesk(journal))  # type: ignore[arg-type]
-    await getattr(listener, method)(journal.ack, _body(), {"value": "7"}, journal.respond)
+    await getattr(listener, method)(journal.ack, _body(), {"value": "7.1"}, journal.respond)
     _assert_ack_first(journal)
     assert journal.events[-1] == "respond"

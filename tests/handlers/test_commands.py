@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.products import MAX_SEATS, Product, product_aliases
+from billing.seat_rules import ChangeMode
 from handlers.commands import (
-    ChangeMode,
     ChangeSeats,
     OpenModal,
     ShowHelp,
@@ -114,12 +114,26 @@ def test_any_text_parses_and_every_suggestion_is_valid(text: str) -> None:
         assert not isinstance(suggested, Unrecognised | OpenModal)
 
 
-@given(st.integers(min_value=0, max_value=MAX_SEATS), changes)
-def test_target_seats(current: int, command: ChangeSeats) -> None:
-    target = command.target_seats(current)
-    expected = {
-        ChangeMode.ADD: current + command.count,
-        ChangeMode.REMOVE: current - command.count,
-        ChangeMode.SET: command.count,
-    }[command.mode]
-    assert target == expected
+def test_long_text_is_answered_without_being_analysed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the suggester looked at a huge command")
+
+    monkeypatch.setattr("handlers.commands.difflib.get_close_matches", refuse)
+    monkeypatch.setattr("handlers.commands.difflib.SequenceMatcher", refuse)
+    parsed = parse_seats_command("ad " + "x" * 300_000)
+    assert isinstance(parsed, Unrecognised)
+    assert parsed.suggestion == "/seats help"
+    assert len(parsed.text) <= 40
+
+
+def test_the_suggester_compares_a_bounded_number_of_words() -> None:
+    parsed = parse_seats_command(" ".join(["axiomm"] * 40))
+    assert isinstance(parsed, Unrecognised)
+    assert len(parsed.problem) < 120
+
+
+@pytest.mark.parametrize("digits", [7, 40, 4301])
+def test_numbers_too_long_to_be_seats_are_never_converted(digits: int) -> None:
+    parsed = parse_seats_command(f"add {'9' * digits} axiom")
+    assert isinstance(parsed, Unrecognised)
+    assert "10,000" in parsed.problem or "too long" in parsed.problem

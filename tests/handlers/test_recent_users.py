@@ -2,9 +2,8 @@ import asyncio
 
 import pytest
 
+from billing.users import Level, PlatformUser, UserListing, UserStatus
 from handlers.recent_users import RecentUsers
-from handlers.views import UsersFact
-from platforms.types import Level, PlatformUser, UserStatus
 
 USER = PlatformUser(
     platform_id="1", email="a@example.com", name="A", extension=100,
@@ -21,22 +20,22 @@ class Clock:
 
 
 class Lister:
-    def __init__(self, fact: UsersFact) -> None:
+    def __init__(self, fact: UserListing) -> None:
         self.fact = fact
         self.calls = 0
         self.release = asyncio.Event()
         self.release.set()
 
-    async def __call__(self) -> UsersFact:
+    async def __call__(self) -> UserListing:
         self.calls += 1
         await self.release.wait()
         return self.fact
 
 
 async def test_a_listing_is_reused_within_the_ttl_and_listed_again_after() -> None:
-    clock, lister = Clock(), Lister(UsersFact(users=[USER]))
+    clock, lister = Clock(), Lister(UserListing.complete([USER]))
     recent = RecentUsers(30, clock=clock)
-    assert (await recent.get("k", lister)).users == [USER]
+    assert (await recent.get("k", lister)).users == (USER,)
     clock.now += 29
     await recent.get("k", lister)
     assert lister.calls == 1
@@ -46,7 +45,7 @@ async def test_a_listing_is_reused_within_the_ttl_and_listed_again_after() -> No
 
 
 async def test_failures_are_not_kept() -> None:
-    lister = Lister(UsersFact(problem="Axiom did not answer in time."))
+    lister = Lister(UserListing.unknown("Axiom did not answer in time."))
     recent = RecentUsers(30, clock=Clock())
     await recent.get("k", lister)
     await recent.get("k", lister)
@@ -54,7 +53,7 @@ async def test_failures_are_not_kept() -> None:
 
 
 async def test_keys_are_separate() -> None:
-    lister = Lister(UsersFact(users=[USER]))
+    lister = Lister(UserListing.complete([USER]))
     recent = RecentUsers(30, clock=Clock())
     await recent.get((1, "axiom"), lister)
     await recent.get((2, "axiom"), lister)
@@ -62,7 +61,7 @@ async def test_keys_are_separate() -> None:
 
 
 async def test_concurrent_requests_share_one_listing_and_a_cancelled_one_does_not_stop_it() -> None:
-    lister = Lister(UsersFact(users=[USER]))
+    lister = Lister(UserListing.complete([USER]))
     lister.release.clear()
     recent = RecentUsers(30, clock=Clock())
     waiters = [asyncio.create_task(recent.get("k", lister)) for _ in range(5)]
@@ -71,6 +70,6 @@ async def test_concurrent_requests_share_one_listing_and_a_cancelled_one_does_no
     lister.release.set()
     results = await asyncio.gather(*waiters[1:])
     assert lister.calls == 1
-    assert all(fact.users == [USER] for fact in results)
+    assert all(fact.users == (USER,) for fact in results)
     with pytest.raises(asyncio.CancelledError):
         await waiters[0]

@@ -1,4 +1,4 @@
-"""Pure parts of the desk: modal metadata, submission validation, error rendering."""
+"""Pure parts of the desk: the form's checks in the ack, error rendering."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ import logging
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
+from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised
-from billing.products import MAX_SEATS
+from billing.products import MAX_SEATS, Product
 from handlers import ids
-from handlers.seat_desk import ModalContext, Submission, parse_count, read_submission, user_facing
+from handlers.payloads import ModalContext
+from handlers.seat_desk import Submission, read_submission, user_facing
 from handlers.views import Message
-from platforms.types import Product
 
 CONTEXT = ModalContext(7, "C1", {"11": (Product.AXIOM, 10), "12": (Product.MATRIX, 0)})
 
 
-def state(subscription: str | None, count: str | None, reason: str | None = None) -> dict[str, Any]:
+def state(subscription: str | None, count: str | None, reason: Any = None) -> dict[str, Any]:
     option = None if subscription is None else {"value": subscription, "text": {"text": "x"}}
     return {
         ids.PRODUCT_BLOCK: {ids.PRODUCT_ACTION: {"selected_option": option}},
@@ -28,58 +27,57 @@ def state(subscription: str | None, count: str | None, reason: str | None = None
     }
 
 
-def test_metadata_round_trips_and_fits() -> None:
-    text = CONTEXT.dumps()
-    assert ModalContext.loads(text) == CONTEXT
-    assert len(text) < 3000
-
-
 def test_valid_submission() -> None:
     result = read_submission(CONTEXT.dumps(), state("11", " 12 ", " more agents "))
     assert result == Submission(CONTEXT, 11, 12, "more agents")
 
 
 @pytest.mark.parametrize(
-    ("subscription", "count", "block"),
+    ("subscription", "count", "reason", "block"),
     [
-        (None, "3", ids.PRODUCT_BLOCK),
-        ("99", "3", ids.PRODUCT_BLOCK),  # not one of the offered subscriptions
-        ("11", None, ids.COUNT_BLOCK),
-        ("11", "-1", ids.COUNT_BLOCK),
-        ("11", "2.5", ids.COUNT_BLOCK),
-        ("11", str(MAX_SEATS + 1), ids.COUNT_BLOCK),
-        ("11", "10", ids.COUNT_BLOCK),  # unchanged
+        (None, "3", None, ids.PRODUCT_BLOCK),
+        ("99", "3", None, ids.PRODUCT_BLOCK),  # not one of the offered subscriptions
+        ("11", None, None, ids.COUNT_BLOCK),
+        ("11", "-1", None, ids.COUNT_BLOCK),
+        ("11", "2.5", None, ids.COUNT_BLOCK),
+        ("11", str(MAX_SEATS + 1), None, ids.COUNT_BLOCK),
+        ("11", "10", None, ids.COUNT_BLOCK),  # unchanged
+        ("11", "12", "x" * 501, ids.REASON_BLOCK),  # too long: said, never dropped
     ],
 )
 def test_invalid_submissions_name_the_field(
-    subscription: str | None, count: str | None, block: str
+    subscription: str | None, count: str | None, reason: str | None, block: str
 ) -> None:
-    result = read_submission(CONTEXT.dumps(), state(subscription, count))
+    result = read_submission(CONTEXT.dumps(), state(subscription, count, reason))
     assert isinstance(result, dict)
     assert list(result) == [block]
 
 
-def test_garbled_metadata_is_a_field_error_not_a_crash() -> None:
-    result = read_submission("{not json", state("11", "3"))
+@pytest.mark.parametrize("metadata", ["{not json", None, 7, "[]", '{"a": 1}'])
+@pytest.mark.parametrize("values", [None, [], {"x": 1}, state("11", "3")])
+def test_garbled_forms_are_a_field_error_not_a_crash(metadata: Any, values: Any) -> None:
+    result = read_submission(metadata, values)
     assert isinstance(result, dict)
-    assert ids.PRODUCT_BLOCK in result
 
 
-@given(st.text(max_size=12))
-def test_parse_count_accepts_only_whole_numbers_in_range(text: str) -> None:
-    value = parse_count(text)
-    if value is not None:
-        assert 0 <= value <= MAX_SEATS
-        assert str(value) == text.strip().lstrip("0") or value == 0
-
-
-async def test_user_facing_errors_show_their_message() -> None:
+async def test_user_facing_errors_show_their_message_and_whom_to_ask() -> None:
     async def refuse() -> Message:
-        raise NotAuthorised("Only an owner of Acme can request a seat change.")
+        raise NotAuthorised("Only the owners of Acme can change seats.", contacts=["U1", "U2"])
 
     message = await user_facing(refuse())
     assert isinstance(message, Message)
-    assert message.text == "Only an owner of Acme can request a seat change."
+    assert message.text == "Only the owners of Acme can change seats."
+    shown = message.blocks[0].to_dict()["text"]["text"]
+    assert "Ask <@U1>, <@U2>." in shown
+
+
+async def test_an_ambiguous_account_says_how_to_choose() -> None:
+    async def ambiguous() -> Message:
+        raise AmbiguousAccount(["acme", "initech"])
+
+    message = await user_facing(ambiguous())
+    assert isinstance(message, Message)
+    assert "status account acme" in message.blocks[0].to_dict()["text"]["text"]
 
 
 async def test_unexpected_errors_show_only_a_reference(caplog: pytest.LogCaptureFixture) -> None:

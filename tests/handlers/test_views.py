@@ -11,31 +11,32 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.decrease import check_seat_change
+from billing.errors import NotAuthorised
 from billing.money import Money
+from billing.outcomes import AccountHistory, FormPreview
 from billing.periods import Interval, period_at
-from billing.proration import Proration, prorate_quantity_change
+from billing.products import Product
+from billing.proration import DecreasePolicy, Proration, ProrationRule, prorate_quantity_change
+from billing.requests import RequestStatus
+from billing.users import Level, PlatformUser, UserListing, UserStatus
+from billing.views import AccountView, SeatChangeView, SubscriptionView
 from handlers import ids
-from handlers.commands import parse_seats_command
+from handlers.commands import Unrecognised, parse_seats_command
 from handlers.views import (
-    BlockedDecrease,
-    ChangeSummary,
-    HistoryEntry,
     Locale,
     Message,
     ModalModel,
-    Preview,
     ProductChoice,
-    StatusRow,
-    UsersFact,
     already_applied_message,
     applied_message,
     blocked_decrease_message,
     cancelled_message,
     confirmation_prompt,
+    error_message,
     escape,
     help_message,
     history_message,
-    not_owner_message,
     platform_unknown_message,
     seat_change_modal,
     status_message,
@@ -43,12 +44,12 @@ from handlers.views import (
     unrecognised_message,
     users_list,
 )
-from platforms.types import Level, PlatformUser, Product, UserStatus
 
 TZ = ZoneInfo("Europe/London")
 WHERE = Locale("en_US", TZ)
 AT = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
 PERIOD = period_at(date(2026, 1, 1), Interval.MONTHLY, AT, TZ)
+ACME = AccountView(1, "acme", "Acme", "USD", "Europe/London", "T1", "C1")
 
 
 def proration(old: int, new: int, currency: str = "USD") -> Proration:
@@ -62,21 +63,60 @@ def proration(old: int, new: int, currency: str = "USD") -> Proration:
     )
 
 
-def summary(
-    request_id: str, account: str, product: Product, quote: Proration, reason: str | None = None
-) -> ChangeSummary:
-    return ChangeSummary(
-        request_id=request_id,
-        account_name=account,
+def change(
+    request_id: int,
+    product: Product,
+    quote: Proration,
+    *,
+    reason: str = "",
+    revision: int = 1,
+) -> SeatChangeView:
+    return SeatChangeView(
+        id=request_id,
+        account_id=1,
+        subscription_id=11,
         product=product,
         old_seats=quote.old_quantity,
         new_seats=quote.new_quantity,
+        reason=reason,
+        status=RequestStatus.DRAFT,
+        revision=revision,
+        idempotency_key="scr_x",
+        requested_by_team="T1",
+        requested_by_user="U1",
+        quoted_at=quote.at,
+        effective_at=quote.at,
+        period=quote.period,
+        quoted_version=1,
+        fraction=f"{quote.fraction.numerator}/{quote.fraction.denominator}",
         lines=quote.lines,
         net=quote.net,
-        fraction=quote.fraction,
-        period=quote.period,
-        effective_at=quote.at,
-        reason=reason,
+        decided_by_team=None,
+        decided_by_user=None,
+        decided_at=None,
+        applied_at=None,
+        slack_channel_id=None,
+        slack_message_ts=None,
+        created_at=AT,
+        updated_at=AT,
+    )
+
+
+def subscription(product: Product, seats: int, price: str, interval: Interval) -> SubscriptionView:
+    return SubscriptionView(
+        id=11,
+        account_id=1,
+        product=product,
+        seats=seats,
+        unit_price=Money.parse(price, "USD"),
+        interval=interval,
+        anchor=date(2026, 1, 1),
+        rule=ProrationRule.DAILY,
+        decrease_policy=DecreasePolicy.PRORATED,
+        version=1,
+        period=PERIOD,
+        started_at=PERIOD.start,
+        initial_seats=seats,
     )
 
 
@@ -104,9 +144,9 @@ def buttons(message: Message) -> list[dict[str, Any]]:
     return found
 
 
-def test_confirmation_prompt_shows_the_exact_money_and_carries_only_the_request_id() -> None:
-    change = summary("42", "Acme", Product.AXIOM, proration(10, 13), reason="new hires")
-    message = confirmation_prompt(change, WHERE)
+def test_confirmation_prompt_shows_the_exact_money_and_carries_the_quote_revision() -> None:
+    request = change(42, Product.AXIOM, proration(10, 13), reason="new hires", revision=3)
+    message = confirmation_prompt(ACME, request, WHERE)
     text = all_text(message)
     # 16 of 31 days remain: credit 10 × 30 × 16/31 = 154.84, charge 13 × 30 × 16/31 = 201.29.
     assert "-$154.84" in text
@@ -116,29 +156,30 @@ def test_confirmation_prompt_shows_the_exact_money_and_carries_only_the_request_
     assert "16 Jan 2026, 12:00 GMT" in text
     assert "new hires" in text
     assert [(b["text"]["text"], b["action_id"], b["value"]) for b in buttons(message)] == [
-        ("Confirm", ids.CONFIRM_ACTION, "42"),
-        ("Cancel", ids.CANCEL_ACTION, "42"),
+        ("Confirm", ids.CONFIRM_ACTION, "42.3"),
+        ("Cancel", ids.CANCEL_ACTION, "42.3"),
     ]
     assert "$46.45" in message.text
 
 
 def test_money_is_shown_in_the_accounts_currency() -> None:
-    change = summary("1", "Tokyo", Product.MATRIX, proration(1, 2, "JPY"))
-    text = all_text(confirmation_prompt(change, Locale("ja_JP", TZ)))
+    request = change(1, Product.MATRIX, proration(1, 2, "JPY"))
+    text = all_text(confirmation_prompt(ACME, request, Locale("ja_JP", TZ)))
     assert "￥" in text or "¥" in text
     assert "$" not in text
 
 
 def test_outcomes_replace_the_buttons() -> None:
-    change = summary("7", "Acme", Product.MATRIX, proration(5, 3))
+    request = change(7, Product.MATRIX, proration(5, 3))
     for message in (
-        applied_message(change, WHERE, "U1"),
-        already_applied_message(change),
-        cancelled_message(change, "U1"),
+        applied_message(ACME, request, WHERE, "U1"),
+        already_applied_message(request),
+        cancelled_message(request, 32, "U1"),
     ):
         assert buttons(message) == []
-    assert "<@U1>" in all_text(applied_message(change, WHERE, "U1"))
-    assert "already applied" in already_applied_message(change).text
+    assert "<@U1>" in all_text(applied_message(ACME, request, WHERE, "U1"))
+    assert "already applied" in already_applied_message(request).text
+    assert "stays at 32 seats" in cancelled_message(request, 32, "U1").text
 
 
 def test_users_list_is_truncated_with_a_count() -> None:
@@ -155,9 +196,9 @@ def test_user_names_are_escaped() -> None:
 
 
 def test_blocked_decrease_lists_users_and_offers_check_again() -> None:
-    users = [user(n, UserStatus.INACTIVE) for n in range(3)] + [user(9)]
-    blocked = BlockedDecrease("5", Product.AXIOM, 10, 6, 10, 4, users)
-    message = blocked_decrease_message(blocked)
+    users = [user(n, UserStatus.INACTIVE) for n in range(3)] + [user(9 + n) for n in range(7)]
+    check = check_seat_change(10, 6, UserListing.complete(users))
+    message = blocked_decrease_message(change(5, Product.AXIOM, proration(10, 6)), check)
     text = all_text(message)
     assert "*4* of them must be deleted on Axiom" in text
     assert "user0@example.com" in text
@@ -166,25 +207,30 @@ def test_blocked_decrease_lists_users_and_offers_check_again() -> None:
         ids.CHECK_AGAIN_ACTION,
         ids.CANCEL_ACTION,
     ]
-    assert {b["value"] for b in buttons(message)} == {"5"}
+    assert {b["value"] for b in buttons(message)} == {"5.1"}
 
 
 def test_platform_unknown_refuses_with_the_reason() -> None:
-    message = platform_unknown_message("5", Product.AXIOM, "Axiom answered 503.")
+    message = platform_unknown_message(
+        change(5, Product.AXIOM, proration(10, 6)), "Axiom answered 503."
+    )
     assert "Axiom could not be reached: a decrease can't be checked right now" in message.text
     assert "Axiom answered 503." in all_text(message)
     assert ids.CONFIRM_ACTION not in all_text(message)
 
 
 def test_status_shows_each_subscription() -> None:
-    rows = [
-        StatusRow(Product.AXIOM, 10, Money.parse("30", "USD"), "monthly", PERIOD, 8),
-        StatusRow(Product.MATRIX, 0, Money.parse("12.5", "USD"), "monthly", PERIOD, 0),
-        StatusRow(
-            Product.CONTACT_CENTER, 4, Money.parse("9", "USD"), "annual", PERIOD, None, "down"
-        ),
+    subscriptions = [
+        subscription(Product.AXIOM, 10, "30", Interval.MONTHLY),
+        subscription(Product.MATRIX, 0, "12.5", Interval.MONTHLY),
+        subscription(Product.CONTACT_CENTER, 4, "9", Interval.ANNUAL),
     ]
-    message = status_message("Acme", rows, WHERE)
+    listings = [
+        UserListing.complete(user(n) for n in range(8)),
+        UserListing.complete([]),
+        UserListing.unknown("down"),
+    ]
+    message = status_message("Acme", subscriptions, listings, WHERE)
     text = all_text(message)
     assert "8 users · 80% used" in text
     assert "n/a" in text
@@ -194,15 +240,12 @@ def test_status_shows_each_subscription() -> None:
 
 
 def test_history_splits_long_lists_within_limits() -> None:
-    entries = [
-        HistoryEntry(AT, Product.AXIOM, n, n + 1, "applied", "U1", Money.parse("1", "USD"))
-        for n in range(200)
-    ]
-    message = history_message("Acme", entries, WHERE)
+    requests = tuple(change(n, Product.AXIOM, proration(n, n + 1)) for n in range(200))
+    message = history_message(AccountHistory(ACME, requests), WHERE)
     for block in message.blocks:
         block.to_dict()  # validates each block
     assert len(message.blocks) <= 50
-    assert "No seat changes" in history_message("Acme", [], WHERE).text
+    assert "No seat changes" in history_message(AccountHistory(ACME, ()), WHERE).text
 
 
 def test_simple_replies() -> None:
@@ -211,7 +254,10 @@ def test_simple_replies() -> None:
     assert not isinstance(garbled, str)
     message = unrecognised_message(garbled)  # type: ignore[arg-type]
     assert "Did you mean `/seats add 3 axiom`?" in message.text
-    assert "<@U1>, <@U2>" in all_text(not_owner_message("Acme", ["U1", "U2"]))
+    refused = error_message(
+        NotAuthorised("Only the owners of Acme can change seats.", ["U1", "U2"])
+    )
+    assert "<@U1>, <@U2>" in all_text(refused)
     unexpected = unexpected_error_message("ref-123")
     assert "ref-123" in unexpected.text
 
@@ -221,7 +267,7 @@ def test_message_block_limit_is_enforced() -> None:
         Message(text="x", blocks=[])
 
 
-def modal(preview: Preview | None = None, users: UsersFact | None = None) -> dict[str, Any]:
+def modal(preview: FormPreview | None = None, users: UserListing | None = None) -> dict[str, Any]:
     choices = [
         ProductChoice("11", Product.AXIOM, 10),
         ProductChoice("12", Product.MATRIX, 3),
@@ -231,7 +277,7 @@ def modal(preview: Preview | None = None, users: UsersFact | None = None) -> dic
             account_name="Acme",
             choices=choices,
             selected=choices[0],
-            users=users or UsersFact(loading=True),
+            users=users,
             private_metadata='{"a": 1}',
             preview=preview,
         ),
@@ -256,17 +302,19 @@ def test_modal_offers_only_subscribed_products_and_dispatches_actions() -> None:
 
 
 def test_modal_preview_shows_lines_and_the_platform_check() -> None:
-    blocked = BlockedDecrease("", Product.AXIOM, 10, 8, 10, 2, [user(1), user(2)])
+    axiom = subscription(Product.AXIOM, 10, "30", Interval.MONTHLY)
+    blocked = check_seat_change(10, 8, UserListing.complete(user(n) for n in range(10)))
     text = json.dumps(
-        modal(Preview(proration=proration(10, 8), blocked=blocked)), ensure_ascii=False
+        modal(FormPreview(ACME, axiom, 8, proration(10, 8), blocked)), ensure_ascii=False
     )
     assert "Net now: -$30.97" in text
     assert "Delete *2* users on Axiom" in text
+    unknown = check_seat_change(10, 8, UserListing.unknown("timeout"))
     down = json.dumps(
-        modal(Preview(proration=proration(10, 8), platform_problem="timeout")), ensure_ascii=False
+        modal(FormPreview(ACME, axiom, 8, proration(10, 8), unknown)), ensure_ascii=False
     )
     assert "Axiom could not be reached: a decrease can't be checked right now" in down
-    loaded = json.dumps(modal(users=UsersFact(users=[user(1)])), ensure_ascii=False)
+    loaded = json.dumps(modal(users=UserListing.complete([user(1)])), ensure_ascii=False)
     assert "1 users on Axiom" in loaded
 
 
@@ -277,7 +325,7 @@ def test_modal_rejects_oversized_metadata() -> None:
                 account_name="Acme",
                 choices=[ProductChoice("1", Product.AXIOM, 1)],
                 selected=ProductChoice("1", Product.AXIOM, 1),
-                users=UsersFact(loading=True),
+                users=None,
                 private_metadata="x" * 3001,
             ),
             WHERE,
@@ -287,6 +335,19 @@ def test_modal_rejects_oversized_metadata() -> None:
 @given(st.lists(st.text(max_size=60), max_size=80))
 def test_any_user_names_give_a_valid_blocked_message(names: list[str]) -> None:
     users = [user(n, name=name) for n, name in enumerate(names)]
-    message = blocked_decrease_message(BlockedDecrease("1", Product.MATRIX, 99, 0, 99, 99, users))
+    check = check_seat_change(len(users) + 1, 0, UserListing.complete(users))
+    request = change(1, Product.MATRIX, proration(len(users) + 1, 0))
+    message = blocked_decrease_message(request, check)
     for block in message.blocks:
         block.to_dict()
+    assert "<!" not in message.text
+
+
+@given(st.text(max_size=400))
+def test_nothing_typed_reaches_slack_unescaped(typed: str) -> None:
+    parsed = parse_seats_command(typed)
+    if isinstance(parsed, Unrecognised):
+        message = unrecognised_message(parsed)
+        payload = json.dumps([b.to_dict() for b in message.blocks]) + message.text
+        assert "<" not in payload
+        assert len(message.text) <= 300

@@ -1,0 +1,128 @@
+"""Who may do what to an account: pure rules over roles, by Slack ids (never display names).
+
+Every use case asks :func:`authorise` before it loads anything it would show or change, so an
+answer never depends on what a button, a modal or a command claimed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from billing.errors import NotAuthorised, NotFound, UserFacingError
+from billing.models import Role
+from billing.views import AccountView
+
+
+class Action(enum.StrEnum):
+    """What a caller asks to do."""
+
+    VIEW = "view"  # /seats status, /seats history
+    REQUEST_CHANGE = "request_change"  # /seats add|remove|set, the modal and its preview
+    CONFIRM = "confirm"  # the requester confirms their own quote
+    CHECK_AGAIN = "check_again"  # re-read the platform for a blocked decrease
+    CANCEL = "cancel"  # withdraw an open request
+
+
+#: The roles that may see an account's seats, prices and history.
+READERS = frozenset({Role.OWNER, Role.MANAGER, Role.VIEWER})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: a Slack user in a Slack workspace."""
+
+    team_id: str
+    user_id: str
+
+    @property
+    def actor(self) -> str:
+        """The audit actor for this caller: ``slack:T…:U…``."""
+        return f"slack:{self.team_id}:{self.user_id}"
+
+
+def may(action: Action, role: Role | None, *, is_requester: bool = False) -> bool:
+    """Whether a caller with ``role`` in the account may do ``action``.
+
+    ``is_requester`` says the caller asked for the seat change the action is about.
+    """
+    if action is Action.VIEW:
+        return role in READERS
+    if action is Action.CONFIRM:
+        return is_requester and role is Role.OWNER
+    if action is Action.CANCEL:
+        return is_requester or role is Role.OWNER
+    # Requesting a change and re-checking the platform (which lists users' names and emails).
+    return role is Role.OWNER
+
+
+def authorise(
+    action: Action,
+    role: Role | None,
+    *,
+    account_name: str,
+    owners: tuple[str, ...],
+    is_requester: bool = False,
+) -> None:
+    """Raise :class:`NotAuthorised` unless ``role`` may do ``action``.
+
+    The message says only who may, and ``contacts`` (``owners``: the account's owners in the
+    caller's workspace) whom to ask; it shows none of the account's data.
+    """
+    if may(action, role, is_requester=is_requester):
+        return
+    raise NotAuthorised(_refusal(action, role, account_name), contacts=owners)
+
+
+def _refusal(action: Action, role: Role | None, account_name: str) -> str:
+    if action is Action.VIEW:
+        return f"Only members of {account_name} can see its seats; ask an owner to add you."
+    if action is Action.CONFIRM:
+        return "Only the owner who asked for this seat change can confirm it."
+    if action is Action.CANCEL:
+        return "Only the owner who asked, or another owner, can cancel this seat change."
+    return f"Only the owners of {account_name} can change seats."
+
+
+class AmbiguousAccount(UserFacingError):
+    """The caller's workspace has several accounts and nothing says which one is meant;
+    ``names`` lists them (slugs)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        super().__init__(
+            f"This workspace has several Seatbot accounts ({', '.join(self.names)}): say which one."
+        )
+
+
+def choose_account(
+    accounts: Sequence[AccountView],
+    *,
+    name: str | None,
+    channel_id: str | None,
+    member_of: Collection[int],
+) -> AccountView:
+    """The account a request from a workspace acts on.
+
+    ``accounts`` are those the caller's workspace may see; ``member_of`` the ids of those the
+    caller has a role in. By ``name`` (case-insensitive) if given; else the only one; else the
+    only one the caller has a role in; else the one posted to ``channel_id``.
+    """
+    if name is not None:
+        wanted = name.strip().lower()
+        for account in accounts:
+            if account.name.lower() == wanted:
+                return account
+        raise NotFound(f"This workspace has no Seatbot account called “{name.strip()[:64]}”.")
+    if not accounts:
+        raise NotFound("No Seatbot account is connected to this Slack workspace yet.")
+    if len(accounts) == 1:
+        return accounts[0]
+    mine = [account for account in accounts if account.id in member_of]
+    if len(mine) == 1:
+        return mine[0]
+    in_channel = [a for a in accounts if a.channel_id is not None and a.channel_id == channel_id]
+    if len(in_channel) == 1:
+        return in_channel[0]
+    raise AmbiguousAccount(sorted(account.name for account in accounts))

@@ -1,0 +1,160 @@
+"""What the seat-change use cases answer: frozen values the Slack edge and the CLI render.
+
+A use case that needs the platform's users answers :class:`UsersNeeded` first (only after it has
+authorised the caller); the edge lists them and calls the use case again with the listing. Every
+other answer is one of the outcome types below, each carrying what is needed to show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.decrease import SeatCheck
+from billing.products import Product
+from billing.proration import Proration
+from billing.views import (
+    AccountView,
+    LedgerLineView,
+    SeatChangeView,
+    SubscriptionView,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsersNeeded:
+    """The use case needs the complete user listing of ``product`` for ``account_id``.
+
+    Handed out only to a caller already authorised to see those users; call the use case again
+    with ``users=`` the listing (complete or unknown)."""
+
+    account_id: int
+    product: Product
+
+
+# -- reading an account -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeats:
+    """``/seats status``: the account and its subscriptions at the instant asked; ``listings``
+    are the products whose users the caller may see (for the "users on the platform" column)."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHistory:
+    """``/seats history``: the account's most recent seat changes, newest first."""
+
+    account: AccountView
+    requests: tuple[SeatChangeView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeForm:
+    """The seat-change form: what may be changed, and whose users the caller may see."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FormPreview:
+    """The live preview under the form for one product and count.
+
+    ``problem`` replaces the quote when there is nothing to price (no count yet, the same
+    count); ``check`` is the decrease rule's answer for a decrease (``None`` for an increase).
+    ``users_shown`` is whether ``listing_count``/users may be shown (always, for an owner)."""
+
+    account: AccountView
+    subscription: SubscriptionView
+    new_seats: int | None
+    proration: Proration | None
+    check: SeatCheck | None
+    problem: str | None = None
+
+
+# -- a seat change ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyToConfirm:
+    """The stored quote, ready for the requester's Confirm (its buttons carry the revision).
+
+    ``note`` says why this prompt replaces an earlier one (a re-quote); ``check`` is the
+    decrease rule's answer that allowed a decrease (``None`` for an increase)."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecreaseBlocked:
+    """A decrease the users on the platform forbid: ``check.must_delete`` must go first."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck
+
+
+@dataclass(frozen=True, slots=True)
+class DecreaseUnverified:
+    """A decrease that cannot be checked: the platform could not be read (fails closed)."""
+
+    account: AccountView
+    request: SeatChangeView
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeApplied:
+    """Applied now: the seats changed and exactly these ledger lines were written."""
+
+    account: AccountView
+    request: SeatChangeView
+    ledger_lines: tuple[LedgerLineView, ...]
+    confirmed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyApplied:
+    """An earlier click applied it; nothing more was written."""
+
+    account: AccountView
+    request: SeatChangeView
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeClosed:
+    """The request can no longer be acted on (cancelled, denied, expired…): ``message`` says
+    what became of it."""
+
+    account: AccountView
+    request: SeatChangeView
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCancelled:
+    """Withdrawn; the subscription keeps ``seats_now`` seats."""
+
+    account: AccountView
+    request: SeatChangeView
+    seats_now: int
+    cancelled_by: str
+
+
+ChangeOutcome = (
+    ReadyToConfirm
+    | DecreaseBlocked
+    | DecreaseUnverified
+    | ChangeApplied
+    | AlreadyApplied
+    | ChangeClosed
+    | ChangeCancelled
+)

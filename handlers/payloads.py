@@ -1,0 +1,175 @@
+"""Reading what Slack sent: total functions from payload fields to typed values.
+
+Every function here accepts anything (a signed request can carry any JSON) and returns a typed
+value or ``None``; none raises. What a value *means* (may this user do this? is this request
+theirs?) is decided by billing, never here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from billing.access import Caller
+from billing.products import MAX_SEATS, Product
+
+_SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,31}")
+_REQUEST_REF = re.compile(r"([1-9][0-9]{0,17})(?:\.([1-9][0-9]{0,8}))?")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def slack_id(value: object) -> str | None:
+    """``value`` if it looks like a Slack id (``T0123ABCD``, ``U_OWNER``), else ``None``."""
+    if isinstance(value, str) and _SLACK_ID.fullmatch(value):
+        return value
+    return None
+
+
+def caller_of_command(command: Mapping[str, Any]) -> Caller | None:
+    """Who typed a slash command, or ``None`` when the payload does not say."""
+    team, user = slack_id(command.get("team_id")), slack_id(command.get("user_id"))
+    return Caller(team, user) if team and user else None
+
+
+def caller_of_interaction(body: Mapping[str, Any]) -> Caller | None:
+    """Who clicked or submitted (``team.id``, ``user.id``), or ``None``."""
+    team = body.get("team")
+    user = body.get("user")
+    team_id = slack_id(team.get("id")) if isinstance(team, Mapping) else None
+    user_id = slack_id(user.get("id")) if isinstance(user, Mapping) else None
+    return Caller(team_id, user_id) if team_id and user_id else None
+
+
+def text_field(value: object, limit: int | None) -> str | None:
+    """A text field (of at most ``limit`` characters, when given), or ``None``."""
+    if not isinstance(value, str):
+        return None
+    return value if limit is None or len(value) <= limit else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRef:
+    """What a prompt's button names: a seat-change request and the quote revision it showed
+    (0 for buttons made before quotes had revisions: they never match, so they show the
+    current quote)."""
+
+    request_id: int
+    revision: int
+
+
+def request_ref_value(request_id: int, revision: int) -> str:
+    """The button value naming ``request_id`` at quote ``revision``: ``"42.3"``."""
+    return f"{request_id}.{revision}"
+
+
+def request_ref(value: object) -> RequestRef | None:
+    """The :class:`RequestRef` in a button value, or ``None`` for anything else."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    match = _REQUEST_REF.fullmatch(value)
+    if match is None:
+        return None
+    return RequestRef(int(match.group(1)), int(match.group(2) or 0))
+
+
+def seat_count(text: object) -> int | None:
+    """A seat count typed in the form: a whole number from 0 to ``MAX_SEATS``, else ``None``."""
+    if not isinstance(text, str) or _WHOLE_NUMBER.fullmatch(text.strip()) is None:
+        return None
+    value = int(text.strip())
+    return value if value <= MAX_SEATS else None
+
+
+def positive_id(value: object) -> int | None:
+    """A database id given as text (``"17"``), or ``None``."""
+    if isinstance(value, str) and _ID.fullmatch(value):
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModalContext:
+    """What the form carries in ``private_metadata``: the account, the channel the prompt goes
+    to, and each offered subscription's product and seats (to validate in the ack, without
+    I/O). Billing re-checks all of it: it only saves round trips."""
+
+    account_id: int
+    channel_id: str | None
+    seats_by_subscription: dict[str, tuple[Product, int]]
+
+    def dumps(self) -> str:
+        subs = {
+            key: [product.value, seats]
+            for key, (product, seats) in self.seats_by_subscription.items()
+        }
+        return json.dumps({"a": self.account_id, "c": self.channel_id, "s": subs})
+
+    @classmethod
+    def loads(cls, text: object) -> ModalContext | None:
+        """The context in ``text``, or ``None`` when it is anything but what :meth:`dumps`
+        writes."""
+        if not isinstance(text, str) or len(text) > 3000:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        account_id, channel, subs = data.get("a"), data.get("c"), data.get("s")
+        if isinstance(account_id, bool) or not isinstance(account_id, int) or account_id < 1:
+            return None
+        if channel is not None and slack_id(channel) is None:
+            return None
+        if not isinstance(subs, dict) or not subs:
+            return None
+        seats: dict[str, tuple[Product, int]] = {}
+        for key, value in subs.items():
+            if positive_id(key) is None or not isinstance(value, list) or len(value) != 2:
+                return None
+            product_value, count = value
+            try:
+                product = Product(product_value)
+            except ValueError:
+                return None
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEATS:
+                return None
+            seats[key] = (product, count)
+        return cls(account_id, channel, seats)
+
+
+def selected_value(values: object, block_id: str, action_id: str) -> str | None:
+    """The chosen option's value of a select in a view's ``state.values``."""
+    state = _action_state(values, block_id, action_id)
+    option = state.get("selected_option") if state else None
+    value = option.get("value") if isinstance(option, Mapping) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def input_value(values: object, block_id: str, action_id: str, *, limit: int | None) -> str | None:
+    """The typed value of an input in a view's ``state.values`` (``None`` when absent, or
+    longer than ``limit`` characters when a limit is given)."""
+    state = _action_state(values, block_id, action_id)
+    return text_field(state.get("value"), limit) if state else None
+
+
+def _action_state(values: object, block_id: str, action_id: str) -> Mapping[str, Any] | None:
+    if not isinstance(values, Mapping):
+        return None
+    block = values.get(block_id)
+    if not isinstance(block, Mapping):
+        return None
+    state = block.get(action_id)
+    return state if isinstance(state, Mapping) else None
+
+
+def view_values(view: object) -> object:
+    """A view's ``state.values`` (anything; read it with :func:`selected_value`)."""
+    if not isinstance(view, Mapping):
+        return None
+    state = view.get("state")
+    return state.get("values") if isinstance(state, Mapping) else None

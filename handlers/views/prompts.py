@@ -1,0 +1,201 @@
+"""One seat change as the owner sees it: the confirmation prompt with its exact lines, and what
+each click led to (applied, cancelled, blocked by users that exist, not checkable).
+
+Buttons carry the request id and the revision of the quote the message shows
+(:func:`handlers.payloads.request_ref_value`); billing re-checks both, and who clicked,
+server-side.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from billing.decrease import SeatCheck
+from billing.outcomes import (
+    AlreadyApplied,
+    ChangeApplied,
+    ChangeCancelled,
+    ChangeClosed,
+    ChangeOutcome,
+    DecreaseBlocked,
+    DecreaseUnverified,
+    ReadyToConfirm,
+)
+from billing.views import AccountView, SeatChangeView
+from handlers import ids
+from handlers.payloads import request_ref_value
+from handlers.views.text import (
+    Locale,
+    Message,
+    context,
+    escape,
+    format_instant,
+    format_money,
+    format_period,
+    mention,
+    message,
+    proration_lines,
+    section,
+    users_list,
+)
+
+
+def _heading(account: AccountView, request: SeatChangeView) -> str:
+    return (
+        f"*{request.product.label}* for *{escape(account.display_name)}*: "
+        f"{request.old_seats} → {request.new_seats} seats"
+    )
+
+
+def _details(request: SeatChangeView, where: Locale) -> list[Block]:
+    blocks: list[Block] = [
+        section(proration_lines(request.lines, request.net, Fraction(request.fraction), where)),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Period*\n{format_period(request.period, where)}"),
+                MarkdownTextObject(
+                    text=f"*Effective*\n{format_instant(request.effective_at, where)}"
+                ),
+            ]
+        ),
+    ]
+    if request.reason:
+        blocks.append(context(f"Reason: {escape(request.reason)}"))
+    return blocks
+
+
+def _buttons(request: SeatChangeView, primary: str, primary_text: str) -> ActionsBlock:
+    value = request_ref_value(request.id, request.revision)
+    return ActionsBlock(
+        block_id=ids.PROMPT_ACTIONS_BLOCK,
+        elements=[
+            ButtonElement(text=primary_text, action_id=primary, value=value, style="primary"),
+            ButtonElement(text="Cancel", action_id=ids.CANCEL_ACTION, value=value),
+        ],
+    )
+
+
+def confirmation_prompt(
+    account: AccountView,
+    request: SeatChangeView,
+    where: Locale,
+    *,
+    check: SeatCheck | None = None,
+    note: str | None = None,
+) -> Message:
+    """The exact lines and net, the period, the effective instant, and Confirm / Cancel."""
+    blocks: list[Block] = [section(f"Please confirm: {_heading(account, request)}")]
+    if note:
+        blocks.append(section(f":information_source: {escape(note)}"))
+    if check is not None and check.user_count is not None:
+        blocks.append(
+            context(
+                f"{check.user_count} users exist on {request.product.label}: they all keep a seat."
+            )
+        )
+    blocks.extend(_details(request, where))
+    blocks.append(_buttons(request, ids.CONFIRM_ACTION, "Confirm"))
+    return message(
+        f"Confirm {request.product.label}: {request.old_seats} → {request.new_seats} seats, "
+        f"net {format_money(request.net, where)}",
+        blocks,
+    )
+
+
+def applied_message(
+    account: AccountView, request: SeatChangeView, where: Locale, confirmed_by: str
+) -> Message:
+    blocks: list[Block] = [
+        section(f":white_check_mark: Done. {_heading(account, request)}"),
+        *_details(request, where),
+        context(f"Confirmed by {mention(confirmed_by)}."),
+    ]
+    return message(f"{request.product.label} now has {request.new_seats} seats.", blocks)
+
+
+def already_applied_message(request: SeatChangeView) -> Message:
+    text = (
+        f"This change was already applied: {request.product.label} went from "
+        f"{request.old_seats} to {request.new_seats} seats. Nothing more was billed."
+    )
+    return message(text, [section(f":white_check_mark: {text}")])
+
+
+def cancelled_message(request: SeatChangeView, seats_now: int, cancelled_by: str) -> Message:
+    text = f"Cancelled: {request.product.label} stays at {seats_now} seats. Nothing was billed."
+    return message(
+        text, [section(f":no_entry_sign: {text}"), context(f"By {mention(cancelled_by)}.")]
+    )
+
+
+def closed_message(text: str) -> Message:
+    """A prompt that can no longer be acted on: ``text`` says why."""
+    return message(text, [section(f":warning: {escape(text)}")])
+
+
+def blocked_decrease_message(request: SeatChangeView, check: SeatCheck) -> Message:
+    """A decrease the users on the platform forbid, the likeliest users to delete first, and
+    Check again / Cancel."""
+    label = request.product.label
+    text = (
+        f":no_entry: *{label}* can't go from {request.old_seats} to "
+        f"{request.new_seats} seats: {check.user_count} users exist on {label}, so "
+        f"*{check.must_delete}* of them must be deleted on {label} first. "
+        "Deleting a user is permanent, so Seatbot never does it for you."
+    )
+    candidates = (
+        f"Candidates, inactive users first:\n{users_list(check.blocking_users)}"
+        if check.blocking_users
+        else "The platform listed no users to suggest."
+    )
+    return message(
+        f"{label}: delete {check.must_delete} users on {label} before removing seats.",
+        [
+            section(text),
+            section(candidates),
+            _buttons(request, ids.CHECK_AGAIN_ACTION, "Check again"),
+        ],
+    )
+
+
+def platform_unknown_message(request: SeatChangeView, reason: str) -> Message:
+    """A decrease that can't be checked: the platform could not be read. Fails closed."""
+    text = (
+        f"{request.product.label} could not be reached: a decrease can't be checked right now, "
+        "so nothing was changed."
+    )
+    return message(
+        text,
+        [
+            section(f":warning: {text}"),
+            context(escape(reason)),
+            _buttons(request, ids.CHECK_AGAIN_ACTION, "Check again"),
+        ],
+    )
+
+
+def outcome_message(outcome: ChangeOutcome, where: Locale) -> Message:
+    """The message for whatever a seat-change use case answered."""
+    match outcome:
+        case ReadyToConfirm(account=account, request=request, check=check, note=note):
+            return confirmation_prompt(account, request, where, check=check, note=note)
+        case DecreaseBlocked(request=request, check=check):
+            return blocked_decrease_message(request, check)
+        case DecreaseUnverified(request=request, reason=reason):
+            return platform_unknown_message(request, reason)
+        case ChangeApplied(account=account, request=request, confirmed_by=who):
+            return applied_message(account, request, where, who)
+        case AlreadyApplied(request=request):
+            return already_applied_message(request)
+        case ChangeCancelled(request=request, seats_now=seats, cancelled_by=who):
+            return cancelled_message(request, seats, who)
+        case ChangeClosed(message=text):
+            return closed_message(text)
