@@ -435,3 +435,21 @@ async def test_a_listing_cut_off_during_the_token_exchange_releases_it() -> None
     assert await platform.list_users() == expected
     await platform.aclose()
     assert app.stats.token_exchanges == 1  # the first exchange never reached the handler's end
+
+
+def test_names_stay_importable_from_platforms_http() -> None:
+    # Other branches import these from platforms.http; the split must not move them away.
+    import platforms.http
+
+    for name in (
+        "HttpPlatform",
+        "StaticTokenPlatform",
+        "ContactCenterPlatform",
+        "AxiomPlatform",
+        "MatrixPlatform",
+        "parse_retry_after",
+        "Sleep",
+        "Clock",
+        "MAX_PAGES",
+    ):
+        assert hasattr(platforms.http, name), name

@@ -285,3 +285,24 @@ async def test_a_newcomers_first_quotes_tell_a_sensible_story() -> None:
     matrix = await example_listing("initech", "matrix")
     assert check_seat_change(3, 2, matrix).verdict is DecreaseVerdict.ALLOWED
     assert check_seat_change(3, 1, matrix).must_delete == 1
+
+
+def test_names_stay_importable_from_platforms_sandbox() -> None:
+    # Other branches import these from platforms.sandbox; the split must not move them away.
+    import platforms.sandbox
+
+    for name in (
+        "DEFAULT_API_KEY",
+        "FAULT_KINDS",
+        "MAX_USERS_PER_ACCOUNT",
+        "AccountSettings",
+        "Endpoint",
+        "Fault",
+        "FaultKind",
+        "SandboxApp",
+        "SandboxConfig",
+        "SandboxRequestError",
+        "SandboxStats",
+        "load_accounts_file",
+    ):
+        assert hasattr(platforms.sandbox, name), name
