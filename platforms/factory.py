@@ -10,14 +10,8 @@ import httpx
 from billing.products import ConnectionKind
 from platforms.connection import HostLimits, PlatformConnection
 from platforms.errors import PlatformConfigError
-from platforms.http import (
-    AxiomPlatform,
-    Clock,
-    ContactCenterPlatform,
-    HttpPlatform,
-    MatrixPlatform,
-    Sleep,
-)
+from platforms.http import AxiomPlatform, ContactCenterPlatform, HttpPlatform, MatrixPlatform
+from platforms.http_requests import Clock, Sleep
 from platforms.importfile import ImportFilePlatform
 from platforms.types import Platform, Product
 

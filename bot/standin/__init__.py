@@ -1,7 +1,9 @@
 """A local stand-in for the Slack Web API, and a driver that sends signed requests like Slack.
 
 Used by the tests, ``seatbot demo`` and the benchmarks only; the production path never
-imports this package.
+imports this package. ``slack_api`` holds :class:`SlackStandIn` and how to run it; its parts
+are ``state``, ``web_api``, ``block_kit``, ``recording``, ``routes`` and ``serving``.
+``slack_driver`` plays Slack's side towards the app.
 """
 
 from __future__ import annotations

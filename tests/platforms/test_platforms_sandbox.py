@@ -1,22 +1,32 @@
-"""The sandbox server's own surface: admin endpoints, fault switches, determinism, ASGI."""
+"""The sandbox server's own surface: admin endpoints, fault switches, determinism, ASGI, and
+default users that agree with examples/accounts.yml."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from platform_fakes import API_KEY
 
+from billing.decrease import DecreaseVerdict, check_seat_change
+from platforms.connection import PlatformConnection
+from platforms.factory import build_platform
+from platforms.guard import read_listing
 from platforms.sandbox import (
     DEFAULT_API_KEY,
+    EXAMPLE_ACCOUNTS,
+    AccountSettings,
     Fault,
     SandboxApp,
     SandboxConfig,
     SandboxRequestError,
     load_accounts_file,
 )
+from platforms.types import Product, UserListing
 
 
 @pytest.fixture
@@ -185,3 +195,114 @@ async def test_lifespan_is_acknowledged() -> None:
 
     await app({"type": "lifespan"}, receive, send)
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+# --- the defaults agree with examples/accounts.yml ---------------------------------------------
+
+EXAMPLE_FILE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"
+EXAMPLE_SANDBOX = "http://127.0.0.1:8765/t/"
+
+
+def example_sandbox_accounts() -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
+    """(tenant, product) → (billed seats, connection options) for every subscription of the
+    example file whose platform is read from the sandbox."""
+    document = yaml.safe_load(EXAMPLE_FILE.read_text(encoding="utf-8"))
+    found = {}
+    for account in document["accounts"]:
+        seats = {s["product"]: s["seats"] for s in account["subscriptions"]}
+        for platform in account.get("platforms", []):
+            base_url = platform.get("base_url") or ""
+            if platform["kind"] == "api" and base_url.startswith(EXAMPLE_SANDBOX):
+                tenant, product = base_url.removeprefix(EXAMPLE_SANDBOX).split("/")
+                assert product == platform["product"]
+                found[(tenant, product)] = (seats[product], platform.get("options", {}))
+    return found
+
+
+def test_every_sandbox_account_of_the_example_has_fewer_users_than_seats() -> None:
+    examples = example_sandbox_accounts()
+    assert set(examples) == set(EXAMPLE_ACCOUNTS)
+    assert set(examples) == {
+        ("acme", "contact_center"),
+        ("acme", "axiom"),
+        ("initech", "matrix"),
+    }
+    app = SandboxApp()  # the defaults of `seatbot sandbox`
+    for (tenant, product), (seats, _) in examples.items():
+        assert 0 < len(app.users(tenant, product)) < seats, (tenant, product)
+    counts = {key: len(app.users(*key)) for key in examples}
+    assert counts == {
+        ("acme", "contact_center"): 23,
+        ("acme", "axiom"): 11,
+        ("initech", "matrix"): 2,
+    }
+
+
+def test_configured_accounts_and_set_account_win_over_the_example_defaults() -> None:
+    config = SandboxConfig(accounts={("acme", "axiom"): AccountSettings(users=40, seed=1)})
+    app = SandboxApp(config)
+    assert len(app.users("acme", "axiom")) == 40
+    app.set_account("acme", "contact_center", users=3)
+    assert len(app.users("acme", "contact_center")) == 3
+    assert len(app.users("initech", "matrix")) == 2
+
+
+def test_other_accounts_get_a_count_derived_from_their_name() -> None:
+    config = SandboxConfig(min_users=2, max_users=9)
+    counts = {len(SandboxApp(config).users(t, "axiom")) for t in ("a", "b", "c", "d", "e", "f")}
+    assert counts <= set(range(2, 10))
+    assert len(counts) > 1
+    assert SandboxApp(config).users("zeta", "axiom") == SandboxApp(config).users("zeta", "axiom")
+
+
+async def example_listing(tenant: str, product: str) -> UserListing:
+    """What Seatbot reads, with the example file's connection, from a default sandbox."""
+    _, options = example_sandbox_accounts()[(tenant, product)]
+    connection = PlatformConnection(
+        product=Product(product),
+        base_url=f"http://sandbox.test/t/{tenant}/{product}",
+        token=options.get("token"),
+        api_key=options.get("api_key"),
+        login_email=options.get("login_email"),
+    )
+    platform = build_platform(connection, transport=httpx.ASGITransport(app=SandboxApp()))
+    try:
+        return await read_listing(platform, connection.product, deadline_s=5)
+    finally:
+        await platform.aclose()
+
+
+async def test_a_newcomers_first_quotes_tell_a_sensible_story() -> None:
+    listing = await example_listing("acme", "contact_center")
+    assert check_seat_change(25, 24, listing).verdict is DecreaseVerdict.ALLOWED
+    blocked = check_seat_change(25, 20, listing)
+    assert blocked.verdict is DecreaseVerdict.BLOCKED
+    assert blocked.must_delete == 3
+    assert len(blocked.blocking_users) == 3
+    axiom = await example_listing("acme", "axiom")
+    assert check_seat_change(12, 11, axiom).verdict is DecreaseVerdict.ALLOWED
+    assert check_seat_change(12, 10, axiom).must_delete == 1
+    matrix = await example_listing("initech", "matrix")
+    assert check_seat_change(3, 2, matrix).verdict is DecreaseVerdict.ALLOWED
+    assert check_seat_change(3, 1, matrix).must_delete == 1
+
+
+def test_names_stay_importable_from_platforms_sandbox() -> None:
+    # Other branches import these from platforms.sandbox; the split must not move them away.
+    import platforms.sandbox
+
+    for name in (
+        "DEFAULT_API_KEY",
+        "FAULT_KINDS",
+        "MAX_USERS_PER_ACCOUNT",
+        "AccountSettings",
+        "Endpoint",
+        "Fault",
+        "FaultKind",
+        "SandboxApp",
+        "SandboxConfig",
+        "SandboxRequestError",
+        "SandboxStats",
+        "load_accounts_file",
+    ):
+        assert hasattr(platforms.sandbox, name), name

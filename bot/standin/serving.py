@@ -1,0 +1,58 @@
+"""Serving an ASGI app on a loopback port from inside a running event loop (the stand-in, the
+sandbox platforms and the app itself, in tests, ``seatbot demo`` and the benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import uvicorn
+
+
+def bind_loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket (a free port when ``port`` is 0).
+
+    Connections made before the server starts accepting wait in the backlog, so a caller can
+    use the address at once: no race for the port and nothing to poll.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """An ASGI app served by uvicorn in this event loop."""
+
+    url: str
+    port: int
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Ask uvicorn to exit and wait for it to finish."""
+        self.server.should_exit = True
+        await self.task
+
+
+def serve_asgi(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "off",
+) -> RunningServer:
+    """Start serving ``app`` on uvicorn as a task of the running loop; usable at once.
+
+    ``lifespan="on"`` runs the app's startup and shutdown handlers."""
+    sock = bind_loopback_socket(host, port)
+    bound_port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    return RunningServer(f"http://{host}:{bound_port}", bound_port, server, task)
