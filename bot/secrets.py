@@ -80,7 +80,7 @@ class TokenCipher:
         self.key_count = len(fernets)
 
     def __repr__(self) -> str:
-        return f"TokenCipher(<{self.key_count} key(s)>)"
+        return f"TokenCipher(<{getattr(self, 'key_count', 0)} key(s)>)"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:
