@@ -170,8 +170,9 @@ class Subscription(Base):
 
 
 class PlatformConnection(Base):
-    """How to read one product's users for one account. ``options`` is JSON text and may hold
-    credentials: no command ever prints it."""
+    """How to read one product's users for one account. ``options`` is JSON text holding no
+    secret; ``credentials_encrypted`` is opaque ciphertext made and opened outside billing
+    (``bot.platform_credentials``), never printed."""
 
     __tablename__ = "platform_connections"
     __table_args__ = (
@@ -187,6 +188,7 @@ class PlatformConnection(Base):
     base_url: Mapped[str | None] = mapped_column(String(500))
     file_path: Mapped[str | None] = mapped_column(String(1000))
     options: Mapped[str] = mapped_column(Text, default="{}")
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class SeatChangeRequest(Base):

@@ -54,26 +54,29 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
 
 
 def rotate_command() -> None:
-    """Re-encrypt every stored Slack token with the newest key (the first in
-    SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop the old key."""
+    """Re-encrypt every stored Slack token and platform credential with the newest key (the
+    first in SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop the old key."""
     from bot.db import make_engine, make_session_factory, upgrade
-    from bot.installations import TokenCipher, TokenDecryptionError, TokenKeyError, rotate_tokens
+    from bot.key_rotation import rotate_all
+    from bot.secrets import TokenDecryptionError, TokenKeyError, rotation_cipher
 
     settings = load_settings()
     try:
-        cipher = TokenCipher.from_settings(settings)
+        cipher = rotation_cipher(settings)
+        upgrade(settings.database_url)
     except TokenKeyError as error:
         raise fail_bad_input(str(error)) from error
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        count = rotate_tokens(make_session_factory(engine), cipher)
+        report = rotate_all(make_session_factory(engine), cipher)
     except TokenDecryptionError as error:
         raise fail(f"{error} Nothing was changed.") from error
     finally:
         engine.dispose()
     typer.echo(
-        f"Re-encrypted {count} stored token(s) with the newest of {cipher.key_count} key(s)."
+        f"Re-encrypted {report.slack_tokens} stored token(s) and the credentials of "
+        f"{report.platform_credentials} platform connection(s) with the newest of "
+        f"{cipher.key_count} key(s)."
     )
 
 

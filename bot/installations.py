@@ -6,10 +6,8 @@ OAuth flow saves into and its authorisation reads from) and :class:`SqlOAuthStat
 thread, so the event loop never waits on the database.
 
 Every token (bot, user, refresh) and incoming-webhook URL is stored as Fernet ciphertext made
-with :class:`TokenCipher`: ``SEATBOT_TOKEN_KEYS`` holds comma-separated Fernet keys, newest
-first; the newest encrypts, every key decrypts, so a new key can be put in front of the list
-at any time and ``seatbot tokens rotate`` (:func:`rotate_tokens`) then re-encrypts every row
-with it, after which the old key can be dropped.
+with :class:`bot.secrets.TokenCipher` (keys, rotation and the key file are described there);
+:func:`rotate_slack_tokens` re-encrypts them with the newest key.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
@@ -29,92 +26,25 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import Settings
+from bot.secrets import TokenCipher, TokenDecryptionError, TokenKeyError
 from bot.slack_tables import SlackBot, SlackInstallation, SlackOAuthState
+
+# The cipher moved to bot.secrets; these names stay importable from here for existing callers.
+__all__ = [
+    "SqlInstallationStore",
+    "SqlOAuthStateStore",
+    "TokenCipher",
+    "TokenDecryptionError",
+    "TokenKeyError",
+    "rotate_slack_tokens",
+    "rotate_tokens",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DEFAULT_STATE_EXPIRATION_SECONDS = 600
-
-
-class TokenKeyError(ValueError):
-    """``SEATBOT_TOKEN_KEYS`` is missing or holds something that is not a Fernet key.
-
-    The message never includes the value.
-    """
-
-
-class TokenDecryptionError(RuntimeError):
-    """A stored token was encrypted with a key that is no longer in ``SEATBOT_TOKEN_KEYS``."""
-
-
-class TokenCipher:
-    """Encrypts tokens with the newest key; decrypts with any of the keys (newest first)."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        cleaned = [k.strip() for k in keys if k.strip()]
-        if not cleaned:
-            raise TokenKeyError(
-                "SEATBOT_TOKEN_KEYS is empty: set it to one or more Fernet keys, newest first "
-                "(make one with `seatbot tokens new-key`)."
-            )
-        fernets: list[Fernet] = []
-        for position, key in enumerate(cleaned, start=1):
-            try:
-                fernets.append(Fernet(key.encode()))
-            except ValueError as error:
-                raise TokenKeyError(
-                    f"SEATBOT_TOKEN_KEYS: key number {position} is not a valid Fernet key "
-                    "(32 url-safe base64-encoded bytes)."
-                ) from error
-        self._fernet = MultiFernet(fernets)
-        self.key_count = len(fernets)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TokenCipher:
-        """The cipher for ``SEATBOT_TOKEN_KEYS``; :class:`TokenKeyError` when it is unset."""
-        if settings.seatbot_token_keys is None:
-            raise TokenKeyError(
-                "SEATBOT_TOKEN_KEYS is not set: OAuth installations store tokens encrypted, so "
-                "a key is required (make one with `seatbot tokens new-key`)."
-            )
-        return cls(settings.seatbot_token_keys.get_secret_value().split(","))
-
-    @staticmethod
-    def new_key() -> str:
-        """A fresh random Fernet key (url-safe base64 text)."""
-        return Fernet.generate_key().decode()
-
-    def encrypt(self, plaintext: str | None) -> str | None:
-        """Ciphertext for ``plaintext`` under the newest key (``None`` stays ``None``)."""
-        if plaintext is None:
-            return None
-        return self._fernet.encrypt(plaintext.encode()).decode()
-
-    def decrypt(self, ciphertext: str | None) -> str | None:
-        """The plaintext of ``ciphertext`` (``None`` stays ``None``)."""
-        if ciphertext is None:
-            return None
-        try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
-        except InvalidToken as error:
-            raise TokenDecryptionError(
-                "A stored Slack token cannot be decrypted with any key in SEATBOT_TOKEN_KEYS; "
-                "was a key removed before `seatbot tokens rotate` ran?"
-            ) from error
-
-    def rotate(self, ciphertext: str | None) -> str | None:
-        """``ciphertext`` re-encrypted under the newest key (same plaintext)."""
-        if ciphertext is None:
-            return None
-        try:
-            return self._fernet.rotate(ciphertext.encode()).decode()
-        except InvalidToken as error:
-            raise TokenDecryptionError(
-                "A stored Slack token cannot be decrypted with any key in SEATBOT_TOKEN_KEYS."
-            ) from error
 
 
 def _utc(timestamp: float | int | None) -> datetime | None:
@@ -443,28 +373,48 @@ class SqlOAuthStateStore(_SqlStore, AsyncOAuthStateStore):
         return await self._run(work)
 
 
-def rotate_tokens(session_factory: sessionmaker[Session], cipher: TokenCipher) -> int:
-    """Re-encrypt every stored token with the newest key, in one transaction; returns how many
-    values were re-encrypted. Raises :class:`TokenDecryptionError` (changing nothing) when a
-    value cannot be decrypted with any key."""
-    installation_columns = (
-        "bot_token_encrypted",
-        "bot_refresh_token_encrypted",
-        "user_token_encrypted",
-        "user_refresh_token_encrypted",
-        "incoming_webhook_url_encrypted",
-    )
-    bot_columns = ("bot_token_encrypted", "bot_refresh_token_encrypted")
+_INSTALLATION_TOKEN_COLUMNS = (
+    "bot_token_encrypted",
+    "bot_refresh_token_encrypted",
+    "user_token_encrypted",
+    "user_refresh_token_encrypted",
+    "incoming_webhook_url_encrypted",
+)
+_BOT_TOKEN_COLUMNS = ("bot_token_encrypted", "bot_refresh_token_encrypted")
+
+
+def rotate_slack_tokens(session: Session, cipher: TokenCipher) -> int:
+    """Re-encrypt every stored Slack token with the newest key, in the caller's transaction;
+    returns how many values were re-encrypted. Raises :class:`TokenDecryptionError` naming the
+    workspace when a value cannot be decrypted with any key (the caller rolls back)."""
     rotated = 0
-    with session_factory.begin() as session:
-        for model, columns in (
-            (SlackInstallation, installation_columns),
-            (SlackBot, bot_columns),
-        ):
-            for row in session.scalars(select(model)):
-                for column in columns:
-                    value = getattr(row, column)
-                    if value is not None:
-                        setattr(row, column, cipher.rotate(value))
-                        rotated += 1
+    for model, columns in (
+        (SlackInstallation, _INSTALLATION_TOKEN_COLUMNS),
+        (SlackBot, _BOT_TOKEN_COLUMNS),
+    ):
+        for row in session.scalars(select(model)):
+            for column in columns:
+                value = getattr(row, column)
+                if value is None:
+                    continue
+                try:
+                    setattr(row, column, cipher.rotate(value))
+                except TokenDecryptionError as error:
+                    workspace = getattr(row, "team_id", None) or getattr(row, "enterprise_id", None)
+                    raise TokenDecryptionError(
+                        f"A Slack token of workspace {workspace} cannot be "
+                        "decrypted with any configured key; was a key removed before "
+                        "`seatbot tokens rotate` ran?"
+                    ) from error
+                rotated += 1
     return rotated
+
+
+def rotate_tokens(session_factory: sessionmaker[Session], cipher: TokenCipher) -> int:
+    """:func:`rotate_slack_tokens` in a transaction of its own (nothing changes on error).
+
+    ``seatbot tokens rotate`` uses :func:`bot.key_rotation.rotate_all`, which also re-encrypts
+    the platform credentials.
+    """
+    with session_factory.begin() as session:
+        return rotate_slack_tokens(session, cipher)

@@ -7,22 +7,27 @@ Axiom access token (valid for hours) is exchanged once, not on every listing; th
 hands out ignore ``aclose()`` (the directory closes them in its own). This cache is for speed
 only: a changed connection row is noticed on the next call, and a fresh process starts empty.
 
-A row's ``options`` is a JSON object; the keys read here are
+A row's ``options`` is a JSON object of settings (none of them secret):
 
-* ``api_key`` and ``login_email`` (Axiom), ``token`` (Contact Center, Matrix): credentials;
 * ``paths``: endpoint path overrides, e.g. ``{"users": "/api/v2/users"}``;
 * ``page_size``: users per page;
 * ``timeouts``: ``{"connect_s", "read_s", "listing_deadline_s"}`` in seconds;
 * ``retry``: ``{"max_attempts", "backoff_initial_s", "backoff_max_s", "retry_after_cap_s"}``.
 
-Credentials are handed to the log redactor as soon as they are read.
+Its credentials (``api_key`` and ``login_email`` for Axiom, ``token`` for Contact Center and
+Matrix) are in ``credentials_encrypted``, decrypted here when a client is built (see
+``bot.platform_credentials``) and handed to the log redactor at once. A row whose credentials
+cannot be decrypted (its key was removed) or that still holds credentials in clear fails
+closed: the owner is told the connection is misconfigured, the operator's log says why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +40,13 @@ from billing.models import READ_ONLY_OPTION
 from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.products import ConnectionKind
 from bot.logging_setup import SecretRedactor
+from bot.platform_credentials import (
+    CredentialsUnreadable,
+    PlatformCredentials,
+    plaintext_credential_keys,
+    unseal,
+)
+from bot.secrets import TokenCipher, TokenKeyError, cipher_from_environment
 from platforms import (
     HostLimits,
     Platform,
@@ -47,6 +59,8 @@ from platforms import (
     build_platform,
 )
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_KEEPALIVE = 20
 DEFAULT_PER_HOST = 8
@@ -56,7 +70,12 @@ _Settings = TypeVar("_Settings", Timeouts, RetryPolicy)
 
 class PlatformDirectory:
     """``platform_for(account_id, product)``: the account's platform, or ``None`` when no
-    connection is configured. Reads the database, so call it off the event loop."""
+    connection is configured. Reads the database, so call it off the event loop.
+
+    ``cipher`` opens the stored credentials; without one, the directory looks it up when it
+    first needs it (:func:`bot.secrets.cipher_for` the sessions' database and the
+    environment's keys).
+    """
 
     def __init__(
         self,
@@ -65,8 +84,10 @@ class PlatformDirectory:
         transport: httpx.AsyncBaseTransport | None = None,
         limits: HostLimits | None = None,
         redactor: SecretRedactor | None = None,
+        cipher: TokenCipher | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._cipher = cipher
         self._owns_transport = transport is None
         self.transport = transport or httpx.AsyncHTTPTransport(
             limits=httpx.Limits(
@@ -103,9 +124,10 @@ class PlatformDirectory:
                 cached = self._clients.get(key)
             if cached is not None and cached[0] == fingerprint:
                 return _Borrowed(cached[1])
-            connection = connection_from_row(row)
+            credentials = self._credentials(session, row, account_id, product)
+            connection = connection_from_row(row, credentials)
         if self._redactor is not None:
-            self._redactor.add(connection.api_key, connection.token)
+            self._redactor.add(*credentials.values())
         platform = build_platform(connection, transport=self.transport, limits=self.limits)
         with self._lock:
             previous = self._clients.get(key)
@@ -113,6 +135,37 @@ class PlatformDirectory:
             if previous is not None:
                 self._retired.append(previous[1])
         return _Borrowed(platform)
+
+    def _credentials(
+        self, session: Session, row: PlatformConnectionRow, account_id: int, product: Product
+    ) -> PlatformCredentials:
+        """The row's credentials in clear; fails closed (:class:`PlatformConfigError` for the
+        owner, an error on the log for the operator) when they cannot be read."""
+        if row.credentials_encrypted is None:
+            return PlatformCredentials({})
+        try:
+            cipher = self._cipher_for(session)
+            return unseal(cipher, row.credentials_encrypted)
+        except (TokenKeyError, CredentialsUnreadable) as error:
+            logger.error(
+                "The %s credentials of account %s cannot be used: they %s. Was a key removed "
+                "before `seatbot tokens rotate` ran? Restore the key, or store them again "
+                "with `seatbot load`.",
+                product.label,
+                account_id,
+                error if isinstance(error, CredentialsUnreadable) else f"need a key ({error})",
+            )
+            raise _config_error(product, "its stored credentials cannot be decrypted") from None
+
+    def _cipher_for(self, session: Session) -> TokenCipher:
+        with self._lock:
+            cipher = self._cipher
+        if cipher is None:
+            url = session.get_bind().engine.url.render_as_string(hide_password=True)
+            cipher = cipher_from_environment(url)
+            with self._lock:
+                self._cipher = cipher
+        return cipher
 
     async def aclose(self) -> None:
         """Close every client handed out, then the shared transport (if this directory made it)."""
@@ -149,19 +202,36 @@ class _Borrowed:
 
 def _fingerprint(row: PlatformConnectionRow) -> str:
     """Changes whenever anything that shapes the client changes (credentials included)."""
-    material = json.dumps([row.kind, row.base_url, row.file_path, row.options])
+    material = json.dumps(
+        [row.kind, row.base_url, row.file_path, row.options, row.credentials_encrypted]
+    )
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def connection_from_row(row: PlatformConnectionRow) -> PlatformConnection:
-    """The platforms package's connection settings for one stored row."""
+def connection_from_row(
+    row: PlatformConnectionRow, credentials: Mapping[str, str] | None = None
+) -> PlatformConnection:
+    """The platforms package's connection settings for one stored row and its decrypted
+    ``credentials``."""
     product = Product(row.product)
+    credentials = credentials or {}
     try:
         options = json.loads(row.options or "{}")
     except json.JSONDecodeError as error:
         raise _config_error(product, "its options are not valid JSON") from error
     if not isinstance(options, dict):
         raise _config_error(product, "its options are not a JSON object")
+    in_clear = plaintext_credential_keys(options)
+    if in_clear:
+        # Written by something older than the encryption: refuse rather than use them.
+        logger.error(
+            "The %s connection of account %s holds credentials in clear in its options (%s); "
+            "reload the accounts file with `seatbot load` to store them encrypted.",
+            product.label,
+            row.account_id,
+            ", ".join(in_clear),
+        )
+        raise _config_error(product, "its credentials are not stored encrypted")
     paths = options.get("paths") or {}
     if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
         raise _config_error(product, "'paths' must map names to paths")
@@ -174,21 +244,14 @@ def connection_from_row(row: PlatformConnectionRow) -> PlatformConnection:
         kind=kind,
         base_url=row.base_url,
         paths=dict(paths),
-        api_key=_optional_str(options, "api_key", product),
-        login_email=_optional_str(options, "login_email", product),
-        token=_optional_str(options, "token", product),
+        api_key=credentials.get("api_key"),
+        login_email=credentials.get("login_email"),
+        token=credentials.get("token"),
         file_path=Path(row.file_path) if row.file_path else None,
         timeouts=_dataclass_from(Timeouts, options.get("timeouts"), product),
         retry=_dataclass_from(RetryPolicy, options.get("retry"), product),
         page_size=_page_size(options, product),
     )
-
-
-def _optional_str(options: dict[str, Any], key: str, product: Product) -> str | None:
-    value = options.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _config_error(product, f"'{key}' must be text")
 
 
 def _page_size(options: dict[str, Any], product: Product) -> int:

@@ -37,6 +37,7 @@ from bot.db import make_engine, make_session_factory, upgrade
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.logging_setup import SecretRedactor, configure_logging
 from bot.platform_directory import PlatformDirectory
+from bot.secrets import cipher_for
 from bot.settings import Settings
 from handlers.deps import HandlerDeps
 
@@ -82,7 +83,7 @@ def build_runtime(
     """
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    directory = PlatformDirectory(sessions, redactor=redactor)
+    directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher_for(settings))
     deps = HandlerDeps(
         seat_changes=SeatChanges(
             sessions, quote_ttl=timedelta(seconds=settings.seatbot_quote_ttl_seconds)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -25,6 +26,7 @@ from bot.cli_billing import PlatformCheckResult
 
 NOW = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"
+TEST_TOKEN_KEY = Fernet.generate_key().decode()
 
 
 def _app(check: cli_billing.PlatformCheck | None = None) -> typer.Typer:
@@ -37,6 +39,7 @@ def _app(check: cli_billing.PlatformCheck | None = None) -> typer.Typer:
 @pytest.fixture
 def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("SEATBOT_TOKEN_KEYS", TEST_TOKEN_KEY)  # PostgreSQL stores nothing in clear
     # The CLI reads the clock (it is the shell); pin it so loads land in January 2026.
     monkeypatch.setattr(cli_billing, "_now", lambda: NOW)
 
@@ -67,7 +70,7 @@ def test_db_upgrade(run: Any) -> None:
 def test_load_twice_is_idempotent(run: Any, session_factory: sessionmaker[Session]) -> None:
     code, out, err = run("load", str(EXAMPLE))
     assert code == 0, err
-    assert "account acme: created" in out
+    assert "acme: account created" in out
     before = _dump(session_factory)
     code, out, _ = run("load", str(EXAMPLE))
     assert code == 0

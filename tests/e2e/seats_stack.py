@@ -25,6 +25,8 @@ from billing.models import Member
 from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.service import SeatService
 from billing.views import SeatChangeView
+from bot.platform_credentials import seal
+from bot.secrets import TokenCipher
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
@@ -40,6 +42,8 @@ TEAM = "T_ACME"
 CHANNEL = "C_SEATS"
 NOW = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
 AXIOM_USERS = 8
+#: The Fernet key the stack's platform credentials are sealed with (``SEATBOT_TOKEN_KEYS``).
+TOKEN_KEY = "0Yjc4mZ3kAs1WwXyvoV8v6l0hZBzXnC1Q2tY3u4s5Pw="
 
 
 def blocks_text(args: dict[str, Any]) -> str:
@@ -165,13 +169,13 @@ class Stack:
 
 
 def connect_sandbox(sessions: sessionmaker[Session], account_id: int, sandbox_url: str) -> None:
-    """The account's Axiom connection, pointing at the sandbox (short timeouts for tests)."""
+    """The account's Axiom connection, pointing at the sandbox (short timeouts for tests), its
+    credentials sealed with :data:`TOKEN_KEY` as ``seatbot load`` seals them."""
     options = {
-        "api_key": DEFAULT_API_KEY,
-        "login_email": "admin@acme.example",
         "timeouts": {"connect_s": 2, "read_s": 2, "listing_deadline_s": 5},
         "retry": {"max_attempts": 2, "backoff_initial_s": 0.01, "backoff_max_s": 0.05},
     }
+    credentials = {"api_key": DEFAULT_API_KEY, "login_email": "admin@acme.example"}
     with sessions.begin() as session:
         session.add(
             PlatformConnectionRow(
@@ -180,6 +184,7 @@ def connect_sandbox(sessions: sessionmaker[Session], account_id: int, sandbox_ur
                 kind="api",
                 base_url=f"{sandbox_url}/t/acme/axiom",
                 options=json.dumps(options),
+                credentials_encrypted=seal(TokenCipher([TOKEN_KEY]), credentials),
             )
         )
 
@@ -205,6 +210,7 @@ async def start_stack(
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_url=standin_server.api_url,
             seatbot_platform_deadline_seconds=5.0,
+            seatbot_token_keys=SecretStr(TOKEN_KEY),
         )
         runtime = build_runtime(settings, clock=lambda: NOW)
         app_server = serve_asgi(runtime.asgi_app, lifespan="on")

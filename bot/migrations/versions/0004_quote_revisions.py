@@ -1,7 +1,7 @@
 """quote revisions and subscription starts
 
-Revision ID: 0003_quote_revisions
-Revises: 0002_slack_installations
+Revision ID: 0004_quote_revisions
+Revises: 0003_platform_credentials
 Create Date: 2026-11-29
 
 ``seat_change_requests.quote_revision`` numbers the quotes stored on a request (a Confirm button
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_quote_revisions"
-down_revision: str | None = "0002_slack_installations"
+revision: str = "0004_quote_revisions"
+down_revision: str | None = "0003_platform_credentials"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

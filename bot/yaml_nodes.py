@@ -1,0 +1,146 @@
+"""Reading PyYAML nodes with their line numbers: typed values, and every problem at once.
+
+:class:`NodeReader` records a :class:`Problem` (line and field) instead of stopping at the first
+one, so a file's mistakes are all reported together; :class:`ConfigError` carries them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from billing.errors import UserFacingError
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file: where (1-based line) and which field. A problem with the
+    file as a whole (it cannot be read) has line 0 and no field."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.line == 0 and not self.field:
+            return self.message
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+class ConfigError(UserFacingError):
+    """The file is invalid; ``problems`` lists every problem with its line and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(sorted(problems, key=lambda p: (p.line, p.field)))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class NodeReader:
+    """Typed access to YAML nodes that records problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, node: yaml.Node, path: str, message: str) -> None:
+        self.problems.append(Problem(node.start_mark.line + 1, path, message))
+
+    def mapping(
+        self, node: yaml.Node, path: str, *, required: set[str], optional: set[str]
+    ) -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, "expected a mapping of fields")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{path}.{key}" if path else key
+            if key in fields:
+                self.problem(key_node, where, "appears twice")
+            elif key not in required | optional:
+                allowed = ", ".join(sorted(required | optional))
+                self.problem(key_node, where, f"unknown field (allowed: {allowed})")
+            else:
+                fields[key] = value_node
+        for key in sorted(required - fields.keys()):
+            self.problem(node, f"{path}.{key}" if path else key, "is required")
+        return fields
+
+    def sequence(self, node: yaml.Node | None, path: str) -> list[yaml.Node]:
+        if node is None or is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, "expected a list")
+            return []
+        return list(node.value)
+
+    def text(self, node: yaml.Node | None, path: str, *, optional: bool = False) -> str | None:
+        if node is None or is_null(node):
+            if not optional and node is not None:
+                self.problem(node, path, "must not be empty")
+            return None
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            self.problem(node, path, "expected a non-empty text value")
+            return None
+        return str(node.value).strip()
+
+    def whole_number(
+        self, node: yaml.Node | None, path: str, *, minimum: int, maximum: int
+    ) -> int | None:
+        value = self.text(node, path)
+        if value is None or node is None:
+            return None
+        if re.fullmatch(r"[+-]?[0-9]+", value) and minimum <= int(value) <= maximum:
+            return int(value)
+        self.problem(
+            node,
+            path,
+            f"must be a whole number from {minimum:,} to {maximum:,} (the file says {value})",
+        )
+        return None
+
+    def choice(
+        self, node: yaml.Node | None, path: str, kind: type[Any], default: Any = None
+    ) -> Any:
+        if node is None:
+            return default
+        value = self.text(node, path)
+        if value is None:
+            return None
+        try:
+            return kind(value.lower())
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            self.problem(node, path, f"{value!r} is not one of {allowed}")
+            return None
+
+    def plain(self, node: yaml.Node, path: str) -> Any:
+        """A JSON-ready value (options): mappings, lists, text, numbers, booleans."""
+        if isinstance(node, yaml.MappingNode):
+            fields = self.mapping(
+                node, path, required=set(), optional={str(k.value) for k, _ in node.value}
+            )
+            return {
+                key: self.plain(value, f"{path}.{key}") for key, value in (fields or {}).items()
+            }
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        tag = node.tag.rsplit(":", 1)[-1]
+        value = str(node.value)
+        if tag == "null":
+            return None
+        if tag == "bool":
+            return value.lower() in {"true", "yes", "on"}
+        if tag == "int":
+            return int(value.replace("_", ""), 0)
+        if tag == "float":
+            return float(value)
+        return value
+
+
+def is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
