@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from billing.models import Base
 from billing.service import AccountView, SeatService, SubscriptionView
-from bot import cli_billing
-from bot.cli_billing import PlatformCheckResult
+from bot.cli import billing as cli_billing
+from bot.cli.billing import PlatformCheckResult
 
 NOW = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"

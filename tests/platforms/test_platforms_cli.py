@@ -10,7 +10,7 @@ import typer
 from platform_fakes import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
-from bot.cli_platforms import build_users_report, register, users_report_document
+from bot.cli.platforms import build_users_report, register, users_report_document
 from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
 from platforms.factory import build_platform
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig

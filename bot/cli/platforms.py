@@ -22,7 +22,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from billing.decrease import deletion_candidate_order
-from bot.cli_errors import fail, fail_bad_input
+from bot.cli.errors import fail, fail_bad_input
 from platforms.guard import read_listing
 from platforms.importfile import UserFileError, ValidationReport, validate_user_file
 from platforms.sandbox import (

@@ -16,7 +16,7 @@ from billing.proration import (
     ProrationRule,
     prorate_quantity_change,
 )
-from bot.cli_errors import fail_bad_input
+from bot.cli.errors import fail_bad_input
 from bot.instants import InstantError, parse_instant
 from bot.proration_render import proration_document, proration_summary, proration_table
 

@@ -13,7 +13,7 @@ from billing.decrease import DecreaseVerdict, check_seat_change
 from billing.products import Product, parse_product
 from billing.service import SeatService
 from billing.views import AccountView, SubscriptionView
-from bot.cli_billing import PlatformCheckResult
+from bot.cli.billing import PlatformCheckResult
 from bot.db import make_engine, make_session_factory
 from bot.platform_directory import PlatformDirectory
 from bot.settings import load_settings

@@ -31,7 +31,7 @@ from billing.money import Money
 from billing.periods import zone
 from billing.products import Product
 from billing.service import AccountView, LedgerLineView, SeatService, SubscriptionView
-from bot.cli_errors import fail, fail_bad_input
+from bot.cli.errors import fail, fail_bad_input
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.instants import InstantError, parse_instant
 from bot.loader import ConfigError, apply_config, load_file

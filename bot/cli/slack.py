@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_errors import fail, fail_bad_input
+from bot.cli.errors import fail, fail_bad_input
 from bot.settings import Settings, load_settings
 
 ServeFunction = Callable[[Settings, str, "int | None"], None]

@@ -7,7 +7,7 @@ import importlib
 import typer
 
 # Each module exposes ``register(app)``; listed here so the CLI is assembled in one place.
-_COMMAND_MODULES = ("bot.cli_prorate", "bot.cli_slack", "bot.cli_demo")
+_COMMAND_MODULES = ("bot.cli.prorate", "bot.cli.slack", "bot.cli.demo")
 
 
 def build_cli() -> typer.Typer:
@@ -24,7 +24,9 @@ def build_cli() -> typer.Typer:
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
     # The billing and platform commands need platform facts from the database: wired here.
-    from bot import cli_billing, cli_platforms, cli_wiring
+    from bot.cli import billing as cli_billing
+    from bot.cli import platforms as cli_platforms
+    from bot.cli import wiring as cli_wiring
 
     cli_billing.register(app, platform_check=cli_wiring.platform_check)
     cli_platforms.register(app, lookup=cli_wiring.users_lookup)
