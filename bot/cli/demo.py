@@ -1,20 +1,28 @@
-"""``seatbot demo``: registered on the CLI by ``bot.cli``."""
+"""``seatbot demo``: the whole product offline, as a transcript."""
 
 from __future__ import annotations
 
 import typer
 
+from bot.cli.commands import add_command
+from bot.cli.errors import fail
+
 
 def demo() -> None:
-    """Play a whole seat-change session offline: SQLite, sandbox platforms, a Slack stand-in,
-    the real app over HTTP, and signed requests as Slack sends them, printed as a transcript."""
-    from bot.demo import main
+    """Play a whole seat-change session offline, printed as a transcript.
 
-    status = main()
-    if status:
-        raise typer.Exit(status)
+    Runs SQLite, the sandbox platforms, a Slack stand-in and the real app over HTTP in one
+    process tree, and sends requests signed as Slack signs them. Exits 0 only when every step
+    did what it should.
+    """
+    from bot.demo import DemoStepFailed, main
+
+    try:
+        main()
+    except DemoStepFailed as error:
+        raise fail(f"the demo failed: {error}") from None
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``seatbot demo`` to ``app``."""
-    app.command("demo")(demo)
+    """Add ``seatbot demo``."""
+    add_command(app, "demo", demo)
