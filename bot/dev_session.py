@@ -151,15 +151,24 @@ class DevPrompt:
         self._show(replies)
 
     def _show(self, replies: list[RecordedCall]) -> None:
+        if not replies:
+            # Nothing new: the last reply's numbers still mean what they meant.
+            self.console.print("(no visible reply)", style="italic yellow")
+            return
         self.choices = []
         shown = False
+        views: dict[str, None] = {}  # each view once, in its latest state
         for call in replies:
             if call.method in _MESSAGE_METHODS and not call.args.get("delete_original"):
                 self._show_message(call)
                 shown = True
             elif call.method in _VIEW_METHODS and call.ok:
-                self._show_view(call)
-                shown = True
+                view_id = call.response.get("view", {}).get("id") or call.args.get("view_id")
+                if view_id:
+                    views[str(view_id)] = None
+        for view_id in views:
+            self._show_view(view_id)
+            shown = True
         if not shown:
             self.console.print("(no visible reply)", style="italic yellow")
 
@@ -176,13 +185,13 @@ class DevPrompt:
             self._add_button(element, block_id, message=message)
         self._panel(lines, title)
 
-    def _show_view(self, call: RecordedCall) -> None:
-        view_id = call.response.get("view", {}).get("id") or call.args.get("view_id")
-        if not view_id:
-            return
-        view = self.servers.standin.view(str(view_id))
-        self.modal, self.modal_values = view, {}
-        lines = render_view(view, width=max(40, self.console.width - 6))
+    def _show_view(self, view_id: str) -> None:
+        view = self.servers.standin.view(view_id)
+        if self.modal is None or self.modal.get("id") != view_id:
+            self.modal_values = {}  # a new modal: nothing typed into it yet
+        self.modal = view
+        shown = dict(view, state={"values": self.modal_values})
+        lines = render_view(shown, width=max(40, self.console.width - 6))
         for block in view.get("blocks") or []:
             element = block.get("element") or {}
             if block.get("type") == "input" and element.get("type") in (
@@ -263,6 +272,11 @@ class DevPrompt:
             view = self.modal
             if view is None:
                 return
+            if not block.get("dispatch_action"):
+                # Slack sends nothing for such an input until the form is submitted.
+                self.choices = []
+                self._show_view(str(view["id"]))
+                return
             action = dict(
                 sent,
                 action_id=action_id,
@@ -275,7 +289,6 @@ class DevPrompt:
                     action, user_id=self.user_id, view=view, state_values=values
                 )
             )
-            self.modal_values = values
 
         self.choices.append(Choice(label, type_value, takes_value=True))
 
