@@ -31,8 +31,11 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
             typer.Option(help="Port to listen on (HTTP mode); default: PORT, else 3000."),
         ] = None,
     ) -> None:
-        """Run the Slack app: migrations first, then HTTP (POST /slack/events, GET /healthz),
-        or Socket Mode when SLACK_APP_TOKEN is set."""
+        """Run the Slack app over HTTP, or over Socket Mode when SLACK_APP_TOKEN is set.
+
+        Applies the database migrations first. Over HTTP it serves POST /slack/events and
+        GET /healthz.
+        """
         from bot.app import ConfigurationError
         from bot.installations import TokenKeyError
 
