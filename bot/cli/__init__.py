@@ -24,7 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from billing.errors import UserFacingError
 from bot.cli.commands import unwrap_help
 from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, exit_status, one_line, say
+from bot.db import describe_database_error
 from bot.logging_setup import SecretRedactor
+from bot.settings import SettingsError, database_url_setting
 
 #: The modules that add commands, in the order ``seatbot --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -156,7 +158,13 @@ def _invoke(state: CliState, args: list[str]) -> int:
         say(error.message)
         return exit_status(error)
     except SQLAlchemyError as error:
-        say(f"database error ({type(error).__name__})")
+        # A command that did not translate its database errors itself: say it in words all the
+        # same, for the database the environment names.
+        try:
+            url = database_url_setting()
+        except SettingsError:
+            url = ""
+        say(describe_database_error(error, url))
         return EXIT_FAILURE
     except Exception as error:
         if state.verbose:

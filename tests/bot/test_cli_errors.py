@@ -76,6 +76,15 @@ CASES: dict[str, Case] = {
     ),
     "serve --port 0": Case(["serve", "--port", "0"], 2, "--port: 0 is not a port number"),
     "tokens rotate without keys": Case(["tokens", "rotate"], 2, "SEATBOT_TOKEN_KEYS is not set"),
+    "tokens rotate, database in a missing folder": Case(
+        ["tokens", "rotate"],
+        1,
+        "cannot create the database file at /nonexistent-seatbot-dir/x.db",
+        {
+            "DATABASE_URL": "sqlite:////nonexistent-seatbot-dir/x.db",
+            "SEATBOT_TOKEN_KEYS": "A" * 43 + "=",  # a well-formed Fernet key
+        },
+    ),
     # --- the database ------------------------------------------------------------------------
     "SQLite file in a missing folder": Case(
         ["db", "upgrade"],
