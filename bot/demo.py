@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import SecretStr
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -269,9 +270,15 @@ async def _script(session: DemoSession, http: httpx.AsyncClient, sandbox_url: st
 
 
 def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
-    table = Table(title=f"Ledger · Acme Telecom Ltd (times in {tz.key})", title_style="bold")
+    table = Table(
+        title=f"Ledger · Acme Telecom Ltd (times in {tz.key})",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
     for column in ("written", "product", "kind", "seats", "amount", "period"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("written", "amount", "period"))
     for line in service.ledger(account_id):
         table.add_row(
             format_instant(line.created_at, tz, show_zone=False),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
@@ -328,9 +329,16 @@ def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:
     table = Table(
         title=f"{account.display_name} ledger ({account.currency}; times in {tz.key})",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
     )
     for column in ("written", "product", "kind", "seats", "amount", "period"):
-        table.add_column(column, justify="right" if column in ("seats", "amount") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("seats", "amount") else "left",
+            no_wrap=column in ("written", "amount", "period"),
+        )
     for line in lines:
         period_text = format_period(Period(line.period_start, line.period_end), tz, show_zone=False)
         table.add_row(
