@@ -1,31 +1,37 @@
 """``seatbot demo``: the whole product offline, as a readable Slack transcript.
 
 In one process, on loopback ports chosen by the OS: an embedded SQLite database in a temporary
-folder loaded from ``examples/accounts.yml`` (its sandbox URLs rewritten to the sandbox started
-here), the sandbox platform server, the local stand-in for the Slack Web API, and the real app
-(``bot.server``) on uvicorn. A scripted owner then talks to it with requests signed exactly as
-Slack signs them, and every reply is rendered as text. Each step checks what came back; the
-exit status is 0 only when every step did what it should.
+folder loaded from the example accounts file (``examples/accounts.yml``, shipped inside the
+package as ``bot/data/`` so that an installed wheel runs the demo from any folder; its sandbox
+URLs rewritten to the sandbox started here), the sandbox platform server, the local stand-in for
+the Slack Web API, and the real app (``bot.server``) on uvicorn. A scripted owner then talks to
+it with requests signed exactly as Slack signs them, and every reply is rendered as text. Each
+step checks what came back; the exit status is 0 only when every step did what it should.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import SecretStr
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from billing.display import format_instant, format_period
+from billing.periods import Period, zone
 from billing.service import SeatService
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.demo_render import render_message, render_view
@@ -38,7 +44,8 @@ from bot.standin.slack_driver import button, number_input_value, static_select_v
 from handlers import ids
 from platforms.sandbox import SandboxApp, SandboxConfig
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+#: The demo's data: copies of ``examples/`` that ship inside the package (a test keeps them equal).
+DEMO_DATA_FILES = ("accounts.yml", "globex-matrix-users.csv")
 EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
 TEAM = "T0ACME001"
 OWNER = "U0ACMEOWNER"
@@ -52,7 +59,13 @@ REPLY_WITHIN_S = 15.0
 
 
 class DemoStepFailed(Exception):
-    """A scripted step did not get the reply it should have."""
+    """A scripted step did not get the reply it should have (or the demo could not start);
+    ``str()`` is one sentence for the operator."""
+
+
+def demo_data() -> Traversable:
+    """The folder of the demo's data inside the installed package."""
+    return files("bot") / "data"
 
 
 @dataclass
@@ -213,16 +226,17 @@ async def _delete_blocking_users(
     return len(named)
 
 
-def _prepare_accounts(folder: Path, sandbox_url: str) -> Path:
-    """A copy of the example accounts file whose platform URLs point at our sandbox."""
-    source = EXAMPLES_DIR / "accounts.yml"
-    if not source.exists():
-        raise DemoStepFailed(f"{source} is missing: run the demo from a Seatbot checkout")
-    for extra in EXAMPLES_DIR.iterdir():
-        if extra.is_file() and extra.name != "accounts.yml":
-            shutil.copy(extra, folder / extra.name)
-    text = source.read_text(encoding="utf-8").replace(EXAMPLE_SANDBOX_URL, sandbox_url)
+def prepare_demo_accounts(folder: Path, sandbox_url: str) -> Path:
+    """Copy the example accounts file (and the files it names) into ``folder``, its platform
+    URLs pointing at ``sandbox_url``; returns the copy's path."""
+    data = demo_data()
+    for name in DEMO_DATA_FILES:
+        source = data / name
+        if not source.is_file():
+            raise DemoStepFailed(f"the installed package lacks its demo file bot/data/{name}")
+        (folder / name).write_bytes(source.read_bytes())
     target = folder / "accounts.yml"
+    text = target.read_text(encoding="utf-8").replace(EXAMPLE_SANDBOX_URL, sandbox_url)
     target.write_text(text, encoding="utf-8")
     return target
 
@@ -255,25 +269,46 @@ async def _script(session: DemoSession, http: httpx.AsyncClient, sandbox_url: st
     await session.command("history", expect="25 → 20")
 
 
-def _ledger_table(service: SeatService, account_id: int) -> Table:
-    table = Table(title="Ledger · Acme Telecom Ltd", title_style="bold")
-    for column in ("written (UTC)", "product", "kind", "seats", "amount", "period (UTC)"):
-        table.add_column(column)
+def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
+    table = Table(
+        title=f"Ledger · Acme Telecom Ltd (times in {tz.key})",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    for column in ("written", "product", "kind", "seats", "amount", "period"):
+        table.add_column(column, no_wrap=column in ("written", "amount", "period"))
     for line in service.ledger(account_id):
         table.add_row(
-            f"{line.created_at:%Y-%m-%d %H:%M}",
-            line.product.value,
+            format_instant(line.created_at, tz, show_zone=False),
+            line.product.label,
             line.kind.value,
             str(line.quantity),
             f"{line.amount.to_decimal_string()} {line.amount.currency}",
-            f"{line.period_start:%Y-%m-%d} – {line.period_end:%Y-%m-%d}",
+            format_period(Period(line.period_start, line.period_end), tz, show_zone=False),
         )
     return table
 
 
 async def run_demo(console: Console, *, now: datetime | None = None) -> int:
-    """Play the scripted session; 0 when every step did what it should, else 1."""
+    """Play the scripted session; returns 0 when every step did what it should.
+
+    Raises :class:`DemoStepFailed` (after printing the transcript so far) when a step did not:
+    its message says which, in one sentence.
+    """
     out = Transcript(console)
+    try:
+        return await _run_demo(console, out, now)
+    except DemoStepFailed as exc:
+        out.failed(f"demo step failed: {exc}")
+        raise
+    except TimeoutError:
+        out.failed(f"demo step failed: no reply within {REPLY_WITHIN_S:.0f} s")
+        raise DemoStepFailed(f"the app gave no reply within {REPLY_WITHIN_S:.0f} s") from None
+
+
+async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> int:
     with tempfile.TemporaryDirectory(prefix="seatbot-demo-") as tmp:
         folder = Path(tmp)
         sandbox = SandboxApp(SandboxConfig())
@@ -291,7 +326,7 @@ async def run_demo(console: Console, *, now: datetime | None = None) -> int:
 
         servers: list[RunningServer] = [sandbox_server, standin_server]
         try:
-            account_id = _load_accounts(folder, sandbox_server.url, database_url, clock())
+            account_id, tz = load_demo_accounts(folder, sandbox_server.url, database_url, clock())
             settings = Settings(
                 database_url=database_url,
                 slack_bot_token=SecretStr(BOT_TOKEN),
@@ -317,21 +352,21 @@ async def run_demo(console: Console, *, now: datetime | None = None) -> int:
                 session = DemoSession(standin, driver, out)
                 try:
                     await _script(session, http, sandbox_server.url)
-                except (DemoStepFailed, TimeoutError) as exc:
-                    out.failed(f"demo step failed: {exc}")
-                    return 1
                 finally:
                     await runtime.platforms.aclose()
             engine = make_engine(database_url)
             try:
-                console.print(_ledger_table(SeatService(make_session_factory(engine)), account_id))
+                service = SeatService(make_session_factory(engine))
+                console.print(_ledger_table(service, account_id, tz))
             finally:
                 engine.dispose()
                 runtime.engine.dispose()
             if standin.violations:
                 for violation in standin.violations:
                     out.failed(f"Slack would have refused a payload: {violation}")
-                return 1
+                raise DemoStepFailed(
+                    f"Slack would have refused {len(standin.violations)} payload(s)"
+                )
             console.print(Text("✓ every step did what it should", style="bold green"))
             return 0
         finally:
@@ -339,8 +374,12 @@ async def run_demo(console: Console, *, now: datetime | None = None) -> int:
                 await server.stop()
 
 
-def _load_accounts(folder: Path, sandbox_url: str, database_url: str, at: datetime) -> int:
-    accounts_file = _prepare_accounts(folder, sandbox_url)
+def load_demo_accounts(
+    folder: Path, sandbox_url: str, database_url: str, at: datetime
+) -> tuple[int, ZoneInfo]:
+    """Load the example accounts (platform URLs pointing at ``sandbox_url``) into the database
+    at ``database_url``, migrating it first; returns Acme's account id and time zone."""
+    accounts_file = prepare_demo_accounts(folder, sandbox_url)
     upgrade(database_url)
     engine = make_engine(database_url)
     try:
@@ -349,12 +388,12 @@ def _load_accounts(folder: Path, sandbox_url: str, database_url: str, at: dateti
             apply_config(session, load_file(accounts_file), at)
         account = SeatService(sessions).account_by_name(ACCOUNT)
         if account is None:
-            raise DemoStepFailed(f"examples/accounts.yml has no account {ACCOUNT!r}")
-        return account.id
+            raise DemoStepFailed(f"the demo's accounts file has no account {ACCOUNT!r}")
+        return account.id, zone(account.timezone)
     finally:
         engine.dispose()
 
 
 def main(console: Console | None = None) -> int:
-    """Run the demo in a fresh event loop; returns the exit status."""
+    """Run the demo in a fresh event loop; returns 0, or raises :class:`DemoStepFailed`."""
     return asyncio.run(run_demo(console or Console()))

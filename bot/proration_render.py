@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from billing.proration import Proration
+from billing.display import format_instant, format_period, format_share
+from billing.proration import DecreasePolicy, Proration
 
 
 def proration_document(proration: Proration) -> dict[str, Any]:
@@ -38,20 +39,21 @@ def proration_document(proration: Proration) -> dict[str, Any]:
 def proration_summary(
     proration: Proration, *, tz: ZoneInfo | None = None, locale: str = "en_US"
 ) -> str:
-    """The context of a proration in a few short lines: quantities, price, period, instant
-    (instants shown in ``tz``, UTC by default)."""
-    fraction = proration.fraction
+    """The context of a proration in a few short lines for people: quantities and price, the
+    period (first and last day) and the change instant in ``tz`` (UTC by default), and the
+    share of the period billed in words (exact fractions are only in the JSON document)."""
     shown = tz or ZoneInfo("UTC")
-    start, end = proration.period.start.astimezone(shown), proration.period.end.astimezone(shown)
-    at = proration.at.astimezone(shown)
+    share = format_share(proration.fraction, proration.rule, proration.period, proration.at, shown)
+    decreases = (
+        "credited" if proration.decrease_policy is DecreasePolicy.PRORATED else "not credited"
+    )
     return "\n".join(
         [
             f"{proration.old_quantity} → {proration.new_quantity} seats at "
             f"{proration.unit_price.format(locale)} per seat per period",
-            f"period   {start.isoformat()} → {end.isoformat()} ({shown.key})",
-            f"change   {at.isoformat()}",
-            f"rule     {proration.rule.value}, decreases {proration.decrease_policy.value}; "
-            f"{fraction.numerator}/{fraction.denominator} of the period remains",
+            f"period   {format_period(proration.period, shown)}",
+            f"change   {format_instant(proration.at, shown)}",
+            f"billed   {share} ({proration.rule.value} proration; decreases {decreases})",
         ]
     )
 

@@ -1,9 +1,60 @@
-"""The one typed settings object, read once from the environment by the composition root."""
+"""The one typed settings object, read once from the environment by the composition root.
+
+A value that cannot be used is reported as :class:`SettingsError`: one line naming the variable
+(``PORT: 'abc' is not a port number (1–65535)``), never a validation dump, and never a secret:
+only non-secret variables can be malformed, and a database URL is shown without its password.
+Commands that need one variable read only that one (:func:`database_url_setting`), so a bad
+``PORT`` does not stop ``seatbot accounts``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from billing.errors import UserFacingError
+
+DEFAULT_DATABASE_URL = "sqlite:///seatbot.db"
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+class SettingsError(UserFacingError):
+    """An environment variable holds a value Seatbot cannot use; ``variable`` names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def shown_url(url: str) -> str:
+    """``url`` safe to print: the password of ``scheme://user:password@host`` replaced by ``***``
+    (also in text that is not a valid URL)."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+def check_database_url(url: str) -> str:
+    """``url`` if SQLAlchemy can use it (parsed, and its dialect and driver are installed);
+    otherwise :class:`ValueError` with a sentence saying why (password hidden)."""
+    shown = shown_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"{shown!r} is not a database URL (e.g. {DEFAULT_DATABASE_URL})") from None
+    try:
+        parsed.get_dialect()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"{shown!r} names a database or driver Seatbot cannot use "
+            "(sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)"
+        ) from None
+    return url
 
 
 class Settings(BaseSettings):
@@ -11,7 +62,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
-    database_url: str = Field(default="sqlite:///seatbot.db")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL)
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -20,13 +71,64 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default="https://slack.com/api/")
     # Comma-separated Fernet keys, newest first; older keys still decrypt (rotation).
     seatbot_token_keys: SecretStr | None = None
-    port: int = 3000
+    port: int = Field(default=3000, ge=1, le=65535)
     # How long a confirmation prompt's quote stays valid before it must be re-quoted.
-    seatbot_quote_ttl_seconds: int = 600
+    seatbot_quote_ttl_seconds: int = Field(default=600, gt=0)
     # Deadline for listing a platform's users before a decrease is refused as unknown.
-    seatbot_platform_deadline_seconds: float = 10.0
+    seatbot_platform_deadline_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
+
+#: What each variable that can be malformed must be, for the one-line message.
+_EXPECTED = {
+    "port": "is not a port number (1–65535)",
+    "seatbot_quote_ttl_seconds": "is not a positive whole number of seconds",
+    "seatbot_platform_deadline_seconds": "is not a positive number of seconds",
+}
+
+
+def _settings_error(error: ValidationError) -> SettingsError:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    variable = field.upper()
+    value: Any = first.get("input")
+    if field == "database_url":
+        # The validator's sentence already shows the URL without its password.
+        reason = str(first.get("ctx", {}).get("error") or first["msg"])
+        return SettingsError(variable, reason)
+    if field in _EXPECTED and isinstance(value, str | int | float):
+        return SettingsError(variable, f"{str(value)!r} {_EXPECTED[field]}")
+    # Any other field may hold a secret: name the variable, never echo its value.
+    return SettingsError(variable, "has a value Seatbot cannot use")
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment (and nothing else)."""
-    return Settings()
+    """Read the settings from the environment (and nothing else); :class:`SettingsError`
+    (one line naming the variable) when a value cannot be used."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise _settings_error(error) from None
+
+
+def _environment_value(name: str, environ: Mapping[str, str]) -> str | None:
+    # Settings reads names case-insensitively; so does this.
+    exact = environ.get(name)
+    if exact is not None:
+        return exact
+    return next((value for key, value in environ.items() if key.upper() == name), None)
+
+
+def database_url_setting(environ: Mapping[str, str] | None = None) -> str:
+    """``DATABASE_URL`` (default ``sqlite:///seatbot.db``), checked on its own: the commands
+    that only need the database do not fail on an unrelated bad variable."""
+    raw = _environment_value("DATABASE_URL", os.environ if environ is None else environ)
+    url = DEFAULT_DATABASE_URL if raw is None or not raw.strip() else raw.strip()
+    try:
+        return check_database_url(url)
+    except ValueError as error:
+        raise SettingsError("DATABASE_URL", str(error)) from None

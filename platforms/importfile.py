@@ -10,10 +10,12 @@ Call_waiting, Status, Force_login, Phone``. The rules are in ``platforms/README.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -52,6 +54,65 @@ class UserFileError(Exception):
     written for the account owner."""
 
 
+class UserFileEncodingError(UserFileError):
+    """The file's bytes are not text in any encoding Excel saves CSV files in; re-reading the
+    same file cannot help, the owner must save it again."""
+
+
+#: Byte-order marks, checked longest first: the encodings Excel's "CSV UTF-8" and "Unicode
+#: text" exports start with.
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with BOM"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 BE"),
+)
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """A text file's content and how it was decoded: ``encoding`` is the Python codec,
+    ``label`` the name people know it by (``UTF-8``, ``Windows-1252``)."""
+
+    text: str
+    encoding: str
+    label: str
+
+
+def decode_text(data: bytes, name: str) -> DecodedText:
+    """Decode a CSV file's bytes as Excel writes them, never guessing silently: a byte-order
+    mark (UTF-8, UTF-16 LE/BE) decides; otherwise strict UTF-8; otherwise Windows-1252 (cp1252,
+    Excel's "CSV" on Western Windows, a superset of Latin-1's printable characters).
+
+    Raises :class:`UserFileEncodingError` naming ``name`` when none of these fits.
+    """
+    for bom, encoding, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return DecodedText(data.decode(encoding), encoding, label)
+            except UnicodeDecodeError as exc:
+                raise UserFileEncodingError(
+                    f"{name} starts like {label} text but byte {exc.start} is not {label}; "
+                    "save it again from the spreadsheet as CSV UTF-8."
+                ) from None
+    try:
+        text = DecodedText(data.decode("utf-8"), "utf-8", "UTF-8")
+    except UnicodeDecodeError:
+        try:
+            text = DecodedText(data.decode("cp1252"), "cp1252", "Windows-1252")
+        except UnicodeDecodeError as exc:
+            raise UserFileEncodingError(
+                f"{name} is not text in UTF-8, UTF-16 or Windows-1252 "
+                f"(byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                "save it again from the spreadsheet as CSV UTF-8."
+            ) from None
+    if "\x00" in text.text:
+        raise UserFileEncodingError(
+            f"{name} is not a text file (it contains NUL bytes); save it from the spreadsheet "
+            "as CSV UTF-8, or give the .xlsx workbook itself."
+        )
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class RowProblem:
     """One reason a row is bad. ``row`` is the row number as a spreadsheet shows it (the header
@@ -69,6 +130,9 @@ class ValidationReport:
     rows_checked: int
     problems: list[RowProblem] = field(default_factory=list)
     users: list[PlatformUser] = field(default_factory=list)
+    #: How a CSV file was decoded (``UTF-8``, ``UTF-8 with BOM``, ``UTF-16 LE``,
+    #: ``Windows-1252``); ``None`` for a workbook.
+    encoding: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -84,38 +148,46 @@ class ValidationReport:
 def validate_user_file(path: Path) -> ValidationReport:
     """Read and check a user import file (``.csv`` or ``.xlsx``); report every bad row.
 
-    Raises :class:`UserFileError` when the file cannot be read at all.
+    Raises :class:`UserFileError` when the file cannot be read at all
+    (:class:`UserFileEncodingError` when a CSV file's bytes are not text Excel writes).
     """
-    return validate_rows(read_rows(path))
+    rows, encoding = _read_table(path)
+    return replace(validate_rows(rows), encoding=encoding)
 
 
 def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     """The file's rows as ``(spreadsheet row number, cell texts)``, header included."""
+    return _read_table(path)[0]
+
+
+def _read_table(path: Path) -> tuple[list[tuple[int, list[str]]], str | None]:
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise UserFileError(f"{path.name} is neither a .csv nor an .xlsx file.")
     try:
+        if path.is_dir():
+            raise UserFileError(f"{path} is a folder, not a user file.")
         if suffix == ".csv":
-            return list(_read_csv(path))
-        if suffix in (".xlsx", ".xlsm"):
-            return list(_read_xlsx(path))
+            decoded = decode_text(path.read_bytes(), path.name)
+            return list(_read_csv(decoded.text)), decoded.label
+        return list(_read_xlsx(path)), None
     except FileNotFoundError:
         raise UserFileError(f"There is no file at {path}.") from None
+    except PermissionError:
+        raise UserFileError(f"{path} cannot be read: permission denied.") from None
     except OSError as exc:
         raise UserFileError(f"The file {path} could not be read ({exc.strerror}).") from None
-    raise UserFileError(f"{path.name} is neither a .csv nor an .xlsx file.")
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
-    # utf-8-sig drops the byte-order mark Excel writes; the dialect is sniffed because Excel in
-    # many locales separates with semicolons.
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        sample = handle.read(4096)
-        handle.seek(0)
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        for number, cells in enumerate(csv.reader(handle, dialect), start=1):
-            yield number, [cell.strip() for cell in cells]
+def _read_csv(text: str) -> Iterator[tuple[int, list[str]]]:
+    # The dialect is sniffed because Excel in many locales separates with semicolons.
+    sample = text[:4096]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1):
+        yield number, [cell.strip() for cell in cells]
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -293,6 +365,12 @@ class ImportFilePlatform:
         """Every user in the file; raises when the file is unreadable or has bad rows."""
         try:
             report = await asyncio.to_thread(validate_user_file, self._path)
+        except UserFileEncodingError as exc:
+            raise PlatformDataError(
+                f"Seatbot could not read the {self._product.label} user file: {exc} "
+                "Nothing was changed.",
+                product_label=self.label,
+            ) from None
         except UserFileError as exc:
             raise PlatformUnavailable(
                 f"Seatbot could not read the {self._product.label} user file: {exc} "

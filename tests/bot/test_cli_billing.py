@@ -21,8 +21,10 @@ from billing.models import Base
 from billing.outcomes import ChangeApplied, ReadyToConfirm
 from billing.seat_changes import SeatChanges
 from billing.service import AccountView, SeatService, SubscriptionView
-from bot import cli_billing
-from bot.cli_billing import PlatformCheckResult
+from bot.cli import billing as cli_billing
+from bot.cli import database as cli_database
+from bot.cli import shell
+from bot.cli.billing import PlatformCheckResult
 
 NOW = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"
@@ -32,6 +34,7 @@ TEST_TOKEN_KEY = Fernet.generate_key().decode()
 def _app(check: cli_billing.PlatformCheck | None = None) -> typer.Typer:
     app = typer.Typer()
     app.callback()(lambda: None)
+    cli_database.register(app)
     cli_billing.register(app, platform_check=check)
     return app
 
@@ -41,7 +44,7 @@ def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("SEATBOT_TOKEN_KEYS", TEST_TOKEN_KEY)  # PostgreSQL stores nothing in clear
     # The CLI reads the clock (it is the shell); pin it so loads land in January 2026.
-    monkeypatch.setattr(cli_billing, "_now", lambda: NOW)
+    monkeypatch.setattr(shell, "utc_now", lambda: NOW)
 
     def _run(*args: str, check: cli_billing.PlatformCheck | None = None) -> tuple[int, str, str]:
         result = CliRunner().invoke(_app(check), list(args))
@@ -64,7 +67,21 @@ def _dump(session_factory: sessionmaker[Session]) -> dict[str, list[dict[str, An
 def test_db_upgrade(run: Any) -> None:
     code, out, _ = run("db", "upgrade")
     assert code == 0
-    assert "up to date" in out
+    assert "is already up to date (schema 0002_slack_installations)" in out
+
+
+def test_db_upgrade_says_what_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "new.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    first = CliRunner().invoke(_app(), ["db", "upgrade"])
+    again = CliRunner().invoke(_app(), ["db", "upgrade"])
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert first.stdout.strip() == (
+        f"created the database at {database} (schema 0002_slack_installations)"
+    )
+    assert again.stdout.strip() == (
+        f"the database at {database} is already up to date (schema 0002_slack_installations)"
+    )
 
 
 def test_load_twice_is_idempotent(run: Any, session_factory: sessionmaker[Session]) -> None:
@@ -108,6 +125,8 @@ def test_accounts_json_never_shows_credentials(run: Any) -> None:
     assert acme["subscriptions"][1]["currency"] == "USD"
     code, text_out, _ = run("accounts")
     assert code == 0
+    assert "acme · Acme Telecom Ltd · USD · Europe/London" in text_out
+    assert "1 Jan – 31 Jan 2026" in text_out  # the last day, not the exclusive end
     for shown in (out, text_out):
         assert "sandbox-api-key" not in shown
         assert "api_key" not in shown
@@ -126,10 +145,15 @@ def test_quote_prints_the_proration(run: Any) -> None:
     ]
     assert (document["amount"], document["currency"]) == ("30.96", "USD")
     assert document["platform_check"]["status"] == "not_needed"
-    code, out, _ = run("quote", "acme", "contact-center", "27", "--at", "2026-01-16")
+    code, out, _ = run("quote", "acme", "cc", "27", "--at", "2026-01-16")
     assert code == 0
     assert "-$387.10" in out
     assert "$30.96" in out
+    # For people: the account's zone, the inclusive last day, days rather than a fraction.
+    assert "1 Jan – 31 Jan 2026 (Europe/London)" in out
+    assert "16 Jan 2026, 00:00 (Europe/London)" in out
+    assert "16 of 31 days" in out
+    assert "16/31" not in out
 
 
 def test_quote_runs_the_platform_check_for_decreases(run: Any) -> None:
@@ -154,13 +178,16 @@ def test_quote_runs_the_platform_check_for_decreases(run: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("quote", "nobody", "axiom", "3"), "ACCOUNT"),
-        (("quote", "acme", "zoom", "3"), "PRODUCT"),
-        (("quote", "globex", "axiom", "3"), "no axiom subscription"),
-        (("quote", "acme", "axiom", "three"), "SEATS"),
-        (("quote", "acme", "axiom", "--", "-1"), "negative"),
+        (("quote", "nobody", "axiom", "3"), "no account named 'nobody' (see `seatbot accounts`)"),
+        (("quote", "acme", "zoom", "3"), "'zoom' is not a product"),
+        (("quote", "globex", "axiom", "3"), "globex has no Axiom subscription"),
+        (("quote", "acme", "axiom", "three"), "SEATS: must be a whole number from 0 to 10,000"),
+        (("quote", "acme", "axiom", "-1"), "SEATS: must be a whole number from 0 to 10,000"),
+        (("quote", "acme", "axiom", "--", "-1"), "SEATS: must be a whole number"),
+        (("quote", "acme", "axiom", "10001"), "SEATS: must be a whole number from 0 to 10,000"),
+        (("quote", "acme", "axiom", "12"), "SEATS: The subscription already has 12 seats"),
         (("quote", "acme", "axiom", "3", "--at", "yesterday"), "--at"),
-        (("ledger", "nobody"), "ACCOUNT"),
+        (("ledger", "nobody"), "no account named 'nobody' (see `seatbot accounts`)"),
         (("ledger", "acme", "--json", "--csv"), "cannot be combined"),
     ],
 )

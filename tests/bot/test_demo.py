@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from bot.demo import run_demo
+from bot import demo
+from bot.cli import run
+from bot.demo import DEMO_DATA_FILES, demo_data, run_demo
 
-pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+@pytest.mark.slow
 async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=100, force_terminal=False, color_system=None)
@@ -25,7 +29,38 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     assert "Contact Center for Acme Telecom Ltd: 25 → 20 seats" in transcript
     assert "already applied" in transcript
     assert "Did you mean /seats add 3 axiom?" in transcript
-    assert "Ledger · Acme Telecom Ltd" in transcript
+    assert "Ledger · Acme Telecom Ltd (times in Europe/London)" in transcript
     assert "✓ every step did what it should" in transcript
     # 16 of 31 January days left: 25 seats × 30.00 × 16/31 = 387.10 credited.
     assert "-387.10 USD" in transcript
+    assert "1 Jan – 31 Jan 2026" in transcript  # the period's last day, in London
+
+
+@pytest.mark.parametrize("name", DEMO_DATA_FILES)
+def test_the_demo_data_is_the_documented_example(name: str) -> None:
+    """The package ships a copy of examples/ for installed wheels; it must not drift."""
+    shipped = (demo_data() / name).read_bytes()
+    assert shipped == (EXAMPLES / name).read_bytes(), (
+        f"bot/data/{name} differs from examples/{name}: copy examples/{name} over it"
+    )
+
+
+def test_the_demo_data_is_package_data() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "data/*" in pyproject["tool"]["setuptools"]["package-data"]["bot"]
+
+
+def test_a_failing_demo_says_why_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(demo, "demo_data", lambda: tmp_path)  # a package without its data
+    status = run(["demo"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert err == (
+        "seatbot: the demo failed: the installed package lacks its demo file "
+        "bot/data/accounts.yml\n"
+    )
+    assert "Traceback" not in out + err

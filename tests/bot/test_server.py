@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from typer.testing import CliRunner
 
-from bot import cli_slack
+from bot.cli import slack as cli_slack
 from bot.db import upgrade
 from bot.installations import SqlInstallationStore, TokenCipher
 from bot.server import build_runtime
@@ -168,7 +168,7 @@ def _free_port() -> int:
 
 
 _LAUNCHER = (
-    "import typer; from bot import cli_slack; app = typer.Typer(); "
+    "import typer; from bot.cli import slack as cli_slack; app = typer.Typer(); "
     "app.callback()(lambda: None); cli_slack.register(app); app()"
 )
 

@@ -10,7 +10,7 @@ import typer
 from platform_fakes import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
-from bot.cli_platforms import build_users_report, register, users_report_document
+from bot.cli.platforms import build_users_report, register, users_report_document
 from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
 from platforms.factory import build_platform
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
@@ -52,7 +52,7 @@ def test_validate_a_clean_file(tmp_path: Path) -> None:
     path = tmp_path / "users.csv"
     write_user_file(path, [file_row(i) for i in range(12)])
     result = runner.invoke(cli(), ["users", "validate", str(path)])
-    assert (result.exit_code, result.output) == (0, "12 rows OK\n")
+    assert (result.exit_code, result.output) == (0, "12 rows OK (read as UTF-8)\n")
 
 
 def test_validate_json(tmp_path: Path) -> None:
@@ -62,9 +62,40 @@ def test_validate_json(tmp_path: Path) -> None:
     write_user_file(path, rows)
     result = runner.invoke(cli(), ["users", "validate", "--json", str(path)])
     assert result.exit_code == 2
-    assert json.loads(result.output)["problems"] == [
+    assert result.stderr == f"seatbot: {path}: 1 of 2 rows needs fixing\n"
+    assert json.loads(result.stdout)["encoding"] == "UTF-8"
+    assert json.loads(result.stdout)["problems"] == [
         {"row": 3, "column": "Ext_number", "reason": "must be a whole number"}
     ]
+
+
+def test_validate_names_the_encoding_it_read(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    write_user_file(path, [file_row(i) for i in range(3)])
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    result = runner.invoke(cli(), ["users", "validate", str(path)])
+    assert (result.exit_code, result.output) == (0, "3 rows OK (read as UTF-16 LE)\n")
+
+
+def test_an_empty_file_is_one_line_not_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(b"")
+    result = runner.invoke(cli(), ["users", "validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "the file is empty; it needs the header row (User_name, Email" in result.stderr
+    assert "of 0 rows" not in result.output
+
+
+def test_a_header_only_file_has_no_users(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    write_user_file(path, [])
+    result = runner.invoke(cli(), ["users", "validate", str(path)])
+    assert (result.exit_code, result.output) == (
+        0,
+        "no users: the file has only its header row (read as UTF-8)\n",
+    )
 
 
 def test_validate_an_unreadable_file(tmp_path: Path) -> None:

@@ -11,7 +11,15 @@ from platform_fakes import file_row, write_user_file
 from platforms.connection import PlatformConnection
 from platforms.errors import PlatformDataError, PlatformUnavailable
 from platforms.factory import build_platform
-from platforms.importfile import COLUMNS, RowProblem, UserFileError, validate_user_file
+from platforms.importfile import (
+    COLUMNS,
+    DecodedText,
+    RowProblem,
+    UserFileEncodingError,
+    UserFileError,
+    decode_text,
+    validate_user_file,
+)
 from platforms.types import Level, Product, UserStatus
 
 SUFFIXES = [".csv", ".xlsx"]
@@ -178,3 +186,84 @@ async def test_platform_reports_a_missing_file(tmp_path: Path) -> None:
     )
     with pytest.raises(PlatformUnavailable, match="could not read the Axiom user file"):
         await platform.list_users()
+
+
+def _csv_text(name: str = "José Núñez") -> str:
+    row = file_row(0)
+    row[0] = name
+    return ",".join(COLUMNS) + "\r\n" + ",".join(row) + "\r\n"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "label"),
+    [
+        (_csv_text().encode("utf-8"), "UTF-8"),
+        (b"\xef\xbb\xbf" + _csv_text().encode("utf-8"), "UTF-8 with BOM"),
+        (_csv_text().encode("cp1252"), "Windows-1252"),
+        (b"\xff\xfe" + _csv_text().encode("utf-16-le"), "UTF-16 LE"),
+        (b"\xfe\xff" + _csv_text().encode("utf-16-be"), "UTF-16 BE"),
+    ],
+)
+def test_the_encodings_excel_saves_are_read_and_named(
+    tmp_path: Path, encoded: bytes, label: str
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(encoded)
+    report = validate_user_file(path)
+    assert report.ok, report.problems
+    assert report.encoding == label
+    assert report.users[0].name == "José Núñez"
+
+
+def test_cp1252_is_chosen_only_when_the_bytes_are_not_utf8() -> None:
+    # "Ã©" in cp1252 is the UTF-8 encoding of "é": valid UTF-8 wins, as it must.
+    assert decode_text("é".encode(), "x.csv") == DecodedText("é", "utf-8", "UTF-8")
+    assert decode_text(b"\xe9", "x.csv") == DecodedText("é", "cp1252", "Windows-1252")
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_csv_text().encode("cp1252") + b"\x81", "not text in UTF-8, UTF-16 or Windows-1252"),
+        (b"PK\x03\x04\x00\x00binary", "not a text file"),
+        (b"\xff\xfe" + b"\x00\xd8", "starts like UTF-16 LE text"),
+    ],
+)
+def test_undecodable_files_say_what_is_wrong(tmp_path: Path, data: bytes, words: str) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(data)
+    with pytest.raises(UserFileEncodingError, match=words) as raised:
+        validate_user_file(path)
+    assert "users.csv" in str(raised.value)
+    assert "CSV UTF-8" in str(raised.value)
+
+
+async def test_platform_reports_an_undecodable_file_as_data_it_cannot_trust(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(_csv_text().encode("cp1252") + b"\x81")
+    platform = build_platform(
+        PlatformConnection(product=Product.MATRIX, kind="import_file", file_path=path)
+    )
+    with pytest.raises(PlatformDataError, match="could not read the Matrix user file") as raised:
+        await platform.list_users()
+    # An owner-facing sentence: what is wrong and what to do, no Python error names.
+    assert "UnicodeDecodeError" not in raised.value.message
+    assert "save it again" in raised.value.message
+
+
+async def test_platform_reads_a_windows_1252_file(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(_csv_text().encode("cp1252"))
+    platform = build_platform(
+        PlatformConnection(product=Product.MATRIX, kind="import_file", file_path=path)
+    )
+    assert [user.name for user in await platform.list_users()] == ["José Núñez"]
+
+
+def test_a_folder_is_not_a_user_file(tmp_path: Path) -> None:
+    folder = tmp_path / "users.csv"
+    folder.mkdir()
+    with pytest.raises(UserFileError, match="is a folder, not a user file"):
+        validate_user_file(folder)

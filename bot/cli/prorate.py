@@ -8,6 +8,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
+from billing.display import format_period
 from billing.money import Money, MoneyError
 from billing.periods import Period, PeriodError, zone
 from billing.proration import (
@@ -16,20 +17,10 @@ from billing.proration import (
     ProrationRule,
     prorate_quantity_change,
 )
-from bot.cli_errors import fail_bad_input
+from bot.cli.commands import add_command
+from bot.cli.errors import fail_bad_input, parse_seat_count
 from bot.instants import InstantError, parse_instant
 from bot.proration_render import proration_document, proration_summary, proration_table
-
-
-def _seats(option: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise fail_bad_input(f"{option}: {text!r} is not a whole number of seats") from None
-    if value < 0:
-        raise fail_bad_input(f"{option}: seats cannot be negative ({value})")
-    return value
-
 
 _Choice = TypeVar("_Choice", ProrationRule, DecreasePolicy)
 
@@ -46,7 +37,9 @@ def prorate(
     unit_price: str = typer.Option(..., "--unit-price", help="Price of one seat for one period."),
     currency: str = typer.Option(..., "--currency", help="ISO 4217 code, e.g. USD, JPY."),
     period_start: str = typer.Option(..., "--period-start", help="YYYY-MM-DD or ISO instant."),
-    period_end: str = typer.Option(..., "--period-end", help="Exclusive end of the period."),
+    period_end: str = typer.Option(
+        ..., "--period-end", help="Where the period ends: the first day of the next one."
+    ),
     at: str = typer.Option(..., "--at", help="When the change takes effect."),
     old: str = typer.Option(..., "--from", help="Seats before the change."),
     new: str = typer.Option(..., "--to", help="Seats after the change."),
@@ -61,6 +54,8 @@ def prorate(
 
     Example: seatbot prorate --unit-price 30.00 --currency USD --period-start 2026-01-01
     --period-end 2026-02-01 --at 2026-01-16 --from 10 --to 12
+
+    Nothing is read or stored: this is the calculator that quotes and the ledger use.
     """
     try:
         zone_info = zone(tz)
@@ -71,6 +66,8 @@ def prorate(
     except MoneyError as exc:
         option = "--currency" if "currency" in str(exc) else "--unit-price"
         raise fail_bad_input(f"{option}: {exc}") from None
+    if price.minor < 0:
+        raise fail_bad_input(f"--unit-price: the price of a seat cannot be negative ({unit_price})")
     instants = {}
     for option, text in (
         ("--period-start", period_start),
@@ -85,19 +82,26 @@ def prorate(
         period = Period(instants["--period-start"], instants["--period-end"])
     except PeriodError as exc:
         raise fail_bad_input(f"--period-end: {exc}") from None
+    change_at = instants["--at"]
+    if not period.start <= change_at <= period.end:
+        raise fail_bad_input(f"--at: {at} is outside the period {format_period(period, zone_info)}")
+    old_seats, new_seats = parse_seat_count(old, "--from"), parse_seat_count(new, "--to")
+    chosen_rule = _choice("--rule", rule, ProrationRule)
+    chosen_policy = _choice("--decrease-policy", decrease_policy, DecreasePolicy)
     try:
         result = prorate_quantity_change(
-            old_quantity=_seats("--from", old),
-            new_quantity=_seats("--to", new),
+            old_quantity=old_seats,
+            new_quantity=new_seats,
             unit_price=price,
             period=period,
-            at=instants["--at"],
-            rule=_choice("--rule", rule, ProrationRule),
-            decrease_policy=_choice("--decrease-policy", decrease_policy, DecreasePolicy),
+            at=change_at,
+            rule=chosen_rule,
+            decrease_policy=chosen_policy,
             tz=zone_info,
         )
     except (ProrationError, PeriodError) as exc:
-        raise fail_bad_input(f"--at: {exc}") from None
+        # What is left: a daily rule over a period shorter than a day.
+        raise fail_bad_input(f"--period-end: {exc}") from None
     if as_json:
         typer.echo(json.dumps(proration_document(result), indent=2))
     else:
@@ -108,4 +112,4 @@ def prorate(
 
 def register(app: typer.Typer) -> None:
     """Add ``seatbot prorate`` to the CLI."""
-    app.command("prorate")(prorate)
+    add_command(app, "prorate", prorate)

@@ -22,9 +22,11 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from billing.decrease import deletion_candidate_order
-from bot.cli_errors import fail, fail_bad_input
+from billing.products import parse_product
+from bot.cli.commands import add_command, new_group
+from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing
-from platforms.importfile import UserFileError, ValidationReport, validate_user_file
+from platforms.importfile import COLUMNS, UserFileError, ValidationReport, validate_user_file
 from platforms.sandbox import (
     DEFAULT_API_KEY,
     Fault,
@@ -56,23 +58,29 @@ def register(
     lookup: UsersLookup | None = None,
     serve: SandboxServe = serve_with_uvicorn,
 ) -> None:
-    """Add ``seatbot sandbox`` and ``seatbot users validate`` (and, given ``lookup``,
-    ``seatbot users ACCOUNT PRODUCT``) to the CLI."""
-    app.command("sandbox")(_sandbox_command(serve))
-    users = typer.Typer(
+    """Add ``seatbot sandbox``, ``seatbot users validate`` and ``seatbot users ACCOUNT
+    PRODUCT`` to the CLI; ``lookup`` finds an account's platform (default: the database)."""
+    add_command(app, "sandbox", _sandbox_command(serve))
+    users = new_group(
+        "Users that exist on the platforms (they hold seats); check a user import file.",
         cls=_UsersGroup,
-        no_args_is_help=True,
-        help="Users that exist on the platforms (hold seats); check a user import file.",
     )
-    users.command("validate")(validate_command)
-    if lookup is not None:
-        users.command("show")(_show_command(lookup))
+    add_command(users, "validate", validate_command)
+    add_command(users, "show", _show_command(lookup or _users_lookup_from_the_database))
     app.add_typer(users, name="users")
 
 
+def _users_lookup_from_the_database(account: str, product: str) -> tuple[Platform | None, int]:
+    # Imported when used: the wiring reaches the database and the platform clients.
+    from bot.cli.wiring import users_lookup
+
+    return users_lookup(account, product)
+
+
 class _UsersGroup(TyperGroup):
-    """``seatbot users ACCOUNT PRODUCT`` reads as ``seatbot users show ACCOUNT PRODUCT``, while
-    ``seatbot users validate FILE`` stays a subcommand."""
+    """``seatbot users ACCOUNT PRODUCT`` (what the platform says exists; the decrease guard's
+    view) reads as ``seatbot users show ACCOUNT PRODUCT``, while ``seatbot users validate FILE``
+    stays a subcommand."""
 
     # ctx is typed Any: typer vendors click, and its Context class is private to typer.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -183,28 +191,51 @@ def validate_command(
     file: Annotated[Path, typer.Argument(help="A user import file, .csv or .xlsx.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Check a user import file and list every bad row (exit 2 when any row is bad)."""
+    """Check a user import file and list every bad row (exit 2 when any row is bad).
+
+    CSV files may be UTF-8 (with or without BOM), UTF-16 or Windows-1252, as Excel saves them;
+    the output says which encoding was read.
+    """
     try:
         report = validate_user_file(file)
     except UserFileError as exc:
         raise fail_bad_input(str(exc)) from None
+    if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
+        empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
+        if empty:
+            raise fail_bad_input(
+                f"{file}: the file is empty; it needs the header row "
+                f"({', '.join(COLUMNS[:3])}, …) and one row per user"
+            )
+    read_as = f" (read as {report.encoding})" if report.encoding else ""
     if as_json:
         typer.echo(json.dumps(validation_document(report), indent=2))
+    elif report.ok and report.rows_checked == 0:
+        typer.echo(f"no users: the file has only its header row{read_as}")
     elif report.ok:
         rows = "row" if report.rows_checked == 1 else "rows"
-        typer.echo(f"{report.rows_checked} {rows} OK")
+        typer.echo(f"{report.rows_checked} {rows} OK{read_as}")
     else:
         Console().print(validation_table(report))
+        if read_as:
+            typer.echo(f"read as {report.encoding}")
     if not report.ok:
-        raise typer.Exit(2)
+        say(f"{file}: {validation_summary(report)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def validation_summary(report: ValidationReport) -> str:
+    """What is wrong with the file, in one line: the header, or how many rows."""
+    if report.rows_checked == 0:
+        return "the header row (row 1) needs fixing"
+    bad = len(report.bad_rows)
+    rows = "row" if report.rows_checked == 1 else "rows"
+    return f"{bad} of {report.rows_checked} {rows} {'needs' if bad == 1 else 'need'} fixing"
 
 
 def validation_table(report: ValidationReport) -> Table:
     """Every problem as a table: row (as the spreadsheet numbers it), column, reason."""
-    table = Table(
-        title=f"{len(report.bad_rows)} of {report.rows_checked} rows need fixing",
-        title_justify="left",
-    )
+    table = Table(title=validation_summary(report), title_justify="left")
     table.add_column("Row", justify="right")
     table.add_column("Column")
     table.add_column("Problem")
@@ -217,6 +248,7 @@ def validation_document(report: ValidationReport) -> dict[str, Any]:
     """The validation report as JSON-ready data."""
     return {
         "rows_checked": report.rows_checked,
+        "encoding": report.encoding,
         "ok": report.ok,
         "problems": [
             {"row": p.row, "column": p.column, "reason": p.reason} for p in report.problems
@@ -345,10 +377,14 @@ def print_users_report(
 def _show_command(lookup: UsersLookup) -> Callable[..., None]:
     def show(
         account: Annotated[str, typer.Argument(help="The account's name.")],
-        product: Annotated[str, typer.Argument(help="contact_center, axiom or matrix.")],
+        product: Annotated[str, typer.Argument(help="contact-center (cc), axiom or matrix.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
-        """What the platform says exists (the decrease guard's view)."""
+        """The users that exist on the platform, likeliest deletion candidates first.
+
+        This is the decrease guard's view: seats held by these users cannot be removed. Also
+        reachable as `seatbot users ACCOUNT PRODUCT`.
+        """
         try:
             platform, current_seats = lookup(account, product)
         except LookupError as exc:
@@ -356,7 +392,9 @@ def _show_command(lookup: UsersLookup) -> Callable[..., None]:
 
         async def run() -> UsersReport:
             try:
-                return await build_users_report(platform, current_seats, label=product)
+                known = parse_product(product)
+                label = known.label if known is not None else product
+                return await build_users_report(platform, current_seats, label=label)
             finally:
                 if platform is not None:
                     await platform.aclose()

@@ -1,42 +1,44 @@
-"""Billing commands: ``seatbot db upgrade``, ``load``, ``accounts``, ``quote``, ``ledger``.
+"""Billing commands: ``seatbot accounts``, ``quote`` and ``ledger``.
 
-Every command reads ``DATABASE_URL`` through :func:`bot.settings.load_settings`. ``--json``
-prints one JSON document (money as decimal strings plus ``"currency"``); errors go to stderr
-with status 2 for bad input and 1 for failures. No command prints platform credentials or the
-database URL.
+Every command reads ``DATABASE_URL`` when it runs. People see the account's time zone, inclusive
+last days and shares in words (:mod:`billing.display`); ``--json`` prints one JSON document
+with the exact values (ISO 8601 UTC instants, exclusive period ends, fractions, money as
+decimal strings plus ``"currency"``). No command prints platform credentials or the database
+URL's password.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-from billing.errors import UserFacingError
+from billing.display import format_instant, format_period
+from billing.errors import InvalidSeatCount
 from billing.models import PlatformConnection
 from billing.money import Money
-from billing.periods import zone
-from billing.products import Product
+from billing.periods import Period, zone
+from billing.products import parse_product
 from billing.service import AccountView, LedgerLineView, SeatService, SubscriptionView
-from bot.cli_errors import fail, fail_bad_input
-from bot.db import make_engine, make_session_factory, upgrade
+from bot.cli import shell
+from bot.cli.commands import add_command
+from bot.cli.errors import (
+    fail_bad_input,
+    no_account_message,
+    no_subscription_message,
+    not_a_product_message,
+    parse_seat_count,
+)
 from bot.instants import InstantError, parse_instant
-from bot.loader import ConfigError, apply_config, load_file
 from bot.proration_render import proration_document, proration_summary, proration_table
-from bot.settings import load_settings
 
 
 @dataclass(frozen=True)
@@ -59,81 +61,28 @@ class PlatformCheckResult:
 PlatformCheck = Callable[[AccountView, SubscriptionView, int], PlatformCheckResult]
 
 
-def _database_url() -> str:
-    return load_settings().database_url
+def _platform_check_from_the_database(
+    account: AccountView, subscription: SubscriptionView, new_seats: int
+) -> PlatformCheckResult:
+    # Imported when a decrease is quoted: the wiring reaches the platform clients.
+    from bot.cli.wiring import platform_check
 
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(_database_url())
-    try:
-        yield make_session_factory(engine)
-    except SQLAlchemyError as exc:
-        raise fail(
-            f"database error ({exc.__class__.__name__}); has `seatbot db upgrade` been run?"
-        ) from None
-    finally:
-        engine.dispose()
-
-
-def _now() -> datetime:
-    # The CLI is the imperative shell: the one place the clock is read.
-    return datetime.now(UTC)
-
-
-def _echo_json(document: Any) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
-def db_upgrade() -> None:
-    """Apply the database migrations (Alembic) up to the newest."""
-    try:
-        upgrade(_database_url())
-    except SQLAlchemyError as exc:
-        raise fail(f"migration failed ({exc.__class__.__name__})") from None
-    typer.echo("database is up to date")
-
-
-def load(
-    file: Annotated[Path, typer.Argument(help="YAML file, e.g. examples/accounts.yml.")],
-) -> None:
-    """Create or update accounts, members, subscriptions and platform connections from YAML.
-
-    Idempotent, all in one transaction; a bad file is reported with line and field and
-    nothing is written. Migrates the database first.
-    """
-    try:
-        config = load_file(file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(f"seatbot: {file}: {problem}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        upgrade(_database_url())
-    except SQLAlchemyError as exc:
-        raise fail(f"migration failed ({exc.__class__.__name__})") from None
-    with _sessions() as sessions:
-        try:
-            with sessions.begin() as session:
-                report = apply_config(session, config, _now())
-        except ConfigError as exc:
-            for problem in exc.problems:
-                typer.echo(f"seatbot: {file}: {problem}", err=True)
-            raise typer.Exit(2) from None
-    for change in report.changes:
-        typer.echo(change)
-    if not report.changed:
-        typer.echo("nothing to change")
+    return platform_check(account, subscription, new_seats)
 
 
 def accounts(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """List accounts with their subscriptions and platform connections (never credentials)."""
-    at = _now()
-    with _sessions() as sessions:
+    """List accounts with their subscriptions and platform connections (never credentials).
+
+    Periods are shown in each account's time zone, first and last day included; --json also
+    gives each connection's base URL or file.
+    """
+    at = shell.utc_now()
+    with shell.sessions() as sessions:
         service = SeatService(sessions)
         documents: list[dict[str, Any]] = []
+        tables: list[Table] = []
         for account in service.all_accounts():
             with sessions() as session:
                 connections = session.execute(
@@ -146,6 +95,11 @@ def accounts(
                     .where(PlatformConnection.account_id == account.id)
                     .order_by(PlatformConnection.product)
                 ).all()
+            subscriptions = service.subscriptions(account.id, at)
+            platforms = [
+                {"product": p, "kind": k, "base_url": url, "file_path": path}
+                for p, k, url, path in connections
+            ]
             documents.append(
                 {
                     "name": account.name,
@@ -154,37 +108,54 @@ def accounts(
                     "timezone": account.timezone,
                     "team_id": account.team_id,
                     "channel_id": account.channel_id,
-                    "subscriptions": [
-                        _subscription_document(sub) for sub in service.subscriptions(account.id, at)
-                    ],
-                    "platforms": [
-                        {"product": p, "kind": k, "base_url": url, "file_path": path}
-                        for p, k, url, path in connections
-                    ],
+                    "subscriptions": [_subscription_document(sub) for sub in subscriptions],
+                    "platforms": platforms,
                 }
             )
+            tables.append(_account_table(account, subscriptions, platforms))
     if as_json:
-        _echo_json({"accounts": documents})
+        shell.echo_json({"accounts": documents})
         return
-    table = Table()
-    for column in ("account", "currency", "product", "seats", "unit price", "period", "platform"):
-        table.add_column(column)
-    for document in documents:
-        platforms: dict[str, dict[str, Any]] = {p["product"]: p for p in document["platforms"]}
-        subs: list[dict[str, Any] | None] = document["subscriptions"] or [None]
-        for sub in subs:
-            platform = platforms.get(sub["product"]) if sub else None
-            where = (platform["base_url"] or platform["file_path"]) if platform else ""
-            table.add_row(
-                document["name"],
-                document["currency"],
-                sub["product"] if sub else "",
-                str(sub["seats"]) if sub else "",
-                sub["unit_price"] if sub else "",
-                f"{sub['period_start'][:10]} → {sub['period_end'][:10]}" if sub else "",
-                f"{platform['kind']}: {where}" if platform else "",
-            )
-    Console().print(table)
+    console = Console()
+    for table in tables:
+        console.print(table)
+    if not tables:
+        typer.echo("no accounts yet: describe them in a YAML file and run `seatbot load FILE`")
+
+
+_KIND_WORDS = {"api": "API", "import_file": "user file"}
+
+
+def _account_table(
+    account: AccountView,
+    subscriptions: list[SubscriptionView],
+    platforms: list[dict[str, Any]],
+) -> Table:
+    """One account's subscriptions; periods are first and last day in the account's zone."""
+    tz = zone(account.timezone)
+    table = Table(
+        title=f"{account.name} · {account.display_name} · {account.currency} · {tz.key}",
+        title_justify="left",
+    )
+    for column in ("product", "seats", "unit price", "current period", "users from"):
+        table.add_column(
+            column,
+            justify="right" if column in ("seats", "unit price") else "left",
+            no_wrap=column in ("current period", "unit price"),
+        )
+    by_product = {p["product"]: p for p in platforms}
+    for sub in subscriptions:
+        platform = by_product.get(sub.product.value)
+        table.add_row(
+            sub.product.label,
+            str(sub.seats),
+            sub.unit_price.format(),
+            format_period(sub.period, tz, show_zone=False),
+            _KIND_WORDS.get(platform["kind"], platform["kind"]) if platform else "not connected",
+        )
+    if not subscriptions:
+        table.add_row("(no subscriptions)", "", "", "", "")
+    return table
 
 
 def _subscription_document(sub: SubscriptionView) -> dict[str, Any]:
@@ -207,45 +178,42 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
     def quote(
         account_name: str = typer.Argument(..., metavar="ACCOUNT", help="Account name."),
         product_name: str = typer.Argument(
-            ..., metavar="PRODUCT", help="contact_center|axiom|matrix."
+            ..., metavar="PRODUCT", help="contact-center (cc), axiom or matrix."
         ),
         seats_text: str = typer.Argument(..., metavar="SEATS", help="The new seat count."),
         at_text: str | None = typer.Option(
             None,
             "--at",
-            help="YYYY-MM-DD (midnight, account time zone) or ISO instant; default now.",
+            help="YYYY-MM-DD (midnight, account time zone) or ISO 8601 instant; default now.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
-        """Preview the proration of changing a real subscription to SEATS seats, with the
-        platform check for decreases. Nothing is stored."""
-        try:
-            product = Product(product_name.strip().lower().replace("-", "_"))
-        except ValueError:
-            allowed = "|".join(p.value for p in Product)
-            raise fail_bad_input(f"PRODUCT: {product_name!r} is not one of {allowed}") from None
-        try:
-            seats = int(seats_text)
-        except ValueError:
-            raise fail_bad_input(f"SEATS: {seats_text!r} is not a whole number") from None
-        with _sessions() as sessions:
+        """Preview the proration of changing a real subscription to SEATS seats.
+
+        Decreases are checked against the users that exist on the platform. Nothing is stored.
+        """
+        product = parse_product(product_name)
+        if product is None:
+            raise fail_bad_input(not_a_product_message(product_name))
+        seats = parse_seat_count(seats_text, "SEATS")
+        with shell.sessions() as sessions:
             service = SeatService(sessions)
             account = service.account_by_name(account_name)
             if account is None:
-                raise fail_bad_input(f"ACCOUNT: no account named {account_name!r}")
+                raise fail_bad_input(no_account_message(account_name))
             tz = zone(account.timezone)
             try:
-                at = parse_instant(at_text, tz) if at_text else _now()
+                at = parse_instant(at_text, tz) if at_text else shell.utc_now()
             except InstantError as exc:
                 raise fail_bad_input(f"--at: {exc}") from None
             subscription = next(
                 (s for s in service.subscriptions(account.id, at) if s.product is product), None
             )
             if subscription is None:
-                raise fail_bad_input(f"PRODUCT: {account.name} has no {product.value} subscription")
+                raise fail_bad_input(no_subscription_message(account.name, product))
             try:
                 result = service.quote(subscription.id, seats, at)
-            except UserFacingError as exc:
+            except InvalidSeatCount as exc:
                 raise fail_bad_input(f"SEATS: {exc.message}") from None
         check = _platform_check_document(
             platform_check, account, result.subscription, seats, result.is_decrease
@@ -258,10 +226,10 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
                 is_decrease=result.is_decrease,
                 platform_check=check,
             )
-            _echo_json(document)
+            shell.echo_json(document)
             return
         console = Console()
-        console.print(f"{account.display_name} · {product.value}", highlight=False)
+        console.print(f"{account.display_name} · {product.label}", highlight=False)
         console.print(proration_summary(result.proration, tz=tz), highlight=False)
         console.print(proration_table(result.proration))
         console.print(f"platform check: {check['status']} — {check['detail']}", highlight=False)
@@ -320,19 +288,23 @@ def ledger(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV with a header row."),
 ) -> None:
-    """Print an account's ledger: every credit, charge and renewal, in the order written."""
+    """Print an account's ledger: every credit, charge and renewal, in the order written.
+
+    The table shows the account's time zone; --json and --csv give exact UTC instants and
+    exclusive period ends.
+    """
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
-    with _sessions() as sessions:
+    with shell.sessions() as sessions:
         service = SeatService(sessions)
         account = service.account_by_name(account_name)
         if account is None:
-            raise fail_bad_input(f"ACCOUNT: no account named {account_name!r}")
+            raise fail_bad_input(no_account_message(account_name))
         lines = service.ledger(account.id)
     rows = [_ledger_row(line) for line in lines]
     total_minor = sum(line.amount.minor for line in lines)
     if as_json:
-        _echo_json(
+        shell.echo_json(
             {
                 "account": account.name,
                 "currency": account.currency,
@@ -348,28 +320,45 @@ def ledger(
         writer.writerows(rows)
         typer.echo(buffer.getvalue(), nl=False)
         return
-    table = Table(title=f"{account.display_name} ledger ({account.currency})")
-    for column in ("when", "product", "kind", "seats", "amount", "period"):
-        table.add_column(column, justify="right" if column in ("seats", "amount") else "left")
+    Console().print(ledger_table(account, lines))
+
+
+def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:
+    """The ledger for people: times and periods in the account's zone, last days inclusive."""
+    tz = zone(account.timezone)
+    table = Table(
+        title=f"{account.display_name} ledger ({account.currency}; times in {tz.key})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    for column in ("written", "product", "kind", "seats", "amount", "period"):
+        table.add_column(
+            column,
+            justify="right" if column in ("seats", "amount") else "left",
+            no_wrap=column in ("written", "amount", "period"),
+        )
     for line in lines:
+        period_text = format_period(Period(line.period_start, line.period_end), tz, show_zone=False)
         table.add_row(
-            line.created_at.isoformat(timespec="seconds"),
-            line.product.value,
+            format_instant(line.created_at, tz, show_zone=False),
+            line.product.label,
             line.kind.value,
             str(line.quantity),
             line.amount.format(),
-            f"{line.period_start.date()} → {line.period_end.date()}",
+            period_text,
         )
-    Console().print(table)
+    if not lines:
+        table.add_row("(nothing written yet)", "", "", "", "", "")
+    return table
 
 
 def register(app: typer.Typer, *, platform_check: PlatformCheck | None = None) -> None:
-    """Add the billing commands to the ``seatbot`` CLI. ``platform_check`` is consulted by
-    ``seatbot quote`` for decreases (the composition root plugs the platforms guard in)."""
-    db_app = typer.Typer(help="The database.", no_args_is_help=True)
-    db_app.command("upgrade")(db_upgrade)
-    app.add_typer(db_app, name="db")
-    app.command("load")(load)
-    app.command("accounts")(accounts)
-    app.command("quote")(_make_quote_command(platform_check))
-    app.command("ledger")(ledger)
+    """Add ``seatbot accounts``, ``quote`` and ``ledger``. ``seatbot quote`` consults
+    ``platform_check`` for decreases (default: the platforms configured in the database)."""
+    add_command(app, "accounts", accounts)
+    add_command(
+        app, "quote", _make_quote_command(platform_check or _platform_check_from_the_database)
+    )
+    add_command(app, "ledger", ledger)

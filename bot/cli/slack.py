@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_errors import fail, fail_bad_input
+from bot.cli.commands import add_command, new_group
+from bot.cli.errors import fail, fail_bad_input
 from bot.settings import Settings, load_settings
 
 ServeFunction = Callable[[Settings, str, "int | None"], None]
@@ -30,26 +31,28 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
             typer.Option(help="Port to listen on (HTTP mode); default: PORT, else 3000."),
         ] = None,
     ) -> None:
-        """Run the Slack app: migrations first, then HTTP (POST /slack/events, GET /healthz),
-        or Socket Mode when SLACK_APP_TOKEN is set."""
+        """Run the Slack app over HTTP, or over Socket Mode when SLACK_APP_TOKEN is set.
+
+        Applies the database migrations first. Over HTTP it serves POST /slack/events and
+        GET /healthz.
+        """
         from bot.app import ConfigurationError
         from bot.installations import TokenKeyError
 
         if port is not None and not 0 < port < 65536:
-            raise fail_bad_input(f"--port must be between 1 and 65535, not {port}")
+            raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
         try:
             serve(load_settings(), host, port)
         except (ConfigurationError, TokenKeyError) as error:
             raise fail_bad_input(str(error)) from error
 
-    app.command("serve")(serve_command)
+    add_command(app, "serve", serve_command)
 
-    tokens = typer.Typer(
-        no_args_is_help=True,
-        help="Slack tokens stored for OAuth installations (encrypted with SEATBOT_TOKEN_KEYS).",
+    tokens = new_group(
+        "Slack tokens stored for OAuth installations (encrypted with SEATBOT_TOKEN_KEYS)."
     )
-    tokens.command("rotate")(rotate_command)
-    tokens.command("new-key")(new_key_command)
+    add_command(tokens, "rotate", rotate_command)
+    add_command(tokens, "new-key", new_key_command)
     app.add_typer(tokens, name="tokens")
 
 

@@ -7,16 +7,15 @@ other; this module is where the database, the platform directory and the guard m
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from billing.decrease import DecreaseVerdict, check_seat_change
 from billing.products import Product, parse_product
 from billing.service import SeatService
 from billing.views import AccountView, SubscriptionView
-from bot.cli_billing import PlatformCheckResult
-from bot.db import make_engine, make_session_factory
+from bot.cli import shell
+from bot.cli.billing import PlatformCheckResult
+from bot.cli.errors import no_account_message, no_subscription_message, not_a_product_message
 from bot.platform_directory import PlatformDirectory
-from bot.settings import load_settings
 from platforms import Platform, PlatformConfigError
 from platforms.guard import read_listing
 
@@ -24,13 +23,9 @@ from platforms.guard import read_listing
 CLI_PLATFORM_DEADLINE_S = 10.0
 
 
-def _directory() -> PlatformDirectory:
-    engine = make_engine(load_settings().database_url)
-    return PlatformDirectory(make_session_factory(engine))
-
-
 def _platform_for(account_id: int, product: Product) -> Platform | None:
-    return _directory().platform_for(account_id, product)
+    with shell.sessions() as sessions:
+        return PlatformDirectory(sessions).platform_for(account_id, product)
 
 
 def platform_check(
@@ -73,33 +68,25 @@ def platform_check(
 
 
 def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None, int]:
-    """``seatbot users ACCOUNT PRODUCT``: the account's platform and its billed seats."""
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        service = SeatService(make_session_factory(engine))
+    """``seatbot users ACCOUNT PRODUCT``: the account's platform and its billed seats.
+
+    Raises ``LookupError`` with the CLI's wording for an unknown account or product."""
+    product = parse_product(product_name)
+    if product is None:
+        raise LookupError(not_a_product_message(product_name))
+    with shell.sessions() as sessions:
+        service = SeatService(sessions)
         account = service.account_by_name(account_name)
         if account is None:
-            raise LookupError(f"no account named {account_name!r} (see `seatbot accounts`)")
-        product = parse_product(product_name)
-        if product is None:
-            raise LookupError(f"{product_name!r} is not a product (contact_center, axiom, matrix)")
+            raise LookupError(no_account_message(account_name))
         subscription = next(
-            (
-                s
-                for s in service.subscriptions(account.id, datetime.now(UTC))
-                if s.product is product
-            ),
+            (s for s in service.subscriptions(account.id, shell.utc_now()) if s.product is product),
             None,
         )
         if subscription is None:
-            raise LookupError(f"{account_name} has no {product.value} subscription")
+            raise LookupError(no_subscription_message(account.name, product))
         try:
-            platform = PlatformDirectory(make_session_factory(engine)).platform_for(
-                account.id, product
-            )
+            platform = PlatformDirectory(sessions).platform_for(account.id, product)
         except PlatformConfigError as exc:
             raise LookupError(exc.message) from None
         return platform, subscription.seats
-    finally:
-        engine.dispose()

@@ -1,0 +1,83 @@
+"""Registering commands on the ``seatbot`` CLI the same way everywhere.
+
+:func:`add_command` and :func:`new_group` give every command ``--help`` built from its docstring
+with the author's line breaks removed (paragraphs kept), so the terminal wraps help at its own
+width instead of breaking sentences in the middle, and a parser that lets a negative number
+reach the command's own validation (``seatbot quote acme axiom -3`` → "SEATS: must be …",
+not "No such option: -3").
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+_NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9_.,]*")
+
+
+def unwrap_help(text: str | None) -> str:
+    """A docstring as help text: each paragraph on one line, paragraphs apart."""
+    cleaned = inspect.cleandoc(text or "")
+    paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n", cleaned)]
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
+
+
+def _takes_value(command: TyperCommand, token: str) -> bool:
+    """Whether ``token`` names an option of ``command`` that consumes the next argument."""
+    for param in command.params:
+        if isinstance(param, TyperOption) and token in (*param.opts, *param.secondary_opts):
+            return not param.is_flag and not param.count
+    return False
+
+
+def negative_numbers_as_arguments(command: TyperCommand, args: list[str]) -> list[str]:
+    """``args`` reordered so that a negative number given as a positional argument stays an
+    argument: options (with their values) first, then ``--``, then the positional arguments in
+    their order. Unchanged when no such number is present."""
+    options: list[str] = []
+    positionals: list[str] = []
+    found = False
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            positionals.extend(words)
+            break
+        if _NEGATIVE_NUMBER.fullmatch(word):
+            found = True
+            positionals.append(word)
+        elif word.startswith("-") and len(word) > 1:
+            options.append(word)
+            if "=" not in word and _takes_value(command, word):
+                value = next(words, None)
+                if value is not None:
+                    options.append(value)
+        else:
+            positionals.append(word)
+    if not found:
+        return args
+    return [*options, "--", *positionals]
+
+
+class SeatbotCommand(TyperCommand):
+    """A typer command whose positional arguments may be negative numbers."""
+
+    # ctx is typed Any: typer vendors click, and its Context class is private to typer.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, negative_numbers_as_arguments(self, args))
+
+
+def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:
+    """Register ``function`` as ``seatbot … name``, its docstring as the help text."""
+    app.command(name, cls=SeatbotCommand, help=unwrap_help(function.__doc__))(function)
+
+
+def new_group(help_text: str, *, cls: type[TyperGroup] | None = None) -> typer.Typer:
+    """A command group (``seatbot db …``) that shows its help when called without a command."""
+    if cls is None:
+        return typer.Typer(help=unwrap_help(help_text), no_args_is_help=True)
+    return typer.Typer(help=unwrap_help(help_text), no_args_is_help=True, cls=cls)

@@ -1,0 +1,28 @@
+"""``seatbot demo``: the whole product offline, as a transcript."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.commands import add_command
+from bot.cli.errors import fail
+
+
+def demo() -> None:
+    """Play a whole seat-change session offline, printed as a transcript.
+
+    Runs SQLite, the sandbox platforms, a Slack stand-in and the real app over HTTP in one
+    process tree, and sends requests signed as Slack signs them. Exits 0 only when every step
+    did what it should.
+    """
+    from bot.demo import DemoStepFailed, main
+
+    try:
+        main()
+    except DemoStepFailed as error:
+        raise fail(f"the demo failed: {error}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``seatbot demo``."""
+    add_command(app, "demo", demo)

@@ -1,0 +1,102 @@
+"""One convention for people: the account's zone, inclusive last day, shares in words."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.display import (
+    first_day,
+    format_day,
+    format_instant,
+    format_percent,
+    format_period,
+    format_share,
+    last_day,
+    period_days,
+)
+from billing.periods import Interval, local_midnight, period_at, period_n
+from billing.proration import ProrationRule, remaining_fraction
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+LONDON = ZoneInfo("Europe/London")
+
+
+def test_a_tokyo_period_starting_on_the_first_reads_as_the_first() -> None:
+    # Stored in UTC the period runs 2026-10-31T15:00Z → 2026-11-30T15:00Z.
+    period = period_n(date(2026, 11, 1), Interval.MONTHLY, 0, TOKYO)
+    assert period.start == datetime(2026, 10, 31, 15, 0, tzinfo=UTC)
+    assert format_period(period, TOKYO) == "1 Nov – 30 Nov 2026 (Asia/Tokyo)"
+    assert format_period(period, TOKYO, show_zone=False) == "1 Nov – 30 Nov 2026"
+
+
+def test_a_period_across_new_year_names_both_years() -> None:
+    period = period_n(date(2026, 12, 15), Interval.MONTHLY, 0, LONDON)
+    assert format_period(period, LONDON) == "15 Dec 2026 – 14 Jan 2027 (Europe/London)"
+
+
+def test_the_last_day_is_inclusive() -> None:
+    period = period_n(date(2026, 1, 31), Interval.MONTHLY, 1, LONDON)  # Jan 31 → Feb 28
+    assert (first_day(period, LONDON), last_day(period, LONDON)) == (
+        date(2026, 2, 28),
+        date(2026, 3, 30),
+    )
+    assert period_days(period, LONDON) == 31
+
+
+def test_days_and_instants() -> None:
+    assert format_day(date(2026, 11, 1)) == "1 Nov 2026"
+    at = datetime(2026, 7, 16, 8, 30, tzinfo=UTC)
+    assert format_instant(at, LONDON) == "16 Jul 2026, 09:30 (Europe/London)"  # summer time
+    assert format_instant(at, TOKYO, show_zone=False) == "16 Jul 2026, 17:30"
+
+
+def test_percentages_are_exact_and_rounded_half_up() -> None:
+    assert format_percent(Fraction(16, 31)) == "51.61%"
+    assert format_percent(Fraction(1, 8)) == "12.50%"
+    assert format_percent(Fraction(1, 800)) == "0.13%"  # 0.125 rounds up, not to even
+    assert format_percent(Fraction(1)) == "100.00%"
+
+
+def test_shares_by_rule() -> None:
+    period = period_n(date(2026, 1, 1), Interval.MONTHLY, 0, LONDON)
+    at = local_midnight(date(2026, 1, 16), LONDON)
+    daily = remaining_fraction(period, at, ProrationRule.DAILY, LONDON)
+    assert format_share(daily, ProrationRule.DAILY, period, at, LONDON) == "16 of 31 days"
+    seconds = remaining_fraction(period, at, ProrationRule.SECONDS, LONDON)
+    assert format_share(seconds, ProrationRule.SECONDS, period, at, LONDON) == (
+        "51.61% of the period"
+    )
+    none = remaining_fraction(period, at, ProrationRule.NONE, LONDON)
+    assert format_share(none, ProrationRule.NONE, period, at, LONDON) == "nothing (no proration)"
+
+
+@given(
+    anchor=st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31)),
+    offset_hours=st.integers(min_value=0, max_value=24 * 400),
+    tz_name=st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York", "Pacific/Chatham"]),
+    interval=st.sampled_from(list(Interval)),
+)
+def test_daily_share_in_days_equals_the_exact_fraction(
+    anchor: date, offset_hours: int, tz_name: str, interval: Interval
+) -> None:
+    tz = ZoneInfo(tz_name)
+    at = datetime.fromtimestamp(
+        local_midnight(anchor, tz).timestamp() + offset_hours * 3600, tz=UTC
+    )
+    period = period_at(anchor, interval, at, tz)
+    fraction = remaining_fraction(period, at, ProrationRule.DAILY, tz)
+    text = format_share(fraction, ProrationRule.DAILY, period, at, tz)
+    remaining, _, rest = text.partition(" of ")
+    whole = int(rest.split()[0])
+    assert Fraction(int(remaining), whole) == fraction
+
+
+def test_an_instant_must_be_aware() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        format_instant(datetime(2026, 1, 1), LONDON)  # noqa: DTZ001 - the point of the test

@@ -1,0 +1,32 @@
+"""The repository is complete on its own: nothing in it reaches for a folder beside it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    files = [ROOT / name.decode() for name in listed if name]
+    return [path for path in files if path.is_file() and path.suffix != ".xlsx"]
+
+
+def test_nothing_refers_to_a_shared_folder_beside_the_repository() -> None:
+    needle = "../" + "shared"  # spelled in two parts so this file does not match itself
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _tracked_text_files()
+        if needle in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert offenders == []
+
+
+def test_the_manifest_schema_is_kept_with_its_licence() -> None:
+    folder = ROOT / "tests" / "data" / "slack"
+    assert (folder / "manifest.schema.1.0.0.json").is_file()
+    assert "MIT License" in (folder / "manifest.schema.LICENSE").read_text(encoding="utf-8")
