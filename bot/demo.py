@@ -36,6 +36,7 @@ from billing.service import SeatService
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.demo_render import render_message, render_view
 from bot.loader import apply_config, load_file
+from bot.secrets import TokenCipher
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn
@@ -332,6 +333,7 @@ async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> 
                 slack_bot_token=SecretStr(BOT_TOKEN),
                 slack_signing_secret=SecretStr(SIGNING_SECRET),
                 slack_api_url=f"{standin_server.url}/api/",
+                seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
             )
             runtime = build_runtime(settings, clock=clock)
             app_server = serve_asgi(runtime.asgi_app)
@@ -374,6 +376,16 @@ async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> 
                 await server.stop()
 
 
+#: The key that seals the sandbox's (public) credentials in the demo's and ``seatbot dev``'s
+#: local databases, so they need no key file beside them. Never used for a real database.
+LOCAL_TOKEN_KEY = "c2VhdGJvdC1sb2NhbC1zYW5kYm94LW9ubHkta2V5ISE="  # noqa: S105 - local sandbox only
+
+
+def local_cipher() -> TokenCipher:
+    """The cipher of :data:`LOCAL_TOKEN_KEY`."""
+    return TokenCipher([LOCAL_TOKEN_KEY], source="the local demo key")
+
+
 def load_demo_accounts(
     folder: Path, sandbox_url: str, database_url: str, at: datetime
 ) -> tuple[int, ZoneInfo]:
@@ -385,7 +397,7 @@ def load_demo_accounts(
     try:
         sessions = make_session_factory(engine)
         with sessions.begin() as session:
-            apply_config(session, load_file(accounts_file), at)
+            apply_config(session, load_file(accounts_file), at, cipher=local_cipher())
         account = SeatService(sessions).account_by_name(ACCOUNT)
         if account is None:
             raise DemoStepFailed(f"the demo's accounts file has no account {ACCOUNT!r}")

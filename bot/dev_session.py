@@ -25,7 +25,15 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.db import database_errors
-from bot.demo import BOT_TOKEN, CHANNEL, OWNER, SANDBOX_USERS, TEAM, load_demo_accounts
+from bot.demo import (
+    BOT_TOKEN,
+    CHANNEL,
+    LOCAL_TOKEN_KEY,
+    OWNER,
+    SANDBOX_USERS,
+    TEAM,
+    load_demo_accounts,
+)
 from bot.demo_render import render_message, render_view
 from bot.server import build_runtime
 from bot.settings import Settings
@@ -383,6 +391,7 @@ async def dev_servers(
                 slack_bot_token=SecretStr(BOT_TOKEN),
                 slack_signing_secret=SecretStr(DEV_SIGNING_SECRET),
                 slack_api_url=f"{standin_url}/api/",
+                seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
             )
             runtime = build_runtime(settings)
             app_server = serve_asgi(runtime.asgi_app, host, port)

@@ -34,6 +34,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from billing.errors import UserFacingError
 from bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -44,15 +45,15 @@ KEY_FILE_MODE = 0o600
 _KEY_SEPARATORS = re.compile(r"[,\s]+")
 
 
-class TokenKeyError(ValueError):
+class TokenKeyError(UserFacingError, ValueError):
     """No usable key: ``SEATBOT_TOKEN_KEYS`` is missing where it is required, holds something
     that is not a Fernet key, or the SQLite key file cannot be made or read.
 
-    The message never includes a key.
+    Part of the one error tree: the message (never a key) is meant for the operator.
     """
 
 
-class TokenDecryptionError(RuntimeError):
+class TokenDecryptionError(UserFacingError, RuntimeError):
     """A stored value was encrypted with a key that is no longer configured (or is damaged)."""
 
 
@@ -148,13 +149,11 @@ def key_file_for(database_url: str) -> Path | None:
     """The key file of a SQLite database file (``seatbot.db`` → ``seatbot.db.key``, relative
     paths resolved against the working directory as SQLite does); ``None`` for an in-memory
     SQLite database and for every other database."""
-    try:
-        url = make_url(database_url)
-    except ArgumentError:
+    from bot.db import sqlite_path
+
+    database = sqlite_path(database_url)
+    if database is None:
         return None
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    database = Path(url.database)
     return database.with_name(database.name + KEY_FILE_SUFFIX).absolute()
 
 

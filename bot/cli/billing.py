@@ -22,7 +22,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from billing.display import format_instant, format_period
-from billing.errors import InvalidSeatCount
+from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.models import PlatformConnection
 from billing.money import Money
 from billing.periods import Period, zone
@@ -212,9 +212,11 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
             if subscription is None:
                 raise fail_bad_input(no_subscription_message(account.name, product))
             try:
-                result = service.quote(subscription.id, seats, at)
+                result = service.quote(subscription.id, seats, at, now=shell.utc_now())
             except InvalidSeatCount as exc:
                 raise fail_bad_input(f"SEATS: {exc.message}") from None
+            except QuoteUnavailable as exc:
+                raise fail_bad_input(f"--at: {exc.message}") from None
         check = _platform_check_document(
             platform_check, account, result.subscription, seats, result.is_decrease
         )

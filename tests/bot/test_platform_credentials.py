@@ -18,7 +18,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from bot import cli_billing, cli_slack
+from bot.cli import database as cli_database
+from bot.cli import shell as cli_shell
+from bot.cli import slack as cli_slack
 from bot.db import alembic_config, current_revision, make_engine, upgrade
 from bot.installations import SqlInstallationStore
 from bot.key_rotation import rotate_all
@@ -73,10 +75,10 @@ def test_seatbot_load_leaves_no_credential_readable(
     db_url: str, monkeypatch: pytest.MonkeyPatch, no_keys: None
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setattr(cli_billing, "_now", lambda: AT)
+    monkeypatch.setattr(cli_shell, "utc_now", lambda: AT)
     if not is_sqlite(db_url):
         monkeypatch.setenv("SEATBOT_TOKEN_KEYS", NEW_KEY)  # SQLite makes its key file instead
-    result = CliRunner().invoke(cli(cli_billing), ["load", str(EXAMPLE)])
+    result = CliRunner().invoke(cli(cli_database), ["load", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
     assert not any(secret in result.output for secret in EXAMPLE_SECRETS)
 
@@ -110,7 +112,7 @@ def test_seatbot_load_without_a_key_on_postgresql_is_one_line_and_writes_nothing
     db_url: str, monkeypatch: pytest.MonkeyPatch, no_keys: None
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
-    result = CliRunner().invoke(cli(cli_billing), ["load", str(EXAMPLE)])
+    result = CliRunner().invoke(cli(cli_database), ["load", str(EXAMPLE)])
     engine = make_engine(db_url)
     try:
         accounts = raw_rows(engine, "accounts")
