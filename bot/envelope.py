@@ -324,14 +324,13 @@ def _view(value: object) -> None:
     if not isinstance(value, dict):
         raise MalformedRequest("view is missing or not an object")
     _slack_id(value.get("id"), "view.id")
+    _token(value.get("type"), "view.type")  # Bolt reads it for every request with a view
     _name(value.get("callback_id"), "view.callback_id")
     metadata = value.get("private_metadata")
     if not isinstance(metadata, str) or len(metadata) > MAX_PRIVATE_METADATA_LENGTH:
         raise MalformedRequest("view.private_metadata is missing, not a string or too long")
-    state = value.get("state")
-    if state is not None and not (
-        isinstance(state, dict) and isinstance(state.get("values"), dict)
-    ):
+    state = value.get("state", {"values": {}})
+    if not (isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
         raise MalformedRequest("view.state is not an object with an object of values")
     if value.get("hash") is not None:
         _token(value["hash"], "view.hash")

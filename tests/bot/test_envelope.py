@@ -315,6 +315,8 @@ SUBMISSION = payloads()["view_submission"]
         (_with(SUBMISSION, view=_with(view(), private_metadata=_DROP)), "private_metadata"),
         (_with(SUBMISSION, view=_with(view(), private_metadata="m" * 3001)), "private_metadata"),
         (_with(SUBMISSION, view=_with(view(), state={"values": []})), "view.state"),
+        (_with(SUBMISSION, view=_with(view(), state=None)), "view.state"),
+        (_with(SUBMISSION, view=_with(view(), type=_DROP)), "view.type"),
         (_with(SUBMISSION, view=_with(view(), hash=5)), "view.hash"),
         (_with(SUBMISSION, view=_with(view(), app_installed_team_id="x")), "app_installed"),
         (_with(SUBMISSION, response_urls={}), "response_urls is not a list"),
@@ -407,21 +409,27 @@ envelope_keys = st.sampled_from(
         "response_urls", "trigger_id", "team_id", "user_id", "channel_id", "enterprise_id",
         "is_enterprise_install", "is_ext_shared_channel", "function_data", "item",
         "assistant_thread", "thread_ts", "callback_id", "action_id", "block_id", "value",
-        "bot_access_token", "function_execution_id", "challenge", "command",
+        "bot_access_token", "function_execution_id", "challenge", "command", "id",
+        "private_metadata", "hash", "app_installed_team_id",
     ]
 )  # fmt: skip
-changes = st.dictionaries(envelope_keys, awkward, max_size=4)
+changes = st.dictionaries(envelope_keys, awkward | st.just(_DROP), max_size=4)
+
+
+def _apply(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    changed = {**base, **changes}
+    return {k: v for k, v in changed.items() if v is not _DROP}
 
 
 def _changed(base: dict[str, Any], top: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
-    changed = {**base, **top}
-    for name in ("view", "event"):  # Bolt looks inside these too
+    changed = _apply(base, top)
+    for name in ("view", "event", "team", "user"):  # Bolt looks inside these too
         if isinstance(changed.get(name), dict):
-            changed[name] = {**changed[name], **inner}
+            changed[name] = _apply(changed[name], inner)
     if isinstance(changed.get("actions"), list) and changed["actions"]:
         first = changed["actions"][0]
         if isinstance(first, dict):
-            changed["actions"] = [{**first, **inner}]
+            changed["actions"] = [_apply(first, inner)]
     return changed
 
 
@@ -437,7 +445,9 @@ def near_slack_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
     kind, base = draw(bases)
     top, inner = draw(changes), draw(changes)
     if kind == "form":
-        form = {**command_form(), **{k: v for k, v in top.items() if isinstance(v, str)}}
+        form = _apply(
+            command_form(), {k: v for k, v in top.items() if isinstance(v, str) or v is _DROP}
+        )
         return urlencode(form).encode(), FORM
     changed = _changed(base, top, inner)
     if kind == "payload":
