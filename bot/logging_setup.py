@@ -3,9 +3,13 @@
 The redaction runs as a handler filter, so it sees every record that reaches a handler,
 whichever library logged it (Bolt logs request bodies at debug level, slack_sdk logs API
 calls, uvicorn logs request lines). It replaces Slack tokens by pattern, ``key=value`` /
-``"key": "value"`` pairs whose key names a secret, ``Authorization`` header values, and every
-literal secret registered with :meth:`SecretRedactor.add` (signing secret, client secret,
-token keys, platform credentials).
+``"key": "value"`` pairs whose key names a secret, ``Authorization`` header values, the OAuth
+``code`` and ``state`` in a parsed query, and every literal secret registered with
+:meth:`SecretRedactor.add` (signing secret, client secret, token keys, platform credentials).
+
+uvicorn's access log prints each request's path with its query string, which for
+``/slack/oauth_redirect`` holds the OAuth ``code`` and ``state``: :class:`QueryStringRedactor`
+replaces every query value in those lines by ``…``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,12 @@ _SECRET_PAIR = re.compile(
     r"(?i)(\b(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_key|apikey|client_secret|"
     r"signing_secret|private_key|credentials?)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
 )
+# A parsed query string as Bolt logs it at debug level ({'code': ['...'], 'state': ['...']}):
+# the OAuth code and state of an install.
+_OAUTH_QUERY = re.compile(r"""(['"](?:code|state)['"]\s*:\s*\[\s*['"])[^'"]*""")
 _MIN_LITERAL = 6  # shorter values would redact ordinary words
+ACCESS_LOGGER = "uvicorn.access"
+_QUERY_VALUE = re.compile(r"=[^&#]*")
 
 
 class SecretRedactor(logging.Filter):
@@ -56,6 +65,7 @@ class SecretRedactor(logging.Filter):
                 text = text.replace(literal, REDACTED)
         text = _SLACK_TOKEN.sub(REDACTED, text)
         text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+        text = _OAUTH_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
         return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -74,6 +84,29 @@ class SecretRedactor(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+class QueryStringRedactor(logging.Filter):
+    """A filter for uvicorn's access log: every value in a request line's query string
+    becomes ``…`` (``/slack/oauth_redirect?code=…&state=…``); names and paths stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs '%s - "%s %s HTTP/%s" %d' with (client, method, path?query, version,
+        # status); anything shaped otherwise is left alone.
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, mark, query = args[2].partition("?")
+            if mark:
+                redacted = _QUERY_VALUE.sub("=…", query)
+                record.args = (args[0], args[1], f"{path}?{redacted}", args[3], args[4])
+        return True
+
+
+def install_access_log_redaction() -> None:
+    """Redact query values from uvicorn's access log (once, whoever calls it first)."""
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, QueryStringRedactor) for f in access.filters):
+        access.addFilter(QueryStringRedactor())
 
 
 def settings_secrets(settings: Settings) -> list[str]:
@@ -112,4 +145,5 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     install_redactor(redactor, root)
+    install_access_log_redaction()
     return redactor

@@ -7,36 +7,47 @@ HTTP routes:
 * ``GET /slack/install`` and ``GET /slack/oauth_redirect`` — only when OAuth is configured;
 * ``GET /healthz`` — 200 when the process serves requests.
 
-Migrations are applied before anything is served.
+At the edge, before Bolt: request bodies are bounded in size and time
+(:mod:`bot.request_limits`), the signature is checked, and the envelope of a signed body must
+be one Slack sends (:mod:`bot.envelope`). The configuration is checked, then migrations are
+applied, before anything is served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_starlette_response,
+)
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billing.seat_changes import SeatChanges
-from bot.app import ListenerRegistrar, build_app, oauth_enabled
+from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
+from bot.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_envelope
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.logging_setup import SecretRedactor, configure_logging
 from bot.platform_directory import PlatformDirectory
+from bot.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
 from bot.secrets import cipher_for
 from bot.settings import Settings
 from handlers.deps import HandlerDeps
@@ -45,7 +56,14 @@ logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's rule: refuse older (or later) timestamps
+# uvicorn (h11) settings: idle keep-alive connections close after this many seconds (uvicorn's
+# default, explicit here); request headers are bounded in size (h11's default, 16 KiB: more is
+# a 400); past this many open connections and tasks, new requests get 503.
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024
+MAX_CONCURRENT_CONNECTIONS = 500
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass
@@ -120,26 +138,45 @@ def build_asgi_app(
     *,
     signing_secret: str | None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_deadline_s: float = BODY_DEADLINE_SECONDS,
 ) -> Starlette:
     """The Starlette app serving ``bolt_app`` (see the module docstring for the routes).
 
-    Slack's signature is checked here before Bolt sees the request (Bolt checks it again):
-    Bolt parses the body first and a malformed body would otherwise make it raise (a 500).
+    Every request body is bounded (``max_body_bytes``, else 413; complete within
+    ``body_deadline_s`` seconds, else 408: see :mod:`bot.request_limits`). On
+    ``POST /slack/events`` Slack's signature is checked here (401), then the envelope
+    (:func:`bot.envelope.check_envelope`: 400 and one WARNING line when Slack could not have
+    sent it), and only then does Bolt see the request (it checks the signature again).
     Without a ``signing_secret`` (Socket Mode only) every ``POST`` is refused.
     """
     handler = AsyncSlackRequestHandler(bolt_app)
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    signing_key = signing_secret.encode() if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        if verifier is None or not _signed_by_slack(verifier, body, request):
+        if signing_key is None or not _signed_by_slack(signing_key, body, request):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
-            return await handler.handle(request)
-        except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
-            logger.warning("A correctly signed Slack request had a body that is not valid")
+            envelope = check_envelope(body, request.headers.get("content-type"))
+        except MalformedRequest as problem:
+            logger.warning("Refused a signed Slack request: %s", problem.reason)
             return JSONResponse({"error": "malformed request"}, status_code=400)
-        except Exception as error:  # Bolt's own failures: log them, answer without detail
+        try:
+            to_bolt = bolt_request(
+                body,
+                envelope,
+                headers={name: request.headers.getlist(name) for name in request.headers},
+                query={name: request.query_params.getlist(name) for name in request.query_params},
+            )
+        except Exception as error:  # what check_envelope should have refused: still a 400
+            logger.warning(
+                "Refused a signed Slack request Bolt could not read (%s)", type(error).__name__
+            )
+            return JSONResponse({"error": "malformed request"}, status_code=400)
+        try:
+            bolt_response = await bolt_app.async_dispatch(to_bolt)
+        except Exception as error:  # Bolt catches its own; this is a last resort
             reference = secrets.token_hex(4)
             logger.error(
                 "Unexpected %s while dispatching a Slack request (reference %s)",
@@ -147,7 +184,13 @@ def build_asgi_app(
                 reference,
                 exc_info=error,
             )
-            return JSONResponse({"error": "internal error", "reference": reference}, 500)
+            return to_starlette_response(error_ack(envelope.body, reference))
+        if bolt_response.status >= 500:
+            # A listener or middleware failed before the ack and the app's error handler let
+            # Bolt's 500 stand (bot.app's answers 200 itself); it has logged the failure.
+            logger.debug("Bolt answered %d; answering 200", bolt_response.status)
+            return Response(status_code=200)
+        return to_starlette_response(bolt_response)
 
     async def oauth(request: Request) -> Response:
         return await handler.handle(request)
@@ -170,33 +213,89 @@ def build_asgi_app(
         if on_shutdown is not None:
             await on_shutdown()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    limits = Middleware(
+        RequestBodyLimits, max_body_bytes=max_body_bytes, deadline_s=body_deadline_s
+    )
+    return Starlette(routes=routes, middleware=[limits], lifespan=lifespan)
 
 
-def _signed_by_slack(verifier: SignatureVerifier, body: bytes, request: Request) -> bool:
-    """Slack's v0 signature over ``body`` is valid and at most five minutes old."""
+def _signed_by_slack(signing_key: bytes, body: bytes, request: Request) -> bool:
+    """Slack's v0 signature over the raw ``body`` is valid and at most five minutes old.
+
+    Computed over bytes (slack_sdk's verifier decodes the body as UTF-8 first and compares
+    the header as text, and raises on either when they are not what it expects)."""
     timestamp = request.headers.get("x-slack-request-timestamp")
     signature = request.headers.get("x-slack-signature")
-    if timestamp is None or signature is None or _TIMESTAMP.match(timestamp) is None:
-        return False  # the verifier would raise on a timestamp that is not a number
-    return bool(verifier.is_valid(body=body, timestamp=timestamp, signature=signature))
+    if timestamp is None or signature is None or _TIMESTAMP.fullmatch(timestamp) is None:
+        return False
+    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        return False
+    basestring = b"v0:" + timestamp.encode() + b":" + body
+    expected = b"v0=" + hmac.new(signing_key, basestring, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, signature.encode("latin-1"))
+
+
+def bolt_request(
+    raw_body: bytes,
+    envelope: SlackEnvelope,
+    *,
+    headers: Mapping[str, str | Sequence[str]],
+    query: Mapping[str, Sequence[str]] | None = None,
+) -> AsyncBoltRequest:
+    """Bolt's request for a body whose ``envelope`` was checked.
+
+    Bolt parses the raw body again, and reads any form body containing the text "payload" as
+    an interactivity payload: a slash command whose text (or team domain, or channel name)
+    holds that word would reach it empty and go unanswered. Bolt is given the parsed body
+    (its signature check still sees the raw one)."""
+    headers, query = dict(headers), dict(query or {})
+    request = AsyncBoltRequest(body=raw_body.decode("utf-8"), query=query, headers=headers)
+    if request.body != envelope.body:
+        parsed = AsyncBoltRequest(
+            body=envelope.body, query=query, headers=headers, mode="socket_mode"
+        )
+        request.body = parsed.body
+        request.context = parsed.context
+    return request
+
+
+def uvicorn_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
+    """How ``seatbot serve`` runs uvicorn (HTTP mode).
+
+    h11 is chosen explicitly: the header-size limit below is an h11 setting (httptools, which
+    "auto" prefers when installed, ignores it). uvicorn has no timeout on reading request
+    headers; ``limit_concurrency`` bounds what slow clients can hold (503 past it).
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="h11",
+        log_config=None,  # keep our handlers (and their redaction) for uvicorn's loggers
+        proxy_headers=True,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
+    )
 
 
 def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = None) -> None:  # noqa: S104 - a server listens on all interfaces by default
-    """Apply migrations, then serve until interrupted: Socket Mode when ``SLACK_APP_TOKEN`` is
-    set, otherwise HTTP on ``host:port`` (``port`` defaults to ``PORT``, else 3000)."""
+    """Check the configuration, apply migrations, then serve until interrupted: Socket Mode
+    when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``host:port`` (``port`` defaults to
+    ``PORT``, else 3000).
+
+    Raises :class:`bot.app.ConfigurationError` or :class:`bot.installations.TokenKeyError`
+    before touching the database when the settings can't make a working app.
+    """
+    check_configuration(settings)
     redactor = configure_logging(settings)
     upgrade(settings.database_url)
     runtime = build_runtime(settings, redactor=redactor)
     if settings.slack_app_token is not None:
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
         return
-    config = uvicorn.Config(
-        runtime.asgi_app,
-        host=host,
-        port=port if port is not None else settings.port,
-        log_config=None,  # keep our handlers (and their redaction) for uvicorn's loggers
-        proxy_headers=True,
+    config = uvicorn_config(
+        runtime.asgi_app, host=host, port=port if port is not None else settings.port
     )
     logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
     uvicorn.Server(config).run()

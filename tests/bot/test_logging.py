@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
 
-from bot.logging_setup import REDACTED, SecretRedactor, configure_logging, settings_secrets
+from bot.app import build_app
+from bot.db import make_engine, make_session_factory, upgrade
+from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.logging_setup import (
+    REDACTED,
+    QueryStringRedactor,
+    SecretRedactor,
+    configure_logging,
+    settings_secrets,
+)
+from bot.server import build_asgi_app, uvicorn_config
 from bot.settings import Settings
 from bot.standin.harness import SlackHarness, bolt_listeners_finished, serve_seatbot
+from bot.standin.slack_api import bind_loopback_socket
 from handlers.deps import HandlerDeps
 
 BOT_TOKEN = "xoxb-4242-4343-loggingtesttoken"
@@ -36,6 +51,8 @@ TOKEN_KEY = "Z2V0LXlvdXItb3duLWZlcm5ldC1rZXktcGxlYXNlISE="  # a valid Fernet key
         ("client_secret=abcdef123456&code=1", "abcdef123456"),
         ("password: hunter2hunter2", "hunter2hunter2"),
         ('{"accessToken": "axiom-access-99"}', "axiom-access-99"),
+        ("request: {'code': ['4242.1717.0c0ffee'], 'state': []}", "4242.1717.0c0ffee"),
+        ("request: {'code': ['1.2.3'], 'state': ['st8-9f8e7d']}", "st8-9f8e7d"),
     ],
 )
 def test_patterns_are_redacted(line: str, secret: str) -> None:
@@ -87,6 +104,8 @@ def log_stream() -> Iterator[tuple[io.StringIO, Settings]]:
                 root.removeHandler(handler)
         for handler in before_handlers:
             handler.filters = [f for f in handler.filters if not isinstance(f, SecretRedactor)]
+        access = logging.getLogger("uvicorn.access")
+        access.filters = [f for f in access.filters if not isinstance(f, QueryStringRedactor)]
         root.setLevel(before_level)
 
 
@@ -142,3 +161,92 @@ async def test_no_token_in_any_log_line_of_a_real_request(
     assert "chat.postMessage" in output  # slack_sdk's debug lines were captured too
     for secret in (BOT_TOKEN, SIGNING_SECRET, TOKEN_KEY):
         assert secret not in output
+
+
+# ---------------------------------------------------------------- the access log
+
+
+@pytest.fixture
+def oauth_app(tmp_path: Path) -> Iterator[Starlette]:
+    url = f"sqlite:///{tmp_path / 'oauth.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    settings = Settings(
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_client_id="1.2",
+        slack_client_secret=SecretStr("client-secret-xyz"),
+        slack_api_url="http://127.0.0.1:9/api/",
+    )
+    app = build_app(
+        settings,
+        None,  # type: ignore[arg-type]  # no listeners, no deps
+        installation_store=SqlInstallationStore(
+            sessions, TokenCipher([TokenCipher.new_key()]), client_id="1.2"
+        ),
+        state_store=SqlOAuthStateStore(sessions),
+        register=lambda app, deps: None,
+    )
+    try:
+        yield build_asgi_app(app, signing_secret=SIGNING_SECRET)
+    finally:
+        engine.dispose()
+
+
+async def test_the_access_log_shows_no_oauth_code_or_state(
+    log_stream: tuple[io.StringIO, Settings],
+    oauth_app: Starlette,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """uvicorn's access log prints the path with its query string: the values are redacted."""
+    stream, _ = log_stream
+    caplog.set_level(logging.INFO, logger="uvicorn.access")  # earlier servers may have raised it
+    code, state = "4242.1717.0c0ffee0c0de", "st8-9f8e7d6c5b4a"
+    sock = bind_loopback_socket()
+    server = uvicorn.Server(uvicorn_config(oauth_app, host="127.0.0.1", port=0))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        port = sock.getsockname()[1]
+        async with httpx.AsyncClient() as http:
+            response = await http.get(
+                f"http://127.0.0.1:{port}/slack/oauth_redirect",
+                params={"code": code, "state": state},
+            )
+        assert response.status_code < 500
+        async with asyncio.timeout(10):  # uvicorn logs the line after sending the response
+            while True:
+                if "/slack/oauth_redirect" in stream.getvalue():
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        server.should_exit = True
+        await task
+    # The test's own HTTP client (httpx) logs the URL it fetched: not the app's log.
+    lines = [line for line in stream.getvalue().splitlines() if " httpx: " not in line]
+    access = [line for line in lines if "uvicorn.access" in line]
+    assert len(access) == 1, lines
+    assert '"GET /slack/oauth_redirect?code=…&state=… HTTP/1.1" ' in access[0]
+    assert [line for line in lines if code in line or state in line] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/slack/oauth_redirect?code=abc&state=def", "/slack/oauth_redirect?code=…&state=…"),
+        ("/slack/install", "/slack/install"),
+        ("/x?flag&empty=&a=1&a=2", "/x?flag&empty=…&a=…&a=…"),
+        ("/x?%E2%9C%93=%E2%9C%93", "/x?%E2%9C%93=…"),
+    ],
+)
+def test_query_values_are_redacted_from_access_records(path: str, shown: str) -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 200),
+        None,
+    )
+    assert QueryStringRedactor().filter(record)
+    assert record.getMessage() == f'127.0.0.1:5000 - "GET {shown} HTTP/1.1" 200'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sqlite3
@@ -19,12 +20,21 @@ import typer
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from bot.app import ConfigurationError
 from bot.cli import slack as cli_slack
 from bot.db import upgrade
-from bot.installations import SqlInstallationStore, TokenCipher
-from bot.server import build_runtime
+from bot.installations import SqlInstallationStore, TokenCipher, TokenKeyError
+from bot.server import (
+    KEEP_ALIVE_SECONDS,
+    MAX_CONCURRENT_CONNECTIONS,
+    MAX_HEADER_BYTES,
+    build_runtime,
+    run_server,
+    uvicorn_config,
+)
 from bot.settings import Settings
 from bot.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
 from handlers.deps import HandlerDeps
@@ -265,3 +275,71 @@ async def test_socket_mode_wiring(migrated_url: str) -> None:
         signed = await http.post("/slack/events", content="command=%2Fseats")
     assert signed.status_code == 401
     await handler.client.close()
+
+
+# ---------------------------------------------------------------- configuration before migrations
+
+
+@pytest.fixture
+def restored_root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+_SLACK_ENVIRONMENT = (
+    "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SEATBOT_TOKEN_KEYS",
+)
+
+
+@pytest.mark.usefixtures("restored_root_logging")
+@pytest.mark.parametrize(
+    ("given", "error", "named"),
+    [
+        ({"slack_bot_token": BOT_TOKEN}, ConfigurationError, "SLACK_SIGNING_SECRET"),
+        ({"slack_signing_secret": SIGNING_SECRET}, ConfigurationError, "SLACK_BOT_TOKEN"),
+        (
+            {
+                "slack_signing_secret": SIGNING_SECRET,
+                "slack_client_id": "1.2",
+                "slack_client_secret": "client-secret",
+            },
+            TokenKeyError,
+            "SEATBOT_TOKEN_KEYS",
+        ),
+    ],
+)
+def test_serve_reports_configuration_errors_before_touching_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    given: dict[str, str],
+    error: type[Exception],
+    named: str,
+) -> None:
+    for name in _SLACK_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'seatbot.db'}"  # can't migrate
+    settings = Settings.model_validate({**given, "database_url": unreachable})
+    with pytest.raises(error, match=named):
+        run_server(settings, "127.0.0.1", 0)
+
+
+def test_the_uvicorn_config_bounds_connections() -> None:
+    config = uvicorn_config(Starlette(), host="127.0.0.1", port=3000)
+    assert config.http == "h11"  # the h11 limits below apply only to it
+    assert config.timeout_keep_alive == KEEP_ALIVE_SECONDS
+    assert config.h11_max_incomplete_event_size == MAX_HEADER_BYTES
+    assert config.limit_concurrency == MAX_CONCURRENT_CONNECTIONS
+    assert config.log_config is None  # our handlers (and their redaction) stay in charge
+    assert config.access_log

@@ -141,6 +141,13 @@ def _empty_signature(body: str) -> dict[str, str]:
     return {"X-Slack-Signature": "", "X-Slack-Request-Timestamp": ""}
 
 
+def _non_ascii_signature(body: str) -> dict[str, Any]:
+    return {
+        "X-Slack-Signature": b"v0=\xff" + b"0" * 63,  # not text: compared as bytes
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+    }
+
+
 @pytest.mark.parametrize(
     "make_headers",
     [
@@ -154,6 +161,7 @@ def _empty_signature(body: str) -> dict[str, str]:
         _missing_signature,
         _missing_timestamp,
         _empty_signature,
+        _non_ascii_signature,
     ],
 )
 async def test_a_bad_signature_gets_401_and_nothing_is_done(
@@ -180,6 +188,29 @@ async def test_a_validly_signed_but_malformed_body_is_not_a_server_error(
         response = await harness.driver.post(body, content_type=content_type)
         assert response.status_code < 500, body
     assert listener.invocations == []
+
+
+@pytest.mark.parametrize(("text", "team_domain"), [("payload", "acme"), ("status", "payload-inc")])
+async def test_a_command_mentioning_payload_reaches_its_listener(
+    harness: SlackHarness, listener: PingListener, text: str, team_domain: str
+) -> None:
+    """Bolt takes any form body containing the text "payload" for an interactivity payload;
+    the edge hands it the command it is."""
+    harness.driver.team_domain = team_domain
+    result = await harness.driver.slash_command(text, user_id="U1", channel_id="C1")
+    assert result.status_code == 200
+    posted = await harness.standin.wait_for("chat.postMessage", within_s=5)
+    assert posted[0].args["text"] == f"pong {text}"
+    assert listener.invocations == [text]
+
+
+async def test_a_body_that_is_not_utf8_with_a_bad_signature_is_401(harness: SlackHarness) -> None:
+    response = await harness.driver.http.post(
+        harness.driver.events_url,
+        content=b"command=%2Fseats&text=\xff\xfe",
+        headers=_forged("x") | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 401
 
 
 async def test_healthz(harness: SlackHarness) -> None:
