@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from billing.account_reads import AccountReads
 from billing.seat_changes import SeatChanges
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
@@ -103,6 +104,7 @@ def build_runtime(
     sessions = make_session_factory(engine)
     directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher_for(settings))
     deps = HandlerDeps(
+        account_reads=AccountReads(sessions),
         seat_changes=SeatChanges(
             sessions, quote_ttl=timedelta(seconds=settings.seatbot_quote_ttl_seconds)
         ),

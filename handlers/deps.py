@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.account_reads import AccountReads
 from billing.seat_changes import SeatChanges
 from handlers.facts import PlatformFor
 
@@ -14,8 +15,8 @@ from handlers.facts import PlatformFor
 class HandlerDeps:
     """Services and settings the Slack edge needs.
 
-    ``seat_changes`` is billing's application layer (every decision). ``platform_for(account_id,
-    product)`` gives the platform holding the users of that account's product (``None`` when no
+    ``account_reads`` and ``seat_changes`` are billing's application layer (every decision).
+    ``platform_for(account_id, product)`` gives the platform holding the users of that account's product (``None`` when no
     connection is configured); it may read the database, so it is called off the event loop.
     ``clock`` returns an aware UTC instant. ``platform_deadline_s`` bounds one complete user
     listing, in seconds. ``locale`` is the babel locale used to show money (``en_US``).
@@ -23,6 +24,7 @@ class HandlerDeps:
     (display only; decisions always list afresh).
     """
 
+    account_reads: AccountReads
     seat_changes: SeatChanges
     platform_for: PlatformFor
     clock: Callable[[], datetime]

@@ -93,6 +93,7 @@ class SeatDesk:
 
     def __init__(self, deps: HandlerDeps) -> None:
         self._changes = deps.seat_changes
+        self._reads = deps.account_reads
         self._clock = deps.clock
         self._locale = deps.locale
         self._facts = PlatformFacts(
@@ -137,7 +138,7 @@ class SeatDesk:
 
     async def status(self, caller: Caller, channel_id: str | None, account: str | None) -> Message:
         seats = await self._run(
-            self._changes.status,
+            self._reads.status,
             caller=caller,
             account_name=account,
             channel_id=channel_id,
@@ -150,7 +151,7 @@ class SeatDesk:
 
     async def history(self, caller: Caller, channel_id: str | None, account: str | None) -> Message:
         history = await self._run(
-            self._changes.history,
+            self._reads.history,
             caller=caller,
             account_name=account,
             channel_id=channel_id,
@@ -205,7 +206,7 @@ class SeatDesk:
     ) -> ModalOpening:
         """The form with what the database knows (products, seats); users come later."""
         form = await self._run(
-            self._changes.change_form,
+            self._reads.change_form,
             caller=caller,
             account_name=account,
             channel_id=channel_id,
@@ -245,7 +246,7 @@ class SeatDesk:
             subscription_id = int(next(iter(context.seats_by_subscription)))
         count = seat_count(input_value(values, ids.COUNT_BLOCK, ids.COUNT_ACTION, limit=16))
         preview, listing = await self._with_users(
-            self._changes.preview,
+            self._reads.preview,
             caller=caller,
             account_id=context.account_id,
             subscription_id=subscription_id,

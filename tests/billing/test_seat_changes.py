@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from billing.access import Caller
+from billing.account_reads import AccountReads
 from billing.errors import InvalidInput, InvalidSeatCount, NotAuthorised, NotFound
 from billing.models import (
     AuditEvent,
@@ -59,6 +60,11 @@ Seed = Callable[..., Any]
 @pytest.fixture
 def changes(session_factory: sessionmaker[Session]) -> SeatChanges:
     return SeatChanges(session_factory, quote_ttl=timedelta(minutes=10))
+
+
+@pytest.fixture
+def reads(session_factory: sessionmaker[Session]) -> AccountReads:
+    return AccountReads(session_factory)
 
 
 @pytest.fixture
@@ -166,13 +172,15 @@ def test_only_owners_request_changes(
     assert service.history(acme.account_id) == []
 
 
-def test_another_workspace_does_not_see_the_account(changes: SeatChanges, seed: Seed) -> None:
+def test_another_workspace_does_not_see_the_account(
+    changes: SeatChanges, reads: AccountReads, seed: Seed
+) -> None:
     acme = seed()
     stranger = Caller("T_OTHER", "U_OWNER")  # the same user id in another workspace
     with pytest.raises(NotFound):
         create(changes, acme, 12, caller=stranger, listing=users(0))
     with pytest.raises(NotFound):
-        changes.status(stranger, account_name=None, channel_id=None, at=JAN_16)
+        reads.status(stranger, account_name=None, channel_id=None, at=JAN_16)
 
 
 def test_a_decrease_asks_for_the_users_only_after_authorising(
@@ -185,23 +193,23 @@ def test_a_decrease_asks_for_the_users_only_after_authorising(
 
 
 @pytest.mark.parametrize("user_id", ["U_OWNER", "U_MANAGER", "U_VIEWER"])
-def test_members_with_a_role_read_status(changes: SeatChanges, seed: Seed, user_id: str) -> None:
+def test_members_with_a_role_read_status(reads: AccountReads, seed: Seed, user_id: str) -> None:
     acme = seed()
-    status = changes.status(Caller(T, user_id), account_name=None, channel_id=None, at=JAN_16)
+    status = reads.status(Caller(T, user_id), account_name=None, channel_id=None, at=JAN_16)
     assert isinstance(status, AccountSeats)
     assert [s.seats for s in status.subscriptions] == [10]
     assert status.listings == (UsersNeeded(acme.account_id, Product.AXIOM),)
 
 
-def test_no_role_reads_nothing_and_is_told_whom_to_ask(changes: SeatChanges, seed: Seed) -> None:
+def test_no_role_reads_nothing_and_is_told_whom_to_ask(reads: AccountReads, seed: Seed) -> None:
     seed()
     nobody = Caller(T, "U_NOBODY")
     with pytest.raises(NotAuthorised) as refused:
-        changes.status(nobody, account_name=None, channel_id=None, at=JAN_16)
+        reads.status(nobody, account_name=None, channel_id=None, at=JAN_16)
     assert refused.value.contacts == ("U_OWNER",)
     assert "$" not in refused.value.message
     with pytest.raises(NotAuthorised):
-        changes.history(nobody, account_name=None, channel_id=None)
+        reads.history(nobody, account_name=None, channel_id=None)
 
 
 @pytest.mark.parametrize("intruder", ["U_MANAGER", "U_VIEWER", "U_NOBODY"])
@@ -241,7 +249,7 @@ def test_another_workspace_cannot_name_a_request(changes: SeatChanges, seed: See
 
 
 def test_a_form_cannot_reach_another_accounts_subscription(
-    changes: SeatChanges, seed: Seed
+    changes: SeatChanges, reads: AccountReads, seed: Seed
 ) -> None:
     acme = seed()
     globex = seed("globex", team_id="T_GLOBEX")
@@ -250,7 +258,7 @@ def test_a_form_cannot_reach_another_accounts_subscription(
         (globex.account_id, globex.subscription_id),
     ):
         with pytest.raises(NotFound):
-            changes.preview(
+            reads.preview(
                 OWNER,
                 account_id=account_id,
                 subscription_id=subscription_id,

@@ -15,6 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.models.views import View
 from sqlalchemy.orm import sessionmaker
 
+from billing.account_reads import AccountReads
 from billing.seat_changes import SeatChanges
 from bot.app import ConfigurationError, build_app, generic_error_text
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
@@ -30,6 +31,7 @@ BOT_TOKEN = "xoxb-app-test-token-123"
 
 def deps() -> HandlerDeps:
     return HandlerDeps(
+        account_reads=AccountReads(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),

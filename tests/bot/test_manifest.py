@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.orm import sessionmaker
 
+from billing.account_reads import AccountReads
 from billing.seat_changes import SeatChanges
 from bot.app import BOT_SCOPES, build_app
 from bot.server import build_asgi_app
@@ -50,6 +51,7 @@ def manifest_events() -> set[str]:
 
 def deps() -> HandlerDeps:
     return HandlerDeps(
+        account_reads=AccountReads(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),

@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.orm import sessionmaker
 from starlette.applications import Starlette
 
+from billing.account_reads import AccountReads
 from billing.seat_changes import SeatChanges
 from bot.app import build_app
 from bot.server import build_asgi_app
@@ -32,6 +33,7 @@ WAIT_S = 10.0  # how long the test client waits for the server's answer (not a t
 
 def deps() -> HandlerDeps:
     return HandlerDeps(
+        account_reads=AccountReads(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),
