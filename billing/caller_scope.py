@@ -30,7 +30,7 @@ from billing.repository import (
 )
 from billing.views import SubscriptionView
 
-FORM_GONE = "This form has expired: close it and type /seats again."
+FORM_GONE = "This form has expired: close it and start again."
 
 
 def resolve_account(

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.invariants import CheckReport, check_invariants
 from billing.models import Account, LedgerEntry, Member, Role, Subscription
 from billing.periods import Interval, period_at, zone
 from billing.renewal import renew_due
@@ -162,6 +163,11 @@ class SeatService:
             entries = renew_due(session, row.id, account, at)
             row = get_subscription(session, subscription_id)
             return [ledger_view(entry, row) for entry in entries]
+
+    def check_invariants(self) -> CheckReport:
+        """Check every invariant money depends on (:mod:`billing.invariants`)."""
+        with self._storage.read() as session:
+            return check_invariants(session)
 
     def current_subscription(self, subscription_id: int) -> SubscriptionView:
         """The subscription with its stored (billed) period."""

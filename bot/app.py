@@ -12,7 +12,6 @@ Two ways to be installed:
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -33,6 +32,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.installations import TokenCipher
 from bot.settings import Settings
 from handlers.deps import HandlerDeps
+from handlers.seat_desk import new_reference
+from handlers.views import unexpected_error_message
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,9 @@ class ConfigurationError(ValueError):
 
 
 def generic_error_text(reference: str) -> str:
-    """What a user sees when something unexpected failed: no detail, only a reference id."""
-    return (
-        f"Sorry, something went wrong on our side and Seatbot could not finish that. "
-        f"Please try again in a moment. If it keeps happening, give your Seatbot operator "
-        f"this reference: `{reference}`."
-    )
+    """What a user sees when something unexpected failed: no detail, only a reference id (the
+    one wording, :func:`handlers.views.unexpected_error_message`)."""
+    return unexpected_error_message(reference).text
 
 
 def oauth_enabled(settings: Settings) -> bool:
@@ -267,7 +265,7 @@ async def _on_unexpected_error(
             "No listener for a %s request (%s) from team %s", kind, _unhandled(body), team
         )
         return None
-    reference = secrets.token_hex(4)
+    reference = new_reference()
     logger.error(
         "Unexpected %s while handling a %s request from team %s (reference %s)",
         type(error).__name__,
@@ -278,8 +276,10 @@ async def _on_unexpected_error(
     )
     if respond is not None and respond.response_url is not None:
         try:
+            apology = unexpected_error_message(reference)
             await respond(
-                text=generic_error_text(reference),
+                text=apology.text,
+                blocks=apology.blocks,
                 response_type="ephemeral",
                 replace_original=False,
             )

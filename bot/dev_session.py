@@ -38,7 +38,7 @@ from bot.demo_render import render_message, render_view
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn
-from bot.standin.harness import bolt_listeners_finished
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from bot.standin.slack_api import RunningServer, serve_asgi
 from bot.standin.slack_driver import button, number_input_value, static_select_value
 from platforms.sandbox import SandboxApp, SandboxConfig

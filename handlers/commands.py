@@ -144,12 +144,14 @@ def _split_account(words: list[str]) -> tuple[str | None, list[str], str | None]
 def _parse_change(
     text: str, mode: ChangeMode, rest: list[str], account: str | None
 ) -> SeatsCommand:
-    lowest = 0 if mode is ChangeMode.SET else 1
-    out_of_range = f"The number of seats must be between {lowest} and {MAX_SEATS:,}."
-    if not rest or not _INTEGER.fullmatch(rest[0]):
-        return _unrecognised(text, f"`{mode.value}` needs a number of seats.", [mode.value, *rest])
-    if len(rest[0].lstrip("+-")) > _MAX_DIGITS:
-        return _unrecognised(text, out_of_range, [mode.value, *rest])
+    if not rest or not _INTEGER.fullmatch(rest[0]) or rest[0].startswith("-"):
+        return _unrecognised(
+            text, f"`{mode.value}` needs a whole number of seats.", [mode.value, *rest]
+        )
+    if len(rest[0].lstrip("+")) > _MAX_DIGITS:
+        # Syntax, not policy: no seat count has this many digits (billing judges the rest).
+        problem = f"That number is too large: at most {MAX_SEATS:,} seats can be requested."
+        return _unrecognised(text, problem, [mode.value, *rest])
     count = int(rest[0])
     product_text = " ".join(rest[1:])
     product = product_from_alias(product_text)
@@ -159,9 +161,6 @@ def _parse_change(
             if not product_text
             else f"I don't know the product `{product_text[:_ECHO]}`."
         )
-        return _unrecognised(text, problem, [mode.value, *rest])
-    if not lowest <= count <= MAX_SEATS:
-        problem = f"The number of seats must be between {lowest} and {MAX_SEATS:,}."
         return _unrecognised(text, problem, [mode.value, *rest])
     return ChangeSeats(mode, count, product, account)
 

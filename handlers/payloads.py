@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing.access import Caller
-from billing.products import MAX_SEATS, Product
+from billing.products import Product
 
 _SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,31}")
 _REQUEST_REF = re.compile(r"([1-9][0-9]{0,17})(?:\.([1-9][0-9]{0,8}))?")
@@ -77,11 +77,11 @@ def request_ref(value: object) -> RequestRef | None:
 
 
 def seat_count(text: object) -> int | None:
-    """A seat count typed in the form: a whole number from 0 to ``MAX_SEATS``, else ``None``."""
+    """A count typed in the form: a whole number of at most six digits, else ``None`` (whether
+    it is a count that may be requested is billing's rule)."""
     if not isinstance(text, str) or _WHOLE_NUMBER.fullmatch(text.strip()) is None:
         return None
-    value = int(text.strip())
-    return value if value <= MAX_SEATS else None
+    return int(text.strip())
 
 
 def positive_id(value: object) -> int | None:
@@ -136,7 +136,7 @@ class ModalContext:
                 product = Product(product_value)
             except ValueError:
                 return None
-            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEATS:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 return None
             seats[key] = (product, count)
         return cls(account_id, channel, seats)

@@ -23,6 +23,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from handlers.ids import SEATS_COMMAND
+
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
@@ -221,7 +223,7 @@ class SlackDriver:
         *,
         user_id: str,
         channel_id: str,
-        command: str = "/seats",
+        command: str = SEATS_COMMAND,
         user_name: str | None = None,
         channel_name: str = "general",
         team_id: str | None = None,

@@ -22,7 +22,7 @@ from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCip
 from bot.server import build_asgi_app
 from bot.settings import Settings
 from bot.standin import SlackStandIn, StandInServer, sign_request, start_standin
-from bot.standin.harness import bolt_listeners_finished
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "app-test-signing-secret"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from slack_harness import SlackHarness, serve_seatbot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,7 @@ from bot.secrets import TokenCipher, TokenDecryptionError
 from bot.settings import Settings
 from bot.slack_tables import SlackBot, SlackInstallation
 from bot.standin import SlackStandIn
-from bot.standin.harness import SlackHarness, bolt_listeners_finished, serve_seatbot
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from handlers.deps import HandlerDeps
 
 OLD_KEY = TokenCipher.new_key()

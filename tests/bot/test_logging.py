@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from slack_harness import SlackHarness, serve_seatbot
 from starlette.applications import Starlette
 
 from bot.app import build_app
@@ -28,7 +29,7 @@ from bot.logging_setup import (
 )
 from bot.server import build_asgi_app, uvicorn_config
 from bot.settings import Settings
-from bot.standin.harness import SlackHarness, bolt_listeners_finished, serve_seatbot
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from bot.standin.slack_api import bind_loopback_socket
 from handlers.deps import HandlerDeps
 

@@ -24,7 +24,7 @@ from bot.app import BOT_SCOPES, build_app
 from bot.server import build_asgi_app
 from bot.settings import Settings
 from bot.standin import SlackStandIn, StandInServer, sign_request, start_standin
-from bot.standin.harness import bolt_listeners_finished
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from handlers.deps import HandlerDeps
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ from bot.secrets import TokenCipher
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
-from bot.standin.harness import bolt_listeners_finished
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from bot.standin.slack_api import RunningServer, serve_asgi
 from bot.standin.slack_driver import button
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
@@ -220,6 +220,10 @@ async def start_stack(
         try:
             yield Stack(standin, sandbox, driver, service, seeded, session_factory)
             assert standin.violations == []
+            # Whatever a test did over HTTP, the stored money still holds together.
+            await bolt_listeners_finished()
+            report = service.check_invariants()
+            assert report.violations == (), [str(v) for v in report.violations]
         finally:
             await driver.aclose()
             await app_server.stop()

@@ -189,7 +189,7 @@ async def test_a_number_longer_than_python_parses_is_a_clear_answer(stack: Stack
     reply = await stack.command(f"add {'9' * 4301} axiom")
     assert "too long to be a /seats command" in blocks_text(reply.args)
     reply = await stack.command(f"add {'9' * 40} axiom")
-    assert "between 1 and 10,000" in blocks_text(reply.args)
+    assert "at most 10,000 seats" in blocks_text(reply.args)
     assert stack.requests() == []
 
 

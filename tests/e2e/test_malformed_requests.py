@@ -16,9 +16,10 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from pydantic import SecretStr
+from slack_harness import SlackHarness, serve_seatbot
 
 from bot.settings import Settings
-from bot.standin.harness import SlackHarness, bolt_listeners_finished, serve_seatbot
+from bot.standin.bolt_tasks import bolt_listeners_finished
 from handlers import ids
 
 SIGNING_SECRET = "malformed-signing-secret-0123456789"

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 import pytest
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from slack_harness import SlackHarness, serve_seatbot
 
 from bot.settings import Settings
-from bot.standin.harness import SlackHarness, serve_seatbot
 from bot.standin.slack_driver import sign_request
 from handlers.deps import HandlerDeps
 

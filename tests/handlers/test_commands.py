@@ -51,7 +51,6 @@ def test_valid_forms(text: str, expected: object) -> None:
         ("add 3 axium", "/seats add 3 axiom"),
         ("add three axiom", "/seats add 1 axiom"),
         ("add -3 axiom", "/seats add 3 axiom"),
-        ("remove 0 matrix", "/seats remove 1 matrix"),
         ("remvoe 2 matirx", "/seats remove 2 matrix"),
         ("delete 2 cc", "/seats remove 2 contact-center"),
         ("add 3", "/seats add 3 axiom"),
@@ -61,7 +60,6 @@ def test_valid_forms(text: str, expected: object) -> None:
         ("status please", "/seats status"),
         ("pizza", "/seats help"),
         ("add 3 axiom account", "/seats add 3 axiom"),
-        ("add 20000 axiom", f"/seats add {MAX_SEATS} axiom"),
     ],
 )
 def test_garbled_text_suggests_the_closest_command(text: str, suggestion: str) -> None:
@@ -137,3 +135,15 @@ def test_numbers_too_long_to_be_seats_are_never_converted(digits: int) -> None:
     parsed = parse_seats_command(f"add {'9' * digits} axiom")
     assert isinstance(parsed, Unrecognised)
     assert "10,000" in parsed.problem or "too long" in parsed.problem
+
+
+@pytest.mark.parametrize("text", ["remove 0 matrix", "add 20000 axiom", "set 10001 cc"])
+def test_counts_parse_and_billing_judges_them(text: str) -> None:
+    # Whether a count may be requested is billing's rule (target_seats), not the parser's.
+    assert isinstance(parse_seats_command(text), ChangeSeats)
+
+
+def test_a_negative_count_is_not_a_count() -> None:
+    parsed = parse_seats_command("add -3 axiom")
+    assert isinstance(parsed, Unrecognised)
+    assert "whole number" in parsed.problem

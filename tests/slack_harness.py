@@ -1,4 +1,4 @@
-"""The real Seatbot app on a loopback socket, talking to a Slack stand-in (tests and the demo).
+"""Test harness: the real Seatbot app on a loopback socket, talking to a Slack stand-in.
 
     async with serve_seatbot(settings, team_id="T0ACME") as harness:
         result = await harness.driver.slash_command("status", user_id="U1", channel_id="C1")
@@ -34,20 +34,6 @@ class SlackHarness:
     runtime: SlackRuntime
     driver: SlackDriver
     server: RunningServer
-
-
-async def bolt_listeners_finished(within_s: float = 10.0) -> None:
-    """Wait until the listener bodies Bolt is running after their ack (in this event loop)
-    have finished; TimeoutError after ``within_s`` seconds."""
-    current = asyncio.current_task()
-    running = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current
-        and "run_ack_function_asynchronously" in getattr(task.get_coro(), "__qualname__", "")
-    ]
-    async with asyncio.timeout(within_s):
-        await asyncio.gather(*running)
 
 
 @contextlib.asynccontextmanager
