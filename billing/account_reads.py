@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Action, Caller
+from billing.access import Action, Caller, may
 from billing.caller_scope import (
     authorise_on,
     current_views,
@@ -20,16 +20,27 @@ from billing.caller_scope import (
 )
 from billing.decrease import check_seat_change
 from billing.errors import NotFound
-from billing.outcomes import AccountHistory, AccountSeats, ChangeForm, FormPreview, UsersNeeded
+from billing.outcomes import (
+    AccountHistory,
+    AccountSeats,
+    ChangeForm,
+    FormPreview,
+    Home,
+    HomeAccount,
+    UsersNeeded,
+)
 from billing.periods import zone
 from billing.products import Product
 from billing.repository import (
     Storage,
     account_view,
+    member_accounts,
     recent_requests,
     request_view,
+    role_of,
     subscription_view,
 )
+from billing.requests import RequestStatus
 from billing.seat_rules import quote_change, seat_count_problem
 from billing.users import UserListing
 
@@ -127,3 +138,44 @@ class AccountReads:
                 else None
             )
             return FormPreview(account_view(account), view, new_seats, proration, check)
+
+    def home(self, caller: Caller, *, at: datetime, recent: int = 5) -> Home:
+        """The caller's App Home: each account they hold a role in (any role), with what they
+        may act on. Nothing about accounts they hold no role in."""
+        require_aware(at)
+        with self._storage.read() as session:
+            accounts = [
+                account
+                for account in member_accounts(session, caller)
+                if may(Action.VIEW, role_of(session, account.id, caller))
+            ]
+            me = (caller.team_id, caller.user_id)
+            shown: list[HomeAccount] = []
+            for account in accounts:
+                subscriptions = tuple(current_views(session, account, at))
+                requests = [
+                    request_view(r, s) for r, s in recent_requests(session, account.id, 200)
+                ]
+                open_statuses = {RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL}
+                shown.append(
+                    HomeAccount(
+                        account_view(account),
+                        subscriptions,
+                        tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
+                        tuple(
+                            r
+                            for r in requests
+                            if (r.requested_by_team, r.requested_by_user) == me
+                            and r.status in open_statuses
+                        ),
+                        tuple(
+                            r
+                            for r in requests
+                            if r.status is RequestStatus.PENDING_APPROVAL
+                            and me in r.approvers
+                            and (r.requested_by_team, r.requested_by_user) != me
+                        ),
+                        tuple(r for r in requests if r.decided_at is not None)[:recent],
+                    )
+                )
+            return Home(tuple(shown))

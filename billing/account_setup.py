@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.approval_rules import ApprovalPolicy
+from billing.approval_setup import apply_approval_policy
 from billing.errors import UserFacingError
 from billing.models import Account, AuditEvent, Member, PlatformConnection, Role, Subscription
 from billing.money import Money
@@ -97,6 +99,7 @@ class AccountSetup:
     subscriptions: tuple[SubscriptionSetup, ...]
     platforms: tuple[PlatformSetup, ...]
     line: int
+    approval: ApprovalPolicy | None = None
 
 
 class SetupConflict(UserFacingError):
@@ -212,6 +215,9 @@ class _Applier:
         self._members(account)
         self._subscriptions(account)
         self._platforms(account)
+        for line in apply_approval_policy(self.session, account, self.setup.approval):
+            self.audit(account.id, "approval_policy.updated")
+            self.report.change(f"{self.name}: {line}")
 
     # -- the account ------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from billing.repository import (
     subscription_view,
     write_applied_lines,
 )
-from billing.requests import RequestStatus
+from billing.requests import OPEN_STATUSES, RequestStatus
 from billing.seat_rules import Staleness, quote_change
 
 SETTLED_MESSAGES = {
@@ -61,13 +61,17 @@ def apply(
     subscription: Subscription,
     revision: int,
     at: datetime,
+    *,
+    from_status: RequestStatus = RequestStatus.DRAFT,
 ) -> ChangeApplied:
-    """draft → approved → applied: both compare-and-sets and the ledger lines, or nothing."""
+    """``from_status`` (a draft its owner confirms, or a request pending approval that an
+    approver approves) → approved → applied: the compare-and-sets and the ledger lines, or
+    nothing. ``caller`` is who decided."""
     request, account = loaded.request, loaded.account
     if not move_request(
         session,
         request.id,
-        RequestStatus.DRAFT,
+        from_status,
         RequestStatus.APPROVED,
         revision=revision,
         decided_by_team=caller.team_id,
@@ -76,7 +80,16 @@ def apply(
         updated_at=at,
     ):
         raise Moved
-    audit(session, account.id, caller.actor, "request.approved", at, request_id=request.id)
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.approved",
+        at,
+        request_id=request.id,
+        revision=revision,
+        **{"from": from_status.value, "to": RequestStatus.APPROVED.value},
+    )
     if not move_request(
         session,
         request.id,
@@ -99,6 +112,7 @@ def apply(
         at,
         request_id=request.id,
         revision=revision,
+        idempotency_key=request.idempotency_key,
         product=subscription.product,
         old_seats=request.old_seats,
         new_seats=request.new_seats,
@@ -124,14 +138,18 @@ def requote(
     stale: Staleness,
     at: datetime,
 ) -> ChangeOutcome | None:
-    """Store a fresh quote on the draft (compare-and-set on its status and revision);
-    ``None`` when stored, or the outcome when the change no longer changes anything."""
+    """Store a fresh quote on the open request (a draft, or one pending approval;
+    compare-and-set on its status and revision); ``None`` when stored, or the outcome when the
+    change no longer changes anything."""
     request, account = loaded.request, loaded.account
+    status = RequestStatus(request.status)
+    if status not in OPEN_STATUSES:
+        raise Moved  # decided meanwhile: the caller reports what it became
     if request.new_seats == subscription.seats:
         if not move_request(
             session,
             request.id,
-            RequestStatus.DRAFT,
+            status,
             RequestStatus.CANCELLED,
             revision=request.quote_revision,
             updated_at=at,
@@ -145,6 +163,7 @@ def requote(
             at,
             request_id=request.id,
             reason="no_change",
+            **{"from": status.value, "to": RequestStatus.CANCELLED.value},
         )
         session.refresh(request)
         return ChangeClosed(
@@ -162,6 +181,7 @@ def requote(
         proration=proration,
         subscription_version=subscription.version,
         at=at,
+        status=status,
     ):
         raise Moved
     audit(

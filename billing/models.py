@@ -236,11 +236,60 @@ class SeatChangeRequest(Base):
     decided_by_user: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Approval: when it was submitted, to whom (a JSON list of [team, user]), when it was
+    # escalated, and why it was denied.
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approvers: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
     # Where the Slack prompt was posted, so it is updated rather than re-posted.
     slack_channel_id: Mapped[str | None] = mapped_column(String(32))
     slack_message_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApprovalPolicyRow(Base):
+    """An account's approval policy (see :class:`billing.approval_rules.ApprovalPolicy`).
+    People are JSON lists of ``[team_id, user_id]``; durations are whole seconds."""
+
+    __tablename__ = "approval_policies"
+    __table_args__ = (
+        CheckConstraint("increase_over_seats IS NULL OR increase_over_seats >= 0", name="over"),
+        CheckConstraint("net_charge_over_minor IS NULL OR net_charge_over_minor >= 0", name="net"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    approvers: Mapped[str] = mapped_column(Text, default="[]")
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    require_decrease: Mapped[bool] = mapped_column(default=False)
+    increase_over_seats: Mapped[int | None] = mapped_column(Integer)
+    net_charge_over_minor: Mapped[int | None] = mapped_column(BigInteger)
+    remind_after_s: Mapped[int | None] = mapped_column(Integer)
+    escalate_after_s: Mapped[int | None] = mapped_column(Integer)
+    escalate_to: Mapped[str] = mapped_column(Text, default="[]")
+    expire_after_s: Mapped[int | None] = mapped_column(Integer)
+
+
+class ApprovalMessage(Base):
+    """A Slack message Seatbot posted about a pending request (to an approver, or in the
+    approvals channel), so every one of them is stamped with the decision (``chat.update``)."""
+
+    __tablename__ = "approval_messages"
+    __table_args__ = (UniqueConstraint("request_id", "channel_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("seat_change_requests.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str | None] = mapped_column(String(32))  # user id of a DM
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LedgerEntry(Base):

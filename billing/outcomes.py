@@ -119,6 +119,7 @@ class ChangeApplied:
     request: SeatChangeView
     ledger_lines: tuple[LedgerLineView, ...]
     confirmed_by: str
+    stamps: tuple[MessageRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +141,80 @@ class ChangeClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A Slack message Seatbot posted about a pending request (to update it later)."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeCancelled:
-    """Withdrawn; the subscription keeps ``seats_now`` seats."""
+    """Withdrawn; the subscription keeps ``seats_now`` seats. ``stamps`` are the approval
+    messages to mark as cancelled (empty for a draft)."""
 
     account: AccountView
     request: SeatChangeView
     seats_now: int
     cancelled_by: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingApproval:
+    """Confirmed, and routed to approval by the account's policy: ``approvers`` (Slack user
+    ids, in the requester's workspace) decide; ``channel_id`` is the approvals channel, if
+    any; ``check`` is what the users on the platform allowed at submission (a decrease)."""
+
+    account: AccountView
+    request: SeatChangeView
+    approvers: tuple[str, ...]
+    channel_id: str | None
+    check: SeatCheck | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPrompt:
+    """A pending request as an approver sees it, with Approve / Deny (carrying the revision).
+    ``note`` says why it is shown again (the figures changed: approve again)."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDenied:
+    """Denied by ``denied_by`` for ``request.decision_reason``; ``stamps`` are the approval
+    messages to mark."""
+
+    account: AccountView
+    request: SeatChangeView
+    denied_by: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAccount:
+    """One account on a member's App Home: its subscriptions at a glance (``listings`` for the
+    users column), the member's open requests, those awaiting their approval, and recent
+    decisions."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+    my_open: tuple[SeatChangeView, ...]
+    awaiting_me: tuple[SeatChangeView, ...]
+    recent: tuple[SeatChangeView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A member's App Home: every account they hold a role in."""
+
+    accounts: tuple[HomeAccount, ...]
 
 
 ChangeOutcome = (
@@ -157,4 +225,7 @@ ChangeOutcome = (
     | AlreadyApplied
     | ChangeClosed
     | ChangeCancelled
+    | AwaitingApproval
+    | ApprovalPrompt
+    | ChangeDenied
 )

@@ -11,7 +11,7 @@ used (SQLite ignores it). The rules themselves live in :mod:`billing.seat_rules`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,6 +139,16 @@ def visible_accounts(session: Session, caller: Caller) -> list[Account]:
     )
 
 
+def member_accounts(session: Session, caller: Caller) -> list[Account]:
+    """The accounts the caller holds a role in, by name."""
+    member_of = select(Member.account_id).where(
+        Member.team_id == caller.team_id, Member.user_id == caller.user_id
+    )
+    return list(
+        session.scalars(select(Account).where(Account.id.in_(member_of)).order_by(Account.name))
+    )
+
+
 def is_visible(session: Session, account: Account, caller: Caller) -> bool:
     """Whether the caller's workspace may know the account exists."""
     return account.team_id == caller.team_id or role_of(session, account.id, caller) is not None
@@ -216,17 +226,18 @@ def requote_request(
     proration: Proration,
     subscription_version: int,
     at: datetime,
+    status: RequestStatus = RequestStatus.DRAFT,
 ) -> bool:
-    """Store a new quote on a draft still at ``revision`` (the revision moves on by one);
-    ``True`` when this call stored it. A request applied, cancelled or re-quoted meanwhile
-    is left untouched."""
+    """Store a new quote on a request still in ``status`` (a draft, or one pending approval)
+    at ``revision`` (the revision moves on by one); ``True`` when this call stored it. A
+    request applied, cancelled or re-quoted meanwhile is left untouched."""
     return (
         execute_update(
             session,
             update(SeatChangeRequest)
             .where(
                 SeatChangeRequest.id == request_id,
-                SeatChangeRequest.status == RequestStatus.DRAFT.value,
+                SeatChangeRequest.status == status.value,
                 SeatChangeRequest.quote_revision == revision,
             )
             .values(
@@ -402,11 +413,27 @@ def request_view(row: SeatChangeRequest, subscription: Subscription) -> SeatChan
         decided_by_user=row.decided_by_user,
         decided_at=row.decided_at,
         applied_at=row.applied_at,
+        submitted_at=row.submitted_at,
+        approvers=people(row.approvers),
+        escalated_at=row.escalated_at,
+        decision_reason=row.decision_reason,
         slack_channel_id=row.slack_channel_id,
         slack_message_ts=row.slack_message_ts,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def people(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``[[team, user], …]`` JSON as a tuple of (team, user) pairs (empty when unset)."""
+    if not text:
+        return ()
+    return tuple((str(team), str(user)) for team, user in json.loads(text))
+
+
+def people_json(persons: Iterable[tuple[str, str]]) -> str:
+    """The JSON :func:`people` reads."""
+    return json.dumps([[team, user] for team, user in persons])
 
 
 def ledger_view(entry: LedgerEntry, subscription: Subscription) -> LedgerLineView:

@@ -17,11 +17,14 @@ Synchronous code over short transactions: the async Slack edge calls it with
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Action, Caller
+from billing.approval_rules import needs_approval
+from billing.approvals import message_refs, policy_of, submit
 from billing.caller_scope import (
     authorise_on,
     authorised_request,
@@ -248,6 +251,11 @@ class SeatChanges:
             return self._current_state(session, caller, request_id, at, users, older=True)
         if step is Step.REFUSE and check is not None:
             return present(session, caller, account, request, subscription, check, None, at)
+        policy = policy_of(session, account.id)
+        if policy is not None and needs_approval(
+            policy, request.old_seats, request.new_seats, request.net_minor
+        ):
+            return submit(session, caller, loaded, revision, policy, check, at)
         return apply(session, caller, loaded, subscription, revision, at)
 
     def check_again(
@@ -293,6 +301,7 @@ class SeatChanges:
                 return cancelled(session, loaded, caller)
             if status not in OPEN_STATUSES:
                 return settled(session, loaded)
+            stamps = message_refs(session, request.id)
             if not move_request(
                 session, request.id, status, RequestStatus.CANCELLED, updated_at=at
             ):
@@ -305,8 +314,11 @@ class SeatChanges:
                 "request.cancelled",
                 at,
                 request_id=request.id,
+                **{"from": status.value, "to": RequestStatus.CANCELLED.value},
             )
-            return cancelled(session, load_request(session, request_id), caller)
+            return replace(
+                cancelled(session, load_request(session, request_id), caller), stamps=stamps
+            )
 
     # ------------------------------------------------------------------ helpers
 

@@ -151,6 +151,18 @@ OLDER_MESSAGE_NOTE = (
 )
 
 
+def quote_moved(
+    *, quoted_version: int, quoted_period: Period, subscription_version: int, at: datetime
+) -> Staleness | None:
+    """Why a quote can no longer be applied whatever its age: the subscription changed, or
+    the billing period it priced ended."""
+    if subscription_version != quoted_version:
+        return Staleness.SUBSCRIPTION_CHANGED
+    if not quoted_period.contains(at):
+        return Staleness.NEW_PERIOD
+    return None
+
+
 def staleness(
     *,
     quoted_version: int,
@@ -162,10 +174,14 @@ def staleness(
 ) -> Staleness | None:
     """Why a quote made at ``quoted_at`` on subscription version ``quoted_version`` for
     ``quoted_period`` may not be applied at ``at``, or ``None`` when it may."""
-    if subscription_version != quoted_version:
-        return Staleness.SUBSCRIPTION_CHANGED
-    if not quoted_period.contains(at):
-        return Staleness.NEW_PERIOD
+    moved = quote_moved(
+        quoted_version=quoted_version,
+        quoted_period=quoted_period,
+        subscription_version=subscription_version,
+        at=at,
+    )
+    if moved is not None:
+        return moved
     if at - quoted_at > ttl:
         return Staleness.EXPIRED
     return None

@@ -106,6 +106,12 @@ class SeatChangeView:
     slack_message_ts: str | None
     created_at: datetime
     updated_at: datetime
+    # Approval: when it was submitted and to whom ((team, user) pairs), when escalated, and why
+    # it was denied.
+    submitted_at: datetime | None = None
+    approvers: tuple[tuple[str, str], ...] = ()
+    escalated_at: datetime | None = None
+    decision_reason: str | None = None
 
     @property
     def is_decrease(self) -> bool:

@@ -29,6 +29,7 @@ from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, zone
 from billing.products import MAX_SEATS, ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule
+from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.yaml_nodes import ConfigError, NodeReader, Problem, is_null
 
@@ -131,7 +132,14 @@ def _parse_account(
         node,
         path,
         required={"name", "currency", "slack"},
-        optional={"display_name", "timezone", "members", "subscriptions", "platforms"},
+        optional={
+            "display_name",
+            "timezone",
+            "members",
+            "subscriptions",
+            "platforms",
+            "approval",
+        },
     )
     if fields is None:
         return None
@@ -172,6 +180,7 @@ def _parse_account(
         reader, fields.get("subscriptions"), f"{path}.subscriptions", currency
     )
     platforms = _parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
+    approval = parse_approval(reader, fields.get("approval"), f"{path}.approval", team_id, currency)
     if len(reader.problems) > before or name is None or currency is None or team_id is None:
         return None
     account = AccountSetup(
@@ -185,6 +194,7 @@ def _parse_account(
         subscriptions=tuple(subscriptions),
         platforms=tuple(setup for setup, _ in platforms),
         line=node.start_mark.line + 1,
+        approval=approval,
     )
     credentials = {setup.product: values for setup, values in platforms if values}
     return account, credentials

@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billing.account_reads import AccountReads
+from billing.approvals import Approvals
 from billing.seat_changes import SeatChanges
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
@@ -103,11 +104,11 @@ def build_runtime(
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher_for(settings))
+    quote_ttl = timedelta(seconds=settings.seatbot_quote_ttl_seconds)
     deps = HandlerDeps(
         account_reads=AccountReads(sessions),
-        seat_changes=SeatChanges(
-            sessions, quote_ttl=timedelta(seconds=settings.seatbot_quote_ttl_seconds)
-        ),
+        approvals=Approvals(sessions, quote_ttl=quote_ttl),
+        seat_changes=SeatChanges(sessions, quote_ttl=quote_ttl),
         platform_for=directory.platform_for,
         clock=clock,
         platform_deadline_s=settings.seatbot_platform_deadline_seconds,

@@ -16,17 +16,33 @@ COMMANDS: tuple[str, ...] = ("/seats",)
 def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     """Register every Seatbot listener on ``app``, in this one place."""
     from handlers import ids
+    from handlers.approval_desk import Aftermath, ApprovalDesk
+    from handlers.facts import PlatformFacts
+    from handlers.home_desk import HomeDesk
     from handlers.listeners import (
+        ApprovalListener,
+        HomeListener,
         PromptButtonsListener,
         SeatModalListener,
         SeatsCommandListener,
     )
     from handlers.seat_desk import SeatDesk
 
-    desk = SeatDesk(deps)
+    facts = PlatformFacts(
+        deps.platform_for,
+        deadline_s=deps.platform_deadline_s,
+        recent_ttl_s=deps.status_users_ttl_s,
+    )
+    home = HomeDesk(deps.account_reads, facts, clock=deps.clock, locale=deps.locale)
+    aftermath = Aftermath(deps.approvals, deps.clock, deps.locale, home=home)
+    desk = SeatDesk(deps, facts=facts, aftermath=aftermath)
+    approval_desk = ApprovalDesk(
+        deps.approvals, facts, aftermath, clock=deps.clock, locale=deps.locale
+    )
     command = SeatsCommandListener(desk)
     modal = SeatModalListener(desk)
     buttons = PromptButtonsListener(desk)
+    approval = ApprovalListener(approval_desk)
 
     app.command(ids.SEATS_COMMAND)(command.on_command)
     app.block_action(ids.PRODUCT_ACTION)(modal.on_input_change)
@@ -35,3 +51,7 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     app.block_action(ids.CONFIRM_ACTION)(buttons.on_confirm)
     app.block_action(ids.CANCEL_ACTION)(buttons.on_cancel)
     app.block_action(ids.CHECK_AGAIN_ACTION)(buttons.on_check_again)
+    app.block_action(ids.APPROVE_ACTION)(approval.on_approve)
+    app.block_action(ids.DENY_ACTION)(approval.on_deny)
+    app.view_submission(ids.DENY_MODAL_CALLBACK)(approval.on_deny_submit)
+    app.event("app_home_opened")(HomeListener(home).on_home_opened)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.account_reads import AccountReads
+from billing.approvals import Approvals
 from billing.seat_changes import SeatChanges
 from handlers.facts import PlatformFor
 
@@ -15,7 +16,8 @@ from handlers.facts import PlatformFor
 class HandlerDeps:
     """Services and settings the Slack edge needs.
 
-    ``account_reads`` and ``seat_changes`` are billing's application layer (every decision).
+    ``account_reads``, ``seat_changes`` and ``approvals`` are billing's application layer
+    (every decision).
     ``platform_for(account_id, product)`` gives the platform holding the users of that
     account's product (``None`` when no connection is configured); it may read the database,
     so it is called off the event loop. ``clock`` returns an aware UTC instant.
@@ -27,6 +29,7 @@ class HandlerDeps:
 
     account_reads: AccountReads
     seat_changes: SeatChanges
+    approvals: Approvals
     platform_for: PlatformFor
     clock: Callable[[], datetime]
     platform_deadline_s: float = 10.0

@@ -21,9 +21,18 @@ REASON_ACTION: Final = "seats_reason_input"
 CURRENT_BLOCK: Final = "seats_current"
 PREVIEW_BLOCK: Final = "seats_preview"
 
-# Buttons on the confirmation prompt and on a blocked decrease. Their value is the request id,
-# which the listener re-checks against the clicking user and the stored request.
+# Buttons on the confirmation prompt and on a blocked decrease. Their value is the request id and
+# the quote revision the message shows ("42.3"), which billing re-checks against the clicking
+# user and the stored request.
 CONFIRM_ACTION: Final = "seats_confirm"
 CANCEL_ACTION: Final = "seats_cancel"
 CHECK_AGAIN_ACTION: Final = "seats_check_again"
 PROMPT_ACTIONS_BLOCK: Final = "seats_prompt_actions"
+
+# Approval: Approve / Deny on an approver's message (value as above), the reason form for Deny.
+APPROVE_ACTION: Final = "seats_approve"
+DENY_ACTION: Final = "seats_deny"
+APPROVAL_ACTIONS_BLOCK: Final = "seats_approval_actions"
+DENY_MODAL_CALLBACK: Final = "seats_deny_modal"
+DENY_REASON_BLOCK: Final = "seats_deny_reason"
+DENY_REASON_ACTION: Final = "seats_deny_reason_input"

@@ -21,7 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
-from handlers import views
+from handlers import ids, views
+from handlers.approval_desk import ApprovalDesk
 from handlers.commands import (
     ChangeSeats,
     OpenModal,
@@ -31,15 +32,18 @@ from handlers.commands import (
     Unrecognised,
     parse_seats_command,
 )
+from handlers.home_desk import HomeDesk
 from handlers.payloads import (
     caller_of_command,
     caller_of_interaction,
+    input_value,
     slack_id,
     text_field,
     view_values,
 )
 from handlers.seat_desk import SeatDesk, read_submission, user_facing
 from handlers.views import Message
+from handlers.views.approvals import DENY_REASON_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -173,39 +177,154 @@ class PromptButtonsListener:
         self._desk = desk
 
     async def on_confirm(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await self._click(ack, body, action, respond, self._desk.confirm)
-
-    async def on_cancel(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await self._click(ack, body, action, respond, self._desk.cancel)
-
-    async def on_check_again(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await self._click(ack, body, action, respond, self._desk.check_again)
-
-    async def _click(
         self,
         ack: AsyncAck,
         body: dict[str, Any],
         action: dict[str, Any],
         respond: AsyncRespond,
-        step: Callable[[Caller, object], Awaitable[Message]],
+        client: AsyncWebClient,
+    ) -> None:
+        await _click(ack, body, action, respond, client, self._desk.confirm)
+
+    async def on_cancel(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await _click(ack, body, action, respond, client, self._desk.cancel)
+
+    async def on_check_again(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await _click(ack, body, action, respond, client, self._desk.check_again)
+
+
+class ApprovalListener:
+    """Approve and Deny on an approver's message, and the form asking why a change is denied."""
+
+    def __init__(self, desk: ApprovalDesk) -> None:
+        self._desk = desk
+
+    async def on_approve(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        if respond.response_url is None and _container(body) == "view":
+            # Approve on the App Home: no message to replace; the home is refreshed by the
+            # decision, and only a problem is told (by DM).
+            caller = caller_of_interaction(body)
+            value = action.get("value") if isinstance(action, dict) else None
+            await ack()
+            if caller is None:
+                _ignored("approve click", "no team or user id")
+                return
+            answer = await user_facing(self._desk.approve_quietly(caller, value, client))
+            if answer is not None:
+                await client.chat_postMessage(
+                    channel=caller.user_id, text=answer.text, blocks=answer.blocks
+                )
+            return
+        await _click(ack, body, action, respond, client, self._desk.approve)
+
+    async def on_deny(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         caller = caller_of_interaction(body)
         value = action.get("value") if isinstance(action, dict) else None
+        trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
         await ack()
-        if caller is None:
-            _ignored("button click", "no team or user id")
+        if caller is None or trigger_id is None:
+            _ignored("deny click", "no user, team or trigger id")
             return
-        if respond.response_url is None:
-            _ignored("button click", "no response URL to answer at")
+        form = await user_facing(self._desk.deny_form(caller, value))
+        if isinstance(form, Message):
+            await client.chat_postEphemeral(
+                channel=_channel_of(body) or caller.user_id,
+                user=caller.user_id,
+                text=form.text,
+                blocks=form.blocks,
+            )
             return
-        message = await user_facing(step(caller, value))
-        await _reply(respond, message, replace=True)
+        await client.views_open(trigger_id=trigger_id, view=form)
+
+    async def on_deny_submit(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        caller = caller_of_interaction(body)
+        view = body.get("view")
+        if caller is None or not isinstance(view, dict):
+            await ack()
+            _ignored("deny form", "no user, team or view")
+            return
+        reason = input_value(
+            view_values(view), ids.DENY_REASON_BLOCK, ids.DENY_REASON_ACTION, limit=None
+        )
+        if not reason or not reason.strip():
+            await ack(
+                response_action="errors",
+                errors={ids.DENY_REASON_BLOCK: "Say why, for the person who asked."},
+            )
+            return
+        if len(reason) > DENY_REASON_LIMIT:
+            await ack(
+                response_action="errors",
+                errors={ids.DENY_REASON_BLOCK: f"At most {DENY_REASON_LIMIT} characters."},
+            )
+            return
+        await ack()
+        answer = await user_facing(
+            self._desk.deny(caller, view.get("private_metadata"), reason, client)
+        )
+        # Denied: the approver's own message is stamped. Anything else, they are told by DM.
+        if answer is not None:
+            await client.chat_postMessage(
+                channel=caller.user_id, text=answer.text, blocks=answer.blocks
+            )
+
+
+def _container(body: dict[str, Any]) -> str | None:
+    container = body.get("container")
+    kind = container.get("type") if isinstance(container, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel")
+    return slack_id(channel.get("id")) if isinstance(channel, dict) else None
+
+
+async def _click(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]],
+) -> None:
+    """A button: ack, then one desk call, whose answer replaces the clicked message."""
+    caller = caller_of_interaction(body)
+    value = action.get("value") if isinstance(action, dict) else None
+    await ack()
+    if caller is None:
+        _ignored("button click", "no team or user id")
+        return
+    if respond.response_url is None:
+        _ignored("button click", "no response URL to answer at")
+        return
+    message = await user_facing(step(caller, value, client))
+    await _reply(respond, message, replace=True)
 
 
 async def _update_view(
@@ -225,3 +344,27 @@ async def _update_view(
 
 async def _ready(message: Message) -> Message:
     return message
+
+
+class HomeListener:
+    """``app_home_opened``: publish the member's home tab."""
+
+    def __init__(self, home: HomeDesk) -> None:
+        self._home = home
+
+    async def on_home_opened(
+        self, event: dict[str, Any], client: AsyncWebClient, body: dict[str, Any]
+    ) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        team = slack_id(body.get("team_id"))
+        user = slack_id(event.get("user"))
+        if team is None or user is None:
+            _ignored("app_home_opened", "no team or user id")
+            return
+        try:
+            await self._home.publish(Caller(team, user), client)
+        except SlackApiError as exc:
+            logger.warning(
+                "Could not publish the App Home of %s (%s)", user, exc.response.get("error")
+            )

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
@@ -28,6 +29,7 @@ from billing.seat_rules import clean_reason, seat_count_problem
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers import ids, views
+from handlers.approval_desk import Aftermath
 from handlers.commands import ChangeSeats
 from handlers.deps import HandlerDeps
 from handlers.facts import PlatformFacts
@@ -91,16 +93,13 @@ async def user_facing(work: Awaitable[R]) -> R | Message:
 class SeatDesk:
     """Seat changes as the Slack edge offers them."""
 
-    def __init__(self, deps: HandlerDeps) -> None:
+    def __init__(self, deps: HandlerDeps, *, facts: PlatformFacts, aftermath: Aftermath) -> None:
         self._changes = deps.seat_changes
         self._reads = deps.account_reads
         self._clock = deps.clock
         self._locale = deps.locale
-        self._facts = PlatformFacts(
-            deps.platform_for,
-            deadline_s=deps.platform_deadline_s,
-            recent_ttl_s=deps.status_users_ttl_s,
-        )
+        self._facts = facts
+        self._aftermath = aftermath
 
     # ------------------------------------------------------------------ plumbing
 
@@ -121,9 +120,16 @@ class SeatDesk:
             raise UserFacingError("The account changed while Seatbot was checking it; try again.")
         return second, listing
 
-    async def _outcome(self, use_case: Callable[..., object], **kwargs: Any) -> Message:
-        """The message for a seat-change use case's answer (listing users if it asks)."""
+    async def _outcome(
+        self,
+        use_case: Callable[..., object],
+        client: AsyncWebClient | None = None,
+        **kwargs: Any,
+    ) -> Message:
+        """The message for a seat-change use case's answer (listing users if it asks); the
+        messages the answer sends to others (approvers, the requester) go out too."""
         outcome, _ = await self._with_users(use_case, **kwargs)
+        await self._aftermath.handle(outcome, client)
         return self._render(outcome)
 
     def _render(self, outcome: object) -> Message:
@@ -176,27 +182,35 @@ class SeatDesk:
 
     # ------------------------------------------------------------------ buttons
 
-    async def confirm(self, caller: Caller, value: object) -> Message:
+    async def confirm(
+        self, caller: Caller, value: object, client: AsyncWebClient | None = None
+    ) -> Message:
         ref = _ref(value)
         return await self._outcome(
             self._changes.confirm,
+            client,
             caller=caller,
             request_id=ref.request_id,
             revision=ref.revision,
             at=self._clock(),
         )
 
-    async def check_again(self, caller: Caller, value: object) -> Message:
+    async def check_again(
+        self, caller: Caller, value: object, client: AsyncWebClient | None = None
+    ) -> Message:
         ref = _ref(value)
         return await self._outcome(
             self._changes.check_again, caller=caller, request_id=ref.request_id, at=self._clock()
         )
 
-    async def cancel(self, caller: Caller, value: object) -> Message:
+    async def cancel(
+        self, caller: Caller, value: object, client: AsyncWebClient | None = None
+    ) -> Message:
         ref = _ref(value)
         outcome = await self._run(
             self._changes.cancel, caller=caller, request_id=ref.request_id, at=self._clock()
         )
+        await self._aftermath.handle(outcome, client)
         return self._render(outcome)
 
     # ------------------------------------------------------------------ the form

@@ -21,9 +21,12 @@ from slack_sdk.models.blocks import (
 from billing.decrease import SeatCheck
 from billing.outcomes import (
     AlreadyApplied,
+    ApprovalPrompt,
+    AwaitingApproval,
     ChangeApplied,
     ChangeCancelled,
     ChangeClosed,
+    ChangeDenied,
     ChangeOutcome,
     DecreaseBlocked,
     DecreaseUnverified,
@@ -32,6 +35,11 @@ from billing.outcomes import (
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value
+from handlers.views.approvals import (
+    approval_request_message,
+    awaiting_approval_message,
+    stamped_message,
+)
 from handlers.views.text import (
     Locale,
     Message,
@@ -116,7 +124,11 @@ def applied_message(
     blocks: list[Block] = [
         section(f":white_check_mark: Done. {_heading(account, request)}"),
         *_details(request, where),
-        context(f"Confirmed by {mention(confirmed_by)}."),
+        context(
+            f"Approved by {mention(confirmed_by)}."
+            if request.submitted_at is not None
+            else f"Confirmed by {mention(confirmed_by)}."
+        ),
     ]
     return message(f"{request.product.label} now has {request.new_seats} seats.", blocks)
 
@@ -199,3 +211,9 @@ def outcome_message(outcome: ChangeOutcome, where: Locale) -> Message:
             return cancelled_message(request, seats, who)
         case ChangeClosed(message=text):
             return closed_message(text)
+        case AwaitingApproval(account=account, request=request, approvers=approvers):
+            return awaiting_approval_message(account, request, approvers, where)
+        case ApprovalPrompt(account=account, request=request, check=check, note=note):
+            return approval_request_message(account, request, where, check=check, note=note)
+        case ChangeDenied(account=account, request=request):
+            return stamped_message(account, request, where)

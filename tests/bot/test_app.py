@@ -16,6 +16,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.orm import sessionmaker
 
 from billing.account_reads import AccountReads
+from billing.approvals import Approvals
 from billing.seat_changes import SeatChanges
 from bot.app import ConfigurationError, build_app, generic_error_text
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
@@ -32,6 +33,7 @@ BOT_TOKEN = "xoxb-app-test-token-123"
 def deps() -> HandlerDeps:
     return HandlerDeps(
         account_reads=AccountReads(sessionmaker()),
+        approvals=Approvals(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),

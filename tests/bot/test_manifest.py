@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.orm import sessionmaker
 
 from billing.account_reads import AccountReads
+from billing.approvals import Approvals
 from billing.seat_changes import SeatChanges
 from bot.app import BOT_SCOPES, build_app
 from bot.server import build_asgi_app
@@ -52,6 +53,7 @@ def manifest_events() -> set[str]:
 def deps() -> HandlerDeps:
     return HandlerDeps(
         account_reads=AccountReads(sessionmaker()),
+        approvals=Approvals(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),
@@ -113,7 +115,6 @@ def test_every_manifest_command_has_a_listener_and_vice_versa() -> None:
 def test_every_manifest_event_has_a_listener_and_vice_versa() -> None:
     listened = _matcher_constants(real_app(), "event_type")
     assert listened == manifest_events()
-    assert "app_home_opened" not in manifest_events()  # subscribed only once App Home exists
 
 
 def test_requested_scopes_are_the_manifests() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from starlette.applications import Starlette
 
 from billing.account_reads import AccountReads
+from billing.approvals import Approvals
 from billing.seat_changes import SeatChanges
 from bot.app import build_app
 from bot.server import build_asgi_app
@@ -34,6 +35,7 @@ WAIT_S = 10.0  # how long the test client waits for the server's answer (not a t
 def deps() -> HandlerDeps:
     return HandlerDeps(
         account_reads=AccountReads(sessionmaker()),
+        approvals=Approvals(sessionmaker()),
         seat_changes=SeatChanges(sessionmaker()),
         platform_for=lambda account_id, product: None,
         clock=lambda: datetime.now(UTC),

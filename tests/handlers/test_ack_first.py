@@ -118,6 +118,8 @@ async def test_modal_submission_with_errors_answers_in_the_ack_and_does_nothing_
 async def test_prompt_buttons_ack_first(method: str) -> None:
     journal = Journal()
     listener = PromptButtonsListener(RecordingDesk(journal))  # type: ignore[arg-type]
-    await getattr(listener, method)(journal.ack, _body(), {"value": "7.1"}, journal.respond)
+    await getattr(listener, method)(
+        journal.ack, _body(), {"value": "7.1"}, journal.respond, RecordingClient(journal)
+    )
     _assert_ack_first(journal)
     assert journal.events[-1] == "respond"

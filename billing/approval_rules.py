@@ -1,0 +1,144 @@
+"""Approval by managers, as pure rules: which changes need it, who may decide, when to remind,
+escalate and expire. No database, no clock: the use cases in :mod:`billing.approvals` load the
+values and persist the answers.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from billing.errors import NotAuthorised
+
+#: A Slack user who may decide: (team id, user id).
+Person = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPolicy:
+    """An account's approval policy (the ``approval:`` key of the accounts file).
+
+    ``approvers`` are the people who decide (empty: the account's managers, resolved when a
+    request is submitted); ``channel_id`` is where requests are posted too. A change needs
+    approval when any of ``require_decrease`` (every decrease), ``increase_over_seats`` (an
+    increase of more seats than this at once) or ``net_charge_over_minor`` (a net charge above
+    this, in minor units of the account's currency) matches. Durations are from submission.
+    """
+
+    approvers: tuple[Person, ...] = ()
+    channel_id: str | None = None
+    require_decrease: bool = False
+    increase_over_seats: int | None = None
+    net_charge_over_minor: int | None = None
+    remind_after: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: tuple[Person, ...] = ()
+    expire_after: timedelta | None = None
+
+
+def needs_approval(policy: ApprovalPolicy | None, old: int, new: int, net_minor: int) -> bool:
+    """Whether a confirmed change from ``old`` to ``new`` seats costing ``net_minor`` (minor
+    units; negative for a credit) must wait for an approver."""
+    if policy is None:
+        return False
+    if new < old and policy.require_decrease:
+        return True
+    if (
+        new > old
+        and policy.increase_over_seats is not None
+        and new - old > policy.increase_over_seats
+    ):
+        return True
+    return policy.net_charge_over_minor is not None and net_minor > policy.net_charge_over_minor
+
+
+@dataclass(frozen=True, slots=True)
+class Deciders:
+    """Who may decide one pending request: the approvers it was submitted to, and (once it was
+    escalated) the escalation list."""
+
+    approvers: tuple[Person, ...]
+    escalate_to: tuple[Person, ...] = ()
+    escalated: bool = False
+
+    @property
+    def everyone(self) -> tuple[Person, ...]:
+        people = list(self.approvers)
+        if self.escalated:
+            people += [p for p in self.escalate_to if p not in people]
+        return tuple(people)
+
+
+def authorise_decision(deciders: Deciders, requester: Person, caller: Person) -> None:
+    """Raise :class:`NotAuthorised` unless ``caller`` may approve or deny the request: never
+    the requester (nobody approves their own request), only its deciders."""
+    if caller == requester:
+        raise NotAuthorised(
+            "You asked for this seat change, so someone else must approve it.",
+            contacts=[user for team, user in deciders.everyone if team == caller[0]],
+        )
+    if caller not in deciders.everyone:
+        raise NotAuthorised(
+            "Only the approvers of this seat change can decide it.",
+            contacts=[user for team, user in deciders.everyone if team == caller[0]],
+        )
+
+
+def default_approvers(managers: Sequence[Person], requester: Person) -> tuple[Person, ...]:
+    """The account's managers (not the requester, who cannot approve their own request)."""
+    return tuple(person for person in managers if person != requester)
+
+
+class DueStep(enum.StrEnum):
+    """What the passing of time does to a pending request."""
+
+    REMIND = "remind"
+    ESCALATE = "escalate"
+    EXPIRE = "expire"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """When a pending request is reminded, escalated and expired (aware UTC), or ``None``."""
+
+    remind_at: datetime | None
+    escalate_at: datetime | None
+    expire_at: datetime | None
+
+
+def timeline(policy: ApprovalPolicy, submitted_at: datetime) -> Timeline:
+    """The instants the policy's durations give a request submitted at ``submitted_at``."""
+
+    def after(duration: timedelta | None) -> datetime | None:
+        return None if duration is None else submitted_at + duration
+
+    escalate = after(policy.escalate_after) if policy.escalate_to else None
+    return Timeline(after(policy.remind_after), escalate, after(policy.expire_after))
+
+
+def due_steps(
+    line: Timeline, now: datetime, *, done: frozenset[DueStep] = frozenset()
+) -> list[DueStep]:
+    """The steps due at ``now`` that were not ``done`` yet, expiry last (it ends the request)."""
+    due: list[DueStep] = []
+    for step, at in (
+        (DueStep.REMIND, line.remind_at),
+        (DueStep.ESCALATE, line.escalate_at),
+        (DueStep.EXPIRE, line.expire_at),
+    ):
+        if at is not None and at <= now and step not in done:
+            due.append(step)
+    return due
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Who decided a request, and when (aware UTC)."""
+
+    team_id: str
+    user_id: str
+    at: datetime
+    reason: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,497 @@
+"""Approval by managers, the application layer: submit a confirmed change, approve it, deny it,
+record where it was announced, and what time does to it (remind, escalate, expire).
+
+Every step authorises first (nobody decides their own request; only the request's approvers,
+or the escalation list once it was escalated) and moves the request by compare-and-set on its
+status and quote revision, so two approvers clicking at once, or Approve racing Deny, give one
+outcome everywhere. Approving re-checks the platform for a decrease and re-prices the change at
+the moment of applying: when the amounts moved, the approver is shown the new figures and
+approves again — nobody applies numbers nobody saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.access import Caller
+from billing.approval_rules import (
+    ApprovalPolicy,
+    Deciders,
+    DueStep,
+    Person,
+    authorise_decision,
+    default_approvers,
+)
+from billing.caller_scope import require_aware
+from billing.change_steps import Moved, apply, requote, settled
+from billing.decrease import SeatCheck, check_seat_change
+from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, UserFacingError
+from billing.models import (
+    Account,
+    ApprovalMessage,
+    ApprovalPolicyRow,
+    Role,
+    SeatChangeRequest,
+    Subscription,
+)
+from billing.outcomes import (
+    ApprovalPrompt,
+    AwaitingApproval,
+    ChangeApplied,
+    ChangeDenied,
+    ChangeOutcome,
+    MessageRef,
+    UsersNeeded,
+)
+from billing.periods import Period, zone
+from billing.products import Product
+from billing.renewal import renew_due
+from billing.repository import (
+    LoadedRequest,
+    Storage,
+    account_view,
+    audit,
+    get_subscription,
+    is_visible,
+    load_request,
+    members_with_role,
+    move_request,
+    people,
+    people_json,
+    request_view,
+    stored_lines,
+    stored_period,
+    subscription_view,
+)
+from billing.requests import RequestStatus
+from billing.seat_rules import OLDER_MESSAGE_NOTE, Staleness, quote_change, quote_moved
+from billing.users import UserListing
+
+#: What an approver is told when the figures moved since the request was submitted.
+REPRICED_NOTE = (
+    "The price changed since this was requested (time passed, or the subscription changed): "
+    "here are the figures that would apply now. Approve again to apply them."
+)
+
+
+def policy_of(session: Session, account_id: int) -> ApprovalPolicy | None:
+    """The account's approval policy, or ``None`` when changes need no approval."""
+    row = session.scalars(
+        select(ApprovalPolicyRow).where(ApprovalPolicyRow.account_id == account_id)
+    ).one_or_none()
+    if row is None:
+        return None
+
+    def seconds(value: int | None) -> timedelta | None:
+        return None if value is None else timedelta(seconds=value)
+
+    return ApprovalPolicy(
+        approvers=people(row.approvers),
+        channel_id=row.channel_id,
+        require_decrease=row.require_decrease,
+        increase_over_seats=row.increase_over_seats,
+        net_charge_over_minor=row.net_charge_over_minor,
+        remind_after=seconds(row.remind_after_s),
+        escalate_after=seconds(row.escalate_after_s),
+        escalate_to=people(row.escalate_to),
+        expire_after=seconds(row.expire_after_s),
+    )
+
+
+def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
+    """Every Slack message posted about the request to its approvers."""
+    rows = session.scalars(
+        select(ApprovalMessage)
+        .where(ApprovalMessage.request_id == request_id)
+        .order_by(ApprovalMessage.id)
+    )
+    return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
+
+
+def submit(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    revision: int,
+    policy: ApprovalPolicy,
+    check: SeatCheck | None,
+    at: datetime,
+) -> AwaitingApproval:
+    """draft → pending approval (compare-and-set on status and revision), remembering whom it
+    was submitted to. The account's managers decide when the policy names nobody."""
+    request, account = loaded.request, loaded.account
+    requester: Person = (request.requested_by_team, request.requested_by_user)
+    managers = [
+        (m.team_id, m.user_id) for m in members_with_role(session, account.id, Role.MANAGER)
+    ]
+    deciders = tuple(p for p in policy.approvers if p != requester) or default_approvers(
+        managers, requester
+    )
+    if not deciders:
+        raise UserFacingError(
+            f"This change needs approval, but {account.display_name} has no one who can "
+            "approve it: ask the operator to name approvers (or managers)."
+        )
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.DRAFT,
+        RequestStatus.PENDING_APPROVAL,
+        revision=revision,
+        submitted_at=at,
+        approvers=people_json(deciders),
+        updated_at=at,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.submitted",
+        at,
+        request_id=request.id,
+        revision=revision,
+        approvers=[f"{team}:{user}" for team, user in deciders],
+        net_minor=request.net_minor,
+        currency=request.currency,
+        **{"from": RequestStatus.DRAFT.value, "to": RequestStatus.PENDING_APPROVAL.value},
+    )
+    session.refresh(request)
+    subscription = get_subscription(session, request.subscription_id)
+    return AwaitingApproval(
+        account_view(account),
+        request_view(request, subscription),
+        tuple(user for team, user in deciders if team == caller.team_id),
+        policy.channel_id,
+        check,
+    )
+
+
+class _Refused(Exception):
+    """A caller may not decide this request (carried out of the transaction to be audited)."""
+
+    def __init__(self, error: NotAuthorised, account_id: int, request_id: int) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.account_id = account_id
+        self.request_id = request_id
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """Where the edge posted an announcement of a pending request."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    recipient: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """A step time makes due for a pending request."""
+
+    request_id: int
+    step: DueStep
+    due_at: datetime
+
+
+class Approvals:
+    """Approving and denying pending seat changes (authorised per call), and the steps time
+    makes due. ``quote_ttl`` is how long a stored quote stays good."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        quote_ttl: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self._storage = Storage(session_factory)
+        self._quote_ttl = quote_ttl
+
+    # ------------------------------------------------------------------ deciding
+
+    def approve(
+        self,
+        caller: Caller,
+        *,
+        request_id: int,
+        revision: int,
+        at: datetime,
+        users: UserListing | None = None,
+    ) -> ChangeOutcome | UsersNeeded:
+        """An approver clicked Approve on the message showing quote ``revision``: apply exactly
+        those figures once — or show the current ones and apply nothing."""
+        require_aware(at)
+        try:
+            with self._storage.write() as session:
+                return self._approve(session, caller, request_id, revision, at, users)
+        except _Refused as refused:
+            raise self._audited(refused, caller, at) from None
+        except Moved:
+            return self._after_race(caller, request_id, at, users)
+
+    def _after_race(
+        self, caller: Caller, request_id: int, at: datetime, users: UserListing | None
+    ) -> ChangeOutcome | UsersNeeded:
+        """Another decision, or another change of the subscription, won a compare-and-set:
+        the state it left, shown to the (already authorised) approver. A few attempts, since
+        each may race yet another click."""
+        for _ in range(3):
+            try:
+                with self._storage.write() as session:
+                    loaded = load_request(session, request_id)
+                    if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
+                        return settled(session, loaded)
+                    subscription = get_subscription(session, loaded.request.subscription_id)
+                    moved = self._moved(loaded.request, subscription, at)
+                    return self._show_current(session, caller, request_id, at, users, moved)
+            except Moved:
+                continue
+        with self._storage.read() as session:
+            return settled(session, load_request(session, request_id))
+
+    def _approve(
+        self,
+        session: Session,
+        caller: Caller,
+        request_id: int,
+        revision: int,
+        at: datetime,
+        users: UserListing | None,
+    ) -> ChangeOutcome | UsersNeeded:
+        loaded = self._deciding(session, caller, request_id, at)
+        request, account = loaded.request, loaded.account
+        if RequestStatus(request.status) is not RequestStatus.PENDING_APPROVAL:
+            return settled(session, loaded)
+        renew_due(session, request.subscription_id, account, at)
+        subscription = get_subscription(session, request.subscription_id)
+        moved = self._moved(request, subscription, at)
+        if moved is not None or revision != request.quote_revision:
+            return self._show_current(session, caller, request_id, at, users, moved)
+        if not self._same_amounts_now(request, subscription, account, at):
+            # The owner's figures would not be what applies now: price it afresh, show it.
+            return self._show_current(session, caller, request_id, at, users, Staleness.EXPIRED)
+        if request.new_seats < request.old_seats:
+            if users is None:
+                return UsersNeeded(account.id, Product(subscription.product))
+            check = check_seat_change(request.old_seats, request.new_seats, users)
+            if not check.allowed:
+                return ApprovalPrompt(
+                    account_view(account), request_view(request, subscription), check, None
+                )
+        stamps = message_refs(session, request.id)
+        applied = apply(
+            session,
+            caller,
+            loaded,
+            subscription,
+            revision,
+            at,
+            from_status=RequestStatus.PENDING_APPROVAL,
+        )
+        return _with_stamps(applied, stamps)
+
+    def deny(self, caller: Caller, *, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
+        """An approver denies the pending request, saying why."""
+        require_aware(at)
+        try:
+            return self._deny(caller, request_id, reason, at)
+        except _Refused as refused:
+            raise self._audited(refused, caller, at) from None
+
+    def _deny(self, caller: Caller, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
+        cleaned = " ".join(reason.split())[:500]
+        with self._storage.write() as session:
+            loaded = self._deciding(session, caller, request_id, at)
+            request, account = loaded.request, loaded.account
+            if RequestStatus(request.status) is not RequestStatus.PENDING_APPROVAL:
+                return settled(session, loaded)
+            if not move_request(
+                session,
+                request.id,
+                RequestStatus.PENDING_APPROVAL,
+                RequestStatus.DENIED,
+                decided_by_team=caller.team_id,
+                decided_by_user=caller.user_id,
+                decided_at=at,
+                decision_reason=cleaned,
+                updated_at=at,
+            ):
+                return settled(session, load_request(session, request_id))
+            audit(
+                session,
+                account.id,
+                caller.actor,
+                "request.denied",
+                at,
+                request_id=request.id,
+                reason=cleaned,
+                idempotency_key=request.idempotency_key,
+                **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
+            )
+            fresh = load_request(session, request_id)
+            return ChangeDenied(
+                account_view(account),
+                request_view(fresh.request, fresh.subscription),
+                caller.user_id,
+                message_refs(session, request_id),
+            )
+
+    def deny_form(self, caller: Caller, *, request_id: int, at: datetime) -> ApprovalPrompt:
+        """The request an approver is about to deny (for the reason form), authorised."""
+        try:
+            with self._storage.read() as session:
+                loaded = self._deciding(session, caller, request_id, at)
+                return ApprovalPrompt(
+                    account_view(loaded.account),
+                    request_view(loaded.request, loaded.subscription),
+                )
+        except _Refused as refused:
+            raise self._audited(refused, caller, at) from None
+
+    # ------------------------------------------------------------------ announcements
+
+    def record_messages(
+        self, request_id: int, posted: Sequence[PostedMessage], at: datetime
+    ) -> None:
+        """Remember where the request was announced, to stamp every message with its outcome."""
+        with self._storage.write() as session:
+            known = {(ref.channel_id, ref.ts) for ref in message_refs(session, request_id)}
+            for message in posted:
+                if (message.channel_id, message.ts) in known:
+                    continue
+                session.add(
+                    ApprovalMessage(
+                        request_id=request_id,
+                        channel_id=message.channel_id,
+                        ts=message.ts,
+                        team_id=message.team_id,
+                        recipient=message.recipient,
+                        posted_at=at,
+                    )
+                )
+
+    def stamps_of(self, request_id: int) -> tuple[MessageRef, ...]:
+        """The messages posted about the request."""
+        with self._storage.read() as session:
+            return message_refs(session, request_id)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _deciding(
+        self, session: Session, caller: Caller, request_id: int, at: datetime
+    ) -> LoadedRequest:
+        """The request, if the caller may decide it; a refusal is written to the audit trail."""
+        loaded = load_request(session, request_id)
+        if not is_visible(session, loaded.account, caller) and not _is_decider(loaded, caller):
+            raise NotFound(REQUEST_GONE)
+        request = loaded.request
+        policy = policy_of(session, loaded.account.id)
+        deciders = Deciders(
+            people(request.approvers),
+            policy.escalate_to if policy is not None else (),
+            escalated=request.escalated_at is not None,
+        )
+        try:
+            authorise_decision(
+                deciders,
+                (request.requested_by_team, request.requested_by_user),
+                (caller.team_id, caller.user_id),
+            )
+        except NotAuthorised as refused:
+            raise _Refused(refused, loaded.account.id, request_id) from None
+        return loaded
+
+    def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> NotAuthorised:
+        """Write the refusal to the audit trail (after the refused transaction rolled back) and
+        return the error to raise."""
+        with self._storage.write() as session:
+            audit(
+                session,
+                refused.account_id,
+                caller.actor,
+                "approval.refused",
+                at,
+                request_id=refused.request_id,
+                reason=refused.error.message,
+            )
+        return refused.error
+
+    def _moved(
+        self, request: SeatChangeRequest, subscription: Subscription, at: datetime
+    ) -> Staleness | None:
+        """Whether the subscription changed or a period ended since the quote (the quote's
+        age alone is judged by the amounts, :meth:`_same_amounts_now`)."""
+        return quote_moved(
+            quoted_version=request.quoted_version,
+            quoted_period=Period(request.quoted_period_start, request.quoted_period_end),
+            subscription_version=subscription.version,
+            at=at,
+        )
+
+    def _same_amounts_now(
+        self,
+        request: SeatChangeRequest,
+        subscription: Subscription,
+        account: Account,
+        at: datetime,
+    ) -> bool:
+        """Whether pricing the change now gives exactly the stored lines."""
+        view = subscription_view(subscription, stored_period(subscription))
+        fresh = quote_change(view, request.new_seats, at, view.period, zone(account.timezone))
+        return fresh.lines == stored_lines(request)
+
+    def _show_current(
+        self,
+        session: Session,
+        caller: Caller,
+        request_id: int,
+        at: datetime,
+        users: UserListing | None,
+        moved: Staleness | None,
+    ) -> ChangeOutcome | UsersNeeded:
+        loaded = load_request(session, request_id)
+        if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
+            return settled(session, loaded)
+        subscription = get_subscription(session, loaded.request.subscription_id)
+        note = OLDER_MESSAGE_NOTE
+        if moved is not None:
+            closed = requote(session, caller, loaded, subscription, moved, at)
+            if closed is not None:
+                return closed
+            loaded = load_request(session, request_id)
+            note = REPRICED_NOTE
+        request = loaded.request
+        check = None
+        if request.new_seats < request.old_seats:
+            if users is None:
+                return UsersNeeded(loaded.account.id, Product(subscription.product))
+            check = check_seat_change(request.old_seats, request.new_seats, users)
+        return ApprovalPrompt(
+            account_view(loaded.account), request_view(request, subscription), check, note
+        )
+
+
+def _is_decider(loaded: LoadedRequest, caller: Caller) -> bool:
+    return (caller.team_id, caller.user_id) in people(loaded.request.approvers)
+
+
+def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> ChangeApplied:
+    return replace(applied, stamps=stamps)
+
+
+__all__ = [
+    "REPRICED_NOTE",
+    "Approvals",
+    "DueItem",
+    "PostedMessage",
+    "message_refs",
+    "policy_of",
+    "submit",
+]

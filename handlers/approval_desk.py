@@ -1,0 +1,245 @@
+"""Approval at the Slack edge: Approve and Deny for approvers, and the messages a decision
+sends — the approvers' announcements when a change is submitted, every one of them stamped with
+the outcome, and the requester told by DM.
+
+Like :mod:`handlers.seat_desk`, it only calls billing (:mod:`billing.approvals`) and renders;
+who may decide, and whether the figures still hold, are billing's decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from billing.access import Caller
+from billing.approvals import Approvals, PostedMessage
+from billing.errors import REQUEST_GONE, NotFound, UserFacingError
+from billing.outcomes import (
+    AlreadyApplied,
+    ApprovalPrompt,
+    AwaitingApproval,
+    ChangeApplied,
+    ChangeCancelled,
+    ChangeClosed,
+    ChangeDenied,
+    ChangeOutcome,
+    UsersNeeded,
+)
+from billing.views import AccountView, SeatChangeView
+from handlers import views
+from handlers.facts import PlatformFacts
+from handlers.home_desk import HomeDesk
+from handlers.payloads import RequestRef, request_ref, request_ref_value
+from handlers.views import Locale, Message
+from handlers.views.approvals import (
+    already_decided_message,
+    approval_request_message,
+    deny_form,
+    requester_notice,
+    stamped_message,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANGED_MEANWHILE = "The account changed while Seatbot was checking it; try again."
+
+
+class Aftermath:
+    """The messages an outcome sends besides the reply to whoever clicked."""
+
+    def __init__(
+        self,
+        approvals: Approvals,
+        clock: Callable[[], Any],
+        locale: str,
+        home: HomeDesk | None = None,
+    ) -> None:
+        self._approvals = approvals
+        self._clock = clock
+        self._locale = locale
+        self._home = home
+
+    def _where(self, account: AccountView) -> Locale:
+        return Locale(self._locale, ZoneInfo(account.timezone))
+
+    async def handle(self, outcome: object, client: AsyncWebClient | None) -> None:
+        """Announce a submission, or stamp and report a decision. Failures are logged: the
+        person who clicked already has their answer, and reminders announce again."""
+        if client is None:
+            return
+        try:
+            if isinstance(outcome, AwaitingApproval):
+                await self._announce(outcome, client)
+            elif isinstance(outcome, ChangeApplied | ChangeDenied | ChangeCancelled):
+                await self._settle(outcome.account, outcome.request, outcome.stamps, client)
+        except SlackApiError as exc:
+            logger.warning(
+                "Could not send the approval messages of a seat change (%s)",
+                exc.response.get("error"),
+            )
+        if self._home is not None and isinstance(
+            outcome, AwaitingApproval | ChangeApplied | ChangeDenied | ChangeCancelled
+        ):
+            request = outcome.request
+            if request.submitted_at is not None or isinstance(outcome, AwaitingApproval):
+                # What their App Home shows changed: the requester's and the approvers'.
+                people = [Caller(request.requested_by_team, request.requested_by_user)]
+                people += [Caller(team, user) for team, user in request.approvers]
+                await self._home.refresh(people, client)
+
+    async def _announce(self, outcome: AwaitingApproval, client: AsyncWebClient) -> None:
+        where = self._where(outcome.account)
+        note = approval_request_message(
+            outcome.account, outcome.request, where, check=outcome.check
+        )
+        team = outcome.request.requested_by_team
+        posted: list[PostedMessage] = []
+        for approver in outcome.approvers:
+            sent = await client.chat_postMessage(
+                channel=approver, text=note.text, blocks=note.blocks
+            )
+            posted.append(
+                PostedMessage(team, str(sent["channel"]), str(sent["ts"]), recipient=approver)
+            )
+        if outcome.channel_id:
+            sent = await client.chat_postMessage(
+                channel=outcome.channel_id, text=note.text, blocks=note.blocks
+            )
+            posted.append(PostedMessage(team, str(sent["channel"]), str(sent["ts"])))
+        await asyncio.to_thread(
+            self._approvals.record_messages, outcome.request.id, posted, self._clock()
+        )
+
+    async def _settle(
+        self,
+        account: AccountView,
+        request: SeatChangeView,
+        stamps: tuple[Any, ...],
+        client: AsyncWebClient,
+    ) -> None:
+        if not stamps and request.submitted_at is None:
+            return  # a change without approval: nobody else to tell
+        where = self._where(account)
+        stamped = stamped_message(account, request, where)
+        for ref in stamps:
+            await client.chat_update(
+                channel=ref.channel_id, ts=ref.ts, text=stamped.text, blocks=stamped.blocks
+            )
+        decided_by = request.decided_by_user
+        if request.submitted_at is not None and decided_by != request.requested_by_user:
+            notice = requester_notice(account, request, where)
+            await client.chat_postMessage(
+                channel=request.requested_by_user, text=notice.text, blocks=notice.blocks
+            )
+
+
+class ApprovalDesk:
+    """Approve and Deny, as the Slack edge offers them."""
+
+    def __init__(
+        self,
+        approvals: Approvals,
+        facts: PlatformFacts,
+        aftermath: Aftermath,
+        *,
+        clock: Callable[[], Any],
+        locale: str,
+    ) -> None:
+        self._approvals = approvals
+        self._facts = facts
+        self._aftermath = aftermath
+        self._clock = clock
+        self._locale = locale
+
+    def _where(self, account: AccountView) -> Locale:
+        return Locale(self._locale, ZoneInfo(account.timezone))
+
+    async def approve(
+        self, caller: Caller, value: object, client: AsyncWebClient | None = None
+    ) -> Message:
+        """Approve exactly the figures the clicked message shows, once."""
+        answer = await self.approve_quietly(caller, value, client, quiet=False)
+        if answer is None:  # only a quiet approval answers nothing
+            raise UserFacingError(CHANGED_MEANWHILE)
+        return answer
+
+    async def approve_quietly(
+        self, caller: Caller, value: object, client: AsyncWebClient | None, *, quiet: bool = True
+    ) -> Message | None:
+        """:meth:`approve`, answering nothing when it applied (``quiet``: on the App Home, the
+        refreshed tab and the stamped messages say it)."""
+        ref = _ref(value)
+        outcome = await asyncio.to_thread(
+            self._approvals.approve,
+            caller,
+            request_id=ref.request_id,
+            revision=ref.revision,
+            at=self._clock(),
+        )
+        if isinstance(outcome, UsersNeeded):
+            listing = await self._facts.listing(outcome)
+            outcome = await asyncio.to_thread(
+                self._approvals.approve,
+                caller,
+                request_id=ref.request_id,
+                revision=ref.revision,
+                at=self._clock(),
+                users=listing,
+            )
+            if isinstance(outcome, UsersNeeded):
+                raise UserFacingError(CHANGED_MEANWHILE)
+        await self._aftermath.handle(outcome, client)
+        if quiet and isinstance(outcome, ChangeApplied):
+            return None
+        return self._reply(outcome)
+
+    async def deny_form(self, caller: Caller, value: object) -> View:
+        """The form asking the approver why (only for someone who may deny it)."""
+        ref = _ref(value)
+        prompt = await asyncio.to_thread(
+            self._approvals.deny_form, caller, request_id=ref.request_id, at=self._clock()
+        )
+        return deny_form(request_ref_value(ref.request_id, ref.revision), prompt.request)
+
+    async def deny(
+        self, caller: Caller, metadata: object, reason: str, client: AsyncWebClient | None = None
+    ) -> Message | None:
+        """Deny the request the form names, for ``reason``; stamp and tell the requester.
+        ``None`` when denied (the stamps say so); otherwise what to tell the approver."""
+        ref = _ref(metadata)
+        outcome = await asyncio.to_thread(
+            self._approvals.deny,
+            caller,
+            request_id=ref.request_id,
+            reason=reason,
+            at=self._clock(),
+        )
+        await self._aftermath.handle(outcome, client)
+        return None if isinstance(outcome, ChangeDenied) else self._reply(outcome)
+
+    def _reply(self, outcome: ChangeOutcome) -> Message:
+        where = self._where(outcome.account)
+        if isinstance(outcome, AlreadyApplied | ChangeClosed):
+            return already_decided_message(outcome.request, where)
+        if isinstance(outcome, ApprovalPrompt):
+            return approval_request_message(
+                outcome.account, outcome.request, where, check=outcome.check, note=outcome.note
+            )
+        return views.outcome_message(outcome, where)
+
+
+def _ref(value: object) -> RequestRef:
+    ref = request_ref(value)
+    if ref is None:
+        raise NotFound(REQUEST_GONE)
+    return ref
+
+
+__all__ = ["Aftermath", "ApprovalDesk"]

@@ -1,0 +1,133 @@
+"""The App Home tab: a member's accounts at a glance, their open requests, the requests
+awaiting their approval (with Approve / Deny), and recent decisions. At most 100 blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from billing.outcomes import Home, HomeAccount
+from billing.users import UserListing
+from billing.views import SeatChangeView
+from handlers import ids
+from handlers.payloads import request_ref_value
+from handlers.views.approvals import decision_text
+from handlers.views.text import (
+    MODAL_BLOCK_LIMIT,
+    Locale,
+    context,
+    escape,
+    format_instant,
+    format_money,
+    format_period,
+    header,
+    mention,
+    section,
+)
+
+#: Blocks kept free at the end for "…and N more".
+_RESERVE = 2
+
+
+def _change(request: SeatChangeView, where: Locale) -> str:
+    return (
+        f"*{request.product.label}* {request.old_seats} → {request.new_seats} seats · net "
+        f"{format_money(request.net, where)} · {str(request.status).replace('_', ' ')} · "
+        f"{format_instant(request.created_at, where)}"
+    )
+
+
+def _account_blocks(
+    entry: HomeAccount, listings: Sequence[UserListing], where: Locale
+) -> list[Block]:
+    blocks: list[Block] = [header(entry.account.display_name)]
+    for sub, listing in zip(entry.subscriptions, listings, strict=True):
+        users = "unknown" if listing.count is None else f"{listing.count} users"
+        share = (
+            f" · {listing.count * 100 // sub.seats}% used"
+            if listing.count is not None and sub.seats
+            else ""
+        )
+        blocks.append(
+            SectionBlock(
+                fields=[
+                    MarkdownTextObject(text=f"*{sub.product.label}*\n{sub.seats} seats"),
+                    MarkdownTextObject(text=f"*On the platform*\n{escape(users)}{share}"),
+                    MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
+                    MarkdownTextObject(
+                        text=f"*Price*\n{format_money(sub.unit_price, where)} per seat"
+                    ),
+                ]
+            )
+        )
+    if entry.awaiting_me:
+        blocks.append(section("*Waiting for your approval*"))
+        for request in entry.awaiting_me:
+            value = request_ref_value(request.id, request.revision)
+            blocks.append(
+                section(f"{mention(request.requested_by_user)} asks: {_change(request, where)}")
+            )
+            blocks.append(
+                ActionsBlock(
+                    elements=[
+                        ButtonElement(
+                            text="Approve",
+                            action_id=ids.APPROVE_ACTION,
+                            value=value,
+                            style="primary",
+                        ),
+                        ButtonElement(
+                            text="Deny", action_id=ids.DENY_ACTION, value=value, style="danger"
+                        ),
+                    ]
+                )
+            )
+    if entry.my_open:
+        lines = "\n".join(f"• {_change(r, where)}" for r in entry.my_open)
+        blocks.append(section(f"*Your open requests*\n{lines}"))
+    if entry.recent:
+        lines = "\n".join(
+            f"• {_change(r, where)} — {decision_text(r, where)}" for r in entry.recent
+        )
+        blocks.append(section(f"*Recent decisions*\n{lines}"))
+    blocks.append(DividerBlock())
+    return blocks
+
+
+def home_view(
+    home: Home, listings: Sequence[Sequence[UserListing]], where: Sequence[Locale]
+) -> View:
+    """The App Home for ``home`` (``listings`` and ``where`` per account, in order)."""
+    blocks: list[Block] = []
+    if not home.accounts:
+        blocks.append(
+            section(
+                "You hold no role in any Seatbot account yet. Ask an owner of your account to "
+                "add you, then type `/seats help`."
+            )
+        )
+    shown = 0
+    for entry, account_listings, locale in zip(home.accounts, listings, where, strict=True):
+        more = _account_blocks(entry, account_listings, locale)
+        if len(blocks) + len(more) > MODAL_BLOCK_LIMIT - _RESERVE:
+            break
+        blocks.extend(more)
+        shown += 1
+    if shown < len(home.accounts):
+        blocks.append(
+            context(
+                f"…and {len(home.accounts) - shown} more accounts: "
+                "use `/seats status account NAME`."
+            )
+        )
+    blocks.append(context("Change seats with `/seats`; `/seats help` lists everything."))
+    return View(type="home", blocks=blocks[:MODAL_BLOCK_LIMIT])
