@@ -97,6 +97,8 @@ class AccountSetup:
     subscriptions: tuple[SubscriptionSetup, ...]
     platforms: tuple[PlatformSetup, ...]
     line: int
+    #: The daily digest's local time ("09:00"), or ``None`` for no digest (``reports:``).
+    digest_at: str | None = None
 
 
 class SetupConflict(UserFacingError):
@@ -174,6 +176,7 @@ _ACCOUNT_FIELDS = {
     "timezone": "time zone",
     "team_id": "Slack workspace",
     "channel_id": "report channel",
+    "digest_at": "daily digest time",
 }
 _SUBSCRIPTION_TERMS = {
     "interval": "billing interval",
@@ -223,6 +226,7 @@ class _Applier:
             "timezone": setup.timezone,
             "team_id": setup.team_id,
             "channel_id": setup.channel_id,
+            "digest_at": setup.digest_at,
         }
         account = self.session.scalars(
             select(Account).where(Account.name == setup.name)

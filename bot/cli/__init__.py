@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.billing",
     "bot.cli.platforms",
     "bot.cli.prorate",
+    "bot.cli.reports",
 )
 
 _HELP = """Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration.
