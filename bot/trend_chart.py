@@ -32,7 +32,7 @@ def render_trend_png(points: Sequence[TrendPoint], title: str) -> bytes:
     by_product: dict[Product, list[TrendPoint]] = defaultdict(list)
     for point in sorted(points, key=lambda p: (p.product.value, p.day)):
         by_product[point.product].append(point)
-    figure = Figure(figsize=(8, 4.2), dpi=100)
+    figure = Figure(figsize=(8, 4.8), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for product, series in by_product.items():
@@ -58,7 +58,10 @@ def render_trend_png(points: Sequence[TrendPoint], title: str) -> bytes:
     axes.xaxis.set_major_locator(AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper left", fontsize="small", ncols=2)
+    # Below the plot, so it never hides a line.
+    axes.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="small", ncols=3, frameon=False
+    )
     figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()
