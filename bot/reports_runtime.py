@@ -7,18 +7,20 @@ use to make days pass in seconds; without it the clock is the real one.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.job_claims import JobClaims
 from billing.reports import Reports
 from bot.platform_directory import PlatformDirectory
-from bot.settings import Settings
+from bot.settings import Settings, settings_error
 from bot.slack_clients import SlackClients
 from bot.trend_chart import render_trend_png
 from handlers.facts import PlatformFacts
@@ -42,6 +44,26 @@ def simulated_clock(start: datetime, speed: float) -> Clock:
         return start + timedelta(seconds=(time.monotonic() - began) * speed)
 
     return now
+
+
+def clock_setting(environ: Mapping[str, str] | None = None) -> Clock:
+    """The clock ``SEATBOT_CLOCK_START``/``SEATBOT_CLOCK_SPEED`` ask for (the real one when
+    unset), read on their own so that a command needs no other setting;
+    :class:`bot.settings.SettingsError` names a bad value."""
+    env = os.environ if environ is None else environ
+    start = (env.get("SEATBOT_CLOCK_START") or "").strip()
+    if not start:
+        return real_clock
+    try:
+        settings = Settings.model_validate(
+            {
+                "seatbot_clock_start": start,
+                "seatbot_clock_speed": env.get("SEATBOT_CLOCK_SPEED") or "1",
+            }
+        )
+    except ValidationError as error:
+        raise settings_error(error) from None
+    return clock_from_settings(settings) or real_clock
 
 
 def clock_from_settings(settings: Settings) -> Clock | None:

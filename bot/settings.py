@@ -121,6 +121,11 @@ _EXPECTED = {
 }
 
 
+def settings_error(error: ValidationError) -> SettingsError:
+    """The one-line :class:`SettingsError` for a validation error of :class:`Settings`."""
+    return _settings_error(error)
+
+
 def _settings_error(error: ValidationError) -> SettingsError:
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"

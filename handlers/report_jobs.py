@@ -132,6 +132,10 @@ class ReportJobs:
         self._concurrency = max(1, concurrency)
         self._source = source
 
+    def now(self) -> datetime:
+        """The current instant on the jobs' clock (aware UTC)."""
+        return self._clock()
+
     def where(self, account: AccountView) -> Locale:
         """How to show money and instants to ``account``."""
         return Locale(self._locale, zone(account.timezone))

@@ -35,7 +35,7 @@ from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
 from bot.demo_render import render_message
 from bot.platform_directory import PlatformDirectory
-from bot.reports_runtime import ReportsRuntime, build_reports, real_clock
+from bot.reports_runtime import ReportsRuntime, build_reports, clock_setting
 from bot.settings import Settings, load_settings
 from bot.trend_chart import render_trend_png
 from handlers.report_jobs import PostOutcome, ReportJobs
@@ -232,6 +232,11 @@ def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:
 # -- running ------------------------------------------------------------------------------------
 
 
+def jobs_clock() -> datetime:
+    """The current instant, as the report jobs see it."""
+    return clock_setting()()
+
+
 def _settings(post: bool) -> Settings:
     """Every setting when posting (Slack's); otherwise only the database, so that an unrelated
     bad variable does not stop a report."""
@@ -241,7 +246,8 @@ def _settings(post: bool) -> Settings:
 
 
 def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) -> ReportsRuntime:
-    return build_reports(settings, sessions, directory, clock=real_clock, source="cli")
+    # SEATBOT_CLOCK_START/_SPEED (tests and demos) move this clock too.
+    return build_reports(settings, sessions, directory, clock=clock_setting(), source="cli")
 
 
 def _unknown_products(runs: Sequence[AccountReconciliation]) -> list[str]:
@@ -325,7 +331,7 @@ def reconcile(
         runs, outcomes = asyncio.run(run())
     if as_json:
         document: dict[str, Any] = {
-            "generated_at": _instant(runs[0].at if runs else real_clock()),
+            "generated_at": _instant(runs[0].at if runs else jobs_clock()),
             "accounts": [reconciliation_document(found) for found in runs],
         }
         if post:
@@ -400,7 +406,7 @@ def digest(
             runtime = _runtime(settings, sessions, directory)
             jobs = runtime.jobs
             try:
-                targets = await asyncio.to_thread(jobs.reports.targets, account, real_clock())
+                targets = await asyncio.to_thread(jobs.reports.targets, account, jobs.now())
                 accounts = [t.account for t in targets]
                 if account is None:
                     accounts = [a for a in accounts if a.channel_id is not None]
@@ -408,18 +414,18 @@ def digest(
                 outcomes: list[PostOutcome] = []
                 for one in accounts:
                     if post:
-                        now = real_clock()
+                        now = jobs.now()
                         outcome = await jobs.post_digest(
                             one, local_date(now, zone(one.timezone)), force=force
                         )
                         outcomes.append(outcome)
                         if outcome.status in ("posted", "updated"):
                             facts.append(
-                                await asyncio.to_thread(jobs.reports.digest, one.id, real_clock())
+                                await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now())
                             )
                             continue
                     await jobs.reconcile_account(one)
-                    facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, real_clock()))
+                    facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
                 return facts, outcomes
             finally:
                 await runtime.aclose()
@@ -428,7 +434,7 @@ def digest(
         facts, outcomes = asyncio.run(run())
     if as_json:
         document: dict[str, Any] = {
-            "generated_at": _instant(facts[0].at if facts else real_clock()),
+            "generated_at": _instant(facts[0].at if facts else jobs_clock()),
             "accounts": [digest_document(f) for f in facts],
         }
         if post:
