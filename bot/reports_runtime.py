@@ -121,7 +121,9 @@ def build_reports(
     )
     jobs = ReportJobs(
         reports=Reports(sessions),
-        claims=JobClaims(sessions),
+        claims=JobClaims(
+            sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)
+        ),
         facts=facts,
         clock=clock,
         poster=poster,

@@ -54,6 +54,8 @@ class ReportScheduler:
         """Start the scheduler on the running event loop."""
         if self._scheduler is not None:
             return
+        # APScheduler logs every run at INFO; its warnings and errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=UTC)
         for job_id, tick, every_s in self._jobs:
             scheduler.add_job(

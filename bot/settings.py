@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # The scheduler (digests): on/off, and how often it looks for due work (seconds).
     seatbot_scheduler: bool = True
     seatbot_scheduler_tick_seconds: float = Field(default=60.0, gt=0)
+    # A claimed job still running after this long (on the jobs' clock) is taken to have
+    # crashed, and another process takes it over.
+    seatbot_job_stale_seconds: float = Field(default=900.0, gt=0)
     # Posting budget per Slack workspace: messages a minute, and the burst allowed.
     seatbot_slack_workspace_per_minute: float = Field(default=60.0, gt=0)
     seatbot_slack_workspace_burst: int = Field(default=5, ge=1)
@@ -114,6 +117,7 @@ _EXPECTED = {
     "seatbot_platform_deadline_seconds": "is not a positive number of seconds",
     "seatbot_scheduler": "is not on or off (true/false)",
     "seatbot_scheduler_tick_seconds": "is not a positive number of seconds",
+    "seatbot_job_stale_seconds": "is not a positive number of seconds",
     "seatbot_slack_workspace_per_minute": "is not a positive number of messages a minute",
     "seatbot_slack_workspace_burst": "is not a whole number of at least 1",
     "seatbot_clock_start": "is not an ISO 8601 instant with an offset",

@@ -73,6 +73,10 @@ ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
 OnBatch = Callable[[list[AccountReconciliation]], None]
 
 
+class ClaimLost(Exception):
+    """The run's claim was taken over (this process was thought dead): stop posting."""
+
+
 @dataclass(frozen=True)
 class PostOutcome:
     """What one post attempt did, in words for the operator.
@@ -97,8 +101,9 @@ class PostOutcome:
 
 @dataclass
 class TickReport:
-    """What one scheduler tick did."""
+    """What one scheduler tick started (run keys), and the outcomes as they finish."""
 
+    started: list[str] = field(default_factory=list)
     outcomes: list[PostOutcome] = field(default_factory=list)
 
 
@@ -131,6 +136,9 @@ class ReportJobs:
         self._locale = locale
         self._concurrency = max(1, concurrency)
         self._source = source
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(DIGESTS_AT_ONCE)
 
     def now(self) -> datetime:
         """The current instant on the jobs' clock (aware UTC)."""
@@ -243,6 +251,11 @@ class ReportJobs:
             return await self._not_claimed(account, DIGEST_JOB, run_key)
         try:
             return await self._post_digest(account, claim)
+        except ClaimLost:
+            logger.warning("Stopped posting the digest %s: another process took it over", run_key)
+            return PostOutcome(
+                account.name, DIGEST_JOB, run_key, "in_progress", "taken over by another process"
+            )
         except SlackPostFailed as error:
             return await self._failed(account, claim, error.message)
         except Exception as error:
@@ -313,9 +326,11 @@ class ReportJobs:
             posted.append(ts)
             extra: dict[str, Any] = {name: posted}
             first = posted[0] if name == "parts" else None
-            await asyncio.to_thread(
+            kept = await asyncio.to_thread(
                 self.claims.progress, claim, channel_id=channel, message_ts=first, **extra
             )
+            if not kept:
+                raise ClaimLost(claim.run_key)
         return posted
 
     async def _upload_chart(
@@ -392,30 +407,52 @@ class ReportJobs:
     # -- the scheduler's tick -------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
-        """Post every digest that is due and not yet posted (see the module docstring)."""
+        """Start posting every digest that is due and not yet posted (see the module
+        docstring); returns at once with what it started, so that a long post never delays the
+        next tick (:meth:`drain` waits for them). Digests already in flight in this process
+        are not started twice (the database claim is what guarantees it across processes)."""
         report = TickReport()
         now = self._clock()
         schedule = await asyncio.to_thread(self.reports.digest_schedule)
-        due: list[tuple[AccountView, date, datetime]] = []
         for entry in schedule:
             tz = zone(entry.account.timezone)
             today = local_date(now, tz)
             for back in (2, 1, 0):
                 day = today - timedelta(days=back)
                 due_at = _due_instant(day, entry.digest_at, entry.account.timezone)
-                if due_at > now:
+                key = f"{entry.account.name}/{day.isoformat()}"
+                if due_at > now or key in self._in_flight:
                     continue
-                due.append((entry.account, day, due_at))
-        gate = asyncio.Semaphore(DIGESTS_AT_ONCE)
-
-        async def one(account: AccountView, day: date, due_at: datetime) -> None:
-            async with gate:
-                outcome = await self._due_digest(account, day, due_at, now)
-            if outcome is not None:
-                report.outcomes.append(outcome)
-
-        await asyncio.gather(*(one(*item) for item in due))
+                self._in_flight.add(key)
+                task = asyncio.create_task(self._one_due(entry.account, day, due_at, now, report))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(self._forget(key))
+                report.started.append(key)
         return report
+
+    def _forget(self, key: str) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_: asyncio.Task[None]) -> None:
+            self._in_flight.discard(key)
+
+        return forget
+
+    async def drain(self) -> None:
+        """Wait for every digest the ticks started."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _one_due(
+        self, account: AccountView, day: date, due_at: datetime, now: datetime, report: TickReport
+    ) -> None:
+        async with self._gate:
+            try:
+                outcome = await self._due_digest(account, day, due_at, now)
+            except Exception as error:  # logged; the claim (if any) shows it, retried later
+                logger.error("The digest %s/%s failed", account.name, day, exc_info=error)
+                return
+        if outcome is not None:
+            report.outcomes.append(outcome)
 
     async def _due_digest(
         self, account: AccountView, day: date, due_at: datetime, now: datetime

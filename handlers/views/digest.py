@@ -38,7 +38,7 @@ from handlers.views.text import (
 )
 
 #: Users listed per section block in the thread (keeps each block far below 3000 characters).
-USERS_PER_SECTION = 12
+USERS_PER_SECTION = 8
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:

@@ -19,7 +19,9 @@ def test_only_the_first_claim_wins_and_a_done_run_stays_done(
 ) -> None:
     claims = JobClaims(session_factory)
     first = claims.claim("digest", "acme/2026-11-29", scheduled_for=DUE, at=DUE)
-    assert first is not None and first.attempt == 1 and not first.late
+    assert first is not None
+    assert first.attempt == 1
+    assert not first.late
     assert claims.claim("digest", "acme/2026-11-29", scheduled_for=DUE, at=DUE) is None
     assert claims.progress(first, channel_id="C1", message_ts="1.000001", parts=["1.000001"])
     assert claims.succeed(first, at=DUE + timedelta(seconds=5))
@@ -65,14 +67,17 @@ def test_a_failed_run_is_retried_until_its_attempts_run_out(
     assert first is not None
     assert claims.fail(first, at=DUE, error="Slack kept answering 429")
     second = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE + timedelta(minutes=1))
-    assert second is not None and second.attempt == 2
+    assert second is not None
+    assert second.attempt == 2
     assert second.previous_status is JobStatus.FAILED
     # The first attempt's claim is no longer the one that may finish the run.
     assert not claims.succeed(first, at=DUE)
     assert claims.fail(second, at=DUE, error="again")
     assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE + timedelta(hours=1)) is None
     stored = claims.find("digest", "acme/d")
-    assert stored is not None and stored.status is JobStatus.FAILED and stored.attempts == 2
+    assert stored is not None
+    assert stored.status is JobStatus.FAILED
+    assert stored.attempts == 2
     assert stored.detail["error"] == "again"
     # The operator may insist.
     assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE, force=True) is not None
@@ -89,7 +94,8 @@ def test_a_run_left_running_by_a_crash_is_taken_over_with_what_it_had_posted(
     assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=soon) is None
     later = DUE + timedelta(minutes=16)
     taken = claims.claim("digest", "acme/d", scheduled_for=DUE, at=later)
-    assert taken is not None and taken.attempt == 2
+    assert taken is not None
+    assert taken.attempt == 2
     assert taken.message_ts == "9.000001"  # update that message, do not post another
     assert not claims.progress(crashed, message_ts="other")  # the crashed claim is void
 
@@ -105,7 +111,8 @@ def test_force_reclaims_a_finished_run_without_making_it_late(
         "digest", "acme/d", scheduled_for=DUE, at=DUE + timedelta(hours=5), force=True
     )
     assert redo is not None
-    assert redo.previous_status is JobStatus.SUCCEEDED and not redo.late
+    assert redo.previous_status is JobStatus.SUCCEEDED
+    assert not redo.late
 
 
 def test_lateness_is_measured_from_when_the_run_was_due(
@@ -114,8 +121,10 @@ def test_lateness_is_measured_from_when_the_run_was_due(
     claims = JobClaims(session_factory, late_after=timedelta(minutes=30))
     on_time = claims.claim("digest", "a/d", scheduled_for=DUE, at=DUE + timedelta(minutes=29))
     late = claims.claim("digest", "b/d", scheduled_for=DUE, at=DUE + timedelta(hours=3))
-    assert on_time is not None and not on_time.late
-    assert late is not None and late.late
+    assert on_time is not None
+    assert not on_time.late
+    assert late is not None
+    assert late.late
 
 
 def test_a_skipped_run_is_recorded_once(session_factory: sessionmaker[Session]) -> None:
@@ -125,4 +134,5 @@ def test_a_skipped_run_is_recorded_once(session_factory: sessionmaker[Session]) 
     assert not claims.skip("digest", "acme/d", **args)
     assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE) is None
     stored = claims.find("digest", "acme/d")
-    assert stored is not None and stored.status is JobStatus.SKIPPED
+    assert stored is not None
+    assert stored.status is JobStatus.SKIPPED

@@ -120,7 +120,9 @@ def test_change_since_the_previous_run_is_unknown_when_either_run_was() -> None:
 
     now, before, blind = run(20, 18), run(25, 23), run(25, None)
     change = change_between(now, before)  # type: ignore[arg-type]
-    assert change is not None and (change.seats, change.users) == (-5, -5)
+    assert change is not None
+    assert (change.seats, change.users) == (-5, -5)
     unknown = change_between(now, blind)  # type: ignore[arg-type]
-    assert unknown is not None and (unknown.seats, unknown.users) == (-5, None)
+    assert unknown is not None
+    assert (unknown.seats, unknown.users) == (-5, None)
     assert change_between(now, None) is None  # type: ignore[arg-type]

@@ -175,7 +175,8 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
 
         code, out, err = await _seatbot(env, "reconcile", "--json")
         assert code == 1, err  # initech's Axiom could not be read: the report is still whole
-        assert "initech axiom" in err and "unknown, not zero" in err
+        assert "initech axiom" in err
+        assert "unknown, not zero" in err
         document = json.loads(out)
         assert document["generated_at"].startswith("2026-11-29T09:00")
         accounts = {a["account"]: a for a in document["accounts"]}
@@ -202,8 +203,10 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
         digest = json.loads(out)["accounts"]
         assert len(digest) == 1
         found = digest[0]
-        assert found["account"] == "acme" and found["currency"] == "USD"
-        assert found["date"] == "2026-11-29" and found["timezone"] == "Europe/London"
+        assert found["account"] == "acme"
+        assert found["currency"] == "USD"
+        assert found["date"] == "2026-11-29"
+        assert found["timezone"] == "Europe/London"
         products = {p["product"]: p for p in found["products"]}
         assert _without_change(products["contact_center"]) == ACME_CONTACT_CENTER
         assert _without_change(products["axiom"]) == ACME_AXIOM
@@ -212,11 +215,14 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
             assert product["change_since_previous_run"] == {"seats": 0, "users": 0}
             assert product["week_ago"] is None
         assert found["proration_since_last_digest"] == {"charges": "0.00", "credits": "0.00"}
-        assert found["changes_applied"] == [] and found["requests_pending"] == []
-        assert found["trend_days"] == 1 and found["chart"] is False
+        assert found["changes_applied"] == []
+        assert found["requests_pending"] == []
+        assert found["trend_days"] == 1
+        assert found["chart"] is False
 
         code, _, err = await _seatbot(env, "digest", "acme", "--chart", str(tmp_path / "c.png"))
         assert code == 1
-        assert "needs 7" in err and not (tmp_path / "c.png").exists()
+        assert "needs 7" in err
+        assert not (tmp_path / "c.png").exists()
     finally:
         await server.stop()
