@@ -100,6 +100,8 @@ class AccountSetup:
     platforms: tuple[PlatformSetup, ...]
     line: int
     approval: ApprovalPolicy | None = None
+    #: The daily digest's local time ("09:00"), or ``None`` for no digest (``reports:``).
+    digest_at: str | None = None
 
 
 class SetupConflict(UserFacingError):
@@ -177,6 +179,7 @@ _ACCOUNT_FIELDS = {
     "timezone": "time zone",
     "team_id": "Slack workspace",
     "channel_id": "report channel",
+    "digest_at": "daily digest time",
 }
 _SUBSCRIPTION_TERMS = {
     "interval": "billing interval",
@@ -229,6 +232,7 @@ class _Applier:
             "timezone": setup.timezone,
             "team_id": setup.team_id,
             "channel_id": setup.channel_id,
+            "digest_at": setup.digest_at,
         }
         account = self.session.scalars(
             select(Account).where(Account.name == setup.name)

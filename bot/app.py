@@ -38,7 +38,7 @@ from handlers.views import unexpected_error_message
 logger = logging.getLogger(__name__)
 
 # The bot scopes Seatbot asks for: the same list as manifest.yml (a test keeps them equal).
-BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write")
+BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "files:write")
 
 ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
 

@@ -29,6 +29,7 @@ from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, zone
 from billing.products import MAX_SEATS, ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule
+from billing.reports import parse_digest_time
 from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.yaml_nodes import ConfigError, NodeReader, Problem, is_null
@@ -139,6 +140,7 @@ def _parse_account(
             "subscriptions",
             "platforms",
             "approval",
+            "reports",
         },
     )
     if fields is None:
@@ -181,6 +183,7 @@ def _parse_account(
     )
     platforms = _parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
     approval = parse_approval(reader, fields.get("approval"), f"{path}.approval", team_id, currency)
+    digest_at = _parse_reports(reader, fields.get("reports"), f"{path}.reports")
     if len(reader.problems) > before or name is None or currency is None or team_id is None:
         return None
     account = AccountSetup(
@@ -195,9 +198,28 @@ def _parse_account(
         platforms=tuple(setup for setup, _ in platforms),
         line=node.start_mark.line + 1,
         approval=approval,
+        digest_at=digest_at,
     )
     credentials = {setup.product: values for setup, values in platforms if values}
     return account, credentials
+
+
+def _parse_reports(reader: NodeReader, node: yaml.Node | None, path: str) -> str | None:
+    """``reports: {digest_at: "09:00"}``: the daily digest's local time, or ``None``."""
+    if node is None or is_null(node):
+        return None
+    fields = reader.mapping(node, path, required=set(), optional={"digest_at"})
+    if fields is None or "digest_at" not in fields:
+        return None
+    # The node's own text: YAML 1.1 would read an unquoted 09:00 as the number 540.
+    text = reader.text(fields["digest_at"], f"{path}.digest_at", optional=True)
+    if text is None:
+        return None
+    try:
+        return parse_digest_time(text).strftime("%H:%M")
+    except ValueError as error:
+        reader.problem(fields["digest_at"], f"{path}.digest_at", str(error))
+        return None
 
 
 def _slack_id(

@@ -5,13 +5,16 @@ folder loaded from the example accounts file (``examples/accounts.yml``, shipped
 package as ``bot/data/`` so that an installed wheel runs the demo from any folder; its sandbox
 URLs rewritten to the sandbox started here), the sandbox platform server, the local stand-in for
 the Slack Web API, and the real app (``bot.server``) on uvicorn. A scripted owner then talks to
-it with requests signed exactly as Slack signs them, and every reply is rendered as text. Each
-step checks what came back; the exit status is 0 only when every step did what it should.
+it with requests signed exactly as Slack signs them, and every reply is rendered as text. It
+ends with a reconciliation report and the daily digest, posted by the real report jobs, and
+saves the digest's trend chart beside the database (:mod:`bot.demo_reports`). Each step checks
+what came back; the exit status is 0 only when every step did what it should.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from rich.text import Text
 from billing.display import format_instant, format_period
 from billing.periods import Period, zone
 from billing.service import SeatService
+from bot import demo_reports
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.demo_render import render_message, render_view
 from bot.loader import apply_config, load_file
@@ -292,15 +296,61 @@ def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
     return table
 
 
-async def run_demo(console: Console, *, now: datetime | None = None) -> int:
+async def _reports(
+    out: Transcript, runtime: Any, standin: SlackStandIn, folder: Path, now: datetime
+) -> None:
+    """The reconciliation report and the daily digest (with its chart), as the scheduler
+    posts them."""
+    jobs = runtime.reports.jobs
+    account = SeatService(runtime_sessions(runtime)).account_by_name(ACCOUNT)
+    if account is None:
+        raise DemoStepFailed(f"the demo has no account {ACCOUNT!r}")
+    try:
+        out.heading("8. Reconciliation: seats billed vs users on each platform")
+        before = _last_seq(standin)
+        out.note(await demo_reports.reconciliation_step(jobs, account))
+        for where, lines in demo_reports.posted_lines(standin, before, out.width):
+            out.bot(lines, title=f"Seatbot · {where}")
+        out.heading("9. The daily digest, with the 30-day trend chart in its thread")
+        days = await demo_reports.record_history(jobs, ACCOUNT, now)
+        out.note(
+            f"first, {days} earlier daily runs are recorded as the scheduler would have made "
+            "them (a few users who have since left tell them apart)"
+        )
+        before = _last_seq(standin)
+        posted, again, chart = await demo_reports.digest_step(jobs, account, standin, folder, now)
+        for where, lines in demo_reports.posted_lines(standin, before, out.width):
+            out.bot(lines, title=f"Seatbot · {where}")
+        out.note(posted)
+        out.note(f"posting it again: {again}")
+        out.note(f"the trend chart uploaded into the thread is saved as {chart}")
+    except demo_reports.ReportsDemoFailed as error:
+        raise DemoStepFailed(str(error)) from None
+
+
+def _last_seq(standin: SlackStandIn) -> int:
+    calls = standin.calls()
+    return calls[-1].seq if calls else 0
+
+
+def runtime_sessions(runtime: Any) -> Any:
+    """Sessions on the running app's database."""
+    return make_session_factory(runtime.engine)
+
+
+async def run_demo(
+    console: Console, *, now: datetime | None = None, keep_in: Path | None = None
+) -> int:
     """Play the scripted session; returns 0 when every step did what it should.
 
+    ``keep_in`` is a folder that keeps the database and the digest's chart afterwards (the
+    transcript names it); without it they are in a temporary folder removed at the end.
     Raises :class:`DemoStepFailed` (after printing the transcript so far) when a step did not:
     its message says which, in one sentence.
     """
     out = Transcript(console)
     try:
-        return await _run_demo(console, out, now)
+        return await _run_demo(console, out, now, keep_in)
     except DemoStepFailed as exc:
         out.failed(f"demo step failed: {exc}")
         raise
@@ -309,9 +359,14 @@ async def run_demo(console: Console, *, now: datetime | None = None) -> int:
         raise DemoStepFailed(f"the app gave no reply within {REPLY_WITHIN_S:.0f} s") from None
 
 
-async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> int:
-    with tempfile.TemporaryDirectory(prefix="seatbot-demo-") as tmp:
-        folder = Path(tmp)
+async def _run_demo(
+    console: Console, out: Transcript, now: datetime | None, keep_in: Path | None
+) -> int:
+    with contextlib.ExitStack() as stack:
+        if keep_in is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="seatbot-demo-")))
+        else:
+            folder = keep_in
         sandbox = SandboxApp(SandboxConfig())
         for product, users in SANDBOX_USERS.items():
             sandbox.set_account(ACCOUNT, product, users=users, seed=7)
@@ -354,20 +409,27 @@ async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> 
                 session = DemoSession(standin, driver, out)
                 try:
                     await _script(session, http, sandbox_server.url)
+                    engine = make_engine(database_url)
+                    try:
+                        service = SeatService(make_session_factory(engine))
+                        console.print(_ledger_table(service, account_id, tz))
+                    finally:
+                        engine.dispose()
+                    await _reports(out, runtime, standin, folder, clock())
                 finally:
+                    if runtime.reports is not None:
+                        await runtime.reports.aclose()
                     await runtime.platforms.aclose()
-            engine = make_engine(database_url)
-            try:
-                service = SeatService(make_session_factory(engine))
-                console.print(_ledger_table(service, account_id, tz))
-            finally:
-                engine.dispose()
-                runtime.engine.dispose()
+                    runtime.engine.dispose()
             if standin.violations:
                 for violation in standin.violations:
                     out.failed(f"Slack would have refused a payload: {violation}")
                 raise DemoStepFailed(
                     f"Slack would have refused {len(standin.violations)} payload(s)"
+                )
+            if keep_in is not None:
+                console.print(
+                    Text(f"The database and the chart are kept in {folder}", style="bold")
                 )
             console.print(Text("✓ every step did what it should", style="bold green"))
             return 0
@@ -406,6 +468,10 @@ def load_demo_accounts(
         engine.dispose()
 
 
-def main(console: Console | None = None) -> int:
-    """Run the demo in a fresh event loop; returns 0, or raises :class:`DemoStepFailed`."""
-    return asyncio.run(run_demo(console or Console()))
+def main(console: Console | None = None, *, keep_in: Path | None = None) -> int:
+    """Run the demo in a fresh event loop; returns 0, or raises :class:`DemoStepFailed`.
+
+    The database and the digest's chart are kept in ``keep_in`` (default: a new folder in the
+    system's temporary folder, named in the transcript)."""
+    folder = keep_in or Path(tempfile.mkdtemp(prefix="seatbot-demo-"))
+    return asyncio.run(run_demo(console or Console(), keep_in=folder))

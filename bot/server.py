@@ -49,7 +49,9 @@ from bot.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.logging_setup import SecretRedactor, configure_logging
 from bot.platform_directory import PlatformDirectory
+from bot.reports_runtime import ReportsRuntime, build_reports, clock_from_settings
 from bot.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
+from bot.scheduler import ReportScheduler, add_digest_job
 from bot.secrets import cipher_for
 from bot.settings import Settings
 from handlers.deps import HandlerDeps
@@ -76,10 +78,21 @@ class SlackRuntime:
     asgi_app: Starlette
     engine: Engine
     platforms: PlatformDirectory
+    reports: ReportsRuntime | None = None
+    scheduler: ReportScheduler | None = None
 
 
-def _closer(directory: PlatformDirectory, engine: Engine) -> Callable[[], Awaitable[None]]:
+def _closer(
+    directory: PlatformDirectory,
+    engine: Engine,
+    scheduler: ReportScheduler | None = None,
+    reports: ReportsRuntime | None = None,
+) -> Callable[[], Awaitable[None]]:
     async def aclose() -> None:
+        if scheduler is not None:
+            await scheduler.stop()
+        if reports is not None:
+            await reports.aclose()
         await directory.aclose()
         engine.dispose()
 
@@ -97,7 +110,9 @@ def build_runtime(
     register: ListenerRegistrar | None = None,
     clock: Callable[[], datetime] = _utc_now,
 ) -> SlackRuntime:
-    """Compose the app from ``settings`` (database, services, platforms, OAuth stores).
+    """Compose the app from ``settings`` (database, services, platforms, OAuth stores, and
+    the scheduler of the daily digests, started with the ASGI app's lifespan when
+    ``SEATBOT_SCHEDULER`` is on).
 
     Migrations are not applied here; :func:`run_server` does that first.
     """
@@ -127,19 +142,31 @@ def build_runtime(
         state_store=state_store,
         register=register,
     )
+    # The scheduled digests: claimed in the database, so every replica may run the scheduler.
+    reports = build_reports(
+        settings, sessions, directory, clock=clock, installation_store=installation_store
+    )
+    scheduler: ReportScheduler | None = None
+    if settings.seatbot_scheduler:
+        scheduler = ReportScheduler()
+        add_digest_job(
+            scheduler, reports.jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
+        )
     signing_secret = settings.slack_signing_secret
     asgi_app = build_asgi_app(
         bolt_app,
         signing_secret=None if signing_secret is None else signing_secret.get_secret_value(),
-        on_shutdown=_closer(directory, engine),
+        on_startup=None if scheduler is None else scheduler.start,
+        on_shutdown=_closer(directory, engine, scheduler, reports),
     )
-    return SlackRuntime(bolt_app, asgi_app, engine, directory)
+    return SlackRuntime(bolt_app, asgi_app, engine, directory, reports, scheduler)
 
 
 def build_asgi_app(
     bolt_app: AsyncApp,
     *,
     signing_secret: str | None,
+    on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_deadline_s: float = BODY_DEADLINE_SECONDS,
@@ -212,6 +239,8 @@ def build_asgi_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
         yield
         if on_shutdown is not None:
             await on_shutdown()
@@ -293,7 +322,9 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     check_configuration(settings)
     redactor = configure_logging(settings)
     upgrade(settings.database_url)
-    runtime = build_runtime(settings, redactor=redactor)
+    runtime = build_runtime(
+        settings, redactor=redactor, clock=clock_from_settings(settings) or _utc_now
+    )
     if settings.slack_app_token is not None:
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
         return
@@ -309,8 +340,10 @@ async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:
 
     handler = AsyncSocketModeHandler(runtime.bolt_app, app_token)
     logger.info("Seatbot connected over Socket Mode")
+    if runtime.scheduler is not None:
+        await runtime.scheduler.start()
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
-        await _closer(runtime.platforms, runtime.engine)()
+        await _closer(runtime.platforms, runtime.engine, runtime.scheduler, runtime.reports)()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -76,11 +77,37 @@ class Settings(BaseSettings):
     seatbot_quote_ttl_seconds: int = Field(default=600, gt=0)
     # Deadline for listing a platform's users before a decrease is refused as unknown.
     seatbot_platform_deadline_seconds: float = Field(default=10.0, gt=0)
+    # The scheduler (digests): on/off, and how often it looks for due work (seconds).
+    seatbot_scheduler: bool = True
+    seatbot_scheduler_tick_seconds: float = Field(default=60.0, gt=0)
+    # A claimed job still running after this long (on the jobs' clock) is taken to have
+    # crashed, and another process takes it over.
+    seatbot_job_stale_seconds: float = Field(default=900.0, gt=0)
+    # Posting budget per Slack workspace: messages a minute, and the burst allowed.
+    seatbot_slack_workspace_per_minute: float = Field(default=60.0, gt=0)
+    seatbot_slack_workspace_burst: int = Field(default=5, ge=1)
+    # A simulated clock, for tests and demos only: starts at this instant (ISO 8601 with an
+    # offset) and runs SEATBOT_CLOCK_SPEED times faster than real time. Unset: the real clock.
+    seatbot_clock_start: str | None = None
+    seatbot_clock_speed: float = Field(default=1.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
     def _usable_database_url(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("seatbot_clock_start")
+    @classmethod
+    def _aware_instant(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("not an ISO 8601 instant") from None
+        if parsed.tzinfo is None:
+            raise ValueError("the instant needs an offset (Z or +01:00)")
+        return value.strip()
 
 
 #: What each variable that can be malformed must be, for the one-line message.
@@ -88,7 +115,19 @@ _EXPECTED = {
     "port": "is not a port number (1–65535)",
     "seatbot_quote_ttl_seconds": "is not a positive whole number of seconds",
     "seatbot_platform_deadline_seconds": "is not a positive number of seconds",
+    "seatbot_scheduler": "is not on or off (true/false)",
+    "seatbot_scheduler_tick_seconds": "is not a positive number of seconds",
+    "seatbot_job_stale_seconds": "is not a positive number of seconds",
+    "seatbot_slack_workspace_per_minute": "is not a positive number of messages a minute",
+    "seatbot_slack_workspace_burst": "is not a whole number of at least 1",
+    "seatbot_clock_start": "is not an ISO 8601 instant with an offset",
+    "seatbot_clock_speed": "is not a positive number",
 }
+
+
+def settings_error(error: ValidationError) -> SettingsError:
+    """The one-line :class:`SettingsError` for a validation error of :class:`Settings`."""
+    return _settings_error(error)
 
 
 def _settings_error(error: ValidationError) -> SettingsError:

@@ -12,8 +12,9 @@ def demo() -> None:
     """Play a whole seat-change session offline, printed as a transcript.
 
     Runs SQLite, the sandbox platforms, a Slack stand-in and the real app over HTTP in one
-    process tree, and sends requests signed as Slack signs them. Exits 0 only when every step
-    did what it should.
+    process tree, and sends requests signed as Slack signs them; ends with a reconciliation
+    report and the daily digest, whose trend chart is saved beside the database (the transcript
+    names the folder). Exits 0 only when every step did what it should.
     """
     from bot.demo import DemoStepFailed, main
 

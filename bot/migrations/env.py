@@ -23,12 +23,38 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode recreates tables
         compare_type=True,
     )
-    with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
-            )
-        context.run_migrations()
+    # SQLite's batch mode rebuilds a table by dropping it; with foreign keys enforced, that
+    # drop would delete (or refuse because of) every row pointing at it. Enforcement is off
+    # while migrating (the pragma only works outside a transaction) and the whole database is
+    # checked before the migration commits.
+    sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if sqlite:
+        _foreign_keys(connection, enforced=False)
+    try:
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"the migration would leave {len(broken)} row(s) pointing at nothing "
+                        f"(first: table {broken[0][0]}); nothing was changed"
+                    )
+    finally:
+        if sqlite:
+            _foreign_keys(connection, enforced=True)
+
+
+def _foreign_keys(connection: Connection, *, enforced: bool) -> None:
+    """Switch SQLite's foreign key enforcement on the raw driver connection (not inside a
+    transaction, where the pragma does nothing)."""
+    driver = connection.connection.driver_connection
+    if driver is not None:
+        driver.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
 
 
 def run_migrations_online() -> None:

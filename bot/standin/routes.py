@@ -9,6 +9,7 @@ whether it succeeded or not.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.standin.block_kit import validate_blocks
+from bot.standin.rate_limits import RateLimiter
 from bot.standin.recording import CallLog
 from bot.standin.state import ResponseUrl, StandInState
 from bot.standin.web_api import ApiError, WebApi
@@ -42,12 +44,16 @@ class StandInRoutes:
         log: CallLog,
         issue_trigger_id: Callable[[], str],
         issue_response_url: Callable[..., str],
+        rate_limiter: Callable[[], RateLimiter | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._web = web
         self._state = state
         self._log = log
         self._issue_trigger_id = issue_trigger_id
         self._issue_response_url = issue_response_url
+        self._rate_limiter = rate_limiter
+        self._clock = clock
 
     def asgi_app(self) -> Starlette:
         """A Starlette application serving every route."""
@@ -55,6 +61,7 @@ class StandInRoutes:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/_standin/response/{key}", self._response_url, methods=["POST"]),
+                Route("/_standin/upload/{file_id}", self._upload, methods=["POST"]),
                 Route("/_standin/trigger_ids", self._mint_trigger_id, methods=["POST"]),
                 Route("/_standin/response_urls", self._mint_response_url, methods=["POST"]),
                 Route("/_standin/views/{view_id}", self._get_view, methods=["GET"]),
@@ -79,6 +86,13 @@ class StandInRoutes:
                 handler = self._web.method(method)
                 if handler is None:
                     raise ApiError("unknown_method")
+                wait = self._rate_limited(method, team_id, args)
+                if wait is not None:
+                    args.pop("token", None)
+                    refused = {"ok": False, "error": "ratelimited"}
+                    self._log.record(method, args, team_id, refused, [])
+                    headers = {"Retry-After": str(int(wait))}
+                    return JSONResponse(refused, status_code=429, headers=headers)
                 response = handler(args, workspace)
         except ApiError as error:
             problems = error.problems
@@ -90,6 +104,30 @@ class StandInRoutes:
         args.pop("client_secret", None)
         self._log.record(method, args, team_id, response, problems)
         return JSONResponse(response)
+
+    def _rate_limited(self, method: str, team_id: str, args: dict[str, Any]) -> float | None:
+        """Seconds to wait when a posting limit refuses this call (only ``chat.postMessage``
+        is limited, and only when the stand-in was given limits)."""
+        limiter = self._rate_limiter()
+        if limiter is None or method != "chat.postMessage":
+            return None
+        return limiter.check(team_id, str(args.get("channel") or ""), self._clock())
+
+    async def _upload(self, request: Request) -> Response:
+        """The upload URL of ``files.getUploadURLExternal``: takes the file's bytes once."""
+        file_id = request.path_params["file_id"]
+        body = await request.body()
+        if not body:
+            form = await request.form()
+            parts = [v for v in form.values() if not isinstance(v, str)]
+            body = await parts[0].read() if parts else b""
+        problem = self._web.store_upload(file_id, body)
+        self._log.record(
+            "upload", {"file_id": file_id, "bytes": len(body)}, None, {"ok": problem is None}, []
+        )
+        if problem is not None:
+            return PlainTextResponse(problem, status_code=400)
+        return PlainTextResponse(f"OK - {len(body)}")
 
     # ------------------------------------------------------------ response_url
 

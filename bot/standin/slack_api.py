@@ -9,7 +9,8 @@ enforces ``trigger_id`` expiry (3 s) and single use, and serves ``response_url``
 :class:`SlackStandIn` puts the parts together and is what tests set up and inspect:
 
 - :mod:`bot.standin.state`: what it knows (workspaces, users, channels, messages, views, ids);
-- :mod:`bot.standin.web_api`: the Web API methods; :mod:`bot.standin.block_kit`: validation;
+- :mod:`bot.standin.web_api`: the Web API methods (messages, views, file uploads);
+  :mod:`bot.standin.block_kit`: validation; :mod:`bot.standin.rate_limits`: 429s when asked;
 - :mod:`bot.standin.recording`: the calls and violations, and waiting for them;
 - :mod:`bot.standin.routes`: the HTTP surface, including the ``/_standin/`` control routes;
 - :mod:`bot.standin.serving`: running an ASGI app on a loopback port.
@@ -31,6 +32,7 @@ from bot.standin.block_kit import (
     validate_blocks,
     validate_view,
 )
+from bot.standin.rate_limits import PostingLimits, RateLimiter
 from bot.standin.recording import CallLog, RecordedCall, Violation
 from bot.standin.routes import RESPONSE_URL_USES, StandInRoutes
 from bot.standin.serving import RunningServer, bind_loopback_socket, serve_asgi
@@ -44,6 +46,7 @@ __all__ = [
     "RESPONSE_URL_USES",
     "TRIGGER_TTL_SECONDS",
     "VIEW_BLOCKS_LIMIT",
+    "PostingLimits",
     "RecordedCall",
     "RunningServer",
     "SlackStandIn",
@@ -77,6 +80,7 @@ class SlackStandIn:
         client_id: str | None = None,
         client_secret: str | None = None,
         strict_channels: bool = False,
+        posting_limits: PostingLimits | None = None,
     ) -> None:
         self.clock = clock
         self.trigger_ttl_seconds = trigger_ttl_seconds
@@ -84,6 +88,8 @@ class SlackStandIn:
         self.client_secret = client_secret
         self.strict_channels = strict_channels
         self.base_url = ""
+        #: Enforces Slack's posting limits (429 + Retry-After) when given ``posting_limits``.
+        self.rate_limiter = None if posting_limits is None else RateLimiter(posting_limits)
         self._state = StandInState()
         self._log = CallLog(self._state.next_seq)
         routes = StandInRoutes(
@@ -92,6 +98,8 @@ class SlackStandIn:
             log=self._log,
             issue_trigger_id=self.issue_trigger_id,
             issue_response_url=self.issue_response_url,
+            rate_limiter=lambda: self.rate_limiter,
+            clock=lambda: self.clock(),
         )
         self.asgi_app = routes.asgi_app()
 
@@ -208,6 +216,30 @@ class SlackStandIn:
         """The current state of an opened view (as ``views.open`` returned it)."""
         with self._state.lock:
             return dict(self._state.views[view_id])
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        """An uploaded file: name, title, ``content`` (bytes, or ``None`` before the upload)
+        and ``shares`` (channel and thread it was completed into)."""
+        with self._state.lock:
+            found = self._state.files.get(file_id)
+            return None if found is None else dict(found, shares=list(found["shares"]))
+
+    def files(self) -> list[dict[str, Any]]:
+        """Every file the app asked an upload URL for, in order."""
+        with self._state.lock:
+            ids = list(self._state.files)
+        return [f for f in (self.file(i) for i in ids) if f is not None]
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Every stored message (of ``channel`` when given), in posting order, with its
+        channel."""
+        with self._state.lock:
+            found = [
+                dict(message, channel=key[0])
+                for key, message in self._state.messages.items()
+                if channel is None or key[0] == channel
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """The current state of a posted message, or ``None`` when deleted or unknown."""

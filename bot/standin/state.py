@@ -1,5 +1,5 @@
-"""What the Slack stand-in knows: workspaces, users, channels, messages, views, trigger ids,
-response URLs and OAuth codes.
+"""What the Slack stand-in knows: workspaces, users, channels, messages, views, uploaded files,
+trigger ids, response URLs and OAuth codes.
 
 One lock guards it all: the event loop serving requests and a test's threads both touch it.
 """
@@ -68,6 +68,7 @@ class StandInState:
     grants: dict[str, OAuthGrant] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # by file id
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _ts_base: int = field(default_factory=lambda: int(time.time()))
 

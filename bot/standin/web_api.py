@@ -42,6 +42,7 @@ class StandInOptions(Protocol):
     client_id: str | None
     client_secret: str | None
     strict_channels: bool
+    base_url: str
 
 
 def json_field(args: Mapping[str, Any], name: str) -> Any:
@@ -75,6 +76,8 @@ class WebApi:
             "views.publish": self._views_publish,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
         return methods.get(name)
 
@@ -280,6 +283,67 @@ class WebApi:
         if channel is None:
             raise ApiError("channel_not_found")
         return {"ok": True, "channel": channel}
+
+    def _files_get_upload_url(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        filename = args.get("filename")
+        try:
+            length = int(args.get("length") or "")
+        except ValueError:
+            length = -1
+        if not filename or length < 1:
+            raise ApiError("invalid_arguments", ["filename and a positive length are required"])
+        file_id = f"F{self._state.next_seq():010d}"
+        with self._state.lock:
+            self._state.files[file_id] = {
+                "id": file_id,
+                "name": str(filename),
+                "length": length,
+                "team_id": ws.team_id,
+                "content": None,
+                "shares": [],
+            }
+        upload_url = f"{self._options.base_url.rstrip('/')}/_standin/upload/{file_id}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def store_upload(self, file_id: str, content: bytes) -> str | None:
+        """The bytes POSTed to a file's upload URL; an error text when they cannot be taken."""
+        with self._state.lock:
+            file = self._state.files.get(file_id)
+            if file is None:
+                return "no such upload"
+            if file["content"] is not None:
+                return "already uploaded"
+            if len(content) != file["length"]:
+                return f"expected {file['length']} bytes, got {len(content)}"
+            file["content"] = content
+        return None
+
+    def _files_complete_upload(self, args: dict[str, Any], ws: Workspace) -> dict[str, Any]:
+        files = json_field(args, "files")
+        if not isinstance(files, list) or not files:
+            raise ApiError("invalid_arguments", ["files must be a JSON list of {id, title}"])
+        channel = str(args.get("channel_id") or "") or None
+        if channel is not None:
+            channel = self._channel({"channel": channel})
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts is not None and channel is not None:
+            with self._state.lock:
+                parent = self._state.messages.get((channel, str(thread_ts)))
+            if parent is None:
+                raise ApiError("invalid_thread_ts")
+        completed = []
+        with self._state.lock:
+            for item in files:
+                file = self._state.files.get(str(item.get("id") if isinstance(item, dict) else ""))
+                if file is None or file["team_id"] != ws.team_id or file["content"] is None:
+                    raise ApiError("file_not_found")
+                if file.get("title") is not None:
+                    raise ApiError("already_completed")
+                file["title"] = str(item.get("title") or file["name"])
+                if channel is not None:
+                    file["shares"].append({"channel": channel, "thread_ts": thread_ts})
+                completed.append({"id": file["id"], "name": file["name"], "title": file["title"]})
+        return {"ok": True, "files": completed}
 
     def oauth_v2_access(self, args: dict[str, Any], authorization: str | None) -> dict[str, Any]:
         """Exchange a one-time code for a bot token (client credentials in the arguments or

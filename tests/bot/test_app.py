@@ -84,7 +84,7 @@ def test_oauth_mode_uses_the_given_stores_and_the_web_api_url() -> None:
     )
     assert app.installation_store is store
     assert app.oauth_flow is not None
-    assert app.oauth_flow.settings.scopes == ["commands", "chat:write"]
+    assert app.oauth_flow.settings.scopes == ["commands", "chat:write", "files:write"]
     assert app.client.base_url == "http://127.0.0.1:9/api/"
     assert app.client.token is None  # tokens come from the store, per workspace
 

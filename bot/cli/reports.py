@@ -1,0 +1,485 @@
+"""``seatbot reconcile`` and ``seatbot digest``: the reports, now, from the command line.
+
+Both read the platforms (one account, or every one, with the platform directory's bounded
+concurrency), store the run, and print a table or one JSON document; with ``--post`` they post
+to each account's own Slack channel through the same claim the scheduler uses, so a second run
+(or a second process) on the same day says "already posted", and ``--force`` updates the posted
+message instead. The exit status is 0 when every product was read and everything asked for was
+posted, 1 otherwise (the report is still printed in full).
+
+The JSON documents are a contract (keys may be added): money is a decimal string in the
+account's currency; a product whose platform could not be read has ``"status": "unknown"``,
+its ``reason``, and ``null`` for every user figure and cost (unknown, never zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from billing.money import Money
+from billing.periods import local_date, zone
+from billing.reconciliation import ProductChange, ProductReconciliation
+from billing.reports import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
+from bot.cli import shell
+from bot.cli.commands import add_command
+from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
+from bot.demo_render import render_message
+from bot.platform_directory import PlatformDirectory
+from bot.reports_runtime import ReportsRuntime, build_reports, clock_setting
+from bot.settings import Settings, load_settings
+from bot.trend_chart import render_trend_png
+from handlers.report_jobs import PostOutcome, ReportJobs
+from handlers.views.digest import details_messages, digest_messages
+from handlers.views.text import Locale
+
+#: Show a progress bar (on stderr) when reconciling at least this many accounts.
+PROGRESS_FROM = 20
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``seatbot reconcile`` and ``seatbot digest``."""
+    add_command(app, "reconcile", reconcile)
+    add_command(app, "digest", digest)
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+
+def _amount(money: Money | None) -> str | None:
+    return None if money is None else money.to_decimal_string()
+
+
+def _instant(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _change(change: ProductChange | None) -> dict[str, Any] | None:
+    return None if change is None else {"seats": change.seats, "users": change.users}
+
+
+def product_document(
+    product: ProductReconciliation, change: ProductChange | None
+) -> dict[str, Any]:
+    """One product of a reconciliation as JSON-ready data (see the module docstring)."""
+    users = product.users
+    return {
+        "product": product.product.value,
+        "status": product.status.value,
+        "reason": product.reason,
+        "seats": product.seats,
+        "unit_price": product.unit_price.to_decimal_string(),
+        "interval": product.interval.value,
+        "users": None
+        if users is None
+        else {
+            "total": users.total,
+            "active": users.active,
+            "inactive": users.inactive,
+            "inactive_30_days": users.idle,
+        },
+        "unused_seats": product.unused_seats,
+        "over_allocated": product.over_allocated,
+        "releasable_seats": product.releasable_seats,
+        "spend_per_period": product.spend.to_decimal_string(),
+        "unused_cost_per_period": _amount(product.unused_cost),
+        "inactive_cost_per_period": _amount(product.inactive_cost),
+        "inactive_30_days_cost_per_period": _amount(product.idle_cost),
+        "releasable_cost_per_period": _amount(product.releasable_cost),
+        "change_since_previous_run": _change(change),
+    }
+
+
+def reconciliation_document(run: AccountReconciliation) -> dict[str, Any]:
+    """One account's run as JSON-ready data."""
+    return {
+        "account": run.account.name,
+        "currency": run.account.currency,
+        "run_id": run.run_id,
+        "reconciled_at": _instant(run.at),
+        "previous_run_at": None if run.previous_at is None else _instant(run.previous_at),
+        "products": [product_document(p, run.changes.get(p.product)) for p in run.products],
+    }
+
+
+def digest_document(facts: DigestFacts) -> dict[str, Any]:
+    """One account's digest as JSON-ready data: the run's findings and everything else the
+    digest says."""
+    document = reconciliation_document(facts.run)
+    week_ago = {} if facts.week_ago is None else {p.product: p for p in facts.week_ago.products}
+    for entry, product in zip(document["products"], facts.run.products, strict=True):
+        before = week_ago.get(product.product)
+        entry["week_ago"] = (
+            None
+            if before is None
+            else {
+                "seats": before.seats,
+                "users": None if before.users is None else before.users.total,
+            }
+        )
+    document.update(
+        {
+            "date": facts.run.local_date.isoformat(),
+            "timezone": facts.account.timezone,
+            "since": _instant(facts.since),
+            "proration_since_last_digest": {
+                "charges": facts.charges().to_decimal_string(),
+                "credits": facts.credits().to_decimal_string(),
+            },
+            "changes_applied": [
+                {
+                    "product": c.product.value,
+                    "from": c.old_seats,
+                    "to": c.new_seats,
+                    "net": c.net.to_decimal_string(),
+                    "applied_at": None if c.applied_at is None else _instant(c.applied_at),
+                }
+                for c in facts.applied
+            ],
+            "requests_pending": [
+                {
+                    "product": r.product.value,
+                    "from": r.old_seats,
+                    "to": r.new_seats,
+                    "status": r.status.value,
+                }
+                for r in facts.pending
+            ],
+            "trend_days": facts.trend_days,
+            "chart": facts.has_chart,
+        }
+    )
+    return document
+
+
+def _post_document(outcome: PostOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "detail": outcome.detail,
+        "late": outcome.late,
+        "message_ts": outcome.message_ts,
+    }
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+def _money_cell(amount: Money | None) -> str:
+    return "unknown" if amount is None else f"{amount.to_decimal_string()} {amount.currency}"
+
+
+def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:
+    """Every account's products as one table; an unknown product says why."""
+    table = Table(
+        title="Reconciliation: seats billed vs users on each platform", title_justify="left"
+    )
+    for column in (
+        "Account",
+        "Product",
+        "Seats",
+        "Users",
+        "Active",
+        "Inactive",
+        "Idle 30d+",
+        "Unused",
+        "Over",
+        "Unused cost",
+        "Inactive cost",
+        "Releasable",
+    ):
+        numeric = column not in ("Account", "Product")
+        table.add_column(column, justify="right" if numeric else "left")
+    for run in runs:
+        for product in run.products:
+            users = product.users
+            if users is None:
+                # Why it is unknown is printed under the table (and on stderr).
+                table.add_row(
+                    run.account.name,
+                    product.product.label,
+                    str(product.seats),
+                    "[bold red]unknown[/]",
+                    *(["—"] * 8),
+                )
+                continue
+            releasable = f"{product.releasable_seats} ({_money_cell(product.releasable_cost)})"
+            table.add_row(
+                run.account.name,
+                product.product.label,
+                str(product.seats),
+                str(users.total),
+                str(users.active),
+                str(users.inactive),
+                str(users.idle),
+                str(product.unused_seats),
+                str(product.over_allocated),
+                _money_cell(product.unused_cost),
+                _money_cell(product.inactive_cost),
+                releasable,
+            )
+    return table
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def jobs_clock() -> datetime:
+    """The current instant, as the report jobs see it."""
+    return clock_setting()()
+
+
+def _settings(post: bool) -> Settings:
+    """Every setting when posting (Slack's); otherwise only the database, so that an unrelated
+    bad variable does not stop a report."""
+    if post:
+        return load_settings()
+    return Settings.model_construct(database_url=shell.database_url())
+
+
+def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) -> ReportsRuntime:
+    # SEATBOT_CLOCK_START/_SPEED (tests and demos) move this clock too.
+    return build_reports(settings, sessions, directory, clock=clock_setting(), source="cli")
+
+
+def _unknown_products(runs: Sequence[AccountReconciliation]) -> list[str]:
+    return [
+        f"{run.account.name} {p.product.value} ({p.reason})"
+        for run in runs
+        for p in run.products
+        if p.users is None
+    ]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("reconciling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+async def _reconcile(
+    jobs: ReportJobs, account: str | None, *, quiet: bool
+) -> list[AccountReconciliation]:
+    bar: Progress | None = None
+    task: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar, task
+        if quiet or total < PROGRESS_FROM or not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = _progress()
+            bar.start()
+            task = bar.add_task("reconciling", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        return await jobs.reconcile(account, on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def reconcile(
+    account: Annotated[
+        str | None, typer.Argument(help="One account's name (default: every account).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    post: Annotated[
+        bool, typer.Option("--post", help="Post each account's report to its Slack channel.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --post: update today's posted report.")
+    ] = False,
+) -> None:
+    """Reconcile seats billed with the users on each platform now, and store the run.
+
+    A platform that cannot be read is reported as unknown with its reason (never as zero
+    users); the exit status is then 1, and the report is still printed in full.
+    """
+    if force and not post:
+        raise fail_bad_input("--force only goes with --post")
+    settings = _settings(post)
+    with shell.sessions() as sessions:
+        directory = PlatformDirectory(sessions)
+
+        async def run() -> tuple[list[AccountReconciliation], list[PostOutcome]]:
+            runtime = _runtime(settings, sessions, directory)
+            try:
+                runs = await _reconcile(runtime.jobs, account, quiet=as_json)
+                outcomes = []
+                if post:
+                    for found in runs:
+                        outcomes.append(await runtime.jobs.post_reconciliation(found, force=force))
+                return runs, outcomes
+            finally:
+                await runtime.aclose()
+                await directory.aclose()
+
+        runs, outcomes = asyncio.run(run())
+    if as_json:
+        document: dict[str, Any] = {
+            "generated_at": _instant(runs[0].at if runs else jobs_clock()),
+            "accounts": [reconciliation_document(found) for found in runs],
+        }
+        if post:
+            posts = {o.account: _post_document(o) for o in outcomes}
+            for entry in document["accounts"]:
+                entry["post"] = posts.get(entry["account"])
+        shell.echo_json(document)
+    else:
+        Console(width=max(140, Console().width)).print(reconciliation_table(runs))
+    _finish(runs, outcomes, to_stderr=as_json)
+
+
+def _finish(
+    runs: Sequence[AccountReconciliation], outcomes: Sequence[PostOutcome], *, to_stderr: bool
+) -> None:
+    for outcome in outcomes:
+        line = f"{outcome.account}: {outcome.detail}"
+        if outcome.ok and not to_stderr:
+            typer.echo(line)
+        elif outcome.ok:
+            typer.echo(line, err=True)
+        else:
+            say(line)
+    unknown = _unknown_products(runs)
+    if unknown:
+        count = len(unknown)
+        say(
+            f"{count} product{'s' if count != 1 else ''} could not be read (unknown, not zero): "
+            + "; ".join(unknown[:5])
+            + (f"; …and {count - 5} more" if count > 5 else "")
+        )
+    if unknown or any(not o.ok for o in outcomes):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def digest(
+    account: Annotated[
+        str | None,
+        typer.Argument(help="One account's name (default: every account with a channel)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    post: Annotated[
+        bool,
+        typer.Option("--post", help="Post today's digest to the account's Slack channel."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --post: update today's posted digest.")
+    ] = False,
+    chart: Annotated[
+        Path | None,
+        typer.Option(
+            "--chart",
+            help="Write the 30-day trend chart (PNG) here; needs 7 days of runs and ACCOUNT.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """The daily seat-usage digest, now: reconcile, then show (or post) what the digest says.
+
+    With --post, each account's digest for its local day is posted once, through the same claim
+    the scheduler uses; run again, it says "already posted" (--force updates the message).
+    """
+    if force and not post:
+        raise fail_bad_input("--force only goes with --post")
+    if chart is not None and account is None:
+        raise fail_bad_input("--chart needs an ACCOUNT")
+    settings = _settings(post)
+    with shell.sessions() as sessions:
+        directory = PlatformDirectory(sessions)
+
+        async def run() -> tuple[list[DigestFacts], list[PostOutcome]]:
+            runtime = _runtime(settings, sessions, directory)
+            jobs = runtime.jobs
+            try:
+                targets = await asyncio.to_thread(jobs.reports.targets, account, jobs.now())
+                accounts = [t.account for t in targets]
+                if account is None:
+                    accounts = [a for a in accounts if a.channel_id is not None]
+                facts: list[DigestFacts] = []
+                outcomes: list[PostOutcome] = []
+                for one in accounts:
+                    if post:
+                        now = jobs.now()
+                        outcome = await jobs.post_digest(
+                            one, local_date(now, zone(one.timezone)), force=force
+                        )
+                        outcomes.append(outcome)
+                        if outcome.status in ("posted", "updated"):
+                            facts.append(
+                                await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now())
+                            )
+                            continue
+                    await jobs.reconcile_account(one)
+                    facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
+                return facts, outcomes
+            finally:
+                await runtime.aclose()
+                await directory.aclose()
+
+        facts, outcomes = asyncio.run(run())
+    if as_json:
+        document: dict[str, Any] = {
+            "generated_at": _instant(facts[0].at if facts else jobs_clock()),
+            "accounts": [digest_document(f) for f in facts],
+        }
+        if post:
+            posts = {o.account: _post_document(o) for o in outcomes}
+            for entry in document["accounts"]:
+                entry["post"] = posts.get(entry["account"])
+        shell.echo_json(document)
+    else:
+        for found in facts:
+            _print_digest(found)
+    chart_problem = _write_chart(chart, facts) if chart is not None else None
+    if chart_problem is not None:
+        say(chart_problem)
+    _finish([f.run for f in facts], outcomes, to_stderr=as_json)
+    if chart_problem is not None:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _print_digest(facts: DigestFacts, write: Callable[[str], None] = typer.echo) -> None:
+    where = Locale("en_US", zone(facts.account.timezone))
+    for message in digest_messages(facts, where):
+        payload = {"text": message.text, "blocks": [b.to_dict() for b in message.blocks]}
+        write("\n".join(render_message(payload)))
+    write("  ── in the thread ──")
+    for message in details_messages(facts.run, where):
+        payload = {"text": message.text, "blocks": [b.to_dict() for b in message.blocks]}
+        write("\n".join("  " + line for line in render_message(payload)))
+
+
+def _write_chart(path: Path, facts: Sequence[DigestFacts]) -> str | None:
+    """Write the chart of the one account's digest; a sentence when it cannot."""
+    if not facts:
+        return "no chart written: no digest was made"
+    found = facts[0]
+    if not found.has_chart:
+        return (
+            f"no chart written: {found.account.name} has runs on {found.trend_days} day(s); "
+            f"the chart needs {MIN_CHART_DAYS}"
+        )
+    png = render_trend_png(
+        found.trend, f"{found.account.display_name}: seats vs users, last 30 days"
+    )
+    try:
+        path.write_bytes(png)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror or type(error).__name__}"
+    say(f"chart written to {path} ({len(png):,} bytes, {found.trend_days} days of runs)")
+    return None

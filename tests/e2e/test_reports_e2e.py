@@ -1,0 +1,245 @@
+"""Two real ``seatbot serve`` processes on one PostgreSQL database, the Slack stand-in, the
+sandbox platforms and a fast clock: each account's digest is posted once per local day, a
+missed one late, one more than a day late is skipped; a platform that is down is reported as
+unknown while the rest is reported; a digest too long for one message is split validly; the
+trend chart is uploaded once per digest, into its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.job_claims import JobClaims
+from billing.models import JobStatus
+from billing.reports import DIGEST_JOB, Reports
+from billing.users import Level, PlatformUser, UserListing, UserStatus
+from bot.standin import SlackStandIn, start_standin
+from bot.standin.slack_api import serve_asgi
+from platforms.sandbox import Fault, SandboxApp, SandboxConfig
+
+BOT_TOKEN = "xoxb-reports-e2e"
+TEAM = "T0ACME001"
+START = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+SPEED = 1200  # 20 simulated minutes a second
+
+ACCOUNTS = """
+accounts:
+  - name: acme
+    display_name: Acme Telecom Ltd
+    currency: USD
+    timezone: Europe/London
+    slack: {team_id: T0ACME001, channel_id: C0ACMESEATS}
+    reports: {digest_at: "09:00"}
+    subscriptions:
+      - {product: contact_center, seats: 25, unit_price: "30.00", anchor: 2026-01-01}
+      - {product: axiom, seats: 12, unit_price: "45.50", anchor: 2026-01-31}
+      - {product: matrix, seats: 10, unit_price: "12.00", anchor: 2026-01-01}
+    platforms:
+      - {product: contact_center, kind: api, base_url: "SANDBOX/t/acme/contact_center",
+         options: {token: sandbox-api-key}}
+      - {product: axiom, kind: api, base_url: "SANDBOX/t/acme/axiom",
+         options: {api_key: sandbox-api-key, login_email: admin@acme.example}}
+      - {product: matrix, kind: api, base_url: "SANDBOX/t/acme/matrix",
+         options: {token: sandbox-api-key}}
+  - name: initech
+    currency: KWD
+    timezone: Asia/Kuwait
+    slack: {team_id: T0ACME001, channel_id: C0INITECH1}
+    reports: {digest_at: "08:30"}
+    subscriptions:
+      - {product: matrix, seats: 3, unit_price: "9.750", interval: annual, anchor: 2026-01-01}
+    platforms:
+      - {product: matrix, kind: api, base_url: "SANDBOX/t/initech/matrix",
+         options: {token: sandbox-api-key}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _seatbot(env: dict[str, str], *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        env=env,
+        **kwargs,
+    )
+
+
+def _history(session_factory: sessionmaker[Session]) -> None:
+    """Eight earlier daily runs per account, so that every digest has a chart to upload."""
+    reports = Reports(session_factory)
+    for days_back in range(8, 0, -1):
+        at = START - timedelta(days=days_back)
+        results = []
+        for target in reports.targets(None, at):
+            listings = {}
+            for subscription in target.subscriptions:
+                users = [
+                    PlatformUser(
+                        f"h{n}",
+                        f"h{n}@example.com",
+                        f"H {n}",
+                        100 + n,
+                        Level.AGENT,
+                        UserStatus.ACTIVE,
+                        last_active_at=at,
+                    )
+                    for n in range(subscription.seats - 1)
+                ]
+                listings[subscription.product] = UserListing.complete(users)
+            results.append((target, listings))
+        reports.record(results, at, source="test")
+
+
+async def _until(condition: Any, *, within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def _top_level(standin: SlackStandIn, channel: str) -> list[dict[str, Any]]:
+    return [m for m in standin.messages(channel) if not m.get("thread_ts")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_two_servers_post_each_digest_once_per_day(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    sandbox = SandboxApp(SandboxConfig())
+    sandbox.set_account("acme", "contact_center", users=300, seed=7)
+    sandbox.set_account("acme", "matrix", users=250, seed=3)
+    sandbox.add_fault(Fault(kind="server_error", tenant="acme", product="axiom"))
+    sandbox_server = serve_asgi(sandbox)
+    accounts = tmp_path / "accounts.yml"
+    accounts.write_text(ACCOUNTS.replace("SANDBOX", sandbox_server.url), encoding="utf-8")
+    standin = SlackStandIn()
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]
+    async with start_standin(standin) as standin_server:
+        standin.add_workspace(TEAM, BOT_TOKEN)
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="reports-e2e-secret",
+            SLACK_API_URL=standin_server.api_url,
+            SEATBOT_CLOCK_START=START.isoformat(),
+            SEATBOT_CLOCK_SPEED=str(SPEED),
+            SEATBOT_SCHEDULER_TICK_SECONDS="0.2",
+            # 15 simulated minutes pass in under a second here: a post in progress is not a
+            # crash until 12 simulated hours.
+            SEATBOT_JOB_STALE_SECONDS=str(12 * 3600),
+            SEATBOT_SLACK_WORKSPACE_PER_MINUTE="600",
+            SEATBOT_SLACK_WORKSPACE_BURST="10",
+            SEATBOT_PLATFORM_DEADLINE_SECONDS="3",
+        )
+        try:
+            loaded = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", "from bot.cli import main; main()", "load", str(accounts)],
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
+            assert loaded.returncode == 0, loaded.stderr.decode()
+            _history(session_factory)
+            for log in logs:
+                with log.open("wb") as out:
+                    processes.append(
+                        _seatbot(env, "serve", "--port", str(_free_port()), stdout=out,
+                                 stderr=subprocess.STDOUT)
+                    )  # fmt: skip
+            claims = JobClaims(session_factory)
+
+            def done(key: str) -> bool:
+                run = claims.find(DIGEST_JOB, key)
+                return run is not None and run.status is JobStatus.SUCCEEDED
+
+            # acme's 29 November digest is due at 09:00 London = 4 simulated hours after START.
+            await _until(
+                lambda: done("acme/2026-11-29") and done("initech/2026-11-29"),
+                within_s=90,
+                what="the 29 November digests",
+            )
+            for process in processes:
+                assert process.poll() is None, "a server stopped"
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            await sandbox_server.stop()
+        output = "\n".join(log.read_text(errors="replace") for log in logs)
+
+        runs = {run.run_key: run for run in claims.runs(DIGEST_JOB)}
+        # Missed while nothing ran: the 28th posted late, once; the 27th (over a day) skipped.
+        for account in ("acme", "initech"):
+            assert runs[f"{account}/2026-11-28"].status is JobStatus.SUCCEEDED
+            assert runs[f"{account}/2026-11-28"].late
+            assert runs[f"{account}/2026-11-27"].status is JobStatus.SKIPPED
+            assert runs[f"{account}/2026-11-29"].status is JobStatus.SUCCEEDED
+        assert not runs["acme/2026-11-29"].late  # due 4 simulated hours after the start
+        assert "Skipped the digest acme/2026-11-27" in output
+
+        # Exactly one digest per account per day, in the account's own channel.
+        acme_digests = _top_level(standin, "C0ACMESEATS")
+        initech_digests = _top_level(standin, "C0INITECH1")
+        assert len(acme_digests) == 2, output
+        assert len(initech_digests) == 2, output
+        assert all(m["text"].startswith("Seat usage for Acme Telecom Ltd") for m in acme_digests)
+        assert all(m["text"].startswith("Seat usage for initech") for m in initech_digests)
+        assert {runs["acme/2026-11-28"].message_ts, runs["acme/2026-11-29"].message_ts} == {
+            m["ts"] for m in acme_digests
+        }
+
+        # The platform that is down is unknown, with its reason; the rest is reported.
+        latest = acme_digests[-1]
+        text = str(latest["blocks"])
+        assert "*Axiom* · 12 seats · users *unknown*" in text
+        assert "*Contact Center* · 25 seats · 300 users" in text
+        assert "*Matrix* · 10 seats · 250 users" in text
+        assert "could not be read" in text
+
+        # Too long for one message: the thread is split into valid messages of ≤ 50 blocks.
+        thread = [m for m in standin.messages("C0ACMESEATS") if m.get("thread_ts") == latest["ts"]]
+        assert len(thread) >= 2
+        assert all(len(m["blocks"]) <= 50 for m in thread)
+        assert "(part 1 of" in thread[0]["text"]
+        assert standin.violations == []
+
+        # The chart: one upload per digest, shared once, into that digest's thread.
+        files = [f for f in standin.files() if f["title"] is not None]
+        assert len(files) == 4
+        shared = sorted((f["shares"][0]["channel"], f["shares"][0]["thread_ts"]) for f in files)
+        assert shared == sorted(
+            [("C0ACMESEATS", m["ts"]) for m in acme_digests]
+            + [("C0INITECH1", m["ts"]) for m in initech_digests]
+        )
+        assert all(
+            len(f["shares"]) == 1 and f["content"][:8] == b"\x89PNG\r\n\x1a\n" for f in files
+        )
