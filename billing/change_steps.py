@@ -113,6 +113,7 @@ def apply(
         request_id=request.id,
         revision=revision,
         idempotency_key=request.idempotency_key,
+        **{"from": RequestStatus.APPROVED.value, "to": RequestStatus.APPLIED.value},
         product=subscription.product,
         old_seats=request.old_seats,
         new_seats=request.new_seats,

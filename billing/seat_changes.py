@@ -181,6 +181,8 @@ class SeatChanges:
             "request.created",
             at,
             request_id=request.id,
+            idempotency_key=request.idempotency_key,
+            to=RequestStatus.DRAFT.value,
             product=subscription.product,
             old_seats=request.old_seats,
             new_seats=new_seats,

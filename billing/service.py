@@ -9,13 +9,14 @@ Synchronous code over short transactions; time is always passed in. It hands out
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.invariants import CheckReport, check_invariants
-from billing.models import Account, LedgerEntry, Member, Role, Subscription
+from billing.models import Account, AuditEvent, LedgerEntry, Member, Role, Subscription
 from billing.periods import Interval, period_at, zone
 from billing.renewal import renew_due
 from billing.repository import (
@@ -34,6 +35,7 @@ from billing.repository import (
 from billing.seat_rules import check_quote_instant, check_seat_count, quote_change
 from billing.views import (
     AccountView,
+    AuditView,
     LedgerLineView,
     MemberView,
     Quote,
@@ -164,6 +166,33 @@ class SeatService:
             row = get_subscription(session, subscription_id)
             return [ledger_view(entry, row) for entry in entries]
 
+    def audit_trail(
+        self, account_id: int | None = None, *, since: datetime | None = None
+    ) -> list[AuditView]:
+        """Every audit event (of one account, or all), since ``since``, in the order written."""
+        with self._storage.read() as session:
+            query = (
+                select(AuditEvent, Account.name)
+                .join(Account, AuditEvent.account_id == Account.id)
+                .order_by(AuditEvent.id)
+            )
+            if account_id is not None:
+                query = query.where(AuditEvent.account_id == account_id)
+            if since is not None:
+                _require_aware(since)
+                query = query.where(AuditEvent.at >= since)
+            return [
+                AuditView(
+                    event.id,
+                    name,
+                    event.actor,
+                    event.action,
+                    event.at,
+                    _details(event.details),
+                )
+                for event, name in session.execute(query).tuples()
+            ]
+
     def check_invariants(self) -> CheckReport:
         """Check every invariant money depends on (:mod:`billing.invariants`)."""
         with self._storage.read() as session:
@@ -179,3 +208,11 @@ class SeatService:
 def _require_aware(at: datetime) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the service needs timezone-aware instants")
+
+
+def _details(text: str | None) -> dict[str, object]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {"unreadable": True}
+    return value if isinstance(value, dict) else {"value": value}

@@ -133,3 +133,16 @@ class LedgerLineView:
     period_end: datetime
     created_at: datetime
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class AuditView:
+    """One audit event: who (``slack:T…:U…``, ``cli:load``, ``system``) did what, when (aware
+    UTC), to which account, with its details (never secrets)."""
+
+    id: int
+    account: str
+    actor: str
+    action: str
+    at: datetime
+    details: dict[str, object]

@@ -54,6 +54,7 @@ DEMO_DATA_FILES = ("accounts.yml", "globex-matrix-users.csv")
 EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
 TEAM = "T0ACME001"
 OWNER = "U0ACMEOWNER"
+MANAGER = "U0ACMEMGR"
 CHANNEL = "C0ACMESEATS"
 ACCOUNT = "acme"
 SIGNING_SECRET = "demo-signing-secret"  # noqa: S105 - a throwaway secret for a local demo
@@ -199,6 +200,37 @@ class DemoSession:
         await self.driver.view_submission(view, user_id=OWNER, values=typed)
         return self._check(await self._next("chat.postEphemeral", preview.call.seq), expect)
 
+    async def posted_to(self, channel: str, after: int, *, expect: str, title: str) -> Reply:
+        """The message the app posted to ``channel`` (a DM when it is a user id) after seq
+        ``after``, shown as its recipient sees it."""
+        calls = await self.standin.wait_for(
+            "chat.postMessage",
+            within_s=REPLY_WITHIN_S,
+            where=lambda call: call.seq > after and call.args.get("channel") == channel,
+        )
+        reply = Reply(calls[0])
+        self.out.bot(render_message(reply.args, width=self.out.width), title=title)
+        if expect not in reply.text:
+            raise DemoStepFailed(f"expected the message to {channel} to say {expect!r}")
+        return reply
+
+    async def click_as(self, user: str, posted: Reply, action_id: str, *, expect: str) -> Reply:
+        """``user`` clicks a button of a message the app posted (not an ephemeral reply)."""
+        element = posted.button(action_id)
+        label = element["text"]["text"]
+        self.out.said(user, f"clicks [{label}]")
+        before = self._last_seq()
+        action = button(action_id, element["value"], block_id=element["block_id"], text=label)
+        sent = await self.driver.block_action(
+            action,
+            user_id=user,
+            channel_id=str(posted.call.response["channel"]),
+            message=dict(posted.call.response["message"]),
+        )
+        if sent.status_code != 200:
+            raise DemoStepFailed(f"[{label}] was answered with HTTP {sent.status_code}")
+        return self._check(await self._next("response_url", before), expect)
+
     def _check(self, reply: Reply, expect: str) -> Reply:
         self.out.bot(render_message(reply.args, width=self.out.width))
         if expect not in reply.text:
@@ -259,18 +291,30 @@ async def _script(session: DemoSession, http: httpx.AsyncClient, sandbox_url: st
         raise DemoStepFailed("the blocked reply should name exactly 3 users to delete")
     prompt = await session.click(blocked, ids.CHECK_AGAIN_ACTION, expect="25 → 20 seats")
 
-    out.heading("4. Confirm the decrease (and click twice, as people do)")
-    await session.click(prompt, ids.CONFIRM_ACTION, expect="Done.")
-    await session.click(prompt, ids.CONFIRM_ACTION, expect="already applied")
+    out.heading("4. Confirm the decrease: Acme's policy sends every decrease to a manager")
+    before = session._last_seq()
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="Waiting for approval by @U0ACMEMGR")
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="waiting for a manager's approval")
+    ask = await session.posted_to(
+        MANAGER, before, expect="asks to change", title="Seatbot · DM to the manager"
+    )
 
-    out.heading("5. Add 2 Axiom seats from the form, with the live preview")
+    out.heading("5. The manager approves; every approval message is stamped, the owner told")
+    before = session._last_seq()
+    await session.click_as(MANAGER, ask, ids.APPROVE_ACTION, expect="Done.")
+    await session.posted_to(
+        OWNER, before, expect="Approved by @U0ACMEMGR", title="Seatbot · DM to the owner"
+    )
+    await session.click_as(MANAGER, ask, ids.APPROVE_ACTION, expect="Already decided")
+
+    out.heading("6. Add 2 Axiom seats from the form (within policy: no approval needed)")
     prompt = await session.modal("14", expect="12 → 14 seats")
     await session.click(prompt, ids.CONFIRM_ACTION, expect="Done.")
 
-    out.heading("6. A typo")
+    out.heading("7. A typo")
     await session.command("ad 3 axim", expect="Did you mean /seats add 3 axiom?")
 
-    out.heading("7. What changed")
+    out.heading("8. What changed")
     await session.command("history", expect="25 → 20")
 
 
@@ -306,12 +350,12 @@ async def _reports(
     if account is None:
         raise DemoStepFailed(f"the demo has no account {ACCOUNT!r}")
     try:
-        out.heading("8. Reconciliation: seats billed vs users on each platform")
+        out.heading("9. Reconciliation: seats billed vs users on each platform")
         before = _last_seq(standin)
         out.note(await demo_reports.reconciliation_step(jobs, account))
         for where, lines in demo_reports.posted_lines(standin, before, out.width):
             out.bot(lines, title=f"Seatbot · {where}")
-        out.heading("9. The daily digest, with the 30-day trend chart in its thread")
+        out.heading("10. The daily digest, with the 30-day trend chart in its thread")
         days = await demo_reports.record_history(jobs, ACCOUNT, now)
         out.note(
             f"first, {days} earlier daily runs are recorded as the scheduler would have made "

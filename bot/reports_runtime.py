@@ -80,6 +80,7 @@ class ReportsRuntime:
 
     jobs: ReportJobs
     slack: SlackClients | None
+    poster: SlackPoster | None = None
 
     async def aclose(self) -> None:
         if self.slack is not None:
@@ -131,4 +132,4 @@ def build_reports(
         source=source,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
     )
-    return ReportsRuntime(jobs, slack)
+    return ReportsRuntime(jobs, slack, poster)

@@ -42,6 +42,7 @@ from starlette.routing import Route
 
 from billing.account_reads import AccountReads
 from billing.approvals import Approvals
+from billing.job_claims import JobClaims
 from billing.seat_changes import SeatChanges
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
@@ -54,6 +55,7 @@ from bot.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
 from bot.scheduler import ReportScheduler, add_digest_job
 from bot.secrets import cipher_for
 from bot.settings import Settings
+from handlers.approval_jobs import ApprovalJobs
 from handlers.deps import HandlerDeps
 
 logger = logging.getLogger(__name__)
@@ -146,11 +148,21 @@ def build_runtime(
     reports = build_reports(
         settings, sessions, directory, clock=clock, installation_store=installation_store
     )
+    # Approvals' reminders, escalations and expiries: claimed the same way.
+    approval_jobs = ApprovalJobs(
+        deps.approvals,
+        JobClaims(sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)),
+        reports.poster,
+        clock=clock,
+    )
     scheduler: ReportScheduler | None = None
     if settings.seatbot_scheduler:
         scheduler = ReportScheduler()
         add_digest_job(
             scheduler, reports.jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
+        )
+        scheduler.add(
+            "approvals", approval_jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
         )
     signing_secret = settings.slack_signing_secret
     asgi_app = build_asgi_app(

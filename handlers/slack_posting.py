@@ -76,6 +76,14 @@ class SlackPoster:
         self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
     ) -> str:
         """Post ``message`` (in the thread of ``thread_ts`` when given); returns its ``ts``."""
+        _, ts = await self.post_where(team_id, channel_id, message, thread_ts=thread_ts)
+        return ts
+
+    async def post_where(
+        self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
+    ) -> tuple[str, str]:
+        """:meth:`post`, returning the channel it landed in as well (posting to a user id lands
+        in their direct-message channel) and its ``ts``."""
         arguments: dict[str, Any] = {
             "channel": channel_id,
             "text": message.text,
@@ -86,7 +94,7 @@ class SlackPoster:
         if thread_ts is not None:
             arguments["thread_ts"] = thread_ts
         response = await self._call(team_id, channel_id, "chat_postMessage", arguments)
-        return str(response["ts"])
+        return str(response.get("channel") or channel_id), str(response["ts"])
 
     async def update(self, team_id: str, channel_id: str, ts: str, message: Message) -> None:
         """Replace the message at ``ts`` with ``message``."""

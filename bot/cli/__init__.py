@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.platforms",
     "bot.cli.prorate",
     "bot.cli.check",
+    "bot.cli.audit",
     "bot.cli.reports",
 )
 

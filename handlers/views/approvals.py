@@ -115,9 +115,11 @@ def approval_request_message(
     *,
     check: SeatCheck | None = None,
     note: str | None = None,
+    headline: str = "Approval needed",
 ) -> Message:
     """What an approver sees: who asked, the product, from → to seats, the exact lines and net,
-    the platform check, the reason, and Approve / Deny (carrying the quote revision)."""
+    the platform check, the reason, and Approve / Deny (carrying the quote revision).
+    ``headline`` opens the notification text (a reminder says so)."""
     blocks: list[Block] = [
         section(f"{mention(request.requested_by_user)} asks to change {_heading(account, request)}")
     ]
@@ -140,7 +142,7 @@ def approval_request_message(
         )
     )
     return message(
-        f"Approval needed: {request.product.label} {request.old_seats} → {request.new_seats} "
+        f"{headline}: {request.product.label} {request.old_seats} → {request.new_seats} "
         f"seats for {account.display_name}, net {format_money(request.net, where)}",
         blocks,
     )

@@ -406,3 +406,90 @@ def _users(count: int) -> list[Any]:
         PlatformUser(str(n), f"u{n}@x.example", f"U {n}", 100 + n, Level.AGENT, UserStatus.ACTIVE)
         for n in range(count)
     ]
+
+
+# -- what time does ------------------------------------------------------------------------------
+
+
+def test_time_reminds_escalates_and_expires_each_once(
+    changes: SeatChanges, approvals: Approvals, seed: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    with_policy(
+        session_factory,
+        acme.account_id,
+        remind_after=timedelta(hours=4),
+        escalate_after=timedelta(hours=24),
+        escalate_to=((T, "U_CFO"),),
+        expire_after=timedelta(hours=72),
+    )
+    waiting = submitted(changes, acme, 8)
+    rid = waiting.request.id
+
+    def steps(at: datetime) -> list[str]:
+        return [f"{item.step.value}:{item.request_id}" for item in approvals.due(at)]
+
+    assert steps(JAN_16 + timedelta(hours=3)) == []
+    assert steps(JAN_16 + timedelta(hours=4)) == [f"remind:{rid}"]
+    assert steps(JAN_16 + timedelta(hours=25)) == [f"remind:{rid}", f"escalate:{rid}"]
+    # Before escalation the CFO may not decide; after it, they may.
+    cfo = Caller(T, "U_CFO")
+    with pytest.raises(NotAuthorised):
+        approvals.deny(cfo, request_id=rid, reason="no", at=JAN_16 + timedelta(hours=25))
+    escalated = approvals.escalate(rid, JAN_16 + timedelta(hours=25))
+    assert escalated is not None
+    assert escalated[1] == ((T, "U_CFO"),)
+    assert approvals.escalate(rid, JAN_16 + timedelta(hours=26)) is None  # once
+    assert steps(JAN_16 + timedelta(hours=26)) == [f"remind:{rid}"]
+    assert approvals.reminder(rid) is not None
+    expired = approvals.expire(rid, JAN_16 + timedelta(hours=72))
+    assert expired is not None
+    assert expired.request.status is RequestStatus.EXPIRED
+    assert approvals.expire(rid, JAN_16 + timedelta(hours=73)) is None
+    assert approvals.reminder(rid) is None
+    assert steps(JAN_16 + timedelta(hours=80)) == []
+    assert SeatService(session_factory).check_invariants().violations == ()
+
+
+def test_the_escalation_list_decides_after_escalation(
+    changes: SeatChanges, approvals: Approvals, seed: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    with_policy(
+        session_factory,
+        acme.account_id,
+        escalate_after=timedelta(hours=1),
+        escalate_to=((T, "U_CFO"),),
+    )
+    waiting = submitted(changes, acme, 8)
+    assert approvals.escalate(waiting.request.id, JAN_16 + timedelta(hours=1)) is not None
+    applied = approvals.approve(
+        Caller(T, "U_CFO"),
+        request_id=waiting.request.id,
+        revision=1,
+        at=JAN_16 + timedelta(hours=1),
+        users=NOBODY,
+    )
+    assert isinstance(applied, ChangeApplied)
+
+
+def test_drafts_left_unconfirmed_expire(
+    changes: SeatChanges, approvals: Approvals, seed: Seed
+) -> None:
+    acme = seed()
+    draft = changes.request_by_form(
+        OWNER,
+        account_id=acme.account_id,
+        subscription_id=acme.subscription_id,
+        new_seats=12,
+        at=JAN_16,
+    )
+    assert isinstance(draft, ReadyToConfirm)
+    assert approvals.due(JAN_16 + timedelta(hours=23)) == []
+    [item] = approvals.due(JAN_16 + timedelta(days=1))
+    assert item.request_id == draft.request.id
+    closed = approvals.expire(draft.request.id, JAN_16 + timedelta(days=1))
+    assert closed is not None
+    late = changes.confirm(OWNER, request_id=draft.request.id, revision=1, at=JAN_16)
+    assert isinstance(late, ChangeClosed)
+    assert "expired" in late.message

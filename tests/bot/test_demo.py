@@ -27,7 +27,10 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     assert "must be deleted on Contact Center" in transcript
     assert "[Check again] [Cancel]" in transcript
     assert "Contact Center for Acme Telecom Ltd: 25 → 20 seats" in transcript
-    assert "already applied" in transcript
+    assert "Waiting for approval by @U0ACMEMGR" in transcript
+    assert "U0ACMEMGR › clicks [Approve]" in transcript
+    assert "Approved by @U0ACMEMGR" in transcript  # the owner's DM
+    assert "Already decided" in transcript  # a second click changes nothing
     assert "Did you mean /seats add 3 axiom?" in transcript
     assert "Ledger · Acme Telecom Ltd (times in Europe/London)" in transcript
     assert "✓ every step did what it should" in transcript

@@ -29,7 +29,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.models import SeatChangeRequest
+from billing.approval_rules import ApprovalPolicy
+from billing.approval_setup import apply_approval_policy
+from billing.models import Account, LedgerEntry, Member, SeatChangeRequest
 from billing.service import SeatService
 from bot.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
 from bot.standin.slack_driver import button
@@ -281,3 +283,104 @@ async def test_a_replica_killed_mid_stream_leaves_nothing_applied_twice(
     assert report.violations == ()
     checked = _seatbot_check(db_url)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_approvals_on_two_replicas_decide_once(
+    db_url: str, seed: Any, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Twenty Approve clicks spread over both replicas apply once; Approve racing Deny on
+    different replicas gives one outcome, and every message says the same one."""
+    [acme] = _seed_accounts(seed, 1)
+    with session_factory.begin() as session:
+        session.add(
+            Member(account_id=acme.account_id, team_id=TEAM, user_id="U_MGR2", role="manager")
+        )
+        account = session.get(Account, acme.account_id)
+        assert account is not None
+        # Every increase waits for a manager (no platform is needed to approve an increase).
+        apply_approval_policy(session, account, ApprovalPolicy(increase_over_seats=0))
+    async with cluster(db_url, session_factory, tmp_path, ttl_s=600) as c:
+        first = await _submitted(c)
+        clicks = [
+            _approve(c.drivers[n % 2], first, "U_MANAGER" if n % 3 else "U_MGR2") for n in range(20)
+        ]
+        await asyncio.gather(*clicks)
+        await _settled(session_factory, first)
+        assert _requests(session_factory)[first].status == "applied"
+        with session_factory() as session:
+            lines = session.scalars(
+                select(LedgerEntry).where(LedgerEntry.request_id == first)
+            ).all()
+        assert len(lines) == 2
+
+        second = await _submitted(c)
+        mark = c.standin.calls()[-1].seq
+        await asyncio.gather(
+            _approve(c.drivers[0], second, "U_MANAGER"),
+            _deny(c.drivers[1], second, "U_MGR2", "Not now"),
+        )
+        await _settled(session_factory, second)
+        outcome = _requests(session_factory)[second].status
+        assert outcome in {"applied", "denied"}
+        said = "Approved by" if outcome == "applied" else "Denied by"
+        stamps = await c.standin.wait_for(
+            "chat.update", count=2, within_s=20, where=lambda call: call.seq > mark
+        )
+        # Both approvers' messages carry the one outcome, and only that one.
+        for stamp in stamps:
+            assert said in str(stamp.args["text"]), stamp.args["text"]
+        notices = [
+            call
+            for call in c.standin.calls("chat.postMessage")
+            if call.seq > mark and call.args["channel"] == "U_OWNER"
+        ]
+        assert len(notices) == 1
+    report = SeatService(session_factory).check_invariants()
+    assert report.violations == ()
+
+
+async def _submitted(c: Cluster) -> int:
+    """``/seats add 1 axiom`` confirmed by the owner: pending approval; the request id."""
+    [(request_id, (value, _))] = list((await _prompts(c, 1)).items())
+    key = await _click(c.drivers[0], value)
+    await c.standin.wait_for(
+        "response_url", within_s=20, where=lambda call: call.args["response_url"] == key
+    )
+    assert _requests(c.sessions)[request_id].status == "pending_approval"
+    return request_id
+
+
+async def _approve(driver: SlackDriver, request_id: int, user: str) -> None:
+    sent = await driver.block_action(
+        button(ids.APPROVE_ACTION, f"{request_id}.1", block_id=ids.APPROVAL_ACTIONS_BLOCK),
+        user_id=user,
+        channel_id=f"D{user}",
+    )
+    assert sent.status_code == 200
+
+
+async def _deny(driver: SlackDriver, request_id: int, user: str, reason: str) -> None:
+    view = {
+        "id": "V_DENY",
+        "type": "modal",
+        "callback_id": ids.DENY_MODAL_CALLBACK,
+        "private_metadata": f"{request_id}.1",
+        "blocks": [],
+    }
+    sent = await driver.view_submission(
+        view,
+        user_id=user,
+        values={
+            ids.DENY_REASON_BLOCK: {
+                ids.DENY_REASON_ACTION: {"type": "plain_text_input", "value": reason}
+            }
+        },
+    )
+    assert sent.status_code == 200
+
+
+async def _settled(sessions: sessionmaker[Session], request_id: int) -> None:
+    deadline = time.monotonic() + 30
+    while _requests(sessions)[request_id].status == "pending_approval":
+        assert time.monotonic() < deadline, "the request was never decided"
+        await asyncio.sleep(0.1)

@@ -1,0 +1,121 @@
+"""``seatbot audit``: export the append-only audit trail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from billing.service import SeatService
+from billing.views import AuditView
+from bot.cli import shell
+from bot.cli.commands import add_command
+from bot.cli.errors import fail_bad_input, no_account_message
+from bot.instants import InstantError, parse_instant
+
+#: The CSV columns, in order (``details`` holds the rest as JSON).
+COLUMNS = (
+    "id",
+    "at",
+    "account",
+    "actor",
+    "action",
+    "request_id",
+    "from",
+    "to",
+    "net_minor",
+    "currency",
+    "idempotency_key",
+    "details",
+)
+
+
+def _row(event: AuditView) -> dict[str, Any]:
+    details = event.details
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "account": event.account,
+        "actor": event.actor,
+        "action": event.action,
+        "request_id": details.get("request_id"),
+        "from": details.get("from"),
+        "to": details.get("to"),
+        "net_minor": details.get("net_minor"),
+        "currency": details.get("currency"),
+        "idempotency_key": details.get("idempotency_key"),
+        "details": details,
+    }
+
+
+def audit(
+    account_name: Annotated[
+        str | None, typer.Argument(metavar="[ACCOUNT]", help="Only this account.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events at or after this date (UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")] = False,
+) -> None:
+    """Export the audit trail: who did what, when, from which state to which, with amounts.
+
+    Every seat change's steps (created, re-quoted, submitted, approved, denied, applied,
+    cancelled, expired), every refusal, renewal and change of the accounts file, in the order
+    written. Instants are UTC; --csv puts the remaining details in a JSON column.
+    """
+    if as_json and as_csv:
+        raise fail_bad_input("--json and --csv cannot be combined")
+    try:
+        start = parse_instant(since, ZoneInfo("UTC")) if since else None
+    except InstantError as error:
+        raise fail_bad_input(f"--since: {error}") from None
+    with shell.sessions() as sessions:
+        service = SeatService(sessions)
+        account_id = None
+        if account_name is not None:
+            account = service.account_by_name(account_name)
+            if account is None:
+                raise fail_bad_input(no_account_message(account_name))
+            account_id = account.id
+        events = service.audit_trail(account_id, since=start)
+    rows = [_row(event) for event in events]
+    if as_json:
+        shell.echo_json({"events": rows})
+        return
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(dict(row, details=json.dumps(row["details"], sort_keys=True)))
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    table = Table(title="Audit trail (UTC)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("at", "account", "actor", "action", "request", "from → to"):
+        table.add_column(column)
+    for row in rows:
+        moved = f"{row['from']} → {row['to']}" if row["from"] else ""
+        table.add_row(
+            row["at"][:19].replace("T", " "),
+            row["account"],
+            row["actor"],
+            row["action"],
+            "" if row["request_id"] is None else str(row["request_id"]),
+            moved,
+        )
+    Console().print(table)
+    if not rows:
+        typer.echo("no audit events")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``seatbot audit``."""
+    add_command(app, "audit", audit)

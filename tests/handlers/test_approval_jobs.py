@@ -1,0 +1,120 @@
+"""The approvals' scheduled job: each reminder, escalation and expiry happens once, however many
+replicas tick at once; decisions stamp the messages reminders posted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.access import Caller
+from billing.approval_rules import ApprovalPolicy
+from billing.approval_setup import apply_approval_policy
+from billing.approvals import Approvals
+from billing.job_claims import JobClaims
+from billing.models import Account
+from billing.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.requests import RequestStatus
+from billing.seat_changes import SeatChanges
+from billing.service import SeatService
+from billing.users import UserListing
+from handlers.approval_jobs import ApprovalJobs
+from handlers.views import Message
+
+T = "T_ACME"
+OWNER = Caller(T, "U_OWNER")
+JAN_16 = datetime(2026, 1, 16, 9, tzinfo=UTC)
+
+
+class FakePoster:
+    """Records what the jobs post and update (as Slack would answer: a DM lands in D…)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str, str]] = []
+        self.updates: list[tuple[str, str, str]] = []
+
+    async def post_where(
+        self, team: str, channel: str, message: Message, **_: Any
+    ) -> tuple[str, str]:
+        await asyncio.sleep(0)
+        ts = f"{len(self.posts) + 1}.0001"
+        self.posts.append((channel, ts, message.text))
+        return f"D{channel}", ts
+
+    async def post(self, team: str, channel: str, message: Message, **_: Any) -> str:
+        return (await self.post_where(team, channel, message))[1]
+
+    async def update(self, team: str, channel: str, ts: str, message: Message) -> None:
+        self.updates.append((channel, ts, message.text))
+
+
+def test_reminders_escalations_and_expiry_happen_once_across_replicas(
+    seed: Callable[..., Any], session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    policy = ApprovalPolicy(
+        require_decrease=True,
+        remind_after=timedelta(hours=4),
+        escalate_after=timedelta(hours=24),
+        escalate_to=((T, "U_CFO"),),
+        expire_after=timedelta(hours=72),
+    )
+    with session_factory.begin() as session:
+        account = session.get(Account, acme.account_id)
+        assert account is not None
+        apply_approval_policy(session, account, policy)
+    changes = SeatChanges(session_factory)
+    draft = changes.request_by_form(
+        OWNER,
+        account_id=acme.account_id,
+        subscription_id=acme.subscription_id,
+        new_seats=8,
+        at=JAN_16,
+        users=UserListing.complete([]),
+    )
+    assert isinstance(draft, ReadyToConfirm)
+    waiting = changes.confirm(
+        OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
+    )
+    assert isinstance(waiting, AwaitingApproval)
+
+    now = [JAN_16]
+    poster = FakePoster()
+
+    def replica() -> ApprovalJobs:
+        return ApprovalJobs(
+            Approvals(session_factory),
+            JobClaims(session_factory),
+            poster,  # type: ignore[arg-type]
+            clock=lambda: now[0],
+        )
+
+    replicas = [replica(), replica(), replica()]
+
+    async def tick_all() -> list[int]:
+        return list(await asyncio.gather(*(r.tick() for r in replicas)))
+
+    assert sum(asyncio.run(tick_all())) == 0
+    now[0] = JAN_16 + timedelta(hours=5)
+    assert sum(asyncio.run(tick_all())) == 1  # the reminder, once
+    assert [p[0] for p in poster.posts] == ["U_MANAGER"]
+    assert "Reminder" in poster.posts[0][2]
+    asyncio.run(tick_all())
+    assert len(poster.posts) == 1
+    now[0] = JAN_16 + timedelta(hours=25)
+    assert sum(asyncio.run(tick_all())) == 1  # the escalation, once
+    assert [p[0] for p in poster.posts] == ["U_MANAGER", "U_CFO"]
+    now[0] = JAN_16 + timedelta(hours=73)
+    assert sum(asyncio.run(tick_all())) == 1  # the expiry, once
+    # Both messages the jobs posted are stamped, and the requester is told.
+    assert {u[0] for u in poster.updates} == {"DU_MANAGER", "DU_CFO"}
+    assert all("Expired" in u[2] for u in poster.updates)
+    assert poster.posts[-1][0] == "U_OWNER"
+    assert SeatService(session_factory).get_request(draft.request.id).status is (
+        RequestStatus.EXPIRED
+    )
+    assert sum(asyncio.run(tick_all())) == 0
+    assert SeatService(session_factory).check_invariants().violations == ()
