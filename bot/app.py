@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.installations import TokenCipher
 from bot.settings import Settings
 from handlers.deps import HandlerDeps
-from handlers.seat_desk import new_reference
+from handlers.request_ids import new_reference
 from handlers.views import unexpected_error_message
 
 logger = logging.getLogger(__name__)

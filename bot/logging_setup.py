@@ -10,18 +10,26 @@ calls, uvicorn logs request lines). It replaces Slack tokens by pattern, ``key=v
 uvicorn's access log prints each request's path with its query string, which for
 ``/slack/oauth_redirect`` holds the OAuth ``code`` and ``state``: :class:`QueryStringRedactor`
 replaces every query value in those lines by ``…``.
+
+Every line names the Slack interaction that caused it (:mod:`handlers.request_ids`):
+``[req 3f9a…]`` in the human-readable format, ``"request_id"`` in JSON lines
+(``SEATBOT_LOG_FORMAT=json``: one JSON object a line, for a log pipeline). ``SEATBOT_LOG_LEVEL``
+sets the level (``INFO`` by default).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.settings import Settings
+from handlers.request_ids import current_request_id
 
 REDACTED = "[redacted]"
 
@@ -102,11 +110,33 @@ class QueryStringRedactor(logging.Filter):
         return True
 
 
+#: Paths that load balancers and Prometheus poll every few seconds.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class ProbeAccessFilter(logging.Filter):
+    """Drops uvicorn's access-log lines of successful probes (``/healthz``, ``/readyz``,
+    ``/metrics`` answered 2xx), which a load balancer would otherwise write every second;
+    a failed probe (``/readyz`` 503) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path = args[2].partition("?")[0]
+            status = args[4]
+            if path in PROBE_PATHS and isinstance(status, int) and 200 <= status < 300:
+                return False
+        return True
+
+
 def install_access_log_redaction() -> None:
-    """Redact query values from uvicorn's access log (once, whoever calls it first)."""
+    """Redact query values from uvicorn's access log and leave out successful probes (once,
+    whoever calls it first)."""
     access = logging.getLogger(ACCESS_LOGGER)
     if not any(isinstance(f, QueryStringRedactor) for f in access.filters):
         access.addFilter(QueryStringRedactor())
+    if not any(isinstance(f, ProbeAccessFilter) for f in access.filters):
+        access.addFilter(ProbeAccessFilter())
 
 
 def settings_secrets(settings: Settings) -> list[str]:
@@ -133,17 +163,70 @@ def install_redactor(redactor: SecretRedactor, logger: logging.Logger | None = N
             handler.addFilter(redactor)
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the current Slack interaction's id (``record.request_id``,
+    ``None`` outside one) and ``record.request_tag`` (`` [req ID]`` or empty) for text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = getattr(record, "request_id", None) or current_request_id()
+        record.request_id = request_id
+        record.request_tag = f" [req {request_id}]" if request_id else ""
+        return True
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+    ``request_id`` (when in a Slack interaction), ``exception`` (the traceback, redacted)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False)
+
+
+def log_level(name: str) -> int:
+    """The ``logging`` level called ``name`` (``debug``, ``INFO``…); :class:`ValueError`
+    otherwise."""
+    level = logging.getLevelNamesMapping().get(name.strip().upper())
+    if level is None:
+        raise ValueError(f"{name!r} is not a log level (DEBUG, INFO, WARNING, ERROR)")
+    return level
+
+
 def configure_logging(
-    settings: Settings, *, level: int = logging.INFO, stream: TextIO | None = None
+    settings: Settings, *, level: int | None = None, stream: TextIO | None = None
 ) -> SecretRedactor:
-    """Log to ``stream`` (stderr) with secrets redacted; returns the redactor so that later
-    secrets (platform credentials read from the database) can be added to it."""
+    """Log to ``stream`` (stderr) with secrets redacted, as ``SEATBOT_LOG_FORMAT`` says (text
+    or JSON lines) at ``level`` (else ``SEATBOT_LOG_LEVEL``); returns the redactor so that
+    later secrets (platform credentials read from the database) can be added to it."""
     redactor = SecretRedactor(settings_secrets(settings))
     root = logging.getLogger()
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(level)
+    if settings.seatbot_log_format == "json":
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    # The redactor first: the request id filter and the formatter see redacted records.
     install_redactor(redactor, root)
+    handler.addFilter(redactor)
+    handler.addFilter(RequestIdFilter())
+    root.addHandler(handler)
+    root.setLevel(level if level is not None else log_level(settings.seatbot_log_level))
     install_access_log_redaction()
     return redactor

@@ -40,6 +40,7 @@ from billing.models import READ_ONLY_OPTION
 from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.products import ConnectionKind
 from bot.logging_setup import SecretRedactor
+from bot.metrics import Metrics
 from bot.platform_credentials import (
     CredentialsUnreadable,
     PlatformCredentials,
@@ -58,6 +59,7 @@ from platforms import (
     Timeouts,
     build_platform,
 )
+from platforms.telemetry import NO_OBSERVER
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,8 @@ class PlatformDirectory:
 
     ``cipher`` opens the stored credentials; without one, the directory looks it up when it
     first needs it (:func:`bot.secrets.cipher_for` the sessions' database and the
-    environment's keys).
+    environment's keys). ``metrics`` counts the platforms' HTTP requests, retries and
+    listings.
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class PlatformDirectory:
         limits: HostLimits | None = None,
         redactor: SecretRedactor | None = None,
         cipher: TokenCipher | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._metrics = metrics
         self._cipher = cipher
         self._owns_transport = transport is None
         self.transport = transport or httpx.AsyncHTTPTransport(
@@ -123,18 +128,23 @@ class PlatformDirectory:
             with self._lock:
                 cached = self._clients.get(key)
             if cached is not None and cached[0] == fingerprint:
-                return _Borrowed(cached[1])
+                return _Borrowed(cached[1], self._metrics)
             credentials = self._credentials(session, row, account_id, product)
             connection = connection_from_row(row, credentials)
         if self._redactor is not None:
             self._redactor.add(*credentials.values())
-        platform = build_platform(connection, transport=self.transport, limits=self.limits)
+        platform = build_platform(
+            connection,
+            transport=self.transport,
+            limits=self.limits,
+            observer=self._metrics or NO_OBSERVER,
+        )
         with self._lock:
             previous = self._clients.get(key)
             self._clients[key] = (fingerprint, platform)
             if previous is not None:
                 self._retired.append(previous[1])
-        return _Borrowed(platform)
+        return _Borrowed(platform, self._metrics)
 
     def _credentials(
         self, session: Session, row: PlatformConnectionRow, account_id: int, product: Product
@@ -182,8 +192,9 @@ class PlatformDirectory:
 class _Borrowed:
     """A directory-owned platform as callers see it: ``aclose()`` leaves it open for reuse."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, metrics: Metrics | None = None) -> None:
         self._platform = platform
+        self._metrics = metrics
 
     @property
     def product(self) -> Product:
@@ -194,7 +205,16 @@ class _Borrowed:
         return self._platform.label
 
     async def list_users(self) -> list[PlatformUser]:
-        return await self._platform.list_users()
+        if self._metrics is None:
+            return await self._platform.list_users()
+        product = self._platform.product.value
+        try:
+            users = await self._platform.list_users()
+        except BaseException:
+            self._metrics.listing(product, "unknown")
+            raise
+        self._metrics.listing(product, "complete")
+        return users
 
     async def aclose(self) -> None:
         """Nothing to do: the directory closes the client when the process stops."""

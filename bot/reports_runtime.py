@@ -96,9 +96,11 @@ def build_reports(
     installation_store: AsyncInstallationStore | None = None,
     source: str = "schedule",
     concurrency: int | None = None,
+    claims: JobClaims | None = None,
 ) -> ReportsRuntime:
     """The report jobs over ``sessions`` and ``directory``, posting with the settings' Slack
-    token (or the installation store), paced by the settings' workspace budget."""
+    token (or the installation store), paced by the settings' workspace budget. ``claims``
+    replaces the job claims made from the settings (``seatbot serve`` passes counted ones)."""
     bot_token = settings.slack_bot_token
     slack: SlackClients | None = None
     poster: SlackPoster | None = None
@@ -122,9 +124,8 @@ def build_reports(
     )
     jobs = ReportJobs(
         reports=Reports(sessions),
-        claims=JobClaims(
-            sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)
-        ),
+        claims=claims
+        or JobClaims(sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)),
         facts=facts,
         clock=clock,
         poster=poster,

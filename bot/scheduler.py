@@ -12,16 +12,22 @@ and a tick that raises is logged and the next one runs as usual.
     add_digest_job(scheduler, jobs.tick, every_s=60)
     await scheduler.start()   # in the lifespan's startup
     ...
-    await scheduler.stop()    # in its shutdown
+    await scheduler.stop(deadline_s=20)    # in its shutdown: ticks in progress may finish
+
+``on_lag(job_id, seconds)`` (when given) hears how late each tick started after it was due
+(``seatbot_scheduler_job_lag_seconds``): a loop kept busy, or a tick still running when the
+next one was due, shows there first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -31,14 +37,17 @@ logger = logging.getLogger(__name__)
 DIGEST_JOB_ID = "digests"
 
 Tick = Callable[[], Awaitable[Any]]
+LagObserver = Callable[[str, float], None]
 
 
 class ReportScheduler:
     """One ``AsyncIOScheduler`` and the jobs registered on it before :meth:`start`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_lag: LagObserver | None = None) -> None:
         self._jobs: list[tuple[str, Tick, float]] = []
         self._scheduler: AsyncIOScheduler | None = None
+        self._on_lag = on_lag
+        self._running_ticks: set[asyncio.Task[Any]] = set()
 
     def add(self, job_id: str, tick: Tick, every_s: float) -> None:
         """Run ``tick`` every ``every_s`` seconds, the first time as soon as it starts."""
@@ -59,7 +68,7 @@ class ReportScheduler:
         scheduler = AsyncIOScheduler(timezone=UTC)
         for job_id, tick, every_s in self._jobs:
             scheduler.add_job(
-                _logged(job_id, tick),
+                _logged(job_id, tick, self._running_ticks),
                 IntervalTrigger(seconds=every_s, timezone=UTC),
                 id=job_id,
                 name=job_id,
@@ -68,25 +77,57 @@ class ReportScheduler:
                 misfire_grace_time=None,
                 next_run_time=datetime.now(UTC),
             )
+        if self._on_lag is not None:
+            scheduler.add_listener(_lag_listener(self._on_lag), EVENT_JOB_SUBMITTED)
         scheduler.start()
         self._scheduler = scheduler
         logger.info("Scheduler started (%s)", ", ".join(j for j, _, _ in self._jobs) or "no jobs")
 
-    async def stop(self) -> None:
-        """Stop firing jobs (a tick in progress is not awaited; its claim shows it running)."""
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        self._scheduler = None
+    async def stop(self, *, deadline_s: float = 0.0) -> None:
+        """Stop firing jobs, then give the ticks in progress up to ``deadline_s`` seconds to
+        finish (one still running then is left: its claim shows it running, and another
+        process takes it over once it is stale)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None or not scheduler.running:
+            return
+        scheduler.pause()  # no new ticks; shutdown() would cancel the running ones
+        running = [task for task in self._running_ticks if not task.done()]
+        if running and deadline_s > 0:
+            _, pending = await asyncio.wait(running, timeout=deadline_s)
+            if pending:
+                logger.warning(
+                    "%d scheduled job(s) still running after %.0f s; stopping them",
+                    len(pending),
+                    deadline_s,
+                )
+        scheduler.shutdown(wait=False)
 
 
-def _logged(job_id: str, tick: Tick) -> Callable[[], Awaitable[None]]:
+def _logged(
+    job_id: str, tick: Tick, running: set[asyncio.Task[Any]]
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             await tick()
         except Exception as error:  # the next tick runs as usual
             logger.error("The scheduled job %s failed", job_id, exc_info=error)
+        finally:
+            if task is not None:
+                running.discard(task)
 
     return run
+
+
+def _lag_listener(on_lag: LagObserver) -> Callable[[Any], None]:
+    def heard(event: Any) -> None:
+        due = getattr(event, "scheduled_run_times", None) or []
+        if due:
+            on_lag(str(event.job_id), (datetime.now(UTC) - max(due)).total_seconds())
+
+    return heard
 
 
 def add_digest_job(scheduler: ReportScheduler, tick: Tick, *, every_s: float) -> None:

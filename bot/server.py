@@ -5,7 +5,15 @@ HTTP routes:
 * ``POST /slack/events`` — slash commands, interactivity and the Events API, each verified
   against the signing secret by Bolt (a bad, stale or missing signature gets 401);
 * ``GET /slack/install`` and ``GET /slack/oauth_redirect`` — only when OAuth is configured;
-* ``GET /healthz`` — 200 when the process serves requests.
+* ``GET /healthz`` — 200 when the process serves requests (liveness);
+* ``GET /readyz`` — 200 when it should receive traffic: the database answers, its schema is
+  current, the scheduler runs and the process is not stopping; 503 with the reasons otherwise
+  (:mod:`bot.operations`);
+* ``GET /metrics`` — Prometheus metrics (:mod:`bot.metrics`).
+
+Every signed request gets a request id (:mod:`handlers.request_ids`), on every log line it
+causes and in the reference of the generic apology. On SIGTERM the server drains and stops
+gracefully (:class:`bot.operations.GracefulServer`).
 
 At the edge, before Bolt: request bodies are bounded in size and time
 (:mod:`bot.request_limits`), the signature is checked, and the envelope of a signed body must
@@ -20,8 +28,8 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,14 +49,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billing.account_reads import AccountReads
-from billing.approvals import Approvals
-from billing.job_claims import JobClaims
-from billing.seat_changes import SeatChanges
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_envelope
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.logging_setup import SecretRedactor, configure_logging
+from bot.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
+from bot.metrics import Metrics
+from bot.operations import GracefulServer, InFlight, Operations, Readiness, kind_label
 from bot.platform_directory import PlatformDirectory
 from bot.reports_runtime import ReportsRuntime, build_reports, clock_from_settings
 from bot.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
@@ -57,11 +65,14 @@ from bot.secrets import cipher_for
 from bot.settings import Settings
 from handlers.approval_jobs import ApprovalJobs
 from handlers.deps import HandlerDeps
+from handlers.request_ids import RequestScope, begin_request, end_request, new_reference
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's rule: refuse older (or later) timestamps
 # uvicorn (h11) settings: idle keep-alive connections close after this many seconds (uvicorn's
 # default, explicit here); request headers are bounded in size (h11's default, 16 KiB: more is
@@ -82,6 +93,7 @@ class SlackRuntime:
     platforms: PlatformDirectory
     reports: ReportsRuntime | None = None
     scheduler: ReportScheduler | None = None
+    operations: Operations | None = None
 
 
 def _closer(
@@ -89,16 +101,68 @@ def _closer(
     engine: Engine,
     scheduler: ReportScheduler | None = None,
     reports: ReportsRuntime | None = None,
+    operations: Operations | None = None,
+    deadline_s: float = 0.0,
 ) -> Callable[[], Awaitable[None]]:
+    """The app's shutdown: give the listeners still answering, the scheduler's ticks and the
+    digests being posted until ``deadline_s`` seconds from now to finish, then close."""
+
     async def aclose() -> None:
+        began = time.monotonic()
+        end = began + deadline_s
+        took: list[str] = []
+
+        def left() -> float:
+            return max(0.0, end - time.monotonic())
+
+        def lap(step: str, since: float) -> None:
+            took.append(f"{step} {time.monotonic() - since:.1f} s")
+
+        if operations is not None:
+            operations.stopping()
+            since = time.monotonic()
+            if not await operations.in_flight.wait_idle(left()):
+                logger.warning(
+                    "%d listener(s) still answering after %.0f s; stopping anyway: %s",
+                    operations.in_flight.count,
+                    deadline_s,
+                    ", ".join(operations.in_flight.running()) or "?",
+                )
+            lap("listeners", since)
         if scheduler is not None:
-            await scheduler.stop()
+            since = time.monotonic()
+            await scheduler.stop(deadline_s=left())
+            lap("scheduled jobs", since)
         if reports is not None:
+            since = time.monotonic()
+            try:
+                async with asyncio.timeout(left()):
+                    await reports.jobs.drain()
+            except TimeoutError:
+                logger.warning("Reports still being posted after %.0f s; stopping", deadline_s)
             await reports.aclose()
+            lap("reports", since)
         await directory.aclose()
         engine.dispose()
+        if operations is not None:
+            if operations.readiness is not None:
+                operations.readiness.dispose()
+            operations.metrics.process_exiting()
+        logger.info(
+            "Shut down in %.1f s (%s)", time.monotonic() - began, ", ".join(took) or "nothing ran"
+        )
 
     return aclose
+
+
+def _engine_options(settings: Settings) -> dict[str, int]:
+    """Pool sizes for a server database (SQLite keeps SQLAlchemy's own choice)."""
+    if settings.database_url.startswith("sqlite"):
+        return {}
+    return {
+        "pool_size": settings.seatbot_db_pool_size,
+        "max_overflow": settings.seatbot_db_max_overflow,
+    }
 
 
 def _utc_now() -> datetime:
@@ -111,21 +175,26 @@ def build_runtime(
     redactor: SecretRedactor | None = None,
     register: ListenerRegistrar | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    metrics: Metrics | None = None,
 ) -> SlackRuntime:
     """Compose the app from ``settings`` (database, services, platforms, OAuth stores, and
     the scheduler of the daily digests, started with the ASGI app's lifespan when
-    ``SEATBOT_SCHEDULER`` is on).
+    ``SEATBOT_SCHEDULER`` is on), counting into ``metrics`` (a new :class:`Metrics` by
+    default; ``runtime.operations.metrics`` holds it).
 
     Migrations are not applied here; :func:`run_server` does that first.
     """
-    engine = make_engine(settings.database_url)
+    metrics = metrics or Metrics()
+    engine = make_engine(settings.database_url, **_engine_options(settings))
     sessions = make_session_factory(engine)
-    directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher_for(settings))
+    directory = PlatformDirectory(
+        sessions, redactor=redactor, cipher=cipher_for(settings), metrics=metrics
+    )
     quote_ttl = timedelta(seconds=settings.seatbot_quote_ttl_seconds)
     deps = HandlerDeps(
         account_reads=AccountReads(sessions),
-        approvals=Approvals(sessions, quote_ttl=quote_ttl),
-        seat_changes=SeatChanges(sessions, quote_ttl=quote_ttl),
+        approvals=MeteredApprovals(sessions, metrics=metrics, quote_ttl=quote_ttl),
+        seat_changes=MeteredSeatChanges(sessions, metrics=metrics, quote_ttl=quote_ttl),
         platform_for=directory.platform_for,
         clock=clock,
         platform_deadline_s=settings.seatbot_platform_deadline_seconds,
@@ -145,33 +214,49 @@ def build_runtime(
         register=register,
     )
     # The scheduled digests: claimed in the database, so every replica may run the scheduler.
+    stale_after = timedelta(seconds=settings.seatbot_job_stale_seconds)
+    claims = MeteredJobClaims(sessions, metrics=metrics, stale_after=stale_after)
     reports = build_reports(
-        settings, sessions, directory, clock=clock, installation_store=installation_store
+        settings,
+        sessions,
+        directory,
+        clock=clock,
+        installation_store=installation_store,
+        claims=claims,
     )
     # Approvals' reminders, escalations and expiries: claimed the same way.
-    approval_jobs = ApprovalJobs(
-        deps.approvals,
-        JobClaims(sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)),
-        reports.poster,
-        clock=clock,
-    )
+    approval_jobs = ApprovalJobs(deps.approvals, claims, reports.poster, clock=clock)
     scheduler: ReportScheduler | None = None
     if settings.seatbot_scheduler:
-        scheduler = ReportScheduler()
+        scheduler = ReportScheduler(on_lag=metrics.job_lag)
         add_digest_job(
             scheduler, reports.jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
         )
         scheduler.add(
             "approvals", approval_jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
         )
+    in_flight = InFlight(metrics)
+    in_flight.install(bolt_app)
+    running = None if scheduler is None else (lambda: scheduler.running)
+    operations = Operations(
+        metrics, Readiness(settings.database_url, scheduler_running=running), in_flight
+    )
     signing_secret = settings.slack_signing_secret
     asgi_app = build_asgi_app(
         bolt_app,
         signing_secret=None if signing_secret is None else signing_secret.get_secret_value(),
         on_startup=None if scheduler is None else scheduler.start,
-        on_shutdown=_closer(directory, engine, scheduler, reports),
+        on_shutdown=_closer(
+            directory,
+            engine,
+            scheduler,
+            reports,
+            operations,
+            deadline_s=settings.seatbot_shutdown_deadline_seconds,
+        ),
+        operations=operations,
     )
-    return SlackRuntime(bolt_app, asgi_app, engine, directory, reports, scheduler)
+    return SlackRuntime(bolt_app, asgi_app, engine, directory, reports, scheduler, operations)
 
 
 def build_asgi_app(
@@ -182,6 +267,7 @@ def build_asgi_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_deadline_s: float = BODY_DEADLINE_SECONDS,
+    operations: Operations | None = None,
 ) -> Starlette:
     """The Starlette app serving ``bolt_app`` (see the module docstring for the routes).
 
@@ -191,11 +277,26 @@ def build_asgi_app(
     (:func:`bot.envelope.check_envelope`: 400 and one WARNING line when Slack could not have
     sent it), and only then does Bolt see the request (it checks the signature again).
     Without a ``signing_secret`` (Socket Mode only) every ``POST`` is refused.
+
+    Every request to ``/slack/events`` runs in its own :class:`RequestScope` (its id on every
+    log line). With ``operations``, ``/readyz`` and ``/metrics`` are served and each request
+    is counted (kind, outcome, time to ack).
     """
     handler = AsyncSlackRequestHandler(bolt_app)
     signing_key = signing_secret.encode() if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
+        scope = RequestScope()
+        token = begin_request(scope)
+        try:
+            response = await answer(request, scope)
+        finally:
+            end_request(token)
+        if operations is not None:
+            _count(operations.metrics, scope, response.status_code)
+        return response
+
+    async def answer(request: Request, scope: RequestScope) -> Response:
         body = await request.body()
         if signing_key is None or not _signed_by_slack(signing_key, body, request):
             return JSONResponse({"error": "invalid request"}, status_code=401)
@@ -204,6 +305,7 @@ def build_asgi_app(
         except MalformedRequest as problem:
             logger.warning("Refused a signed Slack request: %s", problem.reason)
             return JSONResponse({"error": "malformed request"}, status_code=400)
+        scope.kind = kind_label(envelope.body)
         try:
             to_bolt = bolt_request(
                 body,
@@ -219,7 +321,7 @@ def build_asgi_app(
         try:
             bolt_response = await bolt_app.async_dispatch(to_bolt)
         except Exception as error:  # Bolt catches its own; this is a last resort
-            reference = secrets.token_hex(4)
+            reference = new_reference()
             logger.error(
                 "Unexpected %s while dispatching a Slack request (reference %s)",
                 type(error).__name__,
@@ -244,6 +346,8 @@ def build_asgi_app(
         Route(EVENTS_PATH, slack_events, methods=["POST"]),
         Route(HEALTH_PATH, healthz, methods=["GET"]),
     ]
+    if operations is not None:
+        routes += _operator_routes(operations)
     flow = bolt_app.oauth_flow
     if flow is not None:
         routes.append(Route(flow.install_path, oauth, methods=["GET"]))
@@ -261,6 +365,40 @@ def build_asgi_app(
         RequestBodyLimits, max_body_bytes=max_body_bytes, deadline_s=body_deadline_s
     )
     return Starlette(routes=routes, middleware=[limits], lifespan=lifespan)
+
+
+def _count(metrics: Metrics, scope: RequestScope, status: int) -> None:
+    """Count a request at its ack; one whose listener runs is counted when it finishes."""
+    metrics.acked(scope.kind, time.perf_counter() - scope.started)
+    if scope.listeners_started:
+        return
+    if status == 401:
+        outcome = "unauthorized"
+    elif status == 400:
+        outcome = "malformed"
+    elif status == 404:
+        outcome = "unhandled"
+    else:
+        outcome = "error" if scope.failed or status >= 500 else "ok"
+    metrics.slack_request(scope.kind, outcome)
+
+
+def _operator_routes(operations: Operations) -> list[Route]:
+    async def readyz(request: Request) -> Response:
+        readiness = operations.readiness
+        problems = [] if readiness is None else await readiness.problems()
+        if problems:
+            return JSONResponse({"ready": False, "reasons": problems}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = operations.metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    return [
+        Route(READY_PATH, readyz, methods=["GET"]),
+        Route(METRICS_PATH, metrics, methods=["GET"]),
+    ]
 
 
 def _signed_by_slack(signing_key: bytes, body: bytes, request: Request) -> bool:
@@ -303,8 +441,11 @@ def bolt_request(
     return request
 
 
-def uvicorn_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
-    """How ``seatbot serve`` runs uvicorn (HTTP mode).
+def uvicorn_config(
+    app: Starlette, *, host: str, port: int, graceful_s: float | None = None
+) -> uvicorn.Config:
+    """How ``seatbot serve`` runs uvicorn (HTTP mode); on a stop, requests in progress get
+    ``graceful_s`` seconds to finish.
 
     h11 is chosen explicitly: the header-size limit below is an h11 setting (httptools, which
     "auto" prefers when installed, ignores it). uvicorn has no timeout on reading request
@@ -320,6 +461,7 @@ def uvicorn_config(app: Starlette, *, host: str, port: int) -> uvicorn.Config:
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
+        timeout_graceful_shutdown=None if graceful_s is None else math.ceil(graceful_s),
     )
 
 
@@ -341,10 +483,20 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
         return
     config = uvicorn_config(
-        runtime.asgi_app, host=host, port=port if port is not None else settings.port
+        runtime.asgi_app,
+        host=host,
+        port=port if port is not None else settings.port,
+        graceful_s=settings.seatbot_shutdown_deadline_seconds,
     )
     logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
-    uvicorn.Server(config).run()
+    operations = runtime.operations
+    server = GracefulServer(
+        config,
+        on_stopping=operations.stopping if operations is not None else lambda: None,
+        drain_s=settings.seatbot_shutdown_drain_seconds,
+    )
+    server.run()
+    logger.info("Seatbot stopped")
 
 
 async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:

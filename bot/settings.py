@@ -9,11 +9,12 @@ Commands that need one variable read only that one (:func:`database_url_setting`
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,17 @@ class Settings(BaseSettings):
     # offset) and runs SEATBOT_CLOCK_SPEED times faster than real time. Unset: the real clock.
     seatbot_clock_start: str | None = None
     seatbot_clock_speed: float = Field(default=1.0, gt=0)
+    # Logging: human-readable lines (text) or one JSON object a line (json); the level.
+    seatbot_log_format: Literal["text", "json"] = "text"
+    seatbot_log_level: str = "INFO"
+    # On SIGTERM: how long in-flight requests, listeners and jobs may take to finish.
+    seatbot_shutdown_deadline_seconds: float = Field(default=20.0, gt=0)
+    # On SIGTERM: how long to keep serving with /readyz at 503 before closing the listener,
+    # so that the load balancer's health check takes the process out of rotation first.
+    seatbot_shutdown_drain_seconds: float = Field(default=0.0, ge=0)
+    # Database connection pool of each process (PostgreSQL): kept open, and extra under load.
+    seatbot_db_pool_size: int = Field(default=5, ge=1)
+    seatbot_db_max_overflow: int = Field(default=5, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -109,6 +121,18 @@ class Settings(BaseSettings):
             raise ValueError("the instant needs an offset (Z or +01:00)")
         return value.strip()
 
+    @field_validator("seatbot_log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in logging.getLevelNamesMapping():
+            raise ValueError("not a log level")
+        return value.strip().upper()
+
+    @field_validator("seatbot_log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
 
 #: What each variable that can be malformed must be, for the one-line message.
 _EXPECTED = {
@@ -122,6 +146,12 @@ _EXPECTED = {
     "seatbot_slack_workspace_burst": "is not a whole number of at least 1",
     "seatbot_clock_start": "is not an ISO 8601 instant with an offset",
     "seatbot_clock_speed": "is not a positive number",
+    "seatbot_log_format": "is not text or json",
+    "seatbot_log_level": "is not a log level (DEBUG, INFO, WARNING, ERROR)",
+    "seatbot_shutdown_deadline_seconds": "is not a positive number of seconds",
+    "seatbot_shutdown_drain_seconds": "is not a number of seconds (0 or more)",
+    "seatbot_db_pool_size": "is not a whole number of at least 1",
+    "seatbot_db_max_overflow": "is not a whole number of at least 0",
 }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -42,6 +41,7 @@ from handlers.payloads import (
     seat_count,
     selected_value,
 )
+from handlers.request_ids import new_reference
 from handlers.views import Locale, Message, ModalModel, ProductChoice
 
 logger = logging.getLogger(__name__)
@@ -70,11 +70,6 @@ class Submission:
     subscription_id: int
     new_seats: int
     reason: str
-
-
-def new_reference() -> str:
-    """A short id tying a generic error message to its log line."""
-    return secrets.token_hex(4)
 
 
 async def user_facing(work: Awaitable[R]) -> R | Message:

@@ -13,6 +13,7 @@ from platforms.errors import PlatformConfigError
 from platforms.http import AxiomPlatform, ContactCenterPlatform, HttpPlatform, MatrixPlatform
 from platforms.http_requests import Clock, Sleep
 from platforms.importfile import ImportFilePlatform
+from platforms.telemetry import NO_OBSERVER, RequestObserver
 from platforms.types import Platform, Product
 
 _HTTP_CLIENTS: dict[Product, type[HttpPlatform]] = {
@@ -29,12 +30,14 @@ def build_platform(
     limits: HostLimits | None = None,
     sleep: Sleep = asyncio.sleep,
     clock: Clock = time.monotonic,
+    observer: RequestObserver = NO_OBSERVER,
 ) -> Platform:
     """The platform source a connection describes.
 
     ``transport`` is borrowed (shared across platforms and closed by the caller); without it,
     the client opens its own. Pass the process's one :class:`HostLimits` as ``limits`` so every
-    client shares the per-host bound. ``sleep`` and ``clock`` are for tests. Raises
+    client shares the per-host bound. ``observer`` is told about every HTTP request
+    (:mod:`platforms.telemetry`). ``sleep`` and ``clock`` are for tests. Raises
     :class:`PlatformConfigError` when the connection lacks what its kind needs.
     """
     if connection.kind == ConnectionKind.IMPORT_FILE:
@@ -46,4 +49,6 @@ def build_platform(
             )
         return ImportFilePlatform(connection.product, connection.file_path)
     client_class = _HTTP_CLIENTS[connection.product]
-    return client_class(connection, transport=transport, limits=limits, sleep=sleep, clock=clock)
+    return client_class(
+        connection, transport=transport, limits=limits, sleep=sleep, clock=clock, observer=observer
+    )

@@ -24,6 +24,7 @@ from platforms.http_auth import AxiomTokenAuth, StaticTokenAuth
 from platforms.http_failures import decode_json, parse_retry_after, translate_errors
 from platforms.http_requests import Clock, RequestSender, Sleep, open_client
 from platforms.pagination import MAX_PAGES, read_user_pages
+from platforms.telemetry import NO_OBSERVER, RequestObserver
 from platforms.types import PlatformUser, Product
 
 # Names that lived here before the split; importing them from here keeps working.
@@ -45,7 +46,8 @@ class HttpPlatform:
 
     ``transport`` is the httpx transport to use (a ``MockTransport`` or ``ASGITransport`` in
     tests); when given it is borrowed, not closed. ``sleep`` is what retries wait with (tests
-    inject a recorder). ``clock`` is monotonic seconds, used for token expiry. Raises
+    inject a recorder). ``clock`` is monotonic seconds, used for token expiry. ``observer`` is
+    told about every HTTP attempt and retry (:mod:`platforms.telemetry`). Raises
     :class:`PlatformConfigError` when the connection lacks what the product needs.
     """
 
@@ -59,6 +61,7 @@ class HttpPlatform:
         limits: HostLimits | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        observer: RequestObserver = NO_OBSERVER,
     ) -> None:
         if connection.product is not self.product:
             raise PlatformConfigError(
@@ -90,6 +93,8 @@ class HttpPlatform:
             policy=connection.retry,
             limits=limits or HostLimits(),
             sleep=sleep,
+            product=self.product.value,
+            observer=observer,
         )
 
     @property

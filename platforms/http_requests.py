@@ -10,13 +10,21 @@ exactly, and one longer than the policy's cap is not waited for at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 import tenacity
 
 from platforms.connection import HostLimits, RetryPolicy, Timeouts
-from platforms.http_failures import RetryableStatus, raise_for_status
+from platforms.http_failures import (
+    Forbidden,
+    RetryableStatus,
+    Unauthorized,
+    UnexpectedStatus,
+    raise_for_status,
+)
+from platforms.telemetry import NO_OBSERVER, RequestObserver
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +73,8 @@ class RequestSender:
     """Sends GET requests to one host, bounded and retried as ``policy`` says.
 
     ``label`` (the product's name) and ``host`` are all a retry log line carries: never headers,
-    bodies or URLs with queries.
+    bodies or URLs with queries. ``observer`` is told about every attempt and every retry,
+    under ``product`` (the product's value, ``axiom``).
     """
 
     def __init__(
@@ -77,8 +86,12 @@ class RequestSender:
         policy: RetryPolicy,
         limits: HostLimits,
         sleep: Sleep,
+        product: str = "",
+        observer: RequestObserver = NO_OBSERVER,
     ) -> None:
         self._client = client
+        self._product = product or label.lower()
+        self._observer = observer
         self._label = label
         self._host = host
         self._policy = policy
@@ -109,8 +122,16 @@ class RequestSender:
     async def _send_once(self, path: str, params: Mapping[str, int]) -> httpx.Response:
         # The auth flow runs inside this call (a token exchange included), under the same bound.
         async with self._limits.semaphore(self._host):
-            response = await self._client.get(path, params=params)
-        raise_for_status(response)
+            started = time.perf_counter()
+            try:
+                response = await self._client.get(path, params=params)
+                raise_for_status(response)
+            except BaseException as error:
+                self._observer.request_finished(
+                    self._product, attempt_outcome(error), time.perf_counter() - started
+                )
+                raise
+        self._observer.request_finished(self._product, "ok", time.perf_counter() - started)
         return response
 
     def _should_retry(self, exc: BaseException) -> bool:
@@ -131,6 +152,8 @@ class RequestSender:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         reason = f"status {exc.status}" if isinstance(exc, RetryableStatus) else type(exc).__name__
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        if exc is not None:
+            self._observer.retrying(self._product, attempt_outcome(exc))
         logger.warning(
             "%s at %s: %s on attempt %d; retrying in %.2f s",
             self._label,
@@ -139,3 +162,16 @@ class RequestSender:
             retry_state.attempt_number,
             wait,
         )
+
+
+def attempt_outcome(error: BaseException) -> str:
+    """A short label for how an HTTP attempt failed (for a :class:`RequestObserver`)."""
+    if isinstance(error, RetryableStatus):
+        return "status_429" if error.status == 429 else "status_5xx"
+    if isinstance(error, Unauthorized | Forbidden | UnexpectedStatus):
+        return "status_4xx"
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.TransportError):
+        return "transport_error"
+    return "cancelled" if not isinstance(error, Exception) else "error"

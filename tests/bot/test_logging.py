@@ -22,6 +22,7 @@ from bot.db import make_engine, make_session_factory, upgrade
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.logging_setup import (
     REDACTED,
+    ProbeAccessFilter,
     QueryStringRedactor,
     SecretRedactor,
     configure_logging,
@@ -106,7 +107,9 @@ def log_stream() -> Iterator[tuple[io.StringIO, Settings]]:
         for handler in before_handlers:
             handler.filters = [f for f in handler.filters if not isinstance(f, SecretRedactor)]
         access = logging.getLogger("uvicorn.access")
-        access.filters = [f for f in access.filters if not isinstance(f, QueryStringRedactor)]
+        access.filters = [
+            f for f in access.filters if not isinstance(f, QueryStringRedactor | ProbeAccessFilter)
+        ]
         root.setLevel(before_level)
 
 

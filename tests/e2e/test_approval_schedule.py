@@ -116,6 +116,7 @@ async def test_two_replicas_remind_escalate_and_expire_once(
             SEATBOT_JOB_STALE_SECONDS=str(24 * 3600),
             SEATBOT_SLACK_WORKSPACE_PER_MINUTE="6000",
             SEATBOT_SLACK_WORKSPACE_BURST="50",
+            SEATBOT_SHUTDOWN_DEADLINE_SECONDS="5",
         )
         try:
             processes.extend(_serve(env, log) for log in logs)

@@ -75,6 +75,9 @@ def _start_replica(db_url: str, standin: StandInServer, log: Path, ttl_s: int) -
         SLACK_API_URL=standin.api_url,
         SEATBOT_TOKEN_KEYS=TOKEN_KEY,
         SEATBOT_QUOTE_TTL_SECONDS=str(ttl_s),
+        # Messages paced by the workspace budget may still be waiting when a test ends; a
+        # stop gives them this long (the default, 20 s, would outlast the test's wait).
+        SEATBOT_SHUTDOWN_DEADLINE_SECONDS="5",
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
