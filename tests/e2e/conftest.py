@@ -1,13 +1,23 @@
-"""End-to-end fixtures: ``stack`` (see :mod:`seats_stack`)."""
+"""End-to-end fixtures: ``stack`` (see :mod:`seats_stack`), and the scan of everything the e2e
+suite logged for the secrets it used (:mod:`secret_scan`): the session fails if one leaked.
+
+``SEATBOT_TEST_PLANT_SECRET=1`` logs a known secret on purpose, to see the scan fail.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from seats_stack import Stack, start_stack
+from secret_scan import LogCollector, known_secrets
 from sqlalchemy.orm import Session, sessionmaker
+
+PLANT_ENV = "SEATBOT_TEST_PLANT_SECRET"
 
 
 @pytest.fixture
@@ -16,3 +26,27 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     async with start_stack(seed, session_factory, db_url) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def e2e_logs() -> Iterator[LogCollector]:
+    """Everything the e2e tests logged; scanned for secrets when the session ends."""
+    collector = LogCollector()
+    yield collector
+    leaks = collector.leaks(known_secrets())
+    if leaks:
+        pytest.fail("secrets in the e2e suite's logs: " + "; ".join(leaks), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _collect_logs(e2e_logs: LogCollector, tmp_path: Path) -> Iterator[None]:
+    e2e_logs.add_folder(tmp_path)
+    e2e_logs.attach()
+    if os.environ.get(PLANT_ENV) == "1":
+        from seats_stack import SIGNING_SECRET
+
+        logging.getLogger("tests.planted").warning("planted: %s", SIGNING_SECRET)
+    try:
+        yield
+    finally:
+        e2e_logs.detach()
