@@ -444,7 +444,7 @@ async def test_readyz_follows_postgresql_going_away_and_coming_back(tmp_path: Pa
             [reason] = refused.json()["reasons"]
             assert f"127.0.0.1:{postgres.port}" in reason, reason
             # Alive all the same: an orchestrator must not restart it for a database outage.
-            assert httpx.get(f"{replica.url}/healthz").status_code == 200
+            await asyncio.to_thread(wait_for_status, f"{replica.url}/healthz", 200)
             await asyncio.to_thread(postgres.start)
             await asyncio.to_thread(wait_for_status, f"{replica.url}/readyz", 200)
             assert replica.alive()
