@@ -31,6 +31,8 @@ from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from handlers.request_ids import RequestScope, begin_request, end_request
+
 logger = logging.getLogger(__name__)
 
 #: The job id of the digest tick (one per process).
@@ -110,11 +112,14 @@ def _logged(
         task = asyncio.current_task()
         if task is not None:
             running.add(task)
+        # Each tick is one unit of work for the logs: its id is on every line it causes.
+        scope = begin_request(RequestScope(kind=f"job:{job_id}"))
         try:
             await tick()
         except Exception as error:  # the next tick runs as usual
             logger.error("The scheduled job %s failed", job_id, exc_info=error)
         finally:
+            end_request(scope)
             if task is not None:
                 running.discard(task)
 
