@@ -6,7 +6,10 @@ both:
 * **seatbot** — the real ``seatbot serve`` process (SQLite, the example accounts loaded, the
   sandbox platforms, the Slack stand-in as the Web API), answering signed ``/seats status``;
 * **floor** — a bare Bolt ``AsyncApp`` behind the same Starlette adapter on uvicorn whose
-  ``/seats`` listener only acks: what Bolt itself costs.
+  ``/seats`` listener only acks: what Bolt itself costs;
+* **seatbot ×2 pg+haproxy** — two ``seatbot serve`` replicas on a private PostgreSQL behind
+  HAProxy (``benchmarks/deployments.py``), as an operator deploys several (``--no-balanced``
+  leaves it out).
 
 Figures: **open loop** — requests sent at a fixed rate (100/s) whatever the answers, as Slack
 sends them; latency is measured from each request's scheduled send time (no coordinated
@@ -14,7 +17,9 @@ omission), p50/p99 to the HTTP response. **Closed loop** — 20 clients back to 
 per second. Every request is signed exactly as Slack signs it.
 
     .venv/bin/python benchmarks/ack_latency.py [--rate 100] [--seconds 5] [--clients 20]
-        [--closed-seconds 5] [--rounds 2] [--record]
+        [--closed-seconds 5] [--rounds 2] [--latency-ms 0] [--no-balanced] [--record]
+
+``--latency-ms`` is added by the sandbox platforms to every request (a page of users, a token).
 
 ``--record`` replaces the ``## ack_latency`` section of ``benchmarks/RESULTS.md``.
 The stand-in and the sandbox run in their own child process, so the load generator does not
@@ -35,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,19 +64,21 @@ EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
 SANDBOX_USERS = {"contact_center": 23, "axiom": 11, "matrix": 8}
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SERVE = "from bot.cli import main; main()"  # `seatbot serve`, with this interpreter
+BALANCED = "seatbot ×2 pg+haproxy"
 
 
 # ---------------------------------------------------------------- child processes
 
 
-def serve_fixtures(standin_port: int, sandbox_port: int) -> None:
+def serve_fixtures(standin_port: int, sandbox_port: int, latency_ms: int = 0) -> None:
     """Child process: the Slack stand-in and the sandbox platforms, until killed."""
     from bot.standin import SlackStandIn
     from bot.standin.slack_api import serve_asgi
-    from platforms.sandbox import SandboxApp, SandboxConfig
+    from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 
     async def main() -> None:
-        sandbox = SandboxApp(SandboxConfig())
+        faults = [Fault(kind="latency", ms=latency_ms)] if latency_ms else []
+        sandbox = SandboxApp(SandboxConfig(faults=faults))
         for product, users in SANDBOX_USERS.items():
             sandbox.set_account(ACCOUNT, product, users=users, seed=7)
         standin = SlackStandIn()
@@ -124,6 +131,7 @@ class Stack:
     floor_url: str
     standin_url: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    balanced_url: str | None = None
 
 
 def _port() -> int:
@@ -155,7 +163,9 @@ def _load_accounts(folder: Path, sandbox_url: str, database_url: str) -> None:
 
 
 @contextmanager
-def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
+def running_stack(
+    folder: Path, profile: Path | None = None, *, latency_ms: int = 0, balanced: bool = False
+) -> Iterator[Stack]:
     standin_port, sandbox_port, seatbot_port, floor_port = (_port() for _ in range(4))
     standin_url = f"http://127.0.0.1:{standin_port}"
     api_url = f"{standin_url}/api/"
@@ -172,7 +182,14 @@ def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
         env.pop(name, None)
     me = str(Path(__file__).resolve())
     commands = [
-        [sys.executable, me, "--child-fixtures", str(standin_port), str(sandbox_port)],
+        [
+            sys.executable,
+            me,
+            "--child-fixtures",
+            str(standin_port),
+            str(sandbox_port),
+            str(latency_ms),
+        ],
         [sys.executable, *_profiled(profile), "-c", SERVE, *_serve_args(seatbot_port)],
         [sys.executable, me, "--child-floor", str(floor_port), api_url],
     ]
@@ -188,7 +205,15 @@ def running_stack(folder: Path, profile: Path | None = None) -> Iterator[Stack]:
                     stderr=(folder / f"child-{len(stack.processes)}.log").open("wb"),
                 )
             )
-        yield stack
+        with ExitStack() as more:
+            if balanced:
+                from deployments import Fixtures, balanced_deployment
+
+                sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+                fixtures = Fixtures(standin_url, sandbox_url, stack.processes[0])
+                deployment = more.enter_context(balanced_deployment(folder, fixtures))
+                stack.balanced_url = deployment.url
+            yield stack
     finally:
         for process in stack.processes:
             # SIGINT lets uvicorn (and a profiler around it) finish cleanly.
@@ -379,6 +404,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
         # name -> (URL, /seats text). "seatbot help" is a diagnostic: the same process and
         # path, but a reply that needs no database or platform work after the ack.
         apps = {"seatbot": (seatbot, "status"), "floor": (floor, "status")}
+        if stack.balanced_url is not None:
+            apps[BALANCED] = (f"{stack.balanced_url}/slack/events", "status")
         if args.help_series:
             apps["seatbot help"] = (seatbot, "help")
         for url, _ in apps.values():
@@ -428,6 +455,22 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
     ]  # fmt: skip
     table = ["| figure | seatbot | floor (Bolt, ack only) | seatbot ÷ floor |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    balanced = figures.get(BALANCED)
+    if balanced is not None:
+        table += [
+            "",
+            "Two replicas on PostgreSQL behind HAProxy, same run, same `/seats status`",
+            "",
+            "| figure | seatbot ×2 pg+haproxy | ÷ seatbot (SQLite, one process) | ÷ floor |",
+            "|---|---|---|---|",
+            f"| open loop p50 (ms) | {balanced.p50_ms:.1f} | "
+            f"{balanced.p50_ms / seatbot.p50_ms:.2f}× | {balanced.p50_ms / floor.p50_ms:.2f}× |",
+            f"| open loop p99 (ms) | {balanced.p99_ms:.1f} | "
+            f"{balanced.p99_ms / seatbot.p99_ms:.2f}× | {balanced.p99_ms / floor.p99_ms:.2f}× |",
+            f"| closed loop (req/s) | {balanced.rps:.0f} | "
+            f"{balanced.rps / seatbot.rps:.2f}× | {balanced.rps / floor.rps:.2f}× |",
+            f"| non-200 answers | {balanced.failures} | | |",
+        ]
     helped = figures.get("seatbot help")
     if helped is not None:
         table += [
@@ -457,7 +500,8 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
             "work on the machine counts in it)",
             f"- **Command**: `.venv/bin/python benchmarks/ack_latency.py --rate {args.rate:g} "
             f"--seconds {args.seconds:g} --clients {args.clients} --closed-seconds "
-            f"{args.closed_seconds:g} --rounds {args.rounds}`",
+            f"{args.closed_seconds:g} --rounds {args.rounds} --latency-ms {args.latency_ms}"
+            f"{'' if args.balanced else ' --no-balanced'}`",
             "- **Setup**: `seatbot serve` (real process, example accounts loaded, sandbox "
             "platforms, Slack stand-in as the Web API) vs. a bare Bolt `AsyncApp` on the same "
             "Starlette adapter and uvicorn whose `/seats` listener only acks; signed "
@@ -502,7 +546,7 @@ def record(section: str) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child-fixtures":
-        serve_fixtures(int(sys.argv[2]), int(sys.argv[3]))
+        serve_fixtures(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-floor":
         serve_floor(int(sys.argv[2]), sys.argv[3])
@@ -513,6 +557,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20, help="closed-loop concurrent clients")
     parser.add_argument("--closed-seconds", type=float, default=5.0, help="closed-loop duration")
     parser.add_argument("--rounds", type=int, default=2, help="A B rounds")
+    parser.add_argument("--latency-ms", type=int, default=0, help="platform latency per request")
+    parser.add_argument(
+        "--no-balanced",
+        dest="balanced",
+        action="store_false",
+        help="leave out two replicas on PostgreSQL behind HAProxy",
+    )
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     parser.add_argument("--profile", type=Path, help="cProfile seatbot serve into this file")
     parser.add_argument(
@@ -525,7 +576,9 @@ def main() -> None:
     args.load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="seatbot-bench-") as tmp,
-        running_stack(Path(tmp), args.profile) as stack,
+        running_stack(
+            Path(tmp), args.profile, latency_ms=args.latency_ms, balanced=args.balanced
+        ) as stack,
     ):
         figures = asyncio.run(measure(stack, args))
     section = report(figures, args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -28,6 +29,9 @@ class RecordedCall:
     ok: bool
     error: str | None
     response: dict[str, Any]
+    #: When the stand-in recorded it (``time.monotonic()``: comparable across processes on
+    #: Linux), for benchmarks that time the app's replies.
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,9 @@ class CallLog:
         with self._changed:
             seq = self._next_seq()
             error = None if response.get("ok") else str(response.get("error"))
-            call = RecordedCall(seq, method, args, team_id, error is None, error, response)
+            call = RecordedCall(
+                seq, method, args, team_id, error is None, error, response, time.monotonic()
+            )
             self._calls.append(call)
             self._by_method[method] = self._by_method.get(method, 0) + 1
             if problems:
