@@ -133,17 +133,30 @@ class Slack:
             return 0
         return response.status_code
 
-    async def replies(self, keys: set[str], within_s: float = 120.0) -> dict[str, float]:
-        """When each response URL in ``keys`` got its first reply (stand-in monotonic time)."""
+    async def last_seq(self) -> int:
+        """The stand-in's newest call number (replies after it belong to the next phase)."""
+        stats = (await self.http.get(f"{self.standin_url}/_standin/stats")).json()
+        return int(stats["last_seq"])
+
+    async def replies(
+        self, keys: set[str], after: int, within_s: float = 120.0
+    ) -> dict[str, float]:
+        """When each response URL in ``keys`` got its first reply (stand-in monotonic time),
+        looking only at calls numbered above ``after`` (polling all of them would load the
+        stand-in more and more as the run goes on)."""
         deadline = time.monotonic() + within_s
+        arrived: dict[str, float] = {}
+        seen = after
         while True:
-            calls = (await self.http.get(f"{self.standin_url}/_standin/calls")).json()["calls"]
-            arrived: dict[str, float] = {}
-            for call in calls:
-                if call["method"] == "response_url":
-                    key = str(call["args"].get("response_url"))
-                    if key in keys and key not in arrived:
-                        arrived[key] = float(call["at"])
+            found = await self.http.get(
+                f"{self.standin_url}/_standin/calls",
+                params={"after": seen, "method": "response_url"},
+            )
+            for call in found.json()["calls"]:
+                seen = max(seen, int(call["seq"]))
+                key = str(call["args"].get("response_url"))
+                if key in keys and key not in arrived:
+                    arrived[key] = float(call["at"])
             if len(arrived) == len(keys) or time.monotonic() > deadline:
                 return arrived
             await asyncio.sleep(0.5)
@@ -153,6 +166,7 @@ async def open_loop(slack: Slack, url: str, text: str, rate: float, seconds: flo
     count = int(rate * seconds)
     urls = await slack.response_urls(count)
     bodies = [slack.command_body(text, u, i) for i, u in enumerate(urls)]
+    mark = await slack.last_seq()
     start = time.monotonic() + 0.05
     series = Series()
     scheduled_at: dict[str, float] = {}
@@ -167,7 +181,7 @@ async def open_loop(slack: Slack, url: str, text: str, rate: float, seconds: flo
             series.failures += 1
 
     await asyncio.gather(*(one(i, b, u) for i, (b, u) in enumerate(zip(bodies, urls, strict=True))))
-    arrived = await slack.replies(set(scheduled_at))
+    arrived = await slack.replies(set(scheduled_at), mark)
     series.unanswered = len(scheduled_at) - len(arrived)
     series.full = [arrived[key] - scheduled_at[key] for key in arrived]
     return series
@@ -190,9 +204,10 @@ async def confirm_throughput(
             if await slack.send(url, slack.confirm_body(value, response_url)) != 200:
                 failures += 1
 
+    mark = await slack.last_seq()
     began = time.monotonic()
     await asyncio.gather(*(clicker() for _ in range(clients)))
-    arrived = await slack.replies({u.rsplit("/", 1)[-1] for u in urls})
+    arrived = await slack.replies({u.rsplit("/", 1)[-1] for u in urls}, mark)
     last = max(arrived.values()) if arrived else time.monotonic()
     applied = await asyncio.to_thread(applied_count, d.database_url, prefix)
     return applied / (last - began), applied, failures

@@ -90,14 +90,24 @@ class CallLog:
             return list(self._violations)
 
     def stats(self) -> dict[str, Any]:
-        """How many calls of each method were recorded, and how many violations."""
+        """How many calls of each method were recorded, how many violations, and the newest
+        call's ``seq`` (``last_seq``, 0 before any)."""
         with self._changed:
-            return {"by_method": dict(self._by_method), "violations": len(self._violations)}
+            return {
+                "by_method": dict(self._by_method),
+                "violations": len(self._violations),
+                "last_seq": self._calls[-1].seq if self._calls else 0,
+            }
 
-    def as_json(self) -> dict[str, Any]:
-        """Every call and violation as JSON-ready values."""
+    def as_json(self, *, after: int = 0, method: str | None = None) -> dict[str, Any]:
+        """Every call (only those with a ``seq`` above ``after``, of ``method`` when given)
+        and every violation, as JSON-ready values."""
         with self._changed:
-            calls = [asdict(c) for c in self._calls]
+            calls = [
+                asdict(c)
+                for c in self._calls
+                if c.seq > after and (method is None or c.method == method)
+            ]
             violations = [asdict(v) for v in self._violations]
         return {"calls": calls, "violations": violations}
 

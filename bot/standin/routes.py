@@ -212,7 +212,12 @@ class StandInRoutes:
         return JSONResponse(self._log.stats())
 
     async def _get_calls(self, request: Request) -> Response:
-        return JSONResponse(self._log.as_json())
+        # ?after=SEQ&method=NAME: only the newer calls of one method (a benchmark polls).
+        after = request.query_params.get("after", "0")
+        method = request.query_params.get("method") or None
+        return JSONResponse(
+            self._log.as_json(after=int(after) if after.isdigit() else 0, method=method)
+        )
 
 
 async def _request_args(request: Request) -> dict[str, Any]:

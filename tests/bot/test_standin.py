@@ -251,12 +251,17 @@ async def test_control_surface_mints_ids_and_reports_what_was_recorded(
         batch = (await http.post("/_standin/response_urls", json={"count": 3})).json()
         stats = (await http.get("/_standin/stats")).json()
         recorded = (await http.get("/_standin/calls")).json()
+        newer = (await http.get("/_standin/calls", params={"after": 1, "method": "x"})).json()
+        second = (await http.get("/_standin/calls", params={"after": 1})).json()
         opened = await client(served).views_open(trigger_id=trigger_id, view=modal())
         view = await http.get(f"/_standin/views/{opened['view']['id']}")
         missing = await http.get("/_standin/views/V404")
     assert len(batch["response_urls"]) == 3
     assert all(url.startswith(f"{served.url}/_standin/response/") for url in batch["response_urls"])
-    assert stats == {"by_method": {"chat.postMessage": 2}, "violations": 1}
+    assert stats == {"by_method": {"chat.postMessage": 2}, "violations": 1, "last_seq": 3}
+    assert newer["calls"] == []
+    assert [c["seq"] for c in second["calls"]] == [2, 3]
+    assert all(c["at"] > 0 for c in recorded["calls"])
     assert [(c["args"]["text"], c["ok"]) for c in recorded["calls"]] == [
         ("hello", True),
         ("bad", False),
