@@ -160,9 +160,11 @@ def seed_drafts(database_url: str, count: int, *, prefix: str) -> list[str]:
         ids: list[tuple[int, int]] = []
         with sessions.begin() as session:
             for n in range(count):
+                # A channel of its own: /seats in the example account's channel must still
+                # mean that account.
                 account = Account(
                     name=f"{prefix}-{n}", display_name=f"Bench {n}", currency="USD",
-                    timezone="UTC", team_id=TEAM, channel_id=CHANNEL,
+                    timezone="UTC", team_id=TEAM, channel_id=f"C0{prefix.upper()}{n}",
                 )  # fmt: skip
                 session.add(account)
                 session.flush()
@@ -229,6 +231,53 @@ class Deployment:
     database_url: str
     replicas: list[Replica] = field(default_factory=list)
     balancer: LoadBalancer | None = None
+    postgres_data: Path | None = None
+
+    def processes(self) -> dict[str, list[int]]:
+        """The process ids doing this deployment's work, by role (for CPU accounting)."""
+        roles: dict[str, list[int]] = {
+            "seatbot": [r.process.pid for r in self.replicas if r.process is not None]
+        }
+        if self.balancer is not None and self.balancer.process is not None:
+            roles["haproxy"] = [self.balancer.process.pid]
+        if self.postgres_data is not None:
+            pid_file = self.postgres_data / "postmaster.pid"
+            if pid_file.exists():
+                roles["postgres"] = [int(pid_file.read_text().split()[0])]
+        return roles
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
+    """CPU time (user + system) of ``pid``; with ``with_children``, also of its children, the
+    live ones and those it has reaped (a PostgreSQL server's backends)."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command: state, ppid, …; utime, stime, cutime, cstime are fields 14-17.
+    used = int(fields[11]) + int(fields[12])
+    if with_children:
+        used += int(fields[13]) + int(fields[14])
+        used += sum(cpu_seconds(child) * _TICKS for child in _children(pid))
+    return used / _TICKS
+
+
+#: Extra environment for every replica (``--replica-env NAME=VALUE`` in the benchmarks).
+REPLICA_ENV: dict[str, str] = {}
 
 
 def _environment(database_url: str, f: Fixtures) -> dict[str, str]:
@@ -239,6 +288,7 @@ def _environment(database_url: str, f: Fixtures) -> dict[str, str]:
         SLACK_API_URL=f.api_url,
         SEATBOT_TOKEN_KEYS=TOKEN_KEY,
         SEATBOT_QUOTE_TTL_SECONDS="3600",
+        **REPLICA_ENV,
     )
 
 
@@ -269,7 +319,12 @@ def balanced_deployment(folder: Path, f: Fixtures, replicas: int = 2) -> Iterato
         try:
             balancer.start()
             yield Deployment(
-                f"postgres ×{replicas} + haproxy", balancer.url, url, started, balancer
+                f"postgres ×{replicas} + haproxy",
+                balancer.url,
+                url,
+                started,
+                balancer,
+                postgres.data,
             )
         finally:
             balancer.stop()

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deployments import (
     CHANNEL,
     OWNER,
+    REPLICA_ENV,
     REPO,
     SIGNING_SECRET,
     TEAM,
@@ -48,6 +49,7 @@ from deployments import (
     Fixtures,
     applied_count,
     balanced_deployment,
+    cpu_seconds,
     fixtures,
     machine_load,
     seed_drafts,
@@ -59,6 +61,34 @@ from handlers import ids
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 COMMANDS = {"status": "status", "remove": "remove 1 axiom"}
+
+
+class CpuMeter:
+    """Cores used by each role (seatbot, postgres, haproxy, fixtures, load generator) over a
+    phase: CPU seconds from /proc divided by the phase's wall time."""
+
+    def __init__(self, d: Deployment, f: Fixtures) -> None:
+        self.roles = d.processes()
+        self.roles["fixtures"] = [f.process.pid]
+        self.roles["load"] = [os.getpid()]
+
+    def _sample(self) -> dict[str, float]:
+        return {
+            role: sum(cpu_seconds(pid, with_children=role == "postgres") for pid in pids)
+            for role, pids in self.roles.items()
+        }
+
+    def __enter__(self) -> CpuMeter:
+        self.began, self.before = time.monotonic(), self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self.began
+        after = self._sample()
+        self.cores = {role: (after[role] - self.before[role]) / wall for role in after}
+
+    def shown(self) -> str:
+        return "cores: " + ", ".join(f"{role} {used:.2f}" for role, used in self.cores.items())
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -226,9 +256,10 @@ async def measure(deployments: list[Deployment], f: Fixtures, args: argparse.Nam
         for number in range(1, args.rounds + 1):
             for d in deployments:
                 for name, text in COMMANDS.items():
-                    series = await open_loop(
-                        slack, f"{d.url}/slack/events", text, args.rate, args.seconds
-                    )
+                    with CpuMeter(d, f) as meter:
+                        series = await open_loop(
+                            slack, f"{d.url}/slack/events", text, args.rate, args.seconds
+                        )
                     total = figures.setdefault((d.name, name), Series())
                     total.ack += series.ack
                     total.full += series.full
@@ -240,18 +271,19 @@ async def measure(deployments: list[Deployment], f: Fixtures, args: argparse.Nam
                         f"{percentile(series.ack, 0.99) * 1000:7.1f} ms | full p50 "
                         f"{percentile(series.full, 0.5) * 1000:7.1f} p99 "
                         f"{percentile(series.full, 0.99) * 1000:7.1f} ms | non-200 "
-                        f"{series.failures} unanswered {series.unanswered}"
+                        f"{series.failures} unanswered {series.unanswered} | {meter.shown()}"
                     )
                     print(line, flush=True)
                     rounds.append(line)
             for d in deployments:
-                result = await confirm_throughput(
-                    slack, d, args.drafts, args.clients, prefix=f"bench{number}"
-                )
+                with CpuMeter(d, f) as meter:
+                    result = await confirm_throughput(
+                        slack, d, args.drafts, args.clients, prefix=f"bench{number}"
+                    )
                 throughput[d.name].append(result)
                 line = (
                     f"round {number} {d.name:24} confirm {result[0]:7.1f} applied/s "
-                    f"({result[1]} applied, non-200 {result[2]})"
+                    f"({result[1]} applied, non-200 {result[2]}) | {meter.shown()}"
                 )
                 print(line, flush=True)
                 rounds.append(line)
@@ -303,7 +335,9 @@ def report(
             "(other engineers' work on the machine counts in it)",
             f"- **Command**: `.venv/bin/python benchmarks/full_answer.py --rate {args.rate:g} "
             f"--seconds {args.seconds:g} --rounds {args.rounds} --latency-ms {args.latency_ms} "
-            f"--drafts {args.drafts} --clients {args.clients}`",
+            f"--drafts {args.drafts} --clients {args.clients}"
+            + "".join(f" --replica-env {item}" for item in args.replica_env)
+            + "`",
             "- **Setup**: `sqlite ×1` is one `seatbot serve` on an SQLite file; `postgres ×2 + "
             "haproxy` is two `seatbot serve` replicas on one PostgreSQL behind HAProxy (round "
             "robin, `/readyz` health checks). Both load `examples/accounts.yml`; the Slack "
@@ -349,16 +383,29 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50, help="platform latency per request")
     parser.add_argument("--drafts", type=int, default=400, help="drafts confirmed per round")
     parser.add_argument("--clients", type=int, default=20, help="concurrent Confirm clickers")
+    parser.add_argument(
+        "--only", choices=["sqlite", "balanced"], help="measure one deployment (diagnostics)"
+    )
+    parser.add_argument("--commands", default="status,remove", help="which of status,remove")
+    parser.add_argument(
+        "--replica-env", action="append", default=[], metavar="NAME=VALUE",
+        help="extra environment for every seatbot serve process (diagnostics)",
+    )  # fmt: skip
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
+    REPLICA_ENV.update(item.split("=", 1) for item in args.replica_env)
+    for name in list(COMMANDS):
+        if name not in args.commands.split(","):
+            del COMMANDS[name]
     args.load_before = machine_load()
     with tempfile.TemporaryDirectory(prefix="seatbot-full-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         f = stack.enter_context(fixtures(folder, args.latency_ms))
-        deployments = [
-            stack.enter_context(sqlite_deployment(folder, f)),
-            stack.enter_context(balanced_deployment(folder, f)),
-        ]
+        deployments = []
+        if args.only in (None, "sqlite"):
+            deployments.append(stack.enter_context(sqlite_deployment(folder, f)))
+        if args.only in (None, "balanced"):
+            deployments.append(stack.enter_context(balanced_deployment(folder, f)))
         section = asyncio.run(measure(deployments, f, args))
     print()
     print(section)
