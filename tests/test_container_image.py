@@ -16,6 +16,7 @@ import re
 import resource
 import shutil
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -143,7 +144,7 @@ def _proxy_arguments() -> list[str]:
         value = os.environ.get(name)
         if value and not value.startswith("file:"):
             found += ["--build-arg", f"{name}={value}"]
-    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
+    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE") or _pip_cert()
     if cert and Path(cert).is_file():
         folder = Path(cert).resolve().parent
         found += [
@@ -153,6 +154,19 @@ def _proxy_arguments() -> list[str]:
             f"PIP_CERT=/build-ca/{Path(cert).name}",
         ]
     return found
+
+
+def _pip_cert() -> str | None:
+    """The CA bundle pip is configured with (``pip config``), if any."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"],
+        capture_output=True, text=True, check=False, timeout=60,
+    ).stdout  # fmt: skip
+    for line in shown.splitlines():
+        name, _, value = line.partition("=")
+        if name.endswith(".cert"):
+            return value.strip().strip("'\"")
+    return None
 
 
 @pytest.mark.slow
