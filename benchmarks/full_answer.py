@@ -391,6 +391,9 @@ def main() -> None:
         "--replica-env", action="append", default=[], metavar="NAME=VALUE",
         help="extra environment for every seatbot serve process (diagnostics)",
     )  # fmt: skip
+    parser.add_argument(
+        "--folder", type=Path, help="keep databases and logs in this (empty) folder"
+    )
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
     REPLICA_ENV.update(item.split("=", 1) for item in args.replica_env)
@@ -399,7 +402,7 @@ def main() -> None:
             del COMMANDS[name]
     args.load_before = machine_load()
     with tempfile.TemporaryDirectory(prefix="seatbot-full-") as tmp, ExitStack() as stack:
-        folder = Path(tmp)
+        folder = args.folder or Path(tmp)
         f = stack.enter_context(fixtures(folder, args.latency_ms))
         deployments = []
         if args.only in (None, "sqlite"):
