@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Action, Caller
 from billing.approval_rules import needs_approval
-from billing.approvals import message_refs, policy_of, submit
+from billing.approval_store import message_refs, policy_of, submit
 from billing.caller_scope import (
     authorise_on,
     authorised_request,
