@@ -37,7 +37,7 @@ from billing.approval_store import PostedMessage, message_refs, policy_of, recor
 from billing.caller_scope import require_aware
 from billing.change_steps import Moved, apply, requote, settled
 from billing.decrease import check_seat_change
-from billing.errors import REQUEST_GONE, NotAuthorised, NotFound
+from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, UserFacingError
 from billing.models import (
     Account,
     SeatChangeRequest,
@@ -82,9 +82,10 @@ REPRICED_NOTE = (
 
 
 class _Refused(Exception):
-    """A caller may not decide this request (carried out of the transaction to be audited)."""
+    """A caller may not decide this request, or may not even see it (carried out of the
+    transaction to be audited on the request's account)."""
 
-    def __init__(self, error: NotAuthorised, account_id: int, request_id: int) -> None:
+    def __init__(self, error: UserFacingError, account_id: int, request_id: int) -> None:
         super().__init__(error.message)
         self.error = error
         self.account_id = account_id
@@ -294,7 +295,9 @@ class Approvals:
         """The request, if the caller may decide it; a refusal is written to the audit trail."""
         loaded = load_request(session, request_id)
         if not is_visible(session, loaded.account, caller) and not _is_decider(loaded, caller):
-            raise NotFound(REQUEST_GONE)
+            # Someone else's request (a forged or guessed id): the caller learns nothing
+            # more than "not found", and the owning account's audit trail records the try.
+            raise _Refused(NotFound(REQUEST_GONE), loaded.account.id, request_id)
         request = loaded.request
         policy = policy_of(session, loaded.account.id)
         deciders = Deciders(
@@ -312,7 +315,7 @@ class Approvals:
             raise _Refused(refused, loaded.account.id, request_id) from None
         return loaded
 
-    def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> NotAuthorised:
+    def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:
         """Write the refusal to the audit trail (after the refused transaction rolled back) and
         return the error to raise."""
         with self._storage.write() as session:
