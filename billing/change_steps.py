@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from billing.access import Caller
 from billing.decrease import SeatCheck
 from billing.models import Account, SeatChangeRequest, Subscription
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     AlreadyApplied,
     ChangeApplied,
@@ -62,7 +63,8 @@ def apply(
     revision: int,
     at: datetime,
 ) -> ChangeApplied:
-    """draft → approved → applied: both compare-and-sets and the ledger lines, or nothing."""
+    """draft → approved → applied: both compare-and-sets, the ledger lines and their outbox
+    event, or nothing."""
     request, account = loaded.request, loaded.account
     if not move_request(
         session,
@@ -91,6 +93,12 @@ def apply(
     ):
         raise Moved  # another change landed first: rolled back, then quoted again
     entries = write_applied_lines(session, request, at)
+    # The billing hand-off: its outbox event, in this same transaction.
+    decided_by = (caller.team_id, caller.user_id)
+    event = seat_change_event(
+        EventType.SEAT_CHANGE_APPLIED, account, subscription, request, at, decided_by, entries
+    )
+    record_event(session, event)
     audit(
         session,
         account.id,
