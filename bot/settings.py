@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     seatbot_quote_ttl_seconds: int = Field(default=600, gt=0)
     # Deadline for listing a platform's users before a decrease is refused as unknown.
     seatbot_platform_deadline_seconds: float = Field(default=10.0, gt=0)
+    # The billing hand-off's default webhook (accounts without their own `billing_webhook`).
+    # Checked when a command uses them (bot.webhook_config.default_destination), not here, so
+    # that a bad value stops `seatbot serve` and `seatbot webhooks test`, not `seatbot load`.
+    seatbot_webhook_url: str | None = None
+    seatbot_webhook_secret: SecretStr | None = None
+    # One delivery attempt's deadline; seconds between polls of the outbox.
+    seatbot_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    seatbot_webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    # Seconds to wait after each failed attempt, comma-separated (default: about a day).
+    seatbot_webhook_retry_schedule: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -88,6 +98,8 @@ _EXPECTED = {
     "port": "is not a port number (1–65535)",
     "seatbot_quote_ttl_seconds": "is not a positive whole number of seconds",
     "seatbot_platform_deadline_seconds": "is not a positive number of seconds",
+    "seatbot_webhook_timeout_seconds": "is not a positive number of seconds",
+    "seatbot_webhook_poll_seconds": "is not a positive number of seconds",
 }
 
 
