@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.platforms",
     "bot.cli.prorate",
     "bot.cli.check",
+    "bot.cli.webhooks",
 )
 
 _HELP = """Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration.
