@@ -18,6 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from billing.models import OutboxStatus
 from billing.outbox_delivery import Outbox, OutboxEntry
 from billing.service import SeatService
 from bot.cli import shell
@@ -53,13 +54,11 @@ def _entry_document(entry: OutboxEntry) -> dict[str, Any]:
 
 
 def _when(entry: OutboxEntry) -> str:
-    if entry.sent_at is not None:
-        return f"sent {entry.sent_at:%Y-%m-%d %H:%M:%S}Z"
-    if entry.failed_at is not None:
-        return f"failed {entry.failed_at:%Y-%m-%d %H:%M:%S}Z"
-    if entry.status.value == "pending":
-        return f"next {entry.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
-    return ""
+    """When it was sent, failed, or is next tried (UTC, to the minute)."""
+    instant = entry.sent_at or entry.failed_at
+    if instant is None and entry.status is OutboxStatus.PENDING:
+        instant = entry.next_attempt_at
+    return "" if instant is None else f"{instant:%Y-%m-%d %H:%M}"
 
 
 def list_events(
@@ -73,7 +72,8 @@ def list_events(
 
     Status: pending (to be sent, or waiting for its next attempt), sent, failed (every attempt
     of the retry schedule failed; `seatbot webhooks retry` queues it again) or skipped (written
-    for a change made before the hand-off existed; never sent unless retried). Times in UTC.
+    for a change made before the hand-off existed; never sent unless retried). "When" is when it
+    was sent, failed, or is next tried, in UTC.
     """
     with shell.sessions() as sessions:
         entries = Outbox(sessions).entries(failed_only=failed, limit=limit)
@@ -84,8 +84,10 @@ def list_events(
         typer.echo("no failed events" if failed else "no events in the outbox yet")
         return
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
-    for column in ("id", "type", "account", "request", "status", "tries", "when", "last error"):
-        table.add_column(column, justify="right" if column in ("id", "tries") else "left")
+    for column in ("id", "type", "account", "request", "status", "tries", "when (UTC)"):
+        table.add_column(
+            column, justify="right" if column in ("id", "request", "tries") else "left"
+        )
     for entry in entries:
         table.add_row(
             str(entry.id),
@@ -95,9 +97,13 @@ def list_events(
             entry.status.value,
             str(entry.attempts),
             _when(entry),
-            entry.last_error or "",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    # Below the table, so that an error reads whole at any terminal width.
+    for entry in entries:
+        if entry.last_error and entry.status is not OutboxStatus.SENT:
+            console.print(f"event {entry.id}: last error: {entry.last_error}", highlight=False)
 
 
 def retry(
