@@ -9,18 +9,21 @@ when a retry falls due sooner, and wakes at once when this process commits an ev
 the same session factory (:meth:`WebhookSender.watch`): a nudge only makes delivery prompt;
 correctness never depends on it, since every replica polls.
 
-The database work is synchronous and short, run with ``asyncio.to_thread``.
+The database work is synchronous and short, run in the sender's own worker threads; stopping
+waits for the one in progress, so no transaction is cut off from its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from sqlalchemy import event
@@ -35,6 +38,7 @@ from bot.webhooks import AttemptResult, post_event
 logger = logging.getLogger(__name__)
 
 _OUTBOX_WRITTEN = "seatbot_outbox_written"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class WebhookSender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._listeners: list[tuple[sessionmaker[Session], str, Callable[..., None]]] = []
 
     # -- waking early ------------------------------------------------------------------------
@@ -136,6 +141,9 @@ class WebhookSender:
             return
         self._loop = asyncio.get_running_loop()
         self.watch(self._sessions)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.options.concurrency, thread_name_prefix="seatbot-webhooks"
+        )
         self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
         self._task = asyncio.create_task(self._run(), name="seatbot-webhook-sender")
 
@@ -147,6 +155,10 @@ class WebhookSender:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # A cancelled wait does not stop its thread: let the transaction finish.
+            await asyncio.to_thread(executor.shutdown, wait=True)
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -154,6 +166,13 @@ class WebhookSender:
         for target, name, listener in self._listeners:
             event.remove(target, name, listener)
         self._listeners.clear()
+
+    async def _db(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``work(*args, **kwargs)`` (a short transaction) in the sender's threads."""
+        if self._executor is None:
+            raise RuntimeError("the sender is not started")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(work, *args, **kwargs))
 
     async def _run(self) -> None:
         while True:
@@ -178,10 +197,8 @@ class WebhookSender:
         now = self._clock()
         accounts: frozenset[int] | None = None
         if self._default is None:
-            accounts = await asyncio.to_thread(self._outbox.accounts_with_webhooks)
-        due = await asyncio.to_thread(
-            self._outbox.due, now, account_ids=accounts, limit=self.options.batch
-        )
+            accounts = await self._db(self._outbox.accounts_with_webhooks)
+        due = await self._db(self._outbox.due, now, account_ids=accounts, limit=self.options.batch)
         if due:
             slots = asyncio.Semaphore(self.options.concurrency)
 
@@ -196,13 +213,11 @@ class WebhookSender:
     # -- one event ---------------------------------------------------------------------------
 
     async def _attempt(self, event_id: int) -> None:
-        delivery = await asyncio.to_thread(
-            self._outbox.claim, event_id, self._clock(), self.options.lease
-        )
+        delivery = await self._db(self._outbox.claim, event_id, self._clock(), self.options.lease)
         if delivery is None:
             return  # another process has it, or it is no longer due
         try:
-            destination = await asyncio.to_thread(self._destination, delivery.account_id)
+            destination = await self._db(self._destination, delivery.account_id)
         except WebhookSecretUnreadable as error:
             await self._record(delivery, AttemptResult(False, None, str(error), 0.0))
             return
@@ -232,7 +247,7 @@ class WebhookSender:
     async def _record(self, delivery: Delivery, result: AttemptResult) -> None:
         now = self._clock()
         if result.delivered:
-            await asyncio.to_thread(self._outbox.delivered, delivery, now)
+            await self._db(self._outbox.delivered, delivery, now)
             logger.info(
                 "Delivered %s %s (event %s, attempt %s)",
                 delivery.event_type,
@@ -242,7 +257,7 @@ class WebhookSender:
             )
             return
         error = result.error or "failed"
-        recorded = await asyncio.to_thread(self._outbox.attempt_failed, delivery, error, now)
+        recorded = await self._db(self._outbox.attempt_failed, delivery, error, now)
         if recorded.retry_at is not None:
             wait = max(0.0, (recorded.retry_at - now).total_seconds())
             logger.info(
@@ -268,7 +283,7 @@ class WebhookSender:
     async def _tell_owners(self) -> None:
         if self._notifier is None:
             return
-        for event_id in await asyncio.to_thread(self._outbox.failures_to_tell):
-            notice = await asyncio.to_thread(self._outbox.claim_notice, event_id, self._clock())
+        for event_id in await self._db(self._outbox.failures_to_tell):
+            notice = await self._db(self._outbox.claim_notice, event_id, self._clock())
             if notice is not None:
                 await self._notifier.notify(notice)
