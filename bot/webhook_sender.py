@@ -98,6 +98,7 @@ class WebhookSender:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._stopping = False
         self._listeners: list[tuple[sessionmaker[Session], str, Callable[..., None]]] = []
 
     # -- waking early ------------------------------------------------------------------------
@@ -145,16 +146,24 @@ class WebhookSender:
             max_workers=self.options.concurrency, thread_name_prefix="seatbot-webhooks"
         )
         self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="seatbot-webhook-sender")
 
     async def stop(self) -> None:
-        """Stop the task (an attempt in flight is abandoned: its claim lapses and the event
-        is tried again, by this process after a restart or by another)."""
+        """Stop the task: no new attempt starts, and the attempts in flight get their deadline
+        to finish and be recorded. One still unrecorded after that is abandoned: its claim
+        lapses and the event is tried again (same ``webhook-id``), by another process or by
+        this one after a restart."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.options.timeout_s + 2)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         executor, self._executor = self._executor, None
         if executor is not None:
             # A cancelled wait does not stop its thread: let the transaction finish.
@@ -175,7 +184,7 @@ class WebhookSender:
         return await loop.run_in_executor(self._executor, functools.partial(work, *args, **kwargs))
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 busy = await self.run_once()
@@ -213,6 +222,8 @@ class WebhookSender:
     # -- one event ---------------------------------------------------------------------------
 
     async def _attempt(self, event_id: int) -> None:
+        if self._stopping:
+            return  # no new attempt while stopping
         delivery = await self._db(self._outbox.claim, event_id, self._clock(), self.options.lease)
         if delivery is None:
             return  # another process has it, or it is no longer due
@@ -281,7 +292,7 @@ class WebhookSender:
             )
 
     async def _tell_owners(self) -> None:
-        if self._notifier is None:
+        if self._notifier is None or self._stopping:
             return
         for event_id in await self._db(self._outbox.failures_to_tell):
             notice = await self._db(self._outbox.claim_notice, event_id, self._clock())

@@ -206,3 +206,26 @@ def test_new_secret(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = seatbot(["webhooks", "new-secret"], capsys)
     assert status == 0
     assert is_webhook_secret(out.strip())
+
+
+def test_serve_refuses_a_bad_default_webhook_before_touching_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "never.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "serve-signing-secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-serve-test")
+    monkeypatch.setenv("SEATBOT_WEBHOOK_URL", "https://billing.example.com/hooks")
+    monkeypatch.setenv("SEATBOT_WEBHOOK_SECRET", "whsec_not-really-a-secret")
+    status, _, err = seatbot(["serve"], capsys)
+    assert status == 2
+    assert err.startswith("seatbot: SEATBOT_WEBHOOK_SECRET: is not a Standard Webhooks secret")
+    assert "not-really" not in err
+    assert len(err.splitlines()) == 1
+    assert not database.exists()
+    monkeypatch.setenv("SEATBOT_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("SEATBOT_WEBHOOK_RETRY_SCHEDULE", "soon")
+    status, _, err = seatbot(["serve"], capsys)
+    assert status == 2
+    assert err.startswith("seatbot: SEATBOT_WEBHOOK_RETRY_SCHEDULE: 'soon' is not a list")
+    assert not database.exists()
