@@ -392,6 +392,9 @@ async def _run_demo(console: Console, out: Transcript, now: datetime | None) -> 
                 slack_signing_secret=SecretStr(SIGNING_SECRET),
                 slack_api_url=f"{standin_server.url}/api/",
                 seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
+                # Only the demo's own receiver: never a default webhook from the environment.
+                seatbot_webhook_url=None,
+                seatbot_webhook_secret=None,
             )
             runtime = build_runtime(settings, clock=clock)
             # Lifespan on: the billing webhook sender starts and stops with the app.
