@@ -16,7 +16,9 @@ The rules:
 - The currency cannot change once the account has subscriptions (:class:`SetupConflict`).
 - Platform credentials arrive as opaque ciphertext (``credentials_encrypted``), made outside
   billing; the caller passes the stored string back unchanged when the credentials did not
-  change, so a different string means different credentials.
+  change, so a different string means different credentials. The same holds for the secret of
+  the account's billing webhook (``billing_webhook``: where its billing events go), which the
+  setup is also the truth for (removed when missing).
 
 The report says, in words for the operator, every change made and every difference left alone
 on purpose (with why); it never shows a credential.
@@ -37,7 +39,15 @@ from sqlalchemy.orm import Session
 from billing.approval_rules import ApprovalPolicy
 from billing.approval_setup import apply_approval_policy
 from billing.errors import UserFacingError
-from billing.models import Account, AuditEvent, Member, PlatformConnection, Role, Subscription
+from billing.models import (
+    Account,
+    AuditEvent,
+    BillingWebhook,
+    Member,
+    PlatformConnection,
+    Role,
+    Subscription,
+)
 from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import ConnectionKind, Product
@@ -86,6 +96,16 @@ class PlatformSetup:
 
 
 @dataclass(frozen=True)
+class WebhookSetup:
+    """Where the account's billing events go: ``url``, and ``secret_encrypted``, the opaque
+    ciphertext of the Standard Webhooks secret that signs them (set before applying)."""
+
+    url: str
+    secret_encrypted: str | None = field(default=None, repr=False)
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class AccountSetup:
     """One account as the operator describes it."""
 
@@ -102,6 +122,7 @@ class AccountSetup:
     approval: ApprovalPolicy | None = None
     #: The daily digest's local time ("09:00"), or ``None`` for no digest (``reports:``).
     digest_at: str | None = None
+    billing_webhook: WebhookSetup | None = None
 
 
 class SetupConflict(UserFacingError):
@@ -143,6 +164,15 @@ def stored_platform_credentials(session: Session, account_name: str) -> dict[Pro
         .where(Account.name == account_name, PlatformConnection.credentials_encrypted.is_not(None))
     ).all()
     return {Product(product): ciphertext for product, ciphertext in rows}
+
+
+def stored_webhook_secret(session: Session, account_name: str) -> str | None:
+    """The stored (opaque) ciphertext of the account's billing webhook secret, if any."""
+    return session.scalars(
+        select(BillingWebhook.secret_encrypted)
+        .join(Account, Account.id == BillingWebhook.account_id)
+        .where(Account.name == account_name)
+    ).one_or_none()
 
 
 def apply_account_setups(
@@ -221,6 +251,7 @@ class _Applier:
         for line in apply_approval_policy(self.session, account, self.setup.approval):
             self.audit(account.id, "approval_policy.updated")
             self.report.change(f"{self.name}: {line}")
+        self._webhook(account)
 
     # -- the account ------------------------------------------------------------------------
 
@@ -483,6 +514,43 @@ class _Applier:
             )
             for text in words:
                 self.report.change(f"{label}: {text}")
+
+    # -- the billing webhook -----------------------------------------------------------------
+
+    def _webhook(self, account: Account) -> None:
+        wanted = self.setup.billing_webhook
+        row = self.session.scalars(
+            select(BillingWebhook).where(BillingWebhook.account_id == account.id)
+        ).one_or_none()
+        if wanted is None:
+            if row is not None:
+                self.session.delete(row)
+                self.audit(account.id, "webhook.removed")
+                self.report.change(f"{self.name}: billing webhook removed (not in the file)")
+            return
+        if not wanted.secret_encrypted:
+            raise ValueError("a billing webhook is applied with its secret encrypted")
+        if row is None:
+            self.session.add(
+                BillingWebhook(
+                    account_id=account.id, url=wanted.url, secret_encrypted=wanted.secret_encrypted
+                )
+            )
+            self.audit(account.id, "webhook.added")
+            self.report.change(f"{self.name}: billing webhook added ({wanted.url})")
+            return
+        fields: list[str] = []
+        if row.url != wanted.url:
+            self.report.change(f"{self.name}: billing webhook URL {row.url} → {wanted.url}")
+            row.url = wanted.url
+            fields.append("url")
+        if row.secret_encrypted != wanted.secret_encrypted:
+            self.report.change(f"{self.name}: billing webhook secret changed")
+            row.secret_encrypted = wanted.secret_encrypted
+            fields.append("secret")
+        if fields:
+            # Field names only: never the secret.
+            self.audit(account.id, "webhook.updated", fields=fields)
 
 
 def _differences(row: object, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from billing.approval_rules import ApprovalPolicy, DueStep, Person, due_steps, timeline
 from billing.approval_store import policy_of
 from billing.models import SeatChangeRequest, Subscription
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import ApprovalPrompt, ChangeClosed
 from billing.repository import (
     account_view,
@@ -155,6 +156,11 @@ def expire_request(session: Session, request_id: int, at: datetime) -> ChangeClo
         **{"from": status.value, "to": RequestStatus.EXPIRED.value},
     )
     fresh = load_request(session, request_id)
+    if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told it was requested
+        event = seat_change_event(
+            EventType.SEAT_CHANGE_EXPIRED, fresh.account, fresh.subscription, fresh.request, at
+        )
+        record_event(session, event)
     return ChangeClosed(
         account_view(fresh.account),
         request_view(fresh.request, fresh.subscription),

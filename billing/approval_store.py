@@ -15,6 +15,7 @@ from billing.change_steps import Moved
 from billing.decrease import SeatCheck
 from billing.errors import UserFacingError
 from billing.models import ApprovalMessage, ApprovalPolicyRow, Role
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import AwaitingApproval, MessageRef
 from billing.repository import (
     LoadedRequest,
@@ -147,6 +148,8 @@ def submit(
     )
     session.refresh(request)
     subscription = get_subscription(session, request.subscription_id)
+    event = seat_change_event(EventType.SEAT_CHANGE_REQUESTED, account, subscription, request, at)
+    record_event(session, event)
     return AwaitingApproval(
         account_view(account),
         request_view(request, subscription),

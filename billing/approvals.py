@@ -43,6 +43,7 @@ from billing.models import (
     SeatChangeRequest,
     Subscription,
 )
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     ApprovalPrompt,
     ChangeApplied,
@@ -227,6 +228,15 @@ class Approvals:
                 **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
             )
             fresh = load_request(session, request_id)
+            event = seat_change_event(
+                EventType.SEAT_CHANGE_DENIED,
+                account,
+                fresh.subscription,
+                fresh.request,
+                at,
+                (caller.team_id, caller.user_id),
+            )
+            record_event(session, event)
             return ChangeDenied(
                 account_view(account),
                 request_view(fresh.request, fresh.subscription),

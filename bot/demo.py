@@ -4,11 +4,14 @@ In one process, on loopback ports chosen by the OS: an embedded SQLite database 
 folder loaded from the example accounts file (``examples/accounts.yml``, shipped inside the
 package as ``bot/data/`` so that an installed wheel runs the demo from any folder; its sandbox
 URLs rewritten to the sandbox started here), the sandbox platform server, the local stand-in for
-the Slack Web API, and the real app (``bot.server``) on uvicorn. A scripted owner then talks to
-it with requests signed exactly as Slack signs them, and every reply is rendered as text. It
-ends with a reconciliation report and the daily digest, posted by the real report jobs, and
-saves the digest's trend chart beside the database (:mod:`bot.demo_reports`). Each step checks
-what came back; the exit status is 0 only when every step did what it should.
+the Slack Web API, the real app (``bot.server``) on uvicorn, and a verifying webhook receiver
+standing in for the operator's billing system (the accounts file's ``billing_webhook`` URL
+rewritten to it). A scripted owner then talks to the app with requests signed exactly as Slack
+signs them, and every reply is rendered as text; then the events the billing system received
+(signatures verified) are shown. It ends with a reconciliation report and the daily digest,
+posted by the real report jobs, and saves the digest's trend chart beside the database
+(:mod:`bot.demo_reports`). Each step checks what came back; the exit status is 0 only when
+every step did what it should.
 """
 
 from __future__ import annotations
@@ -39,19 +42,21 @@ from billing.service import SeatService
 from bot import demo_reports
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.demo_render import render_message, render_view
-from bot.loader import apply_config, load_file
+from bot.loader import LoadedConfig, apply_config, load_file
 from bot.secrets import TokenCipher
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn
 from bot.standin.slack_api import RunningServer, serve_asgi
 from bot.standin.slack_driver import button, number_input_value, static_select_value
+from bot.webhook_receiver import ReceivedEvent, WebhookReceiver
 from handlers import ids
 from platforms.sandbox import SandboxApp, SandboxConfig
 
 #: The demo's data: copies of ``examples/`` that ship inside the package (a test keeps them equal).
 DEMO_DATA_FILES = ("accounts.yml", "globex-matrix-users.csv")
 EXAMPLE_SANDBOX_URL = "http://127.0.0.1:8765"
+EXAMPLE_WEBHOOK_URL = "http://127.0.0.1:8766"  # `seatbot webhooks listen`'s default port
 TEAM = "T0ACME001"
 OWNER = "U0ACMEOWNER"
 MANAGER = "U0ACMEMGR"
@@ -263,9 +268,10 @@ async def _delete_blocking_users(
     return len(named)
 
 
-def prepare_demo_accounts(folder: Path, sandbox_url: str) -> Path:
+def prepare_demo_accounts(folder: Path, sandbox_url: str, webhook_url: str | None = None) -> Path:
     """Copy the example accounts file (and the files it names) into ``folder``, its platform
-    URLs pointing at ``sandbox_url``; returns the copy's path."""
+    URLs pointing at ``sandbox_url`` (and its webhook at ``webhook_url``, when given); returns
+    the copy's path."""
     data = demo_data()
     for name in DEMO_DATA_FILES:
         source = data / name
@@ -274,6 +280,8 @@ def prepare_demo_accounts(folder: Path, sandbox_url: str) -> Path:
         (folder / name).write_bytes(source.read_bytes())
     target = folder / "accounts.yml"
     text = target.read_text(encoding="utf-8").replace(EXAMPLE_SANDBOX_URL, sandbox_url)
+    if webhook_url is not None:
+        text = text.replace(EXAMPLE_WEBHOOK_URL, webhook_url)
     target.write_text(text, encoding="utf-8")
     return target
 
@@ -318,6 +326,68 @@ async def _script(session: DemoSession, http: httpx.AsyncClient, sandbox_url: st
     await session.command("history", expect="25 → 20")
 
 
+#: The order of a request's events (by their type).
+_STEP = {"seat_change.requested": 0, "seat_change.approved": 1, "seat_change.applied": 2}
+
+#: The events the script's changes produce: the decrease is requested, approved and applied;
+#: the increase (within policy) is applied.
+EXPECTED_EVENTS = 4
+
+
+async def _billing_system(
+    receiver: WebhookReceiver, service: SeatService, account_id: int, out: Transcript
+) -> None:
+    """Wait for the script's events at the billing system and show them; each one's lines must
+    be the ledger's."""
+    out.heading("9. The billing system receives the changes (signed webhooks, verified)")
+    try:
+        events = await receiver.wait_for(EXPECTED_EVENTS, within_s=REPLY_WITHIN_S)
+    except TimeoutError:
+        raise DemoStepFailed(
+            f"the billing system received {len(receiver.events)} of {EXPECTED_EVENTS} events"
+        ) from None
+    # Delivered concurrently, they may arrive in any order: shown in the order they happened.
+    events = sorted(events, key=lambda e: (e.data.get("request_id") or 0, _step_of(e)))
+    ledger = {line.idempotency_key: line for line in service.ledger(account_id)}
+    applied_net = {
+        event.data.get("request_id"): event.data.get("net")
+        for event in events
+        if event.event_type == "seat_change.applied"
+    }
+    for event in events:
+        if event.event_type == "seat_change.applied":
+            for line in event.data.get("lines", []):
+                written = ledger.get(str(line.get("ledger_key")))
+                if written is None or written.amount.to_decimal_string() != line.get("amount"):
+                    raise DemoStepFailed(f"event {event.webhook_id} differs from the ledger")
+        elif applied_net.get(event.data.get("request_id")) != event.data.get("net"):
+            # What was requested and approved is what was billed.
+            raise DemoStepFailed(f"event {event.webhook_id} differs from what was applied")
+        out.bot(_event_lines(event), title="Billing system · signature verified")
+    if receiver.rejected:
+        raise DemoStepFailed(f"the billing system refused {len(receiver.rejected)} request(s)")
+
+
+def _step_of(event: ReceivedEvent) -> int:
+    return _STEP.get(event.event_type, len(_STEP))
+
+
+def _event_lines(event: ReceivedEvent) -> list[str]:
+    data = event.data
+    lines = [
+        f"{event.event_type} · webhook-id {event.webhook_id}",
+        f"{data.get('account')} · {data.get('product')} · {data.get('from_seats')} → "
+        f"{data.get('to_seats')} seats · request {data.get('request_id')}",
+    ]
+    for line in data.get("lines", []):
+        lines.append(
+            f"  {line['kind']:<7} {line['quantity']:>3} seats {line['amount']:>10} "
+            f"{line['currency']}"
+        )
+    lines.append(f"  {'net':<17} {data.get('net', ''):>10} {data.get('currency', '')}")
+    return lines
+
+
 def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
     table = Table(
         title=f"Ledger · Acme Telecom Ltd (times in {tz.key})",
@@ -350,12 +420,12 @@ async def _reports(
     if account is None:
         raise DemoStepFailed(f"the demo has no account {ACCOUNT!r}")
     try:
-        out.heading("9. Reconciliation: seats billed vs users on each platform")
+        out.heading("10. Reconciliation: seats billed vs users on each platform")
         before = _last_seq(standin)
         out.note(await demo_reports.reconciliation_step(jobs, account))
         for where, lines in demo_reports.posted_lines(standin, before, out.width):
             out.bot(lines, title=f"Seatbot · {where}")
-        out.heading("10. The daily digest, with the 30-day trend chart in its thread")
+        out.heading("11. The daily digest, with the 30-day trend chart in its thread")
         days = await demo_reports.record_history(jobs, ACCOUNT, now)
         out.note(
             f"first, {days} earlier daily runs are recorded as the scheduler would have made "
@@ -426,21 +496,35 @@ async def _run_demo(
 
         servers: list[RunningServer] = [sandbox_server, standin_server]
         try:
-            account_id, tz = load_demo_accounts(folder, sandbox_server.url, database_url, clock())
+            # The billing system: a verifying receiver with the secret the accounts file gives.
+            config = load_file(prepare_demo_accounts(folder, sandbox_server.url))
+            receiver = WebhookReceiver(_webhook_secret(config))
+            receiver_server = serve_asgi(receiver.asgi_app)
+            servers.append(receiver_server)
+            account_id, tz = load_demo_accounts(
+                folder, sandbox_server.url, database_url, clock(), webhook_url=receiver_server.url
+            )
             settings = Settings(
                 database_url=database_url,
                 slack_bot_token=SecretStr(BOT_TOKEN),
                 slack_signing_secret=SecretStr(SIGNING_SECRET),
                 slack_api_url=f"{standin_server.url}/api/",
                 seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
+                # Only the demo's own receiver: never a default webhook from the environment.
+                seatbot_webhook_url=None,
+                seatbot_webhook_secret=None,
+                # The demo plays the scheduler's jobs itself, step by step (steps 10 and 11).
+                seatbot_scheduler=False,
             )
             runtime = build_runtime(settings, clock=clock)
-            app_server = serve_asgi(runtime.asgi_app)
+            # Lifespan on: the billing webhook sender starts and stops with the app.
+            app_server = serve_asgi(runtime.asgi_app, lifespan="on")
             servers.append(app_server)
             console.print(
                 Text(
                     f"Seatbot demo · app {app_server.url} · Slack stand-in {standin_server.url}"
-                    f" · sandbox platforms {sandbox_server.url} · SQLite in {folder}",
+                    f" · sandbox platforms {sandbox_server.url} · billing system (webhook "
+                    f"receiver) {receiver_server.url} · SQLite in {folder}",
                     style="dim",
                 )
             )
@@ -456,6 +540,7 @@ async def _run_demo(
                     engine = make_engine(database_url)
                     try:
                         service = SeatService(make_session_factory(engine))
+                        await _billing_system(receiver, service, account_id, out)
                         console.print(_ledger_table(service, account_id, tz))
                     finally:
                         engine.dispose()
@@ -492,12 +577,26 @@ def local_cipher() -> TokenCipher:
     return TokenCipher([LOCAL_TOKEN_KEY], source="the local demo key")
 
 
+def _webhook_secret(config: LoadedConfig) -> str:
+    """The demo account's webhook secret, as the accounts file gives it."""
+    secret = config.webhook_secrets.get(ACCOUNT)
+    if secret is None:
+        raise DemoStepFailed(f"the demo's accounts file gives {ACCOUNT!r} no billing_webhook")
+    return secret
+
+
 def load_demo_accounts(
-    folder: Path, sandbox_url: str, database_url: str, at: datetime
+    folder: Path,
+    sandbox_url: str,
+    database_url: str,
+    at: datetime,
+    *,
+    webhook_url: str | None = None,
 ) -> tuple[int, ZoneInfo]:
-    """Load the example accounts (platform URLs pointing at ``sandbox_url``) into the database
-    at ``database_url``, migrating it first; returns Acme's account id and time zone."""
-    accounts_file = prepare_demo_accounts(folder, sandbox_url)
+    """Load the example accounts (platform URLs pointing at ``sandbox_url``, the webhook at
+    ``webhook_url`` when given) into the database at ``database_url``, migrating it first;
+    returns Acme's account id and time zone."""
+    accounts_file = prepare_demo_accounts(folder, sandbox_url, webhook_url)
     upgrade(database_url)
     engine = make_engine(database_url)
     try:

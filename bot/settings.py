@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     # offset) and runs SEATBOT_CLOCK_SPEED times faster than real time. Unset: the real clock.
     seatbot_clock_start: str | None = None
     seatbot_clock_speed: float = Field(default=1.0, gt=0)
+    # The billing hand-off's default webhook (accounts without their own `billing_webhook`).
+    # Checked when a command uses them (bot.webhook_config.default_destination), not here, so
+    # that a bad value stops `seatbot serve` and `seatbot webhooks test`, not `seatbot load`.
+    seatbot_webhook_url: str | None = None
+    seatbot_webhook_secret: SecretStr | None = None
+    # One delivery attempt's deadline; seconds between polls of the outbox.
+    seatbot_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    seatbot_webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    # Seconds to wait after each failed attempt, comma-separated (default: about a day).
+    seatbot_webhook_retry_schedule: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -122,6 +132,8 @@ _EXPECTED = {
     "seatbot_slack_workspace_burst": "is not a whole number of at least 1",
     "seatbot_clock_start": "is not an ISO 8601 instant with an offset",
     "seatbot_clock_speed": "is not a positive number",
+    "seatbot_webhook_timeout_seconds": "is not a positive number of seconds",
+    "seatbot_webhook_poll_seconds": "is not a positive number of seconds",
 }
 
 

@@ -37,6 +37,14 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     # 16 of 31 January days left: 25 seats × 30.00 × 16/31 = 387.10 credited.
     assert "-387.10 USD" in transcript
     assert "1 Jan – 31 Jan 2026" in transcript  # the period's last day, in London
+    # The billing system received the decrease's request, approval and application, and the
+    # increase's application, as signed events, and verified them.
+    assert transcript.count("Billing system · signature verified") == 4
+    assert transcript.count("seat_change.requested · webhook-id msg_") == 1
+    assert transcript.count("seat_change.approved · webhook-id msg_") == 1
+    assert "acme · contact_center · 25 → 20 seats" in transcript
+    assert "acme · axiom · 12 → 14 seats" in transcript
+    assert transcript.count("seat_change.applied · webhook-id msg_") == 2
 
 
 @pytest.mark.parametrize("name", DEMO_DATA_FILES)
