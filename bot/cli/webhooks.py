@@ -246,8 +246,9 @@ def new_secret() -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``seatbot webhooks`` group."""
     group = new_group(
-        "The billing hand-off: signed webhooks (Standard Webhooks) from the outbox, which "
-        "`seatbot serve` delivers."
+        "The billing hand-off: signed webhooks that `seatbot serve` delivers.\n\n"
+        "Every applied change and renewal, and each approval step, is written to the outbox "
+        "with the ledger and sent to the billing system as a Standard Webhooks event."
     )
     add_command(group, "list", list_events)
     add_command(group, "retry", retry)
