@@ -37,7 +37,7 @@ from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, zone
 from billing.products import MAX_SEATS, ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule
-from billing.reports import parse_digest_time
+from billing.report_facts import parse_digest_time
 from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.webhook_config import NOT_WHSEC_MESSAGE, URL_PROBLEM, is_webhook_secret, is_webhook_url

@@ -35,15 +35,15 @@ from billing.job_claims import Claim, JobClaims, JobRunView, JobStatus
 from billing.outcomes import UsersNeeded
 from billing.periods import local_date, zone
 from billing.products import Product
-from billing.reports import (
+from billing.report_facts import (
     DIGEST_JOB,
     RECONCILE_JOB,
     AccountReconciliation,
     DigestFacts,
     ReconcileTarget,
-    Reports,
     TrendPoint,
 )
+from billing.reports import Reports
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers.facts import PlatformFacts
