@@ -38,7 +38,8 @@ from bot.platform_directory import PlatformDirectory
 from bot.reports_runtime import ReportsRuntime, build_reports, clock_setting
 from bot.settings import Settings, load_settings
 from bot.trend_chart import render_trend_png
-from handlers.report_jobs import PostOutcome, ReportJobs
+from handlers.report_jobs import ReportJobs
+from handlers.report_posting import PostOutcome
 from handlers.views.digest import details_messages, digest_messages
 from handlers.views.text import Locale
 
