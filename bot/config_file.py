@@ -2,7 +2,7 @@
 
 Parsing walks PyYAML's node tree (not plain dicts) so that every problem is reported with its
 line and field, all of them at once; nothing is returned unless the whole file is valid. The
-result is :class:`LoadedConfig`: billing's :class:`~billing.account_setup.AccountSetup` values
+result is :class:`LoadedConfig`: billing's :class:`~billing.setup_specs.AccountSetup` values
 (what ``bot.loader.apply_config`` applies) and, kept apart from them, each platform
 connection's credentials, which only ever leave this process encrypted.
 
@@ -25,19 +25,19 @@ from typing import Any
 
 import yaml
 
-from billing.account_setup import (
+from billing.models import Role
+from billing.money import Money, MoneyError, normalise_currency
+from billing.periods import Interval, PeriodError, zone
+from billing.products import MAX_SEATS, ConnectionKind, Product
+from billing.proration import DecreasePolicy, ProrationRule
+from billing.report_facts import parse_digest_time
+from billing.setup_specs import (
     AccountSetup,
     MemberSetup,
     PlatformSetup,
     SubscriptionSetup,
     WebhookSetup,
 )
-from billing.models import Role
-from billing.money import Money, MoneyError, normalise_currency
-from billing.periods import Interval, PeriodError, zone
-from billing.products import MAX_SEATS, ConnectionKind, Product
-from billing.proration import DecreasePolicy, ProrationRule
-from billing.reports import parse_digest_time
 from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.webhook_config import NOT_WHSEC_MESSAGE, URL_PROBLEM, is_webhook_secret, is_webhook_url

@@ -16,15 +16,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing.account_setup import (
-    SETUP_ACTOR,
-    AccountSetup,
-    SetupConflict,
-    apply_account_setups,
-    stored_platform_credentials,
-    stored_webhook_secret,
-)
+from billing.account_setup import SETUP_ACTOR, apply_account_setups
+from billing.connection_setup import stored_platform_credentials, stored_webhook_secret
 from billing.products import Product
+from billing.setup_specs import AccountSetup, SetupConflict
 from bot.config_file import ConfigError, LoadedConfig, Problem, load_file, parse_config
 from bot.platform_credentials import ciphertext_to_store
 from bot.secrets import TokenCipher, TokenKeyError, cipher_from_environment

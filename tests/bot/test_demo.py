@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot import demo
+from bot import demo_setup
 from bot.cli import run
-from bot.demo import DEMO_DATA_FILES, demo_data, run_demo
+from bot.demo import run_demo
+from bot.demo_setup import DEMO_DATA_FILES, demo_data
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -66,7 +67,7 @@ def test_the_demo_data_is_package_data() -> None:
 def test_a_failing_demo_says_why_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(demo, "demo_data", lambda: tmp_path)  # a package without its data
+    monkeypatch.setattr(demo_setup, "demo_data", lambda: tmp_path)  # a package without its data
     status = run(["demo"])
     out, err = capsys.readouterr()
     assert status == 1
