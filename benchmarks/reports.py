@@ -45,7 +45,8 @@ from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import Product
 from billing.reconciliation import ProductReconciliation, UserCounts
-from billing.reports import AccountReconciliation, DigestFacts, Reports
+from billing.report_facts import AccountReconciliation, DigestFacts
+from billing.reports import Reports
 from billing.views import AccountView
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.platform_credentials import seal

@@ -16,133 +16,46 @@ The rules:
 - The currency cannot change once the account has subscriptions (:class:`SetupConflict`).
 - Platform credentials arrive as opaque ciphertext (``credentials_encrypted``), made outside
   billing; the caller passes the stored string back unchanged when the credentials did not
-  change, so a different string means different credentials.
+  change, so a different string means different credentials. The same holds for the secret of
+  the account's billing webhook (``billing_webhook``: where its billing events go), which the
+  setup is also the truth for (removed when missing).
 
 The report says, in words for the operator, every change made and every difference left alone
 on purpose (with why); it never shows a credential.
+
+The setup's values are in :mod:`billing.setup_specs`; platform connections and the billing
+webhook are applied by :mod:`billing.connection_setup`, the approval policy by
+:mod:`billing.approval_setup`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.approval_rules import ApprovalPolicy
 from billing.approval_setup import apply_approval_policy
-from billing.errors import UserFacingError
-from billing.models import Account, AuditEvent, Member, PlatformConnection, Role, Subscription
+from billing.connection_setup import apply_billing_webhook, apply_platform_connections
+from billing.models import Account, AuditEvent, Member, Subscription
 from billing.money import Money
-from billing.periods import Interval, period_at, zone
-from billing.products import ConnectionKind, Product
-from billing.proration import DecreasePolicy, ProrationRule
+from billing.periods import period_at, zone
+from billing.products import Product
+from billing.setup_specs import (
+    AccountSetup,
+    SetupChange,
+    SetupConflict,
+    SetupReport,
+    SubscriptionSetup,
+    shown,
+)
 
 #: The audit actor of changes made from the operator's accounts file.
 SETUP_ACTOR = "cli:load"
-
-
-@dataclass(frozen=True)
-class MemberSetup:
-    """A Slack user's role in the account."""
-
-    team_id: str
-    user_id: str
-    role: Role
-
-
-@dataclass(frozen=True)
-class SubscriptionSetup:
-    """A product's subscription terms; ``seats`` only starts a new subscription. ``line`` is
-    where it was described (for messages)."""
-
-    product: Product
-    seats: int
-    unit_price_minor: int
-    interval: Interval
-    anchor: date
-    rule: ProrationRule
-    decrease_policy: DecreasePolicy
-    line: int
-
-
-@dataclass(frozen=True)
-class PlatformSetup:
-    """How to read a product's users: ``options`` holds settings only (no secret);
-    ``credentials_encrypted`` is the opaque ciphertext of the credentials, or ``None``."""
-
-    product: Product
-    kind: ConnectionKind
-    base_url: str | None
-    file_path: str | None
-    options: Mapping[str, Any] = field(hash=False)
-    credentials_encrypted: str | None = field(default=None, repr=False)
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class AccountSetup:
-    """One account as the operator describes it."""
-
-    name: str
-    display_name: str
-    currency: str
-    timezone: str
-    team_id: str
-    channel_id: str | None
-    members: tuple[MemberSetup, ...]
-    subscriptions: tuple[SubscriptionSetup, ...]
-    platforms: tuple[PlatformSetup, ...]
-    line: int
-    approval: ApprovalPolicy | None = None
-    #: The daily digest's local time ("09:00"), or ``None`` for no digest (``reports:``).
-    digest_at: str | None = None
-
-
-class SetupConflict(UserFacingError):
-    """The setup contradicts stored history (``line`` and ``field`` say where it was asked)."""
-
-    def __init__(self, line: int, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.field = field_name
-
-
-@dataclass(frozen=True)
-class SetupReport:
-    """``lines``: what to tell the operator, in order; ``changed``: whether anything was
-    written (a report may hold only notes about differences left alone)."""
-
-    lines: tuple[str, ...]
-    changed: bool
-
-
-class _Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.changed = False
-
-    def change(self, text: str) -> None:
-        self.lines.append(text)
-        self.changed = True
-
-    def note(self, text: str) -> None:
-        self.lines.append(text)
-
-
-def stored_platform_credentials(session: Session, account_name: str) -> dict[Product, str]:
-    """The stored (opaque) credential ciphertext of each of the account's connections."""
-    rows = session.execute(
-        select(PlatformConnection.product, PlatformConnection.credentials_encrypted)
-        .join(Account, Account.id == PlatformConnection.account_id)
-        .where(Account.name == account_name, PlatformConnection.credentials_encrypted.is_not(None))
-    ).all()
-    return {Product(product): ciphertext for product, ciphertext in rows}
 
 
 def apply_account_setups(
@@ -161,8 +74,17 @@ def apply_account_setups(
     return SetupReport(tuple(report.lines), report.changed)
 
 
-def _shown(value: object) -> str:
-    return "none" if value is None else str(value)
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.changed = False
+
+    def change(self, text: str) -> None:
+        self.lines.append(text)
+        self.changed = True
+
+    def note(self, text: str) -> None:
+        self.lines.append(text)
 
 
 def _price(minor: int, currency: str) -> str:
@@ -213,14 +135,23 @@ class _Applier:
             )
         )
 
+    def record(self, account_id: int, change: SetupChange) -> None:
+        """Audit ``change`` and tell the operator about it."""
+        self.audit(account_id, change.action, **change.details)
+        for line in change.lines:
+            self.report.change(f"{self.name}: {line}")
+
     def apply(self) -> None:
         account = self._account()
         self._members(account)
         self._subscriptions(account)
-        self._platforms(account)
+        for change in apply_platform_connections(self.session, account, self.setup.platforms):
+            self.record(account.id, change)
         for line in apply_approval_policy(self.session, account, self.setup.approval):
             self.audit(account.id, "approval_policy.updated")
             self.report.change(f"{self.name}: {line}")
+        for change in apply_billing_webhook(self.session, account, self.setup.billing_webhook):
+            self.record(account.id, change)
 
     # -- the account ------------------------------------------------------------------------
 
@@ -254,9 +185,7 @@ class _Applier:
         changed = _differences(account, values)
         for name, (old, new) in changed.items():
             setattr(account, name, new)
-            self.report.change(
-                f"{self.name}: {_ACCOUNT_FIELDS[name]} {_shown(old)} → {_shown(new)}"
-            )
+            self.report.change(f"{self.name}: {_ACCOUNT_FIELDS[name]} {shown(old)} → {shown(new)}")
         if changed:
             self.audit(account.id, "account.updated", fields=list(changed))
         return account
@@ -393,97 +322,6 @@ class _Applier:
                 f"(the file says {sub.seats})"
             )
 
-    # -- platform connections ---------------------------------------------------------------
-
-    def _platforms(self, account: Account) -> None:
-        existing = {
-            row.product: row
-            for row in self.session.scalars(
-                select(PlatformConnection).where(PlatformConnection.account_id == account.id)
-            )
-        }
-        for platform in self.setup.platforms:
-            row = existing.pop(platform.product.value, None)
-            if row is None:
-                self._add_platform(account, platform)
-            else:
-                self._update_platform(account, row, platform)
-        for product, row in sorted(existing.items()):
-            self.session.delete(row)
-            self.audit(account.id, "platform.removed", product=product)
-            self.report.change(
-                f"{self.name}: {Product(product).label} connection removed (not in the file)"
-            )
-
-    def _add_platform(self, account: Account, platform: PlatformSetup) -> None:
-        self.session.add(
-            PlatformConnection(
-                account_id=account.id,
-                product=platform.product.value,
-                kind=platform.kind.value,
-                base_url=platform.base_url,
-                file_path=platform.file_path,
-                options=_options_text(platform.options),
-                credentials_encrypted=platform.credentials_encrypted,
-            )
-        )
-        self.audit(
-            account.id,
-            "platform.added",
-            product=platform.product.value,
-            kind=platform.kind.value,
-            credentials=platform.credentials_encrypted is not None,
-        )
-        where = (
-            f"API at {platform.base_url}"
-            if platform.kind is ConnectionKind.API
-            else f"import file {platform.file_path}"
-        )
-        with_credentials = ", with credentials" if platform.credentials_encrypted else ""
-        self.report.change(
-            f"{self.name}: {platform.product.label} connection added ({where}{with_credentials})"
-        )
-
-    def _update_platform(
-        self, account: Account, row: PlatformConnection, platform: PlatformSetup
-    ) -> None:
-        label = f"{self.name}: {platform.product.label} connection"
-        words: list[str] = []
-        fields: list[str] = []
-        for name, title, new in (
-            ("kind", "kind", platform.kind.value),
-            ("base_url", "base URL", platform.base_url),
-            ("file_path", "file", platform.file_path),
-        ):
-            old = getattr(row, name)
-            if old != new:
-                setattr(row, name, new)
-                fields.append(name)
-                words.append(f"{title} {_shown(old)} → {_shown(new)}")
-        new_options = _options_text(platform.options)
-        if row.options != new_options:
-            settings = _changed_keys(_loads(row.options), dict(platform.options))
-            row.options = new_options
-            fields.append("options")
-            words.append(f"settings changed ({', '.join(settings) or 'format'})")
-        old_secret, new_secret = row.credentials_encrypted, platform.credentials_encrypted
-        if old_secret != new_secret:
-            row.credentials_encrypted = new_secret
-            fields.append("credentials")
-            if old_secret is None:
-                words.append("credentials added")
-            elif new_secret is None:
-                words.append("credentials removed")
-            else:
-                words.append("credentials changed")
-        if fields:
-            # Field names only: never a credential, never an option value.
-            self.audit(
-                account.id, "platform.updated", product=platform.product.value, fields=fields
-            )
-            for text in words:
-                self.report.change(f"{label}: {text}")
-
 
 def _differences(row: object, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{field: (stored, wanted)}`` for every field whose stored value differs."""
@@ -492,20 +330,3 @@ def _differences(row: object, values: Mapping[str, Any]) -> dict[str, tuple[Any,
         for name, value in values.items()
         if getattr(row, name) != value
     }
-
-
-def _options_text(options: Mapping[str, Any]) -> str:
-    return json.dumps(dict(options), sort_keys=True)
-
-
-def _loads(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    keys: Iterable[str] = set(old) | set(new)
-    return sorted(key for key in keys if old.get(key) != new.get(key))

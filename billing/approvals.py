@@ -1,5 +1,7 @@
-"""Approval by managers, the application layer: submit a confirmed change, approve it, deny it,
-record where it was announced, and what time does to it (remind, escalate, expire).
+"""Approval by managers, the application layer: approve, deny, record where a request was
+announced, and what time does to it (remind, escalate, expire). What is stored, and the
+submission of a confirmed change, are in :mod:`billing.approval_store`; the time steps in
+:mod:`billing.approval_schedule`.
 
 Every step authorises first (nobody decides their own request; only the request's approvers,
 or the escalation list once it was escalated) and moves the request by compare-and-set on its
@@ -12,38 +14,38 @@ approves again — nobody applies numbers nobody saw.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approval_rules import (
-    ApprovalPolicy,
     Deciders,
-    DueStep,
     Person,
     authorise_decision,
-    default_approvers,
-    due_steps,
-    timeline,
 )
+from billing.approval_schedule import (
+    DRAFT_MAX_AGE,
+    DueItem,
+    due_items,
+    escalate_request,
+    expire_request,
+    reminder_of,
+)
+from billing.approval_store import PostedMessage, message_refs, policy_of, record_posted
 from billing.caller_scope import require_aware
 from billing.change_steps import Moved, apply, requote, settled
-from billing.decrease import SeatCheck, check_seat_change
+from billing.decrease import check_seat_change
 from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, UserFacingError
 from billing.models import (
     Account,
-    ApprovalMessage,
-    ApprovalPolicyRow,
-    Role,
     SeatChangeRequest,
     Subscription,
 )
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     ApprovalPrompt,
-    AwaitingApproval,
     ChangeApplied,
     ChangeClosed,
     ChangeDenied,
@@ -59,14 +61,11 @@ from billing.repository import (
     Storage,
     account_view,
     audit,
-    execute_update,
     get_subscription,
     is_visible,
     load_request,
-    members_with_role,
     move_request,
     people,
-    people_json,
     request_view,
     stored_lines,
     stored_period,
@@ -76,14 +75,6 @@ from billing.requests import RequestStatus
 from billing.seat_rules import OLDER_MESSAGE_NOTE, Staleness, quote_change, quote_moved
 from billing.users import UserListing
 
-#: Drafts never confirmed are closed after this long.
-DRAFT_MAX_AGE = timedelta(days=1)
-REMINDER_NOTE = "Reminder: this seat change is still waiting for a decision."
-ESCALATION_NOTE = (
-    "Escalated to you: this seat change has waited for a decision longer than the account's "
-    "policy allows. You may approve or deny it."
-)
-
 #: What an approver is told when the figures moved since the request was submitted.
 REPRICED_NOTE = (
     "The price changed since this was requested (time passed, or the subscription changed): "
@@ -91,126 +82,15 @@ REPRICED_NOTE = (
 )
 
 
-def policy_of(session: Session, account_id: int) -> ApprovalPolicy | None:
-    """The account's approval policy, or ``None`` when changes need no approval."""
-    row = session.scalars(
-        select(ApprovalPolicyRow).where(ApprovalPolicyRow.account_id == account_id)
-    ).one_or_none()
-    if row is None:
-        return None
-
-    def seconds(value: int | None) -> timedelta | None:
-        return None if value is None else timedelta(seconds=value)
-
-    return ApprovalPolicy(
-        approvers=people(row.approvers),
-        channel_id=row.channel_id,
-        require_decrease=row.require_decrease,
-        increase_over_seats=row.increase_over_seats,
-        net_charge_over_minor=row.net_charge_over_minor,
-        remind_after=seconds(row.remind_after_s),
-        escalate_after=seconds(row.escalate_after_s),
-        escalate_to=people(row.escalate_to),
-        expire_after=seconds(row.expire_after_s),
-    )
-
-
-def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
-    """Every Slack message posted about the request to its approvers."""
-    rows = session.scalars(
-        select(ApprovalMessage)
-        .where(ApprovalMessage.request_id == request_id)
-        .order_by(ApprovalMessage.id)
-    )
-    return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
-
-
-def submit(
-    session: Session,
-    caller: Caller,
-    loaded: LoadedRequest,
-    revision: int,
-    policy: ApprovalPolicy,
-    check: SeatCheck | None,
-    at: datetime,
-) -> AwaitingApproval:
-    """draft → pending approval (compare-and-set on status and revision), remembering whom it
-    was submitted to. The account's managers decide when the policy names nobody."""
-    request, account = loaded.request, loaded.account
-    requester: Person = (request.requested_by_team, request.requested_by_user)
-    managers = [
-        (m.team_id, m.user_id) for m in members_with_role(session, account.id, Role.MANAGER)
-    ]
-    deciders = tuple(p for p in policy.approvers if p != requester) or default_approvers(
-        managers, requester
-    )
-    if not deciders:
-        raise UserFacingError(
-            f"This change needs approval, but {account.display_name} has no one who can "
-            "approve it: ask the operator to name approvers (or managers)."
-        )
-    if not move_request(
-        session,
-        request.id,
-        RequestStatus.DRAFT,
-        RequestStatus.PENDING_APPROVAL,
-        revision=revision,
-        submitted_at=at,
-        approvers=people_json(deciders),
-        updated_at=at,
-    ):
-        raise Moved
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.submitted",
-        at,
-        request_id=request.id,
-        revision=revision,
-        approvers=[f"{team}:{user}" for team, user in deciders],
-        net_minor=request.net_minor,
-        currency=request.currency,
-        **{"from": RequestStatus.DRAFT.value, "to": RequestStatus.PENDING_APPROVAL.value},
-    )
-    session.refresh(request)
-    subscription = get_subscription(session, request.subscription_id)
-    return AwaitingApproval(
-        account_view(account),
-        request_view(request, subscription),
-        tuple(user for team, user in deciders if team == caller.team_id),
-        policy.channel_id,
-        check,
-    )
-
-
 class _Refused(Exception):
-    """A caller may not decide this request (carried out of the transaction to be audited)."""
+    """A caller may not decide this request, or may not even see it (carried out of the
+    transaction to be audited on the request's account)."""
 
-    def __init__(self, error: NotAuthorised, account_id: int, request_id: int) -> None:
+    def __init__(self, error: UserFacingError, account_id: int, request_id: int) -> None:
         super().__init__(error.message)
         self.error = error
         self.account_id = account_id
         self.request_id = request_id
-
-
-@dataclass(frozen=True, slots=True)
-class PostedMessage:
-    """Where the edge posted an announcement of a pending request."""
-
-    team_id: str
-    channel_id: str
-    ts: str
-    recipient: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DueItem:
-    """A step time makes due for a pending request."""
-
-    request_id: int
-    step: DueStep
-    due_at: datetime
 
 
 class Approvals:
@@ -348,6 +228,15 @@ class Approvals:
                 **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
             )
             fresh = load_request(session, request_id)
+            event = seat_change_event(
+                EventType.SEAT_CHANGE_DENIED,
+                account,
+                fresh.subscription,
+                fresh.request,
+                at,
+                (caller.team_id, caller.user_id),
+            )
+            record_event(session, event)
             return ChangeDenied(
                 account_view(account),
                 request_view(fresh.request, fresh.subscription),
@@ -374,20 +263,7 @@ class Approvals:
     ) -> None:
         """Remember where the request was announced, to stamp every message with its outcome."""
         with self._storage.write() as session:
-            known = {(ref.channel_id, ref.ts) for ref in message_refs(session, request_id)}
-            for message in posted:
-                if (message.channel_id, message.ts) in known:
-                    continue
-                session.add(
-                    ApprovalMessage(
-                        request_id=request_id,
-                        channel_id=message.channel_id,
-                        ts=message.ts,
-                        team_id=message.team_id,
-                        recipient=message.recipient,
-                        posted_at=at,
-                    )
-                )
+            record_posted(session, request_id, tuple(posted), at)
 
     def stamps_of(self, request_id: int) -> tuple[MessageRef, ...]:
         """The messages posted about the request."""
@@ -397,127 +273,29 @@ class Approvals:
     # ------------------------------------------------------------------ what time does
 
     def due(self, now: datetime, *, draft_max_age: timedelta = DRAFT_MAX_AGE) -> list[DueItem]:
-        """Every step time has made due by ``now``: reminders, escalations and expiries of
-        pending requests (by their account's policy), and drafts left unconfirmed longer than
-        ``draft_max_age``. Repeating a step is prevented by the caller's claim (job_runs)."""
+        """Every step time has made due by ``now`` (:func:`billing.approval_schedule.due_items`)."""
         require_aware(now)
-        found: list[DueItem] = []
         with self._storage.read() as session:
-            pending = session.execute(
-                select(SeatChangeRequest, Subscription.account_id)
-                .join(Subscription, SeatChangeRequest.subscription_id == Subscription.id)
-                .where(SeatChangeRequest.status == RequestStatus.PENDING_APPROVAL.value)
-            ).tuples()
-            policies: dict[int, ApprovalPolicy | None] = {}
-            for request, account_id in pending:
-                if account_id not in policies:
-                    policies[account_id] = policy_of(session, account_id)
-                policy = policies[account_id]
-                if policy is None or request.submitted_at is None:
-                    continue
-                line = timeline(policy, request.submitted_at)
-                done = frozenset({DueStep.ESCALATE}) if request.escalated_at else frozenset()
-                for step in due_steps(line, now, done=done):
-                    when = {
-                        DueStep.REMIND: line.remind_at,
-                        DueStep.ESCALATE: line.escalate_at,
-                        DueStep.EXPIRE: line.expire_at,
-                    }[step]
-                    found.append(DueItem(request.id, step, when or now))
-            stale_drafts = session.scalars(
-                select(SeatChangeRequest).where(
-                    SeatChangeRequest.status == RequestStatus.DRAFT.value,
-                    SeatChangeRequest.created_at <= now - draft_max_age,
-                )
-            )
-            found.extend(
-                DueItem(draft.id, DueStep.EXPIRE, draft.created_at + draft_max_age)
-                for draft in stale_drafts
-            )
-        return found
+            return due_items(session, now, draft_max_age)
 
     def reminder(self, request_id: int) -> ApprovalPrompt | None:
         """What to send the deciders of a request still pending (``None`` when it is not)."""
         with self._storage.read() as session:
-            loaded = load_request(session, request_id)
-            if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
-                return None
-            return ApprovalPrompt(
-                account_view(loaded.account),
-                request_view(loaded.request, loaded.subscription),
-                note=REMINDER_NOTE,
-            )
+            return reminder_of(session, request_id)
 
     def escalate(
         self, request_id: int, at: datetime
     ) -> tuple[ApprovalPrompt, tuple[Person, ...]] | None:
-        """Let the policy's escalation list decide too (once); the request to show them and
-        who they are, or ``None`` when it is no longer pending or was escalated already."""
+        """Let the policy's escalation list decide too, once (:func:`escalate_request`)."""
         require_aware(at)
         with self._storage.write() as session:
-            loaded = load_request(session, request_id)
-            policy = policy_of(session, loaded.account.id)
-            if policy is None or not policy.escalate_to:
-                return None
-            moved = execute_update(
-                session,
-                update(SeatChangeRequest)
-                .where(
-                    SeatChangeRequest.id == request_id,
-                    SeatChangeRequest.status == RequestStatus.PENDING_APPROVAL.value,
-                    SeatChangeRequest.escalated_at.is_(None),
-                )
-                .values(escalated_at=at, updated_at=at),
-            )
-            if moved != 1:
-                return None
-            audit(
-                session,
-                loaded.account.id,
-                "system",
-                "request.escalated",
-                at,
-                request_id=request_id,
-                escalate_to=[f"{team}:{user}" for team, user in policy.escalate_to],
-            )
-            fresh = load_request(session, request_id)
-            return (
-                ApprovalPrompt(
-                    account_view(fresh.account),
-                    request_view(fresh.request, fresh.subscription),
-                    note=ESCALATION_NOTE,
-                ),
-                policy.escalate_to,
-            )
+            return escalate_request(session, request_id, at)
 
     def expire(self, request_id: int, at: datetime) -> ChangeClosed | None:
-        """Close an open request time has run out on (pending too long, or a draft never
-        confirmed): ``None`` when it was settled meanwhile. The outcome carries nothing to
-        stamp; :meth:`stamps_of` gives the messages."""
+        """Close an open request time has run out on (:func:`expire_request`)."""
         require_aware(at)
         with self._storage.write() as session:
-            loaded = load_request(session, request_id)
-            status = RequestStatus(loaded.request.status)
-            if status not in (RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL):
-                return None
-            if not move_request(session, request_id, status, RequestStatus.EXPIRED, updated_at=at):
-                return None
-            audit(
-                session,
-                loaded.account.id,
-                "system",
-                "request.expired",
-                at,
-                request_id=request_id,
-                idempotency_key=loaded.request.idempotency_key,
-                **{"from": status.value, "to": RequestStatus.EXPIRED.value},
-            )
-            fresh = load_request(session, request_id)
-            return ChangeClosed(
-                account_view(fresh.account),
-                request_view(fresh.request, fresh.subscription),
-                "This seat change expired without a decision; nothing was billed.",
-            )
+            return expire_request(session, request_id, at)
 
     # ------------------------------------------------------------------ helpers
 
@@ -527,7 +305,9 @@ class Approvals:
         """The request, if the caller may decide it; a refusal is written to the audit trail."""
         loaded = load_request(session, request_id)
         if not is_visible(session, loaded.account, caller) and not _is_decider(loaded, caller):
-            raise NotFound(REQUEST_GONE)
+            # Someone else's request (a forged or guessed id): the caller learns nothing
+            # more than "not found", and the owning account's audit trail records the try.
+            raise _Refused(NotFound(REQUEST_GONE), loaded.account.id, request_id)
         request = loaded.request
         policy = policy_of(session, loaded.account.id)
         deciders = Deciders(
@@ -545,7 +325,7 @@ class Approvals:
             raise _Refused(refused, loaded.account.id, request_id) from None
         return loaded
 
-    def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> NotAuthorised:
+    def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:
         """Write the refusal to the audit trail (after the refused transaction rolled back) and
         return the error to raise."""
         with self._storage.write() as session:
@@ -623,12 +403,4 @@ def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> Chan
     return replace(applied, stamps=stamps)
 
 
-__all__ = [
-    "REPRICED_NOTE",
-    "Approvals",
-    "DueItem",
-    "PostedMessage",
-    "message_refs",
-    "policy_of",
-    "submit",
-]
+__all__ = ["REPRICED_NOTE", "Approvals", "DueItem", "PostedMessage"]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from billing.access import Caller
 from billing.decrease import SeatCheck
 from billing.models import Account, SeatChangeRequest, Subscription
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     AlreadyApplied,
     ChangeApplied,
@@ -65,8 +66,8 @@ def apply(
     from_status: RequestStatus = RequestStatus.DRAFT,
 ) -> ChangeApplied:
     """``from_status`` (a draft its owner confirms, or a request pending approval that an
-    approver approves) → approved → applied: the compare-and-sets and the ledger lines, or
-    nothing. ``caller`` is who decided."""
+    approver approves) → approved → applied: the compare-and-sets, the ledger lines and their
+    outbox event, or nothing. ``caller`` is who decided."""
     request, account = loaded.request, loaded.account
     if not move_request(
         session,
@@ -90,6 +91,14 @@ def apply(
         revision=revision,
         **{"from": from_status.value, "to": RequestStatus.APPROVED.value},
     )
+    decided_by = (caller.team_id, caller.user_id)
+    if from_status is RequestStatus.PENDING_APPROVAL:
+        # The billing system heard it was requested: now that it is approved (written only
+        # by the click that won the compare-and-set above).
+        approved = seat_change_event(
+            EventType.SEAT_CHANGE_APPROVED, account, subscription, request, at, decided_by
+        )
+        record_event(session, approved)
     if not move_request(
         session,
         request.id,
@@ -104,6 +113,11 @@ def apply(
     ):
         raise Moved  # another change landed first: rolled back, then quoted again
     entries = write_applied_lines(session, request, at)
+    # The billing hand-off: its outbox event, in this same transaction.
+    event = seat_change_event(
+        EventType.SEAT_CHANGE_APPLIED, account, subscription, request, at, decided_by, entries
+    )
+    record_event(session, event)
     audit(
         session,
         account.id,

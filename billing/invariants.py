@@ -9,6 +9,9 @@
    each); ledger keys are unique (the database enforces it too).
 4. **Audit chains**: each request's trail starts with its creation and ends in an event that
    matches its status.
+5. **Outbox**: every applied change and every renewal has its one billing event in the outbox
+   (written in the same transaction), whose lines are exactly its ledger lines; no event
+   records a change or renewal that did not happen.
 
 Read-only: it reports, never repairs. Each violation names the row and what is wrong, in words.
 """
@@ -28,9 +31,11 @@ from billing.models import (
     AuditEvent,
     LedgerEntry,
     LedgerKind,
+    OutboxEvent,
     SeatChangeRequest,
     Subscription,
 )
+from billing.outbox import EventType, event_key, ledger_line
 from billing.repository import ledger_key, stored_lines
 from billing.requests import RequestStatus
 
@@ -67,6 +72,7 @@ class CheckReport:
     requests: int
     ledger_lines: int
     violations: tuple[Violation, ...]
+    outbox_events: int = 0
 
     @property
     def clean(self) -> bool:
@@ -80,6 +86,7 @@ def check_invariants(session: Session) -> CheckReport:
     requests = list(session.scalars(select(SeatChangeRequest).order_by(SeatChangeRequest.id)))
     entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)))
     events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    outbox = list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
 
     names = {s.id: f"subscription {s.id} ({accounts.get(s.account_id, '?')} {s.product})"
              for s in subscriptions}  # fmt: skip
@@ -98,7 +105,11 @@ def check_invariants(session: Session) -> CheckReport:
     violations += _ledger_violations(requests, by_request)
     violations += _key_violations(entries)
     violations += _trail_violations(requests, trails)
-    return CheckReport(len(subscriptions), len(requests), len(entries), tuple(violations))
+    violations += _outbox_violations(requests, entries, by_request, outbox)
+    violations += _approval_event_violations(requests, outbox)
+    return CheckReport(
+        len(subscriptions), len(requests), len(entries), tuple(violations), len(outbox)
+    )
 
 
 def _request_id(event: AuditEvent) -> int | None:
@@ -293,3 +304,134 @@ def _trail_violations(
                           f"its trail ends with {last}")
             )  # fmt: skip
     return found
+
+
+#: The events whose existence the outbox rule checks (others are not tied to the ledger).
+_LEDGER_EVENTS = frozenset(
+    {EventType.SEAT_CHANGE_APPLIED.value, EventType.SUBSCRIPTION_RENEWED.value}
+)
+
+
+def _outbox_violations(
+    requests: list[SeatChangeRequest],
+    entries: list[LedgerEntry],
+    by_request: dict[int, list[LedgerEntry]],
+    outbox: list[OutboxEvent],
+) -> list[Violation]:
+    found: list[Violation] = []
+    by_key = {event.idempotency_key: event for event in outbox}
+    expected: dict[str, list[LedgerEntry]] = {}
+    for request in requests:
+        if request.status != RequestStatus.APPLIED.value:
+            continue
+        key = event_key(EventType.SEAT_CHANGE_APPLIED, request.idempotency_key)
+        expected[key] = by_request.get(request.id, [])
+        if key not in by_key:
+            found.append(
+                Violation(
+                    "outbox",
+                    f"request {request.id}",
+                    "was applied but its seat_change.applied event is not in the outbox",
+                )
+            )
+    for entry in entries:
+        if entry.kind != LedgerKind.RENEWAL.value:
+            continue
+        key = event_key(EventType.SUBSCRIPTION_RENEWED, entry.idempotency_key)
+        expected[key] = [entry]
+        if key not in by_key:
+            found.append(
+                Violation(
+                    "outbox",
+                    f"ledger line {entry.id}",
+                    f"renews subscription {entry.subscription_id} for the period starting "
+                    f"{entry.period_start.isoformat()}, but its subscription.renewed event is "
+                    "not in the outbox",
+                )
+            )
+    for event in outbox:
+        if event.event_type not in _LEDGER_EVENTS:
+            continue
+        subject = f"outbox event {event.id} ({event.event_type})"
+        lines = expected.get(event.idempotency_key)
+        if lines is None:
+            found.append(
+                Violation(
+                    "outbox", subject, "records a change or renewal that is not in the ledger"
+                )
+            )
+            continue
+        sent = _event_lines(event.body)
+        wanted = [ledger_line(entry).document() for entry in lines]
+        if sent is None or _sorted_lines(sent) != _sorted_lines(wanted):
+            found.append(
+                Violation("outbox", subject, "its lines differ from the ledger lines it records")
+            )
+    return found
+
+
+#: A request's approval steps: the event each status it reached through approval must have.
+_APPROVAL_EVENTS = {
+    RequestStatus.APPLIED: EventType.SEAT_CHANGE_APPROVED,
+    RequestStatus.DENIED: EventType.SEAT_CHANGE_DENIED,
+    RequestStatus.CANCELLED: EventType.SEAT_CHANGE_CANCELLED,
+    RequestStatus.EXPIRED: EventType.SEAT_CHANGE_EXPIRED,
+}
+
+
+def _approval_event_violations(
+    requests: list[SeatChangeRequest], outbox: list[OutboxEvent]
+) -> list[Violation]:
+    """A request submitted for approval has its ``seat_change.requested`` event and, once
+    decided, the event of its decision; no approval event exists for anything else."""
+    found: list[Violation] = []
+    present = {event.idempotency_key for event in outbox}
+    expected: set[str] = set()
+    for request in requests:
+        if request.submitted_at is None:
+            continue  # never went to approval: only seat_change.applied, checked above
+        wanted = [EventType.SEAT_CHANGE_REQUESTED]
+        decision = _APPROVAL_EVENTS.get(RequestStatus(request.status))
+        if decision is not None:
+            wanted.append(decision)
+        for event_type in wanted:
+            key = event_key(event_type, request.idempotency_key)
+            expected.add(key)
+            if key not in present:
+                found.append(
+                    Violation(
+                        "outbox",
+                        f"request {request.id}",
+                        f"is {request.status.replace('_', ' ')} after approval, but its "
+                        f"{event_type.value} event is not in the outbox",
+                    )
+                )
+    approval_types = {EventType.SEAT_CHANGE_REQUESTED.value} | {
+        event_type.value for event_type in _APPROVAL_EVENTS.values()
+    }
+    for event in outbox:
+        if event.event_type in approval_types and event.idempotency_key not in expected:
+            found.append(
+                Violation(
+                    "outbox",
+                    f"outbox event {event.id} ({event.event_type})",
+                    "records an approval step its request never took",
+                )
+            )
+    return found
+
+
+def _event_lines(body: str) -> list[dict[str, object]] | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    data = document.get("data") if isinstance(document, dict) else None
+    lines = data.get("lines") if isinstance(data, dict) else None
+    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+        return None
+    return lines
+
+
+def _sorted_lines(lines: list[dict[str, object]]) -> list[str]:
+    return sorted(json.dumps(line, sort_keys=True) for line in lines)

@@ -2,10 +2,11 @@
 period once.
 
 Each advance is a version compare-and-set plus one ``renewal`` ledger entry (seats × unit price
-for the new period, billed in advance) keyed by the subscription and the period start, so a
-renewal is written once whoever triggers it. Advancing moves the version, so quotes made in the
-old period become stale. The period a subscription was loaded in is not billed by Seatbot (it
-was billed before Seatbot took over).
+for the new period, billed in advance) keyed by the subscription and the period start, with its
+``subscription.renewed`` outbox event, so a renewal is written and handed over once whoever
+triggers it. Advancing moves the version, so quotes made in the old period become stale. The
+period a subscription was loaded in is not billed by Seatbot (it was billed before Seatbot took
+over).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from billing.models import Account, LedgerEntry, LedgerKind, Subscription
+from billing.outbox import record_event, subscription_renewed
 from billing.periods import Interval, period_at, zone
 from billing.repository import audit, execute_update, get_subscription
 
@@ -65,6 +67,7 @@ def renew_due(
         )
         session.add(entry)
         session.flush()
+        record_event(session, subscription_renewed(account, current, entry, at))
         audit(
             session,
             account.id,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Action, Caller
 from billing.approval_rules import needs_approval
-from billing.approvals import message_refs, policy_of, submit
+from billing.approval_store import message_refs, policy_of, submit
 from billing.caller_scope import (
     authorise_on,
     authorised_request,
@@ -37,6 +37,7 @@ from billing.caller_scope import (
 from billing.change_steps import Moved, apply, cancelled, present, requote, settled
 from billing.decrease import check_seat_change
 from billing.models import Account, SeatChangeRequest, Subscription
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     ChangeOutcome,
     UsersNeeded,
@@ -318,6 +319,16 @@ class SeatChanges:
                 request_id=request.id,
                 **{"from": status.value, "to": RequestStatus.CANCELLED.value},
             )
+            if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told of it
+                event = seat_change_event(
+                    EventType.SEAT_CHANGE_CANCELLED,
+                    loaded.account,
+                    loaded.subscription,
+                    request,
+                    at,
+                    (caller.team_id, caller.user_id),
+                )
+                record_event(session, event)
             return replace(
                 cancelled(session, load_request(session, request_id), caller), stamps=stamps
             )

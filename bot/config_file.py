@@ -2,14 +2,16 @@
 
 Parsing walks PyYAML's node tree (not plain dicts) so that every problem is reported with its
 line and field, all of them at once; nothing is returned unless the whole file is valid. The
-result is :class:`LoadedConfig`: billing's :class:`~billing.account_setup.AccountSetup` values
+result is :class:`LoadedConfig`: billing's :class:`~billing.setup_specs.AccountSetup` values
 (what ``bot.loader.apply_config`` applies) and, kept apart from them, each platform
 connection's credentials, which only ever leave this process encrypted.
 
 A connection's ``options`` may hold credentials (``bot.platform_credentials.CREDENTIAL_KEYS``:
 ``api_key``, ``login_email``, ``token``) and settings (``SETTING_KEYS``); any other option is
-refused, so that no secret reaches the database readable under a name nobody expected.
-Problems never quote a credential's value.
+refused, so that no secret reaches the database readable under a name nobody expected. An
+account's ``billing_webhook`` (``url`` and a Standard Webhooks ``secret``) is where its billing
+events go; its secret is kept apart like the credentials. Problems never quote a credential's
+value or a secret.
 """
 
 from __future__ import annotations
@@ -23,15 +25,22 @@ from typing import Any
 
 import yaml
 
-from billing.account_setup import AccountSetup, MemberSetup, PlatformSetup, SubscriptionSetup
 from billing.models import Role
 from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, zone
 from billing.products import MAX_SEATS, ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule
-from billing.reports import parse_digest_time
+from billing.report_facts import parse_digest_time
+from billing.setup_specs import (
+    AccountSetup,
+    MemberSetup,
+    PlatformSetup,
+    SubscriptionSetup,
+    WebhookSetup,
+)
 from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
+from bot.webhook_config import NOT_WHSEC_MESSAGE, URL_PROBLEM, is_webhook_secret, is_webhook_url
 from bot.yaml_nodes import ConfigError, NodeReader, Problem, is_null
 
 __all__ = ["ConfigError", "LoadedConfig", "Problem", "load_file", "parse_config"]
@@ -48,12 +57,14 @@ ConnectionKey = tuple[str, Product]
 class LoadedConfig:
     """A validated file, ready to apply. The platform setups in ``accounts`` carry no
     credentials (``credentials_encrypted`` is ``None``): those are in ``credentials``, in
-    clear, until ``bot.loader.apply_config`` encrypts them."""
+    clear, until ``bot.loader.apply_config`` encrypts them. Likewise each account's billing
+    webhook secret is in ``webhook_secrets`` (by account name), not in its setup."""
 
     accounts: tuple[AccountSetup, ...]
     credentials: Mapping[ConnectionKey, PlatformCredentials] = field(
         default_factory=dict, repr=False
     )
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def load_file(path: Path) -> LoadedConfig:
@@ -95,6 +106,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
     top = reader.mapping(root, "", required={"accounts"}, optional=set())
     accounts: list[AccountSetup] = []
     credentials: dict[ConnectionKey, PlatformCredentials] = {}
+    webhook_secrets: dict[str, str] = {}
     if top is not None and "accounts" in top:
         items = reader.sequence(top["accounts"], "accounts")
         if not items and not reader.problems:
@@ -102,10 +114,12 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
         for index, item in enumerate(items):
             parsed = _parse_account(reader, item, f"accounts[{index}]", base_dir or Path.cwd())
             if parsed is not None:
-                account, account_credentials = parsed
+                account, account_credentials, webhook_secret = parsed
                 accounts.append(account)
                 for product, values in account_credentials.items():
                     credentials[(account.name, product)] = values
+                if webhook_secret is not None:
+                    webhook_secrets[account.name] = webhook_secret
         seen: dict[str, int] = {}
         for index, account_node in enumerate(items):
             spec_name = next(
@@ -120,7 +134,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
             seen[spec_name] = index
     if reader.problems:
         raise ConfigError(reader.problems)
-    return LoadedConfig(tuple(accounts), credentials)
+    return LoadedConfig(tuple(accounts), credentials, webhook_secrets)
 
 
 # -- accounts -----------------------------------------------------------------------------------
@@ -128,7 +142,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
 
 def _parse_account(
     reader: NodeReader, node: yaml.Node, path: str, base_dir: Path
-) -> tuple[AccountSetup, dict[Product, PlatformCredentials]] | None:
+) -> tuple[AccountSetup, dict[Product, PlatformCredentials], str | None] | None:
     fields = reader.mapping(
         node,
         path,
@@ -141,6 +155,7 @@ def _parse_account(
             "platforms",
             "approval",
             "reports",
+            "billing_webhook",
         },
     )
     if fields is None:
@@ -184,6 +199,9 @@ def _parse_account(
     platforms = _parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
     approval = parse_approval(reader, fields.get("approval"), f"{path}.approval", team_id, currency)
     digest_at = _parse_reports(reader, fields.get("reports"), f"{path}.reports")
+    webhook: tuple[WebhookSetup, str] | None = None
+    if "billing_webhook" in fields:
+        webhook = _parse_webhook(reader, fields["billing_webhook"], f"{path}.billing_webhook")
     if len(reader.problems) > before or name is None or currency is None or team_id is None:
         return None
     account = AccountSetup(
@@ -199,9 +217,31 @@ def _parse_account(
         line=node.start_mark.line + 1,
         approval=approval,
         digest_at=digest_at,
+        billing_webhook=None if webhook is None else webhook[0],
     )
     credentials = {setup.product: values for setup, values in platforms if values}
-    return account, credentials
+    return account, credentials, None if webhook is None else webhook[1]
+
+
+def _parse_webhook(
+    reader: NodeReader, node: yaml.Node, path: str
+) -> tuple[WebhookSetup, str] | None:
+    """``billing_webhook: {url, secret}``: the setup (no secret) and the secret in clear."""
+    fields = reader.mapping(node, path, required={"url", "secret"}, optional=set())
+    if fields is None:
+        return None
+    url = reader.text(fields.get("url"), f"{path}.url")
+    if url is not None and not is_webhook_url(url):
+        reader.problem(fields["url"], f"{path}.url", URL_PROBLEM)
+        url = None
+    # Read as text whatever YAML would make of it, and never quoted back in a problem.
+    secret = reader.text(fields.get("secret"), f"{path}.secret")
+    if secret is not None and not is_webhook_secret(secret.strip()):
+        reader.problem(fields["secret"], f"{path}.secret", NOT_WHSEC_MESSAGE)
+        secret = None
+    if url is None or secret is None:
+        return None
+    return WebhookSetup(url=url, line=node.start_mark.line + 1), secret.strip()
 
 
 def _parse_reports(reader: NodeReader, node: yaml.Node | None, path: str) -> str | None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from billing.products import Product
-from billing.reports import ReconcileTarget
+from billing.report_facts import ReconcileTarget
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView
 from bot.demo_render import render_message

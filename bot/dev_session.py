@@ -25,7 +25,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.db import database_errors
-from bot.demo import (
+from bot.demo_render import render_message, render_view
+from bot.demo_setup import (
     BOT_TOKEN,
     CHANNEL,
     LOCAL_TOKEN_KEY,
@@ -34,7 +35,6 @@ from bot.demo import (
     TEAM,
     load_demo_accounts,
 )
-from bot.demo_render import render_message, render_view
 from bot.server import build_runtime
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackDriver, SlackStandIn

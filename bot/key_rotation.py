@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.installations import rotate_slack_tokens
 from bot.platform_credentials import rotate_platform_credentials
 from bot.secrets import TokenCipher
+from bot.webhook_config import rotate_webhook_secrets
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,18 @@ class RotationReport:
 
     slack_tokens: int
     platform_credentials: int  # connections whose credentials were re-encrypted
+    webhook_secrets: int  # accounts whose billing webhook secret was re-encrypted
 
 
 def rotate_all(session_factory: sessionmaker[Session], cipher: TokenCipher) -> RotationReport:
-    """Re-encrypt the Slack tokens and the platform credentials with ``cipher``'s newest key,
-    in one transaction. Raises :class:`bot.secrets.TokenDecryptionError` (naming what could not
-    be decrypted, never a value) and changes nothing when any value cannot be decrypted."""
+    """Re-encrypt the Slack tokens, the platform credentials and the billing webhook secrets
+    with ``cipher``'s newest key, in one transaction. Raises
+    :class:`bot.secrets.TokenDecryptionError` (naming what could not be decrypted, never a
+    value) and changes nothing when any value cannot be decrypted."""
     with session_factory.begin() as session:
         slack = rotate_slack_tokens(session, cipher)
         platforms = rotate_platform_credentials(session, cipher)
-    return RotationReport(slack_tokens=slack, platform_credentials=platforms)
+        webhooks = rotate_webhook_secrets(session, cipher)
+    return RotationReport(
+        slack_tokens=slack, platform_credentials=platforms, webhook_secrets=webhooks
+    )

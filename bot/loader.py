@@ -4,8 +4,8 @@ Two jobs, in two places: :mod:`bot.config_file` reads and validates the YAML (ev
 with its line and field, nothing returned from a bad file); the billing use case
 :mod:`billing.account_setup` applies the result in the caller's transaction (idempotent, with
 audit events, reporting in words what changed and what was deliberately left alone). This
-module joins them: it encrypts each connection's credentials with the cipher, so that billing
-and the database only ever see ciphertext.
+module joins them: it encrypts each connection's credentials and each billing webhook's secret
+with the cipher, so that billing and the database only ever see ciphertext.
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing.account_setup import (
-    SETUP_ACTOR,
-    AccountSetup,
-    SetupConflict,
-    apply_account_setups,
-    stored_platform_credentials,
-)
+from billing.account_setup import SETUP_ACTOR, apply_account_setups
+from billing.connection_setup import stored_platform_credentials, stored_webhook_secret
 from billing.products import Product
+from billing.setup_specs import AccountSetup, SetupConflict
 from bot.config_file import ConfigError, LoadedConfig, Problem, load_file, parse_config
 from bot.platform_credentials import ciphertext_to_store
 from bot.secrets import TokenCipher, TokenKeyError, cipher_from_environment
+from bot.webhook_config import secret_to_store
 
 __all__ = [
     "LOAD_ACTOR",
@@ -57,15 +54,18 @@ def apply_config(
 ) -> LoadReport:
     """Create or update everything in ``config`` inside the caller's transaction.
 
-    ``at`` (aware) places new subscriptions in their current billing period. Credentials are
-    encrypted with ``cipher`` (default: :func:`bot.secrets.cipher_for` this session's database
-    and the environment's keys, looked up only when the file holds credentials). Raises
-    :class:`ConfigError` when the file contradicts stored history, or when credentials cannot
-    be stored encrypted (no key), naming the line.
+    ``at`` (aware) places new subscriptions in their current billing period. Credentials and
+    webhook secrets are encrypted with ``cipher`` (default: :func:`bot.secrets.cipher_for` this
+    session's database and the environment's keys, looked up only when the file holds some).
+    Raises :class:`ConfigError` when the file contradicts stored history, or when credentials
+    cannot be stored encrypted (no key), naming the line.
     """
-    if cipher is None and any(config.credentials.values()):
+    if cipher is None and (any(config.credentials.values()) or config.webhook_secrets):
         cipher = _cipher_for_session(session, config)
-    accounts = tuple(_sealed(session, account, config, cipher) for account in config.accounts)
+    accounts = tuple(
+        _with_webhook_secret(session, _sealed(session, account, config, cipher), config, cipher)
+        for account in config.accounts
+    )
     try:
         result = apply_account_setups(session, accounts, at, actor=LOAD_ACTOR)
     except SetupConflict as conflict:
@@ -96,19 +96,36 @@ def _sealed(
     return replace(account, platforms=tuple(platforms))
 
 
+def _with_webhook_secret(
+    session: Session, account: AccountSetup, config: LoadedConfig, cipher: TokenCipher | None
+) -> AccountSetup:
+    """``account`` with its billing webhook's secret as the ciphertext to store."""
+    secret = config.webhook_secrets.get(account.name)
+    if account.billing_webhook is None or secret is None or cipher is None:
+        return account
+    stored = stored_webhook_secret(session, account.name)
+    sealed = replace(
+        account.billing_webhook, secret_encrypted=secret_to_store(cipher, secret, stored)
+    )
+    return replace(account, billing_webhook=sealed)
+
+
 def _cipher_for_session(session: Session, config: LoadedConfig) -> TokenCipher:
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
     try:
         return cipher_from_environment(url)
     except TokenKeyError as error:
-        # Name the first connection that needs the key, so the operator sees which line.
-        account, platform = next(
-            (a, p)
+        # Name the first connection or webhook that needs the key, so the operator sees which
+        # line.
+        needs = [
+            (p.line, f"{a.name}.platforms.{p.product.value}.options", "credentials")
             for a in config.accounts
             for p in a.platforms
             if config.credentials.get((a.name, p.product))
-        )
-        where = f"{account.name}.platforms.{platform.product.value}.options"
-        raise ConfigError(
-            [Problem(platform.line, where, f"credentials cannot be stored: {error}")]
-        ) from None
+        ] + [
+            (a.billing_webhook.line, f"{a.name}.billing_webhook.secret", "the webhook secret")
+            for a in config.accounts
+            if a.billing_webhook is not None and a.name in config.webhook_secrets
+        ]
+        line, where, what = min(needs)
+        raise ConfigError([Problem(line, where, f"{what} cannot be stored: {error}")]) from None

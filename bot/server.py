@@ -15,6 +15,9 @@ Every signed request gets a request id (:mod:`handlers.request_ids`), on every l
 causes and in the reference of the generic apology. On SIGTERM the server drains and stops
 gracefully (:class:`bot.operations.GracefulServer`).
 
+Beside them runs the billing hand-off's sender (:mod:`bot.webhook_sender`), started and
+stopped with the app.
+
 At the edge, before Bolt: request bodies are bounded in size and time
 (:mod:`bot.request_limits`), the signature is checked, and the envelope of a signed body must
 be one Slack sends (:mod:`bot.envelope`). The configuration is checked, then migrations are
@@ -49,6 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from billing.account_reads import AccountReads
+from billing.outbox_delivery import Outbox
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_envelope
@@ -63,6 +67,9 @@ from bot.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
 from bot.scheduler import ReportScheduler, add_digest_job
 from bot.secrets import cipher_for
 from bot.settings import Settings
+from bot.webhook_config import default_destination, retry_schedule
+from bot.webhook_notices import OwnerNotifier
+from bot.webhook_sender import SenderOptions, WebhookSender
 from handlers.approval_jobs import ApprovalJobs
 from handlers.deps import HandlerDeps
 from handlers.request_ids import RequestScope, begin_request, end_request, new_reference
@@ -91,6 +98,7 @@ class SlackRuntime:
     asgi_app: Starlette
     engine: Engine
     platforms: PlatformDirectory
+    webhooks: WebhookSender
     reports: ReportsRuntime | None = None
     scheduler: ReportScheduler | None = None
     operations: Operations | None = None
@@ -99,6 +107,7 @@ class SlackRuntime:
 def _closer(
     directory: PlatformDirectory,
     engine: Engine,
+    webhooks: WebhookSender,
     scheduler: ReportScheduler | None = None,
     reports: ReportsRuntime | None = None,
     operations: Operations | None = None,
@@ -133,6 +142,9 @@ def _closer(
             since = time.monotonic()
             await scheduler.stop(deadline_s=left())
             lap("scheduled jobs", since)
+        since = time.monotonic()
+        await webhooks.stop()
+        lap("webhooks", since)
         if reports is not None:
             since = time.monotonic()
             try:
@@ -185,11 +197,12 @@ def build_runtime(
     Migrations are not applied here; :func:`run_server` does that first.
     """
     metrics = metrics or Metrics()
+    default_webhook = default_destination(settings)  # checked before anything is built
+    schedule = retry_schedule(settings)
     engine = make_engine(settings.database_url, **_engine_options(settings))
     sessions = make_session_factory(engine)
-    directory = PlatformDirectory(
-        sessions, redactor=redactor, cipher=cipher_for(settings), metrics=metrics
-    )
+    cipher = cipher_for(settings)
+    directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher, metrics=metrics)
     quote_ttl = timedelta(seconds=settings.seatbot_quote_ttl_seconds)
     deps = HandlerDeps(
         account_reads=AccountReads(sessions),
@@ -235,6 +248,23 @@ def build_runtime(
         scheduler.add(
             "approvals", approval_jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
         )
+    bot_token = settings.slack_bot_token
+    webhooks = WebhookSender(
+        Outbox(sessions, schedule),
+        sessions,
+        cipher,
+        default=default_webhook,
+        options=SenderOptions(
+            timeout_s=settings.seatbot_webhook_timeout_seconds,
+            poll_s=settings.seatbot_webhook_poll_seconds,
+        ),
+        notifier=OwnerNotifier(
+            api_url=settings.slack_api_url,
+            bot_token=None if bot_token is None else bot_token.get_secret_value(),
+            installation_store=installation_store,
+        ),
+        metrics=metrics,
+    )
     in_flight = InFlight(metrics)
     in_flight.install(bolt_app)
     running = None if scheduler is None else (lambda: scheduler.running)
@@ -245,10 +275,11 @@ def build_runtime(
     asgi_app = build_asgi_app(
         bolt_app,
         signing_secret=None if signing_secret is None else signing_secret.get_secret_value(),
-        on_startup=None if scheduler is None else scheduler.start,
+        on_startup=_starter(webhooks, scheduler),
         on_shutdown=_closer(
             directory,
             engine,
+            webhooks,
             scheduler,
             reports,
             operations,
@@ -256,7 +287,20 @@ def build_runtime(
         ),
         operations=operations,
     )
-    return SlackRuntime(bolt_app, asgi_app, engine, directory, reports, scheduler, operations)
+    return SlackRuntime(
+        bolt_app, asgi_app, engine, directory, webhooks, reports, scheduler, operations
+    )
+
+
+def _starter(
+    webhooks: WebhookSender, scheduler: ReportScheduler | None
+) -> Callable[[], Awaitable[None]]:
+    async def start() -> None:
+        await webhooks.start()
+        if scheduler is not None:
+            await scheduler.start()
+
+    return start
 
 
 def build_asgi_app(
@@ -277,6 +321,7 @@ def build_asgi_app(
     (:func:`bot.envelope.check_envelope`: 400 and one WARNING line when Slack could not have
     sent it), and only then does Bolt see the request (it checks the signature again).
     Without a ``signing_secret`` (Socket Mode only) every ``POST`` is refused.
+    ``on_startup`` and ``on_shutdown`` run with the app's lifespan.
 
     Every request to ``/slack/events`` runs in its own :class:`RequestScope` (its id on every
     log line). With ``operations``, ``/readyz`` and ``/metrics`` are served and each request
@@ -470,10 +515,13 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``host:port`` (``port`` defaults to
     ``PORT``, else 3000).
 
-    Raises :class:`bot.app.ConfigurationError` or :class:`bot.installations.TokenKeyError`
-    before touching the database when the settings can't make a working app.
+    Raises :class:`bot.app.ConfigurationError`, :class:`bot.installations.TokenKeyError` or
+    :class:`bot.settings.SettingsError` (a malformed ``SEATBOT_WEBHOOK_*`` setting) before
+    touching the database when the settings can't make a working app.
     """
     check_configuration(settings)
+    default_destination(settings)
+    retry_schedule(settings)
     redactor = configure_logging(settings)
     upgrade(settings.database_url)
     runtime = build_runtime(
@@ -504,10 +552,11 @@ async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:
 
     handler = AsyncSocketModeHandler(runtime.bolt_app, app_token)
     logger.info("Seatbot connected over Socket Mode")
-    if runtime.scheduler is not None:
-        await runtime.scheduler.start()
+    await _starter(runtime.webhooks, runtime.scheduler)()
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
-        await _closer(runtime.platforms, runtime.engine, runtime.scheduler, runtime.reports)()
+        await _closer(
+            runtime.platforms, runtime.engine, runtime.webhooks, runtime.scheduler, runtime.reports
+        )()

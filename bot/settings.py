@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     # Database connection pool of each process (PostgreSQL): kept open, and extra under load.
     seatbot_db_pool_size: int = Field(default=5, ge=1)
     seatbot_db_max_overflow: int = Field(default=5, ge=0)
+    # The billing hand-off's default webhook (accounts without their own `billing_webhook`).
+    # Checked when a command uses them (bot.webhook_config.default_destination), not here, so
+    # that a bad value stops `seatbot serve` and `seatbot webhooks test`, not `seatbot load`.
+    seatbot_webhook_url: str | None = None
+    seatbot_webhook_secret: SecretStr | None = None
+    # One delivery attempt's deadline; seconds between polls of the outbox.
+    seatbot_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    seatbot_webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    # Seconds to wait after each failed attempt, comma-separated (default: about a day).
+    seatbot_webhook_retry_schedule: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -152,6 +162,8 @@ _EXPECTED = {
     "seatbot_shutdown_drain_seconds": "is not a number of seconds (0 or more)",
     "seatbot_db_pool_size": "is not a whole number of at least 1",
     "seatbot_db_max_overflow": "is not a whole number of at least 0",
+    "seatbot_webhook_timeout_seconds": "is not a positive number of seconds",
+    "seatbot_webhook_poll_seconds": "is not a positive number of seconds",
 }
 
 

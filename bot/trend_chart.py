@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from billing.products import Product
-from billing.reports import TrendPoint
+from billing.report_facts import TrendPoint
 
 #: One colour per product (colour-blind safe pairs: seats dashed, users solid).
 PRODUCT_COLOURS = {

@@ -19,6 +19,9 @@ only to that account's own ``channel_id``.
 A post that fails (Slack refused it, kept answering 429, or was unreachable) marks the claim
 failed with the reason; it is logged, returned to the caller, and tried again on a later tick
 (up to :data:`billing.job_claims.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
+
+How a claimed report is posted is :mod:`handlers.report_posting`; which digests a tick starts,
+:mod:`handlers.digest_ticks`.
 """
 
 from __future__ import annotations
@@ -26,84 +29,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 
-from billing.job_claims import Claim, JobClaims, JobRunView, JobStatus
+from billing.job_claims import Claim, JobClaims, JobStatus
 from billing.outcomes import UsersNeeded
-from billing.periods import local_date, zone
+from billing.periods import zone
 from billing.products import Product
-from billing.reports import (
-    DIGEST_JOB,
-    RECONCILE_JOB,
-    AccountReconciliation,
-    DigestFacts,
-    ReconcileTarget,
-    Reports,
-    TrendPoint,
-)
+from billing.report_facts import DIGEST_JOB, RECONCILE_JOB, AccountReconciliation, ReconcileTarget
+from billing.reports import Reports
 from billing.users import UserListing
 from billing.views import AccountView
+from handlers.digest_ticks import DigestTicks, TickReport
 from handlers.facts import PlatformFacts
-from handlers.slack_posting import SlackPoster, SlackPostFailed
-from handlers.views.digest import (
-    chart_alt_text,
-    details_messages,
-    digest_messages,
-    reconciliation_messages,
+from handlers.report_posting import (
+    ChartRenderer,
+    ClaimedPoster,
+    ClaimLost,
+    PostOutcome,
+    no_channel_reason,
+    report_channel,
 )
-from handlers.views.text import Locale, Message
+from handlers.slack_posting import SlackPoster, SlackPostFailed
+from handlers.views.digest import details_messages, digest_messages, reconciliation_messages
+from handlers.views.text import Locale
 
 logger = logging.getLogger(__name__)
 
-#: A digest due more than this long ago, never posted, is skipped (and logged) instead.
-SKIP_AFTER = timedelta(days=1)
 #: Accounts reconciled at once, and stored per database transaction.
 DEFAULT_CONCURRENCY = 64
 RECORD_BATCH = 200
-#: Digests built and posted at once by one tick (each one waits its turn per channel/workspace).
-DIGESTS_AT_ONCE = 32
 
-#: ``render_chart(trend, title)``: the PNG of seats vs users per product, or ``None``.
-ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
 #: ``on_batch(findings)``: called with each stored batch of runs (the caller keeps what it needs).
 OnBatch = Callable[[list[AccountReconciliation]], None]
-
-
-class ClaimLost(Exception):
-    """The run's claim was taken over (this process was thought dead): stop posting."""
-
-
-@dataclass(frozen=True)
-class PostOutcome:
-    """What one post attempt did, in words for the operator.
-
-    ``status``: ``posted``, ``updated`` (``force``), ``already_posted``, ``in_progress`` (another
-    process holds the claim), ``no_channel``, ``skipped`` (too late) or ``failed``."""
-
-    account: str
-    job: str
-    run_key: str
-    status: str
-    detail: str
-    late: bool = False
-    message_ts: str | None = None
-    chart_file_id: str | None = None
-    messages: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status not in ("failed",)
-
-
-@dataclass
-class TickReport:
-    """What one scheduler tick started (run keys), and the outcomes as they finish."""
-
-    started: list[str] = field(default_factory=list)
-    outcomes: list[PostOutcome] = field(default_factory=list)
 
 
 class ReportJobs:
@@ -131,13 +89,13 @@ class ReportJobs:
         self._facts = facts
         self._clock = clock
         self.poster = poster
-        self._chart = chart
+        self._posting = ClaimedPoster(claims=claims, poster=poster, chart=chart, clock=clock)
         self._locale = locale
         self._concurrency = max(1, concurrency)
         self._source = source
-        self._in_flight: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._gate = asyncio.Semaphore(DIGESTS_AT_ONCE)
+        self._ticks = DigestTicks(
+            schedule=reports.digest_schedule, claims=claims, clock=clock, post_due=self._post_due
+        )
 
     def now(self) -> datetime:
         """The current instant on the jobs' clock (aware UTC)."""
@@ -234,7 +192,7 @@ class ReportJobs:
         run_key = f"{account.name}/{day.isoformat()}"
         if account.channel_id is None:
             return PostOutcome(
-                account.name, DIGEST_JOB, run_key, "no_channel", _no_channel(account)
+                account.name, DIGEST_JOB, run_key, "no_channel", no_channel_reason(account)
             )
         now = self._clock()
         claim = await asyncio.to_thread(
@@ -247,7 +205,7 @@ class ReportJobs:
             force=force,
         )
         if claim is None:
-            return await self._not_claimed(account, DIGEST_JOB, run_key)
+            return await self._posting.not_claimed(account, DIGEST_JOB, run_key)
         try:
             return await self._post_digest(account, claim)
         except ClaimLost:
@@ -256,7 +214,7 @@ class ReportJobs:
                 account.name, DIGEST_JOB, run_key, "in_progress", "taken over by another process"
             )
         except SlackPostFailed as error:
-            return await self._failed(account, claim, error.message)
+            return await self._posting.failed(account, claim, error.message)
         except Exception as error:
             reference = secrets.token_hex(4)
             logger.error(
@@ -265,22 +223,22 @@ class ReportJobs:
                 reference,
                 exc_info=error,
             )
-            return await self._failed(
+            return await self._posting.failed(
                 account, claim, f"internal error (reference {reference}); see the log"
             )
 
     async def _post_digest(self, account: AccountView, claim: Claim) -> PostOutcome:
-        channel = _channel(account)
+        channel = report_channel(account)
         await self.reconcile_account(account)
         facts = await asyncio.to_thread(self.reports.digest, account.id, self._clock())
         where = self.where(account)
         main = digest_messages(facts, where, late_since=claim.scheduled_for if claim.late else None)
         details = details_messages(facts.run, where)
-        poster = self._require_poster()
-        main_ts = await self._post_parts(claim, account, main, "parts", thread_ts=None)
+        poster = self._posting.require_poster()
+        main_ts = await self._posting.post_parts(claim, account, main, "parts", thread_ts=None)
         thread_ts = main_ts[0]
-        await self._post_parts(claim, account, details, "thread", thread_ts=thread_ts)
-        chart_id = await self._upload_chart(claim, account, facts, thread_ts, poster)
+        await self._posting.post_parts(claim, account, details, "thread", thread_ts=thread_ts)
+        chart_id = await self._posting.upload_chart(claim, account, facts, thread_ts, poster)
         await asyncio.to_thread(self.claims.succeed, claim, at=self._clock())
         updated = claim.previous_status is JobStatus.SUCCEEDED
         verb = "updated" if updated else "posted"
@@ -299,67 +257,6 @@ class ReportJobs:
             messages=len(main) + len(details),
         )
 
-    async def _post_parts(
-        self,
-        claim: Claim,
-        account: AccountView,
-        messages: Sequence[Message],
-        name: str,
-        *,
-        thread_ts: str | None,
-    ) -> list[str]:
-        """Post ``messages`` (updating those an earlier attempt posted, by their stored ``ts``),
-        recording each ``ts`` as soon as it exists; returns them in order."""
-        poster = self._require_poster()
-        channel = _channel(account)
-        before: list[str] = [str(ts) for ts in claim.detail.get(name) or []]
-        if name == "parts" and not before and claim.message_ts:
-            before = [claim.message_ts]
-        posted: list[str] = []
-        for index, part in enumerate(messages):
-            if index < len(before):
-                await poster.update(account.team_id, channel, before[index], part)
-                posted.append(before[index])
-                continue
-            ts = await poster.post(account.team_id, channel, part, thread_ts=thread_ts)
-            posted.append(ts)
-            extra: dict[str, Any] = {name: posted}
-            first = posted[0] if name == "parts" else None
-            kept = await asyncio.to_thread(
-                self.claims.progress, claim, channel_id=channel, message_ts=first, **extra
-            )
-            if not kept:
-                raise ClaimLost(claim.run_key)
-        return posted
-
-    async def _upload_chart(
-        self,
-        claim: Claim,
-        account: AccountView,
-        facts: DigestFacts,
-        thread_ts: str,
-        poster: SlackPoster,
-    ) -> str | None:
-        """Upload the trend chart into the thread, once per digest (never on a retry that
-        already uploaded it)."""
-        if self._chart is None or not facts.has_chart:
-            return None
-        uploaded = claim.detail.get("chart_file_id")
-        if uploaded:
-            return str(uploaded)
-        png = await asyncio.to_thread(self._chart, facts.trend, _chart_title(facts))
-        file_id = await poster.upload(
-            account.team_id,
-            _channel(account),
-            thread_ts=thread_ts,
-            filename=f"seat-trend-{account.name}-{facts.run.local_date.isoformat()}.png",
-            content=png,
-            title=f"Seats vs users, last 30 days · {account.display_name}",
-            alt_text=chart_alt_text(facts),
-        )
-        await asyncio.to_thread(self.claims.progress, claim, chart_file_id=file_id)
-        return file_id
-
     # -- the reconciliation report --------------------------------------------------------------
 
     async def post_reconciliation(
@@ -371,7 +268,7 @@ class ReportJobs:
         run_key = f"{account.name}/{run.local_date.isoformat()}"
         if account.channel_id is None:
             return PostOutcome(
-                account.name, RECONCILE_JOB, run_key, "no_channel", _no_channel(account)
+                account.name, RECONCILE_JOB, run_key, "no_channel", no_channel_reason(account)
             )
         now = self._clock()
         claim = await asyncio.to_thread(
@@ -384,13 +281,15 @@ class ReportJobs:
             force=force,
         )
         if claim is None:
-            return await self._not_claimed(account, RECONCILE_JOB, run_key)
+            return await self._posting.not_claimed(account, RECONCILE_JOB, run_key)
         try:
             messages = reconciliation_messages(run, self.where(account))
-            posted = await self._post_parts(claim, account, messages, "parts", thread_ts=None)
+            posted = await self._posting.post_parts(
+                claim, account, messages, "parts", thread_ts=None
+            )
             await asyncio.to_thread(self.claims.succeed, claim, at=self._clock())
         except SlackPostFailed as error:
-            return await self._failed(account, claim, error.message)
+            return await self._posting.failed(account, claim, error.message)
         updated = claim.previous_status is JobStatus.SUCCEEDED
         verb = "updated" if updated else "posted"
         return PostOutcome(
@@ -406,173 +305,19 @@ class ReportJobs:
     # -- the scheduler's tick -------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
-        """Start posting every digest that is due and not yet posted (see the module
-        docstring); returns at once with what it started, so that a long post never delays the
-        next tick (:meth:`drain` waits for them). Digests already in flight in this process
-        are not started twice (the database claim is what guarantees it across processes)."""
-        report = TickReport()
-        now = self._clock()
-        schedule = await asyncio.to_thread(self.reports.digest_schedule)
-        for entry in schedule:
-            tz = zone(entry.account.timezone)
-            today = local_date(now, tz)
-            for back in (2, 1, 0):
-                day = today - timedelta(days=back)
-                due_at = _due_instant(day, entry.digest_at, entry.account.timezone)
-                key = f"{entry.account.name}/{day.isoformat()}"
-                if due_at > now or key in self._in_flight:
-                    continue
-                self._in_flight.add(key)
-                task = asyncio.create_task(self._one_due(entry.account, day, due_at, now, report))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                task.add_done_callback(self._forget(key))
-                report.started.append(key)
-        return report
-
-    def _forget(self, key: str) -> Callable[[asyncio.Task[None]], None]:
-        def forget(_: asyncio.Task[None]) -> None:
-            self._in_flight.discard(key)
-
-        return forget
+        """Start posting every digest that is due and not yet posted, once
+        (:class:`handlers.digest_ticks.DigestTicks`); returns at once with what it started."""
+        return await self._ticks.tick()
 
     async def drain(self) -> None:
         """Wait for every digest the ticks started."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._ticks.drain()
 
-    async def _one_due(
-        self, account: AccountView, day: date, due_at: datetime, now: datetime, report: TickReport
-    ) -> None:
-        async with self._gate:
-            try:
-                outcome = await self._due_digest(account, day, due_at, now)
-            except Exception as error:  # logged; the claim (if any) shows it, retried later
-                logger.error("The digest %s/%s failed", account.name, day, exc_info=error)
-                return
-        if outcome is not None:
-            report.outcomes.append(outcome)
-
-    async def _due_digest(
-        self, account: AccountView, day: date, due_at: datetime, now: datetime
-    ) -> PostOutcome | None:
-        run_key = f"{account.name}/{day.isoformat()}"
-        existing = await asyncio.to_thread(self.claims.find, DIGEST_JOB, run_key)
-        if existing is not None and not self._retry_due(existing, now):
-            return None
-        if existing is None and now - due_at > SKIP_AFTER:
-            reason = f"due {due_at.isoformat()}, more than a day ago; Seatbot was not running then"
-            recorded = await asyncio.to_thread(
-                self.claims.skip,
-                DIGEST_JOB,
-                run_key,
-                scheduled_for=due_at,
-                at=now,
-                reason=reason,
-                account_id=account.id,
-            )
-            if not recorded:
-                return None
-            logger.warning("Skipped the digest %s: %s", run_key, reason)
-            return PostOutcome(account.name, DIGEST_JOB, run_key, "skipped", reason, late=True)
+    async def _post_due(self, account: AccountView, day: date, due_at: datetime) -> PostOutcome:
         return await self.post_digest(account, day, scheduled_for=due_at)
-
-    def _retry_due(self, run: JobRunView, now: datetime) -> bool:
-        """Whether a stored run should be claimed again by the scheduler: it failed with
-        attempts left, or it has been running so long its process must have died."""
-        if run.status is JobStatus.FAILED:
-            return run.attempts < self.claims.max_attempts
-        if run.status is JobStatus.RUNNING:
-            return now - run.started_at > self.claims.stale_after
-        return False
-
-    # -- shared ---------------------------------------------------------------------------------
-
-    def _require_poster(self) -> SlackPoster:
-        if self.poster is None:
-            raise SlackPostFailed(
-                "Slack is not configured (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and "
-                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted."
-            )
-        return self.poster
-
-    async def _not_claimed(self, account: AccountView, job: str, run_key: str) -> PostOutcome:
-        run = await asyncio.to_thread(self.claims.find, job, run_key)
-        what = "digest" if job == DIGEST_JOB else "reconciliation report"
-        if run is None:
-            return PostOutcome(account.name, job, run_key, "in_progress", f"{what} not claimed")
-        if run.status is JobStatus.SUCCEEDED:
-            return PostOutcome(
-                account.name,
-                job,
-                run_key,
-                "already_posted",
-                f"already posted: today's {what} is in {run.channel_id} (--force updates it)",
-                late=run.late,
-                message_ts=run.message_ts,
-            )
-        if run.status is JobStatus.SKIPPED:
-            return PostOutcome(
-                account.name, job, run_key, "skipped", f"{what} skipped: too late", late=True
-            )
-        if run.status is JobStatus.FAILED:
-            error = run.detail.get("error") or "unknown error"
-            return PostOutcome(
-                account.name,
-                job,
-                run_key,
-                "failed",
-                f"{what} failed {run.attempts} times (last: {error}); --force tries again",
-            )
-        return PostOutcome(
-            account.name,
-            job,
-            run_key,
-            "in_progress",
-            f"another process is posting this {what} now",
-        )
-
-    async def _failed(self, account: AccountView, claim: Claim, reason: str) -> PostOutcome:
-        await asyncio.to_thread(self.claims.fail, claim, at=self._clock(), error=reason)
-        left = self.claims.max_attempts - claim.attempt
-        what = "digest" if claim.job_name == DIGEST_JOB else "reconciliation report"
-        retry = f"it will be tried again ({left} tries left)" if left > 0 else "giving up"
-        logger.error("The %s %s was not posted: %s; %s", what, claim.run_key, reason, retry)
-        return PostOutcome(
-            account.name,
-            claim.job_name,
-            claim.run_key,
-            "failed",
-            f"{what} not posted: {reason}; {retry}",
-            late=claim.late,
-        )
 
 
 async def _after(previous: asyncio.Task[None] | None, work: Awaitable[None]) -> None:
     if previous is not None:
         await previous
     await work
-
-
-def _no_channel(account: AccountView) -> str:
-    return (
-        f"{account.name} has no slack.channel_id, so its digest and reports have nowhere "
-        "to go; add one to the accounts file"
-    )
-
-
-def _due_instant(day: date, at: time, timezone: str) -> datetime:
-    """When a digest at local ``at`` on ``day`` is due, as an aware UTC instant."""
-    return datetime(
-        day.year, day.month, day.day, at.hour, at.minute, tzinfo=zone(timezone)
-    ).astimezone(UTC)
-
-
-def _chart_title(facts: DigestFacts) -> str:
-    return f"{facts.account.display_name}: seats vs users, last 30 days"
-
-
-def _channel(account: AccountView) -> str:
-    if account.channel_id is None:
-        raise SlackPostFailed(_no_channel(account))
-    return account.channel_id

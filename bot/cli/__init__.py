@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.check",
     "bot.cli.audit",
     "bot.cli.reports",
+    "bot.cli.webhooks",
 )
 
 _HELP = """Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration.

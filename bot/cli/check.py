@@ -19,7 +19,8 @@ def check(
 
     Each subscription's seats equal its start plus its applied changes; each applied change has
     exactly the ledger lines of the quote it stored; nothing was applied or renewed twice; every
-    request's audit trail is well-formed. Exits 0 when everything holds.
+    request's audit trail is well-formed; every applied change and renewal has its billing event
+    in the outbox, with its ledger lines. Exits 0 when everything holds.
     """
     with shell.sessions() as sessions:
         report = SeatService(sessions).check_invariants()
@@ -31,6 +32,7 @@ def check(
                     "subscriptions": report.subscriptions,
                     "requests": report.requests,
                     "ledger_lines": report.ledger_lines,
+                    "outbox_events": report.outbox_events,
                 },
                 "violations": [
                     {"rule": v.rule, "subject": v.subject, "detail": v.detail}
@@ -43,7 +45,7 @@ def check(
             typer.echo(str(violation))
         checked = (
             f"{report.subscriptions} subscription(s), {report.requests} request(s), "
-            f"{report.ledger_lines} ledger line(s)"
+            f"{report.ledger_lines} ledger line(s), {report.outbox_events} outbox event(s)"
         )
         if report.clean:
             typer.echo(f"all invariants hold ({checked} checked)")

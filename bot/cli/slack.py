@@ -57,8 +57,9 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
 
 
 def rotate_command() -> None:
-    """Re-encrypt every stored Slack token and platform credential with the newest key (the
-    first in SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop the old key."""
+    """Re-encrypt every stored Slack token, platform credential and billing webhook secret with
+    the newest key (the first in SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop
+    the old key."""
     from bot.db import make_engine, make_session_factory, upgrade
     from bot.key_rotation import rotate_all
     from bot.secrets import TokenDecryptionError, TokenKeyError, rotation_cipher
@@ -77,8 +78,9 @@ def rotate_command() -> None:
     finally:
         engine.dispose()
     typer.echo(
-        f"Re-encrypted {report.slack_tokens} stored token(s) and the credentials of "
-        f"{report.platform_credentials} platform connection(s) with the newest of "
+        f"Re-encrypted {report.slack_tokens} stored token(s), the credentials of "
+        f"{report.platform_credentials} platform connection(s) and "
+        f"{report.webhook_secrets} billing webhook secret(s) with the newest of "
         f"{cipher.key_count} key(s)."
     )
 

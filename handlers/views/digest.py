@@ -1,7 +1,7 @@
 """Block Kit for the daily seat-usage digest and the reconciliation report.
 
-Pure functions from billing's stored facts (:class:`billing.reports.DigestFacts`,
-:class:`billing.reports.AccountReconciliation`) to :class:`Message` lists: the digest itself
+Pure functions from billing's stored facts (:class:`billing.report_facts.DigestFacts`,
+:class:`billing.report_facts.AccountReconciliation`) to :class:`Message` lists: the digest itself
 (one message unless it needs more than 50 blocks), and its thread (every user who holds a seat
 without using it), split into valid messages of at most 50 blocks. A product whose platform
 could not be read says so with the reason: unknown, never zero.
@@ -22,7 +22,7 @@ from billing.reconciliation import (
     ProductChange,
     ProductReconciliation,
 )
-from billing.reports import AccountReconciliation, DigestFacts
+from billing.report_facts import AccountReconciliation, DigestFacts
 from billing.users import UserStatus
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.invariants import CheckReport
-from billing.models import AuditEvent, LedgerEntry, SeatChangeRequest, Subscription
+from billing.models import (
+    Account,
+    AuditEvent,
+    LedgerEntry,
+    OutboxEvent,
+    SeatChangeRequest,
+    Subscription,
+)
+from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import ChangeApplied, ReadyToConfirm
 from billing.seat_changes import SeatChanges
 from billing.service import SeatService
@@ -78,6 +86,7 @@ def test_real_work_is_clean(session_factory: sessionmaker[Session], seed: Seed) 
     report = check(session_factory)
     assert report.violations == ()
     assert (report.subscriptions, report.requests, report.ledger_lines) == (1, 3, 5)
+    assert report.outbox_events == 3  # two applied changes and one renewal
 
 
 def _delete_event(session_factory: sessionmaker[Session], action: str, request_id: int) -> None:
@@ -102,6 +111,10 @@ def _plant(session_factory: sessionmaker[Session], statement: Any, **params: Any
         ("applied_twice", "twice", "applied 2 time(s)"),
         ("no_creation", "audit", "does not start with its creation"),
         ("status_without_trail", "audit", "is applied but its trail ends with"),
+        ("no_event", "outbox", "its seat_change.applied event is not in the outbox"),
+        ("no_renewal_event", "outbox", "its subscription.renewed event is not in the outbox"),
+        ("invented_event", "outbox", "records a change or renewal that is not in the ledger"),
+        ("event_lines", "outbox", "its lines differ from the ledger lines it records"),
     ],
 )
 def test_each_planted_violation_is_named(
@@ -163,6 +176,28 @@ def test_each_planted_violation_is_named(
         _delete_event(session_factory, "request.created", up)
     elif plant == "status_without_trail":
         _delete_event(session_factory, "request.applied", up)
+    elif plant == "no_event":
+        _plant(session_factory, text("DELETE FROM outbox_events WHERE request_id = :r"), r=up)
+    elif plant == "no_renewal_event":
+        _plant(
+            session_factory,
+            text("DELETE FROM outbox_events WHERE event_type = 'subscription.renewed'"),
+        )
+    elif plant == "invented_event":
+        with session_factory.begin() as session:
+            request = session.get_one(SeatChangeRequest, ids["dropped"])
+            subscription = session.get_one(Subscription, request.subscription_id)
+            account = session.get_one(Account, subscription.account_id)
+            record_event(
+                session,
+                seat_change_event(
+                    EventType.SEAT_CHANGE_APPLIED, account, subscription, request, JAN_16
+                ),
+            )
+    elif plant == "event_lines":
+        with session_factory.begin() as session:
+            row = session.scalars(select(OutboxEvent).where(OutboxEvent.request_id == up)).one()
+            row.body = row.body.replace('"quantity":12', '"quantity":13')
     report = check(session_factory)
     assert not report.clean
     assert any(v.rule == rule and says in v.detail for v in report.violations), report.violations

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot import demo
+from bot import demo_setup
 from bot.cli import run
-from bot.demo import DEMO_DATA_FILES, demo_data, run_demo
+from bot.demo import run_demo
+from bot.demo_setup import DEMO_DATA_FILES, demo_data
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -37,6 +38,14 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     # 16 of 31 January days left: 25 seats × 30.00 × 16/31 = 387.10 credited.
     assert "-387.10 USD" in transcript
     assert "1 Jan – 31 Jan 2026" in transcript  # the period's last day, in London
+    # The billing system received the decrease's request, approval and application, and the
+    # increase's application, as signed events, and verified them.
+    assert transcript.count("Billing system · signature verified") == 4
+    assert transcript.count("seat_change.requested · webhook-id msg_") == 1
+    assert transcript.count("seat_change.approved · webhook-id msg_") == 1
+    assert "acme · contact_center · 25 → 20 seats" in transcript
+    assert "acme · axiom · 12 → 14 seats" in transcript
+    assert transcript.count("seat_change.applied · webhook-id msg_") == 2
 
 
 @pytest.mark.parametrize("name", DEMO_DATA_FILES)
@@ -58,7 +67,7 @@ def test_the_demo_data_is_package_data() -> None:
 def test_a_failing_demo_says_why_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(demo, "demo_data", lambda: tmp_path)  # a package without its data
+    monkeypatch.setattr(demo_setup, "demo_data", lambda: tmp_path)  # a package without its data
     status = run(["demo"])
     out, err = capsys.readouterr()
     assert status == 1

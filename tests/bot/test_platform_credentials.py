@@ -34,8 +34,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accounts.yml"
 AT = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)
 OLD_KEY = TokenCipher.new_key()
 NEW_KEY = TokenCipher.new_key()
-#: Every credential value in examples/accounts.yml.
-EXAMPLE_SECRETS = ("sandbox-api-key", "admin@acme.example")
+#: Every credential value (and the webhook secret) in examples/accounts.yml.
+EXAMPLE_WEBHOOK_SECRET = "whsec_c2VhdGJvdC1sb2NhbC1kZW1vLW9ubHkh"
+EXAMPLE_SECRETS = ("sandbox-api-key", "admin@acme.example", EXAMPLE_WEBHOOK_SECRET)
 BOT_TOKEN = "xoxb-credentials-test-bot-token"
 
 
@@ -84,8 +85,13 @@ def test_seatbot_load_leaves_no_credential_readable(
 
     engine = make_engine(db_url)
     try:
-        stored = raw_rows(engine, "platform_connections") + raw_rows(engine, "audit_events")
-        assert "credentials_encrypted" in stored  # the right table was read
+        stored = (
+            raw_rows(engine, "platform_connections")
+            + raw_rows(engine, "audit_events")
+            + raw_rows(engine, "billing_webhooks")
+        )
+        assert "credentials_encrypted" in stored  # the right tables were read
+        assert "secret_encrypted" in stored
         for secret in EXAMPLE_SECRETS:
             assert secret not in stored
         # ...yet the credentials are there, for whoever holds the key.
@@ -98,9 +104,12 @@ def test_seatbot_load_leaves_no_credential_readable(
                 text("SELECT credentials_encrypted FROM platform_connections")
             ).scalars()
             opened = [dict(unseal(cipher, c)) for c in ciphertexts if c is not None]
+            webhook = connection.execute(text("SELECT secret_encrypted FROM billing_webhooks"))
+            [webhook_secret] = webhook.scalars()
     finally:
         engine.dispose()
     assert {"api_key": "sandbox-api-key", "login_email": "admin@acme.example"} in opened
+    assert cipher.decrypt(webhook_secret) == EXAMPLE_WEBHOOK_SECRET
     if is_sqlite(db_url):
         on_disk = database_bytes(db_url)
         assert b"platform_connections" in on_disk
@@ -148,7 +157,7 @@ async def test_rotation_re_encrypts_slack_tokens_and_platform_credentials(
     load_example(session_factory, old)
 
     report = rotate_all(session_factory, TokenCipher([NEW_KEY, OLD_KEY]))
-    assert (report.slack_tokens, report.platform_credentials) == (2, 3)
+    assert (report.slack_tokens, report.platform_credentials, report.webhook_secrets) == (2, 3, 1)
 
     only_new = TokenCipher([NEW_KEY])
     with engine.connect() as connection:
@@ -157,8 +166,10 @@ async def test_rotation_re_encrypts_slack_tokens_and_platform_credentials(
         ).scalars()
         opened = [dict(unseal(only_new, c)) for c in credentials]
         token = connection.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar()
+        webhook = connection.execute(text("SELECT secret_encrypted FROM billing_webhooks")).scalar()
     assert {"token": "sandbox-api-key"} in opened
     assert only_new.decrypt(token) == BOT_TOKEN
+    assert only_new.decrypt(webhook) == EXAMPLE_WEBHOOK_SECRET
     with pytest.raises(TokenDecryptionError):
         old.decrypt(token)
 
@@ -184,8 +195,8 @@ def test_tokens_rotate_command_counts_both(
     result = CliRunner().invoke(cli(cli_slack), ["tokens", "rotate"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "Re-encrypted 0 stored token(s) and the credentials of 3 platform connection(s) "
-        "with the newest of 2 key(s)."
+        "Re-encrypted 0 stored token(s), the credentials of 3 platform connection(s) and 1 "
+        "billing webhook secret(s) with the newest of 2 key(s)."
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -191,10 +191,15 @@ def connect_sandbox(sessions: sessionmaker[Session], account_id: int, sandbox_ur
 
 @contextlib.asynccontextmanager
 async def start_stack(
-    seed: Any, session_factory: sessionmaker[Session], db_url: str
+    seed: Any,
+    session_factory: sessionmaker[Session],
+    db_url: str,
+    *,
+    settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole app over HTTP on loopback ports, assembled as ``seatbot serve`` assembles it
-    (:func:`bot.server.build_runtime`), with ``acme`` seeded by ``seed``."""
+    (:func:`bot.server.build_runtime`), with ``acme`` seeded by ``seed``; ``settings`` adds to
+    (or overrides) the stack's settings."""
     seeded = seed("acme", product="axiom", seats=10, team_id=TEAM, anchor=date(2026, 1, 1))
     service = SeatService(session_factory)
     sandbox = SandboxApp(SandboxConfig())
@@ -204,15 +209,15 @@ async def start_stack(
     async with start_standin() as standin_server:
         standin = standin_server.standin
         standin.add_workspace(TEAM, BOT_TOKEN)
-        settings = Settings(
+        app_settings = Settings(
             database_url=db_url,
             slack_bot_token=SecretStr(BOT_TOKEN),
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_url=standin_server.api_url,
             seatbot_platform_deadline_seconds=5.0,
             seatbot_token_keys=SecretStr(TOKEN_KEY),
-        )
-        runtime = build_runtime(settings, clock=lambda: NOW)
+        ).model_copy(update=dict(settings or {}))
+        runtime = build_runtime(app_settings, clock=lambda: NOW)
         app_server = serve_asgi(runtime.asgi_app, lifespan="on")
         driver = SlackDriver(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM

@@ -183,14 +183,21 @@ async def test_self_approval_and_non_approvers_are_refused_and_audited(
     assert "approval.refused" in actions
 
 
-async def test_a_forged_request_id_from_another_account_is_refused(
+async def test_a_forged_request_id_from_another_account_is_refused_and_audited(
     stack: Stack, policy: ApprovalPolicy, seed: Any
 ) -> None:
     globex = seed("globex", team_id="T_GLOBEX")
     with stack.sessions.begin() as session:
+        session.add(
+            Member(
+                account_id=globex.account_id, team_id="T_GLOBEX", user_id="U_MGR2", role="manager"
+            )
+        )
         account = session.get(Account, globex.account_id)
         assert account is not None
-        apply_approval_policy(session, account, policy)
+        apply_approval_policy(
+            session, account, ApprovalPolicy(require_decrease=True, increase_over_seats=0)
+        )
     owner = Caller("T_GLOBEX", "U_OWNER")
     changes = SeatChanges(stack.sessions)
     draft = changes.request_by_form(
@@ -201,20 +208,21 @@ async def test_a_forged_request_id_from_another_account_is_refused(
         at=NOW,
     )
     assert isinstance(draft, ReadyToConfirm)
-    with stack.sessions.begin() as session:
-        session.add(
-            Member(
-                account_id=globex.account_id, team_id="T_GLOBEX", user_id="U_MGR2", role="manager"
-            )
-        )
-    with_approval = ApprovalPolicy(require_decrease=True, increase_over_seats=0)
-    with stack.sessions.begin() as session:
-        account = session.get(Account, globex.account_id)
-        assert account is not None
-        apply_approval_policy(session, account, with_approval)
     pending = changes.confirm(owner, request_id=draft.request.id, revision=1, at=NOW)
     assert isinstance(pending, AwaitingApproval)
     # Acme's manager forges a click on Globex's pending request.
     reply = await stack.press(ids.APPROVE_ACTION, f"{draft.request.id}.1", user="U_MANAGER")
-    assert "no longer exists" in blocks_text(reply.args)
+    text = blocks_text(reply.args)
+    assert "no longer exists" in text
+    assert "globex" not in text.lower()  # nothing about the other account leaks
     assert stack.service.ledger(globex.account_id) == []
+    with stack.sessions() as session:
+        refusals = (
+            session.query(AuditEvent)
+            .filter(AuditEvent.action == "approval.refused")
+            .order_by(AuditEvent.id)
+            .all()
+        )
+    assert len(refusals) == 1
+    assert refusals[0].account_id == globex.account_id
+    assert "U_MANAGER" in refusals[0].actor

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.job_claims import JobClaims
 from billing.models import JobStatus
-from billing.reports import DIGEST_JOB, Reports
+from billing.report_facts import DIGEST_JOB
+from billing.reports import Reports
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from bot.standin import SlackStandIn, start_standin
 from bot.standin.slack_api import serve_asgi

@@ -1,7 +1,7 @@
 """approvals
 
 Revision ID: 0007_approvals
-Revises: 0005_reports
+Revises: 0006_webhook_outbox
 Create Date: 2026-11-29
 
 Approval by managers: each account's policy (``approval_policies``), what a pending request was
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_approvals"
-down_revision: str | None = "0005_reports"
+down_revision: str | None = "0006_webhook_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
