@@ -15,6 +15,7 @@ from handlers.payloads import (
     RequestRef,
     caller_of_command,
     caller_of_interaction,
+    positive_id,
     request_ref,
     request_ref_value,
     seat_count,
@@ -51,6 +52,9 @@ def test_metadata_round_trips_and_fits() -> None:
         '{"a": 1, "c": "<!channel>", "s": {"1": ["axiom", 3]}}',
         "null",
         "x" * 4000,
+        '{"a": 2147483648, "c": null, "s": {"1": ["axiom", 3]}}',
+        '{"a": 1000000000000000000000000000000, "c": null, "s": {"1": ["axiom", 3]}}',
+        '{"a": 1, "c": null, "s": {"2147483648": ["axiom", 3]}}',
     ],
 )
 def test_garbled_metadata_is_none(text: str) -> None:
@@ -77,12 +81,22 @@ def test_metadata_reading_never_raises(value: Any) -> None:
         ("٣", None),
         ("x" * 5000, None),
         ("9" * 19, None),
+        ("2147483647.1", RequestRef(2**31 - 1, 1)),  # the largest database id
+        ("2147483648.1", None),  # past it: PostgreSQL refuses to compare it with an id
+        ("999999999999999999", None),
         (7, None),
         (None, None),
     ],
 )
 def test_request_refs(value: object, expected: RequestRef | None) -> None:
     assert request_ref(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("17", 17), ("2147483647", 2**31 - 1), ("2147483648", None), ("0", None)]
+)
+def test_positive_ids_are_ids_a_database_can_hold(text: str, expected: int | None) -> None:
+    assert positive_id(text) == expected
 
 
 def test_a_request_ref_round_trips() -> None:
