@@ -104,7 +104,7 @@ mixed_steps: st.SearchStrategy[Step] = weighted(
 )
 
 
-@fuzz_settings(examples=12)
+@fuzz_settings(examples=15)
 @given(program=programs(mixed_steps, min_size=20, max_size=40))
 async def test_mixed_traffic_from_everyone(
     world: World, caplog: pytest.LogCaptureFixture, program: list[Step]
@@ -113,7 +113,7 @@ async def test_mixed_traffic_from_everyone(
     await Fuzzer(world, caplog).run(program)
 
 
-@fuzz_settings(examples=15)
+@fuzz_settings(examples=18)
 @given(program=programs(commands, min_size=20, max_size=40))
 async def test_command_texts_from_everyone(
     world: World, caplog: pytest.LogCaptureFixture, program: list[Step]
@@ -122,7 +122,7 @@ async def test_command_texts_from_everyone(
     await Fuzzer(world, caplog).run(program)
 
 
-@fuzz_settings(examples=12)
+@fuzz_settings(examples=15)
 @given(
     opening=st.lists(open_forms, min_size=1, max_size=3),
     program=programs(
