@@ -40,6 +40,7 @@ from billing.models import (
     ApprovalMessage,
     AuditEvent,
     LedgerEntry,
+    OutboxEvent,
     Role,
     SeatChangeRequest,
     Subscription,
@@ -174,6 +175,7 @@ CHANGING_TABLES = (
     "seat_change_requests",
     "approval_messages",
     "ledger_entries",
+    "outbox_events",
     "audit_events",
     "subscriptions",
 )
@@ -220,8 +222,8 @@ def database_findings(
     compared with ``baseline``, given the accounts whose owners sent anything (``acted``, by
     name). Only the seat-change tables may change; every request was made by an owner of its
     account and decided by its requester (no approval) or one of the account's approvers
-    (never the requester); every audit event is by one of those (or records a refused
-    approval by someone of the account's workspace); every ledger line belongs to an applied
+    (never the requester); every audit event is by one of those (or records someone's
+    refused Approve or Deny); every ledger line belongs to an applied
     request and adds up to its quote; seats and versions follow the applied changes; and
     :func:`billing.invariants.check_invariants` finds nothing."""
     accounts = list(accounts)
@@ -263,11 +265,10 @@ def database_findings(
         if account is None:
             problems.append(f"audit event {event.action} on unknown account {event.account_id}")
             continue
-        # Anyone of the account's workspace who clicks Approve or Deny without being allowed
-        # leaves a trace of it (billing.approvals audits refusals): a record, not a change.
-        refused = event.action == "approval.refused" and event.actor.startswith(
-            f"slack:{account.team}:"
-        )
+        # Anyone who clicks Approve or Deny on a request without being allowed (from any
+        # workspace, with a guessed id) leaves a trace of it on the request's account
+        # (billing.approvals audits refusals): a record of the try, not a change.
+        refused = event.action == "approval.refused"
         if event.actor not in account.owners() | account.deciders() and not refused:
             problems.append(f"audit event {event.action} on {account.name} by {event.actor}")
         elif account.name not in acted:
@@ -311,6 +312,7 @@ def restore(sessions: sessionmaker[Session], baseline: Baseline) -> None:
         session.execute(delete(LedgerEntry))
         session.execute(delete(AuditEvent))
         session.execute(delete(ApprovalMessage))
+        session.execute(delete(OutboxEvent))
         session.execute(delete(SeatChangeRequest))
         for subscription_id, (seats, version) in baseline.seats.items():
             session.execute(
