@@ -72,7 +72,13 @@ from billing.repository import (
     subscription_view,
 )
 from billing.requests import RequestStatus
-from billing.seat_rules import OLDER_MESSAGE_NOTE, Staleness, quote_change, quote_moved
+from billing.seat_rules import (
+    OLDER_MESSAGE_NOTE,
+    Staleness,
+    clean_reason,
+    quote_change,
+    quote_moved,
+)
 from billing.users import UserListing
 
 #: What an approver is told when the figures moved since the request was submitted.
@@ -198,7 +204,7 @@ class Approvals:
             raise self._audited(refused, caller, at) from None
 
     def _deny(self, caller: Caller, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
-        cleaned = " ".join(reason.split())[:500]
+        cleaned = clean_reason(reason)
         with self._storage.write() as session:
             loaded = self._deciding(session, caller, request_id, at)
             request, account = loaded.request, loaded.account

@@ -21,6 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
+from billing.errors import UserFacingError
+from billing.seat_rules import clean_reason
 from handlers import ids, views
 from handlers.approval_desk import ApprovalDesk
 from handlers.commands import (
@@ -43,7 +45,6 @@ from handlers.payloads import (
 )
 from handlers.seat_desk import SeatDesk, read_submission, user_facing
 from handlers.views import Message
-from handlers.views.approvals import DENY_REASON_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -268,19 +269,19 @@ class ApprovalListener:
             await ack()
             _ignored("deny form", "no user, team or view")
             return
-        reason = input_value(
+        typed = input_value(
             view_values(view), ids.DENY_REASON_BLOCK, ids.DENY_REASON_ACTION, limit=None
         )
-        if not reason or not reason.strip():
+        # Billing's own rule for reasons (it runs it again), so a problem shows on the field.
+        try:
+            reason = clean_reason(typed or "")
+        except UserFacingError as exc:
+            await ack(response_action="errors", errors={ids.DENY_REASON_BLOCK: exc.message})
+            return
+        if not reason:
             await ack(
                 response_action="errors",
                 errors={ids.DENY_REASON_BLOCK: "Say why, for the person who asked."},
-            )
-            return
-        if len(reason) > DENY_REASON_LIMIT:
-            await ack(
-                response_action="errors",
-                errors={ids.DENY_REASON_BLOCK: f"At most {DENY_REASON_LIMIT} characters."},
             )
             return
         await ack()

@@ -125,6 +125,12 @@ async def test_deny_asks_why_and_tells_the_owner(stack: Stack, policy: ApprovalP
     view = stack.standin.view(opened.response["view"]["id"])
     empty = await stack.driver.view_submission(view, user_id="U_MANAGER", values={})
     assert set(empty.json["errors"]) == {ids.DENY_REASON_BLOCK}
+    # Control characters are no reason: they are dropped, and nothing is left.
+    blank = {"type": "plain_text_input", "value": "\x00\n\t"}
+    unsaid = await stack.driver.view_submission(
+        view, user_id="U_MANAGER", values={ids.DENY_REASON_BLOCK: {ids.DENY_REASON_ACTION: blank}}
+    )
+    assert set(unsaid.json["errors"]) == {ids.DENY_REASON_BLOCK}
     mark = stack._seq()
     reason = {"type": "plain_text_input", "value": "Not this quarter <!channel>"}
     sent = await stack.driver.view_submission(
