@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing.access import Caller
+from billing.approval_rules import ClickedMessage
 from billing.products import Product
 
 _SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,31}")
 _REQUEST_REF = re.compile(r"([1-9][0-9]{0,9})(?:\.([1-9][0-9]{0,8}))?")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 _ID = re.compile(r"[1-9][0-9]{0,9}")
+_MESSAGE_TS = re.compile(r"[0-9]{1,16}(?:\.[0-9]{1,9})?")
 
 #: The largest database id: ids are SQL ``INTEGER`` columns, 32-bit on PostgreSQL, which
 #: refuses even to compare a larger number with them (and SQLite one past 64 bits). A number
@@ -47,6 +49,19 @@ def caller_of_interaction(body: Mapping[str, Any]) -> Caller | None:
     team_id = slack_id(team.get("id")) if isinstance(team, Mapping) else None
     user_id = slack_id(user.get("id")) if isinstance(user, Mapping) else None
     return Caller(team_id, user_id) if team_id and user_id else None
+
+
+def clicked_message(body: Mapping[str, Any]) -> ClickedMessage | None:
+    """The message a button was clicked on (its ``container``), or ``None`` for a click
+    elsewhere (a view) or a container that does not say which message."""
+    container = body.get("container")
+    if not isinstance(container, Mapping) or container.get("type") != "message":
+        return None
+    channel_id = slack_id(container.get("channel_id"))
+    ts = container.get("message_ts")
+    if channel_id is None or not isinstance(ts, str) or _MESSAGE_TS.fullmatch(ts) is None:
+        return None
+    return ClickedMessage(channel_id, ts, ephemeral=container.get("is_ephemeral") is True)
 
 
 def text_field(value: object, limit: int | None) -> str | None:

@@ -9,12 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.access import Caller
+from billing.approval_rules import ClickedMessage
 from billing.products import Product
 from handlers.payloads import (
     ModalContext,
     RequestRef,
     caller_of_command,
     caller_of_interaction,
+    clicked_message,
     positive_id,
     request_ref,
     request_ref_value,
@@ -130,3 +132,40 @@ def test_callers_of_commands() -> None:
     assert caller_of_command({"team_id": "T1", "user_id": "U1"}) == Caller("T1", "U1")
     assert caller_of_command({"team_id": "T1"}) is None
     assert caller_of_command({"team_id": ["T1"], "user_id": "U1"}) is None
+
+
+def _container(**fields: Any) -> dict[str, Any]:
+    return {"container": {"type": "message", **fields}}
+
+
+@pytest.mark.parametrize(
+    ("body", "clicked"),
+    [
+        (
+            _container(channel_id="C_APPROVALS", message_ts="1700000000.000100"),
+            ClickedMessage("C_APPROVALS", "1700000000.000100"),
+        ),
+        (
+            _container(channel_id="D1", message_ts="1.2", is_ephemeral=True),
+            ClickedMessage("D1", "1.2", ephemeral=True),
+        ),
+        (
+            _container(channel_id="D1", message_ts="1.2", is_ephemeral="yes"),
+            ClickedMessage("D1", "1.2"),
+        ),
+        ({"container": {"type": "view", "view_id": "V1"}}, None),
+        (_container(channel_id="D1"), None),
+        (_container(channel_id="<!channel>", message_ts="1.2"), None),
+        (_container(channel_id="D1", message_ts="1.2; drop"), None),
+        (_container(channel_id="D1", message_ts=1.2), None),
+        ({"container": "message"}, None),
+        ({}, None),
+    ],
+)
+def test_the_clicked_message(body: dict[str, Any], clicked: ClickedMessage | None) -> None:
+    assert clicked_message(body) == clicked
+
+
+@given(json_values)
+def test_reading_the_clicked_message_never_raises(value: Any) -> None:
+    clicked_message({"container": value})
