@@ -86,6 +86,42 @@ def authorise_decision(deciders: Deciders, requester: Person, caller: Person) ->
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ClickedMessage:
+    """The message a decision button was clicked on, as Slack describes it: its conversation
+    (``channel_id``), its ``ts``, and whether it is ephemeral (shown to the clicker alone)."""
+
+    channel_id: str
+    ts: str
+    ephemeral: bool = False
+
+
+class AnswerPlace(enum.StrEnum):
+    """Where the answer to a click on an approval message goes."""
+
+    IN_PLACE = "in_place"  # it replaces the clicked message, which only the clicker sees
+    CLICKER_ONLY = "clicker_only"  # a message the clicker alone sees; the clicked one stays
+
+
+def answer_place(
+    clicked: ClickedMessage | None, recipient: Person | None, clicker: Person
+) -> AnswerPlace:
+    """Where the answer to ``clicker``'s click on ``clicked`` goes; ``recipient`` is whom
+    Seatbot sent that message to (an approver's DM), ``None`` for a shared post (the approvals
+    channel's) or a message it did not send.
+
+    An answer is meant for the clicker: it may refuse them, name the platform users that block
+    a decrease, or show figures for them to approve again. So it replaces the clicked message
+    only when nobody else sees that message (an ephemeral one, or a DM to the clicker); a
+    shared post is changed only by the decision's stamp, which everyone there may see.
+    """
+    if clicked is None:
+        return AnswerPlace.CLICKER_ONLY
+    if clicked.ephemeral or recipient == clicker:
+        return AnswerPlace.IN_PLACE
+    return AnswerPlace.CLICKER_ONLY
+
+
 def default_approvers(managers: Sequence[Person], requester: Person) -> tuple[Person, ...]:
     """The account's managers (not the requester, who cannot approve their own request)."""
     return tuple(person for person in managers if person != requester)

@@ -75,6 +75,21 @@ def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
     return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
 
 
+def recipient_of(session: Session, request_id: int, channel_id: str, ts: str) -> Person | None:
+    """Whom the message ``channel_id``/``ts`` about the request was sent to (an approver's
+    DM), or ``None`` for a shared post or a message not posted about it."""
+    row = session.scalars(
+        select(ApprovalMessage).where(
+            ApprovalMessage.request_id == request_id,
+            ApprovalMessage.channel_id == channel_id,
+            ApprovalMessage.ts == ts,
+        )
+    ).one_or_none()
+    if row is None or row.recipient is None:
+        return None
+    return (row.team_id, row.recipient)
+
+
 def record_posted(
     session: Session,
     request_id: int,

@@ -21,8 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approval_rules import (
+    AnswerPlace,
+    ClickedMessage,
     Deciders,
     Person,
+    answer_place,
     authorise_decision,
 )
 from billing.approval_schedule import (
@@ -33,7 +36,13 @@ from billing.approval_schedule import (
     expire_request,
     reminder_of,
 )
-from billing.approval_store import PostedMessage, message_refs, policy_of, record_posted
+from billing.approval_store import (
+    PostedMessage,
+    message_refs,
+    policy_of,
+    recipient_of,
+    record_posted,
+)
 from billing.caller_scope import require_aware
 from billing.change_steps import Moved, apply, requote, settled
 from billing.decrease import check_seat_change
@@ -72,7 +81,13 @@ from billing.repository import (
     subscription_view,
 )
 from billing.requests import RequestStatus
-from billing.seat_rules import OLDER_MESSAGE_NOTE, Staleness, quote_change, quote_moved
+from billing.seat_rules import (
+    OLDER_MESSAGE_NOTE,
+    Staleness,
+    clean_reason,
+    quote_change,
+    quote_moved,
+)
 from billing.users import UserListing
 
 #: What an approver is told when the figures moved since the request was submitted.
@@ -198,7 +213,7 @@ class Approvals:
             raise self._audited(refused, caller, at) from None
 
     def _deny(self, caller: Caller, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
-        cleaned = " ".join(reason.split())[:500]
+        cleaned = clean_reason(reason)
         with self._storage.write() as session:
             loaded = self._deciding(session, caller, request_id, at)
             request, account = loaded.request, loaded.account
@@ -255,6 +270,18 @@ class Approvals:
                 )
         except _Refused as refused:
             raise self._audited(refused, caller, at) from None
+
+    def where_to_answer(
+        self, caller: Caller, *, request_id: int | None, clicked: ClickedMessage | None
+    ) -> AnswerPlace:
+        """Where the answer to the caller's click on ``clicked`` (a button naming
+        ``request_id``) goes (:func:`billing.approval_rules.answer_place`): in place of a DM
+        Seatbot sent them, to them alone on anything others see."""
+        recipient = None
+        if request_id is not None and clicked is not None and not clicked.ephemeral:
+            with self._storage.read() as session:
+                recipient = recipient_of(session, request_id, clicked.channel_id, clicked.ts)
+        return answer_place(clicked, recipient, (caller.team_id, caller.user_id))
 
     # ------------------------------------------------------------------ announcements
 
@@ -403,4 +430,11 @@ def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> Chan
     return replace(applied, stamps=stamps)
 
 
-__all__ = ["REPRICED_NOTE", "Approvals", "DueItem", "PostedMessage"]
+__all__ = [
+    "REPRICED_NOTE",
+    "AnswerPlace",
+    "Approvals",
+    "ClickedMessage",
+    "DueItem",
+    "PostedMessage",
+]

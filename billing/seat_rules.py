@@ -9,6 +9,7 @@ the command line and the scheduler follow the same rules. The use cases in
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,9 @@ from billing.views import SubscriptionView
 
 #: The longest reason an owner may give for a change (the modal allows as much).
 MAX_REASON_LENGTH = 500
+
+#: Characters a reason may not keep: C0 and C1 controls, DEL, and lone surrogates.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class ChangeMode(enum.StrEnum):
@@ -77,8 +81,15 @@ def check_seat_count(new_seats: int, current: int, product: Product) -> None:
 
 
 def clean_reason(reason: str) -> str:
-    """The reason as stored: stripped, at most :data:`MAX_REASON_LENGTH` characters."""
-    cleaned = reason.strip()
+    """The reason as stored, for a seat change or for denying one: one line of text, stripped,
+    at most :data:`MAX_REASON_LENGTH` characters.
+
+    Control characters (U+0000–U+001F, U+007F–U+009F: line breaks, tabs, NUL…) and lone
+    surrogates become spaces and runs of spaces one space, the same on every database:
+    PostgreSQL cannot store NUL in text, and a surrogate is not UTF-8 at all. Raises
+    :class:`InvalidInput` when the cleaned reason is too long.
+    """
+    cleaned = " ".join(_UNSTORABLE.sub(" ", reason).split())
     if len(cleaned) > MAX_REASON_LENGTH:
         raise InvalidInput(f"The reason can be at most {MAX_REASON_LENGTH} characters long.")
     return cleaned

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
+from billing.approval_rules import AnswerPlace, ClickedMessage
 from billing.approvals import Approvals, PostedMessage
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.outcomes import (
@@ -140,6 +142,15 @@ class Aftermath:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class ClickAnswer:
+    """The answer to a click on an approval message, and whether it replaces that message
+    (``in_place``) or goes to the clicker alone."""
+
+    message: Message
+    in_place: bool
+
+
 class ApprovalDesk:
     """Approve and Deny, as the Slack edge offers them."""
 
@@ -169,6 +180,29 @@ class ApprovalDesk:
         if answer is None:  # only a quiet approval answers nothing
             raise UserFacingError(CHANGED_MEANWHILE)
         return answer
+
+    async def approve_clicked(
+        self,
+        caller: Caller,
+        value: object,
+        clicked: ClickedMessage | None,
+        client: AsyncWebClient | None = None,
+    ) -> ClickAnswer:
+        """:meth:`approve`, clicked on the message ``clicked``. Billing says where the answer
+        goes: in place of the approver's own DM, or to them alone on a shared post (the
+        approvals channel's, which only the decision's stamp changes)."""
+        ref = request_ref(value)
+        place = await asyncio.to_thread(
+            self._approvals.where_to_answer,
+            caller,
+            request_id=ref.request_id if ref is not None else None,
+            clicked=clicked,
+        )
+        try:
+            message = await self.approve(caller, value, client)
+        except UserFacingError as exc:
+            message = views.error_message(exc)
+        return ClickAnswer(message, in_place=place is AnswerPlace.IN_PLACE)
 
     async def approve_quietly(
         self, caller: Caller, value: object, client: AsyncWebClient | None, *, quiet: bool = True
@@ -242,4 +276,4 @@ def _ref(value: object) -> RequestRef:
     return ref
 
 
-__all__ = ["Aftermath", "ApprovalDesk"]
+__all__ = ["Aftermath", "ApprovalDesk", "ClickAnswer"]

@@ -1,9 +1,11 @@
 """Bolt listeners: parse the payload → ack() (no I/O before it) → one SeatDesk call → respond.
 
 Replies to ``/seats`` and to buttons go through the request's ``response_url`` (ephemeral, and
-a button's result replaces the prompt it was clicked on). A form submission has no response
-URL, so its confirmation prompt is posted with ``chat.postEphemeral`` in the channel where
-``/seats`` was typed; its buttons then reply through their own response URL like any other.
+a button's result replaces the prompt it was clicked on — except Approve on a message others see
+too, the approvals channel's post, whose answer is the clicker's alone: billing says which). A
+form submission has no response URL, so its confirmation prompt is posted with
+``chat.postEphemeral`` in the channel where ``/seats`` was typed; its buttons then reply through
+their own response URL like any other.
 
 A signed payload that makes no sense (no user, wrong types) is acknowledged and logged in one
 line: never a 5xx, never a traceback.
@@ -21,6 +23,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
+from billing.errors import UserFacingError
+from billing.seat_rules import clean_reason
 from handlers import ids, views
 from handlers.approval_desk import ApprovalDesk
 from handlers.commands import (
@@ -36,6 +40,7 @@ from handlers.home_desk import HomeDesk
 from handlers.payloads import (
     caller_of_command,
     caller_of_interaction,
+    clicked_message,
     input_value,
     slack_id,
     text_field,
@@ -43,7 +48,6 @@ from handlers.payloads import (
 )
 from handlers.seat_desk import SeatDesk, read_submission, user_facing
 from handlers.views import Message
-from handlers.views.approvals import DENY_REASON_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,12 @@ async def _reply(respond: AsyncRespond, message: Message, *, replace: bool = Fal
     if replace:
         await respond(text=message.text, blocks=message.blocks, replace_original=True)
     else:
-        await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+        await respond(
+            text=message.text,
+            blocks=message.blocks,
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
 
 def _ignored(kind: str, problem: str) -> None:
@@ -221,22 +230,32 @@ class ApprovalListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
+        caller = caller_of_interaction(body)
+        value = action.get("value") if isinstance(action, dict) else None
+        await ack()
+        if caller is None:
+            _ignored("approve click", "no team or user id")
+            return
         if respond.response_url is None and _container(body) == "view":
             # Approve on the App Home: no message to replace; the home is refreshed by the
             # decision, and only a problem is told (by DM).
-            caller = caller_of_interaction(body)
-            value = action.get("value") if isinstance(action, dict) else None
-            await ack()
-            if caller is None:
-                _ignored("approve click", "no team or user id")
-                return
-            answer = await user_facing(self._desk.approve_quietly(caller, value, client))
-            if answer is not None:
+            quiet = await user_facing(self._desk.approve_quietly(caller, value, client))
+            if quiet is not None:
                 await client.chat_postMessage(
-                    channel=caller.user_id, text=answer.text, blocks=answer.blocks
+                    channel=caller.user_id, text=quiet.text, blocks=quiet.blocks
                 )
             return
-        await _click(ack, body, action, respond, client, self._desk.approve)
+        if respond.response_url is None:
+            _ignored("approve click", "no response URL to answer at")
+            return
+        # On a shared post (the approvals channel's) the answer is the clicker's alone.
+        answer = await user_facing(
+            self._desk.approve_clicked(caller, value, clicked_message(body), client)
+        )
+        if isinstance(answer, Message):  # unexpected: told to the clicker alone
+            await _reply(respond, answer)
+            return
+        await _reply(respond, answer.message, replace=answer.in_place)
 
     async def on_deny(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -268,19 +287,19 @@ class ApprovalListener:
             await ack()
             _ignored("deny form", "no user, team or view")
             return
-        reason = input_value(
+        typed = input_value(
             view_values(view), ids.DENY_REASON_BLOCK, ids.DENY_REASON_ACTION, limit=None
         )
-        if not reason or not reason.strip():
+        # Billing's own rule for reasons (it runs it again), so a problem shows on the field.
+        try:
+            reason = clean_reason(typed or "")
+        except UserFacingError as exc:
+            await ack(response_action="errors", errors={ids.DENY_REASON_BLOCK: exc.message})
+            return
+        if not reason:
             await ack(
                 response_action="errors",
                 errors={ids.DENY_REASON_BLOCK: "Say why, for the person who asked."},
-            )
-            return
-        if len(reason) > DENY_REASON_LIMIT:
-            await ack(
-                response_action="errors",
-                errors={ids.DENY_REASON_BLOCK: f"At most {DENY_REASON_LIMIT} characters."},
             )
             return
         await ack()

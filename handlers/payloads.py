@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing.access import Caller
+from billing.approval_rules import ClickedMessage
 from billing.products import Product
 
 _SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,31}")
-_REQUEST_REF = re.compile(r"([1-9][0-9]{0,17})(?:\.([1-9][0-9]{0,8}))?")
+_REQUEST_REF = re.compile(r"([1-9][0-9]{0,9})(?:\.([1-9][0-9]{0,8}))?")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
-_ID = re.compile(r"[1-9][0-9]{0,17}")
+_ID = re.compile(r"[1-9][0-9]{0,9}")
+_MESSAGE_TS = re.compile(r"[0-9]{1,16}(?:\.[0-9]{1,9})?")
+
+#: The largest database id: ids are SQL ``INTEGER`` columns, 32-bit on PostgreSQL, which
+#: refuses even to compare a larger number with them (and SQLite one past 64 bits). A number
+#: beyond it names nothing, so it is read as no id at all.
+MAX_ID = 2**31 - 1
 
 
 def slack_id(value: object) -> str | None:
@@ -42,6 +49,19 @@ def caller_of_interaction(body: Mapping[str, Any]) -> Caller | None:
     team_id = slack_id(team.get("id")) if isinstance(team, Mapping) else None
     user_id = slack_id(user.get("id")) if isinstance(user, Mapping) else None
     return Caller(team_id, user_id) if team_id and user_id else None
+
+
+def clicked_message(body: Mapping[str, Any]) -> ClickedMessage | None:
+    """The message a button was clicked on (its ``container``), or ``None`` for a click
+    elsewhere (a view) or a container that does not say which message."""
+    container = body.get("container")
+    if not isinstance(container, Mapping) or container.get("type") != "message":
+        return None
+    channel_id = slack_id(container.get("channel_id"))
+    ts = container.get("message_ts")
+    if channel_id is None or not isinstance(ts, str) or _MESSAGE_TS.fullmatch(ts) is None:
+        return None
+    return ClickedMessage(channel_id, ts, ephemeral=container.get("is_ephemeral") is True)
 
 
 def text_field(value: object, limit: int | None) -> str | None:
@@ -71,7 +91,7 @@ def request_ref(value: object) -> RequestRef | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     match = _REQUEST_REF.fullmatch(value)
-    if match is None:
+    if match is None or int(match.group(1)) > MAX_ID:
         return None
     return RequestRef(int(match.group(1)), int(match.group(2) or 0))
 
@@ -85,8 +105,8 @@ def seat_count(text: object) -> int | None:
 
 
 def positive_id(value: object) -> int | None:
-    """A database id given as text (``"17"``), or ``None``."""
-    if isinstance(value, str) and _ID.fullmatch(value):
+    """A database id given as text (``"17"``, at most :data:`MAX_ID`), or ``None``."""
+    if isinstance(value, str) and _ID.fullmatch(value) and int(value) <= MAX_ID:
         return int(value)
     return None
 
@@ -121,7 +141,9 @@ class ModalContext:
         if not isinstance(data, dict):
             return None
         account_id, channel, subs = data.get("a"), data.get("c"), data.get("s")
-        if isinstance(account_id, bool) or not isinstance(account_id, int) or account_id < 1:
+        if isinstance(account_id, bool) or not isinstance(account_id, int):
+            return None
+        if not 1 <= account_id <= MAX_ID:
             return None
         if channel is not None and slack_id(channel) is None:
             return None

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from billing.decrease import SeatCheck
+from billing.seat_rules import MAX_REASON_LENGTH
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value
@@ -36,8 +37,9 @@ from handlers.views.text import (
     users_list,
 )
 
-#: The longest reason a denial may give (the form enforces it too).
-DENY_REASON_LIMIT = 500
+#: The longest reason a denial may give: billing's limit for every reason (the form enforces it
+#: too).
+DENY_REASON_LIMIT = MAX_REASON_LENGTH
 
 
 def _heading(account: AccountView, request: SeatChangeView) -> str:

@@ -73,6 +73,26 @@ def test_reasons_are_stripped_and_bounded() -> None:
         clean_reason("x" * 501)
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("before\x00after", "before after"),  # PostgreSQL cannot store NUL in text
+        ("\x00", ""),
+        ("two\nlines\r\n\tand a tab", "two lines and a tab"),
+        ("bell\x07 del\x7f c1\x85 end", "bell del c1 end"),
+        ("lone \ud800 surrogate", "lone surrogate"),  # not UTF-8: no database takes it
+        ("  many   spaces  ", "many spaces"),
+        ("café €5 😀", "café €5 😀"),
+    ],
+)
+def test_reasons_keep_no_control_characters(typed: str, stored: str) -> None:
+    assert clean_reason(typed) == stored
+
+
+def test_a_reason_is_bounded_after_cleaning() -> None:
+    assert clean_reason("x" * 500 + "\x00" * 10) == "x" * 500
+
+
 def test_quotes_only_within_the_subscriptions_life() -> None:
     check_quote_instant(AT, started_at=JAN.start, current=JAN)
     with pytest.raises(QuoteUnavailable, match="started on 2026-01-01"):

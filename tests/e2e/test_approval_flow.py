@@ -87,6 +87,7 @@ async def test_a_decrease_is_approved_by_the_manager_and_everyone_is_told(
     done = await click_on(stack, posted["U_MANAGER"], ids.APPROVE_ACTION, user="U_MANAGER")
     assert "Done." in blocks_text(done.args)
     assert "Approved by <@U_MANAGER>" in blocks_text(done.args)
+    assert done.args.get("replace_original") is True  # their own DM
     assert ledger_size(stack) == 2
     updates = await stack.standin.wait_for(
         "chat.update", count=2, within_s=10, where=lambda call: call.seq > mark
@@ -106,6 +107,37 @@ async def test_a_decrease_is_approved_by_the_manager_and_everyone_is_told(
     assert "Already decided" in blocks_text(again.args)
     assert "Approved by <@U_MANAGER> at 16 Jan 2026, 12:00" in blocks_text(again.args)
     assert ledger_size(stack) == 2
+    # Clicked in the approvals channel: told to the clicker alone; the post keeps its stamp.
+    assert (again.args.get("response_type"), again.args.get("replace_original")) == (
+        "ephemeral",
+        False,
+    )
+    channel = posted["C_APPROVALS"].response
+    shown = stack.standin.message(str(channel["channel"]), str(channel["ts"]))
+    assert shown is not None
+    assert "Approved by <@U_MANAGER>" in blocks_text(shown)
+    assert "Already decided" not in blocks_text(shown)
+
+
+async def test_approving_in_the_channel_leaves_the_channel_only_the_stamp(
+    stack: Stack, policy: ApprovalPolicy
+) -> None:
+    """The approvals channel's post is everyone's: the approver's answer is theirs alone, and
+    the post changes only to say who decided and when."""
+    _, posts = await submit_decrease(stack)
+    channel = by_channel(posts)["C_APPROVALS"]
+    done = await click_on(stack, channel, ids.APPROVE_ACTION, user="U_MANAGER")
+    assert "Done." in blocks_text(done.args)
+    assert (done.args.get("response_type"), done.args.get("replace_original")) == (
+        "ephemeral",
+        False,
+    )
+    assert ledger_size(stack) == 2
+    shown = stack.standin.message(str(channel.response["channel"]), str(channel.response["ts"]))
+    assert shown is not None
+    assert "Approved by <@U_MANAGER>" in blocks_text(shown)
+    assert "Done." not in blocks_text(shown)
+    assert buttons_of(shown) == {}
 
 
 async def test_deny_asks_why_and_tells_the_owner(stack: Stack, policy: ApprovalPolicy) -> None:
@@ -125,6 +157,12 @@ async def test_deny_asks_why_and_tells_the_owner(stack: Stack, policy: ApprovalP
     view = stack.standin.view(opened.response["view"]["id"])
     empty = await stack.driver.view_submission(view, user_id="U_MANAGER", values={})
     assert set(empty.json["errors"]) == {ids.DENY_REASON_BLOCK}
+    # Control characters are no reason: they are dropped, and nothing is left.
+    blank = {"type": "plain_text_input", "value": "\x00\n\t"}
+    unsaid = await stack.driver.view_submission(
+        view, user_id="U_MANAGER", values={ids.DENY_REASON_BLOCK: {ids.DENY_REASON_ACTION: blank}}
+    )
+    assert set(unsaid.json["errors"]) == {ids.DENY_REASON_BLOCK}
     mark = stack._seq()
     reason = {"type": "plain_text_input", "value": "Not this quarter <!channel>"}
     sent = await stack.driver.view_submission(

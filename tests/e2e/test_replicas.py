@@ -332,12 +332,19 @@ async def test_approvals_on_two_replicas_decide_once(
         # Both approvers' messages carry the one outcome, and only that one.
         for stamp in stamps:
             assert said in str(stamp.args["text"]), stamp.args["text"]
-        notices = [
+        # The owner is told after the stamps are sent: wait for it, then count.
+        notices = await c.standin.wait_for(
+            "chat.postMessage",
+            within_s=20,
+            where=lambda call: call.seq > mark and call.args["channel"] == "U_OWNER",
+        )
+        assert said in str(notices[0].args["text"]), notices[0].args["text"]
+        told = [
             call
             for call in c.standin.calls("chat.postMessage")
             if call.seq > mark and call.args["channel"] == "U_OWNER"
         ]
-        assert len(notices) == 1
+        assert len(told) == 1
     report = SeatService(session_factory).check_invariants()
     assert report.violations == ()
 

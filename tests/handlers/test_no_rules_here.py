@@ -23,6 +23,7 @@ FORBIDDEN_NAMES = {
     "DecreaseVerdict",
     "Action",
     "authorise",
+    "answer_place",  # where an answer to a click may be shown
     "may",
     "choose_account",
     "check_seat_change",

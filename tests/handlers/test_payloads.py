@@ -9,12 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.access import Caller
+from billing.approval_rules import ClickedMessage
 from billing.products import Product
 from handlers.payloads import (
     ModalContext,
     RequestRef,
     caller_of_command,
     caller_of_interaction,
+    clicked_message,
+    positive_id,
     request_ref,
     request_ref_value,
     seat_count,
@@ -51,6 +54,9 @@ def test_metadata_round_trips_and_fits() -> None:
         '{"a": 1, "c": "<!channel>", "s": {"1": ["axiom", 3]}}',
         "null",
         "x" * 4000,
+        '{"a": 2147483648, "c": null, "s": {"1": ["axiom", 3]}}',
+        '{"a": 1000000000000000000000000000000, "c": null, "s": {"1": ["axiom", 3]}}',
+        '{"a": 1, "c": null, "s": {"2147483648": ["axiom", 3]}}',
     ],
 )
 def test_garbled_metadata_is_none(text: str) -> None:
@@ -77,12 +83,22 @@ def test_metadata_reading_never_raises(value: Any) -> None:
         ("٣", None),
         ("x" * 5000, None),
         ("9" * 19, None),
+        ("2147483647.1", RequestRef(2**31 - 1, 1)),  # the largest database id
+        ("2147483648.1", None),  # past it: PostgreSQL refuses to compare it with an id
+        ("999999999999999999", None),
         (7, None),
         (None, None),
     ],
 )
 def test_request_refs(value: object, expected: RequestRef | None) -> None:
     assert request_ref(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("17", 17), ("2147483647", 2**31 - 1), ("2147483648", None), ("0", None)]
+)
+def test_positive_ids_are_ids_a_database_can_hold(text: str, expected: int | None) -> None:
+    assert positive_id(text) == expected
 
 
 def test_a_request_ref_round_trips() -> None:
@@ -116,3 +132,40 @@ def test_callers_of_commands() -> None:
     assert caller_of_command({"team_id": "T1", "user_id": "U1"}) == Caller("T1", "U1")
     assert caller_of_command({"team_id": "T1"}) is None
     assert caller_of_command({"team_id": ["T1"], "user_id": "U1"}) is None
+
+
+def _container(**fields: Any) -> dict[str, Any]:
+    return {"container": {"type": "message", **fields}}
+
+
+@pytest.mark.parametrize(
+    ("body", "clicked"),
+    [
+        (
+            _container(channel_id="C_APPROVALS", message_ts="1700000000.000100"),
+            ClickedMessage("C_APPROVALS", "1700000000.000100"),
+        ),
+        (
+            _container(channel_id="D1", message_ts="1.2", is_ephemeral=True),
+            ClickedMessage("D1", "1.2", ephemeral=True),
+        ),
+        (
+            _container(channel_id="D1", message_ts="1.2", is_ephemeral="yes"),
+            ClickedMessage("D1", "1.2"),
+        ),
+        ({"container": {"type": "view", "view_id": "V1"}}, None),
+        (_container(channel_id="D1"), None),
+        (_container(channel_id="<!channel>", message_ts="1.2"), None),
+        (_container(channel_id="D1", message_ts="1.2; drop"), None),
+        (_container(channel_id="D1", message_ts=1.2), None),
+        ({"container": "message"}, None),
+        ({}, None),
+    ],
+)
+def test_the_clicked_message(body: dict[str, Any], clicked: ClickedMessage | None) -> None:
+    assert clicked_message(body) == clicked
+
+
+@given(json_values)
+def test_reading_the_clicked_message_never_raises(value: Any) -> None:
+    clicked_message({"container": value})
