@@ -232,7 +232,12 @@ async def part_a(args: argparse.Namespace) -> None:
         directory = PlatformDirectory(
             sessions, limits=HostLimits(per_host=args.concurrency), cipher=TokenCipher([KEY])
         )
-        facts = PlatformFacts(directory.platform_for, deadline_s=300.0, recent_ttl_s=0.0)
+        facts = PlatformFacts(
+            directory.platform_for,
+            deadline_s=300.0,
+            recent_ttl_s=0.0,
+            platforms_for=directory.platforms_for,
+        )
         jobs = ReportJobs(
             reports=Reports(sessions),
             claims=JobClaims(sessions),
