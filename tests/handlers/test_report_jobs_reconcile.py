@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.job_claims import JobClaims
 from billing.models import ReconciliationRun
+from billing.reconciliation import ProductChange
 from billing.report_facts import AccountReconciliation
 from billing.reports import Reports
 from billing.users import Level, PlatformUser, UserStatus
@@ -22,9 +23,9 @@ from tests.conftest import SEED_AT
 
 
 class CountedPlatform:
-    """Account ``n`` has ``n + 1`` users, one of them inactive."""
+    """Account ``n`` has ``n + 1`` users (and ``extra`` more), one of them inactive."""
 
-    def __init__(self, account_id: int) -> None:
+    def __init__(self, account_id: int, extra: int = 0) -> None:
         self.product = Product.AXIOM
         self.label = Product.AXIOM.label
         self.users = [
@@ -36,7 +37,7 @@ class CountedPlatform:
                 Level.AGENT,
                 UserStatus.INACTIVE if n == 0 else UserStatus.ACTIVE,
             )
-            for n in range(account_id + 1)
+            for n in range(account_id + 1 + extra)
         ]
 
     async def list_users(self) -> list[PlatformUser]:
@@ -92,11 +93,18 @@ async def test_every_account_is_stored_once_in_batches_with_its_users_counted(
         assert product.users is not None
         assert (product.users.total, product.users.inactive) == (run.account.id + 1, 1)
         assert [u.email for u in product.idle_users] == ["u0@example.com"]
+        assert run.changes == {Product.AXIOM: None}  # the first run: nothing to compare with
     assert progress == [1, 2, 3, 4, 5]
     assert runs_stored(session_factory) == 5
-    # Without on_batch the runs come back in the accounts' order (by name).
+    # Without on_batch the runs come back in the accounts' order (by name), each with its
+    # change since the run above: one user more, the same seats.
+    jobs = jobs_over(
+        session_factory,
+        lambda account_id, products: {p: CountedPlatform(account_id, extra=1) for p in products},
+    )
     kept = await jobs.reconcile(None)
     assert [run.account.name for run in kept] == [f"acct{n}" for n in range(5)]
+    assert all(run.changes == {Product.AXIOM: ProductChange(seats=0, users=1)} for run in kept)
     assert runs_stored(session_factory) == 10
 
 
