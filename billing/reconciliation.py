@@ -45,7 +45,7 @@ PER_PERIOD = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserCounts:
     """How many users exist (``total`` = ``active`` + ``inactive``) and how many are idle."""
 
@@ -55,7 +55,7 @@ class UserCounts:
     idle: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdleUser:
     """A user who holds a seat without using it: inactive, idle, or both."""
 
@@ -67,7 +67,7 @@ class IdleUser:
     idle: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductChange:
     """Change since the previous run: seats and users (``None`` when either run had no count)."""
 
@@ -75,7 +75,7 @@ class ProductChange:
     users: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductReconciliation:
     """One product of one account at one instant: what is billed and what exists."""
 
@@ -171,13 +171,17 @@ def unused_seat_holders(
 ) -> tuple[IdleUser, ...]:
     """The users who hold a seat without using it: inactive ones first, then idle ones; each
     group longest unused first (never-active users last); at most ``limit``."""
-    held = [u for u in users if u.status is UserStatus.INACTIVE or is_idle(u, at)]
+    held = []
+    for user in users:
+        idle = is_idle(user, at)
+        if idle or user.status is UserStatus.INACTIVE:
+            held.append((user, idle))
     held.sort(
-        key=lambda u: (
-            u.status is not UserStatus.INACTIVE,
-            u.last_active_at is None,
-            u.last_active_at.timestamp() if u.last_active_at else 0.0,
-            u.extension,
+        key=lambda pair: (
+            pair[0].status is not UserStatus.INACTIVE,
+            pair[0].last_active_at is None,
+            pair[0].last_active_at.timestamp() if pair[0].last_active_at else 0.0,
+            pair[0].extension,
         )
     )
     return tuple(
@@ -187,9 +191,9 @@ def unused_seat_holders(
             extension=u.extension,
             status=u.status,
             last_active_at=u.last_active_at,
-            idle=is_idle(u, at),
+            idle=idle,
         )
-        for u in held[:limit]
+        for u, idle in held[:limit]
     )
 
 

@@ -32,6 +32,15 @@ class ReconcileTarget:
 
 
 @dataclass(frozen=True)
+class AccountFindings:
+    """One account's products reconciled from the listings the edge read, not stored yet: the
+    counts and the bounded list of unused seat holders only, so the listings can be let go."""
+
+    target: ReconcileTarget
+    products: tuple[ProductReconciliation, ...]
+
+
+@dataclass(frozen=True)
 class AccountReconciliation:
     """One stored run: every product's findings, and each one's change since the previous run
     (``previous_at``; ``None`` for the account's first run)."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from billing.models import (
     Account,
@@ -78,7 +78,8 @@ def product_row(run_id: int, product: ProductReconciliation) -> ReconciliationPr
     )
 
 
-def _from_row(row: ReconciliationProduct) -> ProductReconciliation:
+def _from_row(row: ReconciliationProduct, *, idle_users: bool = True) -> ProductReconciliation:
+    """The stored product; without its list of unused seat holders unless ``idle_users``."""
     users = None
     if row.users_total is not None:
         users = UserCounts(
@@ -96,8 +97,8 @@ def _from_row(row: ReconciliationProduct) -> ProductReconciliation:
             last_active_at=None if last_active is None else datetime.fromisoformat(last_active),
             idle=bool(idle_flag),
         )
-        for name, email, extension, status, last_active, idle_flag in json.loads(
-            row.idle_users or "[]"
+        for name, email, extension, status, last_active, idle_flag in (
+            json.loads(row.idle_users or "[]") if idle_users else ()
         )
     )
     return ProductReconciliation(
@@ -115,7 +116,8 @@ def _from_row(row: ReconciliationProduct) -> ProductReconciliation:
 def latest_runs(
     session: Session, account_ids: Sequence[int]
 ) -> dict[int, tuple[ReconciliationRun, tuple[ProductReconciliation, ...]]]:
-    """Each account's latest stored run with its products (for "change since")."""
+    """Each account's latest stored run with its products, without their lists of unused seat
+    holders (for "change since", which needs only the counts)."""
     latest: dict[int, tuple[ReconciliationRun, tuple[ProductReconciliation, ...]]] = {}
     for chunk in id_chunks(account_ids):
         newest = (
@@ -133,9 +135,11 @@ def latest_runs(
             continue
         products: dict[int, list[ProductReconciliation]] = defaultdict(list)
         for row in session.scalars(
-            select(ReconciliationProduct).where(ReconciliationProduct.run_id.in_(list(runs)))
+            select(ReconciliationProduct)
+            .options(defer(ReconciliationProduct.idle_users))
+            .where(ReconciliationProduct.run_id.in_(list(runs)))
         ):
-            products[row.run_id].append(_from_row(row))
+            products[row.run_id].append(_from_row(row, idle_users=False))
         for run_id, run in runs.items():
             latest[run.account_id] = (run, tuple(products[run_id]))
     return latest

@@ -8,7 +8,10 @@ A reconciliation is done in two steps, so that no platform call happens inside a
 :meth:`Reports.targets` says what to read (each account's subscriptions), the edge reads the
 platforms (:class:`billing.users.UserListing`: complete, or unknown with a reason), and
 :meth:`Reports.record` stores the run with one row per product and returns the findings with
-the change since the account's previous run. Reading a stored run (:meth:`Reports.latest`,
+the change since the account's previous run. An edge that reconciles many accounts reduces
+each account's listings to its findings as soon as they are read (:func:`account_findings`:
+counts and a bounded list, no user list) and stores them in batches with
+:meth:`Reports.record_findings`. Reading a stored run (:meth:`Reports.latest`,
 :meth:`Reports.digest`) needs no platform call.
 
 What a report says is in :mod:`billing.report_facts`; how runs are stored and read back, in
@@ -20,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +35,7 @@ from billing.products import Product
 from billing.reconciliation import reconcile_product
 from billing.report_facts import (
     DIGEST_JOB,
+    AccountFindings,
     AccountReconciliation,
     DigestFacts,
     DigestSchedule,
@@ -123,47 +126,40 @@ class Reports:
         """Store one run per account (one transaction for all of them) from the listings the
         edge read at ``at``; a product without a listing is unknown. Returns the findings, in
         the order given, each with its change since the account's previous run."""
+        findings = [account_findings(target, listings, at) for target, listings in results]
+        return self.record_findings(findings, at, source=source)
+
+    def record_findings(
+        self, findings: Sequence[AccountFindings], at: datetime, *, source: str = "cli"
+    ) -> list[AccountReconciliation]:
+        """Store one run per account (one transaction for all of them) from its findings at
+        ``at`` (:func:`account_findings`). Returns the stored runs, in the order given, each
+        with its change since the account's previous run."""
         require_aware(at)
         with self._storage.write() as session:
-            previous = latest_runs(session, [target.account.id for target, _ in results])
-            findings: list[tuple[ReconcileTarget, ReconciliationRun, list[Any]]] = []
-            for target, listings in results:
-                tz = zone(target.account.timezone)
+            previous = latest_runs(session, [found.target.account.id for found in findings])
+            runs = []
+            for found in findings:
                 run = ReconciliationRun(
-                    account_id=target.account.id,
+                    account_id=found.target.account.id,
                     at=at,
-                    local_date=local_date(at, tz),
+                    local_date=local_date(at, zone(found.target.account.timezone)),
                     source=source,
                 )
                 session.add(run)
-                products = [
-                    reconcile_product(
-                        s.product,
-                        seats=s.seats,
-                        unit_price=s.unit_price,
-                        interval=s.interval,
-                        listing=listings.get(s.product)
-                        or UserListing.unknown(
-                            f"Seatbot did not read the users on {s.product.label}."
-                        ),
-                        at=at,
-                    )
-                    for s in target.subscriptions
-                ]
-                findings.append((target, run, products))
+                runs.append(run)
             session.flush()
-            rows = [
+            session.add_all(
                 product_row(run.id, product)
-                for _, run, products in findings
-                for product in products
-            ]
-            session.add_all(rows)
+                for found, run in zip(findings, runs, strict=True)
+                for product in found.products
+            )
             session.flush()
             return [
                 account_reconciliation(
-                    target.account, run, tuple(products), previous.get(target.account.id)
+                    found.target.account, run, found.products, previous.get(found.target.account.id)
                 )
-                for target, run, products in findings
+                for found, run in zip(findings, runs, strict=True)
             ]
 
     # -- reading runs ---------------------------------------------------------------------------
@@ -234,3 +230,26 @@ class Reports:
                 else stored_run(session, account, week_ago_run),
                 trend=tuple(trend_points(session, account_id, run.local_date)),
             )
+
+
+def account_findings(
+    target: ReconcileTarget, listings: Mapping[Product, UserListing], at: datetime
+) -> AccountFindings:
+    """Reconcile each of ``target``'s subscriptions with the listing the edge read at ``at``
+    (a product without a listing is unknown)."""
+    require_aware(at)
+    return AccountFindings(
+        target,
+        tuple(
+            reconcile_product(
+                s.product,
+                seats=s.seats,
+                unit_price=s.unit_price,
+                interval=s.interval,
+                listing=listings.get(s.product)
+                or UserListing.unknown(f"Seatbot did not read the users on {s.product.label}."),
+                at=at,
+            )
+            for s in target.subscriptions
+        ),
+    )

@@ -6,6 +6,13 @@ also keeps one client per (account, product) while the stored connection is unch
 Axiom access token (valid for hours) is exchanged once, not on every listing; the clients it
 hands out ignore ``aclose()`` (the directory closes them in its own). This cache is for speed
 only: a changed connection row is noticed on the next call, and a fresh process starts empty.
+It keeps the ``max_clients`` most recently used clients, so that reconciling 10,000 accounts
+does not keep 30,000 clients for the life of the process: an older one is dropped without
+closing, which is safe because a client owns no connection (it borrows the directory's
+transport), and one still listing finishes with it.
+
+:meth:`PlatformDirectory.platforms_for` builds all the products of one account from one read
+of the database (a reconciliation asks for three at once).
 
 A row's ``options`` is a JSON object of settings (none of them secret):
 
@@ -27,7 +34,8 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,6 +74,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_KEEPALIVE = 20
 DEFAULT_PER_HOST = 8
+#: Clients kept for reuse (the most recently used ones).
+DEFAULT_MAX_CLIENTS = 1024
 
 _Settings = TypeVar("_Settings", Timeouts, RetryPolicy)
 
@@ -77,7 +87,7 @@ class PlatformDirectory:
     ``cipher`` opens the stored credentials; without one, the directory looks it up when it
     first needs it (:func:`bot.secrets.cipher_for` the sessions' database and the
     environment's keys). ``metrics`` counts the platforms' HTTP requests, retries and
-    listings.
+    listings. ``max_clients`` bounds the clients kept for reuse.
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class PlatformDirectory:
         redactor: SecretRedactor | None = None,
         cipher: TokenCipher | None = None,
         metrics: Metrics | None = None,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         self._sessions = session_factory
         self._metrics = metrics
@@ -104,7 +115,8 @@ class PlatformDirectory:
         self.limits = limits or HostLimits(per_host=DEFAULT_PER_HOST)
         self._redactor = redactor
         self._lock = threading.Lock()  # platform_for runs in worker threads
-        self._clients: dict[tuple[int, Product], tuple[str, Platform]] = {}
+        self._clients: OrderedDict[tuple[int, Product], tuple[str, Platform]] = OrderedDict()
+        self._max_clients = max(1, max_clients)
         self._retired: list[Platform] = []
 
     def platform_for(self, account_id: int, product: Product) -> Platform | None:
@@ -112,25 +124,49 @@ class PlatformDirectory:
 
         Raises :class:`platforms.PlatformConfigError` when the stored connection is unusable.
         """
+        found = self.platforms_for(account_id, [product])[product]
+        if isinstance(found, PlatformConfigError):
+            raise found
+        return found
+
+    def platforms_for(
+        self, account_id: int, products: Sequence[Product]
+    ) -> dict[Product, Platform | PlatformConfigError | None]:
+        """The platform source of each of ``account_id``'s ``products``, from one read of the
+        database: ``None`` when no connection is configured, the
+        :class:`platforms.PlatformConfigError` (not raised) when the stored one is unusable."""
+        found: dict[Product, Platform | PlatformConfigError | None] = dict.fromkeys(products)
+        if not products:
+            return found
         with self._sessions() as session:
             read_only: dict[str, Any] = {READ_ONLY_OPTION: True}
             session.connection(execution_options=read_only)
-            row = session.scalars(
+            rows = session.scalars(
                 select(PlatformConnectionRow).where(
                     PlatformConnectionRow.account_id == account_id,
-                    PlatformConnectionRow.product == product.value,
+                    PlatformConnectionRow.product.in_([p.value for p in products]),
                 )
-            ).first()
-            if row is None:
-                return None
-            fingerprint = _fingerprint(row)
-            key = (account_id, product)
-            with self._lock:
-                cached = self._clients.get(key)
+            )
+            for row in rows:  # at most one per product (unique on account and product)
+                product = Product(row.product)
+                try:
+                    found[product] = self._platform_from_row(session, row, account_id, product)
+                except PlatformConfigError as error:
+                    found[product] = error
+        return found
+
+    def _platform_from_row(
+        self, session: Session, row: PlatformConnectionRow, account_id: int, product: Product
+    ) -> Platform:
+        fingerprint = _fingerprint(row)
+        key = (account_id, product)
+        with self._lock:
+            cached = self._clients.get(key)
             if cached is not None and cached[0] == fingerprint:
+                self._clients.move_to_end(key)
                 return _Borrowed(cached[1], self._metrics)
-            credentials = self._credentials(session, row, account_id, product)
-            connection = connection_from_row(row, credentials)
+        credentials = self._credentials(session, row, account_id, product)
+        connection = connection_from_row(row, credentials)
         if self._redactor is not None:
             self._redactor.add(*credentials.values())
         platform = build_platform(
@@ -140,10 +176,13 @@ class PlatformDirectory:
             observer=self._metrics or NO_OBSERVER,
         )
         with self._lock:
-            previous = self._clients.get(key)
+            previous = self._clients.pop(key, None)
             self._clients[key] = (fingerprint, platform)
             if previous is not None:
                 self._retired.append(previous[1])
+            while len(self._clients) > self._max_clients:
+                # Dropped, not closed: it borrows the shared transport and owns no connection.
+                self._clients.popitem(last=False)
         return _Borrowed(platform, self._metrics)
 
     def _credentials(

@@ -121,6 +121,7 @@ def build_reports(
         directory.platform_for,
         deadline_s=settings.seatbot_platform_deadline_seconds,
         recent_ttl_s=0.0,
+        platforms_for=directory.platforms_for,
     )
     jobs = ReportJobs(
         reports=Reports(sessions),

@@ -8,7 +8,7 @@ decision is always read afresh; ``/seats status`` may reuse a recent one (displa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from billing.errors import UserFacingError
 from billing.outcomes import UsersNeeded
@@ -18,16 +18,29 @@ from platforms.guard import read_listing
 from platforms.types import Platform, Product
 
 PlatformFor = Callable[[int, Product], "Platform | None"]
+#: ``platforms_for(account_id, products)``: each product's platform (``None``: not connected),
+#: or the owner-facing error that says why its connection is unusable.
+PlatformsFor = Callable[
+    [int, Sequence[Product]], Mapping[Product, "Platform | UserFacingError | None"]
+]
 
 
 class PlatformFacts:
     """Lists users for the use cases. ``platform_for(account_id, product)`` reads the database
-    (it runs in a worker thread); ``deadline_s`` bounds one complete listing."""
+    (it runs in a worker thread); ``deadline_s`` bounds one complete listing.
+    ``platforms_for``, when given, finds several products of one account in one read (see
+    :meth:`listings`)."""
 
     def __init__(
-        self, platform_for: PlatformFor, *, deadline_s: float, recent_ttl_s: float
+        self,
+        platform_for: PlatformFor,
+        *,
+        deadline_s: float,
+        recent_ttl_s: float,
+        platforms_for: PlatformsFor | None = None,
     ) -> None:
         self._platform_for = platform_for
+        self._platforms_for = platforms_for
         self._deadline_s = deadline_s
         self._recent = RecentUsers(recent_ttl_s)
 
@@ -39,8 +52,33 @@ class PlatformFacts:
             )
         except UserFacingError as exc:  # a misconfigured connection: the operator must fix it
             return UserListing.unknown(exc.message)
+        return await self._read(platform, needed.product)
+
+    async def listings(self, needed: Sequence[UsersNeeded]) -> list[UserListing]:
+        """Like :meth:`listing` for each of ``needed`` (all of one account), read at once, in
+        the order given; the platforms are found with one database read when the facts have
+        ``platforms_for``."""
+        accounts = {n.account_id for n in needed}
+        if self._platforms_for is None or len(accounts) != 1:
+            return list(await asyncio.gather(*(self.listing(n) for n in needed)))
         try:
-            return await read_listing(platform, needed.product, self._deadline_s)
+            found = await asyncio.to_thread(
+                self._platforms_for, accounts.pop(), [n.product for n in needed]
+            )
+        except UserFacingError as exc:
+            return [UserListing.unknown(exc.message) for _ in needed]
+
+        async def one(product: Product) -> UserListing:
+            platform = found.get(product)
+            if isinstance(platform, UserFacingError):
+                return UserListing.unknown(platform.message)
+            return await self._read(platform, product)
+
+        return list(await asyncio.gather(*(one(n.product) for n in needed)))
+
+    async def _read(self, platform: Platform | None, product: Product) -> UserListing:
+        try:
+            return await read_listing(platform, product, self._deadline_s)
         finally:
             if platform is not None:
                 await platform.aclose()

@@ -6,7 +6,8 @@ only to that account's own ``channel_id``.
 
 - :meth:`ReportJobs.reconcile` reads every product's users (fan-out bounded by ``concurrency``
   accounts at a time, and per platform host by the platform directory's ``HostLimits``),
-  stores one run per account in batches, and hands each batch's findings on.
+  reduces each account's listings to its findings (counts and a bounded list) as soon as they
+  are read, stores one run per account in batches, and hands each batch's findings on.
 - :meth:`ReportJobs.post_digest` claims (``digest``, ``account/local date``) in the database
   *before* doing anything, then reconciles, builds the digest from the stored run, posts it
   (split into valid messages), lists every user holding a seat without using it in the
@@ -36,8 +37,14 @@ from billing.job_claims import Claim, JobClaims, JobStatus
 from billing.outcomes import UsersNeeded
 from billing.periods import zone
 from billing.products import Product
-from billing.report_facts import DIGEST_JOB, RECONCILE_JOB, AccountReconciliation, ReconcileTarget
-from billing.reports import Reports
+from billing.report_facts import (
+    DIGEST_JOB,
+    RECONCILE_JOB,
+    AccountFindings,
+    AccountReconciliation,
+    ReconcileTarget,
+)
+from billing.reports import Reports, account_findings
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers.digest_ticks import DigestTicks, TickReport
@@ -58,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 #: Accounts reconciled at once, and stored per database transaction.
 DEFAULT_CONCURRENCY = 64
-RECORD_BATCH = 200
+RECORD_BATCH = 100
 
 #: ``on_batch(findings)``: called with each stored batch of runs (the caller keeps what it needs).
 OnBatch = Callable[[list[AccountReconciliation]], None]
@@ -111,9 +118,7 @@ class ReportJobs:
         """Every subscribed product's users for one account, read at once (never raises for a
         platform: an unreadable one is unknown with its reason)."""
         products = [s.product for s in target.subscriptions]
-        listings = await asyncio.gather(
-            *(self._facts.listing(UsersNeeded(target.account.id, p)) for p in products)
-        )
+        listings = await self._facts.listings([UsersNeeded(target.account.id, p) for p in products])
         return dict(zip(products, listings, strict=True))
 
     async def reconcile(
@@ -132,43 +137,70 @@ class ReportJobs:
         at = self._clock()
         targets = await asyncio.to_thread(self.reports.targets, account_name, at)
         kept: list[AccountReconciliation] = []
-        pending: list[tuple[ReconcileTarget, dict[Product, UserListing]]] = []
+        pending: list[AccountFindings] = []
         done = 0
         gate = asyncio.Semaphore(self._concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
         writes: list[asyncio.Task[None]] = []
 
-        async def store(batch: list[tuple[ReconcileTarget, dict[Product, UserListing]]]) -> None:
-            stored = await asyncio.to_thread(self.reports.record, batch, at, source=self._source)
+        async def store(batch: list[AccountFindings]) -> None:
+            stored = await asyncio.to_thread(
+                self.reports.record_findings, batch, at, source=self._source
+            )
             if on_batch is None:
                 kept.extend(stored)
             else:
                 on_batch(stored)
 
+        def write(batch: list[AccountFindings]) -> None:
+            # Stored one batch after another (never two write transactions at once).
+            previous = writes[-1] if writes else None
+            writes.append(asyncio.create_task(_after(previous, store, batch)))
+
         async def one(target: ReconcileTarget) -> None:
             nonlocal done
-            async with gate:
+            try:
                 listings = await self.read_listings(target)
-            pending.append((target, listings))
+            finally:
+                gate.release()
+            # Only the counts and a bounded list are kept: the user lists go now.
+            pending.append(account_findings(target, listings, at))
             done += 1
             if on_progress is not None:
                 on_progress(done, len(targets))
             if len(pending) >= RECORD_BATCH:
-                batch = pending[:]
+                write(pending[:])
                 pending.clear()
-                # Stored one batch after another (never two write transactions at once).
-                previous = writes[-1] if writes else None
-                writes.append(asyncio.create_task(_after(previous, store(batch))))
 
-        # Accounts are started in order, a bounded number at a time, so that 10,000 of them
-        # never hold 10,000 tasks and their listings at once.
-        window = self._concurrency * 4
-        for start in range(0, len(targets), window):
-            await asyncio.gather(*(one(t) for t in targets[start : start + window]))
-        if pending:
-            previous = writes[-1] if writes else None
-            writes.append(asyncio.create_task(_after(previous, store(pending[:]))))
-        for task in writes:
-            await task
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        # A new account starts as soon as one finishes (never more than ``concurrency`` at
+        # once, and never 10,000 tasks), so the platforms are kept busy to the end.
+        for target in targets:
+            await gate.acquire()
+            if failures:
+                gate.release()
+                break
+            task = asyncio.create_task(one(target))
+            in_flight.add(task)
+            task.add_done_callback(finished)
+            if len(writes) >= 2 and not writes[-2].done():
+                # Reading never runs more than one batch ahead of the database.
+                await asyncio.wait([writes[-2]])
+            if any(w.done() and w.exception() is not None for w in writes[-2:]):
+                break  # a batch could not be stored: raised below
+        if in_flight:
+            await asyncio.wait(in_flight)
+        if pending and not failures:
+            write(pending[:])
+        stored = await asyncio.gather(*writes, return_exceptions=True)
+        failures.extend(outcome for outcome in stored if isinstance(outcome, BaseException))
+        if failures:
+            raise failures[0]
         order = {target.account.id: index for index, target in enumerate(targets)}
         kept.sort(key=lambda run: order.get(run.account.id, 0))
         return kept
@@ -317,7 +349,11 @@ class ReportJobs:
         return await self.post_digest(account, day, scheduled_for=due_at)
 
 
-async def _after(previous: asyncio.Task[None] | None, work: Awaitable[None]) -> None:
+async def _after(
+    previous: asyncio.Task[None] | None,
+    work: Callable[[list[AccountFindings]], Awaitable[None]],
+    batch: list[AccountFindings],
+) -> None:
     if previous is not None:
         await previous
-    await work
+    await work(batch)

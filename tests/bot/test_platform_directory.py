@@ -271,3 +271,84 @@ accounts:
     assert platform is not None
     assert len(await platform.list_users()) == 7
     assert redactor.redact(f"key {API_KEY}") == "key [redacted]"
+
+
+def connect_product(
+    sessions: sessionmaker[Session],
+    account_id: int,
+    product: Product,
+    credentials: dict[str, str],
+    options: str = "{}",
+) -> None:
+    with sessions.begin() as session:
+        session.add(
+            PlatformConnectionRow(
+                account_id=account_id,
+                product=product.value,
+                kind="api",
+                base_url=f"http://sandbox/t/acme/{product.value}",
+                options=options,
+                credentials_encrypted=seal(CIPHER, credentials),
+            )
+        )
+
+
+async def test_platforms_for_builds_each_product_from_one_read_and_keeps_errors_apart(
+    directory: tuple[PlatformDirectory, SecretRedactor],
+    seed: Any,
+    session_factory: sessionmaker[Session],
+) -> None:
+    made, _ = directory
+    account = seed()
+    connect_product(
+        session_factory,
+        account.account_id,
+        Product.AXIOM,
+        {"api_key": API_KEY, "login_email": "a@b.c"},
+    )
+    connect_product(
+        session_factory, account.account_id, Product.MATRIX, {"token": "t"}, options="{not json"
+    )
+    found = made.platforms_for(
+        account.account_id, [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER]
+    )
+    assert list(found) == [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER]
+    axiom = found[Product.AXIOM]
+    assert axiom is not None
+    assert not isinstance(axiom, PlatformConfigError)
+    assert len(await axiom.list_users()) == 7
+    matrix = found[Product.MATRIX]
+    assert isinstance(matrix, PlatformConfigError)
+    assert matrix.message.startswith("The Matrix connection is misconfigured")
+    assert found[Product.CONTACT_CENTER] is None
+    with pytest.raises(PlatformConfigError):
+        made.platform_for(account.account_id, Product.MATRIX)
+
+
+async def test_only_the_most_recently_used_clients_are_kept(
+    seed: Any, session_factory: sessionmaker[Session], sandbox: SandboxApp
+) -> None:
+    first, second = seed("acme"), seed("beta", team_id="T_BETA")
+    for account in (first, second):
+        connect_product(
+            session_factory,
+            account.account_id,
+            Product.AXIOM,
+            {"api_key": API_KEY, "login_email": "a@b.c"},
+        )
+    made = PlatformDirectory(
+        session_factory, transport=httpx.ASGITransport(app=sandbox), cipher=CIPHER, max_clients=1
+    )
+    try:
+        for account_id in (first.account_id, first.account_id, second.account_id):
+            platform = made.platform_for(account_id, Product.AXIOM)
+            assert platform is not None
+            assert len(await platform.list_users()) == 7
+        # acme's client was reused once, then dropped for beta's: its token is exchanged again.
+        assert sandbox.stats.token_exchanges == 2
+        platform = made.platform_for(first.account_id, Product.AXIOM)
+        assert platform is not None
+        assert len(await platform.list_users()) == 7
+        assert sandbox.stats.token_exchanges == 3
+    finally:
+        await made.aclose()

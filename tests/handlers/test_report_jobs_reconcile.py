@@ -1,0 +1,126 @@
+"""ReportJobs.reconcile over many accounts: each stored once, in batches, in order, with the
+users counted from the listings; a failure is raised, never swallowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.job_claims import JobClaims
+from billing.models import ReconciliationRun
+from billing.reconciliation import ProductChange
+from billing.report_facts import AccountReconciliation
+from billing.reports import Reports
+from billing.users import Level, PlatformUser, UserStatus
+from handlers import report_jobs
+from handlers.facts import PlatformFacts
+from handlers.report_jobs import ReportJobs
+from platforms.types import Platform, Product
+from tests.conftest import SEED_AT
+
+
+class CountedPlatform:
+    """Account ``n`` has ``n + 1`` users (and ``extra`` more), one of them inactive."""
+
+    def __init__(self, account_id: int, extra: int = 0) -> None:
+        self.product = Product.AXIOM
+        self.label = Product.AXIOM.label
+        self.users = [
+            PlatformUser(
+                f"{account_id}-{n}",
+                f"u{n}@example.com",
+                f"U {n}",
+                100 + n,
+                Level.AGENT,
+                UserStatus.INACTIVE if n == 0 else UserStatus.ACTIVE,
+            )
+            for n in range(account_id + 1 + extra)
+        ]
+
+    async def list_users(self) -> list[PlatformUser]:
+        return self.users
+
+    async def aclose(self) -> None:
+        pass
+
+
+def jobs_over(
+    session_factory: sessionmaker[Session], platforms_for: Any, concurrency: int = 2
+) -> ReportJobs:
+    def platform_for(account_id: int, product: Product) -> Platform | None:
+        found = platforms_for(account_id, [product])[product]
+        if isinstance(found, Exception):
+            raise found
+        return found  # type: ignore[no-any-return]
+
+    return ReportJobs(
+        reports=Reports(session_factory),
+        claims=JobClaims(session_factory),
+        facts=PlatformFacts(
+            platform_for, deadline_s=5, recent_ttl_s=0, platforms_for=platforms_for
+        ),
+        clock=lambda: SEED_AT,
+        source="test",
+        concurrency=concurrency,
+    )
+
+
+def runs_stored(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(ReconciliationRun)) or 0
+
+
+async def test_every_account_is_stored_once_in_batches_with_its_users_counted(
+    session_factory: sessionmaker[Session], seed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_jobs, "RECORD_BATCH", 2)
+    ids = [seed(f"acct{n}", team_id=f"T{n}").account_id for n in range(5)]
+    jobs = jobs_over(
+        session_factory,
+        lambda account_id, products: {p: CountedPlatform(account_id) for p in products},
+    )
+    batches: list[list[AccountReconciliation]] = []
+    progress: list[int] = []
+    await jobs.reconcile(None, on_batch=batches.append, on_progress=lambda d, t: progress.append(d))
+    assert sorted(len(batch) for batch in batches) == [1, 2, 2]
+    runs = [run for batch in batches for run in batch]
+    assert sorted(run.account.id for run in runs) == ids
+    for run in runs:
+        [product] = run.products
+        assert product.users is not None
+        assert (product.users.total, product.users.inactive) == (run.account.id + 1, 1)
+        assert [u.email for u in product.idle_users] == ["u0@example.com"]
+        assert run.changes == {Product.AXIOM: None}  # the first run: nothing to compare with
+    assert progress == [1, 2, 3, 4, 5]
+    assert runs_stored(session_factory) == 5
+    # Without on_batch the runs come back in the accounts' order (by name), each with its
+    # change since the run above: one user more, the same seats.
+    jobs = jobs_over(
+        session_factory,
+        lambda account_id, products: {p: CountedPlatform(account_id, extra=1) for p in products},
+    )
+    kept = await jobs.reconcile(None)
+    assert [run.account.name for run in kept] == [f"acct{n}" for n in range(5)]
+    assert all(run.changes == {Product.AXIOM: ProductChange(seats=0, users=1)} for run in kept)
+    assert runs_stored(session_factory) == 10
+
+
+async def test_a_failure_while_reading_is_raised(
+    session_factory: sessionmaker[Session], seed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_jobs, "RECORD_BATCH", 2)
+    ids = [seed(f"acct{n}", team_id=f"T{n}").account_id for n in range(5)]
+
+    def platforms_for(account_id: int, products: list[Product]) -> dict[Product, Any]:
+        if account_id == ids[2]:
+            raise RuntimeError("the database went away")
+        return {p: CountedPlatform(account_id) for p in products}
+
+    jobs = jobs_over(session_factory, platforms_for, concurrency=1)
+    with pytest.raises(RuntimeError, match="the database went away"):
+        await jobs.reconcile(None, on_batch=lambda runs: None)
+    # The batch read before the failure was stored; nothing after it was.
+    assert runs_stored(session_factory) == 2
