@@ -310,11 +310,14 @@ async def open_loop(
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         try:
             status = await _send(http, url, body)
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             status = 0
+            print(f"  request {index}: {type(error).__name__}: {error}", file=sys.stderr)
         latencies.append(time.perf_counter() - scheduled)
         if status != 200:
             failures += 1
+            if status:
+                print(f"  request {index}: HTTP {status}", file=sys.stderr)
 
     await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
     return latencies, failures
@@ -340,6 +343,7 @@ async def closed_loop(
             done += 1
             if status != 200:
                 failures += 1
+                print(f"  closed loop: HTTP {status}", file=sys.stderr)
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))

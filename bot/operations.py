@@ -21,6 +21,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
@@ -79,6 +80,10 @@ class Readiness:
         if not database_url.startswith("sqlite"):
             connect_args["connect_timeout"] = max(1, int(timeout_s))
         self._engine = make_engine(database_url, poolclass=NullPool, connect_args=connect_args)
+        # Its own threads too: under load the default executor queues the requests' database
+        # work, and a check waiting behind it would time out and take a busy but healthy
+        # replica out of the load balancer (then every replica, and every request fails).
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seatbot-readyz")
 
     async def problems(self) -> list[str]:
         """Why this process should not receive traffic now; empty when it is ready."""
@@ -87,7 +92,8 @@ class Readiness:
             found.append("shutting down")
         try:
             async with asyncio.timeout(self._timeout_s):
-                schema = await asyncio.to_thread(self._schema_revision)
+                loop = asyncio.get_running_loop()
+                schema = await loop.run_in_executor(self._threads, self._schema_revision)
         except TimeoutError:
             found.append(
                 f"the database at {shown_database(self._url)} did not answer within "
@@ -112,7 +118,8 @@ class Readiness:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def dispose(self) -> None:
-        """Release the engine (no pooled connections are kept anyway)."""
+        """Release the threads and the engine (no pooled connections are kept anyway)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self._engine.dispose()
 
 
