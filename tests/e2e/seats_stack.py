@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.models import Member
+from billing.access import Caller
+from billing.approval_rules import ApprovalPolicy
+from billing.approval_setup import apply_approval_policy
+from billing.models import Account, Member
 from billing.models import PlatformConnection as PlatformConnectionRow
+from billing.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.seat_changes import SeatChanges
 from billing.service import SeatService
+from billing.users import UserListing
 from billing.views import SeatChangeView
 from bot.platform_credentials import seal
 from bot.secrets import TokenCipher
@@ -233,3 +239,37 @@ async def start_stack(
             await driver.aclose()
             await app_server.stop()
             await sandbox_server.stop()
+
+
+def pending_approval(
+    seed: Callable[..., Any], sessions: sessionmaker[Session], *, name: str, team: str, at: datetime
+) -> int:
+    """A decrease of account ``name`` waiting for approval since ``at``, under a policy that
+    reminds after 2 h, escalates to ``U_CFO`` after 4 h and expires after 8 h; its id."""
+    account_ids = seed(name, team_id=team)
+    policy = ApprovalPolicy(
+        require_decrease=True,
+        remind_after=timedelta(hours=2),
+        escalate_after=timedelta(hours=4),
+        escalate_to=((team, "U_CFO"),),
+        expire_after=timedelta(hours=8),
+    )
+    with sessions.begin() as session:
+        account = session.get(Account, account_ids.account_id)
+        assert account is not None
+        apply_approval_policy(session, account, policy)
+    owner = Caller(team, "U_OWNER")
+    changes = SeatChanges(sessions)
+    none = UserListing.complete([])
+    draft = changes.request_by_form(
+        owner,
+        account_id=account_ids.account_id,
+        subscription_id=account_ids.subscription_id,
+        new_seats=8,
+        at=at,
+        users=none,
+    )
+    assert isinstance(draft, ReadyToConfirm)
+    waiting = changes.confirm(owner, request_id=draft.request.id, revision=1, at=at, users=none)
+    assert isinstance(waiting, AwaitingApproval)
+    return draft.request.id

@@ -10,23 +10,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from seats_stack import pending_approval
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
-from billing.models import Account
-from billing.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.requests import RequestStatus
-from billing.seat_changes import SeatChanges
 from billing.service import SeatService
-from billing.users import UserListing
 from bot.standin import SlackStandIn, start_standin
 
 pytestmark = pytest.mark.slow
@@ -59,40 +52,10 @@ def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
-def _pending_request(seed: Callable[..., Any], sessions: sessionmaker[Session]) -> int:
-    acme = seed("acme", team_id=TEAM)
-    policy = ApprovalPolicy(
-        require_decrease=True,
-        remind_after=timedelta(hours=2),
-        escalate_after=timedelta(hours=4),
-        escalate_to=((TEAM, "U_CFO"),),
-        expire_after=timedelta(hours=8),
-    )
-    with sessions.begin() as session:
-        account = session.get(Account, acme.account_id)
-        assert account is not None
-        apply_approval_policy(session, account, policy)
-    owner = Caller(TEAM, "U_OWNER")
-    changes = SeatChanges(sessions)
-    none = UserListing.complete([])
-    draft = changes.request_by_form(
-        owner,
-        account_id=acme.account_id,
-        subscription_id=acme.subscription_id,
-        new_seats=8,
-        at=START,
-        users=none,
-    )
-    assert isinstance(draft, ReadyToConfirm)
-    waiting = changes.confirm(owner, request_id=draft.request.id, revision=1, at=START, users=none)
-    assert isinstance(waiting, AwaitingApproval)
-    return draft.request.id
-
-
 async def test_two_replicas_remind_escalate_and_expire_once(
     db_url: str, seed: Any, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    request_id = _pending_request(seed, session_factory)
+    request_id = pending_approval(seed, session_factory, name="acme", team=TEAM, at=START)
     standin = SlackStandIn()
     processes: list[subprocess.Popen[bytes]] = []
     logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]

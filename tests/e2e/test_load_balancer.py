@@ -20,7 +20,7 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,19 +37,13 @@ from deploy_harness import (
     replica_environment,
     wait_for_status,
 )
-from seats_stack import connect_sandbox
+from seats_stack import connect_sandbox, pending_approval
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
-from billing.models import Account, LedgerEntry, SeatChangeRequest
-from billing.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.models import LedgerEntry, SeatChangeRequest
 from billing.requests import RequestStatus
-from billing.seat_changes import SeatChanges
 from billing.service import SeatService
-from billing.users import UserListing
 from bot.metrics import required_series, series_names
 from bot.standin import SlackDriver, SlackStandIn, start_standin
 from bot.standin.slack_api import serve_asgi
@@ -332,41 +326,11 @@ async def test_a_rolling_restart_during_a_stream_loses_no_request(
 START = datetime(2026, 1, 16, 9, 0, tzinfo=UTC)
 
 
-def _pending_approval(seed: Callable[..., Any], sessions: sessionmaker[Session]) -> int:
-    acme = seed("approvals", team_id=TEAM)
-    policy = ApprovalPolicy(
-        require_decrease=True,
-        remind_after=timedelta(hours=2),
-        escalate_after=timedelta(hours=4),
-        escalate_to=((TEAM, "U_CFO"),),
-        expire_after=timedelta(hours=8),
-    )
-    with sessions.begin() as session:
-        account = session.get(Account, acme.account_id)
-        assert account is not None
-        apply_approval_policy(session, account, policy)
-    owner = Caller(TEAM, "U_OWNER")
-    changes = SeatChanges(sessions)
-    none = UserListing.complete([])
-    draft = changes.request_by_form(
-        owner,
-        account_id=acme.account_id,
-        subscription_id=acme.subscription_id,
-        new_seats=8,
-        at=START,
-        users=none,
-    )
-    assert isinstance(draft, ReadyToConfirm)
-    waiting = changes.confirm(owner, request_id=draft.request.id, revision=1, at=START, users=none)
-    assert isinstance(waiting, AwaitingApproval)
-    return draft.request.id
-
-
 @ON_POSTGRES
 async def test_reminders_happen_once_and_metrics_show_every_series(
     db_url: str, seed: Any, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    request_id = _pending_approval(seed, session_factory)
+    request_id = pending_approval(seed, session_factory, name="approvals", team=TEAM, at=START)
     sandbox = SandboxApp(SandboxConfig())
     sandbox.set_account("acme", "axiom", users=8, seed=1)
     sandbox_server = serve_asgi(sandbox)
