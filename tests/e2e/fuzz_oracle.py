@@ -14,8 +14,10 @@ Who may see what, per account:
   those users (the same list the owner gets);
 - the account's **approval channel** sees the approval requests posted there (prices, no
   platform user);
-- anyone else sees no price and no platform user of it; and a user of another workspace without
-  a role in it does not even learn its name.
+- anyone else sees no price and no platform user of it; and a person without a role in it (in
+  its workspace or another) does not even learn its name, nor who owns or approves it (a mention
+  of one of them), unless they typed it; only a channel of its own workspace it posts to (the
+  approval channel) reads its name.
 
 Anything a person typed may come back to them (an echo is not a leak), so a finding is only
 text that their own request did not contain.
@@ -68,6 +70,11 @@ class AccountFacts:
 
     def role_of(self, actor: Actor) -> str | None:
         return self.roles.get(actor)
+
+    def members_to_mention(self, team: str) -> set[str]:
+        """How a person of ``team`` would see the account's owners and approvers mentioned."""
+        people = {a for a, role in self.roles.items() if role == "owner"} | set(self.approvers)
+        return {f"<@{a.user}>" for a in people if a.team == team}
 
     def owners(self) -> set[str]:
         """Audit actors (``slack:T:U``) of the account's owners."""
@@ -163,7 +170,16 @@ def findings(text: str, audience: Audience, accounts: Iterable[AccountFacts]) ->
                 for token in account.price_tokens(text)
                 if token not in audience.typed
             )
-        if role is None and audience.team != account.team and new(account.display_name):
+        deciding = person in account.approvers and "decide" in purposes
+        if person is not None and role is None and not deciding:
+            if new(account.display_name):
+                problems.append(f"the name of {account.name}, to someone without a role in it")
+            problems.extend(
+                f"{account.name}'s member {mention}, to someone without a role in it"
+                for mention in sorted(account.members_to_mention(audience.team))
+                if new(mention)
+            )
+        elif role is None and audience.team != account.team and new(account.display_name):
             problems.append(f"the name of {account.name}, another workspace's account")
     return problems
 

@@ -176,9 +176,12 @@ class Fuzzer:
                 assert minted_for == actor, f"{where}: answered at {minted_for}'s response URL"
                 audience = asker
                 if args.get("replace_original") and sent.clicked_in is not None:
-                    # The answer replaces a posted message: its readers see it too.
+                    # The answer replaces a posted message: its readers see it too. (Slack
+                    # sends a click only from someone who sees the message, so a click "on"
+                    # another person's DM, which the fuzzer forges, replaces nothing of theirs.)
                     reader = self._reader_of(sent.clicked_in, team, asker)
-                    shown.append(("\n".join(strings_in(args)), reader))
+                    if reader.person is None or reader == asker:
+                        shown.append(("\n".join(strings_in(args)), reader))
             elif call.method == "chat.postEphemeral":
                 assert args.get("user") == actor.user, f"{where}: ephemeral for {args['user']}"
                 audience = asker

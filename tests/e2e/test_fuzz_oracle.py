@@ -67,7 +67,18 @@ FORM = "• *Ana Costa* · user1@acme.example.com · ext 100\nNet now: $15.48"
         ("U_MANAGER", FORM, "decide", []),  # approving a decrease the users block
         ("U_NOBODY", STATUS, "read", ["acme's price '$30.00'"]),
         ("U_NOBODY", STATUS, "decide", ["acme's price '$30.00'"]),
-        ("U_NOBODY", "Only members of Acme can see its seats", "", []),
+        (
+            "U_NOBODY",
+            "Only members of Acme can see its seats. Ask <@U_OWNER> or <@U_MANAGER>.",
+            "",
+            [
+                "the name of acme, to someone without a role in it",
+                "acme's member <@U_MANAGER>, to someone without a role in it",
+                "acme's member <@U_OWNER>, to someone without a role in it",
+            ],
+        ),
+        ("U_NOBODY", "You hold no role in a Seatbot account; ask <@U_VIEWER>.", "", []),
+        ("U_VIEWER", "Only the owners of Acme can change seats. Ask <@U_OWNER>.", "", []),
         ("U_NOBODY", "credit -$1,234.56", "", ["acme's price '-$1,234.56'"]),
         (
             "U_OWNER",
@@ -77,7 +88,7 @@ FORM = "• *Ana Costa* · user1@acme.example.com · ext 100\nNet now: $15.48"
                 "an email of globex's platform users",
                 "globex's platform user 'Dev Haddad'",
                 "globex's price '€77.77'",
-                "the name of globex, another workspace's account",
+                "the name of globex, to someone without a role in it",
             ],
         ),
     ],
@@ -95,8 +106,12 @@ def test_the_oracle_hides_an_account_from_other_workspaces_but_not_echoes() -> N
     shown = "This workspace has no Seatbot account called “Acme”. Try $5."
     assert findings(shown, Audience("T_OTHER", stranger), BOTH) == [
         "acme's price '$5'",
-        "the name of acme, another workspace's account",
+        "the name of acme, to someone without a role in it",
     ]
+    # A channel of another workspace does not read it either; acme's own channels may.
+    elsewhere = Audience("T_OTHER", channel="C_GENERAL")
+    assert findings("Acme", elsewhere, BOTH) == ["the name of acme, another workspace's account"]
+    assert findings("Acme", Audience("T_ACME", channel="C_APPROVALS"), BOTH) == []
     typed = "status account Acme $5"
     assert findings(shown, Audience("T_OTHER", stranger, typed=typed), BOTH) == []
 
