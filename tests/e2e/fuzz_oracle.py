@@ -19,6 +19,10 @@ Who may see what, per account:
   of one of them), unless they typed it; only a channel of its own workspace it posts to (the
   approval channel) reads its name.
 
+Every message's fallback ``text`` (what notifications show) is escaped exactly once
+(:func:`fallback_findings`): no entity escaped again, no mention Seatbot writes shown as markup,
+no broadcast or other markup from anything anyone typed.
+
 Anything a person typed may come back to them (an echo is not a leak), so a finding is only
 text that their own request did not contain.
 """
@@ -181,6 +185,31 @@ def findings(text: str, audience: Audience, accounts: Iterable[AccountFacts]) ->
             )
         elif role is None and audience.team != account.team and new(account.display_name):
             problems.append(f"the name of {account.name}, another workspace's account")
+    return problems
+
+
+#: Slack's markup: ``<@U123>``, ``<!channel>``, ``<https://…|label>``, ``<#C1|name>``.
+MARKUP = re.compile(r"<[^<>]*>")
+#: The only markup Seatbot writes in a fallback text: a mention of a user by id.
+OWN_MENTION = re.compile(r"<@[A-Z0-9_]+>")
+
+
+def fallback_findings(text: str, typed: str) -> list[str]:
+    """How a message's fallback ``text`` is not escaped exactly once, given everything anyone
+    ``typed`` before it was sent (their words come back escaped once, whatever they were):
+    markup that Seatbot does not write (a broadcast such as ``<!channel>``, a link: someone's
+    words unescaped), an entity escaped a second time (``&amp;lt;``), or a mention Seatbot
+    wrote shown as text (``&lt;@U…``)."""
+    problems = [
+        f"markup {token!r} unescaped"
+        for token in MARKUP.findall(text)
+        if not OWN_MENTION.fullmatch(token)
+    ]
+    for entity in ("&amp;", "&lt;", "&gt;"):
+        if "&amp;" + entity[1:] in text and entity not in typed:
+            problems.append(f"{entity!r} escaped twice")
+    if "&lt;@" in text and "<@" not in typed and "&lt;@" not in typed:
+        problems.append("a mention shown as markup")
     return problems
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fuzz_forms import METADATA_TAMPERS, tampered
-from fuzz_oracle import AccountFacts, Audience, findings
+from fuzz_oracle import AccountFacts, Audience, fallback_findings, findings
 from fuzz_traffic import Actor
 
 from handlers.payloads import ModalContext
@@ -126,6 +126,35 @@ def test_the_approval_channel_sees_the_prices_of_its_account_only() -> None:
     ]
     elsewhere = Audience("T_ACME", channel="C_GENERAL", purposes=frozenset({"decide"}))
     assert "acme's price '-$30.97'" in findings(posted, elsewhere, BOTH)
+
+
+@pytest.mark.parametrize(
+    ("text", "typed", "expected"),
+    [
+        ("Denied by <@U_MANAGER>. Reason: R&amp;D &lt;!channel&gt;", "R&D <!channel>", []),
+        ("Reason: &amp;lt;b&amp;gt; &amp;amp;", "&lt;b&gt; &amp;", []),  # typed entities
+        (
+            "Denied by &lt;@U_MANAGER&gt;. Reason: &amp;lt;!channel&amp;gt;",
+            "<!channel>",
+            ["'&lt;' escaped twice", "'&gt;' escaped twice", "a mention shown as markup"],
+        ),
+        ("R&amp;amp;D", "R&D", ["'&amp;' escaped twice"]),
+        (
+            "Reason: <!channel> <!here> <https://evil.example|x> <@U1|me>",
+            "",
+            [
+                "markup '<!channel>' unescaped",
+                "markup '<!here>' unescaped",
+                "markup '<https://evil.example|x>' unescaped",
+                "markup '<@U1|me>' unescaped",
+            ],
+        ),
+    ],
+)
+def test_the_oracle_knows_a_fallback_text_escaped_once(
+    text: str, typed: str, expected: list[str]
+) -> None:
+    assert fallback_findings(text, typed) == expected
 
 
 ACME_FORM = {"a": 1, "c": "C_SEATS", "s": {"1": ["axiom", 10]}}
