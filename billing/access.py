@@ -10,7 +10,7 @@ import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from billing.errors import NotAuthorised, NotFound, UserFacingError
+from billing.errors import NO_ROLE, NotAuthorised, NotFound, UserFacingError
 from billing.models import Role
 from billing.views import AccountView
 
@@ -68,14 +68,22 @@ def authorise(
     """Raise :class:`NotAuthorised` unless ``role`` may do ``action``.
 
     The message says only who may, and ``contacts`` (``owners``: the account's owners in the
-    caller's workspace) whom to ask; it shows none of the account's data.
+    caller's workspace) whom to ask; it shows none of the account's data. A caller without a
+    role learns not even that much (:func:`refusal_for`).
     """
     if may(action, role, is_requester=is_requester):
         return
-    raise NotAuthorised(_refusal(action, role, account_name), contacts=owners)
+    raise refusal_for(role, NotAuthorised(_refusal(action, account_name), contacts=owners))
 
 
-def _refusal(action: Action, role: Role | None, account_name: str) -> str:
+def refusal_for(role: Role | None, refusal: NotAuthorised) -> NotAuthorised:
+    """``refusal`` as a caller with ``role`` in the account may read it: one without a role
+    is told nothing about the account, neither its name nor whom to ask (its owners or
+    approvers), only :data:`billing.errors.NO_ROLE`."""
+    return refusal if role is not None else NotAuthorised(NO_ROLE)
+
+
+def _refusal(action: Action, account_name: str) -> str:
     if action is Action.VIEW:
         return f"Only members of {account_name} can see its seats; ask an owner to add you."
     if action is Action.CONFIRM:
@@ -86,13 +94,13 @@ def _refusal(action: Action, role: Role | None, account_name: str) -> str:
 
 
 class AmbiguousAccount(UserFacingError):
-    """The caller's workspace has several accounts and nothing says which one is meant;
-    ``names`` lists them (slugs)."""
+    """The caller holds a role in several accounts and nothing says which one is meant;
+    ``names`` lists those (slugs)."""
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
         super().__init__(
-            f"This workspace has several Seatbot accounts ({', '.join(self.names)}): say which one."
+            f"You hold a role in several Seatbot accounts ({', '.join(self.names)}): say which one."
         )
 
 
@@ -106,23 +114,25 @@ def choose_account(
     """The account a request from a workspace acts on.
 
     ``accounts`` are those the caller's workspace may see; ``member_of`` the ids of those the
-    caller has a role in. By ``name`` (case-insensitive) if given; else the only one; else the
-    only one the caller has a role in; else the one posted to ``channel_id``.
+    caller has a role in. Only those are chosen from, so the answer never names an account
+    the caller holds no role in, nor tells whether one by the name they typed exists: by
+    ``name`` (case-insensitive) if given; else the only one; else the one posted to
+    ``channel_id``. A caller with no role in any of them is told :data:`NO_ROLE`.
     """
-    if name is not None:
-        wanted = name.strip().lower()
-        for account in accounts:
-            if account.name.lower() == wanted:
-                return account
-        raise NotFound(f"This workspace has no Seatbot account called “{name.strip()[:64]}”.")
     if not accounts:
         raise NotFound("No Seatbot account is connected to this Slack workspace yet.")
-    if len(accounts) == 1:
-        return accounts[0]
     mine = [account for account in accounts if account.id in member_of]
+    if not mine:
+        raise NotAuthorised(NO_ROLE)
+    if name is not None:
+        wanted = name.strip().lower()
+        for account in mine:
+            if account.name.lower() == wanted:
+                return account
+        raise NotFound(f"You hold no role in a Seatbot account called “{name.strip()[:64]}”.")
     if len(mine) == 1:
         return mine[0]
-    in_channel = [a for a in accounts if a.channel_id is not None and a.channel_id == channel_id]
+    in_channel = [a for a in mine if a.channel_id is not None and a.channel_id == channel_id]
     if len(in_channel) == 1:
         return in_channel[0]
-    raise AmbiguousAccount(sorted(account.name for account in accounts))
+    raise AmbiguousAccount(sorted(account.name for account in mine))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller
+from billing.access import Caller, refusal_for
 from billing.approval_rules import (
     AnswerPlace,
     ClickedMessage,
@@ -76,6 +76,7 @@ from billing.repository import (
     move_request,
     people,
     request_view,
+    role_of,
     stored_lines,
     stored_period,
     subscription_view,
@@ -349,7 +350,8 @@ class Approvals:
                 (caller.team_id, caller.user_id),
             )
         except NotAuthorised as refused:
-            raise _Refused(refused, loaded.account.id, request_id) from None
+            told = refusal_for(role_of(session, loaded.account.id, caller), refused)
+            raise _Refused(told, loaded.account.id, request_id) from None
         return loaded
 
     def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:

@@ -31,6 +31,15 @@ class NotAuthorised(UserFacingError):
         self.contacts = tuple(contacts)
 
 
+#: What a caller without a role in an account is told, whatever they asked of it: nothing about
+#: the account (not its name, not who owns or approves it), so it is the same for every account
+#: and for none.
+NO_ROLE = (
+    "You hold no role in a Seatbot account this could be about, so you can't see, change or "
+    "approve anything here. Whoever runs Seatbot for your team can add you."
+)
+
+
 class NotFound(UserFacingError):
     """The account, subscription or seat-change request does not exist (for this caller)."""
 

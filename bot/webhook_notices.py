@@ -16,20 +16,23 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.outbox_delivery import FailureNotice
+from handlers.views.text import escape
 
 logger = logging.getLogger(__name__)
 
 
 def failure_text(notice: FailureNotice) -> str:
-    """The direct message about ``notice``'s event (Slack mrkdwn)."""
+    """The direct message about ``notice``'s event (Slack mrkdwn; the account's name and the
+    receiver's answer escaped, as everything a view shows)."""
     what = f"`{notice.event_type}`"
     if notice.request_id is not None:
         what += f" (seat change {notice.request_id})"
-    reason = f" The last attempt: {notice.last_error}." if notice.last_error else ""
+    reason = f" The last attempt: {escape(notice.last_error)}." if notice.last_error else ""
     return (
         f":warning: Seatbot could not hand a billing event over to your billing system: "
-        f"{what} for *{notice.account_display_name}* failed {notice.attempts} time(s) and will "
-        f"not be tried again.{reason} The change itself is recorded in Seatbot's ledger. Once "
+        f"{what} for *{escape(notice.account_display_name)}* failed {notice.attempts} time(s) "
+        f"and will not be tried again.{reason} The change itself is recorded in Seatbot's "
+        f"ledger. Once "
         f"the billing system accepts events again, your operator can send it with "
         f"`seatbot webhooks retry {notice.event_id}` (webhook-id `{notice.webhook_id}`)."
     )

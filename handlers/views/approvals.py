@@ -145,7 +145,7 @@ def approval_request_message(
     )
     return message(
         f"{headline}: {request.product.label} {request.old_seats} → {request.new_seats} "
-        f"seats for {account.display_name}, net {format_money(request.net, where)}",
+        f"seats for {escape(account.display_name)}, net {format_money(request.net, where)}",
         blocks,
     )
 

@@ -130,7 +130,9 @@ def digest_text(facts: DigestFacts, where: Locale) -> str:
         for p in facts.run.products
         if p.releasable_seats
     ]
-    text = f"Seat usage for {facts.account.display_name}: " + ", ".join(parts or ["no products"])
+    text = f"Seat usage for {escape(facts.account.display_name)}: " + ", ".join(
+        parts or ["no products"]
+    )
     if stake:
         text += "; you could release " + "; ".join(stake)
     return text
@@ -256,7 +258,7 @@ def details_messages(run: AccountReconciliation, where: Locale) -> list[Message]
                     f"{escape(run.account.name)} {product.product.value}` lists them all."
                 )
             )
-    text = f"Seats held by users who are not using them · {run.account.display_name}"
+    text = f"Seats held by users who are not using them · {escape(run.account.display_name)}"
     return split_message(text, blocks)
 
 
@@ -278,7 +280,7 @@ def reconciliation_messages(run: AccountReconciliation, where: Locale) -> list[M
         f"{p.product.label} {'unknown' if p.users is None else f'{p.users.total}/{p.seats}'}"
         for p in run.products
     )
-    text = f"Reconciliation for {run.account.display_name}: {summary or 'no products'}"
+    text = f"Reconciliation for {escape(run.account.display_name)}: {summary or 'no products'}"
     if unknown:
         text += f" ({', '.join(unknown)} could not be read)"
     return split_message(text, blocks)

@@ -150,7 +150,8 @@ def cancelled_message(request: SeatChangeView, seats_now: int, cancelled_by: str
 
 def closed_message(text: str) -> Message:
     """A prompt that can no longer be acted on: ``text`` says why."""
-    return message(text, [section(f":warning: {escape(text)}")])
+    why = escape(text)
+    return message(why, [section(f":warning: {why}")])
 
 
 def blocked_decrease_message(request: SeatChangeView, check: SeatCheck) -> Message:

@@ -57,11 +57,11 @@ def help_message() -> Message:
 
 def unrecognised_message(parsed: Unrecognised) -> Message:
     """What was wrong with a command, and the closest one that would work."""
-    text = f"{parsed.problem} Did you mean `{parsed.suggestion}`?"
+    text = escape(f"{parsed.problem} Did you mean `{parsed.suggestion}`?")
     return message(
         text,
         [
-            section(escape(text)),
+            section(text),
             context(f"`{SEATS_COMMAND} help` lists everything I understand."),
         ],
     )
@@ -76,7 +76,7 @@ def error_message(error: UserFacingError) -> Message:
         text += (
             f"\nAdd `account NAME`, e.g. `{SEATS_COMMAND} status account {escape(error.names[0])}`."
         )
-    return message(error.message, [section(text)])
+    return message(escape(error.message), [section(text)])
 
 
 def unexpected_error_message(reference: str) -> Message:
@@ -122,7 +122,7 @@ def status_message(
         context(f"Change seats with `{SEATS_COMMAND}`, or `{SEATS_COMMAND} help` for examples.")
     )
     summary = "; ".join(f"{sub.product.label}: {sub.seats} seats" for sub in subscriptions)
-    return message(f"Seats for {account_name}: {summary or 'no subscriptions'}", blocks)
+    return message(f"Seats for {escape(account_name)}: {summary or 'no subscriptions'}", blocks)
 
 
 # -- /seats history -------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def history_message(history: AccountHistory, where: Locale) -> Message:
     name = history.account.display_name
     if not history.requests:
         return message(
-            f"No seat changes yet for {name}.",
+            f"No seat changes yet for {escape(name)}.",
             [section(f"No seat changes yet for *{escape(name)}*.")],
         )
     lines = []
@@ -152,4 +152,4 @@ def history_message(history: AccountHistory, where: Locale) -> Message:
             chunk = []
         chunk.append(line)
     blocks.append(section("\n".join(chunk)))
-    return message(f"Recent seat changes for {name}", blocks[:MESSAGE_BLOCK_LIMIT])
+    return message(f"Recent seat changes for {escape(name)}", blocks[:MESSAGE_BLOCK_LIMIT])

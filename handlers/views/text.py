@@ -1,12 +1,17 @@
 """Text and small blocks every view shares: the message type, escaping, money and time.
 
-Everything anyone typed (a command, a reason, a user's name on a platform, an account's display
-name) passes through :func:`escape` and :func:`clip` before it reaches Slack, in blocks and in
-the fallback ``text`` alike, so nothing anyone types can mention ``@channel`` or swell a reply.
+Every text a view builds is Slack mrkdwn, escaped once, where a value enters it: everything
+anyone typed or a platform sent (a command, a reason, a user's name on a platform, an account's
+display name, an error's message) passes through :func:`escape` (or :func:`echo`) as it is put
+in, in blocks and in the fallback ``text`` alike, so nothing anyone types can mention
+``@channel`` or swell a reply; the mentions Seatbot writes (:func:`mention`) stay markup.
+Nothing escapes a built text again: :func:`message`, :func:`section` and :func:`context` only
+clip it (:func:`clip_mrkdwn`). Plain-text objects (headers, titles) are shown as written.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,14 +74,27 @@ def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: The end of a clipped mrkdwn text that would cut markup (``<@U1``) or an entity (``&am``).
+_CUT_MARKUP = re.compile(r"(?:<[^<>]*|&[a-z]*)$")
+
+
+def clip_mrkdwn(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Escaped mrkdwn ``text`` cut to ``limit`` characters like :func:`clip`, never inside a
+    mention or an entity."""
+    if len(text) <= limit:
+        return text
+    return _CUT_MARKUP.sub("", text[: limit - 1]) + "…"
+
+
 def echo(typed: str, limit: int = ECHO_LIMIT) -> str:
     """Something a person typed, safe to repeat: clipped, then escaped."""
     return escape(clip(" ".join(typed.split()), limit))
 
 
 def message(text: str, blocks: list[Block]) -> Message:
-    """A message whose fallback text is escaped and clipped (blocks build their own)."""
-    return Message(text=escape(clip(text, FALLBACK_TEXT_LIMIT)), blocks=blocks)
+    """A message whose fallback ``text`` is mrkdwn escaped by its builder (it is clipped, not
+    escaped again: Seatbot's own mentions must stay mentions)."""
+    return Message(text=clip_mrkdwn(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
 
 
 def format_money(amount: Money, where: Locale) -> str:
@@ -109,11 +127,13 @@ def mentions(user_ids: Sequence[str], limit: int = 20) -> str:
 
 
 def section(text: str, block_id: str | None = None) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=clip(text)), block_id=block_id)
+    """A section of mrkdwn ``text`` (escaped by the caller)."""
+    return SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(text)), block_id=block_id)
 
 
 def context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(text))])
+    """A context line of mrkdwn ``text`` (escaped by the caller)."""
+    return ContextBlock(elements=[MarkdownTextObject(text=clip_mrkdwn(text))])
 
 
 def header(text: str) -> HeaderBlock:

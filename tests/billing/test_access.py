@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from billing.access import Action, AmbiguousAccount, authorise, choose_account, may
-from billing.errors import NotAuthorised, NotFound
+from billing.access import (
+    Action,
+    AmbiguousAccount,
+    authorise,
+    choose_account,
+    may,
+    refusal_for,
+)
+from billing.errors import NO_ROLE, NotAuthorised, NotFound
 from billing.models import Role
 from billing.views import AccountView
 
@@ -38,9 +45,23 @@ def test_may(action: Action, role: Role | None, is_requester: bool, allowed: boo
 
 def test_a_refusal_names_whom_to_ask_and_nothing_else() -> None:
     with pytest.raises(NotAuthorised) as refused:
-        authorise(Action.VIEW, None, account_name="Acme", owners=("U1",))
+        authorise(Action.REQUEST_CHANGE, Role.VIEWER, account_name="Acme", owners=("U1",))
     assert refused.value.contacts == ("U1",)
-    assert "Acme" in refused.value.message
+    assert "Acme" in refused.value.message  # a member knows their account's name
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_a_caller_without_a_role_learns_nothing_of_the_account(action: Action) -> None:
+    with pytest.raises(NotAuthorised) as refused:
+        authorise(action, None, account_name="Acme", owners=("U1",))
+    assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
+
+
+def test_a_refusal_for_a_caller_without_a_role_drops_whom_to_ask() -> None:
+    refusal = NotAuthorised("Only the approvers of this seat change can decide it.", ["U_MGR"])
+    assert refusal_for(Role.VIEWER, refusal) is refusal
+    told = refusal_for(None, refusal)
+    assert (told.message, told.contacts) == (NO_ROLE, ())
 
 
 def account(account_id: int, name: str, channel: str | None = None) -> AccountView:
@@ -52,14 +73,35 @@ ACME, INITECH = account(1, "acme", "C1"), account(2, "initech", "C2")
 
 def test_choose_account() -> None:
     both = [ACME, INITECH]
-    assert choose_account([ACME], name=None, channel_id=None, member_of=()) == ACME
-    assert choose_account(both, name="INITECH", channel_id=None, member_of=()) == INITECH
+    assert choose_account([ACME], name=None, channel_id=None, member_of={1}) == ACME
+    assert choose_account(both, name="INITECH", channel_id=None, member_of={1, 2}) == INITECH
     assert choose_account(both, name=None, channel_id=None, member_of={2}) == INITECH
     assert choose_account(both, name=None, channel_id="C1", member_of={1, 2}) == ACME
     with pytest.raises(AmbiguousAccount) as ambiguous:
         choose_account(both, name=None, channel_id="C9", member_of={1, 2})
     assert ambiguous.value.names == ("acme", "initech")
     with pytest.raises(NotFound, match="called “globex”"):
-        choose_account(both, name="globex", channel_id=None, member_of=())
+        choose_account(both, name="globex", channel_id=None, member_of={1})
     with pytest.raises(NotFound, match="No Seatbot account"):
         choose_account([], name=None, channel_id=None, member_of=())
+
+
+def test_choose_account_names_no_account_the_caller_holds_no_role_in() -> None:
+    both, third = [ACME, INITECH], account(3, "globex", "C3")
+    # Without a role anywhere: the same answer, whatever they name or wherever they ask.
+    for name, channel in [(None, None), (None, "C1"), ("acme", None), ("zork", None)]:
+        with pytest.raises(NotAuthorised) as refused:
+            choose_account(both, name=name, channel_id=channel, member_of=())
+        assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
+    # A member of two of three: the third is never chosen, listed, or told apart from none.
+    with pytest.raises(AmbiguousAccount) as ambiguous:
+        choose_account([*both, third], name=None, channel_id="C3", member_of={1, 2})
+    assert ambiguous.value.names == ("acme", "initech")
+    assert "globex" not in ambiguous.value.message
+    with pytest.raises(NotFound) as named:
+        choose_account([*both, third], name="globex", channel_id=None, member_of={1, 2})
+    with pytest.raises(NotFound) as made_up:
+        choose_account([*both, third], name="zork", channel_id=None, member_of={1, 2})
+    assert named.value.message.replace("globex", "zork") == made_up.value.message
+    # Only one account is theirs: that one, even where another account's channel is.
+    assert choose_account(both, name=None, channel_id="C1", member_of={2}) == INITECH

@@ -16,7 +16,7 @@ from billing.access import Caller
 from billing.approval_rules import ApprovalPolicy
 from billing.approval_setup import apply_approval_policy
 from billing.approvals import Approvals, PostedMessage
-from billing.errors import NotAuthorised, NotFound, UserFacingError
+from billing.errors import NO_ROLE, NotAuthorised, NotFound, UserFacingError
 from billing.models import Account, AuditEvent, LedgerEntry, Member
 from billing.outcomes import (
     AlreadyApplied,
@@ -187,6 +187,21 @@ def test_only_an_approver_who_did_not_ask_decides_and_refusals_are_audited(
     assert SeatService(session_factory).get_request(waiting.request.id).status is (
         RequestStatus.PENDING_APPROVAL
     )
+
+
+def test_a_refusal_tells_a_caller_without_a_role_nothing_of_the_account(
+    changes: SeatChanges, approvals: Approvals, acme: Any
+) -> None:
+    waiting = submitted(changes, acme, 8)
+    with pytest.raises(NotAuthorised) as member:
+        approvals.deny(VIEWER, request_id=waiting.request.id, reason="no", at=JAN_16)
+    assert member.value.contacts == ("U_MANAGER",)  # a member is told whom to ask
+    nobody = Caller("T_ACME", "U_NOBODY")
+    with pytest.raises(NotAuthorised) as refused:
+        approvals.approve(
+            nobody, request_id=waiting.request.id, revision=waiting.request.revision, at=JAN_16
+        )
+    assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
 
 
 def test_approve_checks_the_platform_applies_once_and_stamps(

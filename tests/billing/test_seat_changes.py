@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from billing.access import Caller
 from billing.account_reads import AccountReads
-from billing.errors import InvalidInput, InvalidSeatCount, NotAuthorised, NotFound
+from billing.errors import NO_ROLE, InvalidInput, InvalidSeatCount, NotAuthorised, NotFound
 from billing.models import (
     AuditEvent,
     LedgerEntry,
@@ -168,7 +168,10 @@ def test_only_owners_request_changes(
     for listing in (None, users(3)):
         with pytest.raises(NotAuthorised) as refused:
             create(changes, acme, 8, caller=caller, listing=listing)
-        assert refused.value.contacts == ("U_OWNER",)
+        # A member is told whom to ask; someone without a role learns nothing of the account.
+        member = caller.user_id != "U_STRANGER"
+        assert refused.value.contacts == (("U_OWNER",) if member else ())
+        assert ("Acme" in refused.value.message) is member
     assert service.history(acme.account_id) == []
 
 
@@ -201,15 +204,18 @@ def test_members_with_a_role_read_status(reads: AccountReads, seed: Seed, user_i
     assert status.listings == (UsersNeeded(acme.account_id, Product.AXIOM),)
 
 
-def test_no_role_reads_nothing_and_is_told_whom_to_ask(reads: AccountReads, seed: Seed) -> None:
+def test_no_role_reads_nothing_not_even_the_accounts_name_or_owners(
+    reads: AccountReads, seed: Seed
+) -> None:
     seed()
     nobody = Caller(T, "U_NOBODY")
-    with pytest.raises(NotAuthorised) as refused:
-        reads.status(nobody, account_name=None, channel_id=None, at=JAN_16)
-    assert refused.value.contacts == ("U_OWNER",)
-    assert "$" not in refused.value.message
-    with pytest.raises(NotAuthorised):
-        reads.history(nobody, account_name=None, channel_id=None)
+    for account_name in (None, "acme"):
+        with pytest.raises(NotAuthorised) as refused:
+            reads.status(nobody, account_name=account_name, channel_id=None, at=JAN_16)
+        assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
+        with pytest.raises(NotAuthorised) as refused:
+            reads.history(nobody, account_name=account_name, channel_id=None)
+        assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
 
 
 @pytest.mark.parametrize("intruder", ["U_MANAGER", "U_VIEWER", "U_NOBODY"])

@@ -14,8 +14,14 @@ Who may see what, per account:
   those users (the same list the owner gets);
 - the account's **approval channel** sees the approval requests posted there (prices, no
   platform user);
-- anyone else sees no price and no platform user of it; and a user of another workspace without
-  a role in it does not even learn its name.
+- anyone else sees no price and no platform user of it; and a person without a role in it (in
+  its workspace or another) does not even learn its name, nor who owns or approves it (a mention
+  of one of them), unless they typed it; only a channel of its own workspace it posts to (the
+  approval channel) reads its name.
+
+Every message's fallback ``text`` (what notifications show) is escaped exactly once
+(:func:`fallback_findings`): no entity escaped again, no mention Seatbot writes shown as markup,
+no broadcast or other markup from anything anyone typed.
 
 Anything a person typed may come back to them (an echo is not a leak), so a finding is only
 text that their own request did not contain.
@@ -68,6 +74,11 @@ class AccountFacts:
 
     def role_of(self, actor: Actor) -> str | None:
         return self.roles.get(actor)
+
+    def members_to_mention(self, team: str) -> set[str]:
+        """How a person of ``team`` would see the account's owners and approvers mentioned."""
+        people = {a for a, role in self.roles.items() if role == "owner"} | set(self.approvers)
+        return {f"<@{a.user}>" for a in people if a.team == team}
 
     def owners(self) -> set[str]:
         """Audit actors (``slack:T:U``) of the account's owners."""
@@ -163,8 +174,42 @@ def findings(text: str, audience: Audience, accounts: Iterable[AccountFacts]) ->
                 for token in account.price_tokens(text)
                 if token not in audience.typed
             )
-        if role is None and audience.team != account.team and new(account.display_name):
+        deciding = person in account.approvers and "decide" in purposes
+        if person is not None and role is None and not deciding:
+            if new(account.display_name):
+                problems.append(f"the name of {account.name}, to someone without a role in it")
+            problems.extend(
+                f"{account.name}'s member {mention}, to someone without a role in it"
+                for mention in sorted(account.members_to_mention(audience.team))
+                if new(mention)
+            )
+        elif role is None and audience.team != account.team and new(account.display_name):
             problems.append(f"the name of {account.name}, another workspace's account")
+    return problems
+
+
+#: Slack's markup: ``<@U123>``, ``<!channel>``, ``<https://…|label>``, ``<#C1|name>``.
+MARKUP = re.compile(r"<[^<>]*>")
+#: The only markup Seatbot writes in a fallback text: a mention of a user by id.
+OWN_MENTION = re.compile(r"<@[A-Z0-9_]+>")
+
+
+def fallback_findings(text: str, typed: str) -> list[str]:
+    """How a message's fallback ``text`` is not escaped exactly once, given everything anyone
+    ``typed`` before it was sent (their words come back escaped once, whatever they were):
+    markup that Seatbot does not write (a broadcast such as ``<!channel>``, a link: someone's
+    words unescaped), an entity escaped a second time (``&amp;lt;``), or a mention Seatbot
+    wrote shown as text (``&lt;@U…``)."""
+    problems = [
+        f"markup {token!r} unescaped"
+        for token in MARKUP.findall(text)
+        if not OWN_MENTION.fullmatch(token)
+    ]
+    for entity in ("&amp;", "&lt;", "&gt;"):
+        if "&amp;" + entity[1:] in text and entity not in typed:
+            problems.append(f"{entity!r} escaped twice")
+    if "&lt;@" in text and "<@" not in typed and "&lt;@" not in typed:
+        problems.append("a mention shown as markup")
     return problems
 
 

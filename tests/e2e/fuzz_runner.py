@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 from fuzz_forms import ChooseSubscription, ChooseValue, FormEvent, Genuine, RawMetadata, tampered
-from fuzz_oracle import Audience, database_findings, findings, restore, strings_in
+from fuzz_oracle import (
+    Audience,
+    database_findings,
+    fallback_findings,
+    findings,
+    restore,
+    strings_in,
+)
 from fuzz_programs import Request, Step
 from fuzz_traffic import (
     ANSWERED_ACTIONS,
@@ -83,6 +90,7 @@ class Program:
     posted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, message)
     acted: set[str] = field(default_factory=set)
     forged_views: int = 0
+    typed: list[str] = field(default_factory=list)  # what every step so far put in its request
 
 
 class Fuzzer:
@@ -155,6 +163,14 @@ class Fuzzer:
         for text, audience in [(sent.body, asker), *self._shown(program, step, sent, calls)]:
             problems = findings(text, audience, self.accounts)
             assert problems == [], f"{where}: {audience} was shown {problems} in {text!r}"
+        # Earlier steps' words may come back too (a denial's reason in "Already decided").
+        program.typed.append(sent.typed)
+        typed = "\n".join(program.typed)
+        for call in calls:
+            fallback = call.args.get("text")
+            if isinstance(fallback, str):
+                problems = fallback_findings(fallback, typed)
+                assert problems == [], f"{where}: {call.method} text {fallback!r}: {problems}"
 
     def _shown(
         self, program: Program, step: Request, sent: Sent, calls: list[RecordedCall]
@@ -176,9 +192,12 @@ class Fuzzer:
                 assert minted_for == actor, f"{where}: answered at {minted_for}'s response URL"
                 audience = asker
                 if args.get("replace_original") and sent.clicked_in is not None:
-                    # The answer replaces a posted message: its readers see it too.
+                    # The answer replaces a posted message: its readers see it too. (Slack
+                    # sends a click only from someone who sees the message, so a click "on"
+                    # another person's DM, which the fuzzer forges, replaces nothing of theirs.)
                     reader = self._reader_of(sent.clicked_in, team, asker)
-                    shown.append(("\n".join(strings_in(args)), reader))
+                    if reader.person is None or reader == asker:
+                        shown.append(("\n".join(strings_in(args)), reader))
             elif call.method == "chat.postEphemeral":
                 assert args.get("user") == actor.user, f"{where}: ephemeral for {args['user']}"
                 audience = asker

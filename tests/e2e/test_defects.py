@@ -163,7 +163,8 @@ async def test_status_and_history_are_for_members_with_a_role(stack: Stack) -> N
         text = blocks_text(reply.args)
         assert "$" not in text
         assert "10 seats" not in text
-        assert "<@U_OWNER>" in text  # whom to ask
+        assert "Acme" not in text  # nor its name or owners (issue 16): tests/e2e/test_no_role.py
+        assert "<@U_OWNER>" not in text
         for member in ("U_OWNER", "U_MANAGER", "U_VIEWER"):
             allowed = blocks_text((await stack.command(words, user=member)).args)
             assert "$" in allowed

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fuzz_forms import METADATA_TAMPERS, tampered
-from fuzz_oracle import AccountFacts, Audience, findings
+from fuzz_oracle import AccountFacts, Audience, fallback_findings, findings
 from fuzz_traffic import Actor
 
 from handlers.payloads import ModalContext
@@ -67,7 +67,18 @@ FORM = "• *Ana Costa* · user1@acme.example.com · ext 100\nNet now: $15.48"
         ("U_MANAGER", FORM, "decide", []),  # approving a decrease the users block
         ("U_NOBODY", STATUS, "read", ["acme's price '$30.00'"]),
         ("U_NOBODY", STATUS, "decide", ["acme's price '$30.00'"]),
-        ("U_NOBODY", "Only members of Acme can see its seats", "", []),
+        (
+            "U_NOBODY",
+            "Only members of Acme can see its seats. Ask <@U_OWNER> or <@U_MANAGER>.",
+            "",
+            [
+                "the name of acme, to someone without a role in it",
+                "acme's member <@U_MANAGER>, to someone without a role in it",
+                "acme's member <@U_OWNER>, to someone without a role in it",
+            ],
+        ),
+        ("U_NOBODY", "You hold no role in a Seatbot account; ask <@U_VIEWER>.", "", []),
+        ("U_VIEWER", "Only the owners of Acme can change seats. Ask <@U_OWNER>.", "", []),
         ("U_NOBODY", "credit -$1,234.56", "", ["acme's price '-$1,234.56'"]),
         (
             "U_OWNER",
@@ -77,7 +88,7 @@ FORM = "• *Ana Costa* · user1@acme.example.com · ext 100\nNet now: $15.48"
                 "an email of globex's platform users",
                 "globex's platform user 'Dev Haddad'",
                 "globex's price '€77.77'",
-                "the name of globex, another workspace's account",
+                "the name of globex, to someone without a role in it",
             ],
         ),
     ],
@@ -95,8 +106,12 @@ def test_the_oracle_hides_an_account_from_other_workspaces_but_not_echoes() -> N
     shown = "This workspace has no Seatbot account called “Acme”. Try $5."
     assert findings(shown, Audience("T_OTHER", stranger), BOTH) == [
         "acme's price '$5'",
-        "the name of acme, another workspace's account",
+        "the name of acme, to someone without a role in it",
     ]
+    # A channel of another workspace does not read it either; acme's own channels may.
+    elsewhere = Audience("T_OTHER", channel="C_GENERAL")
+    assert findings("Acme", elsewhere, BOTH) == ["the name of acme, another workspace's account"]
+    assert findings("Acme", Audience("T_ACME", channel="C_APPROVALS"), BOTH) == []
     typed = "status account Acme $5"
     assert findings(shown, Audience("T_OTHER", stranger, typed=typed), BOTH) == []
 
@@ -111,6 +126,35 @@ def test_the_approval_channel_sees_the_prices_of_its_account_only() -> None:
     ]
     elsewhere = Audience("T_ACME", channel="C_GENERAL", purposes=frozenset({"decide"}))
     assert "acme's price '-$30.97'" in findings(posted, elsewhere, BOTH)
+
+
+@pytest.mark.parametrize(
+    ("text", "typed", "expected"),
+    [
+        ("Denied by <@U_MANAGER>. Reason: R&amp;D &lt;!channel&gt;", "R&D <!channel>", []),
+        ("Reason: &amp;lt;b&amp;gt; &amp;amp;", "&lt;b&gt; &amp;", []),  # typed entities
+        (
+            "Denied by &lt;@U_MANAGER&gt;. Reason: &amp;lt;!channel&amp;gt;",
+            "<!channel>",
+            ["'&lt;' escaped twice", "'&gt;' escaped twice", "a mention shown as markup"],
+        ),
+        ("R&amp;amp;D", "R&D", ["'&amp;' escaped twice"]),
+        (
+            "Reason: <!channel> <!here> <https://evil.example|x> <@U1|me>",
+            "",
+            [
+                "markup '<!channel>' unescaped",
+                "markup '<!here>' unescaped",
+                "markup '<https://evil.example|x>' unescaped",
+                "markup '<@U1|me>' unescaped",
+            ],
+        ),
+    ],
+)
+def test_the_oracle_knows_a_fallback_text_escaped_once(
+    text: str, typed: str, expected: list[str]
+) -> None:
+    assert fallback_findings(text, typed) == expected
 
 
 ACME_FORM = {"a": 1, "c": "C_SEATS", "s": {"1": ["axiom", 10]}}
