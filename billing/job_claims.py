@@ -20,23 +20,29 @@ it is taken (``None``). Reuse it for any job (digests, reports, approval reminde
 The run key names the unit of work (for a daily job: the account and its local date), and
 ``scheduled_for`` is when it was due, so a late run is recognised (``Claim.late``, recorded).
 
-A claim is won when:
+A claim is won when (:func:`billing.claim_rules.may_take_over`):
 
 - no row exists (the row is inserted, ``running``, attempt 1);
 - the row ``failed`` and fewer than ``max_attempts`` attempts were made (retried, attempt n+1);
-- the row is still ``running`` but started more than ``stale_after`` ago: the process that
-  held it crashed mid-run, which the row shows until then (taken over, attempt n+1);
+- the row is still ``running`` but its holder has not renewed it (:meth:`JobClaims.renew`) for
+  more than ``stale_after``: the process that held it crashed mid-run, or lost the database
+  (taken over, attempt n+1);
 - ``force=True`` and the row ``succeeded`` (to redo it, e.g. update a posted message).
 
-Every takeover is a compare-and-set on (status, attempts), so two processes never both win.
-What was already done survives a takeover (``Claim.channel_id``/``message_ts``/``detail``), so
-a retry can update a message that was posted before a crash rather than post it again.
+Every takeover is a compare-and-set on (status, attempts, last renewal), so two processes never
+both win, and a claim renewed meanwhile is not taken. What was already done survives a takeover
+(``Claim.channel_id``/``message_ts``/``detail``), so a retry can update a message that was
+posted before a crash rather than post it again. A holder that posts in parts renews its claim
+before each (which also re-reads what is recorded) and records each part with
+:meth:`JobClaims.record_posted` as soon as it exists, even when the claim was taken over
+meanwhile, so whoever holds the run resumes after it instead of repeating it.
 :meth:`skip` records a run that is too late to be worth doing, so it is logged once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +51,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.claim_rules import main_message, may_take_over, renew_every, with_posted
 from billing.models import JobRun
 from billing.models import JobStatus as JobStatus  # re-exported for the job bodies
 from billing.periods import require_aware
@@ -56,6 +63,8 @@ DEFAULT_STALE_AFTER = timedelta(minutes=15)
 DEFAULT_MAX_ATTEMPTS = 5
 #: A run claimed more than this after it was due is marked late.
 DEFAULT_LATE_AFTER = timedelta(minutes=30)
+#: How often a write to a run is tried again when another process changed it meanwhile.
+_WRITE_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,17 @@ class JobRunView:
     channel_id: str | None
     message_ts: str | None
     detail: dict[str, Any]
+    #: When its holder last renewed the claim (``None``: never, since ``started_at``).
+    renewed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What :meth:`JobClaims.record_posted` did: ``recorded`` is what the run holds for that
+    part now (the given one, or the one recorded first), ``held`` whether the claim still is."""
+
+    recorded: str
+    held: bool
 
 
 class JobClaims:
@@ -138,6 +158,7 @@ class JobClaims:
                     attempts=1,
                     late=late,
                     started_at=at,
+                    renewed_at=at,
                     detail="{}",
                 )
                 session.add(row)
@@ -158,11 +179,13 @@ class JobClaims:
                     JobRun.id == row.id,
                     JobRun.status == row.status,
                     JobRun.attempts == row.attempts,
+                    JobRun.renewed_at.is_not_distinct_from(row.renewed_at),
                 )
                 .values(
                     status=JobStatus.RUNNING.value,
                     attempts=row.attempts + 1,
                     started_at=at,
+                    renewed_at=at,
                     finished_at=None,
                     # Redoing a finished run on purpose does not make it late.
                     late=row.late or (late and previous is not JobStatus.SUCCEEDED),
@@ -174,12 +197,75 @@ class JobClaims:
             return _claim(row, previous)
 
     def _may_take_over(self, row: JobRun, at: datetime, *, force: bool) -> bool:
-        status = JobStatus(row.status)
-        if status is JobStatus.FAILED:
-            return force or row.attempts < self.max_attempts
-        if status is JobStatus.RUNNING:
-            return at - row.started_at > self.stale_after
-        return force and status is JobStatus.SUCCEEDED
+        return self.may_claim(_view(row), at, force=force)
+
+    def may_claim(self, run: JobRunView, at: datetime, *, force: bool = False) -> bool:
+        """Whether the stored ``run`` may be claimed again at ``at`` (it failed with attempts
+        left, or its holder stopped renewing it; see the module docstring)."""
+        return may_take_over(
+            run.status,
+            run.attempts,
+            run.renewed_at or run.started_at,
+            at,
+            stale_after=self.stale_after,
+            max_attempts=self.max_attempts,
+            force=force,
+        )
+
+    @property
+    def renew_every(self) -> timedelta:
+        """How often a holder renews its claim (:func:`billing.claim_rules.renew_every`)."""
+        return renew_every(self.stale_after)
+
+    def renew(self, claim: Claim, *, at: datetime) -> JobRunView | None:
+        """Renew ``claim`` (its holder is alive at ``at``, so it is not taken over for
+        ``stale_after`` more) and return the run as stored now; ``None`` if the claim was lost:
+        do nothing more for the run."""
+        require_aware(at)
+        with self._storage.write() as session:
+            renewed = execute_update(
+                session,
+                update(JobRun)
+                .where(
+                    JobRun.id == claim.id,
+                    JobRun.status == JobStatus.RUNNING.value,
+                    JobRun.attempts == claim.attempt,
+                )
+                .values(renewed_at=at),
+            )
+            row = session.get(JobRun, claim.id, populate_existing=True)
+            return None if renewed != 1 or row is None else _view(row)
+
+    def record_posted(
+        self,
+        claim: Claim,
+        key: str,
+        posted: str,
+        *,
+        index: int | None = None,
+        channel_id: str | None = None,
+    ) -> Posted:
+        """Record that ``posted`` (a message ``ts``, a file id) exists for ``key`` (as part
+        ``index``, or the one value), whoever holds the run's claim now: a takeover resumes
+        after it. The first record of a part wins (:func:`billing.claim_rules.with_posted`);
+        the first of the run's top-level parts is its ``message_ts`` too."""
+        posted_now = Posted(posted, held=False)
+
+        def values(row: JobRun) -> dict[str, Any]:
+            nonlocal posted_now
+            detail, recorded = with_posted(_loads(row.detail), key, posted, index)
+            held = row.status == JobStatus.RUNNING.value and row.attempts == claim.attempt
+            posted_now = Posted(recorded, held)
+            changed: dict[str, Any] = {"detail": _dumps(detail)}
+            if channel_id is not None:
+                changed["channel_id"] = channel_id
+            first = main_message(detail)
+            if first is not None:
+                changed["message_ts"] = first
+            return changed
+
+        self._write(claim, values, held_only=False)
+        return posted_now
 
     def progress(
         self,
@@ -213,33 +299,42 @@ class JobClaims:
         message_ts: str | None,
         detail: dict[str, Any],
     ) -> bool:
-        with self._storage.write() as session:
-            row = session.get(JobRun, claim.id, populate_existing=True)
-            if row is None or row.status != JobStatus.RUNNING.value:
-                return False
-            if row.attempts != claim.attempt:
-                return False
-            merged = dict(_loads(row.detail), **detail)
-            values: dict[str, Any] = {"detail": json.dumps(merged, sort_keys=True, default=str)}
+
+        def values(row: JobRun) -> dict[str, Any]:
+            changed: dict[str, Any] = {"detail": _dumps(dict(_loads(row.detail), **detail))}
             if status is not None:
-                values.update(status=status.value, finished_at=at)
+                changed.update(status=status.value, finished_at=at)
             if channel_id is not None:
-                values["channel_id"] = channel_id
+                changed["channel_id"] = channel_id
             if message_ts is not None:
-                values["message_ts"] = message_ts
-            return (
-                execute_update(
-                    session,
-                    update(JobRun)
-                    .where(
-                        JobRun.id == claim.id,
+                changed["message_ts"] = message_ts
+            return changed
+
+        return self._write(claim, values, held_only=True)
+
+    def _write(
+        self, claim: Claim, values: Callable[[JobRun], dict[str, Any]], *, held_only: bool
+    ) -> bool:
+        """Set ``values(row)`` on the claim's run, as a compare-and-set on its ``detail`` (and,
+        ``held_only``, on the claim still being held): read again and retried when another
+        process recorded something meanwhile, so nobody's record is lost. ``False`` when the
+        run is gone, or ``held_only`` and the claim was lost."""
+        for _ in range(_WRITE_TRIES):
+            with self._storage.write() as session:
+                row = session.get(JobRun, claim.id, populate_existing=True)
+                if row is None:
+                    return False
+                where = [JobRun.id == claim.id, JobRun.detail == row.detail]
+                if held_only:
+                    if row.status != JobStatus.RUNNING.value or row.attempts != claim.attempt:
+                        return False
+                    where += [
                         JobRun.status == JobStatus.RUNNING.value,
                         JobRun.attempts == claim.attempt,
-                    )
-                    .values(**values),
-                )
-                == 1
-            )
+                    ]
+                if execute_update(session, update(JobRun).where(*where).values(**values(row))):
+                    return True
+        raise RuntimeError(f"job run {claim.id} kept changing while it was written")
 
     def skip(
         self,
@@ -324,6 +419,10 @@ def _loads(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _dumps(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, default=str)
+
+
 def _claim(row: JobRun, previous: JobStatus | None) -> Claim:
     return Claim(
         id=row.id,
@@ -355,4 +454,5 @@ def _view(row: JobRun) -> JobRunView:
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         detail=_loads(row.detail),
+        renewed_at=row.renewed_at,
     )

@@ -378,6 +378,9 @@ class JobRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the holder last renewed its claim (a run not renewed for ``stale_after`` is taken
+    #: over); ``None`` on runs stored before claims were renewed: ``started_at`` then.
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))

@@ -74,6 +74,11 @@ def clock_from_settings(settings: Settings) -> Clock | None:
     return simulated_clock(start.astimezone(UTC), settings.seatbot_clock_speed)
 
 
+def clock_speed(settings: Settings) -> float:
+    """How many times faster than real time the settings' clock runs (1 for the real one)."""
+    return 1.0 if settings.seatbot_clock_start is None else settings.seatbot_clock_speed
+
+
 @dataclass
 class ReportsRuntime:
     """The report jobs and what they own (close with :meth:`aclose`)."""
@@ -123,15 +128,19 @@ def build_reports(
         recent_ttl_s=0.0,
         platforms_for=directory.platforms_for,
     )
+    claims = claims or JobClaims(
+        sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)
+    )
     jobs = ReportJobs(
         reports=Reports(sessions),
-        claims=claims
-        or JobClaims(sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)),
+        claims=claims,
         facts=facts,
         clock=clock,
         poster=poster,
         chart=render_trend_png,
         source=source,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
+        # Renewed on the jobs' clock: a simulated one that runs faster renews more often.
+        renew_s=claims.renew_every.total_seconds() / clock_speed(settings),
     )
     return ReportsRuntime(jobs, slack, poster)

@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     # The scheduler (digests): on/off, and how often it looks for due work (seconds).
     seatbot_scheduler: bool = True
     seatbot_scheduler_tick_seconds: float = Field(default=60.0, gt=0)
-    # A claimed job still running after this long (on the jobs' clock) is taken to have
-    # crashed, and another process takes it over.
+    # A claimed job whose process has not renewed its claim for this long (on the jobs'
+    # clock) is taken to have crashed, and another process takes it over; a live process
+    # renews its claim every third of this while it works.
     seatbot_job_stale_seconds: float = Field(default=900.0, gt=0)
     # Posting budget per Slack workspace: messages a minute, and the burst allowed.
     seatbot_slack_workspace_per_minute: float = Field(default=60.0, gt=0)

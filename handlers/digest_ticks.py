@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from billing.job_claims import JobClaims, JobRunView, JobStatus
+from billing.job_claims import JobClaims
 from billing.periods import local_date, zone
 from billing.report_facts import DIGEST_JOB, DigestSchedule
 from billing.views import AccountView
@@ -115,7 +115,7 @@ class DigestTicks:
     ) -> PostOutcome | None:
         run_key = f"{account.name}/{day.isoformat()}"
         existing = await asyncio.to_thread(self._claims.find, DIGEST_JOB, run_key)
-        if existing is not None and not self._retry_due(existing, now):
+        if existing is not None and not self._claims.may_claim(existing, now):
             return None
         if existing is None and now - due_at > SKIP_AFTER:
             reason = f"due {due_at.isoformat()}, more than a day ago; Seatbot was not running then"
@@ -133,15 +133,6 @@ class DigestTicks:
             logger.warning("Skipped the digest %s: %s", run_key, reason)
             return PostOutcome(account.name, DIGEST_JOB, run_key, "skipped", reason, late=True)
         return await self._post_due(account, day, due_at)
-
-    def _retry_due(self, run: JobRunView, now: datetime) -> bool:
-        """Whether a stored run should be claimed again by the scheduler: it failed with
-        attempts left, or it has been running so long its process must have died."""
-        if run.status is JobStatus.FAILED:
-            return run.attempts < self._claims.max_attempts
-        if run.status is JobStatus.RUNNING:
-            return now - run.started_at > self._claims.stale_after
-        return False
 
 
 def _due_instant(day: date, at: time, timezone: str) -> datetime:

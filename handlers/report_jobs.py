@@ -17,6 +17,11 @@ only to that account's own ``channel_id``.
 - :meth:`ReportJobs.tick` is the scheduler's job: every account's due digest, once; one missed
   while nothing ran is posted late (marked so); one more than a day late is skipped and logged.
 
+While a digest or report is made and posted its claim is renewed, so only a process that died
+(or lost the database) for ``stale_after`` is taken over; the process that takes over resumes
+from what was recorded, part by part, and the one that lost the claim stops at its next step
+("taken over by another process").
+
 A post that fails (Slack refused it, kept answering 429, or was unreachable) marks the claim
 failed with the reason; it is logged, returned to the caller, and tried again on a later tick
 (up to :data:`billing.job_claims.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
@@ -75,7 +80,9 @@ class ReportJobs:
     """Reconciliation runs, digests and reports (see the module docstring).
 
     ``clock`` returns an aware UTC instant; ``poster`` is ``None`` when Slack is not configured
-    (then nothing can be posted and saying so is the outcome); ``chart`` renders the trend PNG.
+    (then nothing can be posted and saying so is the outcome); ``chart`` renders the trend PNG;
+    ``renew_s`` is how often a claim being worked on is renewed, in real seconds (see
+    :class:`handlers.report_posting.ClaimedPoster`).
     """
 
     def __init__(
@@ -90,13 +97,16 @@ class ReportJobs:
         locale: str = "en_US",
         concurrency: int = DEFAULT_CONCURRENCY,
         source: str = "schedule",
+        renew_s: float | None = None,
     ) -> None:
         self.reports = reports
         self.claims = claims
         self._facts = facts
         self._clock = clock
         self.poster = poster
-        self._posting = ClaimedPoster(claims=claims, poster=poster, chart=chart, clock=clock)
+        self._posting = ClaimedPoster(
+            claims=claims, poster=poster, chart=chart, clock=clock, renew_s=renew_s
+        )
         self._locale = locale
         self._concurrency = max(1, concurrency)
         self._source = source
@@ -239,12 +249,10 @@ class ReportJobs:
         if claim is None:
             return await self._posting.not_claimed(account, DIGEST_JOB, run_key)
         try:
-            return await self._post_digest(account, claim)
+            async with self._posting.holding(claim):
+                return await self._post_digest(account, claim)
         except ClaimLost:
-            logger.warning("Stopped posting the digest %s: another process took it over", run_key)
-            return PostOutcome(
-                account.name, DIGEST_JOB, run_key, "in_progress", "taken over by another process"
-            )
+            return _taken_over(account, claim)
         except SlackPostFailed as error:
             return await self._posting.failed(account, claim, error.message)
         except Exception as error:
@@ -271,7 +279,8 @@ class ReportJobs:
         thread_ts = main_ts[0]
         await self._posting.post_parts(claim, account, details, "thread", thread_ts=thread_ts)
         chart_id = await self._posting.upload_chart(claim, account, facts, thread_ts, poster)
-        await asyncio.to_thread(self.claims.succeed, claim, at=self._clock())
+        if not await asyncio.to_thread(self.claims.succeed, claim, at=self._clock()):
+            raise ClaimLost(claim.run_key)
         updated = claim.previous_status is JobStatus.SUCCEEDED
         verb = "updated" if updated else "posted"
         late = " (late)" if claim.late else ""
@@ -316,10 +325,14 @@ class ReportJobs:
             return await self._posting.not_claimed(account, RECONCILE_JOB, run_key)
         try:
             messages = reconciliation_messages(run, self.where(account))
-            posted = await self._posting.post_parts(
-                claim, account, messages, "parts", thread_ts=None
-            )
-            await asyncio.to_thread(self.claims.succeed, claim, at=self._clock())
+            async with self._posting.holding(claim):
+                posted = await self._posting.post_parts(
+                    claim, account, messages, "parts", thread_ts=None
+                )
+                if not await asyncio.to_thread(self.claims.succeed, claim, at=self._clock()):
+                    raise ClaimLost(claim.run_key)
+        except ClaimLost:
+            return _taken_over(account, claim)
         except SlackPostFailed as error:
             return await self._posting.failed(account, claim, error.message)
         updated = claim.previous_status is JobStatus.SUCCEEDED
@@ -347,6 +360,14 @@ class ReportJobs:
 
     async def _post_due(self, account: AccountView, day: date, due_at: datetime) -> PostOutcome:
         return await self.post_digest(account, day, scheduled_for=due_at)
+
+
+def _taken_over(account: AccountView, claim: Claim) -> PostOutcome:
+    what = "digest" if claim.job_name == DIGEST_JOB else "reconciliation report"
+    logger.warning("Stopped posting the %s %s: another process took it over", what, claim.run_key)
+    return PostOutcome(
+        account.name, claim.job_name, claim.run_key, "in_progress", "taken over by another process"
+    )
 
 
 async def _after(

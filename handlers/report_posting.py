@@ -3,19 +3,27 @@ updated by the ``ts`` an earlier attempt stored, each recorded as soon as it exi
 chart uploaded into the thread once; and the outcome in words for the operator when the claim
 is held elsewhere, was done already, or the post failed (and whether it will be tried again).
 
+While a report is posted its claim is renewed in the background (:meth:`ClaimedPoster.holding`),
+so a live process slow in Slack is never taken for a dead one. Before each Slack call the claim
+is renewed once more, which says whether this process still holds it and what the run has
+recorded by now (another process may have recorded parts since this one claimed); after each
+post the part is recorded, even when the claim was taken over meanwhile, so whoever holds the
+run updates it rather than posting it again (:mod:`billing.claim_rules`).
+
 :class:`handlers.report_jobs.ReportJobs` claims, builds the messages and calls these.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from billing.job_claims import Claim, JobClaims, JobStatus
+from billing.claim_rules import posted_part
+from billing.job_claims import Claim, JobClaims, JobRunView, JobStatus
 from billing.report_facts import DIGEST_JOB, DigestFacts, TrendPoint
 from billing.views import AccountView
 from handlers.slack_posting import SlackPoster, SlackPostFailed
@@ -26,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: ``render_chart(trend, title)``: the PNG of seats vs users per product, or ``None``.
 ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
+#: The run's detail key of its uploaded chart's file id.
+CHART = "chart_file_id"
 
 
 class ClaimLost(Exception):
@@ -58,7 +68,9 @@ class ClaimedPoster:
     """Posts a claimed report's parts and records each step on its claim.
 
     ``poster`` is ``None`` when Slack is not configured (then posting fails, saying so);
-    ``chart`` renders the trend PNG (``None``: no chart); ``clock`` returns an aware UTC instant.
+    ``chart`` renders the trend PNG (``None``: no chart); ``clock`` returns an aware UTC instant;
+    ``renew_s`` is how often a held claim is renewed, in real seconds (default: the claims'
+    :attr:`~billing.job_claims.JobClaims.renew_every`; shorter when ``clock`` runs faster).
     """
 
     def __init__(
@@ -68,11 +80,13 @@ class ClaimedPoster:
         poster: SlackPoster | None,
         chart: ChartRenderer | None,
         clock: Callable[[], datetime],
+        renew_s: float | None = None,
     ) -> None:
         self._claims = claims
         self._poster = poster
         self._chart = chart
         self._clock = clock
+        self._renew_s = claims.renew_every.total_seconds() if renew_s is None else renew_s
 
     def require_poster(self) -> SlackPoster:
         """The Slack poster; :class:`SlackPostFailed` when Slack is not configured."""
@@ -83,6 +97,62 @@ class ClaimedPoster:
             )
         return self._poster
 
+    @contextlib.asynccontextmanager
+    async def holding(self, claim: Claim) -> AsyncIterator[None]:
+        """Renew ``claim`` every ``renew_s`` while the block runs (this process is alive and
+        working on it, however long Slack or a platform takes)."""
+        renewing = asyncio.create_task(self._keep_renewing(claim))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _keep_renewing(self, claim: Claim) -> None:
+        while True:
+            await asyncio.sleep(self._renew_s)
+            try:
+                if await asyncio.to_thread(self._claims.renew, claim, at=self._clock()) is None:
+                    return  # taken over: the next step finds out and stops
+            except Exception as error:  # the database is unreachable: try again next time
+                logger.warning(
+                    "Could not renew the claim on %s %s (%s)",
+                    claim.job_name,
+                    claim.run_key,
+                    type(error).__name__,
+                )
+
+    async def _still_held(self, claim: Claim) -> JobRunView:
+        """Renew ``claim`` before a Slack call: the run as recorded now, or :class:`ClaimLost`."""
+        run = await asyncio.to_thread(self._claims.renew, claim, at=self._clock())
+        if run is None:
+            raise ClaimLost(claim.run_key)
+        return run
+
+    async def _record(
+        self, claim: Claim, key: str, posted: str, index: int | None, channel: str
+    ) -> str:
+        """Record ``posted`` under the run, held or not; what the run keeps for that part (the
+        first recorded), or :class:`ClaimLost` once it is recorded."""
+        result = await asyncio.to_thread(
+            self._claims.record_posted, claim, key, posted, index=index, channel_id=channel
+        )
+        if result.recorded != posted:
+            what = key if index is None else f"{key} part {index + 1}"
+            logger.warning(
+                "%s %s: %s was posted twice in %s (%s is recorded, %s is not)",
+                claim.job_name,
+                claim.run_key,
+                what,
+                channel,
+                result.recorded,
+                posted,
+            )
+        if not result.held:
+            raise ClaimLost(claim.run_key)
+        return result.recorded
+
     async def post_parts(
         self,
         claim: Claim,
@@ -92,28 +162,20 @@ class ClaimedPoster:
         *,
         thread_ts: str | None,
     ) -> list[str]:
-        """Post ``messages`` (updating those an earlier attempt posted, by their stored ``ts``),
-        recording each ``ts`` as soon as it exists; returns them in order."""
+        """Post ``messages`` (updating those already recorded, by their ``ts``), recording each
+        ``ts`` as soon as it exists; returns them in order."""
         poster = self.require_poster()
         channel = report_channel(account)
-        before: list[str] = [str(ts) for ts in claim.detail.get(name) or []]
-        if name == "parts" and not before and claim.message_ts:
-            before = [claim.message_ts]
         posted: list[str] = []
         for index, part in enumerate(messages):
-            if index < len(before):
-                await poster.update(account.team_id, channel, before[index], part)
-                posted.append(before[index])
-                continue
-            ts = await poster.post(account.team_id, channel, part, thread_ts=thread_ts)
+            run = await self._still_held(claim)
+            ts = posted_part(run.detail, name, index, message_ts=run.message_ts)
+            if ts is not None:
+                await poster.update(account.team_id, channel, ts, part)
+            else:
+                ts = await poster.post(account.team_id, channel, part, thread_ts=thread_ts)
+                ts = await self._record(claim, name, ts, index, channel)
             posted.append(ts)
-            extra: dict[str, Any] = {name: posted}
-            first = posted[0] if name == "parts" else None
-            kept = await asyncio.to_thread(
-                self._claims.progress, claim, channel_id=channel, message_ts=first, **extra
-            )
-            if not kept:
-                raise ClaimLost(claim.run_key)
         return posted
 
     async def upload_chart(
@@ -124,25 +186,25 @@ class ClaimedPoster:
         thread_ts: str,
         poster: SlackPoster,
     ) -> str | None:
-        """Upload the trend chart into the thread, once per digest (never on a retry that
-        already uploaded it)."""
+        """Upload the trend chart into the thread, once per digest (never again once one is
+        recorded)."""
         if self._chart is None or not facts.has_chart:
             return None
-        uploaded = claim.detail.get("chart_file_id")
-        if uploaded:
-            return str(uploaded)
         png = await asyncio.to_thread(self._chart, facts.trend, _chart_title(facts))
+        uploaded = posted_part((await self._still_held(claim)).detail, CHART)
+        if uploaded is not None:
+            return uploaded
+        channel = report_channel(account)
         file_id = await poster.upload(
             account.team_id,
-            report_channel(account),
+            channel,
             thread_ts=thread_ts,
             filename=f"seat-trend-{account.name}-{facts.run.local_date.isoformat()}.png",
             content=png,
             title=f"Seats vs users, last 30 days · {account.display_name}",
             alt_text=chart_alt_text(facts),
         )
-        await asyncio.to_thread(self._claims.progress, claim, chart_file_id=file_id)
-        return file_id
+        return await self._record(claim, CHART, file_id, None, channel)
 
     async def not_claimed(self, account: AccountView, job: str, run_key: str) -> PostOutcome:
         """The outcome when ``job``'s ``run_key`` could not be claimed, from its stored run."""

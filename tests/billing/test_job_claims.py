@@ -1,5 +1,6 @@
 """Claims on job_runs: one winner however many try, retries of failures, takeover of a crashed
-run, --force, skipped runs, lateness (SQLite and PostgreSQL)."""
+run (one that stopped renewing its claim), --force, skipped runs, lateness, and the parts a run
+posted recorded whoever holds it (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.job_claims import JobClaims
+from billing.job_claims import JobClaims, Posted
 from billing.models import JobStatus
 
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -136,3 +137,76 @@ def test_a_skipped_run_is_recorded_once(session_factory: sessionmaker[Session]) 
     stored = claims.find("digest", "acme/d")
     assert stored is not None
     assert stored.status is JobStatus.SKIPPED
+
+
+def test_a_renewed_claim_is_taken_over_only_once_its_holder_stops_renewing(
+    session_factory: sessionmaker[Session],
+) -> None:
+    claims = JobClaims(session_factory, stale_after=timedelta(minutes=15))
+    holder = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE)
+    assert holder is not None
+    renewed = claims.renew(holder, at=DUE + timedelta(minutes=10))
+    assert renewed is not None
+    assert renewed.renewed_at == DUE + timedelta(minutes=10)
+    # Started 16 minutes ago, but renewed 6 minutes ago: alive.
+    soon, later = DUE + timedelta(minutes=16), DUE + timedelta(minutes=26)
+    assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=soon) is None
+    taken = claims.claim("digest", "acme/d", scheduled_for=DUE, at=later)
+    assert taken is not None
+    assert taken.attempt == 2
+    assert claims.renew(holder, at=DUE + timedelta(minutes=27)) is None  # lost: stop
+    run = claims.find("digest", "acme/d")
+    assert run is not None
+    assert claims.may_claim(run, DUE + timedelta(minutes=40)) is False  # renewed by the taker
+    assert claims.may_claim(run, DUE + timedelta(minutes=42)) is True
+
+
+def test_a_part_posted_after_a_takeover_is_recorded_and_the_first_record_wins(
+    session_factory: sessionmaker[Session],
+) -> None:
+    claims = JobClaims(session_factory, stale_after=timedelta(minutes=15))
+    old = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE)
+    assert old is not None
+    first = claims.record_posted(old, "parts", "1.1", index=0, channel_id="C1")
+    assert first == Posted("1.1", held=True)
+    new = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE + timedelta(minutes=16))
+    assert new is not None
+    assert new.detail == {"parts": ["1.1"]}
+    # Slack answers the old owner's reply now: recorded all the same, and the old owner told.
+    assert claims.record_posted(old, "thread", "1.2", index=0) == Posted("1.2", False)
+    renewed = claims.renew(new, at=DUE + timedelta(minutes=17))
+    assert renewed is not None
+    assert renewed.detail == {"parts": ["1.1"], "thread": ["1.2"]}  # resume after it
+    # A second record of the same part does not replace the first.
+    assert claims.record_posted(new, "thread", "1.3", index=0) == Posted("1.2", True)
+    assert claims.record_posted(new, "chart_file_id", "F1") == Posted("F1", True)
+    assert claims.record_posted(old, "chart_file_id", "F2") == Posted("F1", False)
+    assert claims.succeed(new, at=DUE + timedelta(minutes=18))
+    stored = claims.find("digest", "acme/d")
+    assert stored is not None
+    assert (stored.channel_id, stored.message_ts) == ("C1", "1.1")
+    assert stored.detail == {"chart_file_id": "F1", "parts": ["1.1"], "thread": ["1.2"]}
+
+
+def test_parts_recorded_at_once_by_many_threads_are_all_kept(
+    session_factory: sessionmaker[Session],
+) -> None:
+    claims = JobClaims(session_factory)
+    claim = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE)
+    assert claim is not None
+    start = threading.Barrier(8)
+
+    def record(index: int) -> None:
+        start.wait()
+        claims.record_posted(claim, "thread", f"2.{index}", index=index)
+        claims.progress(claim, **{f"step{index}": index})
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = claims.find("digest", "acme/d")
+    assert stored is not None
+    assert stored.detail["thread"] == [f"2.{n}" for n in range(8)]
+    assert all(stored.detail[f"step{n}"] == n for n in range(8))

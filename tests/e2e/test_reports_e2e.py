@@ -2,7 +2,8 @@
 sandbox platforms and a fast clock: each account's digest is posted once per local day, a
 missed one late, one more than a day late is skipped; a platform that is down is reported as
 unknown while the rest is reported; a digest too long for one message is split validly; the
-trend chart is uploaded once per digest, into its thread.
+trend chart is uploaded once per digest, into its thread. And a digest whose first reply Slack
+keeps waiting longer than ``SEATBOT_JOB_STALE_SECONDS`` is not taken over and posted twice.
 """
 
 from __future__ import annotations
@@ -244,3 +245,165 @@ async def test_two_servers_post_each_digest_once_per_day(
         assert all(
             len(f["shares"]) == 1 and f["content"][:8] == b"\x89PNG\r\n\x1a\n" for f in files
         )
+
+
+class HeldReply:
+    """The stand-in's ASGI app, holding the first threaded ``chat.postMessage`` (the digest's
+    first reply) until :attr:`release` is set: Slack is slow for whoever posts it."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._held = False
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        self.answered = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/chat.postMessage"):
+            await self._app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        hold = not self._held and b'"thread_ts"' in body
+        if hold:
+            self._held = True
+            self.reached.set()
+            await self.release.wait()
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._app(scope, replay, send)
+        if hold:
+            self.answered.set()
+
+
+#: A claim not renewed for this long (real seconds here) is taken for a crashed process's.
+STALE_S = 6
+
+ONE_ACCOUNT = """
+accounts:
+  - name: acme
+    display_name: Acme Telecom Ltd
+    currency: USD
+    timezone: Europe/London
+    slack: {team_id: T0ACME001, channel_id: C0ACMESEATS}
+    reports: {digest_at: "09:00"}
+    subscriptions:
+      - {product: matrix, seats: 45, unit_price: "12.00", anchor: 2026-01-01}
+    platforms:
+      - {product: matrix, kind: api, base_url: "SANDBOX/t/acme/matrix",
+         options: {token: sandbox-api-key}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Slack keeps the digest's first reply waiting three times ``SEATBOT_JOB_STALE_SECONDS``:
+    the replica posting it is alive and renews its claim, so the other never takes it over and
+    re-posts the thread (it used to: two "Seats held by users…" replies under one digest)."""
+    sandbox = SandboxApp(SandboxConfig())
+    sandbox.set_account("acme", "matrix", users=40, seed=3)
+    sandbox_server = serve_asgi(sandbox)
+    accounts = tmp_path / "accounts.yml"
+    accounts.write_text(ONE_ACCOUNT.replace("SANDBOX", sandbox_server.url), encoding="utf-8")
+    standin = SlackStandIn()
+    standin.add_workspace(TEAM, BOT_TOKEN)
+    held = HeldReply(standin.asgi_app)
+    slack = serve_asgi(held)
+    standin.base_url = slack.url
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="reports-e2e-secret",
+        SLACK_API_URL=f"{slack.url}/api/",
+        # Real time from half a minute after acme's 09:00 (London) digest was due.
+        SEATBOT_CLOCK_START="2026-11-29T09:00:30+00:00",
+        SEATBOT_CLOCK_SPEED="1",
+        SEATBOT_SCHEDULER_TICK_SECONDS="0.2",
+        SEATBOT_JOB_STALE_SECONDS=str(STALE_S),
+        SEATBOT_SHUTDOWN_DEADLINE_SECONDS="5",
+    )
+    claims = JobClaims(session_factory)
+    try:
+        loaded = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", "from bot.cli import main; main()", "load", str(accounts)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert loaded.returncode == 0, loaded.stderr.decode()
+        for log in logs:
+            with log.open("wb") as out:
+                processes.append(
+                    _seatbot(env, "serve", "--port", str(_free_port()), stdout=out,
+                             stderr=subprocess.STDOUT)
+                )  # fmt: skip
+        await asyncio.wait_for(held.reached.wait(), timeout=90)
+        held_since = time.monotonic()
+
+        def thread_replies() -> list[dict[str, Any]]:
+            return [m for m in standin.messages("C0ACMESEATS") if m.get("thread_ts")]
+
+        # Slack stays slow for three times stale_after, unless the other replica takes the
+        # digest over and posts the thread meanwhile (what this test exists to catch).
+        await _until(
+            lambda: bool(thread_replies()) or time.monotonic() - held_since > 3 * STALE_S,
+            within_s=60,
+            what="Slack's slow answer",
+        )
+        held.release.set()
+        await asyncio.wait_for(held.answered.wait(), timeout=30)
+
+        def done() -> bool:
+            run = claims.find(DIGEST_JOB, "acme/2026-11-29")
+            return run is not None and run.status is JobStatus.SUCCEEDED
+
+        await _until(done, within_s=60, what="the digest")
+        for process in processes:
+            assert process.poll() is None, "a server stopped"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        await sandbox_server.stop()
+        await slack.stop()
+    output = "\n".join(log.read_text(errors="replace") for log in logs)
+    [digest] = _top_level(standin, "C0ACMESEATS")
+    replies = [m for m in thread_replies() if m["thread_ts"] == digest["ts"]]
+    held_by = [m for m in replies if m["text"].startswith("Seats held by users")]
+    assert len(held_by) == 1, output
+    run = claims.find(DIGEST_JOB, "acme/2026-11-29")
+    assert run is not None
+    assert run.attempts == 1, output  # never taken over
+    assert run.detail["thread"] == [m["ts"] for m in replies]
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "from bot.cli import main; main()", "check"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()

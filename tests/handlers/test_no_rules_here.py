@@ -32,6 +32,8 @@ FORBIDDEN_NAMES = {
     "target_seats",
     "check_seat_count",
     "deletion_candidate_order",
+    "may_take_over",  # whether a claimed run may be taken over (billing.claim_rules)
+    "stale_after",
 }
 #: Billing modules handlers may not import at all (persistence and its rules).
 FORBIDDEN_MODULES = {"billing.models", "billing.repository", "billing.requests", "billing.renewal"}
