@@ -9,7 +9,10 @@ calls, uvicorn logs request lines). It replaces Slack tokens by pattern, ``key=v
 
 uvicorn's access log prints each request's path with its query string, which for
 ``/slack/oauth_redirect`` holds the OAuth ``code`` and ``state``: :class:`QueryStringRedactor`
-replaces every query value in those lines by ``…``.
+replaces every query value in those lines by ``…``. slack_sdk logs every Web API request's
+parameters (an install's OAuth ``code`` among them) and every answer's body at debug level, on
+its own loggers or the one it was given (Bolt gives its own): :class:`SlackBodiesLeftOut` drops
+those records at every level.
 
 Every line names the Slack interaction that caused it (:mod:`handlers.request_ids`):
 ``[req 3f9a…]`` in the human-readable format, ``"request_id"`` in JSON lines
@@ -21,12 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
+
+import slack_sdk
 
 from bot.settings import Settings
 from handlers.request_ids import current_request_id
@@ -48,6 +55,7 @@ _OAUTH_QUERY = re.compile(r"""(['"](?:code|state)['"]\s*:\s*\[\s*['"])[^'"]*""")
 _MIN_LITERAL = 6  # shorter values would redact ordinary words
 ACCESS_LOGGER = "uvicorn.access"
 _QUERY_VALUE = re.compile(r"=[^&#]*")
+_SLACK_SDK_FILES = str(Path(slack_sdk.__file__).resolve().parent) + os.sep
 
 
 class SecretRedactor(logging.Filter):
@@ -108,6 +116,17 @@ class QueryStringRedactor(logging.Filter):
                 redacted = _QUERY_VALUE.sub("=…", query)
                 record.args = (args[0], args[1], f"{path}?{redacted}", args[3], args[4])
         return True
+
+
+class SlackBodiesLeftOut(logging.Filter):
+    """Leaves out slack_sdk's debug records: the parameters of each Web API request (an OAuth
+    ``code``, a message's text) and the body of each answer. slack_sdk writes them on whatever
+    logger it was given, so they are known by the file that logs them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno <= logging.DEBUG and record.pathname.startswith(_SLACK_SDK_FILES)
+        )
 
 
 #: Paths that load balancers and Prometheus poll every few seconds.
@@ -224,6 +243,7 @@ def configure_logging(
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     # The redactor first: the request id filter and the formatter see redacted records.
     install_redactor(redactor, root)
+    handler.addFilter(SlackBodiesLeftOut())
     handler.addFilter(redactor)
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)

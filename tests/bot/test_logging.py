@@ -162,7 +162,7 @@ async def test_no_token_in_any_log_line_of_a_real_request(
     await bolt_listeners_finished()
     output = stream.getvalue()
     assert "context bot_token=[redacted]" in output  # the listener did log it, redacted
-    assert "chat.postMessage" in output  # slack_sdk's debug lines were captured too
+    assert "Sending a request" not in output  # slack_sdk's request bodies are left out
     for secret in (BOT_TOKEN, SIGNING_SECRET, TOKEN_KEY):
         assert secret not in output
 
@@ -254,3 +254,39 @@ def test_query_values_are_redacted_from_access_records(path: str, shown: str) ->
     )
     assert QueryStringRedactor().filter(record)
     assert record.getMessage() == f'127.0.0.1:5000 - "GET {shown} HTTP/1.1" 200'
+
+
+# ---------------------------------------------------------------- Slack request bodies
+
+OAUTH_CODE = "4242.1717.c0dec0dec0de"
+
+
+async def test_slack_sdk_request_bodies_stay_out_of_the_logs_even_at_debug(
+    log_stream: tuple[io.StringIO, Settings],
+) -> None:
+    """slack_sdk logs each request's parameters at debug level (the OAuth ``code`` of an
+    install among them), on its own logger or on the one it was given (Bolt gives its own)."""
+    from slack_sdk import WebClient
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    stream, _ = log_stream
+    closed = "http://127.0.0.1:9/api/"  # nothing listens: the request is logged, then fails
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    before = bolt_logger.level
+    bolt_logger.setLevel(logging.DEBUG)  # what Bolt does when the root logger is at debug
+    try:
+        for client in (
+            AsyncWebClient(base_url=closed),
+            AsyncWebClient(base_url=closed, logger=bolt_logger),
+        ):
+            with pytest.raises(Exception):  # noqa: B017, PT011 - aiohttp's connection error
+                await client.oauth_v2_access(client_id="1.2", client_secret="cs-1", code=OAUTH_CODE)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - urllib's connection error
+            WebClient(base_url=closed).oauth_v2_access(
+                client_id="1.2", client_secret="cs-1", code=OAUTH_CODE
+            )
+    finally:
+        bolt_logger.setLevel(before)
+    output = stream.getvalue()
+    assert OAUTH_CODE not in output
+    assert "Sending a request" not in output
