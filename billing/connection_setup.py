@@ -1,11 +1,12 @@
 """Applying an account's platform connections and its billing webhook from the operator's setup,
 in the caller's transaction. The setup is the truth for both: what it does not name is removed.
 
-Credentials and the webhook secret arrive as opaque ciphertext, made outside billing; the caller
-passes the stored string back unchanged when they did not change (read with
-:func:`stored_platform_credentials` and :func:`stored_webhook_secret`), so a different string
-means different credentials. Audit events and report lines name the fields that changed, never
-a credential, a secret or an option's value.
+Credentials, the webhook secret and the webhook URL arrive as opaque ciphertext, made outside
+billing (with the URL's shown form); the caller passes the stored string back unchanged when
+they did not change (read with :func:`stored_platform_credentials` and
+:func:`stored_webhook_ciphertexts`), so a different string means a different value. Audit
+events and report lines name the fields that changed, never a credential, a secret, a URL's
+query value or an option's value.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def stored_platform_credentials(session: Session, account_name: str) -> dict[Pro
     return {Product(product): ciphertext for product, ciphertext in rows}
 
 
-def stored_webhook_secret(session: Session, account_name: str) -> str | None:
-    """The stored (opaque) ciphertext of the account's billing webhook secret, if any."""
-    return session.scalars(
-        select(BillingWebhook.secret_encrypted)
+def stored_webhook_ciphertexts(session: Session, account_name: str) -> tuple[str, str] | None:
+    """The stored (opaque) ciphertexts of the account's billing webhook URL and secret, if any."""
+    row = session.execute(
+        select(BillingWebhook.url_encrypted, BillingWebhook.secret_encrypted)
         .join(Account, Account.id == BillingWebhook.account_id)
         .where(Account.name == account_name)
     ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 # -- platform connections -------------------------------------------------------------------
@@ -152,7 +154,8 @@ def apply_billing_webhook(
     session: Session, account: Account, wanted: WebhookSetup | None
 ) -> list[SetupChange]:
     """Add, update or remove ``account``'s billing webhook to match ``wanted`` (``None``: no
-    webhook); the changes made. :class:`ValueError` if ``wanted`` has no encrypted secret."""
+    webhook); the changes made. :class:`ValueError` if ``wanted`` has no encrypted URL or
+    secret."""
     row = session.scalars(
         select(BillingWebhook).where(BillingWebhook.account_id == account.id)
     ).one_or_none()
@@ -161,28 +164,46 @@ def apply_billing_webhook(
             return []
         session.delete(row)
         return [SetupChange("webhook.removed", {}, ("billing webhook removed (not in the file)",))]
-    if not wanted.secret_encrypted:
-        raise ValueError("a billing webhook is applied with its secret encrypted")
+    if not wanted.secret_encrypted or not wanted.url_encrypted:
+        raise ValueError("a billing webhook is applied with its URL and secret encrypted")
     if row is None:
         session.add(
             BillingWebhook(
-                account_id=account.id, url=wanted.url, secret_encrypted=wanted.secret_encrypted
+                account_id=account.id,
+                url=wanted.url,
+                url_encrypted=wanted.url_encrypted,
+                secret_encrypted=wanted.secret_encrypted,
+                allow_private_destinations=wanted.allow_private,
             )
         )
-        return [SetupChange("webhook.added", {}, (f"billing webhook added ({wanted.url})",))]
+        private = ", private addresses allowed" if wanted.allow_private else ""
+        return [
+            SetupChange("webhook.added", {}, (f"billing webhook added ({wanted.url}{private})",))
+        ]
     lines: list[str] = []
     fields: list[str] = []
     if row.url != wanted.url:
         lines.append(f"billing webhook URL {row.url} → {wanted.url}")
-        row.url = wanted.url
+    elif row.url_encrypted != wanted.url_encrypted:
+        lines.append(f"billing webhook URL's query values changed ({wanted.url})")
+    if row.url != wanted.url or row.url_encrypted != wanted.url_encrypted:
+        row.url, row.url_encrypted = wanted.url, wanted.url_encrypted
         fields.append("url")
     if row.secret_encrypted != wanted.secret_encrypted:
         lines.append("billing webhook secret changed")
         row.secret_encrypted = wanted.secret_encrypted
         fields.append("secret")
+    if row.allow_private_destinations != wanted.allow_private:
+        lines.append(
+            "billing webhook may reach private addresses"
+            if wanted.allow_private
+            else "billing webhook to public addresses only (private ones no longer allowed)"
+        )
+        row.allow_private_destinations = wanted.allow_private
+        fields.append("allow_private_destinations")
     if not fields:
         return []
-    # Field names only: never the secret.
+    # Field names only: never the secret, never a query value.
     return [SetupChange("webhook.updated", {"fields": fields}, tuple(lines))]
 
 

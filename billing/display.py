@@ -1,4 +1,4 @@
-"""How dates, periods, instants and shares of a period are shown to people: one convention.
+"""How dates, periods, instants, shares of a period and URLs are shown to people: one convention.
 
 Storage and ``--json`` keep exact values (aware UTC instants, exclusive period ends, exact
 fractions). People see the account's time zone, the **last day** of a period (inclusive), and a
@@ -7,11 +7,15 @@ share as days (``16 of 31 days``) or a percentage (``51.61% of the period``):
     format_period(period, ZoneInfo("Asia/Tokyo"))  →  "1 Nov – 30 Nov 2026 (Asia/Tokyo)"
     format_instant(at, ZoneInfo("Europe/London"))  →  "16 Jan 2026, 09:30 (Europe/London)"
 
+A URL is shown (printed, logged, stored for reading) by :func:`shown_url` only: a password
+becomes ``***`` and every query value ``…``, since either may be a credential.
+
 Pure functions over plain values (stdlib and babel only), shared by the CLI and the Slack views.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -98,3 +102,36 @@ def format_share(
             unit = "day" if whole == 1 else "days"
             return f"{remaining} of {whole} {unit}"
     return f"{format_percent(fraction)} of the period"
+
+
+# A URL in running text: a scheme, then anything up to a space, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]*")
+# ``user:password@`` after the scheme (also in text that is not a valid URL).
+_URL_PASSWORD = re.compile(r"^([^:]*://[^:/@\s]*:)[^@\s]*@")
+
+
+def shown_query(query: str) -> str:
+    """A query string with every value replaced by ``…``: ``code=…&state=…``; a part without
+    ``=`` may be the secret itself, so it becomes ``…`` as well. Names stay."""
+    if not query:
+        return query
+    return "&".join(
+        f"{name}=…" if has_value else "…"
+        for name, has_value, _ in (part.partition("=") for part in query.split("&"))
+    )
+
+
+def _shown_one(url: str) -> str:
+    url = _URL_PASSWORD.sub(r"\1***@", url)
+    before, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+    return f"{before}?{shown_query(query)}{hash_mark}{fragment}"
+
+
+def shown_url(text: str) -> str:
+    """``text`` with every URL in it safe to print or log: the password of
+    ``scheme://user:password@host`` replaced by ``***`` and every query value by ``…``; the
+    scheme, user, host, path, query names and fragment stay."""
+    return _URL_IN_TEXT.sub(lambda match: _shown_one(match.group(0)), text)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -435,8 +436,11 @@ class ReconciliationProduct(Base):
 
 class BillingWebhook(Base):
     """Where an account's billing events go: a URL and the Standard Webhooks secret that signs
-    them. ``secret_encrypted`` is opaque ciphertext made and opened outside billing
-    (``bot.webhook_config``), never printed."""
+    them. ``url_encrypted`` and ``secret_encrypted`` are opaque ciphertext made and opened
+    outside billing (``bot.webhook_config``), never printed: a URL's query may hold a secret.
+    ``url`` is the URL as people may read it (:func:`billing.display.shown_url`: no password,
+    no query value). ``allow_private_destinations``: the operator let it reach loopback and
+    private addresses (:mod:`billing.webhook_destinations`)."""
 
     __tablename__ = "billing_webhooks"
 
@@ -445,7 +449,11 @@ class BillingWebhook(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
     )
     url: Mapped[str] = mapped_column(String(2000))
+    url_encrypted: Mapped[str] = mapped_column(Text)
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    allow_private_destinations: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class OutboxEvent(Base):

@@ -58,11 +58,15 @@ class PlatformSetup:
 
 @dataclass(frozen=True)
 class WebhookSetup:
-    """Where the account's billing events go: ``url``, and ``secret_encrypted``, the opaque
-    ciphertext of the Standard Webhooks secret that signs them (set before applying)."""
+    """Where the account's billing events go: ``url``, the URL as people may read it
+    (:func:`billing.display.shown_url`), and the opaque ciphertexts of the URL itself and of the
+    Standard Webhooks secret that signs them (both set before applying). ``allow_private``:
+    the operator lets it reach loopback and private addresses."""
 
     url: str
+    url_encrypted: str | None = field(default=None, repr=False)
     secret_encrypted: str | None = field(default=None, repr=False)
+    allow_private: bool = False
     line: int = 0
 
 

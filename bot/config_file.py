@@ -9,9 +9,10 @@ connection's credentials, which only ever leave this process encrypted.
 A connection's ``options`` may hold credentials (``bot.platform_credentials.CREDENTIAL_KEYS``:
 ``api_key``, ``login_email``, ``token``) and settings (``SETTING_KEYS``); any other option is
 refused, so that no secret reaches the database readable under a name nobody expected. An
-account's ``billing_webhook`` (``url`` and a Standard Webhooks ``secret``) is where its billing
-events go; its secret is kept apart like the credentials. Problems never quote a credential's
-value or a secret.
+account's ``billing_webhook`` (``url``, a Standard Webhooks ``secret``, and
+``allow_private_destinations``) is where its billing events go; its secret and its URL (whose
+query may hold a secret) are kept apart like the credentials, the setup holding the URL's shown
+form only. Problems never quote a credential's value, a secret or a URL with credentials.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from billing.display import shown_url
 from billing.models import Role
 from billing.money import Money, MoneyError, normalise_currency
 from billing.periods import Interval, PeriodError, zone
@@ -38,9 +40,10 @@ from billing.setup_specs import (
     SubscriptionSetup,
     WebhookSetup,
 )
+from billing.webhook_destinations import webhook_url_problem
 from bot.config_approval import parse_approval
 from bot.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
-from bot.webhook_config import NOT_WHSEC_MESSAGE, URL_PROBLEM, is_webhook_secret, is_webhook_url
+from bot.webhook_config import NOT_WHSEC_MESSAGE, is_webhook_secret
 from bot.yaml_nodes import ConfigError, NodeReader, Problem, is_null
 
 __all__ = ["ConfigError", "LoadedConfig", "Problem", "load_file", "parse_config"]
@@ -58,13 +61,15 @@ class LoadedConfig:
     """A validated file, ready to apply. The platform setups in ``accounts`` carry no
     credentials (``credentials_encrypted`` is ``None``): those are in ``credentials``, in
     clear, until ``bot.loader.apply_config`` encrypts them. Likewise each account's billing
-    webhook secret is in ``webhook_secrets`` (by account name), not in its setup."""
+    webhook secret and URL are in ``webhook_secrets`` and ``webhook_urls`` (by account name);
+    its setup holds the URL's shown form only."""
 
     accounts: tuple[AccountSetup, ...]
     credentials: Mapping[ConnectionKey, PlatformCredentials] = field(
         default_factory=dict, repr=False
     )
     webhook_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    webhook_urls: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def load_file(path: Path) -> LoadedConfig:
@@ -107,6 +112,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
     accounts: list[AccountSetup] = []
     credentials: dict[ConnectionKey, PlatformCredentials] = {}
     webhook_secrets: dict[str, str] = {}
+    webhook_urls: dict[str, str] = {}
     if top is not None and "accounts" in top:
         items = reader.sequence(top["accounts"], "accounts")
         if not items and not reader.problems:
@@ -114,12 +120,12 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
         for index, item in enumerate(items):
             parsed = _parse_account(reader, item, f"accounts[{index}]", base_dir or Path.cwd())
             if parsed is not None:
-                account, account_credentials, webhook_secret = parsed
+                account, account_credentials, webhook = parsed
                 accounts.append(account)
                 for product, values in account_credentials.items():
                     credentials[(account.name, product)] = values
-                if webhook_secret is not None:
-                    webhook_secrets[account.name] = webhook_secret
+                if webhook is not None:
+                    webhook_urls[account.name], webhook_secrets[account.name] = webhook
         seen: dict[str, int] = {}
         for index, account_node in enumerate(items):
             spec_name = next(
@@ -134,7 +140,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
             seen[spec_name] = index
     if reader.problems:
         raise ConfigError(reader.problems)
-    return LoadedConfig(tuple(accounts), credentials, webhook_secrets)
+    return LoadedConfig(tuple(accounts), credentials, webhook_secrets, webhook_urls)
 
 
 # -- accounts -----------------------------------------------------------------------------------
@@ -142,7 +148,9 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
 
 def _parse_account(
     reader: NodeReader, node: yaml.Node, path: str, base_dir: Path
-) -> tuple[AccountSetup, dict[Product, PlatformCredentials], str | None] | None:
+) -> tuple[AccountSetup, dict[Product, PlatformCredentials], tuple[str, str] | None] | None:
+    """The account's setup, its connections' credentials, and its webhook's URL and secret in
+    clear (or ``None``)."""
     fields = reader.mapping(
         node,
         path,
@@ -199,7 +207,7 @@ def _parse_account(
     platforms = _parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
     approval = parse_approval(reader, fields.get("approval"), f"{path}.approval", team_id, currency)
     digest_at = _parse_reports(reader, fields.get("reports"), f"{path}.reports")
-    webhook: tuple[WebhookSetup, str] | None = None
+    webhook: tuple[WebhookSetup, tuple[str, str]] | None = None
     if "billing_webhook" in fields:
         webhook = _parse_webhook(reader, fields["billing_webhook"], f"{path}.billing_webhook")
     if len(reader.problems) > before or name is None or currency is None or team_id is None:
@@ -225,15 +233,31 @@ def _parse_account(
 
 def _parse_webhook(
     reader: NodeReader, node: yaml.Node, path: str
-) -> tuple[WebhookSetup, str] | None:
-    """``billing_webhook: {url, secret}``: the setup (no secret) and the secret in clear."""
-    fields = reader.mapping(node, path, required={"url", "secret"}, optional=set())
+) -> tuple[WebhookSetup, tuple[str, str]] | None:
+    """``billing_webhook: {url, secret, allow_private_destinations}``: the setup (the URL's
+    shown form, no secret) and the URL and secret in clear."""
+    fields = reader.mapping(
+        node, path, required={"url", "secret"}, optional={"allow_private_destinations"}
+    )
     if fields is None:
         return None
     url = reader.text(fields.get("url"), f"{path}.url")
-    if url is not None and not is_webhook_url(url):
-        reader.problem(fields["url"], f"{path}.url", URL_PROBLEM)
+    problem = None if url is None else webhook_url_problem(url)
+    if problem is not None:
+        reader.problem(fields["url"], f"{path}.url", problem)
         url = None
+    allow_private = False
+    if "allow_private_destinations" in fields:
+        value = reader.plain(
+            fields["allow_private_destinations"], f"{path}.allow_private_destinations"
+        )
+        if not isinstance(value, bool):
+            reader.problem(
+                fields["allow_private_destinations"],
+                f"{path}.allow_private_destinations",
+                "must be true or false",
+            )
+        allow_private = value is True
     # Read as text whatever YAML would make of it, and never quoted back in a problem.
     secret = reader.text(fields.get("secret"), f"{path}.secret")
     if secret is not None and not is_webhook_secret(secret.strip()):
@@ -241,7 +265,10 @@ def _parse_webhook(
         secret = None
     if url is None or secret is None:
         return None
-    return WebhookSetup(url=url, line=node.start_mark.line + 1), secret.strip()
+    setup = WebhookSetup(
+        url=shown_url(url), allow_private=allow_private, line=node.start_mark.line + 1
+    )
+    return setup, (url, secret.strip())
 
 
 def _parse_reports(reader: NodeReader, node: yaml.Node | None, path: str) -> str | None:

@@ -5,7 +5,8 @@ with its line and field, nothing returned from a bad file); the billing use case
 :mod:`billing.account_setup` applies the result in the caller's transaction (idempotent, with
 audit events, reporting in words what changed and what was deliberately left alone). This
 module joins them: it encrypts each connection's credentials and each billing webhook's secret
-with the cipher, so that billing and the database only ever see ciphertext.
+and URL with the cipher, so that billing and the database only ever see ciphertext (and a
+URL's shown form).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from billing.account_setup import SETUP_ACTOR, apply_account_setups
-from billing.connection_setup import stored_platform_credentials, stored_webhook_secret
+from billing.connection_setup import stored_platform_credentials, stored_webhook_ciphertexts
 from billing.products import Product
 from billing.setup_specs import AccountSetup, SetupConflict
 from bot.config_file import ConfigError, LoadedConfig, Problem, load_file, parse_config
@@ -54,16 +55,17 @@ def apply_config(
 ) -> LoadReport:
     """Create or update everything in ``config`` inside the caller's transaction.
 
-    ``at`` (aware) places new subscriptions in their current billing period. Credentials and
-    webhook secrets are encrypted with ``cipher`` (default: :func:`bot.secrets.cipher_for` this
-    session's database and the environment's keys, looked up only when the file holds some).
+    ``at`` (aware) places new subscriptions in their current billing period. Credentials,
+    webhook secrets and webhook URLs are encrypted with ``cipher`` (default:
+    :func:`bot.secrets.cipher_for` this session's database and the environment's keys, looked
+    up only when the file holds some).
     Raises :class:`ConfigError` when the file contradicts stored history, or when credentials
     cannot be stored encrypted (no key), naming the line.
     """
     if cipher is None and (any(config.credentials.values()) or config.webhook_secrets):
         cipher = _cipher_for_session(session, config)
     accounts = tuple(
-        _with_webhook_secret(session, _sealed(session, account, config, cipher), config, cipher)
+        _with_sealed_webhook(session, _sealed(session, account, config, cipher), config, cipher)
         for account in config.accounts
     )
     try:
@@ -96,16 +98,19 @@ def _sealed(
     return replace(account, platforms=tuple(platforms))
 
 
-def _with_webhook_secret(
+def _with_sealed_webhook(
     session: Session, account: AccountSetup, config: LoadedConfig, cipher: TokenCipher | None
 ) -> AccountSetup:
-    """``account`` with its billing webhook's secret as the ciphertext to store."""
+    """``account`` with its billing webhook's URL and secret as the ciphertexts to store."""
+    url = config.webhook_urls.get(account.name)
     secret = config.webhook_secrets.get(account.name)
-    if account.billing_webhook is None or secret is None or cipher is None:
+    if account.billing_webhook is None or url is None or secret is None or cipher is None:
         return account
-    stored = stored_webhook_secret(session, account.name)
+    stored_url, stored_secret = stored_webhook_ciphertexts(session, account.name) or (None, None)
     sealed = replace(
-        account.billing_webhook, secret_encrypted=secret_to_store(cipher, secret, stored)
+        account.billing_webhook,
+        url_encrypted=secret_to_store(cipher, url, stored_url),
+        secret_encrypted=secret_to_store(cipher, secret, stored_secret),
     )
     return replace(account, billing_webhook=sealed)
 

@@ -4,12 +4,18 @@ The redaction runs as a handler filter, so it sees every record that reaches a h
 whichever library logged it (Bolt logs request bodies at debug level, slack_sdk logs API
 calls, uvicorn logs request lines). It replaces Slack tokens by pattern, ``key=value`` /
 ``"key": "value"`` pairs whose key names a secret, ``Authorization`` header values, the OAuth
-``code`` and ``state`` in a parsed query, and every literal secret registered with
-:meth:`SecretRedactor.add` (signing secret, client secret, token keys, platform credentials).
+``code`` and ``state`` in a parsed query, every literal secret registered with
+:meth:`SecretRedactor.add` (signing secret, client secret, token keys, platform credentials),
+and shows every URL as :func:`billing.display.shown_url` does (no password, no query value).
 
 uvicorn's access log prints each request's path with its query string, which for
 ``/slack/oauth_redirect`` holds the OAuth ``code`` and ``state``: :class:`QueryStringRedactor`
-replaces every query value in those lines by ``…``.
+replaces every query value in those lines by ``…``. httpx logs ``HTTP Request: POST <url>`` at
+info level for every request (a webhook URL may carry a secret in its query):
+:class:`UrlRedactor` on its logger shows the URL redacted, whatever handler receives the record.
+slack_sdk logs every Web API request's parameters (an install's OAuth ``code`` among them) and
+every answer's body at debug level, on its own loggers or the one it was given (Bolt gives its
+own): :class:`SlackBodiesLeftOut` drops those records at every level.
 
 Every line names the Slack interaction that caused it (:mod:`handlers.request_ids`):
 ``[req 3f9a…]`` in the human-readable format, ``"request_id"`` in JSON lines
@@ -21,13 +27,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
+import slack_sdk
+
+from billing.display import shown_query, shown_url
 from bot.settings import Settings
 from handlers.request_ids import current_request_id
 
@@ -47,7 +58,8 @@ _SECRET_PAIR = re.compile(
 _OAUTH_QUERY = re.compile(r"""(['"](?:code|state)['"]\s*:\s*\[\s*['"])[^'"]*""")
 _MIN_LITERAL = 6  # shorter values would redact ordinary words
 ACCESS_LOGGER = "uvicorn.access"
-_QUERY_VALUE = re.compile(r"=[^&#]*")
+HTTPX_LOGGER = "httpx"
+_SLACK_SDK_FILES = str(Path(slack_sdk.__file__).resolve().parent) + os.sep
 
 
 class SecretRedactor(logging.Filter):
@@ -74,7 +86,8 @@ class SecretRedactor(logging.Filter):
         text = _SLACK_TOKEN.sub(REDACTED, text)
         text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
         text = _OAUTH_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
-        return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+        text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+        return shown_url(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -105,9 +118,36 @@ class QueryStringRedactor(logging.Filter):
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
             path, mark, query = args[2].partition("?")
             if mark:
-                redacted = _QUERY_VALUE.sub("=…", query)
+                redacted = shown_query(query)
                 record.args = (args[0], args[1], f"{path}?{redacted}", args[3], args[4])
         return True
+
+
+class UrlRedactor(logging.Filter):
+    """A filter for a library's logger (httpx's): every URL in a record's message is shown as
+    :func:`billing.display.shown_url` shows it. On the logger, not a handler, so that no
+    handler (ours, pytest's, an embedding application's) ever sees the URL in clear."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        shown = shown_url(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True
+
+
+class SlackBodiesLeftOut(logging.Filter):
+    """Leaves out slack_sdk's debug records: the parameters of each Web API request (an OAuth
+    ``code``, a message's text) and the body of each answer. slack_sdk writes them on whatever
+    logger it was given, so they are known by the file that logs them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno <= logging.DEBUG and record.pathname.startswith(_SLACK_SDK_FILES)
+        )
 
 
 #: Paths that load balancers and Prometheus poll every few seconds.
@@ -137,6 +177,13 @@ def install_access_log_redaction() -> None:
         access.addFilter(QueryStringRedactor())
     if not any(isinstance(f, ProbeAccessFilter) for f in access.filters):
         access.addFilter(ProbeAccessFilter())
+
+
+def install_url_redaction() -> None:
+    """Show the URLs in httpx's request log lines redacted (once, whoever calls it first)."""
+    library = logging.getLogger(HTTPX_LOGGER)
+    if not any(isinstance(f, UrlRedactor) for f in library.filters):
+        library.addFilter(UrlRedactor())
 
 
 def settings_secrets(settings: Settings) -> list[str]:
@@ -224,9 +271,11 @@ def configure_logging(
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     # The redactor first: the request id filter and the formatter see redacted records.
     install_redactor(redactor, root)
+    handler.addFilter(SlackBodiesLeftOut())
     handler.addFilter(redactor)
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level if level is not None else log_level(settings.seatbot_log_level))
     install_access_log_redaction()
+    install_url_redaction()
     return redactor

@@ -68,6 +68,7 @@ from bot.scheduler import ReportScheduler, add_digest_job
 from bot.secrets import cipher_for
 from bot.settings import Settings
 from bot.webhook_config import default_destination, retry_schedule
+from bot.webhook_guard import DestinationGuard
 from bot.webhook_notices import OwnerNotifier
 from bot.webhook_sender import SenderOptions, WebhookSender
 from handlers.approval_jobs import ApprovalJobs
@@ -264,6 +265,7 @@ def build_runtime(
             installation_store=installation_store,
         ),
         metrics=metrics,
+        guard=DestinationGuard(allow_private=settings.seatbot_webhook_allow_private),
     )
     in_flight = InFlight(metrics)
     in_flight.install(bolt_app)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -21,10 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from billing.display import shown_url
 from billing.errors import UserFacingError
 
 DEFAULT_DATABASE_URL = "sqlite:///seatbot.db"
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 
 class SettingsError(UserFacingError):
@@ -33,12 +32,6 @@ class SettingsError(UserFacingError):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
-
-
-def shown_url(url: str) -> str:
-    """``url`` safe to print: the password of ``scheme://user:password@host`` replaced by ``***``
-    (also in text that is not a valid URL)."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 def check_database_url(url: str) -> str:
@@ -108,6 +101,9 @@ class Settings(BaseSettings):
     # that a bad value stops `seatbot serve` and `seatbot webhooks test`, not `seatbot load`.
     seatbot_webhook_url: str | None = None
     seatbot_webhook_secret: SecretStr | None = None
+    # Let every webhook reach loopback, private and link-local addresses (refused otherwise;
+    # an account's own webhook may allow them with allow_private_destinations).
+    seatbot_webhook_allow_private: bool = False
     # One delivery attempt's deadline; seconds between polls of the outbox.
     seatbot_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     seatbot_webhook_poll_seconds: float = Field(default=2.0, gt=0)
@@ -163,6 +159,7 @@ _EXPECTED = {
     "seatbot_shutdown_drain_seconds": "is not a number of seconds (0 or more)",
     "seatbot_db_pool_size": "is not a whole number of at least 1",
     "seatbot_db_max_overflow": "is not a whole number of at least 0",
+    "seatbot_webhook_allow_private": "is not on or off (true/false)",
     "seatbot_webhook_timeout_seconds": "is not a positive number of seconds",
     "seatbot_webhook_poll_seconds": "is not a positive number of seconds",
 }

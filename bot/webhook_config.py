@@ -4,36 +4,37 @@
 A webhook secret is a Standard Webhooks secret: ``whsec_`` and the base64 of 24 to 64 random
 bytes (``seatbot webhooks new-secret`` makes one). It is stored only as Fernet ciphertext
 (:class:`bot.secrets.TokenCipher`, like platform credentials) in ``billing_webhooks``; billing
-sees the ciphertext only, and ``seatbot tokens rotate`` re-encrypts it. No message here quotes
-a secret.
+sees the ciphertext only, and ``seatbot tokens rotate`` re-encrypts it. The URL is stored the
+same way (its query may hold the receiver's secret), beside its shown form
+(:func:`billing.display.shown_url`) for people to read. What a URL may be:
+:mod:`billing.webhook_destinations`. No message here quotes a secret or a query value.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.display import shown_url
 from billing.models import Account, BillingWebhook
 from billing.outbox_delivery import DEFAULT_RETRY_SCHEDULE, RetrySchedule
+from billing.webhook_destinations import CREDENTIALS_PROBLEM, webhook_url_problem
 from bot.secrets import TokenCipher, TokenDecryptionError
-from bot.settings import Settings, SettingsError, shown_url
+from bot.settings import Settings, SettingsError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 SECRET_BYTES = 24  # what `seatbot webhooks new-secret` makes (Standard Webhooks: 24 to 64)
 _MIN_SECRET_BYTES, _MAX_SECRET_BYTES = 24, 64
-_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$", re.IGNORECASE)
 
 NOT_WHSEC_MESSAGE = (
     "is not a Standard Webhooks secret (whsec_ followed by the base64 of 24 to 64 bytes; "
     "make one with `seatbot webhooks new-secret`)"
 )
-URL_PROBLEM = "must be an http:// or https:// URL"
 
 
 class WebhookSecretUnreadable(Exception):
@@ -43,11 +44,14 @@ class WebhookSecretUnreadable(Exception):
 
 @dataclass(frozen=True)
 class Destination:
-    """Where one account's events go and the secret that signs them (hidden from ``repr``)."""
+    """Where one account's events go and the secret that signs them (both hidden from
+    ``repr``: the URL's query may hold a secret too). ``allow_private``: the operator let this
+    webhook reach loopback and private addresses (:mod:`bot.webhook_guard`)."""
 
-    url: str
+    url: str = field(repr=False)
     secret: str = field(repr=False)
     default: bool = False  # the SEATBOT_WEBHOOK_* default, not the account's own
+    allow_private: bool = False
 
 
 def is_webhook_secret(text: str) -> bool:
@@ -60,11 +64,6 @@ def is_webhook_secret(text: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return _MIN_SECRET_BYTES <= len(raw) <= _MAX_SECRET_BYTES
-
-
-def is_webhook_url(text: str) -> bool:
-    """Whether ``text`` is an http(s) URL with a host."""
-    return _URL.fullmatch(text) is not None
 
 
 def new_webhook_secret() -> str:
@@ -84,8 +83,11 @@ def default_destination(settings: Settings) -> Destination | None:
         raise SettingsError(
             "SEATBOT_WEBHOOK_URL", "is not set, but SEATBOT_WEBHOOK_SECRET is: set both or neither"
         )
-    if not is_webhook_url(url):
-        raise SettingsError("SEATBOT_WEBHOOK_URL", f"{shown_url(url)!r} {URL_PROBLEM}")
+    problem = webhook_url_problem(url)
+    if problem == CREDENTIALS_PROBLEM:
+        raise SettingsError("SEATBOT_WEBHOOK_URL", problem)  # not even the user name
+    if problem is not None:
+        raise SettingsError("SEATBOT_WEBHOOK_URL", f"{shown_url(url)!r} {problem}")
     if not secret_text:
         raise SettingsError(
             "SEATBOT_WEBHOOK_SECRET", "is not set, but SEATBOT_WEBHOOK_URL is: set both or neither"
@@ -112,13 +114,14 @@ def retry_schedule(settings: Settings) -> RetrySchedule:
 
 
 def seal_secret(cipher: TokenCipher, secret: str) -> str:
-    """The ciphertext to store for ``secret``."""
+    """The ciphertext to store for ``secret`` (a webhook's secret or its URL)."""
     return cipher.encrypt(secret) or ""  # a text always encrypts to a text
 
 
 def secret_to_store(cipher: TokenCipher, secret: str, stored: str | None) -> str:
-    """``stored`` itself when it already holds ``secret`` (so reloading an unchanged file
-    changes nothing: Fernet ciphertext differs every time), else a fresh ciphertext."""
+    """``stored`` itself when it already holds ``secret`` (a webhook's secret or its URL), so
+    that reloading an unchanged file changes nothing (Fernet ciphertext differs every time);
+    else a fresh ciphertext."""
     if stored is not None:
         try:
             if cipher.decrypt(stored) == secret:
@@ -131,14 +134,15 @@ def secret_to_store(cipher: TokenCipher, secret: str, stored: str | None) -> str
 def destination_for(
     session: Session, cipher: TokenCipher, account_id: int, default: Destination | None
 ) -> Destination | None:
-    """The account's own webhook (its secret decrypted), else ``default``. Raises
-    :class:`WebhookSecretUnreadable` when its secret cannot be decrypted."""
+    """The account's own webhook (its URL and secret decrypted), else ``default``. Raises
+    :class:`WebhookSecretUnreadable` when they cannot be decrypted."""
     row = session.scalars(
         select(BillingWebhook).where(BillingWebhook.account_id == account_id)
     ).one_or_none()
     if row is None:
         return default
     try:
+        url = cipher.decrypt(row.url_encrypted) or ""
         secret = cipher.decrypt(row.secret_encrypted) or ""
     except TokenDecryptionError:
         name = session.scalars(select(Account.name).where(Account.id == account_id)).one()
@@ -147,13 +151,13 @@ def destination_for(
             "configured key (SEATBOT_TOKEN_KEYS, or the SQLite key file); reload the accounts "
             "file with `seatbot load` to replace it"
         ) from None
-    return Destination(row.url, secret)
+    return Destination(url, secret, allow_private=row.allow_private_destinations)
 
 
 def rotate_webhook_secrets(session: Session, cipher: TokenCipher) -> int:
-    """Re-encrypt every stored webhook secret with the newest key, in the caller's
-    transaction; how many. Raises :class:`bot.secrets.TokenDecryptionError` naming the account
-    when one cannot be decrypted (the caller rolls back)."""
+    """Re-encrypt every stored webhook secret and URL with the newest key, in the caller's
+    transaction; how many webhooks. Raises :class:`bot.secrets.TokenDecryptionError` naming the
+    account when one cannot be decrypted (the caller rolls back)."""
     rows = session.execute(
         select(BillingWebhook, Account.name)
         .join(Account, Account.id == BillingWebhook.account_id)
@@ -162,6 +166,7 @@ def rotate_webhook_secrets(session: Session, cipher: TokenCipher) -> int:
     for row, account_name in rows:
         try:
             rotated = cipher.rotate(row.secret_encrypted)
+            row.url_encrypted = cipher.rotate(row.url_encrypted) or ""
         except TokenDecryptionError as error:
             raise TokenDecryptionError(
                 f"The billing webhook secret of account {account_name} cannot be decrypted "

@@ -34,7 +34,8 @@ from billing.outbox_delivery import Delivery, FailureNotice, Outbox
 from bot.metrics import Metrics
 from bot.secrets import TokenCipher
 from bot.webhook_config import Destination, WebhookSecretUnreadable, destination_for
-from bot.webhooks import AttemptResult, post_event
+from bot.webhook_guard import DestinationGuard
+from bot.webhooks import AttemptResult, post_event, webhook_client
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,11 @@ class WebhookSender:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] = _utc_now,
         metrics: Metrics | None = None,
+        guard: DestinationGuard | None = None,
     ) -> None:
         self._outbox = outbox
+        # Where an attempt may connect: public addresses only unless the operator allows more.
+        self._guard = guard or DestinationGuard()
         self._metrics = metrics
         self._sessions = session_factory
         self._cipher = cipher
@@ -148,7 +152,7 @@ class WebhookSender:
         self._executor = ThreadPoolExecutor(
             max_workers=self.options.concurrency, thread_name_prefix="seatbot-webhooks"
         )
-        self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
+        self._client = webhook_client(self._transport)
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="seatbot-webhook-sender")
 
@@ -258,6 +262,7 @@ class WebhookSender:
             delivery.body,
             at=self._clock(),
             timeout_s=self.options.timeout_s,
+            guard=self._guard,
         )
 
     async def _record(self, delivery: Delivery, result: AttemptResult) -> None:

@@ -8,9 +8,11 @@ The headers (https://www.standardwebhooks.com):
 * ``webhook-signature``: ``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body`` under the
   secret (the ``standardwebhooks`` package signs, and its ``Webhook.verify`` checks).
 
-The body is sent exactly as stored. A 2xx answer is a delivery; anything else — another status
-(redirects are not followed), no connection, or no complete answer within the deadline — is a
-failed attempt, described in one line that never holds the URL or the secret.
+The body is sent exactly as stored, to the address :class:`bot.webhook_guard.DestinationGuard`
+resolved and judged for this attempt. A 2xx answer is a delivery; anything else — a refused
+destination (a private address without the operator's opt-in), another status (redirects are
+not followed), no connection, or no complete answer within the deadline — is a failed attempt,
+described in one line that never holds the URL or the secret.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from billing.outbox import PING, event_body
+from bot.logging_setup import install_url_redaction
 from bot.webhook_config import Destination
+from bot.webhook_guard import DestinationGuard, DestinationRefused
 
 USER_AGENT = "Seatbot-Webhooks/1 (+https://www.standardwebhooks.com)"
 
@@ -41,6 +45,21 @@ def signed_headers(secret: str, webhook_id: str, body: str, at: datetime) -> dic
         "webhook-timestamp": str(int(signed_at.timestamp())),
         "webhook-signature": Webhook(secret).sign(webhook_id, signed_at, body),
     }
+
+
+def webhook_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The HTTP client of deliveries (``transport``: tests' stand-in). Redirects are not
+    followed; no proxy or ``.netrc`` from the environment, so the address the guard judged is
+    the one connected; no connection is kept alive, so one made for a host name's certificate
+    is never reused for another name on the same address. httpx's request log lines show the
+    URL redacted (:func:`bot.logging_setup.install_url_redaction`)."""
+    install_url_redaction()
+    return httpx.AsyncClient(
+        transport=transport
+        or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0)),
+        follow_redirects=False,
+        trust_env=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,9 +81,11 @@ async def post_event(
     *,
     at: datetime,
     timeout_s: float,
+    guard: DestinationGuard,
 ) -> AttemptResult:
-    """POST ``body`` to ``destination`` signed at ``at``; the whole attempt (connecting,
-    sending, the answer) must finish within ``timeout_s`` seconds."""
+    """POST ``body`` to ``destination`` signed at ``at``, where ``guard`` lets it go; the whole
+    attempt (resolving, connecting, sending, the answer) must finish within ``timeout_s``
+    seconds."""
     headers = signed_headers(destination.secret, webhook_id, body, at)
     started = time.monotonic()
 
@@ -73,12 +94,19 @@ async def post_event(
 
     try:
         async with asyncio.timeout(timeout_s):
+            pinned = await guard.pin(destination)
             response = await client.post(
-                destination.url, content=body.encode(), headers=headers, timeout=timeout_s
+                pinned.url,
+                content=body.encode(),
+                headers=headers | pinned.headers,
+                extensions=pinned.extensions,
+                timeout=timeout_s,
             )
+    except DestinationRefused as refused:
+        return result(None, str(refused))
     except (TimeoutError, httpx.TimeoutException):
         return result(None, f"no answer within {timeout_s:g} s")
-    except httpx.ConnectError:
+    except (httpx.ConnectError, OSError):  # OSError: the host name does not resolve
         return result(None, "could not connect (refused, or no such host)")
     except httpx.HTTPError as error:
         return result(None, f"the connection failed ({type(error).__name__})")

@@ -12,19 +12,19 @@ import json
 import socket
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from billing.display import shown_url
 from billing.models import OutboxStatus
 from billing.outbox_delivery import Outbox, OutboxEntry
 from billing.service import SeatService
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
-from bot.settings import load_settings, shown_url
+from bot.settings import load_settings
 
 #: The port of ``seatbot webhooks listen`` unless told (the one examples/accounts.yml names).
 DEFAULT_LISTEN_PORT = 8766
@@ -147,7 +147,8 @@ def test(
     """
     from bot.secrets import cipher_for
     from bot.webhook_config import default_destination, destination_for
-    from bot.webhooks import ping_body, ping_id, post_event
+    from bot.webhook_guard import DestinationGuard
+    from bot.webhooks import ping_body, ping_id, post_event, webhook_client
 
     settings = load_settings().model_copy(update={"database_url": shell.database_url()})
     default = default_destination(settings)
@@ -163,9 +164,10 @@ def test(
             "(`seatbot load`) or set SEATBOT_WEBHOOK_URL and SEATBOT_WEBHOOK_SECRET"
         )
     timeout_s = settings.seatbot_webhook_timeout_seconds
+    guard = DestinationGuard(allow_private=settings.seatbot_webhook_allow_private)
 
     async def send() -> Any:
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        async with webhook_client() as client:
             now = shell.utc_now()
             return await post_event(
                 client,
@@ -174,6 +176,7 @@ def test(
                 ping_body(account.name, now),
                 at=now,
                 timeout_s=timeout_s,
+                guard=guard,
             )
 
     result = asyncio.run(send())

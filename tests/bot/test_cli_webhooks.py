@@ -153,8 +153,16 @@ def test_test_sends_a_ping_that_listen_verifies(
         "(`seatbot load`) or set SEATBOT_WEBHOOK_URL and SEATBOT_WEBHOOK_SECRET\n",
     )
     with session_factory.begin() as session:
-        sealed = TokenCipher([KEY]).encrypt(SECRET) or ""
-        session.add(BillingWebhook(account_id=acme.account_id, url=url, secret_encrypted=sealed))
+        cipher = TokenCipher([KEY])
+        session.add(
+            BillingWebhook(
+                account_id=acme.account_id,
+                url=url,
+                url_encrypted=cipher.encrypt(url) or "",
+                secret_encrypted=cipher.encrypt(SECRET) or "",
+                allow_private_destinations=True,  # the receiver is on loopback
+            )
+        )
 
     status, out, err = seatbot(["webhooks", "test", "acme"], capsys)
     assert (status, err) == (0, "")
@@ -229,3 +237,78 @@ def test_serve_refuses_a_bad_default_webhook_before_touching_the_database(
     assert status == 2
     assert err.startswith("seatbot: SEATBOT_WEBHOOK_RETRY_SCHEDULE: 'soon' is not a list")
     assert not database.exists()
+
+
+#: A secret in a webhook URL's query string: never printed by any command.
+QUERY_TOKEN = "cli-q-token-9c1d2e3f"
+
+
+def accounts_yaml(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "accounts.yml"
+    path.write_text(
+        "accounts:\n"
+        "  - name: hooked\n"
+        "    currency: USD\n"
+        "    slack:\n"
+        "      team_id: T0HOOKED1\n"
+        "    billing_webhook:\n"
+        f"      url: {url}\n"
+        f"      secret: {SECRET}\n"
+    )
+    return path
+
+
+def test_load_refuses_credentials_in_a_webhook_url_in_one_line_without_the_password(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = accounts_yaml(tmp_path, "https://billing:hunter2pass@b.example.com/hooks")
+    status, out, err = seatbot(["load", str(file)], capsys)
+    assert status == 2
+    assert out == ""
+    assert err == (
+        f"seatbot: {file}: line 7: accounts[0].billing_webhook.url: holds a user name or "
+        "password before the host (user:password@…): put no credentials in the URL; the "
+        "receiver checks each event's signature instead\n"
+    )
+    assert "hunter2pass" not in out + err
+
+
+def test_no_command_prints_a_query_value_of_a_webhook_url(
+    env: str,
+    tmp_path: Path,
+    session_factory: sessionmaker[Session],
+    seed: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"https://billing.example.com/hooks?token={QUERY_TOKEN}"
+    status, out, err = seatbot(["load", str(accounts_yaml(tmp_path, url))], capsys)
+    assert (status, err) == (0, "")
+    assert "hooked: billing webhook added (https://billing.example.com/hooks?token=…)" in out
+    assert QUERY_TOKEN not in out
+
+    # The default webhook on loopback, without the operator's opt-in: the ping is refused.
+    monkeypatch.setenv("SEATBOT_WEBHOOK_URL", f"http://127.0.0.1:9/h?token={QUERY_TOKEN}")
+    monkeypatch.setenv("SEATBOT_WEBHOOK_SECRET", SECRET)
+    acme = seed()
+    assert seatbot(["webhooks", "test", "acme"], capsys) == (
+        1,
+        "",
+        "seatbot: the ping to http://127.0.0.1:9/h?token=… (the default webhook) failed: "
+        "refused: the webhook's host resolves to 127.0.0.1, a loopback address (webhooks go "
+        "to public addresses only, unless the operator allows private ones: "
+        "allow_private_destinations or SEATBOT_WEBHOOK_ALLOW_PRIVATE)\n",
+    )
+    # An event whose attempt failed: listed without the URL.
+    change(session_factory, acme, 12)
+    outbox = Outbox(session_factory, RetrySchedule.of_seconds([60]))
+    now = datetime.now(UTC)
+    [event_id] = outbox.due(now, account_ids=None, limit=10)
+    delivery = outbox.claim(event_id, now, timedelta(seconds=30))
+    assert delivery is not None
+    outbox.attempt_failed(delivery, "refused: the webhook's host resolves to 127.0.0.1", now)
+    for args in (["webhooks", "list"], ["webhooks", "list", "--json"]):
+        status, out, err = seatbot(args, capsys)
+        assert status == 0
+        assert "refused: the webhook's host resolves to 127.0.0.1" in out
+        assert QUERY_TOKEN not in out + err

@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from bot.logging_setup import (
 from bot.server import build_asgi_app, uvicorn_config
 from bot.settings import Settings
 from bot.standin.bolt_tasks import bolt_listeners_finished
-from bot.standin.slack_api import bind_loopback_socket
+from bot.standin.slack_api import bind_loopback_socket, serve_asgi
 from handlers.deps import HandlerDeps
 
 BOT_TOKEN = "xoxb-4242-4343-loggingtesttoken"
@@ -162,7 +163,7 @@ async def test_no_token_in_any_log_line_of_a_real_request(
     await bolt_listeners_finished()
     output = stream.getvalue()
     assert "context bot_token=[redacted]" in output  # the listener did log it, redacted
-    assert "chat.postMessage" in output  # slack_sdk's debug lines were captured too
+    assert "Sending a request" not in output  # slack_sdk's request bodies are left out
     for secret in (BOT_TOKEN, SIGNING_SECRET, TOKEN_KEY):
         assert secret not in output
 
@@ -238,7 +239,7 @@ async def test_the_access_log_shows_no_oauth_code_or_state(
     [
         ("/slack/oauth_redirect?code=abc&state=def", "/slack/oauth_redirect?code=…&state=…"),
         ("/slack/install", "/slack/install"),
-        ("/x?flag&empty=&a=1&a=2", "/x?flag&empty=…&a=…&a=…"),
+        ("/x?flag&empty=&a=1&a=2", "/x?…&empty=…&a=…&a=…"),  # a bare part may be a secret
         ("/x?%E2%9C%93=%E2%9C%93", "/x?%E2%9C%93=…"),
     ],
 )
@@ -254,3 +255,86 @@ def test_query_values_are_redacted_from_access_records(path: str, shown: str) ->
     )
     assert QueryStringRedactor().filter(record)
     assert record.getMessage() == f'127.0.0.1:5000 - "GET {shown} HTTP/1.1" 200'
+
+
+# ---------------------------------------------------------------- URLs
+
+#: A secret in a webhook URL's query string (the e2e scan looks for names like this one too).
+URL_TOKEN = "url-token-5e3f1a9b"
+
+
+def test_any_url_in_a_line_is_shown_without_its_query_values_or_password() -> None:
+    line = f"POST https://billing.example.com/h?token={URL_TOKEN}&sig=abc and https://u:pw12345@h/"
+    assert SecretRedactor().redact(line) == (
+        "POST https://billing.example.com/h?token=…&sig=… and https://u:***@h/"
+    )
+
+
+async def test_httpx_request_lines_of_a_real_delivery_show_the_url_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """httpx logs "HTTP Request: POST <url>" at INFO, whatever handler listens (here pytest's,
+    with no redactor of ours): the URL's query values are redacted on the logger itself."""
+    from bot.webhook_config import Destination, new_webhook_secret
+    from bot.webhook_guard import DestinationGuard
+    from bot.webhook_receiver import WebhookReceiver
+    from bot.webhooks import post_event, webhook_client
+
+    caplog.set_level(logging.INFO, logger="httpx")
+    secret = new_webhook_secret()
+    receiver = WebhookReceiver(secret)
+    server = serve_asgi(receiver.asgi_app)
+    url = f"{server.url}/hooks?token={URL_TOKEN}"
+    try:
+        async with webhook_client() as client:
+            result = await post_event(
+                client,
+                Destination(url, secret, allow_private=True),
+                "msg_1",
+                "{}",
+                at=datetime.now(UTC),
+                timeout_s=5,
+                guard=DestinationGuard(),
+            )
+        assert result.delivered is True
+    finally:
+        await server.stop()
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert lines == [f'HTTP Request: POST {server.url}/hooks?token=… "HTTP/1.1 204 No Content"']
+    assert URL_TOKEN not in caplog.text
+
+
+# ---------------------------------------------------------------- Slack request bodies
+
+OAUTH_CODE = "4242.1717.c0dec0dec0de"
+
+
+async def test_slack_sdk_request_bodies_stay_out_of_the_logs_even_at_debug(
+    log_stream: tuple[io.StringIO, Settings],
+) -> None:
+    """slack_sdk logs each request's parameters at debug level (the OAuth ``code`` of an
+    install among them), on its own logger or on the one it was given (Bolt gives its own)."""
+    from slack_sdk import WebClient
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    stream, _ = log_stream
+    closed = "http://127.0.0.1:9/api/"  # nothing listens: the request is logged, then fails
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    before = bolt_logger.level
+    bolt_logger.setLevel(logging.DEBUG)  # what Bolt does when the root logger is at debug
+    try:
+        for client in (
+            AsyncWebClient(base_url=closed),
+            AsyncWebClient(base_url=closed, logger=bolt_logger),
+        ):
+            with pytest.raises(Exception):  # noqa: B017, PT011 - aiohttp's connection error
+                await client.oauth_v2_access(client_id="1.2", client_secret="cs-1", code=OAUTH_CODE)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - urllib's connection error
+            WebClient(base_url=closed).oauth_v2_access(
+                client_id="1.2", client_secret="cs-1", code=OAUTH_CODE
+            )
+    finally:
+        bolt_logger.setLevel(before)
+    output = stream.getvalue()
+    assert OAUTH_CODE not in output
+    assert "Sending a request" not in output

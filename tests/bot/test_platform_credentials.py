@@ -166,10 +166,13 @@ async def test_rotation_re_encrypts_slack_tokens_and_platform_credentials(
         ).scalars()
         opened = [dict(unseal(only_new, c)) for c in credentials]
         token = connection.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar()
-        webhook = connection.execute(text("SELECT secret_encrypted FROM billing_webhooks")).scalar()
+        webhook, url = connection.execute(
+            text("SELECT secret_encrypted, url_encrypted FROM billing_webhooks")
+        ).one()
     assert {"token": "sandbox-api-key"} in opened
     assert only_new.decrypt(token) == BOT_TOKEN
     assert only_new.decrypt(webhook) == EXAMPLE_WEBHOOK_SECRET
+    assert only_new.decrypt(url) == "http://127.0.0.1:8766/hooks/seatbot"
     with pytest.raises(TokenDecryptionError):
         old.decrypt(token)
 

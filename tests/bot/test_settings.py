@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import (
-    Settings,
-    SettingsError,
-    database_url_setting,
-    load_settings,
-    shown_url,
-)
+from billing.display import shown_url
+from bot.settings import Settings, SettingsError, database_url_setting, load_settings
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,78 @@ def test_the_retry_schedule_setting() -> None:
         with pytest.raises(SettingsError) as raised:
             retry_schedule(Settings(seatbot_webhook_retry_schedule=bad))
         assert raised.value.variable == "SEATBOT_WEBHOOK_RETRY_SCHEDULE"
+
+
+# ---------------------------------------------------------------- what a destination may be
+
+#: A secret in the webhook URL's query string: never printed, logged or stored in clear.
+QUERY_TOKEN = "q-token-7d41c0ffee"
+TOKEN_URL = f"https://billing.example.com/hooks?token={QUERY_TOKEN}&v=2"
+
+
+def test_credentials_in_the_url_are_refused_without_being_quoted() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(accounts_file(webhook("https://billing:hunter2pass@b.example.com/h")))
+    [problem] = raised.value.problems
+    assert str(problem) == (
+        "line 7: accounts[0].billing_webhook.url: holds a user name or password before the host "
+        "(user:password@…): put no credentials in the URL; the receiver checks each event's "
+        "signature instead"
+    )
+    assert "hunter2pass" not in str(raised.value)
+
+
+def test_a_url_with_a_query_is_stored_encrypted_and_shown_without_its_values(
+    session_factory: sessionmaker[Session],
+) -> None:
+    changes = load(session_factory, accounts_file(webhook(TOKEN_URL)))
+    assert "acme: billing webhook added (https://billing.example.com/hooks?token=…&v=…)" in changes
+    assert not any(QUERY_TOKEN in line for line in changes)
+    with session_factory() as session:
+        row = session.scalars(select(BillingWebhook)).one()
+        assert row.url == "https://billing.example.com/hooks?token=…&v=…"
+        assert QUERY_TOKEN not in row.url_encrypted
+        assert CIPHER.decrypt(row.url_encrypted) == TOKEN_URL
+        assert row.allow_private_destinations is False
+        found = destination_for(session, CIPHER, row.account_id, None)
+        details = list(session.scalars(select(AuditEvent.details)))
+    assert found == Destination(TOKEN_URL, SECRET)
+    assert not any(QUERY_TOKEN in text for text in details)
+    assert load(session_factory, accounts_file(webhook(TOKEN_URL))) == ()  # nothing changed
+
+    other = TOKEN_URL.replace(QUERY_TOKEN, "q-token-rotated-0042")
+    assert load(session_factory, accounts_file(webhook(other))) == (
+        "acme: billing webhook URL's query values changed "
+        "(https://billing.example.com/hooks?token=…&v=…)",
+    )
+
+
+def test_private_destinations_are_allowed_per_webhook_by_the_operator(
+    session_factory: sessionmaker[Session],
+) -> None:
+    allowed = webhook("http://10.0.0.7/hooks") + "      allow_private_destinations: true\n"
+    assert "acme: billing webhook added (http://10.0.0.7/hooks, private addresses allowed)" in (
+        load(session_factory, accounts_file(allowed))
+    )
+    with session_factory() as session:
+        account_id = session.scalars(select(Account.id)).one()
+        found = destination_for(session, CIPHER, account_id, None)
+    assert found == Destination("http://10.0.0.7/hooks", SECRET, allow_private=True)
+    assert load(session_factory, accounts_file(webhook("http://10.0.0.7/hooks"))) == (
+        "acme: billing webhook to public addresses only (private ones no longer allowed)",
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(accounts_file(webhook() + "      allow_private_destinations: maybe\n"))
+    assert "billing_webhook.allow_private_destinations: must be true or false" in str(raised.value)
+
+
+def test_the_default_webhook_refuses_credentials_without_echoing_them() -> None:
+    with pytest.raises(SettingsError) as raised:
+        default_destination(
+            Settings(
+                seatbot_webhook_url="https://billing:hunter2pass@b.example.com/h",
+                seatbot_webhook_secret=SecretStr(SECRET),
+            )
+        )
+    assert str(raised.value).startswith("SEATBOT_WEBHOOK_URL: holds a user name or password")
+    assert "hunter2pass" not in str(raised.value)

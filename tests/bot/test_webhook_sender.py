@@ -4,13 +4,14 @@ account whose secret cannot be read fails its attempts in words."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
-from outbox_helpers import change, outbox_rows
+from outbox_helpers import JAN_16, change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.models import BillingWebhook, OutboxStatus
-from billing.outbox_delivery import Outbox, RetrySchedule
+from billing.outbox_delivery import FailureNotice, Outbox, RetrySchedule
 from bot.metrics import Metrics
 from bot.secrets import TokenCipher
 from bot.standin.slack_api import serve_asgi
@@ -53,10 +54,8 @@ async def test_deliveries_and_the_backlog_are_counted(
     change(session_factory, acme, 12)
     change(session_factory, acme, 13)
     metrics = Metrics()
-    refused = sender(
-        session_factory, Destination("http://127.0.0.1:9/closed", SECRET, True), poll_s=3600,
-        metrics=metrics,
-    )  # fmt: skip
+    closed = Destination("http://127.0.0.1:9/closed", SECRET, True, allow_private=True)
+    refused = sender(session_factory, closed, poll_s=3600, metrics=metrics)
     await refused.start()
     try:
         await refused.run_once()  # nothing listens on port 9: both attempts fail, retry later
@@ -71,7 +70,10 @@ async def test_deliveries_and_the_backlog_are_counted(
     receiver = WebhookReceiver(SECRET)
     server = serve_asgi(receiver.asgi_app)
     webhooks = sender(
-        session_factory, Destination(server.url, SECRET, True), poll_s=3600, metrics=metrics
+        session_factory,
+        Destination(server.url, SECRET, True, allow_private=True),
+        poll_s=3600,
+        metrics=metrics,
     )
     await webhooks.start()  # its first pass starts at once; stop() waits for it to end
     try:
@@ -91,7 +93,9 @@ async def test_a_commit_in_this_process_wakes_the_sender_at_once(
     acme = seed()
     receiver = WebhookReceiver(SECRET)
     server = serve_asgi(receiver.asgi_app)
-    webhooks = sender(session_factory, Destination(server.url, SECRET, True), poll_s=3600)
+    webhooks = sender(
+        session_factory, Destination(server.url, SECRET, True, allow_private=True), poll_s=3600
+    )
     await webhooks.start()
     try:
         await asyncio.sleep(0)  # the first pass finds nothing; the next is an hour away
@@ -130,6 +134,7 @@ async def test_a_secret_no_key_opens_fails_the_attempt_naming_the_account(
             BillingWebhook(
                 account_id=acme.account_id,
                 url="http://127.0.0.1:9/never",
+                url_encrypted=lost_key.encrypt("http://127.0.0.1:9/never") or "",
                 secret_encrypted=lost_key.encrypt(SECRET) or "",
             )
         )
@@ -146,3 +151,56 @@ async def test_a_secret_no_key_opens_fails_the_attempt_naming_the_account(
         "the billing webhook secret of account acme cannot be decrypted"
     )
     assert "gAAAA" not in row.last_error
+
+
+class Told:
+    """A notifier that records what the owners would be told."""
+
+    def __init__(self) -> None:
+        self.notices: list[FailureNotice] = []
+
+    async def notify(self, notice: FailureNotice) -> int:
+        self.notices.append(notice)
+        return 1
+
+
+async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hear_of_it(
+    session_factory: sessionmaker[Session], seed: Any
+) -> None:
+    """Loopback without the operator's opt-in: nothing is sent, each attempt fails saying why
+    (no URL, no secret), the event stays in the outbox, and its owners are told once it fails."""
+    acme = seed()
+    change(session_factory, acme, 12)
+    receiver = WebhookReceiver(SECRET)
+    server = serve_asgi(receiver.asgi_app)
+    now = [JAN_16]
+    told = Told()
+    webhooks = WebhookSender(
+        Outbox(session_factory, RetrySchedule.of_seconds([60])),
+        session_factory,
+        CIPHER,
+        default=Destination(f"{server.url}/h?token=s3cr3t-in-query", SECRET, True),
+        options=SenderOptions(timeout_s=5, poll_s=3600),
+        notifier=told,
+        clock=lambda: now[0],
+    )
+    await webhooks.start()
+    try:
+        await webhooks.run_once()
+        [row] = outbox_rows(session_factory)
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING.value, 1)
+        now[0] = JAN_16 + timedelta(seconds=61)
+        await webhooks.run_once()
+    finally:
+        await webhooks.stop()
+        await server.stop()
+    assert receiver.events == []
+    [row] = outbox_rows(session_factory)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED.value, 2)
+    assert row.last_error == (
+        "refused: the webhook's host resolves to 127.0.0.1, a loopback address (webhooks go "
+        "to public addresses only, unless the operator allows private ones: "
+        "allow_private_destinations or SEATBOT_WEBHOOK_ALLOW_PRIVATE)"
+    )
+    [notice] = told.notices
+    assert notice.last_error == row.last_error

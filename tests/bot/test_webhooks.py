@@ -13,8 +13,17 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.webhook_config import Destination, new_webhook_secret
+from bot.webhook_guard import DestinationGuard
 from bot.webhook_receiver import WebhookReceiver, summary
-from bot.webhooks import USER_AGENT, AttemptResult, ping_body, ping_id, post_event, signed_headers
+from bot.webhooks import (
+    USER_AGENT,
+    AttemptResult,
+    ping_body,
+    ping_id,
+    post_event,
+    signed_headers,
+    webhook_client,
+)
 
 SECRET = new_webhook_secret()
 BODY = json.dumps({"type": "seat_change.applied", "timestamp": "t", "data": {"net": "30.97"}})
@@ -37,11 +46,21 @@ def test_the_signature_is_what_standard_webhooks_verifies() -> None:
         Webhook(SECRET).verify(BODY, dict(headers, **{"webhook-id": "msg_other"}))
 
 
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]  # what billing.example.com resolves to, here
+
+
 async def _attempt(handler: Any, timeout_s: float = 5.0) -> AttemptResult:
     transport = httpx.MockTransport(handler)
-    async with httpx.AsyncClient(transport=transport) as client:
+    async with webhook_client(transport) as client:
         return await post_event(
-            client, DESTINATION, "msg_1", BODY, at=datetime.now(UTC), timeout_s=timeout_s
+            client,
+            DESTINATION,
+            "msg_1",
+            BODY,
+            at=datetime.now(UTC),
+            timeout_s=timeout_s,
+            guard=DestinationGuard(resolver=_public),
         )
 
 

@@ -6,6 +6,7 @@ its owners are told once in Slack, and ``seatbot webhooks retry`` sends it."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from outbox_helpers import outbox_rows
 from pydantic import SecretStr
 from seats_stack import Stack, blocks_text, start_stack
+from secret_scan import LogCollector
 from sqlalchemy.orm import Session, sessionmaker
 from webhook_harness import PATH, FlakyReceiver, ReceiverServer, eventually
 
@@ -26,6 +28,7 @@ from handlers import ids
 pytestmark = pytest.mark.slow
 
 SECRET = new_webhook_secret()
+WEBHOOK_URL_TOKEN = "e2e-url-token-31b7c9d4"
 TIMEOUT_S = 1.0
 
 
@@ -44,16 +47,23 @@ async def hand_off(
     if open_receiver:
         server.open()
     settings = {
-        "seatbot_webhook_url": server.url,
+        # A secret in the query, as some receivers want: delivered, never logged (the e2e scan
+        # looks for WEBHOOK_URL_TOKEN in everything the suite logged).
+        "seatbot_webhook_url": f"{server.url}?token={WEBHOOK_URL_TOKEN}",
+        "seatbot_webhook_allow_private": True,  # the receiver is on loopback
         "seatbot_webhook_secret": SecretStr(SECRET),
         "seatbot_webhook_timeout_seconds": TIMEOUT_S,
         "seatbot_webhook_poll_seconds": 0.2,
         "seatbot_webhook_retry_schedule": schedule,
     }
+    httpx_logger = logging.getLogger("httpx")
+    level = httpx_logger.level
+    httpx_logger.setLevel(logging.INFO)  # its "HTTP Request: POST <url>" lines, as serve logs them
     try:
         async with start_stack(seed, session_factory, db_url, settings=settings) as stack:
             yield stack, server
     finally:
+        httpx_logger.setLevel(level)
         receiver.unblock()
         await server.close()
 
@@ -69,7 +79,7 @@ def delivered(server: ReceiverServer) -> list[ReceivedEvent]:
 
 
 async def test_a_confirmed_change_is_one_verified_event_with_the_ledger_lines(
-    seed: Any, session_factory: sessionmaker[Session], db_url: str
+    seed: Any, session_factory: sessionmaker[Session], db_url: str, e2e_logs: LogCollector
 ) -> None:
     async with hand_off(seed, session_factory, db_url) as (stack, server):
         await confirm(stack, "add 3 axiom")
@@ -101,6 +111,11 @@ async def test_a_confirmed_change_is_one_verified_event_with_the_ledger_lines(
     assert event.body == row.body.encode()
     assert len(delivered(server)) == 1
     assert server.receiver.receiver.rejected == []
+    # The URL's query reached the receiver; the log lines of the delivery show it redacted.
+    assert [raw.query for raw in server.receiver.raw] == [f"token={WEBHOOK_URL_TOKEN}"]
+    logged = "\n".join(e2e_logs.lines)
+    assert f"HTTP Request: POST http://127.0.0.1:{server.port}{PATH}?token=… " in logged
+    assert WEBHOOK_URL_TOKEN not in logged
 
 
 async def test_a_receiver_that_is_down_failing_or_slow_gets_the_event_once_it_is_back(

@@ -33,6 +33,7 @@ PATH = "/hooks/seatbot"
 class RawRequest:
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
 
 @dataclass
@@ -55,7 +56,7 @@ class FlakyReceiver:
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
         headers = {name: request.headers[name] for name in request.headers}
-        self.raw.append(RawRequest(headers, body))
+        self.raw.append(RawRequest(headers, body, request.url.query))
         fault = self.faults.pop(0) if self.faults else None
         if fault == "500":
             return self._answer(500)

@@ -9,14 +9,11 @@ holding the connection's credentials (see ``bot.platform_credentials``). Rows wh
 still hold credentials have them moved there, in the same transaction, so that after this
 revision no credential is readable in the database.
 
-The key: a caller may hand a ``bot.secrets.TokenCipher`` in
-``config.attributes["token_cipher"]``; otherwise it is the cipher ``bot.secrets.cipher_for``
-gives for this database and the environment (``SEATBOT_TOKEN_KEYS``, else the SQLite key file),
-so ``seatbot db upgrade``, ``serve`` and ``load`` need nothing new. It is looked up only when a
-row holds credentials: a database without any (every new one) migrates without a key. On
-PostgreSQL without ``SEATBOT_TOKEN_KEYS`` and with credentials to move, the upgrade stops with
-``bot.secrets.TokenKeyError`` and changes nothing. Downgrading decrypts them back into
-``options`` (with the key found the same way).
+The key: :class:`bot.migrations.migration_cipher.LazyCipher` (handed in, or the environment's
+for this database), looked up only when a row holds credentials: a database without any
+(every new one) migrates without a key. On PostgreSQL without ``SEATBOT_TOKEN_KEYS`` and with
+credentials to move, the upgrade stops with ``bot.secrets.TokenKeyError`` and changes nothing.
+Downgrading decrypts them back into ``options`` (with the key found the same way).
 """
 
 from __future__ import annotations
@@ -26,9 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
-from bot.secrets import TokenCipher, cipher_from_environment
+from bot.migrations.migration_cipher import LazyCipher
 
 revision: str = "0003_platform_credentials"
 down_revision: str | None = "0002_slack_installations"
@@ -46,27 +43,6 @@ _connections = sa.table(
 )
 
 
-class _LazyCipher:
-    """Finds the key on first use only, so that migrating needs one only when there is
-    something to encrypt or decrypt."""
-
-    def __init__(self) -> None:
-        self._cipher: TokenCipher | None = None
-
-    def get(self) -> TokenCipher:
-        if self._cipher is None:
-            attributes = context.config.attributes
-            given = attributes.get("token_cipher")
-            if isinstance(given, TokenCipher):
-                self._cipher = given
-            else:
-                url = attributes.get("url") or op.get_bind().engine.url.render_as_string(
-                    hide_password=True
-                )
-                self._cipher = cipher_from_environment(str(url))
-        return self._cipher
-
-
 def _options(text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text or "{}")
@@ -81,7 +57,7 @@ def upgrade() -> None:
     if bind.dialect.name == "sqlite":
         # Zero the space the clear-text options leave behind, rather than leave it in the file.
         bind.exec_driver_sql("PRAGMA secure_delete = ON")
-    cipher = _LazyCipher()
+    cipher = LazyCipher()
     rows = bind.execute(sa.select(_connections.c.id, _connections.c.options)).all()
     for row_id, text in rows:
         options = _options(text)
@@ -102,7 +78,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    cipher = _LazyCipher()
+    cipher = LazyCipher()
     rows = bind.execute(
         sa.select(
             _connections.c.id, _connections.c.options, _connections.c.credentials_encrypted
