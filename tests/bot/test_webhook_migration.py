@@ -1,6 +1,6 @@
 """Migration 0006: a database with history gets the events of what was applied and renewed
 before, stored as ``skipped`` (billed before the hand-off existed), so ``seatbot check`` holds.
-Migration 0008: webhook URLs stored before it are encrypted, only their shown form readable."""
+Migration 0009: webhook URLs stored before it are encrypted, only their shown form readable."""
 
 from __future__ import annotations
 
@@ -70,10 +70,10 @@ def _migrate(url: str, action: str, revision: str, cipher: TokenCipher) -> None:
         engine.dispose()
 
 
-def test_webhook_urls_stored_in_clear_before_0008_are_encrypted_by_it(
+def test_webhook_urls_stored_in_clear_before_0009_are_encrypted_by_it(
     db_url: str, session_factory: sessionmaker[Session], seed: Any
 ) -> None:
-    """A URL may carry a secret in its query: from 0008 on only its shown form is readable."""
+    """A URL may carry a secret in its query: from 0009 on only its shown form is readable."""
     acme = seed()
     cipher = TokenCipher([TokenCipher.new_key()])
     clear = "https://billing.example.com/hooks?token=legacy-q-token-1234"

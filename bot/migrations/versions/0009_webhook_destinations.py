@@ -1,7 +1,7 @@
 """webhook destinations: the URL encrypted at rest, private addresses by the operator's leave
 
-Revision ID: 0008_webhook_destinations
-Revises: 0007_approvals
+Revision ID: 0009_webhook_destinations
+Revises: 0008_job_renewals
 Create Date: 2026-12-07
 
 A webhook URL's query may hold the receiver's secret (``?token=…``), so the URL is stored like
@@ -24,8 +24,8 @@ from alembic import op
 from billing.display import shown_url
 from bot.migrations.migration_cipher import LazyCipher
 
-revision: str = "0008_webhook_destinations"
-down_revision: str | None = "0007_approvals"
+revision: str = "0009_webhook_destinations"
+down_revision: str | None = "0008_job_renewals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
