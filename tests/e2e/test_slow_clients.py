@@ -30,7 +30,7 @@ BOT_TOKEN = "xoxb-slow-clients-bot-token"
 TEAM = "T_SLOW"
 SLOW_CLIENTS = 2000
 ANSWER_WITHIN_S = 1.0  # the issue's bound
-PROBE_ROUNDS = 4
+PROBE_ROUNDS = 3
 RSS_GROWTH_BOUND_KIB = 200 * 1024  # generous: 2,000 connections' buffers are far less
 # The server's deadlines with the default settings (first byte, request head, request body),
 # with a margin for a loaded machine.
@@ -104,6 +104,8 @@ class SlowClients:
         self.clients = [SlowClient(address, next(kinds)) for _ in range(count)]
         self.reopening = True
         self.all_closed = threading.Event()  # set once none is open and none will reopen
+        self._rounds = 0
+        self._round_done = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="slow-clients", daemon=True)
 
@@ -122,6 +124,15 @@ class SlowClients:
                         client.open()
             if not self.reopening and self.open_count() == 0:
                 self.all_closed.set()
+            with self._round_done:
+                self._rounds += 1
+                self._round_done.notify_all()
+
+    def next_round(self, within_s: float = 30.0) -> None:
+        """Wait until every client has taken one more step (sent a byte, or been reopened)."""
+        with self._round_done:
+            after = self._rounds + 1
+            assert self._round_done.wait_for(lambda: self._rounds >= after, within_s)
 
     def open_count(self) -> int:
         return sum(client.sock is not None for client in self.clients)
@@ -216,7 +227,7 @@ async def test_slow_clients_do_not_starve_a_replica(tmp_path: Path) -> None:
             answers: list[tuple[str, int, float]] = []
             peak = rss_kib(pid)
             for _ in range(PROBE_ROUNDS):
-                await asyncio.sleep(1.0)  # the slow clients send their next byte meanwhile
+                await asyncio.to_thread(attack.next_round)  # each probe sees the clients move on
                 answers.append(("/healthz", *await healthz_answer(replica.url)))
                 answers.append(("/seats help", *await help_answer(replica.url, standin_url)))
                 peak = max(peak, rss_kib(pid))
