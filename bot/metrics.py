@@ -23,6 +23,8 @@ series                                     what
 ``seatbot_webhook_deliveries_total``       billing webhook deliveries by outcome
 ``seatbot_webhook_delivery_seconds``       their duration
 ``seatbot_webhook_backlog``                outbox events waiting to be delivered
+``seatbot_http_connections_closed_total``  connections closed by :mod:`bot.connection_limits`,
+                                           by ``reason``
 =========================================  ====================================================
 
 **Several replicas.** Each replica serves its own ``/metrics``: scrape every replica (not
@@ -58,6 +60,8 @@ SLACK_KINDS = ("slash_command", "block_actions", "view_submission", "event_callb
 SLACK_OUTCOMES = ("ok", "error", "unhandled", "unauthorized", "malformed")
 WEBHOOK_OUTCOMES = ("delivered", "failed", "gave_up")
 JOB_OUTCOMES = ("succeeded", "failed", "skipped")
+#: Why the server closed a connection before its request came (bot.connection_limits).
+CONNECTION_CLOSE_REASONS = ("header_timeout", "over_capacity")
 
 # Slack answers within 3 s; the full answer may wait on a platform for up to its deadline.
 _ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
@@ -144,6 +148,11 @@ class Metrics:
             "seatbot_webhook_backlog", "Outbox events waiting to be delivered (database-wide).",
             registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.http_connections_closed = Counter(
+            "seatbot_http_connections_closed", "Connections closed before their request came: "
+            "header_timeout (its head was too slow), over_capacity (to make room for a new one).",
+            ["reason"], registry=r,
+        )  # fmt: skip
         # Series with known labels exist from the start (at 0), so dashboards and alerts
         # see them before the first event rather than "no data".
         for kind in SLACK_KINDS:
@@ -151,6 +160,8 @@ class Metrics:
                 self.slack_requests.labels(kind, slack_outcome)
         for webhook_outcome in WEBHOOK_OUTCOMES:
             self.webhook_deliveries.labels(webhook_outcome)
+        for reason in CONNECTION_CLOSE_REASONS:
+            self.http_connections_closed.labels(reason)
 
     # -- Slack ------------------------------------------------------------------------------
 
@@ -208,6 +219,12 @@ class Metrics:
     def webhook_backlog(self, count: int) -> None:
         """``count`` outbox events are waiting to be delivered."""
         self.webhook_backlog_gauge.set(count)
+
+    # -- the HTTP server -------------------------------------------------------------------
+
+    def connection_closed(self, reason: str) -> None:
+        """The server closed a connection for ``reason`` (a :data:`CONNECTION_CLOSE_REASONS`)."""
+        self.http_connections_closed.labels(reason).inc()
 
     # -- exposition ------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Bounds on reading a request body: its size, and the time the client takes to send it.
 
-uvicorn reads a request's headers and then hands the body to the app as it arrives, with no
-deadline: a client that sends headers and then one byte a second holds a connection (and a
-task) for as long as it likes. :class:`RequestBodyLimits` wraps the app's ``receive``:
+uvicorn reads a request's headers (within a deadline: :mod:`bot.connection_limits`) and then
+hands the body to the app as it arrives, with no deadline: a client that sends headers and then
+one byte a second holds a connection (and a task) for as long as it likes.
+:class:`RequestBodyLimits` wraps the app's ``receive``:
 
 * a body declared (``Content-Length``) or found larger than ``max_body_bytes`` gets 413 without
   being read (a chunked body is read up to the limit, plus at most one chunk);

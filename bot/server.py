@@ -18,10 +18,11 @@ gracefully (:class:`bot.operations.GracefulServer`).
 Beside them runs the billing hand-off's sender (:mod:`bot.webhook_sender`), started and
 stopped with the app.
 
-At the edge, before Bolt: request bodies are bounded in size and time
-(:mod:`bot.request_limits`), the signature is checked, and the envelope of a signed body must
-be one Slack sends (:mod:`bot.envelope`). The configuration is checked, then migrations are
-applied, before anything is served.
+At the edge, before Bolt: connections are bounded in number and request heads in time
+(:mod:`bot.connection_limits`), request bodies in size and time (:mod:`bot.request_limits`),
+the signature is checked, and the envelope of a signed body must be one Slack sends
+(:mod:`bot.envelope`). The configuration is checked, then migrations are applied, before
+anything is served.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from starlette.routing import Route
 from billing.account_reads import AccountReads
 from billing.outbox_delivery import Outbox
 from bot.app import ListenerRegistrar, build_app, check_configuration, error_ack, oauth_enabled
+from bot.connection_limits import ConnectionLimits, connections_that_fit, guarded_h11
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_envelope
 from bot.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
@@ -82,12 +84,11 @@ HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's rule: refuse older (or later) timestamps
-# uvicorn (h11) settings: idle keep-alive connections close after this many seconds (uvicorn's
-# default, explicit here); request headers are bounded in size (h11's default, 16 KiB: more is
-# a 400); past this many open connections and tasks, new requests get 503.
+# uvicorn (h11) settings: idle connections close after this many seconds (uvicorn's default,
+# explicit here; also a new connection's first byte: bot.connection_limits); request headers
+# are bounded in size (h11's default, 16 KiB: more is a 400).
 KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024
-MAX_CONCURRENT_CONNECTIONS = 500
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
@@ -489,25 +490,33 @@ def bolt_request(
 
 
 def uvicorn_config(
-    app: Starlette, *, host: str, port: int, graceful_s: float | None = None
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    graceful_s: float | None = None,
+    limits: ConnectionLimits | None = None,
+    on_close: Callable[[str], None] | None = None,
 ) -> uvicorn.Config:
     """How ``seatbot serve`` runs uvicorn (HTTP mode); on a stop, requests in progress get
     ``graceful_s`` seconds to finish.
 
-    h11 is chosen explicitly: the header-size limit below is an h11 setting (httptools, which
-    "auto" prefers when installed, ignores it). uvicorn has no timeout on reading request
-    headers; ``limit_concurrency`` bounds what slow clients can hold (503 past it).
+    The protocol is uvicorn's h11 one bounded by ``limits`` (:mod:`bot.connection_limits`;
+    ``on_close`` hears of each connection they close) in place of ``limit_concurrency``, which
+    answered 503 to everyone once slow clients held that many connections. h11 also applies
+    the header-size limit below (httptools ignores it). No WebSocket upgrades: nothing here
+    serves one.
     """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http="h11",
+        http=guarded_h11(limits or ConnectionLimits(), on_close),
+        ws="none",
         log_config=None,  # keep our handlers (and their redaction) for uvicorn's loggers
         proxy_headers=True,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        limit_concurrency=MAX_CONCURRENT_CONNECTIONS,
         timeout_graceful_shutdown=None if graceful_s is None else math.ceil(graceful_s),
     )
 
@@ -532,14 +541,20 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     if settings.slack_app_token is not None:
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
         return
+    operations = runtime.operations
+    limits = ConnectionLimits(
+        header_timeout_s=settings.seatbot_header_timeout_seconds,
+        max_connections=connections_that_fit(settings.seatbot_max_connections),
+    )
     config = uvicorn_config(
         runtime.asgi_app,
         host=host,
         port=port if port is not None else settings.port,
         graceful_s=settings.seatbot_shutdown_deadline_seconds,
+        limits=limits,
+        on_close=None if operations is None else operations.metrics.connection_closed,
     )
     logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
-    operations = runtime.operations
     server = GracefulServer(
         config,
         on_stopping=operations.stopping if operations is not None else lambda: None,

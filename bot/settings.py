@@ -24,6 +24,8 @@ from billing.display import shown_url
 from billing.errors import UserFacingError
 
 DEFAULT_DATABASE_URL = "sqlite:///seatbot.db"
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class SettingsError(UserFacingError):
@@ -93,6 +95,11 @@ class Settings(BaseSettings):
     # On SIGTERM: how long to keep serving with /readyz at 503 before closing the listener,
     # so that the load balancer's health check takes the process out of rotation first.
     seatbot_shutdown_drain_seconds: float = Field(default=0.0, ge=0)
+    # HTTP connections (bot.connection_limits): a request head must arrive within this many
+    # seconds; past this many open connections, the one that waited longest for its request
+    # is closed to make room for a new one.
+    seatbot_header_timeout_seconds: float = Field(default=DEFAULT_HEADER_TIMEOUT_SECONDS, gt=0)
+    seatbot_max_connections: int = Field(default=DEFAULT_MAX_CONNECTIONS, ge=1)
     # Database connection pool of each process (PostgreSQL): kept open, and extra under load.
     seatbot_db_pool_size: int = Field(default=5, ge=1)
     seatbot_db_max_overflow: int = Field(default=5, ge=0)
@@ -157,6 +164,8 @@ _EXPECTED = {
     "seatbot_log_level": "is not a log level (DEBUG, INFO, WARNING, ERROR)",
     "seatbot_shutdown_deadline_seconds": "is not a positive number of seconds",
     "seatbot_shutdown_drain_seconds": "is not a number of seconds (0 or more)",
+    "seatbot_header_timeout_seconds": "is not a positive number of seconds",
+    "seatbot_max_connections": "is not a whole number of at least 1",
     "seatbot_db_pool_size": "is not a whole number of at least 1",
     "seatbot_db_max_overflow": "is not a whole number of at least 0",
     "seatbot_webhook_allow_private": "is not on or off (true/false)",

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from typer.testing import CliRunner
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import ConfigurationError
 from bot.cli import slack as cli_slack
@@ -29,7 +30,6 @@ from bot.db import upgrade
 from bot.installations import SqlInstallationStore, TokenCipher, TokenKeyError
 from bot.server import (
     KEEP_ALIVE_SECONDS,
-    MAX_CONCURRENT_CONNECTIONS,
     MAX_HEADER_BYTES,
     build_runtime,
     run_server,
@@ -337,9 +337,13 @@ def test_serve_reports_configuration_errors_before_touching_the_database(
 
 def test_the_uvicorn_config_bounds_connections() -> None:
     config = uvicorn_config(Starlette(), host="127.0.0.1", port=3000)
-    assert config.http == "h11"  # the h11 limits below apply only to it
+    # uvicorn's h11 protocol (the h11 limits below apply only to it), bounded by
+    # bot.connection_limits instead of limit_concurrency (503 to everyone when full).
+    assert isinstance(config.http, type)
+    assert issubclass(config.http, H11Protocol)
+    assert config.limit_concurrency is None
+    assert config.ws == "none"
     assert config.timeout_keep_alive == KEEP_ALIVE_SECONDS
     assert config.h11_max_incomplete_event_size == MAX_HEADER_BYTES
-    assert config.limit_concurrency == MAX_CONCURRENT_CONNECTIONS
     assert config.log_config is None  # our handlers (and their redaction) stay in charge
     assert config.access_log

@@ -24,6 +24,16 @@ from bot.settings import Settings, SettingsError, database_url_setting, load_set
             "-1",
             "SEATBOT_PLATFORM_DEADLINE_SECONDS: '-1' is not a positive number of seconds",
         ),
+        (
+            "SEATBOT_HEADER_TIMEOUT_SECONDS",
+            "0",
+            "SEATBOT_HEADER_TIMEOUT_SECONDS: '0' is not a positive number of seconds",
+        ),
+        (
+            "SEATBOT_MAX_CONNECTIONS",
+            "many",
+            "SEATBOT_MAX_CONNECTIONS: 'many' is not a whole number of at least 1",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(

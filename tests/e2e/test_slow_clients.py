@@ -1,0 +1,250 @@
+"""Slow and idle clients cannot starve a replica: a real ``seatbot serve`` process with 2,000
+connections held against it (some idle, some sending their request head a byte a second, some
+their body), reopened as soon as the server closes them, still answers ``/healthz`` and a
+signed ``/seats help`` within a second, its memory stays bounded, and once the clients stop
+reopening, the server has closed every one of them by its deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import resource
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from deploy_harness import Replica, replica_environment
+
+from bot.standin import SlackDriver, SlackStandIn, start_standin
+
+pytestmark = pytest.mark.slow
+
+SIGNING_SECRET = "slow-clients-signing-secret"
+BOT_TOKEN = "xoxb-slow-clients-bot-token"
+TEAM = "T_SLOW"
+SLOW_CLIENTS = 2000
+ANSWER_WITHIN_S = 1.0  # the issue's bound
+PROBE_ROUNDS = 3
+RSS_GROWTH_BOUND_KIB = 200 * 1024  # generous: 2,000 connections' buffers are far less
+# The server's deadlines with the default settings (first byte, request head, request body),
+# with a margin for a loaded machine.
+ALL_CLOSED_WITHIN_S = 10 + 15
+
+_HEAD = b"GET /healthz HTTP/1.1\r\nHost: seatbot\r\n"
+_BODY_HEAD = (
+    b"POST /slack/events HTTP/1.1\r\nHost: seatbot\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+)
+
+
+class SlowClient:
+    """One raw connection: ``idle`` (sends nothing), ``head`` (sends a request head that never
+    ends, a byte at a time) or ``body`` (sends a whole head, then its body a byte at a time)."""
+
+    def __init__(self, address: tuple[str, int], kind: str) -> None:
+        self.address = address
+        self.kind = kind
+        self.sock: socket.socket | None = None
+
+    def open(self) -> None:
+        sock = socket.create_connection(self.address, timeout=5)
+        sock.setblocking(False)
+        self.sock = sock
+        self._bytes = self._script()
+
+    def _script(self) -> Iterator[bytes]:
+        if self.kind == "head":
+            yield from (bytes([byte]) for byte in _HEAD)
+            yield from (bytes([byte]) for byte in itertools.cycle(b"X-Slow: 1\r\n"))
+        if self.kind == "body":
+            yield _BODY_HEAD
+            yield from itertools.repeat(b"a")
+        yield from itertools.repeat(b"")
+
+    def step(self) -> bool:
+        """Send the next byte; False when the server has closed the connection (then it is
+        closed here too)."""
+        assert self.sock is not None
+        try:
+            if self.sock.recv(4096) == b"":
+                raise ConnectionResetError  # the server closed it
+            raise ConnectionResetError  # an answer (408): the server is done with it
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.close()
+            return False
+        try:
+            self.sock.send(next(self._bytes))
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+class SlowClients:
+    """:data:`SLOW_CLIENTS` slow clients, stepped about once a second by a thread of their own;
+    while :attr:`reopening`, a client the server closed is opened again at its next step."""
+
+    def __init__(self, address: tuple[str, int], count: int) -> None:
+        kinds = itertools.cycle(("idle", "head", "body"))
+        self.clients = [SlowClient(address, next(kinds)) for _ in range(count)]
+        self.reopening = True
+        self.all_closed = threading.Event()  # set once none is open and none will reopen
+        self._rounds = 0
+        self._round_done = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slow-clients", daemon=True)
+
+    def start(self) -> None:
+        for client in self.clients:
+            client.open()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for client in self.clients:
+                if client.sock is not None:
+                    client.step()
+                elif self.reopening:
+                    with contextlib.suppress(OSError):
+                        client.open()
+            if not self.reopening and self.open_count() == 0:
+                self.all_closed.set()
+            with self._round_done:
+                self._rounds += 1
+                self._round_done.notify_all()
+
+    def next_round(self, within_s: float = 30.0) -> None:
+        """Wait until every client has taken one more step (sent a byte, or been reopened)."""
+        with self._round_done:
+            after = self._rounds + 1
+            assert self._round_done.wait_for(lambda: self._rounds >= after, within_s)
+
+    def open_count(self) -> int:
+        return sum(client.sock is not None for client in self.clients)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for client in self.clients:
+            client.close()
+
+
+@pytest.fixture
+def enough_file_descriptors() -> Iterator[None]:
+    """This process holds :data:`SLOW_CLIENTS` sockets: raise its soft descriptor limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = SLOW_CLIENTS + 1000
+    assert hard == resource.RLIM_INFINITY or hard >= needed, f"ulimit -Hn is {hard}"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, needed), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path) -> AsyncIterator[tuple[Replica, SlackStandIn, str]]:
+    """A ``seatbot serve`` process with the default connection settings, and the stand-in."""
+    standin = SlackStandIn()
+    standin.add_workspace(TEAM, BOT_TOKEN)
+    async with start_standin(standin) as server:
+        env = replica_environment(
+            f"sqlite:///{tmp_path / 'slow.db'}",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_API_URL=server.api_url,
+        )
+        replica = Replica("slow-clients", env, tmp_path / "serve.log")
+        replica.start()
+        try:
+            await asyncio.to_thread(replica.wait_ready)
+            yield replica, standin, server.url
+        finally:
+            await asyncio.to_thread(replica.stop)
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of process ``pid`` (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+async def healthz_answer(url: str) -> tuple[int, float]:
+    """``GET /healthz`` on a new connection: the status and the seconds it took."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        began = time.perf_counter()
+        response = await http.get(f"{url}/healthz")
+        return response.status_code, time.perf_counter() - began
+
+
+async def help_answer(url: str, standin_url: str) -> tuple[int, float]:
+    """A signed ``/seats help`` on a new connection: the status and the seconds the app took
+    to answer it (the stand-in calls the driver makes first are not counted)."""
+    began: list[float] = []
+    took: list[float] = []
+
+    async def sent(request: httpx.Request) -> None:
+        if request.url.path == "/slack/events":
+            began.append(time.perf_counter())
+
+    async def answered(response: httpx.Response) -> None:
+        if response.request.url.path == "/slack/events":
+            took.append(time.perf_counter() - began[-1])
+
+    hooks = {"request": [sent], "response": [answered]}
+    async with httpx.AsyncClient(timeout=10.0, event_hooks=hooks) as http:  # type: ignore[arg-type]
+        driver = SlackDriver(url, SIGNING_SECRET, standin_url=standin_url, team_id=TEAM, http=http)
+        result = await driver.slash_command("help", user_id="U_SLOW", channel_id="C_SLOW")
+    return result.status_code, took[-1]
+
+
+@pytest.mark.usefixtures("enough_file_descriptors")
+async def test_slow_clients_do_not_starve_a_replica(tmp_path: Path) -> None:
+    async with serving(tmp_path) as (replica, standin, standin_url):
+        assert replica.process is not None
+        pid = replica.process.pid
+        baseline = rss_kib(pid)
+        attack = SlowClients(("127.0.0.1", replica.port), SLOW_CLIENTS)
+        await asyncio.to_thread(attack.start)
+        try:
+            answers: list[tuple[str, int, float]] = []
+            peak = rss_kib(pid)
+            for _ in range(PROBE_ROUNDS):
+                await asyncio.to_thread(attack.next_round)  # each probe sees the clients move on
+                answers.append(("/healthz", *await healthz_answer(replica.url)))
+                answers.append(("/seats help", *await help_answer(replica.url, standin_url)))
+                peak = max(peak, rss_kib(pid))
+            late = [(what, status, round(s, 2)) for what, status, s in answers
+                    if status != 200 or s > ANSWER_WITHIN_S]  # fmt: skip
+            assert late == [], f"with {SLOW_CLIENTS} slow clients: {late}"
+            assert peak - baseline < RSS_GROWTH_BOUND_KIB, (baseline, peak)
+            # Every help was answered in full (its reply posted to the response URL).
+            replies = await standin.wait_for("response_url", count=PROBE_ROUNDS, within_s=10)
+            assert all("/seats" in str(reply.args) for reply in replies)
+
+            # Stop reopening: the server closes every slow client by its deadlines.
+            attack.reopening = False
+            closed = await asyncio.to_thread(attack.all_closed.wait, ALL_CLOSED_WITHIN_S)
+            assert closed, f"{attack.open_count()} slow clients still open"
+        finally:
+            await asyncio.to_thread(attack.stop)
+        assert replica.alive()
+        log = replica.log.read_text(errors="replace")
+        assert "Traceback" not in log
