@@ -1,6 +1,7 @@
 """Approval by managers, as pure rules: which changes need it, who may decide, when to remind,
-escalate and expire. No database, no clock: the use cases in :mod:`billing.approvals` load the
-values and persist the answers.
+escalate and expire, and what a decision does to a request time or another change overtook. No
+database, no clock: the use cases in :mod:`billing.approvals` load the values and persist the
+answers.
 """
 
 from __future__ import annotations
@@ -167,6 +168,38 @@ def due_steps(
         if at is not None and at <= now and step not in done:
             due.append(step)
     return due
+
+
+class DecisionStep(enum.StrEnum):
+    """What an approver's Approve or Deny does to a request pending approval."""
+
+    EXPIRE = "expire"  # its deadline passed: it expired, as the scheduler makes it; nothing applies
+    NOTHING_TO_CHANGE = "nothing_to_change"  # the subscription already has the seats it asks for
+    DECIDE = "decide"  # the decision stands: deny it, or approve (re-priced, re-checked)
+
+
+def deny_step(line: Timeline | None, now: datetime) -> DecisionStep:
+    """What a denial at ``now`` does to a request whose timeline is ``line`` (``None``: no
+    policy, so no deadline). Once its expiry is due (:func:`due_steps`), the request expired,
+    whether or not the scheduler has got to it: the decision came too late."""
+    if line is not None and DueStep.EXPIRE in due_steps(line, now):
+        return DecisionStep.EXPIRE
+    return DecisionStep.DECIDE
+
+
+def approve_step(
+    line: Timeline | None, now: datetime, *, new_seats: int, seats_now: int
+) -> DecisionStep:
+    """What an approval at ``now`` does to a request for ``new_seats`` when the subscription has
+    ``seats_now``: too late past its deadline (:func:`deny_step`); nothing to change when
+    another change already reached its target (the owner confirmed the same change twice);
+    otherwise the approval stands."""
+    late = deny_step(line, now)
+    if late is not DecisionStep.DECIDE:
+        return late
+    if new_seats == seats_now:
+        return DecisionStep.NOTHING_TO_CHANGE
+    return DecisionStep.DECIDE
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from billing.approval_rules import ApprovalPolicy, DueStep, Person, due_steps, timeline
-from billing.approval_store import policy_of
+from billing.approval_store import message_refs, policy_of
 from billing.models import SeatChangeRequest, Subscription
 from billing.outbox import EventType, record_event, seat_change_event
-from billing.outcomes import ApprovalPrompt, ChangeClosed
+from billing.outcomes import ApprovalPrompt, ChangeEnded
 from billing.repository import (
     account_view,
     audit,
@@ -135,16 +135,20 @@ def escalate_request(
     )
 
 
-def expire_request(session: Session, request_id: int, at: datetime) -> ChangeClosed | None:
+def expire_request(
+    session: Session, request_id: int, at: datetime, *, late_decision_by: str | None = None
+) -> ChangeEnded | None:
     """Close an open request time has run out on (pending too long, or a draft never
-    confirmed): ``None`` when it was settled meanwhile. The outcome carries nothing to
-    stamp; :func:`billing.approval_store.message_refs` gives the messages."""
+    confirmed): ``None`` when it was settled meanwhile. Time expires it (the audit's actor is
+    the system), whether the scheduler found it or ``late_decision_by`` (an audit actor), whose
+    decision came after the deadline; the outcome carries the approval messages to stamp."""
     loaded = load_request(session, request_id)
     status = RequestStatus(loaded.request.status)
     if status not in (RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL):
         return None
     if not move_request(session, request_id, status, RequestStatus.EXPIRED, updated_at=at):
         return None
+    late = {"late_decision_by": late_decision_by} if late_decision_by else {}
     audit(
         session,
         loaded.account.id,
@@ -154,6 +158,7 @@ def expire_request(session: Session, request_id: int, at: datetime) -> ChangeClo
         request_id=request_id,
         idempotency_key=loaded.request.idempotency_key,
         **{"from": status.value, "to": RequestStatus.EXPIRED.value},
+        **late,
     )
     fresh = load_request(session, request_id)
     if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told it was requested
@@ -161,8 +166,9 @@ def expire_request(session: Session, request_id: int, at: datetime) -> ChangeClo
             EventType.SEAT_CHANGE_EXPIRED, fresh.account, fresh.subscription, fresh.request, at
         )
         record_event(session, event)
-    return ChangeClosed(
+    return ChangeEnded(
         account_view(fresh.account),
         request_view(fresh.request, fresh.subscription),
         "This seat change expired without a decision; nothing was billed.",
+        message_refs(session, request_id),
     )

@@ -1,5 +1,6 @@
-"""What approval stores: an account's policy, where a pending request was announced, and the
-submission of a confirmed change to its approvers (draft → pending approval)."""
+"""What approval stores: an account's policy, where a pending request was announced, the
+submission of a confirmed change to its approvers (draft → pending approval), and its closing
+when an approval finds its target already reached."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from billing.approval_rules import ApprovalPolicy, Person, default_approvers
 from billing.change_steps import Moved
 from billing.decrease import SeatCheck
 from billing.errors import UserFacingError
-from billing.models import ApprovalMessage, ApprovalPolicyRow, Role
+from billing.models import ApprovalMessage, ApprovalPolicyRow, Role, Subscription
 from billing.outbox import EventType, record_event, seat_change_event
-from billing.outcomes import AwaitingApproval, MessageRef
+from billing.outcomes import AwaitingApproval, ChangeEnded, MessageRef
+from billing.products import Product
 from billing.repository import (
     LoadedRequest,
     account_view,
@@ -171,4 +173,55 @@ def submit(
         tuple(user for team, user in deciders if team == caller.team_id),
         policy.channel_id,
         check,
+    )
+
+
+def close_reached(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    subscription: Subscription,
+    at: datetime,
+) -> ChangeEnded:
+    """pending approval → cancelled, when ``caller``'s approval finds that ``subscription``
+    already has the seats the request asks for (another change reached them): nothing to
+    change, nothing billed. The approver decided (``decided_by``, the audit's actor); the
+    billing system, told it was requested, gets its ``seat_change.cancelled``; the outcome
+    carries the approval messages to stamp. :class:`Moved` when the request moved meanwhile."""
+    request, account = loaded.request, loaded.account
+    label = Product(subscription.product).label
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.PENDING_APPROVAL,
+        RequestStatus.CANCELLED,
+        revision=request.quote_revision,
+        decided_by_team=caller.team_id,
+        decided_by_user=caller.user_id,
+        decided_at=at,
+        decision_reason=f"{label} already had {subscription.seats} seats; nothing to change.",
+        updated_at=at,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.cancelled",
+        at,
+        request_id=request.id,
+        reason="no_change",
+        seats_now=subscription.seats,
+        **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.CANCELLED.value},
+    )
+    session.refresh(request)
+    event = seat_change_event(EventType.SEAT_CHANGE_CANCELLED, account, subscription, request, at)
+    record_event(session, event)
+    return ChangeEnded(
+        account_view(account),
+        request_view(request, subscription),
+        f"{label} already has {subscription.seats} seats: another change reached them, so "
+        "this request is closed without changing anything; nothing was billed. The requester "
+        "is told.",
+        message_refs(session, request.id),
     )

@@ -6,9 +6,12 @@ submission of a confirmed change, are in :mod:`billing.approval_store`; the time
 Every step authorises first (nobody decides their own request; only the request's approvers,
 or the escalation list once it was escalated) and moves the request by compare-and-set on its
 status and quote revision, so two approvers clicking at once, or Approve racing Deny, give one
-outcome everywhere. Approving re-checks the platform for a decrease and re-prices the change at
-the moment of applying: when the amounts moved, the approver is shown the new figures and
-approves again — nobody applies numbers nobody saw.
+outcome everywhere. A decision checks the request's deadline and target itself
+(:func:`billing.approval_rules.approve_step`): after the policy's ``expire_after`` the request
+expired, whether or not the scheduler got to it; a target another change already reached closes
+it with nothing to change. Approving re-checks the platform for a decrease and re-prices the
+change at the moment of applying: when the amounts moved, the approver is shown the new figures
+and approves again — nobody applies numbers nobody saw.
 """
 
 from __future__ import annotations
@@ -24,9 +27,14 @@ from billing.approval_rules import (
     AnswerPlace,
     ClickedMessage,
     Deciders,
+    DecisionStep,
     Person,
+    Timeline,
     answer_place,
+    approve_step,
     authorise_decision,
+    deny_step,
+    timeline,
 )
 from billing.approval_schedule import (
     DRAFT_MAX_AGE,
@@ -38,6 +46,7 @@ from billing.approval_schedule import (
 )
 from billing.approval_store import (
     PostedMessage,
+    close_reached,
     message_refs,
     policy_of,
     recipient_of,
@@ -46,6 +55,7 @@ from billing.approval_store import (
 from billing.caller_scope import require_aware
 from billing.change_steps import Moved, apply, requote, settled
 from billing.decrease import check_seat_change
+from billing.display import format_instant
 from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, UserFacingError
 from billing.models import (
     Account,
@@ -56,8 +66,8 @@ from billing.outbox import EventType, record_event, seat_change_event
 from billing.outcomes import (
     ApprovalPrompt,
     ChangeApplied,
-    ChangeClosed,
     ChangeDenied,
+    ChangeEnded,
     ChangeOutcome,
     MessageRef,
     UsersNeeded,
@@ -157,6 +167,9 @@ class Approvals:
                     if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
                         return settled(session, loaded)
                     subscription = get_subscription(session, loaded.request.subscription_id)
+                    ended = self._ended(session, caller, loaded, subscription, at)
+                    if ended is not None:
+                        return ended
                     moved = self._moved(loaded.request, subscription, at)
                     return self._show_current(session, caller, request_id, at, users, moved)
             except Moved:
@@ -179,6 +192,9 @@ class Approvals:
             return settled(session, loaded)
         renew_due(session, request.subscription_id, account, at)
         subscription = get_subscription(session, request.subscription_id)
+        ended = self._ended(session, caller, loaded, subscription, at)
+        if ended is not None:
+            return ended
         moved = self._moved(request, subscription, at)
         if moved is not None or revision != request.quote_revision:
             return self._show_current(session, caller, request_id, at, users, moved)
@@ -220,6 +236,9 @@ class Approvals:
             request, account = loaded.request, loaded.account
             if RequestStatus(request.status) is not RequestStatus.PENDING_APPROVAL:
                 return settled(session, loaded)
+            ended = self._ended(session, caller, loaded, None, at)
+            if ended is not None:
+                return ended
             if not move_request(
                 session,
                 request.id,
@@ -293,11 +312,6 @@ class Approvals:
         with self._storage.write() as session:
             record_posted(session, request_id, tuple(posted), at)
 
-    def stamps_of(self, request_id: int) -> tuple[MessageRef, ...]:
-        """The messages posted about the request."""
-        with self._storage.read() as session:
-            return message_refs(session, request_id)
-
     # ------------------------------------------------------------------ what time does
 
     def due(self, now: datetime, *, draft_max_age: timedelta = DRAFT_MAX_AGE) -> list[DueItem]:
@@ -319,7 +333,7 @@ class Approvals:
         with self._storage.write() as session:
             return escalate_request(session, request_id, at)
 
-    def expire(self, request_id: int, at: datetime) -> ChangeClosed | None:
+    def expire(self, request_id: int, at: datetime) -> ChangeEnded | None:
         """Close an open request time has run out on (:func:`expire_request`)."""
         require_aware(at)
         with self._storage.write() as session:
@@ -353,6 +367,46 @@ class Approvals:
             told = refusal_for(role_of(session, loaded.account.id, caller), refused)
             raise _Refused(told, loaded.account.id, request_id) from None
         return loaded
+
+    def _ended(
+        self,
+        session: Session,
+        caller: Caller,
+        loaded: LoadedRequest,
+        subscription: Subscription | None,
+        at: datetime,
+    ) -> ChangeOutcome | None:
+        """End the pending request if ``caller``'s decision finds it past its deadline or (an
+        approval: ``subscription`` given) its target already reached; ``None`` when the
+        decision stands (:func:`approve_step`, :func:`deny_step`). What it became instead when
+        another step settled it meanwhile."""
+        request = loaded.request
+        line = self._timeline(session, loaded)
+        if subscription is None:
+            step = deny_step(line, at)
+        else:
+            step = approve_step(line, at, new_seats=request.new_seats, seats_now=subscription.seats)
+        if step is DecisionStep.NOTHING_TO_CHANGE and subscription is not None:
+            return close_reached(session, caller, loaded, subscription, at)
+        if step is not DecisionStep.EXPIRE or line is None or line.expire_at is None:
+            return None
+        expired = expire_request(session, request.id, at, late_decision_by=caller.actor)
+        if expired is None:  # settled meanwhile
+            return settled(session, load_request(session, request.id))
+        deadline = format_instant(line.expire_at, zone(loaded.account.timezone))
+        return replace(
+            expired,
+            message=f"Too late: this seat change expired at {deadline}, before your decision. "
+            "Nothing was applied or billed; the requester is told.",
+        )
+
+    @staticmethod
+    def _timeline(session: Session, loaded: LoadedRequest) -> Timeline | None:
+        """When the account's policy reminds, escalates and expires the request (``None``
+        without a policy)."""
+        policy = policy_of(session, loaded.account.id)
+        submitted = loaded.request.submitted_at
+        return None if policy is None or submitted is None else timeline(policy, submitted)
 
     def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:
         """Write the refusal to the audit trail (after the refused transaction rolled back) and

@@ -141,6 +141,20 @@ class ChangeClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeEnded:
+    """A request pending approval (or a draft) closed just now without anything applied: it
+    expired (its deadline passed, found by the scheduler or by a decision that came too late),
+    or an approval found its target already reached (cancelled: nothing to change).
+    ``message`` says what happened to whoever's step found it; ``stamps`` are the approval
+    messages to mark; its requester is to be told."""
+
+    account: AccountView
+    request: SeatChangeView
+    message: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRef:
     """A Slack message Seatbot posted about a pending request (to update it later)."""
 
@@ -224,6 +238,7 @@ ChangeOutcome = (
     | ChangeApplied
     | AlreadyApplied
     | ChangeClosed
+    | ChangeEnded
     | ChangeCancelled
     | AwaitingApproval
     | ApprovalPrompt

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.access import Caller
 from billing.approvals import Approvals
 from billing.job_claims import Claim, JobClaims
-from billing.outcomes import ChangeClosed, ChangeOutcome, UsersNeeded
+from billing.outcomes import ChangeEnded, ChangeOutcome, UsersNeeded
 from billing.seat_changes import SeatChanges
 from billing.users import UserListing
 from bot.metrics import Metrics
@@ -84,7 +84,7 @@ class MeteredApprovals(Approvals):
         _counted(self._metrics, "deny", outcome)
         return outcome
 
-    def expire(self, request_id: int, at: datetime) -> ChangeClosed | None:
+    def expire(self, request_id: int, at: datetime) -> ChangeEnded | None:
         """:meth:`Approvals.expire`, counted as step ``expire`` when it expired something."""
         outcome = super().expire(request_id, at)
         if outcome is not None:

@@ -31,6 +31,7 @@ from billing.outcomes import (
     ChangeCancelled,
     ChangeClosed,
     ChangeDenied,
+    ChangeEnded,
     ChangeOutcome,
     UsersNeeded,
 )
@@ -79,7 +80,7 @@ class Aftermath:
         try:
             if isinstance(outcome, AwaitingApproval):
                 await self._announce(outcome, client)
-            elif isinstance(outcome, ChangeApplied | ChangeDenied | ChangeCancelled):
+            elif isinstance(outcome, ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded):
                 await self._settle(outcome.account, outcome.request, outcome.stamps, client)
         except SlackApiError as exc:
             logger.warning(
@@ -87,7 +88,7 @@ class Aftermath:
                 exc.response.get("error"),
             )
         if self._home is not None and isinstance(
-            outcome, AwaitingApproval | ChangeApplied | ChangeDenied | ChangeCancelled
+            outcome, AwaitingApproval | ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded
         ):
             request = outcome.request
             if request.submitted_at is not None or isinstance(outcome, AwaitingApproval):

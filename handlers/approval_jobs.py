@@ -145,7 +145,7 @@ class ApprovalJobs:
         where = self._where(account)
         team = request.requested_by_team
         stamped = stamped_message(account, request, where)
-        for ref in await asyncio.to_thread(self._approvals.stamps_of, request_id):
+        for ref in closed.stamps:
             await self._poster.update(ref.team_id, ref.channel_id, ref.ts, stamped)
         if request.submitted_at is not None:
             await self._poster.post(

@@ -160,6 +160,12 @@ def decision_text(request: SeatChangeView, where: Locale) -> str:
     if status == "denied" and by and when:
         reason = f" Reason: {escape(request.decision_reason)}" if request.decision_reason else ""
         return f":no_entry_sign: Denied by {by} at {when}.{reason}"
+    if status == "cancelled" and by and when:  # an approval found nothing left to change
+        reason = escape(request.decision_reason or "")
+        return (
+            f":heavy_minus_sign: Closed when {by} approved it at {when}: {reason} "
+            "Nothing was billed."
+        )
     if status == "cancelled":
         return ":no_entry_sign: Cancelled by the requester; nothing was billed."
     if status == "expired":

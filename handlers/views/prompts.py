@@ -27,6 +27,7 @@ from billing.outcomes import (
     ChangeCancelled,
     ChangeClosed,
     ChangeDenied,
+    ChangeEnded,
     ChangeOutcome,
     DecreaseBlocked,
     DecreaseUnverified,
@@ -210,7 +211,7 @@ def outcome_message(outcome: ChangeOutcome, where: Locale) -> Message:
             return already_applied_message(request)
         case ChangeCancelled(request=request, seats_now=seats, cancelled_by=who):
             return cancelled_message(request, seats, who)
-        case ChangeClosed(message=text):
+        case ChangeClosed(message=text) | ChangeEnded(message=text):
             return closed_message(text)
         case AwaitingApproval(account=account, request=request, approvers=approvers):
             return awaiting_approval_message(account, request, approvers, where)

@@ -26,6 +26,7 @@ from billing.outcomes import (
     ChangeCancelled,
     ChangeClosed,
     ChangeDenied,
+    ChangeEnded,
     ReadyToConfirm,
     UsersNeeded,
 )
@@ -508,3 +509,60 @@ def test_drafts_left_unconfirmed_expire(
     late = changes.confirm(OWNER, request_id=draft.request.id, revision=1, at=JAN_16)
     assert isinstance(late, ChangeClosed)
     assert "expired" in late.message
+
+
+# -- a decision checks the deadline and the target itself ----------------------------------------
+
+
+def test_approving_a_twin_whose_target_was_reached_closes_it_truthfully(
+    changes: SeatChanges, approvals: Approvals, seed: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    with_policy(session_factory, acme.account_id, increase_over_seats=0)
+    first = submitted(changes, acme, 12)
+    twin = submitted(changes, acme, 12)
+    approvals.record_messages(twin.request.id, [PostedMessage(T, "D1", "2.2")], JAN_16)
+    applied = approvals.approve(MANAGER, request_id=first.request.id, revision=1, at=JAN_16)
+    assert isinstance(applied, ChangeApplied)
+    ended = approvals.approve(MANAGER, request_id=twin.request.id, revision=1, at=JAN_16)
+    assert isinstance(ended, ChangeEnded)
+    assert "Axiom already has 12 seats" in ended.message
+    assert [s.ts for s in ended.stamps] == ["2.2"]
+    request = ended.request
+    assert request.status is RequestStatus.CANCELLED
+    assert (request.decided_by_user, request.decided_at) == ("U_MANAGER", JAN_16)
+    assert request.decision_reason == "Axiom already had 12 seats; nothing to change."
+    # A second click (or a second approver) is told what became of it.
+    again = approvals.approve(MANAGER, request_id=twin.request.id, revision=1, at=JAN_16)
+    assert isinstance(again, ChangeClosed)
+    assert ledger_count(session_factory) == 2
+    assert SeatService(session_factory).check_invariants().violations == ()
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+def test_a_decision_after_the_deadline_finds_the_request_expired(
+    changes: SeatChanges,
+    approvals: Approvals,
+    seed: Seed,
+    session_factory: sessionmaker[Session],
+    decision: str,
+) -> None:
+    acme = seed()
+    with_policy(session_factory, acme.account_id, expire_after=timedelta(hours=8))
+    waiting = submitted(changes, acme, 8)
+    rid = waiting.request.id
+    approvals.record_messages(rid, [PostedMessage(T, "D1", "1.1")], JAN_16)
+    late = JAN_16 + timedelta(hours=8)  # the scheduler is behind: nothing expired it yet
+    if decision == "approve":
+        ended = approvals.approve(MANAGER, request_id=rid, revision=1, at=late, users=NOBODY)
+    else:
+        ended = approvals.deny(MANAGER, request_id=rid, reason="no", at=late)
+    assert isinstance(ended, ChangeEnded)
+    assert "expired at 16 Jan 2026, 17:00 (UTC), before your decision" in ended.message
+    assert ended.request.status is RequestStatus.EXPIRED
+    assert ended.request.decided_by_user is None
+    assert [s.ts for s in ended.stamps] == ["1.1"]
+    assert approvals.due(late) == []  # the scheduler finds nothing left to do
+    assert approvals.expire(rid, late) is None
+    assert ledger_count(session_factory) == 0
+    assert SeatService(session_factory).check_invariants().violations == ()

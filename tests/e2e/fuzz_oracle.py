@@ -23,6 +23,9 @@ Every message's fallback ``text`` (what notifications show) is escaped exactly o
 (:func:`fallback_findings`): no entity escaped again, no mention Seatbot writes shown as markup,
 no broadcast or other markup from anything anyone typed.
 
+And a decision counts only before the account's approval deadline (``expire_after`` after the
+request was submitted): past it the request expired, whatever anyone clicks.
+
 Anything a person typed may come back to them (an echo is not a leak), so a finding is only
 text that their own request did not contain.
 """
@@ -35,6 +38,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fuzz_traffic import Actor
@@ -71,6 +75,7 @@ class AccountFacts:
     roles: Mapping[Actor, str] = field(default_factory=dict)
     approvers: frozenset[Actor] = frozenset()  # who decides a change routed to approval
     approval_channel: str | None = None  # where approval requests are posted too
+    expire_after: timedelta | None = None  # a request waits this long for a decision at most
 
     def role_of(self, actor: Actor) -> str | None:
         return self.roles.get(actor)
@@ -305,6 +310,7 @@ def database_findings(
             problems.append(f"request {request.id} decided by {decided}")
         if (request.status == "applied") != (request.applied_at is not None):
             problems.append(f"request {request.id} is {request.status}, applied_at disagrees")
+        problems.extend(late_decisions(request, account))
     for event in events:
         account = next((a for a in accounts if a.account_id == event.account_id), None)
         if account is None:
@@ -312,9 +318,11 @@ def database_findings(
             continue
         # Anyone who clicks Approve or Deny on a request without being allowed (from any
         # workspace, with a guessed id) leaves a trace of it on the request's account
-        # (billing.approvals audits refusals): a record of the try, not a change.
+        # (billing.approvals audits refusals): a record of the try, not a change. Time, no
+        # person, expires a request.
         refused = event.action == "approval.refused"
-        if event.actor not in account.owners() | account.deciders() and not refused:
+        timed = event.action == "request.expired" and event.actor == "system"
+        if event.actor not in account.owners() | account.deciders() and not (refused or timed):
             problems.append(f"audit event {event.action} on {account.name} by {event.actor}")
         elif account.name not in acted:
             problems.append(
@@ -349,6 +357,21 @@ def database_findings(
                 f" its applied changes make {expected}"
             )
     return problems
+
+
+def late_decisions(request: SeatChangeRequest, account: AccountFacts) -> list[str]:
+    """A decision (an approval, a denial, or an approval that found nothing to change) made at
+    or after the request's deadline: ``expire_after`` after it was submitted, the request had
+    expired, scheduler or not."""
+    if account.expire_after is None or request.submitted_at is None:
+        return []
+    deadline = request.submitted_at + account.expire_after
+    if request.decided_at is not None and request.decided_at >= deadline:
+        return [
+            f"request {request.id} was {request.status} by a decision at "
+            f"{request.decided_at.isoformat()}, its deadline {deadline.isoformat()}"
+        ]
+    return []
 
 
 def restore(sessions: sessionmaker[Session], baseline: Baseline) -> None:

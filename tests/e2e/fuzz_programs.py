@@ -19,9 +19,11 @@ from fuzz_traffic import (
     HomeOpened,
     PlatformUsers,
     Surface,
+    TimePasses,
     actors,
     platform_changes,
     reasons,
+    time_passing,
     weighted,
 )
 from hypothesis import strategies as st
@@ -30,8 +32,8 @@ from handlers import ids
 
 #: What is sent to the app as one signed request.
 Request = Command | Click | FormEvent | DenySubmission | HomeOpened
-#: One step of a program: a request, or a change on the platform between requests.
-Step = Request | PlatformUsers
+#: One step of a program: a request, or a change on the platform or the clock between requests.
+Step = Request | PlatformUsers | TimePasses
 
 # -- what the legitimate owners do ---------------------------------------------------------------
 
@@ -74,25 +76,32 @@ def owner_forms(draw: st.DrawFn) -> list[Step]:
 @st.composite
 def approvals(draw: st.DrawFn) -> list[Step]:
     """Acme's owner asks for a decrease (acme's policy routes every decrease to its managers),
-    confirms it, and someone decides (on the message, the approval channel's post or the App
-    Home): mostly the manager, who approves or denies with a reason; sometimes someone who may
-    not (the owner themself, a viewer, another workspace)."""
+    confirms it — sometimes twice, so that two requests wait for one target — and someone
+    decides each (on the message, the approval channel's post or the App Home), sometimes
+    after the deadline: mostly the manager, who approves or denies with a reason; sometimes
+    someone who may not (the owner themself, a viewer, another workspace)."""
     account: AccountName = "acme"
     count = draw(st.integers(1, 3))
-    mine = Existing(account, 0, 0, False)
-    decider = draw(weighted((3, st.just(ACME_MANAGER)), (1, st.just(ACME_OWNER)), (1, actors)))
-    decision = draw(st.sampled_from(APPROVAL_ACTIONS))
-    where: list[Surface] = ["ephemeral", "posted", "posted", "home"]
-    surface = draw(st.sampled_from(where))
-    steps: list[Step] = [
-        Command(ACME_OWNER, f"remove {count} axiom"),
-        Click(ACME_OWNER, ids.CONFIRM_ACTION, mine, ids.PROMPT_ACTIONS_BLOCK),
-    ]
-    # Meanwhile users may be created on the platform: approving re-checks the decrease.
+    twins = draw(weighted((2, st.just(1)), (1, st.just(2))))
+    steps: list[Step] = []
+    for _ in range(twins):
+        steps.append(Command(ACME_OWNER, f"remove {count} axiom"))
+        latest = Existing(account, 0, 0, False)
+        steps.append(Click(ACME_OWNER, ids.CONFIRM_ACTION, latest, ids.PROMPT_ACTIONS_BLOCK))
+    # Meanwhile users may be created on the platform: approving re-checks the decrease; and
+    # hours may pass with no scheduler running: a decision checks the deadline itself.
     steps.extend(draw(st.lists(platform_changes, max_size=1)))
-    steps.append(Click(decider, decision, mine, ids.APPROVAL_ACTIONS_BLOCK, surface))
-    if decision == ids.DENY_ACTION:
-        steps.append(DenySubmission(decider, mine, draw(reasons)))
+    steps.extend(draw(st.lists(time_passing, max_size=1)))
+    where: list[Surface] = ["ephemeral", "posted", "posted", "home"]
+    # The older request first: the newer one may find its target already reached.
+    for pick in reversed(range(twins)):
+        mine = Existing(account, pick, 0, False)
+        decider = draw(weighted((3, st.just(ACME_MANAGER)), (1, st.just(ACME_OWNER)), (1, actors)))
+        decision = draw(st.sampled_from(APPROVAL_ACTIONS))
+        surface = draw(st.sampled_from(where))
+        steps.append(Click(decider, decision, mine, ids.APPROVAL_ACTIONS_BLOCK, surface))
+        if decision == ids.DENY_ACTION:
+            steps.append(DenySubmission(decider, mine, draw(reasons)))
     return steps
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,10 +34,11 @@ from fuzz_traffic import (
     PlatformUsers,
     Seen,
     Sweep,
+    TimePasses,
     Verbatim,
 )
 from fuzz_world import AXIOM_SEED, World
-from seats_stack import AXIOM_USERS, buttons_of
+from seats_stack import AXIOM_USERS, NOW, buttons_of
 from sqlalchemy import select
 
 from billing.models import SeatChangeRequest, Subscription
@@ -65,6 +67,11 @@ class Sent:
     purposes: frozenset[str] = frozenset()  # see fuzz_oracle.Audience
     expects_reply: bool = False
     clicked_in: str | None = None  # the channel of the posted message a button was clicked on
+
+
+#: How far a program may move the app's clock from :data:`seats_stack.NOW` (16 January: the
+#: seeded period ends on 1 February).
+MAX_TIME_PASSED = timedelta(days=7)
 
 
 def _exception(record: logging.LogRecord) -> str:
@@ -120,6 +127,7 @@ class Fuzzer:
         finally:
             restore(self.world.sessions, self.world.baseline)
             self.stack.sandbox.set_account("acme", "axiom", users=AXIOM_USERS, seed=AXIOM_SEED)
+            self.stack.clock.now = NOW
 
     def check_logs(self, records: int, where: str) -> None:
         """Nothing logged since the ``records``-th record at ERROR or with a traceback."""
@@ -136,6 +144,12 @@ class Fuzzer:
     async def send(self, program: Program, number: int, step: Step) -> None:
         if isinstance(step, PlatformUsers):
             self.stack.sandbox.set_account("acme", "axiom", users=step.count, seed=AXIOM_SEED)
+            return
+        if isinstance(step, TimePasses):
+            # Within the seeded billing period: a renewal is no attack, and its ledger line
+            # would belong to no request.
+            if self.stack.clock.now + timedelta(hours=step.hours) <= NOW + MAX_TIME_PASSED:
+                self.stack.clock.advance(timedelta(hours=step.hours))
             return
         for account in self.accounts:
             if account.role_of(step.actor) == "owner":

@@ -1,6 +1,6 @@
 """What the fuzzer sends: the actors, and hypothesis strategies for ``/seats`` texts, button
 clicks (on an ephemeral message, a posted message or the App Home), denial forms, App Home
-visits and changes on the platform, from plausible to hostile. (The seat-change form:
+visits, changes on the platform and time passing, from plausible to hostile. (The seat-change form:
 :mod:`fuzz_forms`; whole programs: :mod:`fuzz_programs`.)
 
 A step names what to send symbolically (``the newest request of globex, one quote revision
@@ -338,5 +338,17 @@ class PlatformUsers:
 
 
 platform_changes = st.builds(PlatformUsers, st.sampled_from(ACME_USERS))
+
+
+@dataclass(frozen=True, slots=True)
+class TimePasses:
+    """``hours`` pass on the app's clock (no Slack request). The fuzzer's stack runs no
+    scheduler, so nothing expires a request past its deadline but a decision that finds it."""
+
+    hours: int
+
+
+#: Acme's approval deadline (``expire_after``) is 8 hours: 9 passes it at once.
+time_passing = st.builds(TimePasses, st.sampled_from([1, 4, 9]))
 
 deny_submissions = st.builds(DenySubmission, actors, button_values, reasons)

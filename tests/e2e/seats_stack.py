@@ -6,7 +6,7 @@ exactly as Slack does.
 ``U_MANAGER``, viewer ``U_VIEWER``) with an Axiom subscription of 10 seats at 30.00 USD a
 month (period January 2026) and 8 users on the sandbox's Axiom, connected through a
 ``platform_connections`` row as the operator's YAML would. The app's clock is fixed at 16 January
-2026 12:00 UTC, so every amount is exact.
+2026 12:00 UTC, so every amount is exact; a test may move it (``stack.clock``), as time passes.
 """
 
 from __future__ import annotations
@@ -81,6 +81,20 @@ def buttons_of(args: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
+class StackClock:
+    """The app's clock: :data:`NOW` until a test moves it (time passing, whether or not the
+    scheduler runs)."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
+
+
 @dataclass
 class Stack:
     standin: SlackStandIn
@@ -89,6 +103,7 @@ class Stack:
     service: SeatService
     seeded: Any
     sessions: sessionmaker[Session]
+    clock: StackClock
 
     def _seq(self) -> int:
         calls = self.standin.calls()
@@ -223,13 +238,14 @@ async def start_stack(
             seatbot_platform_deadline_seconds=5.0,
             seatbot_token_keys=SecretStr(TOKEN_KEY),
         ).model_copy(update=dict(settings or {}))
-        runtime = build_runtime(app_settings, clock=lambda: NOW)
+        clock = StackClock()
+        runtime = build_runtime(app_settings, clock=clock)
         app_server = serve_asgi(runtime.asgi_app, lifespan="on")
         driver = SlackDriver(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )
         try:
-            yield Stack(standin, sandbox, driver, service, seeded, session_factory)
+            yield Stack(standin, sandbox, driver, service, seeded, session_factory, clock)
             assert standin.violations == []
             # Whatever a test did over HTTP, the stored money still holds together.
             await bolt_listeners_finished()

@@ -11,10 +11,12 @@ the database changed only through the legitimate owners and approvers, and
 was, so that every program starts from the same state (ids aside).
 
 Two accounts: ``acme`` (workspace ``T_ACME``, USD, Axiom, 8 platform users for 10 seats; every
-decrease goes to its manager for approval, and to ``C_APPROVALS``) and ``globex`` (workspace
-``T_OTHER``, EUR, Matrix, 5 platform users for 6 seats; no approval), each with an owner, a
-manager and a viewer; both owners are called ``U_OWNER``. Users may be created or deleted on
-acme's Axiom between steps.
+decrease goes to its manager for approval, and to ``C_APPROVALS``, and expires after 8 hours)
+and ``globex`` (workspace ``T_OTHER``, EUR, Matrix, 5 platform users for 6 seats; no approval),
+each with an owner, a manager and a viewer; both owners are called ``U_OWNER``. Users may be
+created or deleted on acme's Axiom between steps, and hours may pass on the app's clock with no
+scheduler running (so only a decision can find a request past its deadline); the owner may
+confirm the same change twice, so that approving the second finds its target reached.
 
 Steps are sent one at a time and each is finished (every listener done) before the next, so
 every call the Slack stand-in records belongs to the step just sent. A failure names the step,
@@ -29,7 +31,7 @@ programs from seed S.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -42,13 +44,15 @@ from fuzz_traffic import (
     deny_submissions,
     homes,
     platform_changes,
+    time_passing,
     weighted,
 )
 from fuzz_world import World, build_world
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from seats_stack import Stack
+from seats_stack import Stack, start_stack
+from sqlalchemy.orm import Session, sessionmaker
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +91,18 @@ def fuzz_settings(examples: int) -> Callable[[F], F]:
 
 
 @pytest.fixture
+async def stack(
+    seed: Any, session_factory: sessionmaker[Session], db_url: str
+) -> AsyncIterator[Stack]:
+    """The e2e stack with its scheduler stopped: the programs move the clock, and nothing but
+    a decision finds a request past its deadline (nor posts anything between steps)."""
+    async with start_stack(
+        seed, session_factory, db_url, settings={"seatbot_scheduler": False}
+    ) as running:
+        yield running
+
+
+@pytest.fixture
 def world(stack: Stack, seed: Any) -> World:
     return build_world(stack, seed)
 
@@ -101,6 +117,7 @@ mixed_steps: st.SearchStrategy[Step] = weighted(
     (1, deny_submissions),
     (1, homes),
     (1, platform_changes),
+    (1, time_passing),
 )
 
 

@@ -4,12 +4,15 @@ their own: a fuzzer whose oracle sees nothing would pass whatever the app shows.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fuzz_forms import METADATA_TAMPERS, tampered
-from fuzz_oracle import AccountFacts, Audience, fallback_findings, findings
+from fuzz_oracle import AccountFacts, Audience, fallback_findings, findings, late_decisions
 from fuzz_traffic import Actor
 
+from billing.models import SeatChangeRequest
 from handlers.payloads import ModalContext
 
 ACME = AccountFacts(
@@ -181,3 +184,30 @@ def test_crossing_tampers_name_the_other_accounts_ids() -> None:
         "c": "C_SEATS",
         "s": {"1": ["axiom", 10]},
     }
+
+
+SUBMITTED = datetime(2026, 1, 16, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "decided_after", "late"),
+    [
+        ("applied", timedelta(hours=7, minutes=59), False),
+        ("applied", timedelta(hours=8), True),
+        ("denied", timedelta(hours=9), True),
+        ("cancelled", timedelta(hours=9), True),  # an approval that found nothing to change
+        ("expired", None, False),
+    ],
+)
+def test_the_oracle_sees_a_decision_after_the_deadline(
+    status: str, decided_after: timedelta | None, late: bool
+) -> None:
+    request = SeatChangeRequest(
+        id=7,
+        status=status,
+        submitted_at=SUBMITTED,
+        decided_at=None if decided_after is None else SUBMITTED + decided_after,
+    )
+    deadline = replace(ACME, expire_after=timedelta(hours=8))
+    assert bool(late_decisions(request, deadline)) is late
+    assert late_decisions(request, ACME) == []  # no deadline, nothing is late
