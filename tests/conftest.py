@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -87,13 +90,22 @@ def _truncate_postgres(url: str) -> None:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test session (and xdist worker), copied for each test:
+    running every migration for each of several hundred tests cost minutes."""
+    template = tmp_path_factory.mktemp("template") / "seatbot.db"
+    upgrade(f"sqlite:///{template}")
+    return template
+
+
 @pytest.fixture(params=DB_BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: SQLite file or PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'seatbot.db'}"
-        upgrade(url)
-        return url
+        target = tmp_path / "seatbot.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
     url: str = request.getfixturevalue("postgres_db_url")
     _truncate_postgres(url)
     return url
@@ -198,3 +210,52 @@ def seed(session_factory: sessionmaker[Session]) -> Seed:
             return Seeded(account.id, subscription.id, team_id, "U_OWNER")
 
     return _seed
+
+
+# -- test tiers ---------------------------------------------------------------------------------
+
+FAST_TIER = "--fast-tier"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        FAST_TIER,
+        action="store_true",
+        help="the inner loop: leave out tests marked slow (server processes, real time) and "
+        "the PostgreSQL cases, and fail any test left in that starts a process",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption(FAST_TIER):
+        kept = [item for item in items if not _in_a_slow_tier(item)]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+    # The long tests first, so that parallel workers (pytest-xdist) end together instead of one
+    # of them starting the longest test last.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _in_a_slow_tier(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None or (
+        item.get_closest_marker("postgres") is not None
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the fast tier a test that starts a process fails, saying to mark it slow (so the
+    tier stays what it says: no server process, no PostgreSQL, no real time)."""
+    if not request.config.getoption(FAST_TIER):
+        return
+
+    def refuse(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        pytest.fail(
+            f"{request.node.nodeid} starts a process ({args!r}): mark it "
+            "@pytest.mark.slow so the fast tier leaves it out",
+            pytrace=False,
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

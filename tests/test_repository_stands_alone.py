@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,7 @@ def _tracked_text_files() -> list[Path]:
     return [path for path in files if path.is_file() and path.suffix != ".xlsx"]
 
 
+@pytest.mark.slow
 def test_nothing_refers_to_a_shared_folder_beside_the_repository() -> None:
     needle = "../" + "shared"  # spelled in two parts so this file does not match itself
     offenders = [

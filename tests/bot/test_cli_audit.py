@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from billing.access import Caller
 from billing.approvals import Approvals
 from billing.outcomes import AwaitingApproval, ChangeApplied, ReadyToConfirm
@@ -37,6 +39,7 @@ def seatbot(args: list[str], database: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.slow
 def test_the_audit_lists_every_step_of_an_approved_decrease(tmp_path: Path) -> None:
     database = tmp_path / "seatbot.db"
     assert seatbot(["load", str(ROOT / "examples" / "accounts.yml")], database).returncode == 0

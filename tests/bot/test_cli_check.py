@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,6 +32,7 @@ def seatbot(args: list[str], database: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.slow
 def test_check_is_clean_then_names_a_planted_violation(tmp_path: Path) -> None:
     database = tmp_path / "seatbot.db"
     loaded = seatbot(["load", str(ROOT / "examples" / "accounts.yml")], database)

@@ -31,6 +31,9 @@ PRORATE = [
     "--period-end", "2026-02-01", "--at", "2026-01-16", "--from", "10", "--to", "12",
 ]  # fmt: skip
 
+#: Every case runs the real ``seatbot`` in a process.
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Case:

@@ -137,6 +137,7 @@ def listener(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]
             process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_test_sends_a_ping_that_listen_verifies(
     env: str,
     session_factory: sessionmaker[Session],

@@ -40,6 +40,7 @@ def accounts_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     return write
 
 
+@pytest.mark.slow
 async def test_quote_and_users_consult_the_platform(tmp_path: Path, accounts_for) -> None:  # type: ignore[no-untyped-def]
     sandbox = SandboxApp(SandboxConfig())
     sandbox.set_account("acme", Product.CONTACT_CENTER, users=23, seed=7)
@@ -70,6 +71,7 @@ async def test_quote_and_users_consult_the_platform(tmp_path: Path, accounts_for
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_quote_refuses_a_decrease_when_the_platform_is_down(
     tmp_path: Path,
     accounts_for,  # type: ignore[no-untyped-def]

@@ -191,6 +191,7 @@ print(fits, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 """
 
 
+@pytest.mark.slow  # each case runs in its own process (it changes the process's limit)
 @pytest.mark.parametrize(
     ("soft", "hard", "fits", "soft_after"),
     [

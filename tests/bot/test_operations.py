@@ -162,6 +162,7 @@ def test_openmetrics_when_asked_for() -> None:
     assert body.decode().rstrip().endswith("# EOF")
 
 
+@pytest.mark.slow
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
     """With PROMETHEUS_MULTIPROC_DIR, what two processes counted is served as one sum."""
     folder = tmp_path / "prom"
