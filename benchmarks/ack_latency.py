@@ -51,8 +51,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.standin.slack_api import bind_loopback_socket  # noqa: E402
-from bot.standin.slack_driver import sign_request  # noqa: E402
+from bot.offline.standin.slack_api import bind_loopback_socket  # noqa: E402
+from bot.offline.standin.slack_driver import sign_request  # noqa: E402
 
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - a throwaway secret for a local benchmark
 BOT_TOKEN = "xoxb-bench-local-only"  # noqa: S105 - only the local stand-in accepts it
@@ -72,8 +72,8 @@ BALANCED = "seatbot ×2 pg+haproxy"
 
 def serve_fixtures(standin_port: int, sandbox_port: int, latency_ms: int = 0) -> None:
     """Child process: the Slack stand-in and the sandbox platforms, until killed."""
-    from bot.standin import SlackStandIn
-    from bot.standin.slack_api import serve_asgi
+    from bot.offline.standin import SlackStandIn
+    from bot.offline.standin.slack_api import serve_asgi
     from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 
     async def main() -> None:
@@ -142,8 +142,8 @@ def _port() -> int:
 
 
 def _load_accounts(folder: Path, sandbox_url: str, database_url: str) -> None:
-    from bot.db import make_engine, make_session_factory, upgrade
-    from bot.loader import apply_config, load_file
+    from bot.runtime.db import make_engine, make_session_factory, upgrade
+    from bot.setup.loader import apply_config, load_file
 
     for example in (REPO / "examples").iterdir():
         if example.is_file():

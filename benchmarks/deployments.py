@@ -52,8 +52,8 @@ ME = Path(__file__).resolve()
 
 def serve_fixtures(standin_port: int, sandbox_port: int, latency_ms: int) -> None:
     """Child process: the Slack stand-in and the sandbox platforms, until killed."""
-    from bot.standin import SlackStandIn
-    from bot.standin.slack_api import serve_asgi
+    from bot.offline.standin import SlackStandIn
+    from bot.offline.standin.slack_api import serve_asgi
     from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 
     async def main() -> None:
@@ -111,8 +111,8 @@ def fixtures(folder: Path, latency_ms: int) -> Iterator[Fixtures]:
 
 def load_accounts(database_url: str, sandbox_url: str, folder: Path) -> None:
     """``examples/accounts.yml`` (pointed at ``sandbox_url``) into a migrated database."""
-    from bot.db import make_engine, make_session_factory, upgrade
-    from bot.loader import apply_config, load_file
+    from bot.runtime.db import make_engine, make_session_factory, upgrade
+    from bot.setup.loader import apply_config, load_file
 
     examples = folder / "examples"
     examples.mkdir(exist_ok=True)
@@ -145,10 +145,10 @@ def seed_drafts(database_url: str, count: int, *, prefix: str) -> list[str]:
     each with a draft increase to 11 seats; the Confirm button value of each draft."""
     from billing.access import Caller
     from billing.models import Account, Member, Role, Subscription
-    from billing.outcomes import ReadyToConfirm
     from billing.periods import Interval, period_at, zone
-    from billing.seat_changes import SeatChanges
-    from bot.db import make_engine, make_session_factory
+    from billing.seats.outcomes import ReadyToConfirm
+    from billing.seats.service import SeatChanges
+    from bot.runtime.db import make_engine, make_session_factory
 
     now = datetime.now(UTC)
     anchor = date(now.year, now.month, 1)
@@ -203,7 +203,7 @@ def applied_count(database_url: str, prefix: str) -> int:
     from sqlalchemy import func, select
 
     from billing.models import Account, SeatChangeRequest, Subscription
-    from bot.db import make_engine, make_session_factory
+    from bot.runtime.db import make_engine, make_session_factory
 
     engine = make_engine(database_url)
     try:

@@ -56,7 +56,7 @@ from deployments import (
     sqlite_deployment,
 )
 
-from bot.standin.slack_driver import sign_request
+from bot.offline.standin.slack_driver import sign_request
 from handlers import ids
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"

@@ -43,19 +43,19 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import insert
 
-from billing.job_claims import JobClaims
+from billing.jobs.claims import JobClaims
 from billing.models import Account, PlatformConnection, ProductReadStatus, Subscription
 from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import Product
-from billing.reconciliation import ProductReconciliation, UserCounts
-from billing.report_facts import AccountReconciliation, DigestFacts
-from billing.reports import Reports
+from billing.reports.facts import AccountReconciliation, DigestFacts
+from billing.reports.reconciliation import ProductReconciliation, UserCounts
+from billing.reports.service import Reports
 from billing.views import AccountView
-from bot.db import make_engine, make_session_factory, upgrade
-from bot.platform_credentials import seal
-from bot.platform_directory import PlatformDirectory
-from bot.secrets import TokenCipher
+from bot.runtime.db import make_engine, make_session_factory, upgrade
+from bot.runtime.platform_credentials import seal
+from bot.runtime.platform_directory import PlatformDirectory
+from bot.runtime.secrets import TokenCipher
 from handlers.facts import PlatformFacts
 from handlers.report_jobs import ReportJobs
 from handlers.slack_pacing import PacingLimits, SlackPacing
@@ -93,8 +93,8 @@ def serve_sandbox(port: int, latency_ms: int) -> None:
 def serve_standin(port: int, per_minute: float, burst: int, workspaces: int) -> None:
     import uvicorn
 
-    from bot.standin import SlackStandIn
-    from bot.standin.rate_limits import PostingLimits
+    from bot.offline.standin import SlackStandIn
+    from bot.offline.standin.rate_limits import PostingLimits
 
     standin = SlackStandIn(
         posting_limits=PostingLimits(workspace_per_minute=per_minute, workspace_burst=burst)

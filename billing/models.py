@@ -35,7 +35,8 @@ from billing.products import ConnectionKind, Product
 from billing.requests import RequestStatus
 
 #: Connection execution option: the transaction only reads. On SQLite it then begins DEFERRED
-#: instead of taking the write lock at BEGIN (see ``bot.db.make_engine``); elsewhere it is ignored.
+#: instead of taking the write lock at BEGIN (see ``bot.runtime.db.make_engine``); elsewhere it is
+#: ignored.
 READ_ONLY_OPTION = "seatbot_read_only"
 
 NAMING_CONVENTION = {
@@ -73,7 +74,7 @@ class OutboxStatus(enum.StrEnum):
 
 
 class JobStatus(enum.StrEnum):
-    """A scheduled job run's progress (see :mod:`billing.job_claims`)."""
+    """A scheduled job run's progress (see :mod:`billing.jobs.claims`)."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -194,7 +195,7 @@ class Subscription(Base):
 class PlatformConnection(Base):
     """How to read one product's users for one account. ``options`` is JSON text holding no
     secret; ``credentials_encrypted`` is opaque ciphertext made and opened outside billing
-    (``bot.platform_credentials``), never printed."""
+    (``bot.runtime.platform_credentials``), never printed."""
 
     __tablename__ = "platform_connections"
     __table_args__ = (
@@ -272,7 +273,7 @@ class SeatChangeRequest(Base):
 
 
 class ApprovalPolicyRow(Base):
-    """An account's approval policy (see :class:`billing.approval_rules.ApprovalPolicy`).
+    """An account's approval policy (see :class:`billing.approvals.rules.ApprovalPolicy`).
     People are JSON lists of ``[team_id, user_id]``; durations are whole seconds."""
 
     __tablename__ = "approval_policies"
@@ -361,7 +362,7 @@ class JobRun(Base):
     job, only the one whose claim is inserted (or that takes over a failed or stale claim) does
     the work. ``scheduled_for`` is when it was due (lateness is measured from it); ``attempts``
     counts claims; ``channel_id``/``message_ts`` is what it posted, ``detail`` JSON without
-    secrets (more message timestamps, the last error). See :mod:`billing.job_claims`."""
+    secrets (more message timestamps, the last error). See :mod:`billing.jobs.claims`."""
 
     __tablename__ = "job_runs"
     __table_args__ = (
@@ -407,7 +408,7 @@ class ReconciliationProduct(Base):
 
     ``users_idle`` counts users whose last activity the platform reports as 30 or more days
     before the run; ``idle_users`` is JSON: the users who are inactive or idle (they hold seats
-    someone could release), at most :data:`billing.reconciliation.LISTED_IDLE_USERS`."""
+    someone could release), at most :data:`billing.reports.reconciliation.LISTED_IDLE_USERS`."""
 
     __tablename__ = "reconciliation_products"
     __table_args__ = (
@@ -437,10 +438,10 @@ class ReconciliationProduct(Base):
 class BillingWebhook(Base):
     """Where an account's billing events go: a URL and the Standard Webhooks secret that signs
     them. ``url_encrypted`` and ``secret_encrypted`` are opaque ciphertext made and opened
-    outside billing (``bot.webhook_config``), never printed: a URL's query may hold a secret.
-    ``url`` is the URL as people may read it (:func:`billing.display.shown_url`: no password,
+    outside billing (``bot.webhooks.config``), never printed: a URL's query may hold a secret.
+    ``url`` is the URL as people may read it (:func:`billing.formatting.shown_url`: no password,
     no query value). ``allow_private_destinations``: the operator let it reach loopback and
-    private addresses (:mod:`billing.webhook_destinations`)."""
+    private addresses (:mod:`billing.events.destinations`)."""
 
     __tablename__ = "billing_webhooks"
 

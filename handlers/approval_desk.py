@@ -2,8 +2,8 @@
 sends — the approvers' announcements when a change is submitted, every one of them stamped with
 the outcome, and the requester told by DM.
 
-Like :mod:`handlers.seat_desk`, it only calls billing (:mod:`billing.approvals`) and renders;
-who may decide, and whether the figures still hold, are billing's decisions.
+Like :mod:`handlers.seat_desk`, it only calls billing (:mod:`billing.approvals.service`) and
+renders; who may decide, and whether the figures still hold, are billing's decisions.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
-from billing.approval_rules import AnswerPlace, ClickedMessage
-from billing.approvals import Approvals, PostedMessage
+from billing.approvals.rules import AnswerPlace, ClickedMessage
+from billing.approvals.service import Approvals, PostedMessage
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
-from billing.outcomes import (
+from billing.seats.outcomes import (
     AlreadyApplied,
     ApprovalPrompt,
     AwaitingApproval,

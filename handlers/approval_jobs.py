@@ -2,8 +2,9 @@
 expire — each step claimed in the database first, so it happens once however many replicas run
 the scheduler.
 
-Billing decides what is due (:meth:`billing.approvals.Approvals.due`) and moves the requests;
-this module claims each step (:class:`billing.job_claims.JobClaims`), posts the messages and
+Billing decides what is due (:meth:`billing.approvals.service.Approvals.due`) and moves the
+requests; this module claims each step (:class:`billing.jobs.claims.JobClaims`), posts the messages
+and
 stamps the old ones.
 """
 
@@ -15,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from billing.approval_rules import DueStep
-from billing.approvals import Approvals, DueItem, PostedMessage
-from billing.job_claims import JobClaims
-from billing.outcomes import ApprovalPrompt
+from billing.approvals.rules import DueStep
+from billing.approvals.service import Approvals, DueItem, PostedMessage
+from billing.jobs.claims import JobClaims
+from billing.seats.outcomes import ApprovalPrompt
 from billing.views import AccountView
 from handlers.slack_posting import SlackPoster
 from handlers.views import Locale

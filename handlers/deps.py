@@ -1,4 +1,4 @@
-"""What the listeners receive from the composition root (``bot.server.build_runtime``)."""
+"""What the listeners receive from the composition root (``bot.web.server.build_runtime``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.account_reads import AccountReads
-from billing.approvals import Approvals
-from billing.seat_changes import SeatChanges
+from billing.approvals.service import Approvals
+from billing.seats.reads import AccountReads
+from billing.seats.service import SeatChanges
 from handlers.facts import PlatformFor
 
 

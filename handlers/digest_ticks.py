@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from billing.job_claims import JobClaims
+from billing.jobs.claims import JobClaims
 from billing.periods import local_date, zone
-from billing.report_facts import DIGEST_JOB, DigestSchedule
+from billing.reports.facts import DIGEST_JOB, DigestSchedule
 from billing.views import AccountView
 from handlers.report_posting import PostOutcome
 

@@ -1,8 +1,8 @@
 """Gathering the facts billing decides with: the users that exist on a platform.
 
 Handlers never choose whose users to list: they list exactly what a use case asked for with
-:class:`billing.outcomes.UsersNeeded` (handed out only to an authorised caller). A listing for a
-decision is always read afresh; ``/seats status`` may reuse a recent one (display only).
+:class:`billing.seats.outcomes.UsersNeeded` (handed out only to an authorised caller). A listing for
+a decision is always read afresh; ``/seats status`` may reuse a recent one (display only).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
 from billing.errors import UserFacingError
-from billing.outcomes import UsersNeeded
+from billing.seats.outcomes import UsersNeeded
 from billing.users import UserListing
 from handlers.recent_users import RecentUsers
 from platforms.guard import read_listing

@@ -24,7 +24,7 @@ from what was recorded, part by part, and the one that lost the claim stops at i
 
 A post that fails (Slack refused it, kept answering 429, or was unreachable) marks the claim
 failed with the reason; it is logged, returned to the caller, and tried again on a later tick
-(up to :data:`billing.job_claims.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
+(up to :data:`billing.jobs.claims.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
 
 How a claimed report is posted is :mod:`handlers.report_posting`; which digests a tick starts,
 :mod:`handlers.digest_ticks`.
@@ -38,18 +38,18 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
-from billing.job_claims import Claim, JobClaims, JobStatus
-from billing.outcomes import UsersNeeded
+from billing.jobs.claims import Claim, JobClaims, JobStatus
 from billing.periods import zone
 from billing.products import Product
-from billing.report_facts import (
+from billing.reports.facts import (
     DIGEST_JOB,
     RECONCILE_JOB,
     AccountFindings,
     AccountReconciliation,
     ReconcileTarget,
 )
-from billing.reports import Reports, account_findings
+from billing.reports.service import Reports, account_findings
+from billing.seats.outcomes import UsersNeeded
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers.digest_ticks import DigestTicks, TickReport

@@ -8,7 +8,7 @@ so a live process slow in Slack is never taken for a dead one. Before each Slack
 is renewed once more, which says whether this process still holds it and what the run has
 recorded by now (another process may have recorded parts since this one claimed); after each
 post the part is recorded, even when the claim was taken over meanwhile, so whoever holds the
-run updates it rather than posting it again (:mod:`billing.claim_rules`).
+run updates it rather than posting it again (:mod:`billing.jobs.rules`).
 
 :class:`handlers.report_jobs.ReportJobs` claims, builds the messages and calls these.
 """
@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.claim_rules import posted_part
-from billing.job_claims import Claim, JobClaims, JobRunView, JobStatus
-from billing.report_facts import DIGEST_JOB, DigestFacts, TrendPoint
+from billing.jobs.claims import Claim, JobClaims, JobRunView, JobStatus
+from billing.jobs.rules import posted_part
+from billing.reports.facts import DIGEST_JOB, DigestFacts, TrendPoint
 from billing.views import AccountView
 from handlers.slack_posting import SlackPoster, SlackPostFailed
 from handlers.views.digest import chart_alt_text
@@ -70,7 +70,7 @@ class ClaimedPoster:
     ``poster`` is ``None`` when Slack is not configured (then posting fails, saying so);
     ``chart`` renders the trend PNG (``None``: no chart); ``clock`` returns an aware UTC instant;
     ``renew_s`` is how often a held claim is renewed, in real seconds (default: the claims'
-    :attr:`~billing.job_claims.JobClaims.renew_every`; shorter when ``clock`` runs faster).
+    :attr:`~billing.jobs.claims.JobClaims.renew_every`; shorter when ``clock`` runs faster).
     """
 
     def __init__(

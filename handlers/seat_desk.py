@@ -4,7 +4,7 @@ for, render what it answered.
 Every public coroutine takes who is asking (a :class:`billing.access.Caller`) and returns what a
 listener only has to send: a :class:`~handlers.views.Message` or a modal ``View``. No rule lives
 here: who may act, whether a change is allowed, whether a quote is stale — billing decides
-(:mod:`billing.seat_changes`). The synchronous use cases run in a worker thread.
+(:mod:`billing.seats.service`). The synchronous use cases run in a worker thread.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
-from billing.outcomes import ChangeOutcome, FormPreview, UsersNeeded
 from billing.products import MAX_SEATS
-from billing.seat_rules import clean_reason, seat_count_problem
+from billing.seats.outcomes import ChangeOutcome, FormPreview, UsersNeeded
+from billing.seats.rules import clean_reason, seat_count_problem
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers import ids, views

@@ -1,6 +1,6 @@
 """Reading the facts the decrease rule needs: the complete list of users on a platform.
 
-The rule itself (``billing.decrease``) decides; this module only asks the platform, within a
+The rule itself (``billing.seats.decrease``) decides; this module only asks the platform, within a
 deadline, and fails closed into an owner-facing reason: a listing is complete or unknown, never
 partial, and nothing a platform does makes this raise.
 """

@@ -2,7 +2,7 @@
 
 - ``db_url``: a migrated, empty database. Parametrised ``sqlite`` (a fresh file per test) and
   ``postgres`` (one fresh database per test session, every table truncated before each test).
-- ``engine`` / ``session_factory``: built on ``db_url`` with :mod:`bot.db`.
+- ``engine`` / ``session_factory``: built on ``db_url`` with :mod:`bot.runtime.db`.
 - ``blank_db_url``: an empty, *unmigrated* database (for migration tests), on both.
 - ``seed``: a helper that inserts an account with an owner and a subscription.
 
@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from billing.models import Account, Member, Role, Subscription
 from billing.periods import Interval, period_at, zone
-from bot.db import make_engine, make_session_factory, upgrade
+from bot.runtime.db import make_engine, make_session_factory, upgrade
 
 POSTGRES_ENV = "SEATBOT_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.models import OutboxEvent
-from billing.outcomes import ChangeApplied, ReadyToConfirm
-from billing.seat_changes import SeatChanges
+from billing.seats.outcomes import ChangeApplied, ReadyToConfirm
+from billing.seats.service import SeatChanges
 from billing.users import UserListing
 
 OWNER = Caller("T_ACME", "U_OWNER")

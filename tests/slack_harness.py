@@ -15,12 +15,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot.app import ListenerRegistrar
-from bot.db import upgrade
-from bot.server import SlackRuntime, build_runtime
-from bot.settings import Settings
-from bot.standin.slack_api import RunningServer, SlackStandIn, serve_asgi, start_standin
-from bot.standin.slack_driver import SlackDriver
+from bot.offline.standin.slack_api import RunningServer, SlackStandIn, serve_asgi, start_standin
+from bot.offline.standin.slack_driver import SlackDriver
+from bot.runtime.db import upgrade
+from bot.runtime.settings import Settings
+from bot.web.bolt_app import ListenerRegistrar
+from bot.web.server import SlackRuntime, build_runtime
 
 
 @dataclass

@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from billing.errors import UserFacingError
 from bot.cli.commands import unwrap_help
 from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, exit_status, one_line, say
-from bot.db import describe_database_error
-from bot.logging_setup import SecretRedactor
-from bot.settings import SettingsError, database_url_setting
+from bot.runtime.db import describe_database_error
+from bot.runtime.logging_setup import SecretRedactor
+from bot.runtime.settings import SettingsError, database_url_setting
 
 #: The modules that add commands, in the order ``seatbot --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (

@@ -13,12 +13,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from billing.service import SeatService
+from billing.books.service import SeatService
 from billing.views import AuditView
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
-from bot.instants import InstantError, parse_instant
+from bot.cli.instants import InstantError, parse_instant
 
 #: The CSV columns, in order (``details`` holds the rest as JSON).
 COLUMNS = (

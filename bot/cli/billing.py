@@ -1,7 +1,7 @@
 """Billing commands: ``seatbot accounts``, ``quote`` and ``ledger``.
 
 Every command reads ``DATABASE_URL`` when it runs. People see the account's time zone, inclusive
-last days and shares in words (:mod:`billing.display`); ``--json`` prints one JSON document
+last days and shares in words (:mod:`billing.formatting`); ``--json`` prints one JSON document
 with the exact values (ISO 8601 UTC instants, exclusive period ends, fractions, money as
 decimal strings plus ``"currency"``). No command prints platform credentials or the database
 URL's password.
@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from billing.display import format_instant, format_period
+from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
+from billing.formatting import format_instant, format_period
 from billing.models import PlatformConnection
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
-from billing.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
@@ -37,8 +37,8 @@ from bot.cli.errors import (
     not_a_product_message,
     parse_seat_count,
 )
-from bot.instants import InstantError, parse_instant
-from bot.proration_render import proration_document, proration_summary, proration_table
+from bot.cli.instants import InstantError, parse_instant
+from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 
 @dataclass(frozen=True)

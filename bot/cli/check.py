@@ -1,4 +1,4 @@
-"""``seatbot check``: verify the invariants money depends on (billing.invariants)."""
+"""``seatbot check``: verify the invariants money depends on (billing.books.invariants)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from billing.service import SeatService
+from billing.books.service import SeatService
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE

@@ -10,7 +10,7 @@ import typer
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, say
-from bot.loader import ConfigError, apply_config, load_file
+from bot.setup.loader import ConfigError, apply_config, load_file
 
 
 def db_upgrade() -> None:

@@ -16,8 +16,8 @@ def demo() -> None:
     report and the daily digest, whose trend chart is saved beside the database (the transcript
     names the folder). Exits 0 only when every step did what it should.
     """
-    from bot.demo import main
-    from bot.demo_setup import DemoStepFailed
+    from bot.offline.demo import main
+    from bot.offline.demo_setup import DemoStepFailed
 
     try:
         main()

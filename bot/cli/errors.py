@@ -11,7 +11,7 @@ import typer
 
 from billing.errors import UserFacingError
 from billing.products import MAX_SEATS, Product, product_choices
-from bot.db import DatabaseUnavailable
+from bot.runtime.db import DatabaseUnavailable
 from platforms.errors import PlatformError
 
 EXIT_BAD_INPUT = 2

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from billing.decrease import deletion_candidate_order
 from billing.products import parse_product
+from billing.seats.decrease import deletion_candidate_order
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing

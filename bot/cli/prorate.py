@@ -8,7 +8,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
-from billing.display import format_period
+from billing.formatting import format_period
 from billing.money import Money, MoneyError
 from billing.periods import Period, PeriodError, zone
 from billing.proration import (
@@ -19,8 +19,8 @@ from billing.proration import (
 )
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, parse_seat_count
-from bot.instants import InstantError, parse_instant
-from bot.proration_render import proration_document, proration_summary, proration_table
+from bot.cli.instants import InstantError, parse_instant
+from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 _Choice = TypeVar("_Choice", ProrationRule, DecreasePolicy)
 

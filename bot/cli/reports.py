@@ -28,16 +28,16 @@ from rich.table import Table
 
 from billing.money import Money
 from billing.periods import local_date, zone
-from billing.reconciliation import ProductChange, ProductReconciliation
-from billing.report_facts import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
+from billing.reports.facts import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
+from billing.reports.reconciliation import ProductChange, ProductReconciliation
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
-from bot.demo_render import render_message
-from bot.platform_directory import PlatformDirectory
-from bot.reports_runtime import ReportsRuntime, build_reports, clock_setting
-from bot.settings import Settings, load_settings
-from bot.trend_chart import render_trend_png
+from bot.offline.render import render_message
+from bot.runtime.platform_directory import PlatformDirectory
+from bot.runtime.reports import ReportsRuntime, build_reports, clock_setting
+from bot.runtime.settings import Settings, load_settings
+from bot.runtime.trend_chart import render_trend_png
 from handlers.report_jobs import ReportJobs
 from handlers.report_posting import PostOutcome
 from handlers.views.digest import details_messages, digest_messages

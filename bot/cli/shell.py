@@ -16,19 +16,25 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import database_errors, make_engine, make_session_factory, migrate, shown_database
-from bot.settings import database_url_setting
+from bot.runtime.db import (
+    database_errors,
+    make_engine,
+    make_session_factory,
+    migrate,
+    shown_database,
+)
+from bot.runtime.settings import database_url_setting
 
 
 def database_url() -> str:
-    """``DATABASE_URL``, checked (a bad value is a :class:`bot.settings.SettingsError`)."""
+    """``DATABASE_URL``, checked (a bad value is a :class:`bot.runtime.settings.SettingsError`)."""
     return database_url_setting()
 
 
 @contextmanager
 def sessions() -> Iterator[sessionmaker[Session]]:
     """Sessions on the configured database; its errors become
-    :class:`bot.db.DatabaseUnavailable` with a sentence saying what happened."""
+    :class:`bot.runtime.db.DatabaseUnavailable` with a sentence saying what happened."""
     url = database_url()
     with database_errors(url):
         engine = make_engine(url)

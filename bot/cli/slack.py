@@ -9,13 +9,13 @@ import typer
 
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input
-from bot.settings import Settings, load_settings
+from bot.runtime.settings import Settings, load_settings
 
 ServeFunction = Callable[[Settings, str, "int | None"], None]
 
 
 def _run_server(settings: Settings, host: str, port: int | None) -> None:
-    from bot.server import run_server
+    from bot.web.server import run_server
 
     run_server(settings, host, port)
 
@@ -36,8 +36,8 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         Applies the database migrations first. Over HTTP it serves POST /slack/events and
         GET /healthz.
         """
-        from bot.app import ConfigurationError
-        from bot.installations import TokenKeyError
+        from bot.runtime.installations import TokenKeyError
+        from bot.web.bolt_app import ConfigurationError
 
         if port is not None and not 0 < port < 65536:
             raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
@@ -60,9 +60,9 @@ def rotate_command() -> None:
     """Re-encrypt every stored Slack token, platform credential and billing webhook secret with
     the newest key (the first in SEATBOT_TOKEN_KEYS). Put a new key first, run this, then drop
     the old key."""
-    from bot.db import make_engine, make_session_factory, upgrade
-    from bot.key_rotation import rotate_all
-    from bot.secrets import TokenDecryptionError, TokenKeyError, rotation_cipher
+    from bot.runtime.db import make_engine, make_session_factory, upgrade
+    from bot.runtime.key_rotation import rotate_all
+    from bot.runtime.secrets import TokenDecryptionError, TokenKeyError, rotation_cipher
 
     settings = load_settings()
     try:
@@ -87,6 +87,6 @@ def rotate_command() -> None:
 
 def new_key_command() -> None:
     """Print a new random key for SEATBOT_TOKEN_KEYS (put it first in the list)."""
-    from bot.installations import TokenCipher
+    from bot.runtime.installations import TokenCipher
 
     typer.echo(TokenCipher.new_key())

@@ -17,14 +17,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from billing.display import shown_url
+from billing.books.service import SeatService
+from billing.events.delivery import Outbox, OutboxEntry
+from billing.formatting import shown_url
 from billing.models import OutboxStatus
-from billing.outbox_delivery import Outbox, OutboxEntry
-from billing.service import SeatService
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
-from bot.settings import load_settings
+from bot.runtime.settings import load_settings
 
 #: The port of ``seatbot webhooks listen`` unless told (the one examples/accounts.yml names).
 DEFAULT_LISTEN_PORT = 8766
@@ -145,10 +145,10 @@ def test(
     The webhook is the account's own (billing_webhook in the accounts file), else
     SEATBOT_WEBHOOK_URL. Exits 1 when the receiver does not answer 2xx.
     """
-    from bot.secrets import cipher_for
-    from bot.webhook_config import default_destination, destination_for
-    from bot.webhook_guard import DestinationGuard
-    from bot.webhooks import ping_body, ping_id, post_event, webhook_client
+    from bot.runtime.secrets import cipher_for
+    from bot.webhooks.config import default_destination, destination_for
+    from bot.webhooks.delivery import ping_body, ping_id, post_event, webhook_client
+    from bot.webhooks.guard import DestinationGuard
 
     settings = load_settings().model_copy(update={"database_url": shell.database_url()})
     default = default_destination(settings)
@@ -205,8 +205,8 @@ def listen(
     """
     import uvicorn
 
-    from bot.webhook_config import NOT_WHSEC_MESSAGE, is_webhook_secret
-    from bot.webhook_receiver import ReceivedEvent, WebhookReceiver, pretty, summary
+    from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
+    from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver, pretty, summary
 
     if not 0 < port < 65536:
         raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
@@ -241,7 +241,7 @@ def listen(
 def new_secret() -> None:
     """Print a new random webhook secret (whsec_…), for the accounts file or
     SEATBOT_WEBHOOK_SECRET; give the same one to the billing system."""
-    from bot.webhook_config import new_webhook_secret
+    from bot.webhooks.config import new_webhook_secret
 
     typer.echo(new_webhook_secret())
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from billing.decrease import DecreaseVerdict, check_seat_change
+from billing.books.service import SeatService
 from billing.products import Product, parse_product
-from billing.service import SeatService
+from billing.seats.decrease import DecreaseVerdict, check_seat_change
 from billing.views import AccountView, SubscriptionView
 from bot.cli import shell
 from bot.cli.billing import PlatformCheckResult
 from bot.cli.errors import no_account_message, no_subscription_message, not_a_product_message
-from bot.platform_directory import PlatformDirectory
+from bot.runtime.platform_directory import PlatformDirectory
 from platforms import Platform, PlatformConfigError
 from platforms.guard import read_listing
 

@@ -1,4 +1,4 @@
-"""Alembic environment: migrates the database given by ``bot.db.upgrade`` (or ``alembic -x
+"""Alembic environment: migrates the database given by ``bot.runtime.db.upgrade`` (or ``alembic -x
 url=...``) to the schema of ``billing.models`` (and the bot's own tables)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from billing.models import Base
-from bot.db import make_engine  # also registers the bot's own tables on Base.metadata
+from bot.runtime.db import make_engine  # also registers the bot's own tables on Base.metadata
 
 target_metadata = Base.metadata
 
@@ -65,7 +65,7 @@ def run_migrations_online() -> None:
         return
     url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
     if not url:
-        raise RuntimeError("no database URL: use bot.db.upgrade(url) or alembic -x url=...")
+        raise RuntimeError("no database URL: use bot.runtime.db.upgrade(url) or alembic -x url=...")
     engine = make_engine(url)
     try:
         with engine.connect() as new_connection:

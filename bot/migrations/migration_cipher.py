@@ -1,7 +1,7 @@
 """The cipher a data migration encrypts and decrypts with, found on first use only.
 
-A caller may hand a ``bot.secrets.TokenCipher`` in ``config.attributes["token_cipher"]``;
-otherwise it is the cipher ``bot.secrets.cipher_from_environment`` gives for this database
+A caller may hand a ``bot.runtime.secrets.TokenCipher`` in ``config.attributes["token_cipher"]``;
+otherwise it is the cipher ``bot.runtime.secrets.cipher_from_environment`` gives for this database
 (``SEATBOT_TOKEN_KEYS``, else the SQLite key file), so ``seatbot db upgrade``, ``serve`` and
 ``load`` need nothing new. Looked up lazily, so that a database with nothing to encrypt (every
 new one) migrates without a key.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alembic import context, op
 
-from bot.secrets import TokenCipher, cipher_from_environment
+from bot.runtime.secrets import TokenCipher, cipher_from_environment
 
 
 class LazyCipher:

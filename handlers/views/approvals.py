@@ -16,8 +16,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from billing.decrease import SeatCheck
-from billing.seat_rules import MAX_REASON_LENGTH
+from billing.seats.decrease import SeatCheck
+from billing.seats.rules import MAX_REASON_LENGTH
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value

@@ -1,7 +1,7 @@
 """Block Kit for the daily seat-usage digest and the reconciliation report.
 
-Pure functions from billing's stored facts (:class:`billing.report_facts.DigestFacts`,
-:class:`billing.report_facts.AccountReconciliation`) to :class:`Message` lists: the digest itself
+Pure functions from billing's stored facts (:class:`billing.reports.facts.DigestFacts`,
+:class:`billing.reports.facts.AccountReconciliation`) to :class:`Message` lists: the digest itself
 (one message unless it needs more than 50 blocks), and its thread (every user who holds a seat
 without using it), split into valid messages of at most 50 blocks. A product whose platform
 could not be read says so with the reason: unknown, never zero.
@@ -14,15 +14,15 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
-from billing.display import format_day, format_instant
+from billing.formatting import format_day, format_instant
 from billing.money import Money
-from billing.reconciliation import (
+from billing.reports.facts import AccountReconciliation, DigestFacts
+from billing.reports.reconciliation import (
     LISTED_IDLE_USERS,
     IdleUser,
     ProductChange,
     ProductReconciliation,
 )
-from billing.report_facts import AccountReconciliation, DigestFacts
 from billing.users import UserStatus
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from billing.outcomes import Home, HomeAccount
+from billing.seats.outcomes import Home, HomeAccount
 from billing.users import UserListing
 from billing.views import SeatChangeView
 from handlers import ids

@@ -17,9 +17,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
-from billing.outcomes import FormPreview
 from billing.products import MAX_SEATS, Product
-from billing.seat_rules import MAX_REASON_LENGTH
+from billing.seats.outcomes import FormPreview
+from billing.seats.rules import MAX_REASON_LENGTH
 from billing.users import UserListing
 from handlers import ids
 from handlers.views.text import (

@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from billing.decrease import SeatCheck
-from billing.outcomes import (
+from billing.seats.decrease import SeatCheck
+from billing.seats.outcomes import (
     AlreadyApplied,
     ApprovalPrompt,
     AwaitingApproval,

@@ -9,8 +9,8 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, UserFacingError
-from billing.outcomes import AccountHistory
 from billing.products import product_aliases
+from billing.seats.outcomes import AccountHistory
 from billing.users import UserListing
 from billing.views import SubscriptionView
 from handlers.commands import Unrecognised

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing.approval_rules import (
+from billing.approvals.rules import (
     ApprovalPolicy,
     DecisionStep,
     Timeline,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.display import (
+from billing.formatting import (
     first_day,
     format_day,
     format_instant,

@@ -1,5 +1,5 @@
 """What the fuzzer holds the app to: who may see which account's data, and how the database may
-change. Written from the rules in :mod:`billing.access` and :mod:`billing.approval_rules`,
+change. Written from the rules in :mod:`billing.access` and :mod:`billing.approvals.rules`,
 independently of the code they check.
 
 Who may see what, per account:
@@ -45,7 +45,7 @@ from fuzz_traffic import Actor
 from sqlalchemy import MetaData, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.invariants import check_invariants
+from billing.books.invariants import check_invariants
 from billing.models import (
     ApprovalMessage,
     AuditEvent,
@@ -275,7 +275,7 @@ def database_findings(
     (never the requester); every audit event is by one of those (or records someone's
     refused Approve or Deny); every ledger line belongs to an applied
     request and adds up to its quote; seats and versions follow the applied changes; and
-    :func:`billing.invariants.check_invariants` finds nothing."""
+    :func:`billing.books.invariants.check_invariants` finds nothing."""
     accounts = list(accounts)
     problems: list[str] = []
     with sessions() as session:
@@ -318,7 +318,7 @@ def database_findings(
             continue
         # Anyone who clicks Approve or Deny on a request without being allowed (from any
         # workspace, with a guessed id) leaves a trace of it on the request's account
-        # (billing.approvals audits refusals): a record of the try, not a change. Time, no
+        # (billing.approvals.service audits refusals): a record of the try, not a change. Time, no
         # person, expires a request.
         refused = event.action == "approval.refused"
         timed = event.action == "request.expired" and event.actor == "system"

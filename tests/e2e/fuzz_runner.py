@@ -42,8 +42,8 @@ from seats_stack import AXIOM_USERS, NOW, buttons_of
 from sqlalchemy import select
 
 from billing.models import SeatChangeRequest, Subscription
-from bot.standin import RecordedCall
-from bot.standin.slack_driver import (
+from bot.offline.standin import RecordedCall
+from bot.offline.standin.slack_driver import (
     DriverResult,
     button,
     number_input_value,

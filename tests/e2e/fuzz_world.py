@@ -13,11 +13,11 @@ from seats_stack import AXIOM_USERS, TOKEN_KEY, Stack
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account, Member, PlatformConnection, Subscription
-from bot.platform_credentials import seal
-from bot.secrets import TokenCipher
+from billing.setup.approval_policy import apply_approval_policy
+from bot.runtime.platform_credentials import seal
+from bot.runtime.secrets import TokenCipher
 from platforms.sandbox import DEFAULT_API_KEY
 
 

@@ -22,23 +22,23 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
+from billing.books.service import SeatService
 from billing.models import Account, Member
 from billing.models import PlatformConnection as PlatformConnectionRow
-from billing.outcomes import AwaitingApproval, ReadyToConfirm
-from billing.seat_changes import SeatChanges
-from billing.service import SeatService
+from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.seats.service import SeatChanges
+from billing.setup.approval_policy import apply_approval_policy
 from billing.users import UserListing
 from billing.views import SeatChangeView
-from bot.platform_credentials import seal
-from bot.secrets import TokenCipher
-from bot.server import build_runtime
-from bot.settings import Settings
-from bot.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
-from bot.standin.bolt_tasks import bolt_listeners_finished
-from bot.standin.slack_api import RunningServer, serve_asgi
-from bot.standin.slack_driver import button
+from bot.offline.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
+from bot.offline.standin.bolt_tasks import bolt_listeners_finished
+from bot.offline.standin.slack_api import RunningServer, serve_asgi
+from bot.offline.standin.slack_driver import button
+from bot.runtime.platform_credentials import seal
+from bot.runtime.secrets import TokenCipher
+from bot.runtime.settings import Settings
+from bot.web.server import build_runtime
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
 from platforms.types import Product
 
@@ -219,7 +219,7 @@ async def start_stack(
     settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole app over HTTP on loopback ports, assembled as ``seatbot serve`` assembles it
-    (:func:`bot.server.build_runtime`), with ``acme`` seeded by ``seed``; ``settings`` adds to
+    (:func:`bot.web.server.build_runtime`), with ``acme`` seeded by ``seed``; ``settings`` adds to
     (or overrides) the stack's settings."""
     seeded = seed("acme", product="axiom", seats=10, team_id=TEAM, anchor=date(2026, 1, 1))
     service = SeatService(session_factory)

@@ -15,11 +15,11 @@ import asyncio
 import os
 from pathlib import Path
 
-from billing.outbox_delivery import Delivery
-from bot import webhook_sender
+from billing.events.delivery import Delivery
 from bot.cli import main
-from bot.webhook_config import Destination
-from bot.webhooks import AttemptResult
+from bot.webhooks.config import Destination
+from bot.webhooks.delivery import AttemptResult
+from bot.webhooks import sender as webhook_sender
 
 
 def _block_before_send(marker: Path) -> None:

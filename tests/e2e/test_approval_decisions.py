@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_approval_flow import by_channel, click_on
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account, AuditEvent, OutboxEvent
-from bot.standin import RecordedCall
-from bot.standin.slack_driver import button, text_input_value
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin import RecordedCall
+from bot.offline.standin.slack_driver import button, text_input_value
 from handlers import ids
 
 pytestmark = pytest.mark.slow

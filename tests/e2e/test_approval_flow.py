@@ -11,12 +11,12 @@ import pytest
 from seats_stack import NOW, Stack, blocks_text, buttons_of
 
 from billing.access import Caller
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account, AuditEvent, Member
-from billing.outcomes import AwaitingApproval, ReadyToConfirm
-from billing.seat_changes import SeatChanges
-from bot.standin import RecordedCall
+from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.seats.service import SeatChanges
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin import RecordedCall
 from handlers import ids
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ async def click_on(stack: Stack, post: RecordedCall, action_id: str, *, user: st
     """Click a button of a message the app posted (not ephemeral: it carries its ts)."""
     element = buttons_of(post.args)[action_id]
     mark = stack._seq()
-    from bot.standin.slack_driver import button
+    from bot.offline.standin.slack_driver import button
 
     result = await stack.driver.block_action(
         button(action_id, element["value"], block_id=element["block_id"]),
@@ -144,7 +144,7 @@ async def test_deny_asks_why_and_tells_the_owner(stack: Stack, policy: ApprovalP
     _, posts = await submit_decrease(stack)
     posted = by_channel(posts)
     element = buttons_of(posted["U_MANAGER"].args)[ids.DENY_ACTION]
-    from bot.standin.slack_driver import button
+    from bot.offline.standin.slack_driver import button
 
     mark = stack._seq()
     await stack.driver.block_action(

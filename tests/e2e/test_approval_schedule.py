@@ -18,9 +18,9 @@ import pytest
 from seats_stack import pending_approval
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.books.service import SeatService
 from billing.requests import RequestStatus
-from billing.service import SeatService
-from bot.standin import SlackStandIn, start_standin
+from bot.offline.standin import SlackStandIn, start_standin
 
 pytestmark = pytest.mark.slow
 

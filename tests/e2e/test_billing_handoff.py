@@ -19,10 +19,10 @@ from secret_scan import LogCollector
 from sqlalchemy.orm import Session, sessionmaker
 from webhook_harness import PATH, FlakyReceiver, ReceiverServer, eventually
 
+from billing.events.delivery import Outbox
 from billing.models import OutboxStatus
-from billing.outbox_delivery import Outbox
-from bot.webhook_config import new_webhook_secret
-from bot.webhook_receiver import ReceivedEvent
+from bot.webhooks.config import new_webhook_secret
+from bot.webhooks.receiver import ReceivedEvent
 from handlers import ids
 
 pytestmark = pytest.mark.slow

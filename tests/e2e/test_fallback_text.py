@@ -8,10 +8,10 @@ import pytest
 from fuzz_oracle import fallback_findings
 from seats_stack import Stack, buttons_of
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account
-from bot.standin.slack_driver import button, text_input_value
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin.slack_driver import button, text_input_value
 from handlers import ids
 
 pytestmark = pytest.mark.slow

@@ -8,11 +8,11 @@ import logging
 import pytest
 from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account
-from bot.standin import RecordedCall
-from bot.standin.slack_driver import (
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin import RecordedCall
+from bot.offline.standin.slack_driver import (
     button,
     number_input_value,
     static_select_value,

@@ -41,13 +41,13 @@ from seats_stack import connect_sandbox, pending_approval
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.books.service import SeatService
 from billing.models import LedgerEntry, SeatChangeRequest
 from billing.requests import RequestStatus
-from billing.service import SeatService
-from bot.metrics import required_series, series_names
-from bot.standin import SlackDriver, SlackStandIn, start_standin
-from bot.standin.slack_api import serve_asgi
-from bot.standin.slack_driver import button
+from bot.offline.standin import SlackDriver, SlackStandIn, start_standin
+from bot.offline.standin.slack_api import serve_asgi
+from bot.offline.standin.slack_driver import button
+from bot.web.metrics import required_series, series_names
 from handlers import ids
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 

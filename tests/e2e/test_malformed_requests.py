@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 from slack_harness import SlackHarness, serve_seatbot
 
-from bot.settings import Settings
-from bot.standin.bolt_tasks import bolt_listeners_finished
+from bot.offline.standin.bolt_tasks import bolt_listeners_finished
+from bot.runtime.settings import Settings
 from handlers import ids
 
 SIGNING_SECRET = "malformed-signing-secret-0123456789"
@@ -200,7 +200,7 @@ async def test_a_signed_malformed_request_gets_400_and_one_warning(
     assert [r for r in records if r.exc_info or r.levelno >= logging.ERROR] == []
     warnings = [r for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
-    assert warnings[0].name == "bot.server"
+    assert warnings[0].name == "bot.web.server"
     assert "\n" not in warnings[0].getMessage()
     assert MARKER not in caplog.text
     assert harness.standin.calls() == []  # nothing was acted on

@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 from seats_stack import CHANNEL, Stack, buttons_of
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account
-from bot.standin.slack_driver import number_input_value, static_select_value, text_input_value
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin.slack_driver import (
+    number_input_value,
+    static_select_value,
+    text_input_value,
+)
 from handlers import ids
 
 pytestmark = pytest.mark.slow

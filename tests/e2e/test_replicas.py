@@ -29,12 +29,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
+from billing.approvals.rules import ApprovalPolicy
+from billing.books.service import SeatService
 from billing.models import Account, LedgerEntry, Member, SeatChangeRequest
-from billing.service import SeatService
-from bot.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
-from bot.standin.slack_driver import button
+from billing.setup.approval_policy import apply_approval_policy
+from bot.offline.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
+from bot.offline.standin.slack_driver import button
 from handlers import ids
 
 pytestmark = pytest.mark.slow

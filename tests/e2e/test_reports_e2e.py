@@ -22,13 +22,13 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.job_claims import JobClaims
+from billing.jobs.claims import JobClaims
 from billing.models import JobStatus
-from billing.report_facts import DIGEST_JOB
-from billing.reports import Reports
+from billing.reports.facts import DIGEST_JOB
+from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserListing, UserStatus
-from bot.standin import SlackStandIn, start_standin
-from bot.standin.slack_api import serve_asgi
+from bot.offline.standin import SlackStandIn, start_standin
+from bot.offline.standin.slack_api import serve_asgi
 from platforms.sandbox import Fault, SandboxApp, SandboxConfig
 
 BOT_TOKEN = "xoxb-reports-e2e"

@@ -109,7 +109,7 @@ async def test_non_owner_cannot_confirm_an_owners_prompt(stack: Stack) -> None:
 async def test_other_workspace_cannot_use_a_request_id(stack: Stack) -> None:
     prompt = await stack.command("add 3 axiom")
     offered = buttons_of(prompt.args)[ids.CONFIRM_ACTION]
-    from bot.standin.slack_driver import button
+    from bot.offline.standin.slack_driver import button
 
     before = stack._seq()
     await stack.driver.block_action(

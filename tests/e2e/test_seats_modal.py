@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
 
-from bot.standin.slack_driver import number_input_value, static_select_value
+from bot.offline.standin.slack_driver import number_input_value, static_select_value
 from handlers import ids
 from platforms.sandbox import Fault
 

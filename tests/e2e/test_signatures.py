@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_harness import SlackHarness, serve_seatbot
 
-from bot.settings import Settings
-from bot.standin.slack_driver import sign_request
+from bot.offline.standin.slack_driver import sign_request
+from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -223,7 +223,7 @@ async def test_an_unexpected_error_shows_only_a_reference_and_logs_no_token(
     harness: SlackHarness, listener: PingListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    from bot.logging_setup import SecretRedactor, install_redactor
+    from bot.runtime.logging_setup import SecretRedactor, install_redactor
 
     install_redactor(SecretRedactor([SIGNING_SECRET, BOT_TOKEN]))
     result = await harness.driver.slash_command("explode", user_id="U1", channel_id="C1")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from deploy_harness import Replica, replica_environment
 
-from bot.standin import SlackDriver, SlackStandIn, start_standin
+from bot.offline.standin import SlackDriver, SlackStandIn, start_standin
 
 pytestmark = pytest.mark.slow
 

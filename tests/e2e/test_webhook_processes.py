@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from webhook_harness import FlakyReceiver, ReceiverServer, eventually, free_port
 
 from billing.models import OutboxStatus
-from bot.standin import SlackDriver, StandInServer, start_standin
-from bot.standin.slack_driver import button
-from bot.webhook_config import new_webhook_secret
+from bot.offline.standin import SlackDriver, StandInServer, start_standin
+from bot.offline.standin.slack_driver import button
+from bot.webhooks.config import new_webhook_secret
 from handlers import ids
 
 pytestmark = pytest.mark.slow

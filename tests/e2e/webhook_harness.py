@@ -1,4 +1,4 @@
-"""A billing system for the end-to-end tests: the verifying receiver (``bot.webhook_receiver``)
+"""A billing system for the end-to-end tests: the verifying receiver (``bot.webhooks.receiver``)
 behind a switchboard of faults, served on a loopback port that may be closed (connection
 refused) and opened later.
 
@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.standin.slack_api import RunningServer, serve_asgi
-from bot.webhook_receiver import WebhookReceiver
+from bot.offline.standin.slack_api import RunningServer, serve_asgi
+from bot.webhooks.receiver import WebhookReceiver
 
 PATH = "/hooks/seatbot"
 

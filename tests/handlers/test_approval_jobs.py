@@ -11,15 +11,15 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
-from billing.approval_rules import ApprovalPolicy
-from billing.approval_setup import apply_approval_policy
-from billing.approvals import Approvals
-from billing.job_claims import JobClaims
+from billing.approvals.rules import ApprovalPolicy
+from billing.approvals.service import Approvals
+from billing.books.service import SeatService
+from billing.jobs.claims import JobClaims
 from billing.models import Account
-from billing.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.requests import RequestStatus
-from billing.seat_changes import SeatChanges
-from billing.service import SeatService
+from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.seats.service import SeatChanges
+from billing.setup.approval_policy import apply_approval_policy
 from billing.users import UserListing
 from handlers.approval_jobs import ApprovalJobs
 from handlers.views import Message

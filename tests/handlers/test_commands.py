@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.products import MAX_SEATS, Product, product_aliases
-from billing.seat_rules import ChangeMode
+from billing.seats.rules import ChangeMode
 from handlers.commands import (
     ChangeSeats,
     OpenModal,

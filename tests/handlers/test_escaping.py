@@ -25,12 +25,17 @@ from slack_sdk.models.views import View
 
 import handlers.views
 from billing.access import AmbiguousAccount
-from billing.decrease import check_seat_change
 from billing.errors import NotAuthorised, NotFound, UserFacingError
+from billing.events.delivery import FailureNotice
 from billing.models import ProductReadStatus
 from billing.money import Money
-from billing.outbox_delivery import FailureNotice
-from billing.outcomes import (
+from billing.periods import Interval
+from billing.products import Product
+from billing.reports.facts import AccountReconciliation, DigestFacts
+from billing.reports.reconciliation import IdleUser, reconcile_product
+from billing.requests import RequestStatus
+from billing.seats.decrease import check_seat_change
+from billing.seats.outcomes import (
     AccountHistory,
     AlreadyApplied,
     ApprovalPrompt,
@@ -48,14 +53,9 @@ from billing.outcomes import (
     ReadyToConfirm,
     UsersNeeded,
 )
-from billing.periods import Interval
-from billing.products import Product
-from billing.reconciliation import IdleUser, reconcile_product
-from billing.report_facts import AccountReconciliation, DigestFacts
-from billing.requests import RequestStatus
 from billing.users import UserListing, UserStatus
 from billing.views import AccountView, SeatChangeView
-from bot.webhook_notices import failure_text
+from bot.webhooks.notices import failure_text
 from handlers.commands import Unrecognised
 from handlers.views import (
     Message,

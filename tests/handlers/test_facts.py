@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from billing.errors import UserFacingError
-from billing.outcomes import UsersNeeded
+from billing.seats.outcomes import UsersNeeded
 from billing.users import Level, PlatformUser, UserStatus
 from handlers.facts import PlatformFacts
 from platforms.types import Platform, Product

@@ -1,8 +1,9 @@
 """The Slack edge holds no rule: handlers/ never decides whether a change is allowed.
 
 Who may act, whether a decrease is allowed, whether a quote is stale and what a click does are
-billing's decisions (billing.access, billing.decrease, billing.seat_rules, billing.seat_changes).
-This test reads handlers/ and fails if it imports those rules, reads a role or a request status,
+billing's decisions (billing.access, billing.seats.decrease, billing.seats.rules,
+billing.seats.service). This test reads handlers/ and fails if it imports those rules, reads a role
+or a request status,
 or compares seat counts itself. Rendering a decision billing made (check.blocked, a field error
 from billing's own seat_count_problem) is fine.
 """
@@ -32,11 +33,16 @@ FORBIDDEN_NAMES = {
     "target_seats",
     "check_seat_count",
     "deletion_candidate_order",
-    "may_take_over",  # whether a claimed run may be taken over (billing.claim_rules)
+    "may_take_over",  # whether a claimed run may be taken over (billing.jobs.rules)
     "stale_after",
 }
 #: Billing modules handlers may not import at all (persistence and its rules).
-FORBIDDEN_MODULES = {"billing.models", "billing.repository", "billing.requests", "billing.renewal"}
+FORBIDDEN_MODULES = {
+    "billing.models",
+    "billing.storage",
+    "billing.requests",
+    "billing.seats.renewal",
+}
 #: Billing names the edge may use to pre-check a form in the ack (billing's own rule, re-run by
 #: the use case anyway).
 ALLOWED_RULE_CALLS = {"seat_count_problem", "clean_reason"}
@@ -85,7 +91,7 @@ def test_handlers_decide_nothing(path: Path) -> None:
         "from billing.models import Role\n",
         "if request.new_seats < request.old_seats:\n    pass\n",
         "allowed = role is Role.OWNER\n",
-        "from billing.decrease import check_seat_change\n",
+        "from billing.seats.decrease import check_seat_change\n",
         "status = request.status is RequestStatus.DRAFT\n",
     ],
 )
@@ -97,6 +103,6 @@ def test_the_edge_only_pre_checks_forms_with_billings_own_rules() -> None:
     used: set[str] = set()
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module == "billing.seat_rules":
+            if isinstance(node, ast.ImportFrom) and node.module == "billing.seats.rules":
                 used.update(alias.name for alias in node.names)
     assert used <= ALLOWED_RULE_CALLS | {"ChangeMode", "MAX_REASON_LENGTH"}

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.access import Caller
-from billing.approval_rules import ClickedMessage
+from billing.approvals.rules import ClickedMessage
 from billing.products import Product
 from handlers.payloads import (
     ModalContext,

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.job_claims import JobClaims
+from billing.jobs.claims import JobClaims
 from billing.models import ReconciliationRun
-from billing.reconciliation import ProductChange
-from billing.report_facts import AccountReconciliation
-from billing.reports import Reports
+from billing.reports.facts import AccountReconciliation
+from billing.reports.reconciliation import ProductChange
+from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserStatus
 from handlers import report_jobs
 from handlers.facts import PlatformFacts

@@ -28,10 +28,10 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.job_claims import JobClaims
+from billing.jobs.claims import JobClaims
 from billing.models import JobStatus
-from billing.report_facts import DIGEST_JOB, TrendPoint
-from billing.reports import Reports
+from billing.reports.facts import DIGEST_JOB, TrendPoint
+from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserStatus
 from handlers.facts import PlatformFacts
 from handlers.report_jobs import ReportJobs

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.decrease import check_seat_change
 from billing.errors import NotAuthorised
 from billing.money import Money
-from billing.outcomes import AccountHistory, FormPreview
 from billing.periods import Interval, period_at
 from billing.products import Product
 from billing.proration import DecreasePolicy, Proration, ProrationRule, prorate_quantity_change
 from billing.requests import RequestStatus
+from billing.seats.decrease import check_seat_change
+from billing.seats.outcomes import AccountHistory, FormPreview
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView, SeatChangeView, SubscriptionView
 from handlers import ids

@@ -1,4 +1,4 @@
-"""Reading user listings (``platforms.guard``) and deciding with them (``billing.decrease``),
+"""Reading user listings (``platforms.guard``) and deciding with them (``billing.seats.decrease``),
 against the sandbox and against hand-made platforms."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import httpx
 import pytest
 from platform_fakes import API_KEY, RecordingSleep, connection_for
 
-from billing.decrease import DecreaseVerdict as Verdict
-from billing.decrease import SeatCheck, deletion_candidate_order
-from billing.decrease import check_seat_change as decide
+from billing.seats.decrease import DecreaseVerdict as Verdict
+from billing.seats.decrease import SeatCheck, deletion_candidate_order
+from billing.seats.decrease import check_seat_change as decide
 from platforms.connection import RetryPolicy, Timeouts
 from platforms.factory import build_platform
 from platforms.guard import read_listing

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from platform_fakes import API_KEY
 
-from billing.decrease import DecreaseVerdict, check_seat_change
+from billing.seats.decrease import DecreaseVerdict, check_seat_change
 from platforms.connection import PlatformConnection
 from platforms.factory import build_platform
 from platforms.guard import read_listing

@@ -4,9 +4,9 @@ Revision ID: 0002_slack_installations
 Revises: 0001_initial
 Create Date: 2026-11-28
 
-Slack OAuth installations, bot tokens and OAuth states (``bot.slack_tables``). Every token
-column holds Fernet ciphertext (``bot.installations.TokenCipher``), never a token; instants are
-timestamps with time zone (UTC).
+Slack OAuth installations, bot tokens and OAuth states (``bot.runtime.slack_tables``). Every token
+column holds Fernet ciphertext (``bot.runtime.installations.TokenCipher``), never a token; instants
+are timestamps with time zone (UTC).
 """
 
 from __future__ import annotations

@@ -5,15 +5,16 @@ Revises: 0002_slack_installations
 Create Date: 2026-11-29
 
 Adds ``platform_connections.credentials_encrypted``: the Fernet ciphertext of a JSON object
-holding the connection's credentials (see ``bot.platform_credentials``). Rows whose ``options``
-still hold credentials have them moved there, in the same transaction, so that after this
+holding the connection's credentials (see ``bot.runtime.platform_credentials``). Rows whose
+``options`` still hold credentials have them moved there, in the same transaction, so that after
+this
 revision no credential is readable in the database.
 
 The key: :class:`bot.migrations.migration_cipher.LazyCipher` (handed in, or the environment's
 for this database), looked up only when a row holds credentials: a database without any
 (every new one) migrates without a key. On PostgreSQL without ``SEATBOT_TOKEN_KEYS`` and with
-credentials to move, the upgrade stops with ``bot.secrets.TokenKeyError`` and changes nothing.
-Downgrading decrypts them back into ``options`` (with the key found the same way).
+credentials to move, the upgrade stops with ``bot.runtime.secrets.TokenKeyError`` and changes
+nothing. Downgrading decrypts them back into ``options`` (with the key found the same way).
 """
 
 from __future__ import annotations

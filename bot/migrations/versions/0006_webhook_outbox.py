@@ -6,7 +6,7 @@ Create Date: 2026-11-30
 
 ``billing_webhooks`` holds each account's webhook (URL and the Fernet ciphertext of its
 Standard Webhooks secret); ``outbox_events`` the billing events, written in the transaction of
-the change they record and delivered by ``seatbot serve`` (see ``billing.outbox``).
+the change they record and delivered by ``seatbot serve`` (see ``billing.events.outbox``).
 
 Changes applied and periods renewed before this revision get their event too, so that
 ``seatbot check`` finds every applied change's event; they are stored as ``skipped``, not sent:
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from billing.events.outbox import EventLine, EventType, WebhookEvent, change_event, renewal_event
 from billing.money import Money
-from billing.outbox import EventLine, EventType, WebhookEvent, change_event, renewal_event
 
 revision: str = "0006_webhook_outbox"
 down_revision: str | None = "0005_reports"

@@ -6,7 +6,7 @@ Create Date: 2026-12-07
 
 A webhook URL's query may hold the receiver's secret (``?token=…``), so the URL is stored like
 the webhook secret: ``billing_webhooks.url_encrypted`` holds its Fernet ciphertext, and ``url``
-only its shown form (``billing.display.shown_url``: no password, no query value), for people
+only its shown form (``billing.formatting.shown_url``: no password, no query value), for people
 to read. Rows stored before this revision have their URL encrypted here, in the same
 transaction, with the key their secret was encrypted with (found as
 :class:`bot.migrations.migration_cipher.LazyCipher` finds it; a database without webhooks
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from billing.display import shown_url
+from billing.formatting import shown_url
 from bot.migrations.migration_cipher import LazyCipher
 
 revision: str = "0009_webhook_destinations"

@@ -1,0 +1,1 @@
+"""Approval by managers: deciding, and what time does to pending requests."""

@@ -1,0 +1,227 @@
+"""What approval stores: an account's policy, where a pending request was announced, the
+submission of a confirmed change to its approvers (draft → pending approval), and its closing
+when an approval finds its target already reached."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.access import Caller
+from billing.approvals.rules import ApprovalPolicy, Person, default_approvers
+from billing.errors import UserFacingError
+from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.models import ApprovalMessage, ApprovalPolicyRow, Role, Subscription
+from billing.products import Product
+from billing.requests import RequestStatus
+from billing.seats.decrease import SeatCheck
+from billing.seats.outcomes import AwaitingApproval, ChangeEnded, MessageRef
+from billing.seats.steps import Moved
+from billing.storage import (
+    LoadedRequest,
+    account_view,
+    audit,
+    get_subscription,
+    members_with_role,
+    move_request,
+    people,
+    people_json,
+    request_view,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """Where the edge posted an announcement of a pending request."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    recipient: str | None = None
+
+
+def policy_of(session: Session, account_id: int) -> ApprovalPolicy | None:
+    """The account's approval policy, or ``None`` when changes need no approval."""
+    row = session.scalars(
+        select(ApprovalPolicyRow).where(ApprovalPolicyRow.account_id == account_id)
+    ).one_or_none()
+    if row is None:
+        return None
+
+    def seconds(value: int | None) -> timedelta | None:
+        return None if value is None else timedelta(seconds=value)
+
+    return ApprovalPolicy(
+        approvers=people(row.approvers),
+        channel_id=row.channel_id,
+        require_decrease=row.require_decrease,
+        increase_over_seats=row.increase_over_seats,
+        net_charge_over_minor=row.net_charge_over_minor,
+        remind_after=seconds(row.remind_after_s),
+        escalate_after=seconds(row.escalate_after_s),
+        escalate_to=people(row.escalate_to),
+        expire_after=seconds(row.expire_after_s),
+    )
+
+
+def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
+    """Every Slack message posted about the request to its approvers."""
+    rows = session.scalars(
+        select(ApprovalMessage)
+        .where(ApprovalMessage.request_id == request_id)
+        .order_by(ApprovalMessage.id)
+    )
+    return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
+
+
+def recipient_of(session: Session, request_id: int, channel_id: str, ts: str) -> Person | None:
+    """Whom the message ``channel_id``/``ts`` about the request was sent to (an approver's
+    DM), or ``None`` for a shared post or a message not posted about it."""
+    row = session.scalars(
+        select(ApprovalMessage).where(
+            ApprovalMessage.request_id == request_id,
+            ApprovalMessage.channel_id == channel_id,
+            ApprovalMessage.ts == ts,
+        )
+    ).one_or_none()
+    if row is None or row.recipient is None:
+        return None
+    return (row.team_id, row.recipient)
+
+
+def record_posted(
+    session: Session,
+    request_id: int,
+    posted: list[PostedMessage] | tuple[PostedMessage, ...],
+    at: datetime,
+) -> None:
+    """Remember where the request was announced (each message once)."""
+    known = {(ref.channel_id, ref.ts) for ref in message_refs(session, request_id)}
+    for message in posted:
+        if (message.channel_id, message.ts) in known:
+            continue
+        session.add(
+            ApprovalMessage(
+                request_id=request_id,
+                channel_id=message.channel_id,
+                ts=message.ts,
+                team_id=message.team_id,
+                recipient=message.recipient,
+                posted_at=at,
+            )
+        )
+
+
+def submit(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    revision: int,
+    policy: ApprovalPolicy,
+    check: SeatCheck | None,
+    at: datetime,
+) -> AwaitingApproval:
+    """draft → pending approval (compare-and-set on status and revision), remembering whom it
+    was submitted to. The account's managers decide when the policy names nobody."""
+    request, account = loaded.request, loaded.account
+    requester: Person = (request.requested_by_team, request.requested_by_user)
+    managers = [
+        (m.team_id, m.user_id) for m in members_with_role(session, account.id, Role.MANAGER)
+    ]
+    deciders = tuple(p for p in policy.approvers if p != requester) or default_approvers(
+        managers, requester
+    )
+    if not deciders:
+        raise UserFacingError(
+            f"This change needs approval, but {account.display_name} has no one who can "
+            "approve it: ask the operator to name approvers (or managers)."
+        )
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.DRAFT,
+        RequestStatus.PENDING_APPROVAL,
+        revision=revision,
+        submitted_at=at,
+        approvers=people_json(deciders),
+        updated_at=at,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.submitted",
+        at,
+        request_id=request.id,
+        revision=revision,
+        approvers=[f"{team}:{user}" for team, user in deciders],
+        net_minor=request.net_minor,
+        currency=request.currency,
+        **{"from": RequestStatus.DRAFT.value, "to": RequestStatus.PENDING_APPROVAL.value},
+    )
+    session.refresh(request)
+    subscription = get_subscription(session, request.subscription_id)
+    event = seat_change_event(EventType.SEAT_CHANGE_REQUESTED, account, subscription, request, at)
+    record_event(session, event)
+    return AwaitingApproval(
+        account_view(account),
+        request_view(request, subscription),
+        tuple(user for team, user in deciders if team == caller.team_id),
+        policy.channel_id,
+        check,
+    )
+
+
+def close_reached(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    subscription: Subscription,
+    at: datetime,
+) -> ChangeEnded:
+    """pending approval → cancelled, when ``caller``'s approval finds that ``subscription``
+    already has the seats the request asks for (another change reached them): nothing to
+    change, nothing billed. The approver decided (``decided_by``, the audit's actor); the
+    billing system, told it was requested, gets its ``seat_change.cancelled``; the outcome
+    carries the approval messages to stamp. :class:`Moved` when the request moved meanwhile."""
+    request, account = loaded.request, loaded.account
+    label = Product(subscription.product).label
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.PENDING_APPROVAL,
+        RequestStatus.CANCELLED,
+        revision=request.quote_revision,
+        decided_by_team=caller.team_id,
+        decided_by_user=caller.user_id,
+        decided_at=at,
+        decision_reason=f"{label} already had {subscription.seats} seats; nothing to change.",
+        updated_at=at,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.cancelled",
+        at,
+        request_id=request.id,
+        reason="no_change",
+        seats_now=subscription.seats,
+        **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.CANCELLED.value},
+    )
+    session.refresh(request)
+    event = seat_change_event(EventType.SEAT_CHANGE_CANCELLED, account, subscription, request, at)
+    record_event(session, event)
+    return ChangeEnded(
+        account_view(account),
+        request_view(request, subscription),
+        f"{label} already has {subscription.seats} seats: another change reached them, so "
+        "this request is closed without changing anything; nothing was billed. The requester "
+        "is told.",
+        message_refs(session, request.id),
+    )

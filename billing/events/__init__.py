@@ -1,0 +1,1 @@
+"""The billing hand-off: events written to the outbox and their delivery."""

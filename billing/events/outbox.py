@@ -1,0 +1,343 @@
+"""The billing hand-off's events, and writing them to the outbox in the caller's transaction.
+
+An event is what the operator's billing system is told: a Standard Webhooks payload
+(``{"type", "timestamp", "data"}``) whose ``data`` always carries the account, the product,
+the request id (``null`` for a renewal), the event's idempotency key and the instant it
+happened; money is a decimal string plus its currency (``"-154.84"``, ``"USD"``), instants ISO
+8601 in UTC. The events and their fields are documented in ``docs/webhooks.md``.
+
+:func:`record_event` adds the row in the transaction that writes the ledger lines, so the event
+exists exactly when the change does: a rollback takes both away, a commit keeps both. The
+event's ``idempotency_key`` is unique and derived from what it records (the request's own key,
+the renewal's ledger key), and its ``webhook_id`` (the ``webhook-id`` header, the same on every
+retry) is derived from that key. Delivery is ``bot``'s job (:mod:`billing.events.delivery`
+holds its bookkeeping).
+
+Adding an event type is one line in :class:`EventType`; a seat-change request's transitions
+build theirs with :func:`seat_change_event` (``seat_change.applied`` adds its ledger lines).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billing.models import (
+    Account,
+    LedgerEntry,
+    OutboxEvent,
+    OutboxStatus,
+    SeatChangeRequest,
+    Subscription,
+)
+from billing.money import Money, sum_money
+
+
+class EventType(enum.StrEnum):
+    """What happened. The value is the event's ``type`` as the receiver sees it."""
+
+    SEAT_CHANGE_APPLIED = "seat_change.applied"  # seats changed; the ledger lines written
+    SUBSCRIPTION_RENEWED = "subscription.renewed"  # a new period billed in advance
+    # A change that needs approval: submitted, then exactly one of approved (followed in the
+    # same transaction by seat_change.applied), denied, cancelled or expired. These carry the
+    # quoted lines: nothing is billed until seat_change.applied.
+    SEAT_CHANGE_REQUESTED = "seat_change.requested"
+    SEAT_CHANGE_APPROVED = "seat_change.approved"
+    SEAT_CHANGE_DENIED = "seat_change.denied"
+    SEAT_CHANGE_CANCELLED = "seat_change.cancelled"
+    SEAT_CHANGE_EXPIRED = "seat_change.expired"
+
+
+#: The ``type`` of the test event ``seatbot webhooks test`` sends (never stored).
+PING = "ping"
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One money line of an event: a ledger line, or a quoted line (``ledger_key`` ``None``)."""
+
+    kind: str
+    quantity: int
+    amount: Money
+    period_start: datetime
+    period_end: datetime
+    ledger_key: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "kind": self.kind,
+            "quantity": self.quantity,
+            "amount": self.amount.to_decimal_string(),
+            "currency": self.amount.currency,
+            "period_start": instant(self.period_start),
+            "period_end": instant(self.period_end),
+        }
+        if self.ledger_key is not None:
+            line["ledger_key"] = self.ledger_key
+        return line
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """An event ready to store: its type, whose it is, its keys, when, and its ``data``."""
+
+    event_type: str
+    account_id: int
+    request_id: int | None
+    idempotency_key: str
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(hash=False)
+
+    @property
+    def webhook_id(self) -> str:
+        """The ``webhook-id`` of every delivery of this event."""
+        return webhook_id_for(self.idempotency_key)
+
+    def body(self) -> str:
+        """The JSON text sent to the receiver (the same bytes on every attempt)."""
+        return event_body(self.event_type, self.occurred_at, self.data)
+
+
+def instant(value: datetime) -> str:
+    """An aware instant as ISO 8601 in UTC (``2026-01-16T12:00:00+00:00``)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("events carry aware instants only")
+    return value.astimezone(UTC).isoformat()
+
+
+def event_body(event_type: str, occurred_at: datetime, data: Mapping[str, Any]) -> str:
+    """A Standard Webhooks payload as compact JSON text."""
+    document = {"type": event_type, "timestamp": instant(occurred_at), "data": dict(data)}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def webhook_id_for(idempotency_key: str) -> str:
+    """``msg_`` and 32 hex digits derived from the event's key: stable for the event, so a
+    receiver that deduplicates on ``webhook-id`` sees retries as one event."""
+    return "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def event_key(event_type: str, source_key: str) -> str:
+    """An event's idempotency key: its type and the key of what it records."""
+    return f"{event_type}:{source_key}"
+
+
+def _common(
+    *,
+    account: str,
+    product: str,
+    subscription_id: int,
+    request_id: int | None,
+    key: str,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "account": account,
+        "product": product,
+        "subscription_id": subscription_id,
+        "request_id": request_id,
+        "idempotency_key": key,
+        "occurred_at": instant(at),
+    }
+
+
+def _person(team_id: str | None, user_id: str | None) -> dict[str, str] | None:
+    if team_id is None or user_id is None:
+        return None
+    return {"team_id": team_id, "user_id": user_id}
+
+
+# -- building events from plain values (the migration backfills with these too) ---------------
+
+
+def change_event(
+    event_type: str,
+    *,
+    account_id: int,
+    account: str,
+    product: str,
+    subscription_id: int,
+    request_id: int,
+    request_key: str,
+    old_seats: int,
+    new_seats: int,
+    effective_at: datetime,
+    period_start: datetime,
+    period_end: datetime,
+    currency: str,
+    lines: Sequence[EventLine],
+    requested_by: tuple[str, str],
+    decided_by: tuple[str | None, str | None],
+    at: datetime,
+) -> WebhookEvent:
+    """A seat-change request's event (``event_type``) with its lines and their net."""
+    key = event_key(event_type, request_key)
+    data = _common(
+        account=account,
+        product=product,
+        subscription_id=subscription_id,
+        request_id=request_id,
+        key=key,
+        at=at,
+    )
+    net = sum_money([line.amount for line in lines], currency)
+    data.update(
+        {
+            "from_seats": old_seats,
+            "to_seats": new_seats,
+            "effective_at": instant(effective_at),
+            "period_start": instant(period_start),
+            "period_end": instant(period_end),
+            "currency": net.currency,
+            "lines": [line.document() for line in lines],
+            "net": net.to_decimal_string(),
+            "requested_by": _person(*requested_by),
+            "decided_by": _person(*decided_by),
+        }
+    )
+    return WebhookEvent(event_type, account_id, request_id, key, at, data)
+
+
+def renewal_event(
+    *,
+    account_id: int,
+    account: str,
+    product: str,
+    subscription_id: int,
+    line: EventLine,
+    at: datetime,
+) -> WebhookEvent:
+    """``subscription.renewed``: one new period billed in advance (``line`` is its ledger
+    line: seats × unit price)."""
+    if line.ledger_key is None:
+        raise ValueError("a renewal event records a ledger line")
+    event_type = EventType.SUBSCRIPTION_RENEWED.value
+    key = event_key(event_type, line.ledger_key)
+    data = _common(
+        account=account,
+        product=product,
+        subscription_id=subscription_id,
+        request_id=None,
+        key=key,
+        at=at,
+    )
+    data.update(
+        {
+            "seats": line.quantity,
+            "period_start": instant(line.period_start),
+            "period_end": instant(line.period_end),
+            "currency": line.amount.currency,
+            "lines": [line.document()],
+            "amount": line.amount.to_decimal_string(),
+        }
+    )
+    return WebhookEvent(event_type, account_id, None, key, at, data)
+
+
+# -- building events from rows --------------------------------------------------------------------
+
+
+def ledger_line(entry: LedgerEntry) -> EventLine:
+    """A ledger entry as an event line."""
+    return EventLine(
+        entry.kind,
+        entry.quantity,
+        Money(entry.amount_minor, entry.currency),
+        entry.period_start,
+        entry.period_end,
+        entry.idempotency_key,
+    )
+
+
+def quoted_lines(request: SeatChangeRequest) -> tuple[EventLine, ...]:
+    """A request's stored quote as event lines (no ledger keys: nothing is written yet)."""
+    return tuple(
+        EventLine(
+            str(item["kind"]),
+            int(item["quantity"]),
+            Money(int(item["amount_minor"]), request.currency),
+            request.quoted_period_start,
+            request.quoted_period_end,
+        )
+        for item in json.loads(request.quote_lines)
+    )
+
+
+def seat_change_event(
+    event_type: EventType,
+    account: Account,
+    subscription: Subscription,
+    request: SeatChangeRequest,
+    at: datetime,
+    decided_by: tuple[str, str] | None = None,
+    entries: Sequence[LedgerEntry] | None = None,
+) -> WebhookEvent:
+    """The event of a request's transition: its ledger ``entries`` when given (applied),
+    otherwise its stored quote; ``decided_by`` is ``(team_id, user_id)`` of who decided."""
+    lines = (
+        tuple(ledger_line(entry) for entry in entries)
+        if entries is not None
+        else quoted_lines(request)
+    )
+    return change_event(
+        event_type.value,
+        account_id=account.id,
+        account=account.name,
+        product=subscription.product,
+        subscription_id=subscription.id,
+        request_id=request.id,
+        request_key=request.idempotency_key,
+        old_seats=request.old_seats,
+        new_seats=request.new_seats,
+        effective_at=request.effective_at,
+        period_start=request.quoted_period_start,
+        period_end=request.quoted_period_end,
+        currency=request.currency,
+        lines=lines,
+        requested_by=(request.requested_by_team, request.requested_by_user),
+        decided_by=decided_by or (request.decided_by_team, request.decided_by_user),
+        at=at,
+    )
+
+
+def subscription_renewed(
+    account: Account, subscription: Subscription, entry: LedgerEntry, at: datetime
+) -> WebhookEvent:
+    """``subscription.renewed`` for the renewal ledger ``entry``."""
+    return renewal_event(
+        account_id=account.id,
+        account=account.name,
+        product=subscription.product,
+        subscription_id=subscription.id,
+        line=ledger_line(entry),
+        at=at,
+    )
+
+
+def record_event(
+    session: Session, event: WebhookEvent, *, status: OutboxStatus = OutboxStatus.PENDING
+) -> OutboxEvent:
+    """Add ``event`` to the outbox in the caller's transaction (due at once). Its key is
+    unique: recording the same event twice fails with the transaction."""
+    row = OutboxEvent(
+        webhook_id=event.webhook_id,
+        idempotency_key=event.idempotency_key,
+        event_type=event.event_type,
+        account_id=event.account_id,
+        request_id=event.request_id,
+        body=event.body(),
+        occurred_at=event.occurred_at,
+        status=status.value,
+        attempts=0,
+        next_attempt_at=event.occurred_at,
+    )
+    session.add(row)
+    session.flush()
+    return row

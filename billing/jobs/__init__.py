@@ -1,0 +1,1 @@
+"""Claiming scheduled work in the database, so that it is done once."""

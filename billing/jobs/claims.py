@@ -1,0 +1,458 @@
+"""Claiming scheduled work in the database, so that it is done once however many processes run.
+
+APScheduler 3 keeps its jobs in each process's memory, so every ``seatbot serve`` replica fires
+every job. The work itself is therefore claimed first: a row in ``job_runs``, unique on
+``(job_name, run_key)``. Only the caller whose claim wins does the work; the others are told
+it is taken (``None``). Reuse it for any job (digests, reports, approval reminders…)::
+
+    claims = JobClaims(session_factory)
+    claim = claims.claim("digest", "acme/2026-11-29", scheduled_for=due, at=now,
+                         account_id=account.id)
+    if claim is None:
+        return  # another process has it, or it is done
+    try:
+        ... do the work; claims.progress(claim, channel_id=..., message_ts=...) once posted
+    except Exception as error:
+        claims.fail(claim, at=clock(), error="what went wrong, in words")
+        raise
+    claims.succeed(claim, at=clock())
+
+The run key names the unit of work (for a daily job: the account and its local date), and
+``scheduled_for`` is when it was due, so a late run is recognised (``Claim.late``, recorded).
+
+A claim is won when (:func:`billing.jobs.rules.may_take_over`):
+
+- no row exists (the row is inserted, ``running``, attempt 1);
+- the row ``failed`` and fewer than ``max_attempts`` attempts were made (retried, attempt n+1);
+- the row is still ``running`` but its holder has not renewed it (:meth:`JobClaims.renew`) for
+  more than ``stale_after``: the process that held it crashed mid-run, or lost the database
+  (taken over, attempt n+1);
+- ``force=True`` and the row ``succeeded`` (to redo it, e.g. update a posted message).
+
+Every takeover is a compare-and-set on (status, attempts, last renewal), so two processes never
+both win, and a claim renewed meanwhile is not taken. What was already done survives a takeover
+(``Claim.channel_id``/``message_ts``/``detail``), so a retry can update a message that was
+posted before a crash rather than post it again. A holder that posts in parts renews its claim
+before each (which also re-reads what is recorded) and records each part with
+:meth:`JobClaims.record_posted` as soon as it exists, even when the claim was taken over
+meanwhile, so whoever holds the run resumes after it instead of repeating it.
+:meth:`skip` records a run that is too late to be worth doing, so it is logged once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.jobs.rules import main_message, may_take_over, renew_every, with_posted
+from billing.models import JobRun
+from billing.models import JobStatus as JobStatus  # re-exported for the job bodies
+from billing.periods import require_aware
+from billing.storage import Storage, execute_update
+
+#: A run still ``running`` after this long is taken to have crashed (its process died).
+DEFAULT_STALE_AFTER = timedelta(minutes=15)
+#: How many times a failing run is tried before it stays ``failed``.
+DEFAULT_MAX_ATTEMPTS = 5
+#: A run claimed more than this after it was due is marked late.
+DEFAULT_LATE_AFTER = timedelta(minutes=30)
+#: How often a write to a run is tried again when another process changed it meanwhile.
+_WRITE_TRIES = 20
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to do one run now. ``attempt`` is 1 for the first claim; ``late`` whether it
+    started more than the grace after ``scheduled_for``; the rest is what earlier attempts
+    recorded (``None``/empty on a first attempt)."""
+
+    id: int
+    job_name: str
+    run_key: str
+    account_id: int | None
+    scheduled_for: datetime
+    attempt: int
+    late: bool
+    channel_id: str | None
+    message_ts: str | None
+    detail: dict[str, Any]
+    previous_status: JobStatus | None
+
+
+@dataclass(frozen=True)
+class JobRunView:
+    """A claimed (or finished) run as stored."""
+
+    id: int
+    job_name: str
+    run_key: str
+    account_id: int | None
+    scheduled_for: datetime
+    status: JobStatus
+    attempts: int
+    late: bool
+    started_at: datetime
+    finished_at: datetime | None
+    channel_id: str | None
+    message_ts: str | None
+    detail: dict[str, Any]
+    #: When its holder last renewed the claim (``None``: never, since ``started_at``).
+    renewed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What :meth:`JobClaims.record_posted` did: ``recorded`` is what the run holds for that
+    part now (the given one, or the one recorded first), ``held`` whether the claim still is."""
+
+    recorded: str
+    held: bool
+
+
+class JobClaims:
+    """Claims on ``job_runs`` (see the module docstring). Times are aware UTC, passed in."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        late_after: timedelta = DEFAULT_LATE_AFTER,
+    ) -> None:
+        self._storage = Storage(session_factory)
+        self.stale_after = stale_after
+        self.max_attempts = max_attempts
+        self.late_after = late_after
+
+    def claim(
+        self,
+        job_name: str,
+        run_key: str,
+        *,
+        scheduled_for: datetime,
+        at: datetime,
+        account_id: int | None = None,
+        force: bool = False,
+    ) -> Claim | None:
+        """Claim the run, or ``None`` when another process holds it or it is done (or failed
+        ``max_attempts`` times). ``force`` also reclaims a run that succeeded."""
+        require_aware(scheduled_for)
+        require_aware(at)
+        late = at - scheduled_for > self.late_after
+        try:
+            with self._storage.write() as session:
+                row = JobRun(
+                    job_name=job_name,
+                    run_key=run_key,
+                    account_id=account_id,
+                    scheduled_for=scheduled_for,
+                    status=JobStatus.RUNNING.value,
+                    attempts=1,
+                    late=late,
+                    started_at=at,
+                    renewed_at=at,
+                    detail="{}",
+                )
+                session.add(row)
+                session.flush()
+                return _claim(row, None)
+        except IntegrityError:
+            pass  # the run exists: see whether it may be taken over
+        with self._storage.write() as session:
+            found = _find(session, job_name, run_key)
+            if found is None or not self._may_take_over(found, at, force=force):
+                return None
+            row = found
+            previous = JobStatus(row.status)
+            won = execute_update(
+                session,
+                update(JobRun)
+                .where(
+                    JobRun.id == row.id,
+                    JobRun.status == row.status,
+                    JobRun.attempts == row.attempts,
+                    JobRun.renewed_at.is_not_distinct_from(row.renewed_at),
+                )
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    attempts=row.attempts + 1,
+                    started_at=at,
+                    renewed_at=at,
+                    finished_at=None,
+                    # Redoing a finished run on purpose does not make it late.
+                    late=row.late or (late and previous is not JobStatus.SUCCEEDED),
+                ),
+            )
+            if won != 1:
+                return None
+            session.refresh(row)
+            return _claim(row, previous)
+
+    def _may_take_over(self, row: JobRun, at: datetime, *, force: bool) -> bool:
+        return self.may_claim(_view(row), at, force=force)
+
+    def may_claim(self, run: JobRunView, at: datetime, *, force: bool = False) -> bool:
+        """Whether the stored ``run`` may be claimed again at ``at`` (it failed with attempts
+        left, or its holder stopped renewing it; see the module docstring)."""
+        return may_take_over(
+            run.status,
+            run.attempts,
+            run.renewed_at or run.started_at,
+            at,
+            stale_after=self.stale_after,
+            max_attempts=self.max_attempts,
+            force=force,
+        )
+
+    @property
+    def renew_every(self) -> timedelta:
+        """How often a holder renews its claim (:func:`billing.jobs.rules.renew_every`)."""
+        return renew_every(self.stale_after)
+
+    def renew(self, claim: Claim, *, at: datetime) -> JobRunView | None:
+        """Renew ``claim`` (its holder is alive at ``at``, so it is not taken over for
+        ``stale_after`` more) and return the run as stored now; ``None`` if the claim was lost:
+        do nothing more for the run."""
+        require_aware(at)
+        with self._storage.write() as session:
+            renewed = execute_update(
+                session,
+                update(JobRun)
+                .where(
+                    JobRun.id == claim.id,
+                    JobRun.status == JobStatus.RUNNING.value,
+                    JobRun.attempts == claim.attempt,
+                )
+                .values(renewed_at=at),
+            )
+            row = session.get(JobRun, claim.id, populate_existing=True)
+            return None if renewed != 1 or row is None else _view(row)
+
+    def record_posted(
+        self,
+        claim: Claim,
+        key: str,
+        posted: str,
+        *,
+        index: int | None = None,
+        channel_id: str | None = None,
+    ) -> Posted:
+        """Record that ``posted`` (a message ``ts``, a file id) exists for ``key`` (as part
+        ``index``, or the one value), whoever holds the run's claim now: a takeover resumes
+        after it. The first record of a part wins (:func:`billing.jobs.rules.with_posted`);
+        the first of the run's top-level parts is its ``message_ts`` too."""
+        posted_now = Posted(posted, held=False)
+
+        def values(row: JobRun) -> dict[str, Any]:
+            nonlocal posted_now
+            detail, recorded = with_posted(_loads(row.detail), key, posted, index)
+            held = row.status == JobStatus.RUNNING.value and row.attempts == claim.attempt
+            posted_now = Posted(recorded, held)
+            changed: dict[str, Any] = {"detail": _dumps(detail)}
+            if channel_id is not None:
+                changed["channel_id"] = channel_id
+            first = main_message(detail)
+            if first is not None:
+                changed["message_ts"] = first
+            return changed
+
+        self._write(claim, values, held_only=False)
+        return posted_now
+
+    def progress(
+        self,
+        claim: Claim,
+        *,
+        channel_id: str | None = None,
+        message_ts: str | None = None,
+        **detail: Any,
+    ) -> bool:
+        """Record what the run has done so far (a posted message, more ``detail``), so that a
+        retry after a crash updates rather than repeats it. ``False`` if the claim was lost."""
+        return self._finish(claim, None, None, channel_id, message_ts, detail)
+
+    def succeed(self, claim: Claim, *, at: datetime, **detail: Any) -> bool:
+        """Mark the run done; ``False`` if another process took the claim over meanwhile."""
+        require_aware(at)
+        return self._finish(claim, JobStatus.SUCCEEDED, at, None, None, detail)
+
+    def fail(self, claim: Claim, *, at: datetime, error: str, **detail: Any) -> bool:
+        """Mark the run failed with ``error`` (words, no secrets): it is retried later, up to
+        ``max_attempts``; ``False`` if the claim was lost."""
+        require_aware(at)
+        return self._finish(claim, JobStatus.FAILED, at, None, None, dict(detail, error=error))
+
+    def _finish(
+        self,
+        claim: Claim,
+        status: JobStatus | None,
+        at: datetime | None,
+        channel_id: str | None,
+        message_ts: str | None,
+        detail: dict[str, Any],
+    ) -> bool:
+
+        def values(row: JobRun) -> dict[str, Any]:
+            changed: dict[str, Any] = {"detail": _dumps(dict(_loads(row.detail), **detail))}
+            if status is not None:
+                changed.update(status=status.value, finished_at=at)
+            if channel_id is not None:
+                changed["channel_id"] = channel_id
+            if message_ts is not None:
+                changed["message_ts"] = message_ts
+            return changed
+
+        return self._write(claim, values, held_only=True)
+
+    def _write(
+        self, claim: Claim, values: Callable[[JobRun], dict[str, Any]], *, held_only: bool
+    ) -> bool:
+        """Set ``values(row)`` on the claim's run, as a compare-and-set on its ``detail`` (and,
+        ``held_only``, on the claim still being held): read again and retried when another
+        process recorded something meanwhile, so nobody's record is lost. ``False`` when the
+        run is gone, or ``held_only`` and the claim was lost."""
+        for _ in range(_WRITE_TRIES):
+            with self._storage.write() as session:
+                row = session.get(JobRun, claim.id, populate_existing=True)
+                if row is None:
+                    return False
+                where = [JobRun.id == claim.id, JobRun.detail == row.detail]
+                if held_only:
+                    if row.status != JobStatus.RUNNING.value or row.attempts != claim.attempt:
+                        return False
+                    where += [
+                        JobRun.status == JobStatus.RUNNING.value,
+                        JobRun.attempts == claim.attempt,
+                    ]
+                if execute_update(session, update(JobRun).where(*where).values(**values(row))):
+                    return True
+        raise RuntimeError(f"job run {claim.id} kept changing while it was written")
+
+    def skip(
+        self,
+        job_name: str,
+        run_key: str,
+        *,
+        scheduled_for: datetime,
+        at: datetime,
+        reason: str,
+        account_id: int | None = None,
+    ) -> bool:
+        """Record that a run nobody did is skipped (too late); ``True`` only for the caller that
+        recorded it (log it then), ``False`` when the run already exists in any state."""
+        require_aware(at)
+        try:
+            with self._storage.write() as session:
+                session.add(
+                    JobRun(
+                        job_name=job_name,
+                        run_key=run_key,
+                        account_id=account_id,
+                        scheduled_for=scheduled_for,
+                        status=JobStatus.SKIPPED.value,
+                        attempts=0,
+                        late=True,
+                        started_at=at,
+                        finished_at=at,
+                        detail=json.dumps({"reason": reason}),
+                    )
+                )
+                session.flush()
+                return True
+        except IntegrityError:
+            return False
+
+    def find(self, job_name: str, run_key: str) -> JobRunView | None:
+        """The run, as stored, or ``None``."""
+        with self._storage.read() as session:
+            row = _find(session, job_name, run_key)
+            return None if row is None else _view(row)
+
+    def last_succeeded(
+        self, job_name: str, account_id: int, *, before: datetime
+    ) -> JobRunView | None:
+        """The account's latest run of ``job_name`` that succeeded before ``before``."""
+        with self._storage.read() as session:
+            row = session.scalars(
+                select(JobRun)
+                .where(
+                    JobRun.job_name == job_name,
+                    JobRun.account_id == account_id,
+                    JobRun.status == JobStatus.SUCCEEDED.value,
+                    JobRun.finished_at < before,
+                )
+                .order_by(JobRun.finished_at.desc(), JobRun.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _view(row)
+
+    def runs(self, job_name: str, *, account_id: int | None = None) -> list[JobRunView]:
+        """Every run of ``job_name`` (of one account, when given), oldest first."""
+        with self._storage.read() as session:
+            query = select(JobRun).where(JobRun.job_name == job_name)
+            if account_id is not None:
+                query = query.where(JobRun.account_id == account_id)
+            return [_view(row) for row in session.scalars(query.order_by(JobRun.id))]
+
+
+def _find(session: Session, job_name: str, run_key: str) -> JobRun | None:
+    return session.scalars(
+        select(JobRun)
+        .where(JobRun.job_name == job_name, JobRun.run_key == run_key)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _dumps(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, default=str)
+
+
+def _claim(row: JobRun, previous: JobStatus | None) -> Claim:
+    return Claim(
+        id=row.id,
+        job_name=row.job_name,
+        run_key=row.run_key,
+        account_id=row.account_id,
+        scheduled_for=row.scheduled_for,
+        attempt=row.attempts,
+        late=row.late,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        detail=_loads(row.detail),
+        previous_status=previous,
+    )
+
+
+def _view(row: JobRun) -> JobRunView:
+    return JobRunView(
+        id=row.id,
+        job_name=row.job_name,
+        run_key=row.run_key,
+        account_id=row.account_id,
+        scheduled_for=row.scheduled_for,
+        status=JobStatus(row.status),
+        attempts=row.attempts,
+        late=row.late,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        detail=_loads(row.detail),
+        renewed_at=row.renewed_at,
+    )

@@ -1,0 +1,128 @@
+"""Authorise → load: what every use case does first, for a caller identified by Slack ids.
+
+An account exists for a caller only when it belongs to their workspace or they hold a role in
+it; a request exists for them only when its account does. Then :func:`billing.access.authorise`
+decides whether they may do what they ask, before anything about the account is read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from billing.access import Action, Caller, authorise, choose_account
+from billing.errors import REQUEST_GONE, NotFound
+from billing.models import Account, Subscription
+from billing.periods import Interval, Period, period_at, zone
+from billing.products import Product
+from billing.storage import (
+    LoadedRequest,
+    account_view,
+    get_account,
+    is_visible,
+    load_request,
+    member_account_ids,
+    owners_in_team,
+    role_of,
+    subscription_view,
+    subscriptions_of,
+    visible_accounts,
+)
+from billing.views import SubscriptionView
+
+FORM_GONE = "This form has expired: close it and start again."
+
+
+def resolve_account(
+    session: Session, caller: Caller, name: str | None, channel_id: str | None
+) -> Account:
+    """The account a request from the caller's workspace acts on (see
+    :func:`billing.access.choose_account`)."""
+    accounts = visible_accounts(session, caller)
+    # One query for the caller's memberships: one per account made every command of an
+    # owner of hundreds of accounts (a reseller's operator) slower by hundreds of queries.
+    member_of = member_account_ids(session, caller)
+    chosen = choose_account(
+        [account_view(a) for a in accounts], name=name, channel_id=channel_id, member_of=member_of
+    )
+    return get_account(session, chosen.id)
+
+
+def visible_account(session: Session, caller: Caller, account_id: int) -> Account:
+    """The account a form names, if the caller's workspace may know of it."""
+    account = session.get(Account, account_id)
+    if account is None or not is_visible(session, account, caller):
+        raise NotFound(FORM_GONE)
+    return account
+
+
+def authorise_on(
+    session: Session,
+    caller: Caller,
+    account: Account,
+    action: Action,
+    *,
+    is_requester: bool = False,
+) -> None:
+    """Raise :class:`billing.errors.NotAuthorised` unless the caller may do ``action``."""
+    authorise(
+        action,
+        role_of(session, account.id, caller),
+        account_name=account.display_name,
+        owners=owners_in_team(session, account.id, caller.team_id),
+        is_requester=is_requester,
+    )
+
+
+def authorised_request(
+    session: Session, caller: Caller, request_id: int, action: Action
+) -> LoadedRequest:
+    """The request, if the caller may do ``action`` on it; a request of an account the caller's
+    workspace cannot see does not exist for them."""
+    loaded = load_request(session, request_id)
+    if not is_visible(session, loaded.account, caller):
+        raise NotFound(REQUEST_GONE)
+    request = loaded.request
+    is_requester = (request.requested_by_team, request.requested_by_user) == (
+        caller.team_id,
+        caller.user_id,
+    )
+    authorise_on(session, caller, loaded.account, action, is_requester=is_requester)
+    return loaded
+
+
+def require_aware(at: datetime) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("the use cases need timezone-aware instants")
+
+
+def period_of(subscription: Subscription, account: Account, at: datetime) -> Period:
+    """The subscription's billing period containing ``at``."""
+    return period_at(
+        subscription.anchor, Interval(subscription.interval), at, zone(account.timezone)
+    )
+
+
+def current_views(session: Session, account: Account, at: datetime) -> list[SubscriptionView]:
+    """The account's subscriptions, each with its period containing ``at``."""
+    return [
+        subscription_view(row, period_of(row, account, at))
+        for row in subscriptions_of(session, account.id)
+    ]
+
+
+def subscription_for(session: Session, account: Account, product: Product) -> Subscription:
+    """The account's subscription to ``product``."""
+    for row in subscriptions_of(session, account.id):
+        if row.product == product.value:
+            return row
+    raise NotFound(f"{account.display_name} has no {product.label} subscription.")
+
+
+def subscription_of(session: Session, account: Account, subscription_id: int) -> Subscription:
+    """The subscription a form names, if it belongs to ``account``."""
+    row = session.get(Subscription, subscription_id, populate_existing=True)
+    if row is None or row.account_id != account.id:
+        raise NotFound(f"That product is not part of {account.display_name}.")
+    return row

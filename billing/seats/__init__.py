@@ -1,0 +1,1 @@
+"""Seat changes: requesting, confirming, cancelling; reading an account."""

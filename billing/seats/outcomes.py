@@ -1,0 +1,246 @@
+"""What the seat-change use cases answer: frozen values the Slack edge and the CLI render.
+
+A use case that needs the platform's users answers :class:`UsersNeeded` first (only after it has
+authorised the caller); the edge lists them and calls the use case again with the listing. Every
+other answer is one of the outcome types below, each carrying what is needed to show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.products import Product
+from billing.proration import Proration
+from billing.seats.decrease import SeatCheck
+from billing.views import (
+    AccountView,
+    LedgerLineView,
+    SeatChangeView,
+    SubscriptionView,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsersNeeded:
+    """The use case needs the complete user listing of ``product`` for ``account_id``.
+
+    Handed out only to a caller already authorised to see those users; call the use case again
+    with ``users=`` the listing (complete or unknown)."""
+
+    account_id: int
+    product: Product
+
+
+# -- reading an account -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeats:
+    """``/seats status``: the account and its subscriptions at the instant asked; ``listings``
+    are the products whose users the caller may see (for the "users on the platform" column)."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHistory:
+    """``/seats history``: the account's most recent seat changes, newest first."""
+
+    account: AccountView
+    requests: tuple[SeatChangeView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeForm:
+    """The seat-change form: what may be changed, and whose users the caller may see."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FormPreview:
+    """The live preview under the form for one product and count.
+
+    ``problem`` replaces the quote when there is nothing to price (no count yet, the same
+    count); ``check`` is the decrease rule's answer for a decrease (``None`` for an increase).
+    ``users_shown`` is whether ``listing_count``/users may be shown (always, for an owner)."""
+
+    account: AccountView
+    subscription: SubscriptionView
+    new_seats: int | None
+    proration: Proration | None
+    check: SeatCheck | None
+    problem: str | None = None
+
+
+# -- a seat change ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyToConfirm:
+    """The stored quote, ready for the requester's Confirm (its buttons carry the revision).
+
+    ``note`` says why this prompt replaces an earlier one (a re-quote); ``check`` is the
+    decrease rule's answer that allowed a decrease (``None`` for an increase)."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecreaseBlocked:
+    """A decrease the users on the platform forbid: ``check.must_delete`` must go first."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck
+
+
+@dataclass(frozen=True, slots=True)
+class DecreaseUnverified:
+    """A decrease that cannot be checked: the platform could not be read (fails closed)."""
+
+    account: AccountView
+    request: SeatChangeView
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeApplied:
+    """Applied now: the seats changed and exactly these ledger lines were written."""
+
+    account: AccountView
+    request: SeatChangeView
+    ledger_lines: tuple[LedgerLineView, ...]
+    confirmed_by: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyApplied:
+    """An earlier click applied it; nothing more was written."""
+
+    account: AccountView
+    request: SeatChangeView
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeClosed:
+    """The request can no longer be acted on (cancelled, denied, expired…): ``message`` says
+    what became of it."""
+
+    account: AccountView
+    request: SeatChangeView
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEnded:
+    """A request pending approval (or a draft) closed just now without anything applied: it
+    expired (its deadline passed, found by the scheduler or by a decision that came too late),
+    or an approval found its target already reached (cancelled: nothing to change).
+    ``message`` says what happened to whoever's step found it; ``stamps`` are the approval
+    messages to mark; its requester is to be told."""
+
+    account: AccountView
+    request: SeatChangeView
+    message: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A Slack message Seatbot posted about a pending request (to update it later)."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCancelled:
+    """Withdrawn; the subscription keeps ``seats_now`` seats. ``stamps`` are the approval
+    messages to mark as cancelled (empty for a draft)."""
+
+    account: AccountView
+    request: SeatChangeView
+    seats_now: int
+    cancelled_by: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingApproval:
+    """Confirmed, and routed to approval by the account's policy: ``approvers`` (Slack user
+    ids, in the requester's workspace) decide; ``channel_id`` is the approvals channel, if
+    any; ``check`` is what the users on the platform allowed at submission (a decrease)."""
+
+    account: AccountView
+    request: SeatChangeView
+    approvers: tuple[str, ...]
+    channel_id: str | None
+    check: SeatCheck | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPrompt:
+    """A pending request as an approver sees it, with Approve / Deny (carrying the revision).
+    ``note`` says why it is shown again (the figures changed: approve again)."""
+
+    account: AccountView
+    request: SeatChangeView
+    check: SeatCheck | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDenied:
+    """Denied by ``denied_by`` for ``request.decision_reason``; ``stamps`` are the approval
+    messages to mark."""
+
+    account: AccountView
+    request: SeatChangeView
+    denied_by: str
+    stamps: tuple[MessageRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAccount:
+    """One account on a member's App Home: its subscriptions at a glance (``listings`` for the
+    users column), the member's open requests, those awaiting their approval, and recent
+    decisions."""
+
+    account: AccountView
+    subscriptions: tuple[SubscriptionView, ...]
+    listings: tuple[UsersNeeded, ...]
+    my_open: tuple[SeatChangeView, ...]
+    awaiting_me: tuple[SeatChangeView, ...]
+    recent: tuple[SeatChangeView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A member's App Home: every account they hold a role in."""
+
+    accounts: tuple[HomeAccount, ...]
+
+
+ChangeOutcome = (
+    ReadyToConfirm
+    | DecreaseBlocked
+    | DecreaseUnverified
+    | ChangeApplied
+    | AlreadyApplied
+    | ChangeClosed
+    | ChangeEnded
+    | ChangeCancelled
+    | AwaitingApproval
+    | ApprovalPrompt
+    | ChangeDenied
+)

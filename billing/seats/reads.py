@@ -1,0 +1,181 @@
+"""Reading an account for a person: ``/seats status``, ``/seats history``, the seat-change form
+and its live preview. Each use case authorises the caller before it reads anything; one that
+needs a platform's users answers :class:`~billing.seats.outcomes.UsersNeeded` first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.access import Action, Caller, may
+from billing.errors import NotFound
+from billing.periods import zone
+from billing.products import Product
+from billing.requests import RequestStatus
+from billing.scope import (
+    authorise_on,
+    current_views,
+    period_of,
+    require_aware,
+    resolve_account,
+    subscription_of,
+    visible_account,
+)
+from billing.seats.decrease import check_seat_change
+from billing.seats.outcomes import (
+    AccountHistory,
+    AccountSeats,
+    ChangeForm,
+    FormPreview,
+    Home,
+    HomeAccount,
+    UsersNeeded,
+)
+from billing.seats.rules import quote_change, seat_count_problem
+from billing.storage import (
+    Storage,
+    account_view,
+    member_accounts,
+    recent_requests,
+    request_view,
+    role_of,
+    subscription_view,
+)
+from billing.users import UserListing
+
+
+class AccountReads:
+    """What a member of an account may read of it (authorised per call)."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._storage = Storage(session_factory)
+
+    def status(
+        self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
+    ) -> AccountSeats:
+        """The account's subscriptions at ``at``, for a member with any role."""
+        require_aware(at)
+        with self._storage.read() as session:
+            account = resolve_account(session, caller, account_name, channel_id)
+            authorise_on(session, caller, account, Action.VIEW)
+            subscriptions = tuple(current_views(session, account, at))
+            return AccountSeats(
+                account_view(account),
+                subscriptions,
+                tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
+            )
+
+    def history(
+        self,
+        caller: Caller,
+        *,
+        account_name: str | None,
+        channel_id: str | None,
+        limit: int = 15,
+    ) -> AccountHistory:
+        """The account's most recent seat changes, newest first, for a member with any role."""
+        with self._storage.read() as session:
+            account = resolve_account(session, caller, account_name, channel_id)
+            authorise_on(session, caller, account, Action.VIEW)
+            rows = recent_requests(session, account.id, max(1, min(limit, 100)))
+            return AccountHistory(account_view(account), tuple(request_view(r, s) for r, s in rows))
+
+    def change_form(
+        self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
+    ) -> ChangeForm:
+        """What an owner may change (the seat-change form), with the users they may see."""
+        require_aware(at)
+        with self._storage.read() as session:
+            account = resolve_account(session, caller, account_name, channel_id)
+            authorise_on(session, caller, account, Action.REQUEST_CHANGE)
+            subscriptions = tuple(current_views(session, account, at))
+            if not subscriptions:
+                raise NotFound(f"{account.display_name} has no subscriptions yet.")
+            return ChangeForm(
+                account_view(account),
+                subscriptions,
+                tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
+            )
+
+    def preview(
+        self,
+        caller: Caller,
+        *,
+        account_id: int,
+        subscription_id: int,
+        new_seats: int | None,
+        at: datetime,
+        users: UserListing | None = None,
+    ) -> FormPreview | UsersNeeded:
+        """The form's live preview: the quote for ``new_seats`` and, for a decrease, what the
+        users on the platform allow. Always needs the listing (the form shows the users)."""
+        require_aware(at)
+        with self._storage.read() as session:
+            account = visible_account(session, caller, account_id)
+            authorise_on(session, caller, account, Action.REQUEST_CHANGE)
+            subscription = subscription_of(session, account, subscription_id)
+            product = Product(subscription.product)
+            if users is None:
+                return UsersNeeded(account.id, product)
+            view = subscription_view(subscription, period_of(subscription, account, at))
+            if new_seats is None:
+                return FormPreview(
+                    account_view(account),
+                    view,
+                    None,
+                    None,
+                    None,
+                    problem="Enter the new number of seats (a whole number).",
+                )
+            problem = seat_count_problem(new_seats, subscription.seats, product)
+            if problem is not None:
+                return FormPreview(account_view(account), view, new_seats, None, None, problem)
+            proration = quote_change(view, new_seats, at, view.period, zone(account.timezone))
+            check = (
+                check_seat_change(subscription.seats, new_seats, users)
+                if new_seats < subscription.seats
+                else None
+            )
+            return FormPreview(account_view(account), view, new_seats, proration, check)
+
+    def home(self, caller: Caller, *, at: datetime, recent: int = 5) -> Home:
+        """The caller's App Home: each account they hold a role in (any role), with what they
+        may act on. Nothing about accounts they hold no role in."""
+        require_aware(at)
+        with self._storage.read() as session:
+            accounts = [
+                account
+                for account in member_accounts(session, caller)
+                if may(Action.VIEW, role_of(session, account.id, caller))
+            ]
+            me = (caller.team_id, caller.user_id)
+            shown: list[HomeAccount] = []
+            for account in accounts:
+                subscriptions = tuple(current_views(session, account, at))
+                requests = [
+                    request_view(r, s) for r, s in recent_requests(session, account.id, 200)
+                ]
+                open_statuses = {RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL}
+                shown.append(
+                    HomeAccount(
+                        account_view(account),
+                        subscriptions,
+                        tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
+                        tuple(
+                            r
+                            for r in requests
+                            if (r.requested_by_team, r.requested_by_user) == me
+                            and r.status in open_statuses
+                        ),
+                        tuple(
+                            r
+                            for r in requests
+                            if r.status is RequestStatus.PENDING_APPROVAL
+                            and me in r.approvers
+                            and (r.requested_by_team, r.requested_by_user) != me
+                        ),
+                        tuple(r for r in requests if r.decided_at is not None)[:recent],
+                    )
+                )
+            return Home(tuple(shown))

@@ -1,0 +1,263 @@
+"""The steps a seat-change use case persists: apply, re-quote, answer with the prompt, report
+a settled request. Each runs in the caller's transaction and moves rows only by compare-and-set;
+a lost race raises :class:`Moved`, and the use case rolls back and reports what won."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from billing.access import Caller
+from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.models import Account, SeatChangeRequest, Subscription
+from billing.periods import zone
+from billing.products import Product
+from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.seats.decrease import SeatCheck
+from billing.seats.outcomes import (
+    AlreadyApplied,
+    ChangeApplied,
+    ChangeCancelled,
+    ChangeClosed,
+    ChangeOutcome,
+    DecreaseBlocked,
+    DecreaseUnverified,
+    ReadyToConfirm,
+)
+from billing.seats.rules import Staleness, quote_change
+from billing.storage import (
+    LoadedRequest,
+    account_view,
+    audit,
+    get_subscription,
+    ledger_view,
+    move_request,
+    move_subscription_seats,
+    request_view,
+    requote_request,
+    stored_period,
+    subscription_view,
+    write_applied_lines,
+)
+
+SETTLED_MESSAGES = {
+    RequestStatus.PENDING_APPROVAL: "This seat change is waiting for a manager's approval.",
+    RequestStatus.APPROVED: "This seat change is approved and being applied.",
+    RequestStatus.DENIED: "This seat change was denied.",
+    RequestStatus.CANCELLED: "This seat change was cancelled.",
+    RequestStatus.EXPIRED: "This seat change expired; request it again.",
+    RequestStatus.FAILED: "This seat change could not be applied; request it again.",
+}
+
+
+class Moved(Exception):
+    """A compare-and-set lost: another click, retry or replica changed the row first."""
+
+
+def apply(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    subscription: Subscription,
+    revision: int,
+    at: datetime,
+    *,
+    from_status: RequestStatus = RequestStatus.DRAFT,
+) -> ChangeApplied:
+    """``from_status`` (a draft its owner confirms, or a request pending approval that an
+    approver approves) → approved → applied: the compare-and-sets, the ledger lines and their
+    outbox event, or nothing. ``caller`` is who decided."""
+    request, account = loaded.request, loaded.account
+    if not move_request(
+        session,
+        request.id,
+        from_status,
+        RequestStatus.APPROVED,
+        revision=revision,
+        decided_by_team=caller.team_id,
+        decided_by_user=caller.user_id,
+        decided_at=at,
+        updated_at=at,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.approved",
+        at,
+        request_id=request.id,
+        revision=revision,
+        **{"from": from_status.value, "to": RequestStatus.APPROVED.value},
+    )
+    decided_by = (caller.team_id, caller.user_id)
+    if from_status is RequestStatus.PENDING_APPROVAL:
+        # The billing system heard it was requested: now that it is approved (written only
+        # by the click that won the compare-and-set above).
+        approved = seat_change_event(
+            EventType.SEAT_CHANGE_APPROVED, account, subscription, request, at, decided_by
+        )
+        record_event(session, approved)
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.APPROVED,
+        RequestStatus.APPLIED,
+        applied_at=at,
+        updated_at=at,
+    ):
+        raise Moved
+    if not move_subscription_seats(
+        session, subscription.id, version=request.quoted_version, seats=request.new_seats
+    ):
+        raise Moved  # another change landed first: rolled back, then quoted again
+    entries = write_applied_lines(session, request, at)
+    # The billing hand-off: its outbox event, in this same transaction.
+    event = seat_change_event(
+        EventType.SEAT_CHANGE_APPLIED, account, subscription, request, at, decided_by, entries
+    )
+    record_event(session, event)
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.applied",
+        at,
+        request_id=request.id,
+        revision=revision,
+        idempotency_key=request.idempotency_key,
+        **{"from": RequestStatus.APPROVED.value, "to": RequestStatus.APPLIED.value},
+        product=subscription.product,
+        old_seats=request.old_seats,
+        new_seats=request.new_seats,
+        net_minor=request.net_minor,
+        currency=request.currency,
+        ledger_keys=[entry.idempotency_key for entry in entries],
+    )
+    session.refresh(request)
+    fresh = get_subscription(session, subscription.id)
+    return ChangeApplied(
+        account_view(account),
+        request_view(request, fresh),
+        tuple(ledger_view(entry, fresh) for entry in entries),
+        caller.user_id,
+    )
+
+
+def requote(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    subscription: Subscription,
+    stale: Staleness,
+    at: datetime,
+) -> ChangeOutcome | None:
+    """Store a fresh quote on the open request (a draft, or one pending approval;
+    compare-and-set on its status and revision); ``None`` when stored, or the outcome when the
+    change no longer changes anything."""
+    request, account = loaded.request, loaded.account
+    status = RequestStatus(request.status)
+    if status not in OPEN_STATUSES:
+        raise Moved  # decided meanwhile: the caller reports what it became
+    if request.new_seats == subscription.seats:
+        if not move_request(
+            session,
+            request.id,
+            status,
+            RequestStatus.CANCELLED,
+            revision=request.quote_revision,
+            updated_at=at,
+        ):
+            raise Moved
+        audit(
+            session,
+            account.id,
+            caller.actor,
+            "request.cancelled",
+            at,
+            request_id=request.id,
+            reason="no_change",
+            **{"from": status.value, "to": RequestStatus.CANCELLED.value},
+        )
+        session.refresh(request)
+        return ChangeClosed(
+            account_view(account),
+            request_view(request, subscription),
+            f"{Product(subscription.product).label} already has {subscription.seats} seats; "
+            "nothing to change.",
+        )
+    view = subscription_view(subscription, stored_period(subscription))
+    proration = quote_change(view, request.new_seats, at, view.period, zone(account.timezone))
+    if not requote_request(
+        session,
+        request.id,
+        revision=request.quote_revision,
+        proration=proration,
+        subscription_version=subscription.version,
+        at=at,
+        status=status,
+    ):
+        raise Moved
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.requoted",
+        at,
+        request_id=request.id,
+        cause=stale.value,
+        revision=request.quote_revision + 1,
+        old_seats=proration.old_quantity,
+        net_minor=proration.net.minor,
+    )
+    return None
+
+
+def present(
+    session: Session,
+    caller: Caller,
+    account: Account,
+    request: SeatChangeRequest,
+    subscription: Subscription,
+    check: SeatCheck | None,
+    note: str | None,
+    at: datetime,
+) -> ChangeOutcome:
+    """The draft's prompt, or why its decrease cannot go ahead (``check``)."""
+    view = request_view(request, subscription)
+    if check is None or check.allowed:
+        return ReadyToConfirm(account_view(account), view, check, note)
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.refused",
+        at,
+        request_id=request.id,
+        reason=check.verdict.value,
+    )
+    if check.reason is not None:
+        return DecreaseUnverified(account_view(account), view, check.reason)
+    return DecreaseBlocked(account_view(account), view, check)
+
+
+def settled(session: Session, loaded: LoadedRequest) -> ChangeOutcome:
+    request, subscription, account = loaded.request, loaded.subscription, loaded.account
+    view = request_view(request, subscription)
+    status = RequestStatus(request.status)
+    if status is RequestStatus.APPLIED:
+        return AlreadyApplied(account_view(account), view)
+    if status is RequestStatus.DRAFT:
+        return ReadyToConfirm(account_view(account), view)
+    return ChangeClosed(account_view(account), view, SETTLED_MESSAGES[status])
+
+
+def cancelled(session: Session, loaded: LoadedRequest, caller: Caller) -> ChangeCancelled:
+    subscription = get_subscription(session, loaded.request.subscription_id)
+    return ChangeCancelled(
+        account_view(loaded.account),
+        request_view(loaded.request, subscription),
+        subscription.seats,
+        caller.user_id,
+    )

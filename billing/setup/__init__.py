@@ -1,0 +1,1 @@
+"""Setting accounts up as the operator's accounts file describes them."""

@@ -1,0 +1,1 @@
+"""The product offline: the demo, ``seatbot dev``, the Slack stand-in."""

@@ -1,0 +1,1 @@
+"""The runtime: settings, database, secrets, logging, the scheduler, wiring."""

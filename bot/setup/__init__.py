@@ -1,0 +1,1 @@
+"""The operator's accounts file: read, validated, loaded."""

@@ -1,0 +1,1 @@
+"""The web server: routes, signature and envelope checks, limits, readiness, metrics."""

@@ -1,0 +1,292 @@
+"""The Bolt app factory: the one place the Slack app is assembled (nothing is built at import).
+
+Two ways to be installed:
+
+* one workspace, with ``SLACK_BOT_TOKEN``;
+* many workspaces, with ``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET``: Bolt's OAuth flow
+  (``/slack/install``, ``/slack/oauth_redirect``) saves each installation in our database
+  through the installation store the caller passes (tokens encrypted at rest), and the
+  ``app_uninstalled``/``tokens_revoked`` events delete them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.models.blocks import SectionBlock
+from slack_sdk.models.views import View
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime.installations import TokenCipher
+from bot.runtime.settings import Settings
+from handlers.deps import HandlerDeps
+from handlers.request_ids import new_reference
+from handlers.views import unexpected_error_message
+
+logger = logging.getLogger(__name__)
+
+# The bot scopes Seatbot asks for: the same list as manifest.yml (a test keeps them equal).
+BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "files:write")
+
+ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
+
+
+class ConfigurationError(ValueError):
+    """The settings cannot make a working Slack app; the message names the missing setting."""
+
+
+def generic_error_text(reference: str) -> str:
+    """What a user sees when something unexpected failed: no detail, only a reference id (the
+    one wording, :func:`handlers.views.unexpected_error_message`)."""
+    return unexpected_error_message(reference).text
+
+
+def oauth_enabled(settings: Settings) -> bool:
+    """Whether the settings ask for installation into many workspaces (OAuth)."""
+    return bool(settings.slack_client_id and settings.slack_client_secret)
+
+
+def check_configuration(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` (or ``bot.runtime.installations.TokenKeyError``) when the
+    settings can't make a working ``seatbot serve``; touches nothing (no database, no
+    network), so ``run_server`` calls it first."""
+    _check_slack_settings(settings)
+    if oauth_enabled(settings):
+        TokenCipher.from_settings(settings)  # OAuth stores tokens encrypted: a key is needed
+
+
+def _check_slack_settings(settings: Settings) -> None:
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
+        raise ConfigurationError(
+            "SLACK_SIGNING_SECRET is not set: Slack requests can't be verified."
+        )
+    if not oauth_enabled(settings) and settings.slack_bot_token is None:
+        raise ConfigurationError(
+            "Set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installation into many workspaces)."
+        )
+
+
+def build_app(
+    settings: Settings,
+    deps: HandlerDeps,
+    *,
+    installation_store: AsyncInstallationStore | None = None,
+    state_store: AsyncOAuthStateStore | None = None,
+    register: ListenerRegistrar | None = None,
+    scopes: Sequence[str] = BOT_SCOPES,
+    redirect_uri: str | None = None,
+) -> AsyncApp:
+    """Assemble the Bolt app.
+
+    ``register(app, deps)`` adds the listeners (default: ``handlers.register_listeners``).
+    In OAuth mode ``installation_store`` and ``state_store`` are required (see
+    ``bot.runtime.installations``). Raises :class:`ConfigurationError` when a required setting is
+    missing.
+    """
+    _check_slack_settings(settings)
+    signing_secret = _secret(settings.slack_signing_secret)
+    common: dict[str, Any] = {
+        "name": "seatbot",
+        "signing_secret": signing_secret,
+        # Over Socket Mode there is no HTTP request to verify; over HTTP there always is.
+        "request_verification_enabled": signing_secret is not None,
+        # A request no listener wants: one warning line from our error handler instead of
+        # Bolt's multi-line suggestion of listener code (which quotes the request body).
+        "raise_error_for_unhandled_request": True,
+    }
+    if oauth_enabled(settings):
+        if installation_store is None or state_store is None:
+            raise ConfigurationError(
+                "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, so an installation store and an "
+                "OAuth state store are needed."
+            )
+        client = AsyncWebClient(base_url=settings.slack_api_url)  # tokens come per workspace
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=_secret(settings.slack_client_secret),
+            scopes=list(scopes),
+            user_scopes=[],
+            redirect_uri=redirect_uri,
+            installation_store=installation_store,
+            state_store=state_store,
+        )
+        # Bolt's default looks the workspace up in the store *and* calls auth.test on every
+        # request; caching auth.test by token keeps the store lookup (so an uninstall takes
+        # effect at once) and saves a Slack round trip before every ack.
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=logging.getLogger("slack_bolt.authorize"),
+            installation_store=installation_store,
+            client_id=settings.slack_client_id,
+            client_secret=_secret(settings.slack_client_secret),
+            cache_enabled=True,
+            client=client,
+        )
+        app = AsyncApp(
+            **common,
+            client=client,
+            installation_store=installation_store,
+            oauth_settings=oauth_settings,
+            authorize=authorize,  # type: ignore[arg-type]  # Bolt takes an AsyncAuthorize too
+        )
+        app.enable_token_revocation_listeners()
+    else:
+        # The token, not a client: AsyncApp reads SLACK_BOT_TOKEN from the environment when no
+        # token is given, and warns that it is unused whenever a client comes with one. Bolt
+        # builds the client from the token; only its Web API address is ours to set.
+        app = AsyncApp(**common, token=_secret(settings.slack_bot_token))
+        app.client.base_url = settings.slack_api_url
+        app.event("app_uninstalled")(_single_workspace_uninstalled)
+        app.event("tokens_revoked")(_single_workspace_tokens_revoked)
+
+    app.middleware(_keep_acks)
+    app.error(_on_unexpected_error)
+    if register is None:
+        from handlers import register_listeners
+
+        register = register_listeners
+    register(app, deps)
+    return app
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+async def _single_workspace_uninstalled(context: dict[str, Any]) -> None:
+    # Nothing is stored per workspace in this mode: the operator's token just stops working.
+    logger.warning(
+        "Seatbot was uninstalled from workspace %s; SLACK_BOT_TOKEN no longer works.",
+        context.get("team_id"),
+    )
+
+
+async def _single_workspace_tokens_revoked(context: dict[str, Any]) -> None:
+    logger.warning("Slack revoked tokens of workspace %s.", context.get("team_id"))
+
+
+class _KeptAck(AsyncAck):
+    """An ``ack()`` that stays given.
+
+    When a listener raises after acknowledging, Bolt's asyncio listener runner sets
+    ``ack.response`` back to ``None``; if its ack poll (every 10 ms) had not seen the ack yet,
+    Bolt then waits out the 3 s ack timeout, warns that the listener never acked and answers
+    404 ("unhandled request"). Keeping the ack lets Bolt answer with it, as it does when the
+    listener raises later.
+    """
+
+    _given: BoltResponse | None = None
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._given
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None:
+            self._given = value
+
+
+async def _keep_acks(context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
+    context["ack"] = _KeptAck()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+    await next_()
+
+
+def error_ack(body: dict[str, Any], reference: str) -> BoltResponse:
+    """The HTTP answer to a request that failed before it was acknowledged: 200 (Slack shows
+    its own vague error for a 5xx), and for a modal submission an update of the modal that
+    shows :func:`generic_error_text` (a submission has nowhere else to say it)."""
+    if body.get("type") != "view_submission":
+        return BoltResponse(status=200, body="")
+    view = View(
+        type="modal",
+        title="Seatbot",
+        close="Close",
+        blocks=[SectionBlock(text=generic_error_text(reference))],
+    )
+    return BoltResponse(status=200, body={"response_action": "update", "view": view.to_dict()})
+
+
+def _request_kind(body: dict[str, Any]) -> str:
+    kind = body.get("type")
+    if isinstance(kind, str):
+        return kind
+    return "slash_command" if "command" in body else "unknown"
+
+
+def _team_of(body: dict[str, Any]) -> object:
+    team = body.get("team")
+    return team.get("id") if isinstance(team, dict) else body.get("team_id")
+
+
+def _unhandled(body: dict[str, Any]) -> str:
+    """What a request nobody listens to was for: its command, action, view or event name
+    (quoted and cut short: it comes from the request)."""
+    what, name = "callback", body.get("callback_id")
+    actions, view, event = body.get("actions"), body.get("view"), body.get("event")
+    if "command" in body:
+        what, name = "command", body["command"]
+    elif isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        what, name = "action", actions[0].get("action_id")
+    elif isinstance(view, dict):
+        what, name = "view", view.get("callback_id")
+    elif isinstance(event, dict):
+        what, name = "event", event.get("type")
+    return f"{what} {str(name)[:64]!r}"
+
+
+async def _on_unexpected_error(
+    error: Exception,
+    body: dict[str, Any],
+    respond: AsyncRespond | None,
+    response: BoltResponse | None,
+) -> BoltResponse | None:
+    """Log the failure under a fresh reference id and tell the user only that id.
+
+    ``response`` is Bolt's answer-to-be when the request was not acknowledged yet (None
+    after the ack): the answer becomes :func:`error_ack` instead of Bolt's 500. A request
+    no listener wants (Bolt's 404) is one warning line, not an error.
+    """
+    kind, team = _request_kind(body), _team_of(body)
+    if isinstance(error, BoltUnhandledRequestError):
+        logger.warning(
+            "No listener for a %s request (%s) from team %s", kind, _unhandled(body), team
+        )
+        return None
+    reference = new_reference()
+    logger.error(
+        "Unexpected %s while handling a %s request from team %s (reference %s)",
+        type(error).__name__,
+        kind,
+        team,
+        reference,
+        exc_info=error,
+    )
+    if respond is not None and respond.response_url is not None:
+        try:
+            apology = unexpected_error_message(reference)
+            await respond(
+                text=apology.text,
+                blocks=apology.blocks,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        except Exception as failure:  # the apology must never raise in its turn
+            logger.warning(
+                "Could not tell the user about error reference %s (%s)",
+                reference,
+                type(failure).__name__,
+            )
+    return None if response is None else error_ack(body, reference)

@@ -1,0 +1,1 @@
+"""The billing hand-off over HTTP: destinations, signing, the sender, notices."""

@@ -1,0 +1,91 @@
+"""The transcript renderer shows Block Kit as a person would read it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from billing.money import Money
+from billing.periods import Interval, period_at
+from billing.products import Product
+from billing.proration import DecreasePolicy, ProrationRule, prorate_quantity_change
+from billing.requests import RequestStatus
+from billing.users import Level, PlatformUser, UserListing, UserStatus
+from billing.views import AccountView, SeatChangeView, SubscriptionView
+from bot.offline.render import plain, render_blocks, render_message, render_view
+from handlers.views import (
+    Locale,
+    ModalModel,
+    ProductChoice,
+    confirmation_prompt,
+    seat_change_modal,
+    status_message,
+)
+
+TZ = ZoneInfo("UTC")
+ACME = AccountView(1, "acme", "Acme", "USD", "UTC", "T1", None)
+AT = datetime(2026, 1, 16, 12, tzinfo=UTC)
+PERIOD = period_at(date(2026, 1, 1), Interval.MONTHLY, AT, TZ)
+
+
+def test_plain_strips_mrkdwn() -> None:
+    assert plain("*Axiom* for <@U1>: `x` _now_ &lt;b&gt;") == "Axiom for @U1: x now <b>"
+    assert plain(":white_check_mark: Done") == "✅ Done"
+    assert plain("2 × 3 = *-$1.00*") == "2 × 3 = -$1.00"
+
+
+def test_prompt_shows_lines_and_buttons() -> None:
+    quote = prorate_quantity_change(
+        old_quantity=10,
+        new_quantity=13,
+        unit_price=Money.parse("30", "USD"),
+        period=PERIOD,
+        at=AT,
+        tz=TZ,
+    )
+    request = SeatChangeView(
+        9, 1, 1, Product.AXIOM, 10, 13, "", RequestStatus.DRAFT, 1, "scr_x", "T1", "U1", AT, AT,
+        PERIOD, 1, "16/31", quote.lines, quote.net, None, None, None, None, None, None, AT, AT,
+    )  # fmt: skip
+    message = confirmation_prompt(ACME, request, Locale("en_US", TZ))
+    lines = render_message({"text": message.text, "blocks": [b.to_dict() for b in message.blocks]})
+    assert "Please confirm: Axiom for Acme: 10 → 13 seats" in lines
+    assert "Net now: $46.45" in lines
+    assert lines[-1] == "[Confirm] [Cancel]"
+    assert "  Period: 1 Jan 2026 – 31 Jan 2026" in lines
+
+
+def test_status_fields_render_as_label_value() -> None:
+    matrix = SubscriptionView(
+        1, 1, Product.MATRIX, 4, Money.parse("9", "USD"), Interval.MONTHLY, date(2026, 1, 1),
+        ProrationRule.DAILY, DecreasePolicy.PRORATED, 1, PERIOD, PERIOD.start, 4,
+    )  # fmt: skip
+    users = UserListing.complete([])
+    three = UserListing.complete(list(_users(3)))
+    message = status_message("Acme", [matrix], [three], Locale("en_US", TZ))
+    assert users.count == 0
+    lines = render_blocks([b.to_dict() for b in message.blocks])
+    assert lines[0] == "SEATS · ACME"
+    assert "  Matrix: 4 seats" in lines
+    assert "  On the platform: 3 users · 75% used" in lines
+
+
+def test_modal_renders_inputs_with_state_and_buttons() -> None:
+    choice = ProductChoice("1", Product.AXIOM, 10)
+    view = seat_change_modal(
+        ModalModel("Acme", [choice], choice, UserListing.complete([]), "{}"), Locale("en_US", TZ)
+    ).to_dict()
+    view["state"] = {"values": {"seats_new_count": {"seats_new_count_input": {"value": "12"}}}}
+    lines = render_view(view)
+    assert lines[0].startswith("┌─ Change seats ")
+    assert any("▸ New number of seats: [12]" in line for line in lines)
+    assert any("▸ Product: [Axiom (10) ▾]" in line for line in lines)
+    assert any("[Close] [Review change]" in line for line in lines)
+    assert len({len(line) for line in lines}) == 1  # a closed box
+
+
+def _users(count: int) -> list[PlatformUser]:
+    return [
+        PlatformUser(str(n), f"u{n}@x.example", f"U {n}", 100 + n, Level.AGENT, UserStatus.ACTIVE)
+        for n in range(count)
+    ]

@@ -1,0 +1,80 @@
+"""Settings: one line naming the variable, read per command, never a secret in a message."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.formatting import shown_url
+from bot.runtime.settings import Settings, SettingsError, database_url_setting, load_settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PORT", "abc", "PORT: 'abc' is not a port number (1–65535)"),
+        ("PORT", "0", "PORT: '0' is not a port number (1–65535)"),
+        ("DATABASE_URL", "notaurl", "DATABASE_URL: 'notaurl' is not a database URL"),
+        (
+            "SEATBOT_QUOTE_TTL_SECONDS",
+            "soon",
+            "SEATBOT_QUOTE_TTL_SECONDS: 'soon' is not a positive whole number of seconds",
+        ),
+        (
+            "SEATBOT_PLATFORM_DEADLINE_SECONDS",
+            "-1",
+            "SEATBOT_PLATFORM_DEADLINE_SECONDS: '-1' is not a positive number of seconds",
+        ),
+        (
+            "SEATBOT_HEADER_TIMEOUT_SECONDS",
+            "0",
+            "SEATBOT_HEADER_TIMEOUT_SECONDS: '0' is not a positive number of seconds",
+        ),
+        (
+            "SEATBOT_MAX_CONNECTIONS",
+            "many",
+            "SEATBOT_MAX_CONNECTIONS: 'many' is not a whole number of at least 1",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.message.startswith(message)
+    assert raised.value.variable == variable
+    assert "\n" not in raised.value.message
+
+
+def test_the_database_url_alone_ignores_other_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "abc")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    assert database_url_setting() == "sqlite:///x.db"
+    assert database_url_setting({"database_url": "sqlite:///lower.db"}) == "sqlite:///lower.db"
+    assert database_url_setting({}) == "sqlite:///seatbot.db"
+    assert database_url_setting({"DATABASE_URL": "  "}) == "sqlite:///seatbot.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://seatbot:hunter22@db:notaport/seatbot",
+        "postgresql+nosuchdriver://seatbot:hunter22@db/seatbot",
+    ],
+)
+def test_a_bad_database_url_never_shows_its_password(url: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        database_url_setting({"DATABASE_URL": url})
+    assert "hunter22" not in raised.value.message
+    assert "seatbot:***@db" in raised.value.message
+
+
+def test_shown_url_hides_only_the_password() -> None:
+    assert shown_url("postgresql://u:p%40ss@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert shown_url("sqlite:///seatbot.db") == "sqlite:///seatbot.db"
+
+
+def test_defaults_are_valid() -> None:
+    settings = Settings()
+    assert (settings.port, settings.database_url) == (3000, "sqlite:///seatbot.db")
