@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.errors import SeatbotError
 from billing.jobs.claims import Claim, JobClaims, JobRunView, JobStatus
 from billing.jobs.rules import posted_part
 from billing.reports.facts import DIGEST_JOB, DigestFacts, TrendPoint
@@ -38,7 +39,7 @@ ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
 CHART = "chart_file_id"
 
 
-class ClaimLost(Exception):
+class ClaimLost(SeatbotError):
     """The run's claim was taken over (this process was thought dead): stop posting."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from billing.errors import SeatbotError
 from handlers.slack_pacing import SlackPacing
 from handlers.views.text import Message
 
@@ -38,7 +39,7 @@ RECONNECT_BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 120.0
 
 
-class SlackPostFailed(Exception):
+class SlackPostFailed(SeatbotError):
     """A post could not be made; ``message`` says why, in words for the operator."""
 
     def __init__(self, message: str) -> None:

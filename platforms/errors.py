@@ -9,10 +9,10 @@ bodies, tokens or API keys.
 
 from __future__ import annotations
 
-from billing.errors import UserFacingError
+from billing.errors import Failure
 
 
-class PlatformError(UserFacingError):
+class PlatformError(Failure):
     """A platform could not tell us, completely and reliably, which users exist.
 
     Part of the one error tree (:class:`billing.errors.UserFacingError`): ``message`` is the
@@ -57,8 +57,3 @@ class PlatformRateLimited(PlatformError):
 class PlatformDataError(PlatformError):
     """The platform answered with something we cannot trust: malformed JSON, missing fields,
     a listing that broke midway, or an import file with bad rows."""
-
-
-class PlatformConfigError(PlatformError):
-    """The connection settings are incomplete or invalid (missing base URL or credentials,
-    unreadable import file path); the operator must fix them."""

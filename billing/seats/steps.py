@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from billing.access import Caller
+from billing.errors import SeatbotError
 from billing.events.outbox import EventType, record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
@@ -51,7 +52,7 @@ SETTLED_MESSAGES = {
 }
 
 
-class Moved(Exception):
+class Moved(SeatbotError):
     """A compare-and-set lost: another click, retry or replica changed the row first."""
 
 

@@ -13,7 +13,8 @@ The rules:
 - A setup is the truth for an account's members and platform connections: those missing from
   it are removed. Subscriptions missing from it are kept (they have billing history).
 - Changing a subscription's terms moves its ``version``, so every open quote on it goes stale.
-- The currency cannot change once the account has subscriptions (:class:`SetupConflict`).
+- The currency cannot change once the account has subscriptions (a
+  :class:`billing.errors.ConfigurationError` naming the line).
 - Platform credentials arrive as opaque ciphertext (``credentials_encrypted``), made outside
   billing; the caller passes the stored string back unchanged when the credentials did not
   change, so a different string means different credentials. The same holds for the secret of
@@ -39,6 +40,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.errors import ConfigurationError, Problem
 from billing.models import Account, AuditEvent, Member, Subscription
 from billing.money import Money
 from billing.periods import period_at, zone
@@ -48,7 +50,6 @@ from billing.setup.connections import apply_billing_webhook, apply_platform_conn
 from billing.setup.specs import (
     AccountSetup,
     SetupChange,
-    SetupConflict,
     SetupReport,
     SubscriptionSetup,
     shown,
@@ -176,11 +177,15 @@ class _Applier:
             self.report.change(f"{self.name}: account created")
             return account
         if account.currency != setup.currency and self._has_subscriptions(account):
-            raise SetupConflict(
-                setup.line,
-                f"{setup.name}.currency",
-                f"cannot change from {account.currency} to {setup.currency} once the account "
-                "has subscriptions",
+            raise ConfigurationError.of(
+                [
+                    Problem(
+                        setup.line,
+                        f"{setup.name}.currency",
+                        f"cannot change from {account.currency} to {setup.currency} once the "
+                        "account has subscriptions",
+                    )
+                ]
             )
         changed = _differences(account, values)
         for name, (old, new) in changed.items():

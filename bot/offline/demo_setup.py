@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from billing.books.service import SeatService
+from billing.errors import Failure
 from billing.periods import zone
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.secrets import TokenCipher
@@ -34,9 +35,13 @@ BOT_TOKEN = "xoxb-demo-local-only"  # noqa: S105 - only the local stand-in accep
 SANDBOX_USERS = {"contact_center": 23, "axiom": 11}
 
 
-class DemoStepFailed(Exception):
+class DemoStepFailed(Failure):
     """A scripted step did not get the reply it should have (or the demo could not start);
-    ``str()`` is one sentence for the operator."""
+    ``step`` says which, in one sentence for the operator."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"the demo failed: {step}")
+        self.step = step
 
 
 def demo_data() -> Traversable:

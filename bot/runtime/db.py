@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.errors import UserFacingError
+from billing.errors import Failure
 from billing.models import READ_ONLY_OPTION
 
 # Registers the Slack installation tables on the shared metadata, so the schema the migrations
@@ -183,7 +183,7 @@ def shown_database(url: str) -> str:
         return "the database"
 
 
-class DatabaseUnavailable(UserFacingError):
+class DatabaseUnavailable(Failure):
     """The database could not be used; ``message`` says what happened, without secrets."""
 
 

@@ -29,6 +29,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from billing.errors import ConfigurationError
 from bot.runtime.installations import TokenCipher
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
@@ -43,10 +44,6 @@ BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "files:write")
 ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
 
 
-class ConfigurationError(ValueError):
-    """The settings cannot make a working Slack app; the message names the missing setting."""
-
-
 def generic_error_text(reference: str) -> str:
     """What a user sees when something unexpected failed: no detail, only a reference id (the
     one wording, :func:`handlers.views.unexpected_error_message`)."""
@@ -59,9 +56,9 @@ def oauth_enabled(settings: Settings) -> bool:
 
 
 def check_configuration(settings: Settings) -> None:
-    """Raise :class:`ConfigurationError` (or ``bot.runtime.installations.TokenKeyError``) when the
-    settings can't make a working ``seatbot serve``; touches nothing (no database, no
-    network), so ``run_server`` calls it first."""
+    """Raise :class:`billing.errors.ConfigurationError` (naming the missing setting, or the
+    missing token key) when the settings can't make a working ``seatbot serve``; touches
+    nothing (no database, no network), so ``run_server`` calls it first."""
     _check_slack_settings(settings)
     if oauth_enabled(settings):
         TokenCipher.from_settings(settings)  # OAuth stores tokens encrypted: a key is needed

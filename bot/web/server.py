@@ -532,10 +532,9 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``host:port`` (``port`` defaults to
     ``PORT``, else 3000).
 
-    Raises :class:`bot.web.bolt_app.ConfigurationError`,
-    :class:`bot.runtime.installations.TokenKeyError` or :class:`bot.runtime.settings.SettingsError`
-    (a malformed ``SEATBOT_WEBHOOK_*`` setting) before
-    touching the database when the settings can't make a working app.
+    Raises :class:`billing.errors.ConfigurationError` (a missing Slack setting or token key, a
+    malformed ``SEATBOT_WEBHOOK_*`` setting) before touching the database when the settings
+    can't make a working app.
     """
     check_configuration(settings)
     default_destination(settings)

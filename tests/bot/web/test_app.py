@@ -16,13 +16,14 @@ from slack_sdk.models.views import View
 from sqlalchemy.orm import sessionmaker
 
 from billing.approvals.service import Approvals
+from billing.errors import ConfigurationError
 from billing.seats.reads import AccountReads
 from billing.seats.service import SeatChanges
 from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.runtime.settings import Settings
-from bot.web.bolt_app import ConfigurationError, build_app, generic_error_text
+from bot.web.bolt_app import build_app, generic_error_text
 from bot.web.server import build_asgi_app
 from handlers.deps import HandlerDeps
 

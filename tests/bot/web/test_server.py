@@ -24,12 +24,12 @@ from starlette.applications import Starlette
 from typer.testing import CliRunner
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from billing.errors import ConfigurationError
 from bot.cli import slack as cli_slack
 from bot.offline.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
 from bot.runtime.db import upgrade
-from bot.runtime.installations import SqlInstallationStore, TokenCipher, TokenKeyError
+from bot.runtime.installations import SqlInstallationStore, TokenCipher
 from bot.runtime.settings import Settings
-from bot.web.bolt_app import ConfigurationError
 from bot.web.server import (
     KEEP_ALIVE_SECONDS,
     MAX_HEADER_BYTES,
@@ -315,7 +315,7 @@ _SLACK_ENVIRONMENT = (
                 "slack_client_id": "1.2",
                 "slack_client_secret": "client-secret",
             },
-            TokenKeyError,
+            ConfigurationError,
             "SEATBOT_TOKEN_KEYS",
         ),
     ],
