@@ -11,7 +11,6 @@ stamps the old ones.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,11 +20,10 @@ from billing.approvals.service import Approvals, DueItem, PostedMessage
 from billing.jobs.claims import JobClaims
 from billing.seats.outcomes import ApprovalPrompt
 from billing.views import AccountView
+from handlers.errors import job_failure
 from handlers.slack_posting import SlackPoster
 from handlers.views import Locale
 from handlers.views.approvals import approval_request_message, requester_notice, stamped_message
-
-logger = logging.getLogger(__name__)
 
 #: The job name each step is claimed under (``job_runs.job_name``); the run key is the request.
 JOB_NAMES = {
@@ -82,16 +80,10 @@ class ApprovalJobs:
                 await self._escalate(item.request_id, now)
             else:
                 await self._expire(item.request_id, now)
-        except Exception as error:
-            await asyncio.to_thread(
-                self._claims.fail, claim, at=self._clock(), error=type(error).__name__
-            )
-            logger.warning(
-                "Approval step %s of request %s failed (%s); it will be retried",
-                item.step.value,
-                item.request_id,
-                type(error).__name__,
-            )
+        except Exception as error:  # logged and recorded on the claim; retried later
+            what = f"Approval step {item.step.value} of request {item.request_id}"
+            failure = job_failure(error, what)
+            await asyncio.to_thread(self._claims.fail, claim, at=self._clock(), error=failure)
             return False
         await asyncio.to_thread(self._claims.succeed, claim, at=self._clock())
         if self._on_change is not None:

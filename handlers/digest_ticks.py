@@ -19,6 +19,7 @@ from billing.jobs.claims import JobClaims
 from billing.periods import local_date, zone
 from billing.reports.facts import DIGEST_JOB, DigestSchedule
 from billing.views import AccountView
+from handlers.errors import job_failure
 from handlers.report_posting import PostOutcome
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class DigestTicks:
             try:
                 outcome = await self._due_digest(account, day, due_at, now)
             except Exception as error:  # logged; the claim (if any) shows it, retried later
-                logger.error("The digest %s/%s failed", account.name, day, exc_info=error)
+                job_failure(error, f"The digest {account.name}/{day}")
                 return
         if outcome is not None:
             report.outcomes.append(outcome)

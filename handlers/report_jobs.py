@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
@@ -53,6 +52,7 @@ from billing.seats.outcomes import UsersNeeded
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers.digest_ticks import DigestTicks, TickReport
+from handlers.errors import job_failure
 from handlers.facts import PlatformFacts
 from handlers.report_posting import (
     ChartRenderer,
@@ -256,16 +256,8 @@ class ReportJobs:
         except SlackPostFailed as error:
             return await self._posting.failed(account, claim, error.message)
         except Exception as error:
-            reference = secrets.token_hex(4)
-            logger.error(
-                "The digest %s failed unexpectedly (reference %s)",
-                run_key,
-                reference,
-                exc_info=error,
-            )
-            return await self._posting.failed(
-                account, claim, f"internal error (reference {reference}); see the log"
-            )
+            failure = job_failure(error, f"The digest {run_key}")
+            return await self._posting.failed(account, claim, failure)
 
     async def _post_digest(self, account: AccountView, claim: Claim) -> PostOutcome:
         channel = report_channel(account)

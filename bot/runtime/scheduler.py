@@ -31,6 +31,7 @@ from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from handlers.errors import job_failure
 from handlers.request_ids import RequestScope, begin_request, end_request
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _logged(
         try:
             await tick()
         except Exception as error:  # the next tick runs as usual
-            logger.error("The scheduled job %s failed", job_id, exc_info=error)
+            job_failure(error, f"The scheduled job {job_id}")
         finally:
             end_request(scope)
             if task is not None:
