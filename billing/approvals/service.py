@@ -53,7 +53,8 @@ from billing.approvals.store import (
     record_posted,
 )
 from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, SeatbotError, UserFacingError
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.formatting import format_instant
 from billing.models import (
     Account,

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from billing.access import Caller
 from billing.errors import SeatbotError
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
 from billing.products import Product

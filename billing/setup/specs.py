@@ -1,5 +1,5 @@
 """What the operator's accounts file says, as billing's plain values (what ``seatbot load`` hands
-to :func:`billing.setup.accounts.apply_account_setups`), and what applying them answers: the
+to :func:`billing.setup.service.apply_account_setups`), and what applying them answers: the
 report for the operator, each change made, and the conflict with stored history that stops it.
 """
 

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_period
-from billing.models import PlatformConnection
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
+from billing.setup.store import PlatformConnection
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (

@@ -24,13 +24,15 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+# The imports marked "tables" register the tables kept outside billing.models (the billing
+# packages' store rooms, the Slack installations) on the shared metadata, so the schema the
+# migrations are compared with (and Alembic autogenerates from) is complete wherever
+# bot.runtime.db is imported.
 from billing.errors import Failure
+from billing.events import store as events_tables  # noqa: F401 - tables
 from billing.models import READ_ONLY_OPTION
-
-# Registers the Slack installation tables on the shared metadata, so the schema the migrations
-# are compared with (and Alembic autogenerates from) is complete wherever bot.runtime.db is
-# imported.
-from bot.runtime import slack_tables  # noqa: F401
+from billing.setup import store as setup_tables  # noqa: F401 - tables
+from bot.runtime import slack_tables  # noqa: F401 - tables
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 

@@ -46,8 +46,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import ConfigurationError, DecryptionError
 from billing.models import READ_ONLY_OPTION
-from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.products import ConnectionKind
+from billing.setup.store import PlatformConnection as PlatformConnectionRow
 from bot.runtime.logging_setup import SecretRedactor
 from bot.runtime.platform_credentials import (
     PlatformCredentials,

@@ -2,7 +2,7 @@
 
 Two jobs, in two places: :mod:`bot.setup.accounts_file` reads and validates the YAML (every problem
 with its line and field, nothing returned from a bad file); the billing use case
-:mod:`billing.setup.accounts` applies the result in the caller's transaction (idempotent, with
+:mod:`billing.setup.service` applies the result in the caller's transaction (idempotent, with
 audit events, reporting in words what changed and what was deliberately left alone). This
 module joins them: it encrypts each connection's credentials and each billing webhook's secret
 and URL with the cipher, so that billing and the database only ever see ciphertext (and a
@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from billing.errors import ConfigurationError, Problem
 from billing.products import Product
-from billing.setup.accounts import SETUP_ACTOR, apply_account_setups
-from billing.setup.connections import stored_platform_credentials, stored_webhook_ciphertexts
+from billing.setup.service import SETUP_ACTOR, apply_account_setups
 from billing.setup.specs import AccountSetup
+from billing.setup.store import stored_platform_credentials, stored_webhook_ciphertexts
 from bot.runtime.platform_credentials import ciphertext_to_store
 from bot.runtime.secrets import TokenCipher, cipher_from_environment
 from bot.setup.accounts_file import LoadedConfig, load_file, parse_config

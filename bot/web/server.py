@@ -52,7 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billing.events.delivery import Outbox
+from billing.events.service import Outbox
 from billing.seats.reads import AccountReads
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher

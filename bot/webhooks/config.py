@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.errors import DecryptionError
-from billing.events.delivery import DEFAULT_RETRY_SCHEDULE, RetrySchedule
 from billing.events.destinations import CREDENTIALS_PROBLEM, webhook_url_problem
+from billing.events.rules import DEFAULT_RETRY_SCHEDULE, RetrySchedule
+from billing.events.store import BillingWebhook
 from billing.formatting import shown_url
-from billing.models import Account, BillingWebhook
+from billing.models import Account
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings, bad_setting
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import ConfigurationError
-from billing.models import PlatformConnection as PlatformConnectionRow
+from billing.setup.store import PlatformConnection as PlatformConnectionRow
 from bot.runtime.logging_setup import SecretRedactor
 from bot.runtime.platform_credentials import seal
 from bot.runtime.platform_directory import PlatformDirectory

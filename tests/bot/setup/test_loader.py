@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import ConfigurationError
-from billing.models import AuditEvent, Base, Member, PlatformConnection, Subscription
+from billing.models import AuditEvent, Base, Member, Subscription
+from billing.setup.store import PlatformConnection
 from bot.runtime.platform_credentials import unseal
 from bot.runtime.secrets import TokenCipher
 from bot.setup.loader import apply_config, load_file, parse_config

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import ConfigurationError
-from billing.events.delivery import DEFAULT_RETRY_SCHEDULE
-from billing.models import Account, AuditEvent, BillingWebhook
+from billing.events.rules import DEFAULT_RETRY_SCHEDULE
+from billing.events.store import BillingWebhook
+from billing.models import Account, AuditEvent
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.setup.loader import apply_config, parse_config

@@ -24,9 +24,8 @@ The rules:
 The report says, in words for the operator, every change made and every difference left alone
 on purpose (with why); it never shows a credential.
 
-The setup's values are in :mod:`billing.setup.specs`; platform connections and the billing
-webhook are applied by :mod:`billing.setup.connections`, the approval policy by
-:mod:`billing.setup.approval_policy`.
+The setup's values are in :mod:`billing.setup.specs`; platform connections, the billing
+webhook and the approval policy are written by :mod:`billing.setup.store`.
 """
 
 from __future__ import annotations
@@ -45,14 +44,17 @@ from billing.models import Account, AuditEvent, Member, Subscription
 from billing.money import Money
 from billing.periods import period_at, zone
 from billing.products import Product
-from billing.setup.approval_policy import apply_approval_policy
-from billing.setup.connections import apply_billing_webhook, apply_platform_connections
 from billing.setup.specs import (
     AccountSetup,
     SetupChange,
     SetupReport,
     SubscriptionSetup,
     shown,
+)
+from billing.setup.store import (
+    apply_approval_policy,
+    apply_billing_webhook,
+    apply_platform_connections,
 )
 
 #: The audit actor of changes made from the operator's accounts file.
@@ -65,8 +67,8 @@ def apply_account_setups(
     """Create or update everything in ``setups`` inside the caller's transaction.
 
     ``at`` (aware) places new subscriptions in their current billing period and dates the audit
-    events. Raises :class:`SetupConflict` when a setup contradicts stored history; the caller
-    then rolls back.
+    events. Raises :class:`billing.errors.ConfigurationError` when a setup contradicts stored
+    history; the caller then rolls back.
     """
     report = _Lines()
     for setup in setups:
