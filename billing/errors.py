@@ -5,19 +5,19 @@
     SeatbotError                  the root: every error Seatbot raises on purpose
     ├── UserFacingError           ``message`` is safe and written for whoever sees it
     │   ├── NotAuthorised, NotFound, InvalidSeatCount, InvalidTransition, QuoteUnavailable, …
-    │   ├── InvalidInput          what was typed or given cannot be used (money, periods, …)
+    │   ├── InvalidInput          what was typed or given cannot be used (an option, a file, …)
     │   ├── ConfigurationError    what the operator configured cannot be used
     │   └── Failure               something Seatbot relies on failed, not the input
     │       ├── PlatformError     (platforms.errors) a platform could not say who exists
     │       └── DecryptionError   a stored secret cannot be decrypted
-    └── (internal signals)        lost compare-and-sets, refused requests, … never shown
+    └── (internal signals)        a lost compare-and-set, a bad amount or period, … never shown
 
-Each boundary maps the tree in one place: Slack (``handlers.errors``), the CLI
-(``bot.cli.errors``: exit status 1 for a :class:`Failure`, 2 for any other
-:class:`UserFacingError`), HTTP (``bot.web.server``) and the scheduled jobs
-(``bot.runtime.scheduler``). Anything that is not a :class:`UserFacingError` is a bug or an
-outage: it is logged with a reference id and shown as the one generic apology, never as
-``str(exception)``. This module imports only the standard library, so every layer may use it.
+Each boundary maps the tree in one place: Slack and the scheduled jobs (``handlers.errors``),
+the CLI (``bot.cli.errors``: exit status 1 for a :class:`Failure`, 2 for any other
+:class:`UserFacingError`), HTTP (``bot.web.server``, through ``handlers.errors``). Anything that
+is not a :class:`UserFacingError` is a bug or an outage: it is logged with a reference id and
+shown as the one generic apology, never as ``str(exception)``. This module imports only the
+standard library, so every layer may use it.
 """
 
 from __future__ import annotations

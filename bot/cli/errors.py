@@ -28,24 +28,15 @@ def say(message: str) -> None:
     typer.echo(f"seatbot: {one_line(message)}", err=True)
 
 
-def exit_status(error: UserFacingError) -> int:
-    """The exit status for an expected error: 1 when something outside the operator's input
-    failed (a :class:`billing.errors.Failure`: a platform, the database, a stored secret), 2
-    for everything the input can fix."""
-    return EXIT_FAILURE if isinstance(error, Failure) else EXIT_BAD_INPUT
-
-
 def exit_for(error: UserFacingError) -> typer.Exit:
-    """Say ``error`` on stderr and return the exit with its status: one line, or one line per
-    problem of a configuration file (each names its line and field, and the operator fixes
-    them all)."""
-    lines = error.message.splitlines()
-    if isinstance(error, ConfigurationError) and error.problems:
-        for line in lines:
-            say(line)
-    else:
-        say(error.message)
-    return typer.Exit(exit_status(error))
+    """Say ``error`` on stderr (one line, or one per problem of a configuration file: each
+    names its line and field, and the operator fixes them all) and return the exit: status 1
+    when something outside the operator's input failed (a :class:`billing.errors.Failure`: a
+    platform, the database, a stored secret), 2 for everything the input can fix."""
+    multiple = isinstance(error, ConfigurationError) and error.problems
+    for line in error.message.splitlines() if multiple else [error.message]:
+        say(line)
+    return typer.Exit(EXIT_FAILURE if isinstance(error, Failure) else EXIT_BAD_INPUT)
 
 
 def fail_bad_input(message: str) -> InvalidInput:
