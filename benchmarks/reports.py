@@ -43,13 +43,13 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import insert
 
-from billing.jobs.claims import JobClaims
-from billing.models import Account, PlatformConnection, ProductReadStatus, Subscription
+from billing.jobs.store import JobClaims
+from billing.models import Account, PlatformConnection, Subscription
 from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import Product
 from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.reconciliation import ProductReconciliation, UserCounts
+from billing.reports.rules import ProductReadStatus, ProductReconciliation, UserCounts
 from billing.reports.service import Reports
 from billing.views import AccountView
 from bot.runtime.db import make_engine, make_session_factory, upgrade

@@ -3,7 +3,7 @@ expire — each step claimed in the database first, so it happens once however m
 the scheduler.
 
 Billing decides what is due (:meth:`billing.approvals.service.Approvals.due`) and moves the
-requests; this module claims each step (:class:`billing.jobs.claims.JobClaims`), posts the messages
+requests; this module claims each step (:class:`billing.jobs.store.JobClaims`), posts the messages
 and
 stamps the old ones.
 """
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from billing.approvals.rules import DueStep
 from billing.approvals.service import Approvals, DueItem, PostedMessage
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.seats.outcomes import ApprovalPrompt
 from billing.views import AccountView
 from handlers.slack_posting import SlackPoster

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.periods import local_date, zone
 from billing.reports.facts import DIGEST_JOB, DigestSchedule
 from billing.views import AccountView

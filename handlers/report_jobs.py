@@ -24,7 +24,7 @@ from what was recorded, part by part, and the one that lost the claim stops at i
 
 A post that fails (Slack refused it, kept answering 429, or was unreachable) marks the claim
 failed with the reason; it is logged, returned to the caller, and tried again on a later tick
-(up to :data:`billing.jobs.claims.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
+(up to :data:`billing.jobs.store.DEFAULT_MAX_ATTEMPTS` times), never dropped silently.
 
 How a claimed report is posted is :mod:`handlers.report_posting`; which digests a tick starts,
 :mod:`handlers.digest_ticks`.
@@ -38,7 +38,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
-from billing.jobs.claims import Claim, JobClaims, JobStatus
+from billing.jobs.rules import JobStatus
+from billing.jobs.store import Claim, JobClaims
 from billing.periods import zone
 from billing.products import Product
 from billing.reports.facts import (

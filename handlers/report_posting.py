@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.jobs.claims import Claim, JobClaims, JobRunView, JobStatus
-from billing.jobs.rules import posted_part
+from billing.jobs.rules import JobStatus, posted_part
+from billing.jobs.store import Claim, JobClaims, JobRunView
 from billing.reports.facts import DIGEST_JOB, DigestFacts, TrendPoint
 from billing.views import AccountView
 from handlers.slack_posting import SlackPoster, SlackPostFailed
@@ -70,7 +70,7 @@ class ClaimedPoster:
     ``poster`` is ``None`` when Slack is not configured (then posting fails, saying so);
     ``chart`` renders the trend PNG (``None``: no chart); ``clock`` returns an aware UTC instant;
     ``renew_s`` is how often a held claim is renewed, in real seconds (default: the claims'
-    :attr:`~billing.jobs.claims.JobClaims.renew_every`; shorter when ``clock`` runs faster).
+    :attr:`~billing.jobs.store.JobClaims.renew_every`; shorter when ``clock`` runs faster).
     """
 
     def __init__(

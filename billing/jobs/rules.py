@@ -1,4 +1,4 @@
-"""The rules of a claimed run (:mod:`billing.jobs.claims`), as pure functions: when its claim may
+"""The rules of a claimed run (:mod:`billing.jobs.store`), as pure functions: when its claim may
 be taken over, how often its holder renews it, and what a takeover resumes from.
 
 A holder renews its claim every :func:`renew_every` while it works, so only a run whose holder
@@ -11,11 +11,20 @@ it again. No clock and no database here.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from billing.models import JobStatus
+
+class JobStatus(enum.StrEnum):
+    """A scheduled job run's progress (see :mod:`billing.jobs.store`)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # too late to be worth doing; recorded so it is logged once
+
 
 #: The run's detail key listing its top-level messages; the first is also ``message_ts``.
 MAIN_PARTS = "parts"

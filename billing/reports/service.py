@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import NotFound
-from billing.jobs.claims import JobClaims
-from billing.models import Account, ReconciliationRun, Subscription
+from billing.jobs.store import JobClaims
+from billing.models import Account, Subscription
 from billing.periods import Interval, local_date, period_at, require_aware, zone
 from billing.products import Product
 from billing.reports.facts import (
@@ -41,8 +41,9 @@ from billing.reports.facts import (
     ReconcileTarget,
     parse_digest_time,
 )
-from billing.reports.reconciliation import reconcile_product
+from billing.reports.rules import reconcile_product
 from billing.reports.store import (
+    ReconciliationRun,
     account_reconciliation,
     applied_since,
     id_chunks,

@@ -29,7 +29,7 @@ from rich.table import Table
 from billing.money import Money
 from billing.periods import local_date, zone
 from billing.reports.facts import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
-from billing.reports.reconciliation import ProductChange, ProductReconciliation
+from billing.reports.rules import ProductChange, ProductReconciliation
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.reports.service import Reports
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.settings import Settings, settings_error

@@ -14,7 +14,7 @@ from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
 from billing.approvals.service import Approvals
 from billing.books.service import SeatService
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.models import Account
 from billing.requests import RequestStatus
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm

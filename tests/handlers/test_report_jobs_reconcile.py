@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
-from billing.models import ReconciliationRun
+from billing.jobs.store import JobClaims
 from billing.reports.facts import AccountReconciliation
-from billing.reports.reconciliation import ProductChange
+from billing.reports.rules import ProductChange
 from billing.reports.service import Reports
+from billing.reports.store import ReconciliationRun
 from billing.users import Level, PlatformUser, UserStatus
 from handlers import report_jobs
 from handlers.facts import PlatformFacts

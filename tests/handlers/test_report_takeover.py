@@ -28,8 +28,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
-from billing.models import JobStatus
+from billing.jobs.rules import JobStatus
+from billing.jobs.store import JobClaims
 from billing.reports.facts import DIGEST_JOB, TrendPoint
 from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserStatus

@@ -6,8 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing.jobs.rules import main_message, may_take_over, posted_part, renew_every, with_posted
-from billing.models import JobStatus
+from billing.jobs.rules import (
+    JobStatus,
+    main_message,
+    may_take_over,
+    posted_part,
+    renew_every,
+    with_posted,
+)
 
 AT = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 STALE = timedelta(minutes=15)

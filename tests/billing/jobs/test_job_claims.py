@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims, Posted
-from billing.models import JobStatus
+from billing.jobs.rules import JobStatus
+from billing.jobs.store import JobClaims, Posted
 
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 

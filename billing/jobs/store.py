@@ -47,13 +47,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from billing.jobs.rules import main_message, may_take_over, renew_every, with_posted
-from billing.models import JobRun
-from billing.models import JobStatus as JobStatus  # re-exported for the job bodies
+from billing.jobs.rules import JobStatus, main_message, may_take_over, renew_every, with_posted
+from billing.models import Base, UTCDateTime, _in_check
 from billing.periods import require_aware
 from billing.storage import Storage, execute_update
 
@@ -65,6 +75,38 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LATE_AFTER = timedelta(minutes=30)
 #: How often a write to a run is tried again when another process changed it meanwhile.
 _WRITE_TRIES = 20
+
+
+class JobRun(Base):
+    """One claimed run of a scheduled job, unique on (job, run key): every replica may fire the
+    job, only the one whose claim is inserted (or that takes over a failed or stale claim) does
+    the work. ``scheduled_for`` is when it was due (lateness is measured from it); ``attempts``
+    counts claims; ``channel_id``/``message_ts`` is what it posted, ``detail`` JSON without
+    secrets (more message timestamps, the last error). See this module."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job_name", "run_key"),
+        CheckConstraint(_in_check("status", JobStatus), name="status"),
+        Index(None, "account_id", "job_name", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(64))
+    run_key: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the holder last renewed its claim (a run not renewed for ``stale_after`` is taken
+    #: over); ``None`` on runs stored before claims were renewed: ``started_at`` then.
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
 @dataclass(frozen=True)
