@@ -21,7 +21,8 @@ from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.setup.approval_policy import apply_approval_policy
 from billing.users import UserListing
-from handlers.approval_jobs import ApprovalJobs
+from bot.runtime.jobs import ApprovalJobs
+from handlers.slack_posting import SlackPosting
 from handlers.views import Message
 
 T = "T_ACME"
@@ -88,7 +89,7 @@ def test_reminders_escalations_and_expiry_happen_once_across_replicas(
         return ApprovalJobs(
             Approvals(session_factory),
             JobClaims(session_factory),
-            poster,  # type: ignore[arg-type]
+            SlackPosting(poster),  # type: ignore[arg-type]
             clock=lambda: now[0],
         )
 
