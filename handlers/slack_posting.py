@@ -24,11 +24,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.approvals.reminders import ApprovalNote, RequesterNotice, StampView
+from billing.approvals.reminders import ApprovalNote, RequesterNotice
 from billing.jobs.ports import PostFailed
 from billing.periods import zone
-from billing.reports.facts import TrendPoint
-from billing.reports.posting import ChartView, DigestView, HeldSeatsView, ReconciliationView
+from billing.reports.facts import AccountReconciliation, DigestFacts, TrendPoint
+from billing.reports.posting import DigestView, HeldSeatsView
+from billing.seats.outcomes import ChangeEnded
 from billing.views import AccountView
 from handlers.slack_pacing import SlackPacing
 from handlers.views.approvals import approval_request_message, requester_notice, stamped_message
@@ -216,8 +217,8 @@ class SlackPosting:
                 messages = digest_messages(facts, self._where(facts.account), late_since=late)
             case HeldSeatsView(run=run):
                 messages = details_messages(run, self._where(run.account))
-            case ReconciliationView(run=run):
-                messages = reconciliation_messages(run, self._where(run.account))
+            case AccountReconciliation():
+                messages = reconciliation_messages(view, self._where(view.account))
             case ApprovalNote(prompt=prompt, headline=headline):
                 where = self._where(prompt.account)
                 messages = [
@@ -225,9 +226,8 @@ class SlackPosting:
                         prompt.account, prompt.request, where, note=prompt.note, headline=headline
                     )
                 ]
-            case StampView(ended=ended):
-                where = self._where(ended.account)
-                messages = [stamped_message(ended.account, ended.request, where)]
+            case ChangeEnded(account=account, request=request):
+                messages = [stamped_message(account, request, self._where(account))]
             case RequesterNotice(ended=ended):
                 where = self._where(ended.account)
                 messages = [requester_notice(ended.account, ended.request, where)]
@@ -247,9 +247,9 @@ class SlackPosting:
     async def upload(
         self, team_id: str, channel_id: str, *, thread_ts: str, chart: object
     ) -> str | None:
-        if self._chart is None or not isinstance(chart, ChartView):
+        if self._chart is None or not isinstance(chart, DigestFacts):
             return None
-        facts, sender = chart.facts, self._sender()
+        facts, sender = chart, self._sender()
         account = facts.account
         title = f"{account.display_name}: seats vs users, last 30 days"
         png = await asyncio.to_thread(self._chart, facts.trend, title)

@@ -40,15 +40,9 @@ class ApprovalNote:
 
 
 @dataclass(frozen=True)
-class StampView:
-    """A message about the request, stamped with how it ended."""
-
-    ended: ChangeEnded
-
-
-@dataclass(frozen=True)
 class RequesterNotice:
-    """What the requester is told of how their request ended."""
+    """What the requester is told of how their request ended (the :class:`ChangeEnded` itself
+    is shown as the messages about the request, stamped with how it ended)."""
 
     ended: ChangeEnded
 
@@ -112,7 +106,7 @@ class ApprovalReminders:
     def _stamp(self, closed: ChangeEnded) -> Steps[None]:
         """Stamp every message about the expired request; tell the requester once it had been
         submitted."""
-        [stamped] = yield from render(StampView(closed))
+        [stamped] = yield from render(closed)
         for ref in closed.stamps:
             yield from update(ref.team_id, ref.channel_id, ref.ts, stamped)
         request = closed.request

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -371,26 +372,10 @@ def _dumps(detail: dict[str, Any]) -> str:
 
 def _claim(row: JobRun, previous: JobStatus | None) -> Claim:
     run = _view(row)
-    return Claim(
-        *(run.id, run.job_name, run.run_key, run.account_id, run.scheduled_for, run.attempts),
-        *(run.late, run.channel_id, run.message_ts, run.detail, previous),
-    )
+    same = {f.name: getattr(run, f.name) for f in fields(Claim) if hasattr(run, f.name)}
+    return Claim(**same, attempt=run.attempts, previous_status=previous)
 
 
 def _view(row: JobRun) -> JobRunView:
-    return JobRunView(
-        id=row.id,
-        job_name=row.job_name,
-        run_key=row.run_key,
-        account_id=row.account_id,
-        scheduled_for=row.scheduled_for,
-        status=JobStatus(row.status),
-        attempts=row.attempts,
-        late=row.late,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        channel_id=row.channel_id,
-        message_ts=row.message_ts,
-        detail=_loads(row.detail),
-        renewed_at=row.renewed_at,
-    )
+    columns = {f.name: getattr(row, f.name) for f in fields(JobRunView)}
+    return JobRunView(**dict(columns, status=JobStatus(row.status), detail=_loads(row.detail)))

@@ -47,6 +47,10 @@ DIGEST = "digest"
 REPORT = "reconciliation report"
 
 
+# What the edge is asked to show: a stored run is rendered as the account's reconciliation report
+# and the digest's facts are drawn as its trend chart; these two show the digest.
+
+
 @dataclass(frozen=True)
 class DigestView:
     """The digest itself (``late_since``: when it was due, for one posted late)."""
@@ -60,20 +64,6 @@ class HeldSeatsView:
     """The digest's thread: every user who holds a seat without using it."""
 
     run: AccountReconciliation
-
-
-@dataclass(frozen=True)
-class ReconciliationView:
-    """A reconciliation run as the account's report."""
-
-    run: AccountReconciliation
-
-
-@dataclass(frozen=True)
-class ChartView:
-    """The digest's 30-day trend chart: seats vs users per product."""
-
-    facts: DigestFacts
 
 
 @dataclass(frozen=True)
@@ -193,7 +183,7 @@ class ReportPosting:
         posted += yield from posts.post_parts(claim, account, thread, "thread", thread_ts=posted[0])
         chart = None
         if facts.has_chart:
-            chart = yield from posts.upload_once(claim, account, ChartView(facts), posted[0])
+            chart = yield from posts.upload_once(claim, account, facts, posted[0])
         return posts.finish(claim, account, DIGEST, posted, chart_file_id=chart)
 
     def reconciliation(
@@ -209,6 +199,6 @@ class ReportPosting:
         return (yield from self._posts.run(started, account, REPORT, self._report(started, run)))
 
     def _report(self, claim: Claim, run: AccountReconciliation) -> Steps[PostOutcome]:
-        messages = yield from render(ReconciliationView(run))
+        messages = yield from render(run)
         posted = yield from self._posts.post_parts(claim, run.account, messages, MAIN_PARTS)
         return self._posts.finish(claim, run.account, REPORT, posted)

@@ -128,7 +128,20 @@ def digest_document(facts: DigestFacts) -> dict[str, Any]:
     return document
 
 
-def post_document(outcome: PostOutcome) -> dict[str, Any]:
+def report_document(
+    generated_at: datetime, accounts: list[dict[str, Any]], posted: Sequence[PostOutcome] | None
+) -> dict[str, Any]:
+    """The one JSON document of a command: its accounts' documents, each with what its post
+    did when the command posted (``posted``)."""
+    if posted is not None:
+        posts = {outcome.account: outcome for outcome in posted}
+        for entry in accounts:
+            found = posts.get(entry["account"])
+            entry["post"] = None if found is None else _post_document(found)
+    return {"generated_at": instant(generated_at), "accounts": accounts}
+
+
+def _post_document(outcome: PostOutcome) -> dict[str, Any]:
     return {
         "status": outcome.status,
         "detail": outcome.detail,

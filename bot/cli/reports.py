@@ -31,10 +31,9 @@ from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
 from bot.cli.report_documents import (
     digest_document,
-    instant,
-    post_document,
     reconciliation_document,
     reconciliation_table,
+    report_document,
 )
 from bot.offline.render import render_message
 from bot.runtime.jobs import ReportJobs
@@ -156,15 +155,9 @@ def reconcile(
 
         runs, outcomes = asyncio.run(run())
     if as_json:
-        document: dict[str, Any] = {
-            "generated_at": instant(runs[0].at if runs else jobs_clock()),
-            "accounts": [reconciliation_document(found) for found in runs],
-        }
-        if post:
-            posts = {o.account: post_document(o) for o in outcomes}
-            for entry in document["accounts"]:
-                entry["post"] = posts.get(entry["account"])
-        shell.echo_json(document)
+        documents = [reconciliation_document(found) for found in runs]
+        at = runs[0].at if runs else jobs_clock()
+        shell.echo_json(report_document(at, documents, outcomes if post else None))
     else:
         Console(width=max(140, Console().width)).print(reconciliation_table(runs))
     _finish(runs, outcomes, to_stderr=as_json)
@@ -259,15 +252,9 @@ def digest(
 
         facts, outcomes = asyncio.run(run())
     if as_json:
-        document: dict[str, Any] = {
-            "generated_at": instant(facts[0].at if facts else jobs_clock()),
-            "accounts": [digest_document(f) for f in facts],
-        }
-        if post:
-            posts = {o.account: post_document(o) for o in outcomes}
-            for entry in document["accounts"]:
-                entry["post"] = posts.get(entry["account"])
-        shell.echo_json(document)
+        documents = [digest_document(f) for f in facts]
+        at = facts[0].at if facts else jobs_clock()
+        shell.echo_json(report_document(at, documents, outcomes if post else None))
     else:
         for found in facts:
             _print_digest(found)

@@ -21,6 +21,7 @@ from billing.products import Product
 from billing.reports.facts import ReconcileTarget
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView
+from bot.offline.demo_setup import DemoStepFailed
 from bot.offline.render import render_message
 from bot.offline.standin import SlackStandIn
 from bot.runtime.jobs import ReportJobs
@@ -31,7 +32,7 @@ HISTORY_DAYS = 29
 STARTING_SEATS = {Product.CONTACT_CENTER: 25, Product.AXIOM: 12}
 
 
-class ReportsDemoFailed(Exception):
+class ReportsDemoFailed(DemoStepFailed):
     """A report step did not do what it should; ``str()`` says which."""
 
 
