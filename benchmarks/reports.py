@@ -349,7 +349,7 @@ async def part_b(args: argparse.Namespace) -> None:
 
         async def post(team: str, channel: str, message: object) -> None:
             try:
-                await poster.post(team, channel, message)  # type: ignore[arg-type]
+                await poster.post_where(team, channel, message)  # type: ignore[arg-type]
             except SlackPostFailed as error:
                 failed.append(error.message)
 

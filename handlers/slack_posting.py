@@ -89,18 +89,11 @@ class SlackPoster:
         self._sleep = sleep
         self.stats = PostingStats()
 
-    async def post(
-        self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
-    ) -> str:
-        """Post ``message`` (in the thread of ``thread_ts`` when given); returns its ``ts``."""
-        _, ts = await self.post_where(team_id, channel_id, message, thread_ts=thread_ts)
-        return ts
-
     async def post_where(
         self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
     ) -> tuple[str, str]:
-        """:meth:`post`, returning the channel it landed in as well (posting to a user id lands
-        in their direct-message channel) and its ``ts``."""
+        """Post ``message`` (in the thread of ``thread_ts`` when given); the channel it landed in
+        (posting to a user id lands in their direct-message channel) and its ``ts``."""
         arguments: dict[str, Any] = {
             "channel": channel_id,
             "text": message.text,

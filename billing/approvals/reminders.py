@@ -18,7 +18,7 @@ from billing.approvals.rules import DueStep
 from billing.approvals.schedule import DueItem
 from billing.approvals.service import Approvals
 from billing.approvals.store import PostedMessage
-from billing.jobs.ports import Steps, post, render, update
+from billing.jobs.ports import Post, Render, Steps, Update
 from billing.jobs.rules import PostOutcome
 from billing.jobs.store import JobClaims
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded
@@ -96,20 +96,20 @@ class ApprovalReminders:
         """Each of ``users`` gets the request with Approve / Deny; where each message landed is
         recorded, so the decision stamps it."""
         team = prompt.request.requested_by_team
-        [note] = yield from render(ApprovalNote(prompt, headline))
+        [note] = yield Render(ApprovalNote(prompt, headline))
         posted = []
         for user in users:
-            channel, ts = yield from post(team, user, note)
+            channel, ts = yield Post(team, user, note)
             posted.append(PostedMessage(team, channel, ts, recipient=user))
         self._approvals.record_messages(prompt.request.id, posted, self._clock())
 
     def _stamp(self, closed: ChangeEnded) -> Steps[None]:
         """Stamp every message about the expired request; tell the requester once it had been
         submitted."""
-        [stamped] = yield from render(closed)
+        [stamped] = yield Render(closed)
         for ref in closed.stamps:
-            yield from update(ref.team_id, ref.channel_id, ref.ts, stamped)
+            yield Update(ref.team_id, ref.channel_id, ref.ts, stamped)
         request = closed.request
         if request.submitted_at is not None:
-            [notice] = yield from render(RequesterNotice(closed))
-            yield from post(request.requested_by_team, request.requested_by_user, notice)
+            [notice] = yield Render(RequesterNotice(closed))
+            yield Post(request.requested_by_team, request.requested_by_user, notice)

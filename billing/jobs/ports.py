@@ -1,31 +1,24 @@
 """The posting port of scheduled work, and the requests a scheduled use case makes of the edge.
 
-Billing's scheduled use cases (the digest and the reconciliation report,
-:mod:`billing.reports.posting`; the approvals' reminders, escalations and expiries,
-:mod:`billing.approvals.reminders`) are synchronous generators, in the sans-I/O manner of h11:
-they claim their run, decide every step and write every record themselves, and whenever they
-need the world they *yield* a request and are sent its answer: a platform's users
-(:class:`ReadUsers`), messages rendered (:class:`Render`), posted (:class:`Post`) or updated
-(:class:`Update`), a chart uploaded (:class:`Upload`), their claim kept alive while the edge
-works (:class:`KeepClaim`). So billing never awaits and never does I/O, and the edge
-(``bot.runtime.steps``) only answers requests: with :class:`Posting`, which ``handlers``
-implements (render with its views, send through Slack), and with the platforms.
-
-A request the edge could not carry out is thrown back into the use case at its ``yield``, which
-decides what it means: :class:`PostFailed` (Slack refused, is unreachable, or is not configured)
-fails the run, to be tried again. A use case never yields inside a database transaction.
+Scheduled use cases (:mod:`billing.reports.posting`, :mod:`billing.approvals.reminders`) are
+synchronous generators in the sans-I/O manner of h11: they claim their run, decide every step
+and write every record themselves, and *yield* a request whenever they need the world, to be
+sent its answer (``answer = yield Post(...)``). So billing never awaits and does no I/O; the edge
+(``bot.runtime.steps``) answers with :class:`Posting`, which ``handlers`` implements (render with
+its views, send through Slack), and with the platforms. A request the edge could not carry out
+is thrown back in at the ``yield`` (:class:`PostFailed`: the run fails, to be tried again). A use
+case never yields inside a database transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from billing.errors import UserFacingError
 from billing.jobs.rules import Claim
 from billing.products import Product
-from billing.users import UserListing
 
 T = TypeVar("T")
 
@@ -45,7 +38,7 @@ class KeepClaim:
 @dataclass(frozen=True)
 class ReadUsers:
     """Read every user of each of ``products`` of the account, at once. Answer: a
-    :class:`UserListing` per product, in order (complete, or unknown with its reason)."""
+    :class:`billing.users.UserListing` per product, in order."""
 
     account_id: int
     products: tuple[Product, ...]
@@ -97,57 +90,17 @@ Steps = Generator[Request, Any, T]
 
 
 class Posting(Protocol):
-    """What the edge renders and sends for scheduled work (``handlers`` implements it)."""
+    """What the edge renders and sends for scheduled work (``handlers`` implements it): the
+    answers to :class:`Render`, :class:`Post`, :class:`Update` and :class:`Upload`."""
 
-    def render(self, view: object) -> list[object]:
-        """The messages that show ``view``."""
-        ...
+    def render(self, view: object) -> list[object]: ...
 
     async def post(
         self, team_id: str, channel_id: str, message: object, *, thread_ts: str | None
-    ) -> tuple[str, str]:
-        """Post ``message``; where it landed and its ts (:class:`PostFailed` when it cannot)."""
-        ...
+    ) -> tuple[str, str]: ...
 
-    async def update(self, team_id: str, channel_id: str, ts: str, message: object) -> None:
-        """Replace the message at ``ts`` (:class:`PostFailed` when it cannot)."""
-        ...
+    async def update(self, team_id: str, channel_id: str, ts: str, message: object) -> None: ...
 
     async def upload(
         self, team_id: str, channel_id: str, *, thread_ts: str, chart: object
-    ) -> str | None:
-        """Draw and upload ``chart``; its file id, ``None`` without a chart renderer."""
-        ...
-
-
-# Typed ways to make each request: ``ts = yield from post(...)``.
-
-
-def keep_claim(claim: Claim) -> Steps[None]:
-    yield KeepClaim(claim)
-
-
-def read_users(account_id: int, products: Sequence[Product]) -> Steps[list[UserListing]]:
-    listings: list[UserListing] = yield ReadUsers(account_id, tuple(products))
-    return listings
-
-
-def render(view: object) -> Steps[list[object]]:
-    messages: list[object] = yield Render(view)
-    return messages
-
-
-def post(
-    team_id: str, channel_id: str, message: object, *, thread_ts: str | None = None
-) -> Steps[tuple[str, str]]:
-    landed: tuple[str, str] = yield Post(team_id, channel_id, message, thread_ts)
-    return landed
-
-
-def update(team_id: str, channel_id: str, ts: str, message: object) -> Steps[None]:
-    yield Update(team_id, channel_id, ts, message)
-
-
-def upload(team_id: str, channel_id: str, thread_ts: str, chart: object) -> Steps[str | None]:
-    file_id: str | None = yield Upload(team_id, channel_id, thread_ts, chart)
-    return file_id
+    ) -> str | None: ...

@@ -1,15 +1,10 @@
 """Posting a report under its claim: the steps every posted run shares (use cases, run by the
 edge as :mod:`billing.jobs.ports` describes).
 
-:class:`ClaimedPosts` claims a run, or says why it cannot (no channel to post to, done already,
-in progress elsewhere, failed too often, skipped). It runs a report's body under the claim
-(:meth:`ClaimedPosts.run`): the claim is kept alive while the edge works, so a live process slow
-in Slack is never taken for a dead one; a lost claim stops the body ("taken over"); a post that
-failed fails the run, to be tried again up to ``max_attempts``; anything else fails it too, with
-a reference for the log. The body posts its messages in order (:meth:`ClaimedPosts.post_parts`):
-before each, the claim is renewed, which says whether it is still held and what the run has
-recorded by now (another process may have posted parts since this one claimed); a part recorded
-is updated, never posted again; a part posted is recorded at once, even when the claim was taken
+The claim is kept alive while the edge works, so a live process slow in Slack is never taken for
+a dead one. Before each part the claim is renewed, which says whether it is still held and what
+the run has recorded by now (another process may have posted parts since); a recorded part is
+updated, never posted again; a part posted is recorded at once, even when the claim was taken
 over meanwhile, so whoever holds the run resumes after it (:func:`billing.jobs.rules.with_posted`).
 """
 
@@ -20,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from billing.jobs.ports import PostFailed, Steps, keep_claim, post, update, upload
+from billing.jobs.ports import KeepClaim, Post, PostFailed, Steps, Update, Upload
 from billing.jobs.rules import (
     Claim,
     ClaimLost,
@@ -40,8 +35,7 @@ CHART = "chart_file_id"
 
 
 class ClaimedPosts:
-    """Runs posted once, under their claim (see the module docstring). ``clock`` returns an
-    aware UTC instant."""
+    """Runs posted once, under their claim. ``clock`` returns an aware UTC instant."""
 
     def __init__(self, claims: JobClaims, clock: Callable[[], datetime]) -> None:
         self.claims = claims
@@ -77,8 +71,10 @@ class ClaimedPosts:
     def run(
         self, claim: Claim, account: AccountView, what: str, body: Steps[PostOutcome]
     ) -> Steps[PostOutcome]:
-        """``body`` under ``claim``, every way it can end told as an outcome."""
-        yield from keep_claim(claim)
+        """``body`` under ``claim``, every way it can end told as an outcome: taken over (stop),
+        a post that failed (the run fails, to be retried), anything else (fails too, with a
+        reference for the log)."""
+        yield KeepClaim(claim)
         try:
             return (yield from body)
         except ClaimLost as lost:
@@ -130,9 +126,9 @@ class ClaimedPosts:
             run = self.held(claim)
             ts = posted_part(run.detail, key, index, message_ts=run.message_ts)
             if ts is not None:
-                yield from update(team, channel, ts, message)
+                yield Update(team, channel, ts, message)
             else:
-                _, new = yield from post(team, channel, message, thread_ts=thread_ts)
+                _, new = yield Post(team, channel, message, thread_ts)
                 ts = self.record(claim, account, key, new, index)
             posted.append(ts)
         return posted
@@ -145,7 +141,7 @@ class ClaimedPosts:
         uploaded = posted_part(self.held(claim).detail, CHART)
         if uploaded is not None:
             return uploaded
-        file_id = yield from upload(account.team_id, report_channel(account), thread_ts, chart)
+        file_id = yield Upload(account.team_id, report_channel(account), thread_ts, chart)
         return None if file_id is None else self.record(claim, account, CHART, file_id)
 
     def finish(
@@ -179,8 +175,7 @@ class ClaimedPosts:
 
 
 def report_channel(account: AccountView) -> str:
-    """The account's own channel, where its reports go (:meth:`ClaimedPosts.start` has made
-    sure it has one)."""
+    """The account's own channel, where its reports go (and only they)."""
     if account.channel_id is None:
         raise PostFailed(f"{account.name} has no slack.channel_id")
     return account.channel_id

@@ -135,7 +135,13 @@ class JobClaims:
         # The run exists: see whether it may be taken over.
         with self._storage.write() as session:
             found = _find(session, job_name, run_key)
-            if found is None or not self.may_claim(_view(found), at, force=force):
+            if found is None or not may_take_over(
+                _view(found),
+                at,
+                stale_after=self.stale_after,
+                max_attempts=self.max_attempts,
+                force=force,
+            ):
                 return None
             row = found
             previous = JobStatus(row.status)
@@ -162,13 +168,6 @@ class JobClaims:
                 return None
             session.refresh(row)
             return _claim(row, previous)
-
-    def may_claim(self, run: JobRunView, at: datetime, *, force: bool = False) -> bool:
-        """Whether the stored ``run`` may be claimed again at ``at`` (it failed with attempts
-        left, or its holder stopped renewing it; see the module docstring)."""
-        return may_take_over(
-            run, at, stale_after=self.stale_after, max_attempts=self.max_attempts, force=force
-        )
 
     @property
     def renew_every(self) -> timedelta:

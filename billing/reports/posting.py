@@ -25,7 +25,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from billing.jobs.ports import Steps, read_users, render
+from billing.jobs.ports import ReadUsers, Render, Steps
 from billing.jobs.rules import (
     MAIN_PARTS,
     Claim,
@@ -148,7 +148,7 @@ class ReportPosting:
         at = self._clock()
         [target] = self.reports.targets(account.name, at)
         products = [s.product for s in target.subscriptions]
-        listings = yield from read_users(account.id, products)
+        listings = yield ReadUsers(account.id, tuple(products))
         findings = account_findings(target, dict(zip(products, listings, strict=True)), at)
         [run] = self.reports.record_findings([findings], at, source=self._source)
         return run
@@ -176,8 +176,8 @@ class ReportPosting:
         yield from self.reconcile(account)
         facts = self.reports.digest(account.id, self._clock())
         late_since = claim.scheduled_for if claim.late else None
-        main = yield from render(DigestView(facts, late_since))
-        thread = yield from render(HeldSeatsView(facts.run))
+        main = yield Render(DigestView(facts, late_since))
+        thread = yield Render(HeldSeatsView(facts.run))
         posts = self._posts
         posted = yield from posts.post_parts(claim, account, main, MAIN_PARTS)
         posted += yield from posts.post_parts(claim, account, thread, "thread", thread_ts=posted[0])
@@ -199,6 +199,6 @@ class ReportPosting:
         return (yield from self._posts.run(started, account, REPORT, self._report(started, run)))
 
     def _report(self, claim: Claim, run: AccountReconciliation) -> Steps[PostOutcome]:
-        messages = yield from render(run)
+        messages = yield Render(run)
         posted = yield from self._posts.post_parts(claim, run.account, messages, MAIN_PARTS)
         return self._posts.finish(claim, run.account, REPORT, posted)

@@ -11,8 +11,8 @@ platforms (:class:`billing.users.UserListing`: complete, or unknown with a reaso
 the change since the account's previous run. An edge that reconciles many accounts reduces
 each account's listings to its findings as soon as they are read (:func:`account_findings`:
 counts and a bounded list, no user list) and stores them in batches with
-:meth:`Reports.record_findings`. Reading a stored run (:meth:`Reports.latest`,
-:meth:`Reports.digest`) needs no platform call.
+:meth:`Reports.record_findings`. Reading the stored runs (:meth:`Reports.digest`) needs no
+platform call.
 
 What a report says is in :mod:`billing.reports.facts`; how runs are stored and read back, in
 :mod:`billing.reports.store`.
@@ -164,22 +164,6 @@ class Reports:
             ]
 
     # -- reading runs ---------------------------------------------------------------------------
-
-    def latest(self, account_id: int) -> AccountReconciliation | None:
-        """The account's latest stored run (no platform call), or ``None``."""
-        with self._storage.read() as session:
-            account = session.get(Account, account_id)
-            if account is None:
-                raise NotFound("That account does not exist.")
-            run = session.scalars(
-                select(ReconciliationRun)
-                .where(ReconciliationRun.account_id == account_id)
-                .order_by(ReconciliationRun.at.desc(), ReconciliationRun.id.desc())
-                .limit(1)
-            ).first()
-            if run is None:
-                return None
-            return stored_run(session, account, run)
 
     def digest(self, account_id: int, at: datetime) -> DigestFacts:
         """What the digest says at ``at``, from the account's latest stored run (record one

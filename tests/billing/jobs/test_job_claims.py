@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.rules import JobStatus, Posted
+from billing.jobs.rules import JobStatus, Posted, may_take_over
 from billing.jobs.store import JobClaims
 
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -159,8 +159,11 @@ def test_a_renewed_claim_is_taken_over_only_once_its_holder_stops_renewing(
     assert claims.renew(holder, at=DUE + timedelta(minutes=27)) is None  # lost: stop
     run = claims.find("digest", "acme/d")
     assert run is not None
-    assert claims.may_claim(run, DUE + timedelta(minutes=40)) is False  # renewed by the taker
-    assert claims.may_claim(run, DUE + timedelta(minutes=42)) is True
+    limits = {"stale_after": claims.stale_after, "max_attempts": claims.max_attempts}
+    assert (
+        may_take_over(run, DUE + timedelta(minutes=40), **limits) is False
+    )  # renewed by the taker
+    assert may_take_over(run, DUE + timedelta(minutes=42), **limits) is True
 
 
 def test_a_part_posted_after_a_takeover_is_recorded_and_the_first_record_wins(

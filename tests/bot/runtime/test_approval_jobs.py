@@ -45,9 +45,6 @@ class FakePoster:
         self.posts.append((channel, ts, message.text))
         return f"D{channel}", ts
 
-    async def post(self, team: str, channel: str, message: Message, **_: Any) -> str:
-        return (await self.post_where(team, channel, message))[1]
-
     async def update(self, team: str, channel: str, ts: str, message: Message) -> None:
         self.updates.append((channel, ts, message.text))
 
