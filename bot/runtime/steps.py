@@ -77,7 +77,10 @@ class StepRunner:
                 except Exception as failed:  # the use case decides what it means
                     error = failed
         finally:
-            steps.close()
+            # Cancelled while a step runs in its thread, the use case cannot be closed: it ends
+            # that step there, and its claim, no longer renewed, is taken over once stale.
+            with contextlib.suppress(ValueError):
+                steps.close()
             for task in keeping:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
