@@ -24,12 +24,13 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+# Every module holding tables is imported (the billing packages' stores, the Slack installation
+# tables), so the schema the migrations are compared with (and Alembic autogenerates from) is
+# complete wherever bot.runtime.db is imported.
+import billing.jobs.store
+import billing.reports.store  # noqa: F401
 from billing.errors import UserFacingError
 from billing.models import READ_ONLY_OPTION
-
-# Registers the Slack installation tables on the shared metadata, so the schema the migrations
-# are compared with (and Alembic autogenerates from) is complete wherever bot.runtime.db is
-# imported.
 from bot.runtime import slack_tables  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
