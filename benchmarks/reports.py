@@ -4,7 +4,7 @@
 (a) ``--accounts`` accounts × 3 products (Contact Center, Axiom, Matrix), each with a platform
 connection to the sandbox (a child process, ``--latency-ms`` added to every request, pages of
 100, 5–250 users per account derived from its name), reconciled by the real report jobs
-(:class:`handlers.report_jobs.ReportJobs`: the platform directory with ``HostLimits`` of
+(:class:`bot.runtime.jobs.ReportJobs`: the platform directory with ``HostLimits`` of
 ``--concurrency`` per host, PlatformFacts, runs stored in SQLite in batches). Prints the wall
 time against the ideal bound (HTTP requests × latency ÷ allowed concurrency) and the peak RSS
 of the reconciling process during the timed part (the kernel's high-water mark ``VmHWM``, reset
@@ -43,24 +43,24 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import insert
 
-from billing.jobs.claims import JobClaims
-from billing.models import Account, ProductReadStatus, Subscription
+from billing.jobs.store import JobClaims
+from billing.models import Account, Subscription
 from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import Product
 from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.reconciliation import ProductReconciliation, UserCounts
+from billing.reports.rules import ProductReadStatus, ProductReconciliation, UserCounts
 from billing.reports.service import Reports
 from billing.setup.store import PlatformConnection
 from billing.views import AccountView
 from bot.runtime.db import make_engine, make_session_factory, upgrade
+from bot.runtime.jobs import ReportJobs
 from bot.runtime.platform_credentials import seal
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.secrets import TokenCipher
 from handlers.facts import PlatformFacts
-from handlers.report_jobs import ReportJobs
 from handlers.slack_pacing import PacingLimits, SlackPacing
-from handlers.slack_posting import SlackPoster, SlackPostFailed
+from handlers.slack_posting import SlackPoster, SlackPostFailed, SlackPosting
 from handlers.views.digest import digest_messages
 from handlers.views.text import Locale
 from platforms import HostLimits
@@ -244,6 +244,7 @@ async def part_a(args: argparse.Namespace) -> None:
             claims=JobClaims(sessions),
             facts=facts,
             clock=lambda: NOW,
+            posting=SlackPosting(None),
             source="benchmark",
             concurrency=args.concurrency * 4,
         )
@@ -349,7 +350,7 @@ async def part_b(args: argparse.Namespace) -> None:
 
         async def post(team: str, channel: str, message: object) -> None:
             try:
-                await poster.post(team, channel, message)  # type: ignore[arg-type]
+                await poster.post_where(team, channel, message)  # type: ignore[arg-type]
             except SlackPostFailed as error:
                 failed.append(error.message)
 

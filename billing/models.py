@@ -1,7 +1,8 @@
 """SQLAlchemy 2 typed models: accounts, members, subscriptions, seat-change requests, the
-append-only ledger, audit events, job runs and reconciliation runs. The billing hand-off's
-tables (each account's webhook, the outbox) are :mod:`billing.events.store`'s, the platform
-connections :mod:`billing.setup.store`'s, on the same :class:`Base`.
+append-only ledger and audit events. Job runs are in :mod:`billing.jobs.store`, reconciliation
+runs in :mod:`billing.reports.store`, the billing hand-off's tables (each account's webhook,
+the outbox) in :mod:`billing.events.store`, the platform connections in
+:mod:`billing.setup.store`, all on the same :class:`Base`.
 
 Portable on purpose (SQLite and PostgreSQL run the same schema): money is ``BigInteger`` minor
 units plus a ``String(3)`` ISO 4217 code, never ``Numeric``; instants are stored in UTC by
@@ -15,7 +16,6 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -62,22 +62,6 @@ class LedgerKind(enum.StrEnum):
     CREDIT = "credit"  # unused time of the old quantity (negative)
     CHARGE = "charge"  # remaining time of the new quantity (positive)
     RENEWAL = "renewal"  # a full period at the subscription's quantity (positive)
-
-
-class JobStatus(enum.StrEnum):
-    """A scheduled job run's progress (see :mod:`billing.jobs.claims`)."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # too late to be worth doing; recorded so it is logged once
-
-
-class ProductReadStatus(enum.StrEnum):
-    """Whether a reconciliation could read a product's users on its platform."""
-
-    OK = "ok"
-    UNKNOWN = "unknown"  # could not be read: never counted as zero users
 
 
 def _in_check(column: str, values: type[enum.StrEnum]) -> str:
@@ -324,81 +308,3 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class JobRun(Base):
-    """One claimed run of a scheduled job, unique on (job, run key): every replica may fire the
-    job, only the one whose claim is inserted (or that takes over a failed or stale claim) does
-    the work. ``scheduled_for`` is when it was due (lateness is measured from it); ``attempts``
-    counts claims; ``channel_id``/``message_ts`` is what it posted, ``detail`` JSON without
-    secrets (more message timestamps, the last error). See :mod:`billing.jobs.claims`."""
-
-    __tablename__ = "job_runs"
-    __table_args__ = (
-        UniqueConstraint("job_name", "run_key"),
-        CheckConstraint(_in_check("status", JobStatus), name="status"),
-        Index(None, "account_id", "job_name", "status"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    job_name: Mapped[str] = mapped_column(String(64))
-    run_key: Mapped[str] = mapped_column(String(200))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: When the holder last renewed its claim (a run not renewed for ``stale_after`` is taken
-    #: over); ``None`` on runs stored before claims were renewed: ``started_at`` then.
-    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    channel_id: Mapped[str | None] = mapped_column(String(32))
-    message_ts: Mapped[str | None] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text, default="{}")
-
-
-class ReconciliationRun(Base):
-    """One reconciliation of an account: when it ran, and the account's local date then."""
-
-    __tablename__ = "reconciliation_runs"
-    __table_args__ = (Index(None, "account_id", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    local_date: Mapped[date] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(String(16))  # cli | schedule | demo | benchmark
-
-
-class ReconciliationProduct(Base):
-    """What one run found for one product: the billed terms then, and the platform's users
-    (``users_*`` are NULL when the platform could not be read: unknown, never zero).
-
-    ``users_idle`` counts users whose last activity the platform reports as 30 or more days
-    before the run; ``idle_users`` is JSON: the users who are inactive or idle (they hold seats
-    someone could release), at most :data:`billing.reports.reconciliation.LISTED_IDLE_USERS`."""
-
-    __tablename__ = "reconciliation_products"
-    __table_args__ = (
-        UniqueConstraint("run_id", "product"),
-        CheckConstraint(_in_check("product", Product), name="product"),
-        CheckConstraint(_in_check("status", ProductReadStatus), name="status"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("reconciliation_runs.id", ondelete="CASCADE"), index=True
-    )
-    product: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    seats: Mapped[int] = mapped_column(Integer)
-    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    interval: Mapped[str] = mapped_column(String(16))
-    users_total: Mapped[int | None] = mapped_column(Integer)
-    users_active: Mapped[int | None] = mapped_column(Integer)
-    users_inactive: Mapped[int | None] = mapped_column(Integer)
-    users_idle: Mapped[int | None] = mapped_column(Integer)
-    idle_users: Mapped[str] = mapped_column(Text, default="[]")  # compact JSON rows

@@ -9,7 +9,7 @@ between, so concurrent senders on one event loop never take the same slot. When 
 ``Retry-After``, and the sender waits its turn again.
 
 State is per process: with several replicas each paces itself, which is why each digest is
-claimed by one process (:mod:`billing.jobs.claims`) and ``Retry-After`` is always obeyed.
+claimed by one process (:mod:`billing.jobs.store`) and ``Retry-After`` is always obeyed.
 """
 
 from __future__ import annotations

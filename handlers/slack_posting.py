@@ -1,9 +1,12 @@
-"""Posting reports to Slack: messages, updates and file uploads, paced and retried.
+"""Posting scheduled work to Slack: billing's posting port (:class:`billing.jobs.ports.Posting`)
+as the Slack edge implements it, and the paced, retried sending under it.
 
-:class:`SlackPoster` sends through the account's workspace client (``client_for(team_id)``),
-waits its turn with :class:`handlers.slack_pacing.SlackPacing`, obeys ``Retry-After`` on 429
-and retries a failed connection a few times. What still fails is raised as
-:class:`SlackPostFailed` with a sentence for the operator (never a token), so the job that
+:class:`SlackPosting` renders what billing's scheduled use cases ask to show with
+``handlers.views`` (in the account's locale and time zone), draws the trend chart, and sends
+through :class:`SlackPoster`. That sends through the account's workspace client
+(``client_for(team_id)``), waits its turn with :class:`handlers.slack_pacing.SlackPacing`, obeys
+``Retry-After`` on 429 and retries a failed connection a few times. What still fails is raised as
+:class:`SlackPostFailed` with a sentence for the operator (never a token), so the use case that
 posts records it and tries again later: nothing is dropped silently.
 
 Files use Slack's current upload flow (``files_upload_v2``: ``files.getUploadURLExternal``, the
@@ -14,16 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.errors import SeatbotError
+from billing.approvals.reminders import ApprovalNote, RequesterNotice
+from billing.jobs.ports import PostFailed
+from billing.periods import zone
+from billing.reports.facts import AccountReconciliation, DigestFacts, TrendPoint
+from billing.reports.posting import DigestView, HeldSeatsView
+from billing.seats.outcomes import ChangeEnded
+from billing.views import AccountView
 from handlers.slack_pacing import SlackPacing
-from handlers.views.text import Message
+from handlers.views.approvals import approval_request_message, requester_notice, stamped_message
+from handlers.views.digest import (
+    chart_alt_text,
+    details_messages,
+    digest_messages,
+    reconciliation_messages,
+)
+from handlers.views.text import Locale, Message
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +55,12 @@ RECONNECT_BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 120.0
 
 
-class SlackPostFailed(SeatbotError):
-    """A post could not be made; ``message`` says why, in words for the operator."""
+#: ``render_chart(trend, title)``: the PNG of seats vs users per product.
+ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+class SlackPostFailed(PostFailed):
+    """A post could not be made; ``message`` says why, in words for the operator."""
 
 
 @dataclass
@@ -73,18 +89,11 @@ class SlackPoster:
         self._sleep = sleep
         self.stats = PostingStats()
 
-    async def post(
-        self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
-    ) -> str:
-        """Post ``message`` (in the thread of ``thread_ts`` when given); returns its ``ts``."""
-        _, ts = await self.post_where(team_id, channel_id, message, thread_ts=thread_ts)
-        return ts
-
     async def post_where(
         self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
     ) -> tuple[str, str]:
-        """:meth:`post`, returning the channel it landed in as well (posting to a user id lands
-        in their direct-message channel) and its ``ts``."""
+        """Post ``message`` (in the thread of ``thread_ts`` when given); the channel it landed in
+        (posting to a user id lands in their direct-message channel) and its ``ts``."""
         arguments: dict[str, Any] = {
             "channel": channel_id,
             "text": message.text,
@@ -175,6 +184,94 @@ class SlackPoster:
             f"Slack did not accept the post to {channel_id} after {self._max_attempts} tries; "
             "it will be tried again later."
         )
+
+
+class SlackPosting:
+    """Billing's posting port on Slack (see the module docstring). ``poster`` is ``None`` when
+    Slack is not configured (then every post fails, saying so); ``chart`` draws the trend PNG
+    (``None``: no chart); ``locale`` is the babel locale money is shown in."""
+
+    def __init__(
+        self,
+        poster: SlackPoster | None,
+        *,
+        chart: ChartRenderer | None = None,
+        locale: str = "en_US",
+    ) -> None:
+        self.poster = poster
+        self._chart = chart
+        self._locale = locale
+
+    def render(self, view: object) -> list[object]:
+        """The messages that show ``view`` (one of billing's scheduled work's views)."""
+        messages: list[Message]
+        match view:
+            case DigestView(facts=facts, late_since=late):
+                messages = digest_messages(facts, self._where(facts.account), late_since=late)
+            case HeldSeatsView(run=run):
+                messages = details_messages(run, self._where(run.account))
+            case AccountReconciliation():
+                messages = reconciliation_messages(view, self._where(view.account))
+            case ApprovalNote(prompt=prompt, headline=headline):
+                where = self._where(prompt.account)
+                messages = [
+                    approval_request_message(
+                        prompt.account, prompt.request, where, note=prompt.note, headline=headline
+                    )
+                ]
+            case ChangeEnded(account=account, request=request):
+                messages = [stamped_message(account, request, self._where(account))]
+            case RequesterNotice(ended=ended):
+                where = self._where(ended.account)
+                messages = [requester_notice(ended.account, ended.request, where)]
+            case _:
+                raise TypeError(f"nothing renders {type(view).__name__}")
+        return list(messages)
+
+    async def post(
+        self, team_id: str, channel_id: str, message: object, *, thread_ts: str | None
+    ) -> tuple[str, str]:
+        sent = _message(message)
+        return await self._sender().post_where(team_id, channel_id, sent, thread_ts=thread_ts)
+
+    async def update(self, team_id: str, channel_id: str, ts: str, message: object) -> None:
+        await self._sender().update(team_id, channel_id, ts, _message(message))
+
+    async def upload(
+        self, team_id: str, channel_id: str, *, thread_ts: str, chart: object
+    ) -> str | None:
+        if self._chart is None or not isinstance(chart, DigestFacts):
+            return None
+        facts, sender = chart, self._sender()
+        account = facts.account
+        title = f"{account.display_name}: seats vs users, last 30 days"
+        png = await asyncio.to_thread(self._chart, facts.trend, title)
+        return await sender.upload(
+            team_id,
+            channel_id,
+            thread_ts=thread_ts,
+            filename=f"seat-trend-{account.name}-{facts.run.local_date.isoformat()}.png",
+            content=png,
+            title=f"Seats vs users, last 30 days · {account.display_name}",
+            alt_text=chart_alt_text(facts),
+        )
+
+    def _sender(self) -> SlackPoster:
+        if self.poster is None:
+            raise SlackPostFailed(
+                "Slack is not configured (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted."
+            )
+        return self.poster
+
+    def _where(self, account: AccountView) -> Locale:
+        return Locale(self._locale, zone(account.timezone))
+
+
+def _message(message: object) -> Message:
+    if not isinstance(message, Message):
+        raise TypeError(f"not a message: {type(message).__name__}")
+    return message
 
 
 def _retry_after(headers: Any) -> float:

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from billing.models import LedgerKind
 from billing.money import Money
 from billing.products import Product
-from billing.reports.reconciliation import ProductChange, ProductReconciliation
+from billing.reports.rules import ProductChange, ProductReconciliation
 from billing.views import AccountView, LedgerLineView, SeatChangeView, SubscriptionView
 
 #: The job name of the daily digest in ``job_runs`` (its run key: ``account/local date``).

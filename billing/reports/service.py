@@ -11,8 +11,8 @@ platforms (:class:`billing.users.UserListing`: complete, or unknown with a reaso
 the change since the account's previous run. An edge that reconciles many accounts reduces
 each account's listings to its findings as soon as they are read (:func:`account_findings`:
 counts and a bounded list, no user list) and stores them in batches with
-:meth:`Reports.record_findings`. Reading a stored run (:meth:`Reports.latest`,
-:meth:`Reports.digest`) needs no platform call.
+:meth:`Reports.record_findings`. Reading the stored runs (:meth:`Reports.digest`) needs no
+platform call.
 
 What a report says is in :mod:`billing.reports.facts`; how runs are stored and read back, in
 :mod:`billing.reports.store`.
@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import NotFound
-from billing.jobs.claims import JobClaims
-from billing.models import Account, ReconciliationRun, Subscription
+from billing.jobs.store import JobClaims
+from billing.models import Account, Subscription
 from billing.periods import Interval, local_date, period_at, require_aware, zone
 from billing.products import Product
 from billing.reports.facts import (
@@ -41,8 +41,9 @@ from billing.reports.facts import (
     ReconcileTarget,
     parse_digest_time,
 )
-from billing.reports.reconciliation import reconcile_product
+from billing.reports.rules import reconcile_product
 from billing.reports.store import (
+    ReconciliationRun,
     account_reconciliation,
     applied_since,
     id_chunks,
@@ -163,22 +164,6 @@ class Reports:
             ]
 
     # -- reading runs ---------------------------------------------------------------------------
-
-    def latest(self, account_id: int) -> AccountReconciliation | None:
-        """The account's latest stored run (no platform call), or ``None``."""
-        with self._storage.read() as session:
-            account = session.get(Account, account_id)
-            if account is None:
-                raise NotFound("That account does not exist.")
-            run = session.scalars(
-                select(ReconciliationRun)
-                .where(ReconciliationRun.account_id == account_id)
-                .order_by(ReconciliationRun.at.desc(), ReconciliationRun.id.desc())
-                .limit(1)
-            ).first()
-            if run is None:
-                return None
-            return stored_run(session, account, run)
 
     def digest(self, account_id: int, at: datetime) -> DigestFacts:
         """What the digest says at ``at``, from the account's latest stored run (record one

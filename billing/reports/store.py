@@ -10,25 +10,38 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 from billing.models import (
     Account,
+    Base,
     LedgerEntry,
     LedgerKind,
-    ProductReadStatus,
-    ReconciliationProduct,
-    ReconciliationRun,
     SeatChangeRequest,
     Subscription,
+    UTCDateTime,
+    _in_check,
 )
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
 from billing.reports.facts import TREND_DAYS, AccountReconciliation, TrendPoint
-from billing.reports.reconciliation import (
+from billing.reports.rules import (
     IdleUser,
+    ProductReadStatus,
     ProductReconciliation,
     UserCounts,
     change_between,
@@ -37,6 +50,53 @@ from billing.requests import RequestStatus
 from billing.storage import account_view, ledger_view, request_view
 from billing.users import UserStatus
 from billing.views import AccountView, LedgerLineView, SeatChangeView
+
+
+class ReconciliationRun(Base):
+    """One reconciliation of an account: when it ran, and the account's local date then."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (Index(None, "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    local_date: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))  # cli | schedule | demo | benchmark
+
+
+class ReconciliationProduct(Base):
+    """What one run found for one product: the billed terms then, and the platform's users
+    (``users_*`` are NULL when the platform could not be read: unknown, never zero).
+
+    ``users_idle`` counts users whose last activity the platform reports as 30 or more days
+    before the run; ``idle_users`` is JSON: the users who are inactive or idle (they hold seats
+    someone could release), at most :data:`billing.reports.rules.LISTED_IDLE_USERS`."""
+
+    __tablename__ = "reconciliation_products"
+    __table_args__ = (
+        UniqueConstraint("run_id", "product"),
+        CheckConstraint(_in_check("product", Product), name="product"),
+        CheckConstraint(_in_check("status", ProductReadStatus), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("reconciliation_runs.id", ondelete="CASCADE"), index=True
+    )
+    product: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    seats: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(16))
+    users_total: Mapped[int | None] = mapped_column(Integer)
+    users_active: Mapped[int | None] = mapped_column(Integer)
+    users_inactive: Mapped[int | None] = mapped_column(Integer)
+    users_idle: Mapped[int | None] = mapped_column(Integer)
+    idle_users: Mapped[str] = mapped_column(Text, default="[]")  # compact JSON rows
+
 
 #: Requests waiting for someone: a manager's decision, or to be applied.
 PENDING_STATUSES = (RequestStatus.PENDING_APPROVAL.value, RequestStatus.APPROVED.value)

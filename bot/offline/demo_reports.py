@@ -1,6 +1,6 @@
 """The end of ``seatbot demo``: a reconciliation report and the daily digest with its chart.
 
-Runs the real report jobs (:class:`handlers.report_jobs.ReportJobs`, as the scheduler does)
+Runs the real report jobs (:class:`bot.runtime.jobs.ReportJobs`, as the scheduler does)
 against the demo's sandbox and Slack stand-in, prints what was posted, and saves the trend chart
 that was uploaded into the digest's thread beside the demo's database.
 
@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from billing.periods import zone
 from billing.products import Product
 from billing.reports.facts import ReconcileTarget
 from billing.users import Level, PlatformUser, UserListing, UserStatus
@@ -23,7 +24,7 @@ from billing.views import AccountView
 from bot.offline.demo_setup import DemoStepFailed
 from bot.offline.render import render_message
 from bot.offline.standin import SlackStandIn
-from handlers.report_jobs import ReportJobs
+from bot.runtime.jobs import ReportJobs
 
 #: How many earlier daily runs the demo records before its digest.
 HISTORY_DAYS = 29
@@ -97,7 +98,7 @@ async def digest_step(
 ) -> tuple[str, str, Path]:
     """Post today's digest twice (the second says "already posted") and save the uploaded
     chart in ``folder``; returns both outcomes in words and the chart's path."""
-    today = now.astimezone(jobs.where(account).tz).date()
+    today = now.astimezone(zone(account.timezone)).date()
     first = await jobs.post_digest(account, today)
     if first.status != "posted" or first.chart_file_id is None:
         raise DemoStepFailed(f"the digest was not posted with its chart: {first.detail}")

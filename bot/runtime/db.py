@@ -24,15 +24,16 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-# The imports marked "tables" register the tables kept outside billing.models (the billing
-# packages' store rooms, the Slack installations) on the shared metadata, so the schema the
-# migrations are compared with (and Alembic autogenerates from) is complete wherever
-# bot.runtime.db is imported.
+# Every module holding tables is imported (the billing packages' store rooms, the Slack
+# installation tables), so the schema the migrations are compared with (and Alembic
+# autogenerates from) is complete wherever bot.runtime.db is imported.
+import billing.events.store
+import billing.jobs.store
+import billing.reports.store
+import billing.setup.store  # noqa: F401
 from billing.errors import Failure
-from billing.events import store as events_tables  # noqa: F401 - tables
 from billing.models import READ_ONLY_OPTION
-from billing.setup import store as setup_tables  # noqa: F401 - tables
-from bot.runtime import slack_tables  # noqa: F401 - tables
+from bot.runtime import slack_tables  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 

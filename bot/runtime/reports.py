@@ -1,4 +1,4 @@
-"""Composing the report jobs (:class:`handlers.report_jobs.ReportJobs`) from the settings, for
+"""Composing the report jobs (:class:`bot.runtime.jobs.ReportJobs`) from the settings, for
 ``seatbot serve``'s scheduler and for ``seatbot reconcile|digest``.
 
 Also the simulated clock (``SEATBOT_CLOCK_START``/``SEATBOT_CLOCK_SPEED``) that tests and demos
@@ -17,16 +17,16 @@ from pydantic import ValidationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.reports.service import Reports
+from bot.runtime.jobs import DEFAULT_CONCURRENCY, ReportJobs
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.settings import Settings, settings_error
 from bot.runtime.slack_clients import SlackClients
 from bot.runtime.trend_chart import render_trend_png
 from handlers.facts import PlatformFacts
-from handlers.report_jobs import DEFAULT_CONCURRENCY, ReportJobs
 from handlers.slack_pacing import PacingLimits, SlackPacing
-from handlers.slack_posting import SlackPoster
+from handlers.slack_posting import SlackPoster, SlackPosting
 
 Clock = Callable[[], datetime]
 
@@ -81,11 +81,12 @@ def clock_speed(settings: Settings) -> float:
 
 @dataclass
 class ReportsRuntime:
-    """The report jobs and what they own (close with :meth:`aclose`)."""
+    """The report jobs, the posting port they (and the approvals' jobs) send through, and what
+    they own (close with :meth:`aclose`)."""
 
     jobs: ReportJobs
+    posting: SlackPosting
     slack: SlackClients | None
-    poster: SlackPoster | None = None
 
     async def aclose(self) -> None:
         if self.slack is not None:
@@ -131,16 +132,16 @@ def build_reports(
     claims = claims or JobClaims(
         sessions, stale_after=timedelta(seconds=settings.seatbot_job_stale_seconds)
     )
+    posting = SlackPosting(poster, chart=render_trend_png)
     jobs = ReportJobs(
         reports=Reports(sessions),
         claims=claims,
         facts=facts,
         clock=clock,
-        poster=poster,
-        chart=render_trend_png,
+        posting=posting,
         source=source,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         # Renewed on the jobs' clock: a simulated one that runs faster renews more often.
         renew_s=claims.renew_every.total_seconds() / clock_speed(settings),
     )
-    return ReportsRuntime(jobs, slack, poster)
+    return ReportsRuntime(jobs, posting, slack)

@@ -4,7 +4,7 @@ event loop, started and stopped with the ASGI app's lifespan.
 General infrastructure: each kind of job has one registration function (``add_*_job``) that
 adds an interval job calling an async ``tick``. APScheduler 3 keeps jobs in process memory, so
 every replica fires every job; a tick must claim each unit of work in the database before doing
-it (:mod:`billing.jobs.claims`), which is what makes it happen once. Ticks of one job never
+it (:mod:`billing.jobs.store`), which is what makes it happen once. Ticks of one job never
 overlap in a process (``max_instances=1``; a tick still running when the next is due skips it),
 and a tick that raises is logged and the next one runs as usual.
 

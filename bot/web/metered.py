@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approvals.service import Approvals
-from billing.jobs.claims import Claim, JobClaims
+from billing.jobs.rules import Claim
+from billing.jobs.store import JobClaims
 from billing.seats.outcomes import ChangeEnded, ChangeOutcome, UsersNeeded
 from billing.seats.service import SeatChanges
 from billing.users import UserListing

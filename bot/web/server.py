@@ -56,6 +56,7 @@ from billing.events.service import Outbox
 from billing.seats.reads import AccountReads
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.runtime.jobs import ApprovalJobs
 from bot.runtime.logging_setup import SecretRedactor, configure_logging
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
@@ -79,7 +80,6 @@ from bot.webhooks.config import default_destination, retry_schedule
 from bot.webhooks.guard import DestinationGuard
 from bot.webhooks.notices import OwnerNotifier
 from bot.webhooks.sender import SenderOptions, WebhookSender
-from handlers.approval_jobs import ApprovalJobs
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
 from handlers.request_ids import RequestScope, begin_request, end_request
@@ -247,7 +247,7 @@ def build_runtime(
         claims=claims,
     )
     # Approvals' reminders, escalations and expiries: claimed the same way.
-    approval_jobs = ApprovalJobs(deps.approvals, claims, reports.poster, clock=clock)
+    approval_jobs = ApprovalJobs(deps.approvals, claims, reports.posting, clock=clock)
     scheduler: ReportScheduler | None = None
     if settings.seatbot_scheduler:
         scheduler = ReportScheduler(on_lag=metrics.job_lag)

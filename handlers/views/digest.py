@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from billing.formatting import format_day, format_instant
 from billing.money import Money
 from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.reconciliation import (
+from billing.reports.rules import (
     LISTED_IDLE_USERS,
     IdleUser,
     ProductChange,

@@ -22,8 +22,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
-from billing.models import JobStatus
+from billing.jobs.rules import JobStatus
+from billing.jobs.store import JobClaims
 from billing.reports.facts import DIGEST_JOB
 from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserListing, UserStatus

@@ -27,12 +27,11 @@ import handlers.views
 from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, NotFound, UserFacingError
 from billing.events.service import FailureNotice
-from billing.models import ProductReadStatus
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
 from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.reconciliation import IdleUser, reconcile_product
+from billing.reports.rules import IdleUser, ProductReadStatus, reconcile_product
 from billing.requests import RequestStatus
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import (

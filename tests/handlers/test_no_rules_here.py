@@ -35,6 +35,8 @@ FORBIDDEN_NAMES = {
     "deletion_candidate_order",
     "may_take_over",  # whether a claimed run may be taken over (billing.jobs.rules)
     "stale_after",
+    "start_step",  # whether a scheduled run is due, skipped or retried (billing.jobs.rules)
+    "posted_part",  # what a run has posted, so what remains (billing.jobs.rules)
 }
 #: Billing modules handlers may not import at all (persistence and its rules).
 FORBIDDEN_MODULES = {
@@ -42,6 +44,8 @@ FORBIDDEN_MODULES = {
     "billing.storage",
     "billing.requests",
     "billing.seats.renewal",
+    "billing.jobs.rules",  # scheduled work is billing's: the edge only renders and sends
+    "billing.jobs.store",
 }
 #: Billing names the edge may use to pre-check a form in the ack (billing's own rule, re-run by
 #: the use case anyway).

@@ -7,7 +7,7 @@ Create Date: 2026-11-29
 ``reconciliation_runs`` and ``reconciliation_products`` store every reconciliation (so "since
 yesterday" and trends need no platform call); ``accounts.digest_at`` is the local time of the
 daily digest. ``job_runs`` (unused until now, so it is made anew) becomes the claim table of
-:mod:`billing.jobs.claims`: unique on (job, run key) instead of (job, scheduled time), so two
+:mod:`billing.jobs.store`: unique on (job, run key) instead of (job, scheduled time), so two
 accounts whose digests fall on the same instant are two runs, with attempts, lateness, what
 was posted, and a ``skipped`` status.
 """

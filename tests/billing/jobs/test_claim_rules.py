@@ -1,16 +1,36 @@
-"""The rules of a claimed run: when it may be taken over, and what a takeover resumes from."""
+"""The rules of a claimed run: when it is due, skipped or retried, when it may be taken over,
+and what a takeover resumes from."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.jobs.rules import main_message, may_take_over, posted_part, renew_every, with_posted
-from billing.models import JobStatus
+from billing.jobs.rules import (
+    JobRunView,
+    JobStatus,
+    Start,
+    due_days,
+    main_message,
+    may_take_over,
+    posted_part,
+    renew_every,
+    start_step,
+    with_posted,
+)
 
 AT = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 STALE = timedelta(minutes=15)
+
+
+def stored(status: JobStatus, attempts: int, alive_at: datetime) -> JobRunView:
+    """A run stored as ``status`` after ``attempts`` claims, last renewed at ``alive_at``."""
+    return JobRunView(
+        1, "digest", "acme/d", 1, AT, status, attempts, False, alive_at, None, None, None, {},
+        renewed_at=alive_at,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -32,9 +52,7 @@ def test_who_may_take_a_run_over(
 ) -> None:
     assert (
         may_take_over(
-            status,
-            attempts,
-            AT - alive_for,
+            stored(status, attempts, AT - alive_for),
             AT,
             stale_after=STALE,
             max_attempts=5,
@@ -42,6 +60,42 @@ def test_who_may_take_a_run_over(
         )
         is expected
     )
+
+
+@pytest.mark.parametrize(
+    ("run", "due_for", "expected"),
+    [
+        (None, timedelta(minutes=-1), Start.WAIT),  # not due yet
+        (None, timedelta(0), Start.CLAIM),
+        (None, timedelta(hours=23), Start.CLAIM),  # missed while nothing ran: posted late
+        (None, timedelta(days=1, seconds=1), Start.SKIP),  # more than a day late
+        # Retried while it has attempts left, however late: one copy of the retry rule.
+        (stored(JobStatus.FAILED, 4, AT), timedelta(days=2), Start.CLAIM),
+        (stored(JobStatus.FAILED, 5, AT), timedelta(hours=1), Start.WAIT),
+        (stored(JobStatus.RUNNING, 1, AT - timedelta(minutes=16)), timedelta(days=2), Start.CLAIM),
+        (stored(JobStatus.RUNNING, 1, AT - timedelta(minutes=5)), timedelta(hours=1), Start.WAIT),
+        (stored(JobStatus.SUCCEEDED, 1, AT), timedelta(hours=1), Start.WAIT),
+        (stored(JobStatus.SKIPPED, 0, AT), timedelta(days=2), Start.WAIT),
+    ],
+)
+def test_what_a_tick_does_with_a_daily_run(
+    run: JobRunView | None, due_for: timedelta, expected: Start
+) -> None:
+    assert start_step(run, AT - due_for, AT, stale_after=STALE, max_attempts=5) is expected
+
+
+def test_a_daily_run_is_due_at_its_local_time_on_each_of_the_last_three_days() -> None:
+    london = ZoneInfo("Europe/London")
+    # 08:59 in London: today's 09:00 run is not due yet, the two days before are.
+    due = due_days(time(9, 0), london, datetime(2026, 11, 29, 8, 59, tzinfo=UTC))
+    assert due == [
+        (date(2026, 11, 27), datetime(2026, 11, 27, 9, 0, tzinfo=UTC)),
+        (date(2026, 11, 28), datetime(2026, 11, 28, 9, 0, tzinfo=UTC)),
+    ]
+    # Kuwait is three hours ahead: its 08:30 run of 29 November was due at 05:30 UTC.
+    kuwait = due_days(time(8, 30), ZoneInfo("Asia/Kuwait"), AT)
+    assert kuwait[-1] == (date(2026, 11, 29), datetime(2026, 11, 29, 5, 30, tzinfo=UTC))
+    assert len(kuwait) == 3
 
 
 def test_a_holder_renews_several_times_within_stale_after() -> None:

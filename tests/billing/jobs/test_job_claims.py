@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims, Posted
-from billing.models import JobStatus
+from billing.jobs.rules import JobStatus, Posted, may_take_over
+from billing.jobs.store import JobClaims
 
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -24,7 +24,9 @@ def test_only_the_first_claim_wins_and_a_done_run_stays_done(
     assert first.attempt == 1
     assert not first.late
     assert claims.claim("digest", "acme/2026-11-29", scheduled_for=DUE, at=DUE) is None
-    assert claims.progress(first, channel_id="C1", message_ts="1.000001", parts=["1.000001"])
+    assert claims.record_posted(first, "parts", "1.000001", index=0, channel_id="C1") == Posted(
+        "1.000001", held=True
+    )
     assert claims.succeed(first, at=DUE + timedelta(seconds=5))
     assert claims.claim("digest", "acme/2026-11-29", scheduled_for=DUE, at=DUE) is None
     stored = claims.find("digest", "acme/2026-11-29")
@@ -90,7 +92,7 @@ def test_a_run_left_running_by_a_crash_is_taken_over_with_what_it_had_posted(
     claims = JobClaims(session_factory, stale_after=timedelta(minutes=15))
     crashed = claims.claim("digest", "acme/d", scheduled_for=DUE, at=DUE)
     assert crashed is not None
-    claims.progress(crashed, channel_id="C1", message_ts="9.000001")
+    claims.record_posted(crashed, "parts", "9.000001", index=0, channel_id="C1")
     soon = DUE + timedelta(minutes=10)
     assert claims.claim("digest", "acme/d", scheduled_for=DUE, at=soon) is None
     later = DUE + timedelta(minutes=16)
@@ -98,7 +100,7 @@ def test_a_run_left_running_by_a_crash_is_taken_over_with_what_it_had_posted(
     assert taken is not None
     assert taken.attempt == 2
     assert taken.message_ts == "9.000001"  # update that message, do not post another
-    assert not claims.progress(crashed, message_ts="other")  # the crashed claim is void
+    assert not claims.succeed(crashed, at=later)  # the crashed claim is void
 
 
 def test_force_reclaims_a_finished_run_without_making_it_late(
@@ -157,8 +159,11 @@ def test_a_renewed_claim_is_taken_over_only_once_its_holder_stops_renewing(
     assert claims.renew(holder, at=DUE + timedelta(minutes=27)) is None  # lost: stop
     run = claims.find("digest", "acme/d")
     assert run is not None
-    assert claims.may_claim(run, DUE + timedelta(minutes=40)) is False  # renewed by the taker
-    assert claims.may_claim(run, DUE + timedelta(minutes=42)) is True
+    limits = {"stale_after": claims.stale_after, "max_attempts": claims.max_attempts}
+    assert (
+        may_take_over(run, DUE + timedelta(minutes=40), **limits) is False
+    )  # renewed by the taker
+    assert may_take_over(run, DUE + timedelta(minutes=42), **limits) is True
 
 
 def test_a_part_posted_after_a_takeover_is_recorded_and_the_first_record_wins(
@@ -199,7 +204,6 @@ def test_parts_recorded_at_once_by_many_threads_are_all_kept(
     def record(index: int) -> None:
         start.wait()
         claims.record_posted(claim, "thread", f"2.{index}", index=index)
-        claims.progress(claim, **{f"step{index}": index})
 
     threads = [threading.Thread(target=record, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -209,4 +213,3 @@ def test_parts_recorded_at_once_by_many_threads_are_all_kept(
     stored = claims.find("digest", "acme/d")
     assert stored is not None
     assert stored.detail["thread"] == [f"2.{n}" for n in range(8)]
-    assert all(stored.detail[f"step{n}"] == n for n in range(8))

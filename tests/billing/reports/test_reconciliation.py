@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from billing.models import ProductReadStatus
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
-from billing.reports.reconciliation import change_between, count_users, reconcile_product
+from billing.reports.rules import ProductReadStatus, change_between, count_users, reconcile_product
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 
 AT = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)

@@ -9,15 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
-from billing.models import ReconciliationRun
+from billing.jobs.store import JobClaims
 from billing.reports.facts import AccountReconciliation
-from billing.reports.reconciliation import ProductChange
+from billing.reports.rules import ProductChange
 from billing.reports.service import Reports
+from billing.reports.store import ReconciliationRun
 from billing.users import Level, PlatformUser, UserStatus
-from handlers import report_jobs
+from bot.runtime import jobs as report_jobs
+from bot.runtime.jobs import ReportJobs
 from handlers.facts import PlatformFacts
-from handlers.report_jobs import ReportJobs
+from handlers.slack_posting import SlackPosting
 from platforms.types import Platform, Product
 from tests.conftest import SEED_AT
 
@@ -63,6 +64,7 @@ def jobs_over(
             platform_for, deadline_s=5, recent_ttl_s=0, platforms_for=platforms_for
         ),
         clock=lambda: SEED_AT,
+        posting=SlackPosting(None),
         source="test",
         concurrency=concurrency,
     )

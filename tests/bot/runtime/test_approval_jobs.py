@@ -14,14 +14,15 @@ from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
 from billing.approvals.service import Approvals
 from billing.books.service import SeatService
-from billing.jobs.claims import JobClaims
+from billing.jobs.store import JobClaims
 from billing.models import Account
 from billing.requests import RequestStatus
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
-from handlers.approval_jobs import ApprovalJobs
+from bot.runtime.jobs import ApprovalJobs
+from handlers.slack_posting import SlackPosting
 from handlers.views import Message
 
 T = "T_ACME"
@@ -43,9 +44,6 @@ class FakePoster:
         ts = f"{len(self.posts) + 1}.0001"
         self.posts.append((channel, ts, message.text))
         return f"D{channel}", ts
-
-    async def post(self, team: str, channel: str, message: Message, **_: Any) -> str:
-        return (await self.post_where(team, channel, message))[1]
 
     async def update(self, team: str, channel: str, ts: str, message: Message) -> None:
         self.updates.append((channel, ts, message.text))
@@ -88,7 +86,7 @@ def test_reminders_escalations_and_expiry_happen_once_across_replicas(
         return ApprovalJobs(
             Approvals(session_factory),
             JobClaims(session_factory),
-            poster,  # type: ignore[arg-type]
+            SlackPosting(poster),  # type: ignore[arg-type]
             clock=lambda: now[0],
         )
 

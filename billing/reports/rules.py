@@ -20,11 +20,11 @@ user figures and costs are ``None``, never zero.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from billing.models import ProductReadStatus
 from billing.money import Money
 from billing.periods import Interval, require_aware
 from billing.products import Product
@@ -43,6 +43,13 @@ PER_PERIOD = {
     Interval.QUARTERLY: "a quarter",
     Interval.ANNUAL: "a year",
 }
+
+
+class ProductReadStatus(enum.StrEnum):
+    """Whether a reconciliation could read a product's users on its platform."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"  # could not be read: never counted as zero users
 
 
 @dataclass(frozen=True, slots=True)

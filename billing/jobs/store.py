@@ -2,58 +2,55 @@
 
 APScheduler 3 keeps its jobs in each process's memory, so every ``seatbot serve`` replica fires
 every job. The work itself is therefore claimed first: a row in ``job_runs``, unique on
-``(job_name, run_key)``. Only the caller whose claim wins does the work; the others are told
-it is taken (``None``). Reuse it for any job (digests, reports, approval reminders…)::
+``(job_name, run_key)``. Only the caller whose claim wins does the work; the others are told it
+is taken (``None``). The run key names the unit of work (for a daily job: the account and its
+local date), and ``scheduled_for`` is when it was due, so a late run is recognised
+(``Claim.late``, recorded).
 
-    claims = JobClaims(session_factory)
-    claim = claims.claim("digest", "acme/2026-11-29", scheduled_for=due, at=now,
-                         account_id=account.id)
-    if claim is None:
-        return  # another process has it, or it is done
-    try:
-        ... do the work; claims.progress(claim, channel_id=..., message_ts=...) once posted
-    except Exception as error:
-        claims.fail(claim, at=clock(), error="what went wrong, in words")
-        raise
-    claims.succeed(claim, at=clock())
-
-The run key names the unit of work (for a daily job: the account and its local date), and
-``scheduled_for`` is when it was due, so a late run is recognised (``Claim.late``, recorded).
-
-A claim is won when (:func:`billing.jobs.rules.may_take_over`):
-
-- no row exists (the row is inserted, ``running``, attempt 1);
-- the row ``failed`` and fewer than ``max_attempts`` attempts were made (retried, attempt n+1);
-- the row is still ``running`` but its holder has not renewed it (:meth:`JobClaims.renew`) for
-  more than ``stale_after``: the process that held it crashed mid-run, or lost the database
-  (taken over, attempt n+1);
-- ``force=True`` and the row ``succeeded`` (to redo it, e.g. update a posted message).
-
-Every takeover is a compare-and-set on (status, attempts, last renewal), so two processes never
-both win, and a claim renewed meanwhile is not taken. What was already done survives a takeover
-(``Claim.channel_id``/``message_ts``/``detail``), so a retry can update a message that was
-posted before a crash rather than post it again. A holder that posts in parts renews its claim
-before each (which also re-reads what is recorded) and records each part with
-:meth:`JobClaims.record_posted` as soon as it exists, even when the claim was taken over
-meanwhile, so whoever holds the run resumes after it instead of repeating it.
-:meth:`skip` records a run that is too late to be worth doing, so it is logged once.
+A claim is won when no row exists (inserted, ``running``, attempt 1) or when
+:func:`billing.jobs.rules.may_take_over` says so (a failure retried, a holder that stopped
+renewing its claim taken over, ``force``): every takeover is a compare-and-set on (status,
+attempts, last renewal), so two processes never both win, and a claim renewed meanwhile is not
+taken. What was done survives a takeover (``Claim.message_ts``/``detail``): each part a holder
+posts is recorded with :meth:`JobClaims.record_posted` as soon as it exists, even when the claim
+was taken over meanwhile, so whoever holds the run resumes after it instead of repeating it.
+:meth:`JobClaims.skip` records a run that is too late to be worth doing, so it is logged once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from billing.jobs.rules import main_message, may_take_over, renew_every, with_posted
-from billing.models import JobRun
-from billing.models import JobStatus as JobStatus  # re-exported for the job bodies
+from billing.jobs.rules import (
+    Claim,
+    JobRunView,
+    JobStatus,
+    Posted,
+    main_message,
+    may_take_over,
+    renew_every,
+    with_posted,
+)
+from billing.models import Base, UTCDateTime, _in_check
 from billing.periods import require_aware
 from billing.storage import Storage, execute_update
 
@@ -65,55 +62,40 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LATE_AFTER = timedelta(minutes=30)
 #: How often a write to a run is tried again when another process changed it meanwhile.
 _WRITE_TRIES = 20
+#: Run keys looked up per query (bounds the parameters of one ``IN`` clause).
+_KEYS_PER_QUERY = 500
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The right to do one run now. ``attempt`` is 1 for the first claim; ``late`` whether it
-    started more than the grace after ``scheduled_for``; the rest is what earlier attempts
-    recorded (``None``/empty on a first attempt)."""
+class JobRun(Base):
+    """One claimed run of a scheduled job, unique on (job, run key): every replica may fire the
+    job, only the one whose claim is inserted (or that takes over a failed or stale claim) does
+    the work. ``scheduled_for`` is when it was due (lateness is measured from it); ``attempts``
+    counts claims; ``channel_id``/``message_ts`` is what it posted, ``detail`` JSON without
+    secrets (more message timestamps, the last error). See this module."""
 
-    id: int
-    job_name: str
-    run_key: str
-    account_id: int | None
-    scheduled_for: datetime
-    attempt: int
-    late: bool
-    channel_id: str | None
-    message_ts: str | None
-    detail: dict[str, Any]
-    previous_status: JobStatus | None
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job_name", "run_key"),
+        CheckConstraint(_in_check("status", JobStatus), name="status"),
+        Index(None, "account_id", "job_name", "status"),
+    )
 
-
-@dataclass(frozen=True)
-class JobRunView:
-    """A claimed (or finished) run as stored."""
-
-    id: int
-    job_name: str
-    run_key: str
-    account_id: int | None
-    scheduled_for: datetime
-    status: JobStatus
-    attempts: int
-    late: bool
-    started_at: datetime
-    finished_at: datetime | None
-    channel_id: str | None
-    message_ts: str | None
-    detail: dict[str, Any]
-    #: When its holder last renewed the claim (``None``: never, since ``started_at``).
-    renewed_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Posted:
-    """What :meth:`JobClaims.record_posted` did: ``recorded`` is what the run holds for that
-    part now (the given one, or the one recorded first), ``held`` whether the claim still is."""
-
-    recorded: str
-    held: bool
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(64))
+    run_key: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the holder last renewed its claim (a run not renewed for ``stale_after`` is taken
+    #: over); ``None`` on runs stored before claims were renewed: ``started_at`` then.
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class JobClaims:
@@ -147,28 +129,19 @@ class JobClaims:
         require_aware(scheduled_for)
         require_aware(at)
         late = at - scheduled_for > self.late_after
-        try:
-            with self._storage.write() as session:
-                row = JobRun(
-                    job_name=job_name,
-                    run_key=run_key,
-                    account_id=account_id,
-                    scheduled_for=scheduled_for,
-                    status=JobStatus.RUNNING.value,
-                    attempts=1,
-                    late=late,
-                    started_at=at,
-                    renewed_at=at,
-                    detail="{}",
-                )
-                session.add(row)
-                session.flush()
-                return _claim(row, None)
-        except IntegrityError:
-            pass  # the run exists: see whether it may be taken over
+        first = JobRun(status=JobStatus.RUNNING.value, attempts=1, late=late, renewed_at=at)
+        if self._insert(first, job_name, run_key, account_id, scheduled_for, at, detail="{}"):
+            return _claim(first, None)
+        # The run exists: see whether it may be taken over.
         with self._storage.write() as session:
             found = _find(session, job_name, run_key)
-            if found is None or not self._may_take_over(found, at, force=force):
+            if found is None or not may_take_over(
+                _view(found),
+                at,
+                stale_after=self.stale_after,
+                max_attempts=self.max_attempts,
+                force=force,
+            ):
                 return None
             row = found
             previous = JobStatus(row.status)
@@ -195,22 +168,6 @@ class JobClaims:
                 return None
             session.refresh(row)
             return _claim(row, previous)
-
-    def _may_take_over(self, row: JobRun, at: datetime, *, force: bool) -> bool:
-        return self.may_claim(_view(row), at, force=force)
-
-    def may_claim(self, run: JobRunView, at: datetime, *, force: bool = False) -> bool:
-        """Whether the stored ``run`` may be claimed again at ``at`` (it failed with attempts
-        left, or its holder stopped renewing it; see the module docstring)."""
-        return may_take_over(
-            run.status,
-            run.attempts,
-            run.renewed_at or run.started_at,
-            at,
-            stale_after=self.stale_after,
-            max_attempts=self.max_attempts,
-            force=force,
-        )
 
     @property
     def renew_every(self) -> timedelta:
@@ -267,48 +224,23 @@ class JobClaims:
         self._write(claim, values, held_only=False)
         return posted_now
 
-    def progress(
-        self,
-        claim: Claim,
-        *,
-        channel_id: str | None = None,
-        message_ts: str | None = None,
-        **detail: Any,
-    ) -> bool:
-        """Record what the run has done so far (a posted message, more ``detail``), so that a
-        retry after a crash updates rather than repeats it. ``False`` if the claim was lost."""
-        return self._finish(claim, None, None, channel_id, message_ts, detail)
-
     def succeed(self, claim: Claim, *, at: datetime, **detail: Any) -> bool:
         """Mark the run done; ``False`` if another process took the claim over meanwhile."""
         require_aware(at)
-        return self._finish(claim, JobStatus.SUCCEEDED, at, None, None, detail)
+        return self._finish(claim, JobStatus.SUCCEEDED, at, detail)
 
     def fail(self, claim: Claim, *, at: datetime, error: str, **detail: Any) -> bool:
         """Mark the run failed with ``error`` (words, no secrets): it is retried later, up to
         ``max_attempts``; ``False`` if the claim was lost."""
         require_aware(at)
-        return self._finish(claim, JobStatus.FAILED, at, None, None, dict(detail, error=error))
+        return self._finish(claim, JobStatus.FAILED, at, dict(detail, error=error))
 
     def _finish(
-        self,
-        claim: Claim,
-        status: JobStatus | None,
-        at: datetime | None,
-        channel_id: str | None,
-        message_ts: str | None,
-        detail: dict[str, Any],
+        self, claim: Claim, status: JobStatus, at: datetime, detail: dict[str, Any]
     ) -> bool:
-
         def values(row: JobRun) -> dict[str, Any]:
-            changed: dict[str, Any] = {"detail": _dumps(dict(_loads(row.detail), **detail))}
-            if status is not None:
-                changed.update(status=status.value, finished_at=at)
-            if channel_id is not None:
-                changed["channel_id"] = channel_id
-            if message_ts is not None:
-                changed["message_ts"] = message_ts
-            return changed
+            merged = _dumps(dict(_loads(row.detail), **detail))
+            return {"detail": merged, "status": status.value, "finished_at": at}
 
         return self._write(claim, values, held_only=True)
 
@@ -348,23 +280,29 @@ class JobClaims:
     ) -> bool:
         """Record that a run nobody did is skipped (too late); ``True`` only for the caller that
         recorded it (log it then), ``False`` when the run already exists in any state."""
+        row = JobRun(status=JobStatus.SKIPPED.value, attempts=0, late=True, finished_at=at)
+        detail = json.dumps({"reason": reason})
+        return self._insert(row, job_name, run_key, account_id, scheduled_for, at, detail=detail)
+
+    def _insert(
+        self,
+        row: JobRun,
+        job_name: str,
+        run_key: str,
+        account_id: int | None,
+        scheduled_for: datetime,
+        at: datetime,
+        *,
+        detail: str,
+    ) -> bool:
+        """Insert ``row`` as the run of ``job_name`` under ``run_key``, started ``at``;
+        ``False`` when that run exists already."""
         require_aware(at)
+        row.job_name, row.run_key, row.account_id = job_name, run_key, account_id
+        row.scheduled_for, row.started_at, row.detail = scheduled_for, at, detail
         try:
             with self._storage.write() as session:
-                session.add(
-                    JobRun(
-                        job_name=job_name,
-                        run_key=run_key,
-                        account_id=account_id,
-                        scheduled_for=scheduled_for,
-                        status=JobStatus.SKIPPED.value,
-                        attempts=0,
-                        late=True,
-                        started_at=at,
-                        finished_at=at,
-                        detail=json.dumps({"reason": reason}),
-                    )
-                )
+                session.add(row)
                 session.flush()
                 return True
         except IntegrityError:
@@ -372,9 +310,17 @@ class JobClaims:
 
     def find(self, job_name: str, run_key: str) -> JobRunView | None:
         """The run, as stored, or ``None``."""
+        return self.find_many(job_name, [run_key]).get(run_key)
+
+    def find_many(self, job_name: str, run_keys: Sequence[str]) -> dict[str, JobRunView]:
+        """The runs of ``job_name`` stored under any of ``run_keys``, by run key."""
+        found: dict[str, JobRunView] = {}
         with self._storage.read() as session:
-            row = _find(session, job_name, run_key)
-            return None if row is None else _view(row)
+            for start in range(0, len(run_keys), _KEYS_PER_QUERY):
+                chunk = run_keys[start : start + _KEYS_PER_QUERY]
+                query = select(JobRun).where(JobRun.job_name == job_name, JobRun.run_key.in_(chunk))
+                found.update((row.run_key, _view(row)) for row in session.scalars(query))
+        return found
 
     def last_succeeded(
         self, job_name: str, account_id: int, *, before: datetime
@@ -424,35 +370,11 @@ def _dumps(detail: dict[str, Any]) -> str:
 
 
 def _claim(row: JobRun, previous: JobStatus | None) -> Claim:
-    return Claim(
-        id=row.id,
-        job_name=row.job_name,
-        run_key=row.run_key,
-        account_id=row.account_id,
-        scheduled_for=row.scheduled_for,
-        attempt=row.attempts,
-        late=row.late,
-        channel_id=row.channel_id,
-        message_ts=row.message_ts,
-        detail=_loads(row.detail),
-        previous_status=previous,
-    )
+    run = _view(row)
+    same = {f.name: getattr(run, f.name) for f in fields(Claim) if hasattr(run, f.name)}
+    return Claim(**same, attempt=run.attempts, previous_status=previous)
 
 
 def _view(row: JobRun) -> JobRunView:
-    return JobRunView(
-        id=row.id,
-        job_name=row.job_name,
-        run_key=row.run_key,
-        account_id=row.account_id,
-        scheduled_for=row.scheduled_for,
-        status=JobStatus(row.status),
-        attempts=row.attempts,
-        late=row.late,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        channel_id=row.channel_id,
-        message_ts=row.message_ts,
-        detail=_loads(row.detail),
-        renewed_at=row.renewed_at,
-    )
+    columns = {f.name: getattr(row, f.name) for f in fields(JobRunView)}
+    return JobRunView(**dict(columns, status=JobStatus(row.status), detail=_loads(row.detail)))

@@ -28,16 +28,15 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.claims import JobClaims
-from billing.models import JobStatus
+from billing.jobs.rules import JobStatus, PostOutcome
+from billing.jobs.store import JobClaims
 from billing.reports.facts import DIGEST_JOB, TrendPoint
 from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserStatus
+from bot.runtime.jobs import ReportJobs
 from handlers.facts import PlatformFacts
-from handlers.report_jobs import ReportJobs
-from handlers.report_posting import PostOutcome
 from handlers.slack_pacing import SlackPacing
-from handlers.slack_posting import SlackPoster
+from handlers.slack_posting import SlackPoster, SlackPosting
 from handlers.views.text import Message
 from platforms.types import Platform, Product
 from tests.conftest import SEED_AT, Seed
@@ -104,11 +103,11 @@ class ReplicaSlack(SlackPoster):
         if hold is not None:
             await hold.wait()
 
-    async def post(
+    async def post_where(
         self, team_id: str, channel_id: str, message: Message, *, thread_ts: str | None = None
-    ) -> str:
+    ) -> tuple[str, str]:
         await self._held("post" if thread_ts is None else "thread")
-        return self.channel.post(message, thread_ts)
+        return channel_id, self.channel.post(message, thread_ts)
 
     async def update(self, team_id: str, channel_id: str, ts: str, message: Message) -> None:
         await self._held("update")
@@ -202,8 +201,7 @@ def replica(
         claims=JobClaims(sessions, stale_after=stale_after),
         facts=PlatformFacts(platform_for, deadline_s=120, recent_ttl_s=0),
         clock=clock,
-        poster=slack,
-        chart=_chart,
+        posting=SlackPosting(slack, chart=_chart),
         source="test",
     )
     return Replica(jobs, slack, platform)
@@ -251,7 +249,7 @@ async def test_an_owner_paused_before_its_posts_does_not_post_after_a_takeover(
     await posting.reached.wait()
     paused.release.set()  # the old owner resumes, with nothing recorded yet
     stopped = await old_task
-    assert stopped.status == "in_progress"
+    assert stopped.status == "taken_over"
     assert "taken over" in stopped.detail
     posting.release.set()
     taken = await new_task
@@ -278,7 +276,7 @@ async def test_a_part_answered_after_a_takeover_is_recorded_and_not_posted_again
     await waiting.reached.wait()
     slow.release.set()
     stopped = await old_task
-    assert stopped.status == "in_progress"
+    assert stopped.status == "taken_over"
     waiting.release.set()
     finished = await new_task
     assert finished.status == "posted"
