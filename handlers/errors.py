@@ -1,15 +1,11 @@
-"""The edge's mappings of the error tree (:mod:`billing.errors`): one for Slack, one for the
-scheduled jobs.
+"""The Slack edge's one mapping of the error tree (:mod:`billing.errors`).
 
-Slack: an expected error (:class:`billing.errors.UserFacingError`) is shown as its message;
+An expected error (:class:`billing.errors.UserFacingError`) is shown as its message;
 anything else is logged with its traceback under a reference id (the request's,
 :func:`new_reference`) and becomes the one generic apology showing that id, never
 ``str(exception)``. The desk calls (:func:`user_facing`), Bolt's error handler and the HTTP
 route's last resort (:mod:`bot.web.bolt_app`, :mod:`bot.web.server`) all answer with
 :func:`answer_for`.
-
-Jobs: :func:`job_failure` logs what a scheduled job (a tick, a digest, a reminder) raised and
-says what to record about it, the same way for every job.
 """
 
 from __future__ import annotations
@@ -41,19 +37,6 @@ def answer_for(error: BaseException, handling: str = "a Slack request") -> Messa
         exc_info=error,
     )
     return views.unexpected_error_message(reference)
-
-
-def job_failure(error: BaseException, job: str) -> str:
-    """Log ``error``, raised while running the scheduled ``job`` (``"The digest acme/…"``), and
-    return what to record about it (on its claim, in its outcome): an expected error is one
-    warning line and its message; anything else is logged with its traceback under a reference
-    id (the tick's) and recorded as ``internal error (reference …); see the log``."""
-    if isinstance(error, UserFacingError):
-        logger.warning("%s failed: %s", job, error.message)
-        return error.message
-    reference = new_reference()
-    logger.error("%s failed unexpectedly (reference %s)", job, reference, exc_info=error)
-    return f"internal error (reference {reference}); see the log"
 
 
 async def user_facing(work: Awaitable[R]) -> R | Message:

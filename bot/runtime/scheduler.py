@@ -31,7 +31,6 @@ from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from handlers.errors import job_failure
 from handlers.request_ids import RequestScope, begin_request, end_request
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def _logged(
         try:
             await tick()
         except Exception as error:  # the next tick runs as usual
-            job_failure(error, f"The scheduled job {job_id}")
+            logger.error("The scheduled job %s failed", job_id, exc_info=error)
         finally:
             end_request(scope)
             if task is not None:

@@ -9,7 +9,7 @@ import pytest
 
 from billing.access import AmbiguousAccount
 from billing.errors import InvalidInput, NotAuthorised
-from handlers.errors import answer_for, job_failure, user_facing
+from handlers.errors import answer_for, user_facing
 from handlers.views import Message
 
 
@@ -52,30 +52,3 @@ def test_an_expected_error_is_not_logged_as_a_failure(caplog: pytest.LogCaptureF
         message = answer_for(InvalidInput("That is not a number of seats."))
     assert message.text == "That is not a number of seats."
     assert caplog.records == []
-
-
-def test_a_job_records_an_expected_errors_message_and_logs_one_line(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.DEBUG, logger="handlers.errors"):
-        recorded = job_failure(InvalidInput("Axiom did not answer."), "The digest acme/2026-01-16")
-    assert recorded == "Axiom did not answer."
-    [record] = caplog.records
-    assert (record.levelno, record.exc_info) == (logging.WARNING, None)
-    assert record.getMessage() == "The digest acme/2026-01-16 failed: Axiom did not answer."
-
-
-def test_a_job_records_only_a_reference_for_anything_else(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    try:
-        raise RuntimeError("xoxb-secret-token in a library's message")
-    except RuntimeError as error:
-        with caplog.at_level(logging.DEBUG, logger="handlers.errors"):
-            recorded = job_failure(error, "Approval step remind of request 7")
-    [record] = caplog.records
-    assert record.levelno == logging.ERROR
-    assert record.exc_info is not None  # the traceback is in the log
-    reference = record.getMessage().split("reference ")[1].rstrip(")")
-    assert recorded == f"internal error (reference {reference}); see the log"
-    assert "xoxb" not in recorded
