@@ -15,7 +15,7 @@ ServeFunction = Callable[[Settings, str, "int | None"], None]
 
 
 def _run_server(settings: Settings, host: str, port: int | None) -> None:
-    from bot.web.server import run_server
+    from bot.runtime.wiring import run_server
 
     run_server(settings, host, port)
 

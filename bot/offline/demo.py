@@ -57,8 +57,8 @@ from bot.offline.standin import SlackDriver, SlackStandIn
 from bot.offline.standin.slack_api import RunningServer, serve_asgi
 from bot.runtime.db import make_engine, make_session_factory
 from bot.runtime.settings import Settings
+from bot.runtime.wiring import build_runtime
 from bot.setup.loader import load_file
-from bot.web.server import build_runtime
 from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver
 from platforms.sandbox import SandboxApp, SandboxConfig
 

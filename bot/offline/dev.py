@@ -40,7 +40,7 @@ from bot.offline.standin.slack_api import RunningServer, serve_asgi
 from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
 from bot.runtime.db import database_errors
 from bot.runtime.settings import Settings
-from bot.web.server import build_runtime
+from bot.runtime.wiring import build_runtime
 from platforms.sandbox import SandboxApp, SandboxConfig
 
 #: Only the local stand-in and this process know it; printed for hand-made curl requests.

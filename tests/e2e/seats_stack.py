@@ -38,7 +38,7 @@ from bot.offline.standin.slack_driver import button
 from bot.runtime.platform_credentials import seal
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
-from bot.web.server import build_runtime
+from bot.runtime.wiring import build_runtime
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
 from platforms.types import Product
 

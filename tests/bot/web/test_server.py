@@ -29,14 +29,9 @@ from bot.offline.standin import SlackDriver, SlackStandIn, StandInServer, start_
 from bot.runtime.db import upgrade
 from bot.runtime.installations import SqlInstallationStore, TokenCipher, TokenKeyError
 from bot.runtime.settings import Settings
+from bot.runtime.wiring import build_runtime, run_server
 from bot.web.bolt_app import ConfigurationError
-from bot.web.server import (
-    KEEP_ALIVE_SECONDS,
-    MAX_HEADER_BYTES,
-    build_runtime,
-    run_server,
-    uvicorn_config,
-)
+from bot.web.server import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, uvicorn_config
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "server-test-signing-secret"
