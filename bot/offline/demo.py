@@ -4,9 +4,9 @@ In one process, on loopback ports chosen by the OS: an embedded SQLite database 
 folder loaded from the example accounts file (``examples/accounts.yml``, shipped inside the
 package as ``bot/data/`` so that an installed wheel runs the demo from any folder; its sandbox
 URLs rewritten to the sandbox started here), the sandbox platform server, the local stand-in for
-the Slack Web API, the real app (``bot.web.server``) on uvicorn, and a verifying webhook receiver
-standing in for the operator's billing system (the accounts file's ``billing_webhook`` URL
-rewritten to it). A scripted owner then talks to the app with requests signed exactly as Slack
+the Slack Web API, the real app (``bot.runtime.wiring``) on uvicorn, and a verifying webhook
+receiver standing in for the operator's billing system (the accounts file's ``billing_webhook``
+URL rewritten to it). A scripted owner then talks to the app with requests signed exactly as Slack
 signs them, and every reply is rendered as text; then the events the billing system received
 (signatures verified) are shown. It ends with a reconciliation report and the daily digest,
 posted by the real report jobs, and saves the digest's trend chart beside the database

@@ -1,10 +1,10 @@
 """``seatbot dev``: the real app with the sandbox platforms and the Slack stand-in, and a prompt.
 
 One process, one event loop, loopback only: the sandbox platform server, the local stand-in for
-the Slack Web API, and the real app (``bot.web.server``) over HTTP, on a local SQLite file loaded
-with the example accounts. The developer types ``/seats …`` as a chosen Slack user; the request
-goes to the app signed exactly as Slack signs it, and every reply (messages, modals) is printed
-as text with its buttons numbered: typing ``1`` clicks the first. Commands are read line by
+the Slack Web API, and the real app (``bot.runtime.wiring``) over HTTP, on a local SQLite file
+loaded with the example accounts. The developer types ``/seats …`` as a chosen Slack user; the
+request goes to the app signed exactly as Slack signs it, and every reply (messages, modals) is
+printed as text with its buttons numbered: typing ``1`` clicks the first. Commands are read line by
 line from a stream, so the loop runs the same from a terminal or from a script.
 """
 

@@ -1,6 +1,11 @@
-"""The composition root of ``seatbot serve``: :func:`build_runtime` makes the app from the
-settings (database, services, platforms, OAuth stores, the scheduler, the webhook sender, the
-ASGI app) and :func:`run_server` checks the configuration, applies migrations and serves it.
+"""The composition root of ``seatbot serve``.
+
+:func:`build_runtime` makes everything from the settings: the database, the use cases (counted:
+:mod:`bot.web.metered`), the platform directory, the OAuth stores, the Bolt app, the scheduler of
+the digests and approval jobs, the billing hand-off's sender (:mod:`bot.webhooks.sender`) and
+the ASGI app (:mod:`bot.web.asgi`), whose lifespan starts and stops them. :func:`run_server`
+checks the configuration, applies migrations, then serves: over Socket Mode when
+``SLACK_APP_TOKEN`` is set, else over HTTP (:mod:`bot.web.server`).
 """
 
 from __future__ import annotations
@@ -26,12 +31,12 @@ from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settin
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
 from bot.runtime.secrets import cipher_for
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
-from bot.web.connection_limits import ConnectionLimits, connections_that_fit
 from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
 from bot.web.metrics import Metrics
-from bot.web.operations import GracefulServer, InFlight, Operations, Readiness
-from bot.web.server import EVENTS_PATH, build_asgi_app, uvicorn_config
+from bot.web.operations import InFlight, Operations, Readiness
+from bot.web.server import serve_http
 from bot.webhooks.config import default_destination, retry_schedule
 from bot.webhooks.guard import DestinationGuard
 from bot.webhooks.notices import OwnerNotifier
@@ -277,27 +282,13 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     if settings.slack_app_token is not None:
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
         return
-    operations = runtime.operations
-    limits = ConnectionLimits(
-        header_timeout_s=settings.seatbot_header_timeout_seconds,
-        max_connections=connections_that_fit(settings.seatbot_max_connections),
-    )
-    config = uvicorn_config(
+    serve_http(
         runtime.asgi_app,
+        settings,
         host=host,
         port=port if port is not None else settings.port,
-        graceful_s=settings.seatbot_shutdown_deadline_seconds,
-        limits=limits,
-        on_close=None if operations is None else operations.metrics.connection_closed,
+        operations=runtime.operations,
     )
-    logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
-    server = GracefulServer(
-        config,
-        on_stopping=operations.stopping if operations is not None else lambda: None,
-        drain_s=settings.seatbot_shutdown_drain_seconds,
-    )
-    server.run()
-    logger.info("Seatbot stopped")
 
 
 async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:

@@ -219,8 +219,8 @@ async def start_stack(
     settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole app over HTTP on loopback ports, assembled as ``seatbot serve`` assembles it
-    (:func:`bot.web.server.build_runtime`), with ``acme`` seeded by ``seed``; ``settings`` adds to
-    (or overrides) the stack's settings."""
+    (:func:`bot.runtime.wiring.build_runtime`), with ``acme`` seeded by ``seed``; ``settings``
+    adds to (or overrides) the stack's settings."""
     seeded = seed("acme", product="axiom", seats=10, team_id=TEAM, anchor=date(2026, 1, 1))
     service = SeatService(session_factory)
     sandbox = SandboxApp(SandboxConfig())

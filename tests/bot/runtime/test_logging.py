@@ -31,8 +31,9 @@ from bot.runtime.logging_setup import (
     settings_secrets,
 )
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import build_app
-from bot.web.server import build_asgi_app, uvicorn_config
+from bot.web.server import uvicorn_config
 from handlers.deps import HandlerDeps
 
 BOT_TOKEN = "xoxb-4242-4343-loggingtesttoken"

@@ -22,8 +22,8 @@ from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ConfigurationError, build_app, generic_error_text
-from bot.web.server import build_asgi_app
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "app-test-signing-secret"
