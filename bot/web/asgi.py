@@ -3,9 +3,8 @@
 Routes:
 
 * ``POST /slack/events`` — slash commands, interactivity and the Events API, each verified
-  against the signing secret (:mod:`bot.web.signature`, and again by Bolt: a bad, stale or
-  missing signature gets 401) and its envelope checked (:mod:`bot.web.envelope`) before Bolt
-  sees it;
+  against the signing secret (:mod:`bot.web.signature`: a bad, stale or missing signature gets
+  401) and its envelope checked (:mod:`bot.web.envelope`) before Bolt sees it;
 * ``GET /slack/install`` and ``GET /slack/oauth_redirect`` — only when OAuth is configured;
 * ``GET /healthz`` — 200 when the process serves requests (liveness);
 * ``GET /readyz`` — 200 when it should receive traffic: the database answers, its schema is
@@ -68,7 +67,7 @@ def build_asgi_app(
     ``body_deadline_s`` seconds, else 408: see :mod:`bot.web.request_limits`). On
     ``POST /slack/events`` Slack's signature is checked here (401), then the envelope
     (:func:`bot.web.envelope.check_envelope`: 400 and one WARNING line when Slack could not have
-    sent it), and only then does Bolt see the request (it checks the signature again).
+    sent it), and only then does Bolt see the request.
     Without a ``signing_secret`` (Socket Mode only) every ``POST`` is refused.
     ``on_startup`` and ``on_shutdown`` run with the app's lifespan.
 
@@ -206,8 +205,7 @@ def bolt_request(
 
     Bolt parses the raw body again, and reads any form body containing the text "payload" as
     an interactivity payload: a slash command whose text (or team domain, or channel name)
-    holds that word would reach it empty and go unanswered. Bolt is given the parsed body
-    (its signature check still sees the raw one)."""
+    holds that word would reach it empty and go unanswered. Bolt is given the parsed body."""
     headers, query = dict(headers), dict(query or {})
     request = AsyncBoltRequest(body=raw_body.decode("utf-8"), query=query, headers=headers)
     if request.body != envelope.body:

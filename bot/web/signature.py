@@ -1,7 +1,10 @@
-"""Slack's request signature, checked by the edge before anything reads the body.
+"""Slack's request signature: the one check, made by the edge before anything reads the body.
 
-Computed over bytes (slack_sdk's verifier decodes the body as UTF-8 first and compares the
-header as text, and raises on either when they are not what it expects)."""
+Bolt's own check (slack_sdk's ``SignatureVerifier``) is off (:func:`bot.web.bolt_app.build_app`):
+it decodes the body as UTF-8 and compares the header as text, and raises on either when they
+are not what it expects, where a request that is not signed must get a plain 401 and a signed
+body that is not UTF-8 must reach the envelope check (400).
+"""
 
 from __future__ import annotations
 
