@@ -24,12 +24,12 @@ from starlette.applications import Starlette
 from billing.events.delivery import Outbox
 from billing.seats.reads import AccountReads
 from bot.runtime.db import make_engine, make_session_factory, upgrade
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.logging_setup import SecretRedactor, configure_logging
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
-from bot.runtime.secrets import cipher_for
+from bot.runtime.secrets import TokenCipher, cipher_for
 from bot.runtime.settings import Settings
 from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
@@ -267,7 +267,7 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     ``PORT``, else 3000).
 
     Raises :class:`bot.web.bolt_app.ConfigurationError`,
-    :class:`bot.runtime.installations.TokenKeyError` or :class:`bot.runtime.settings.SettingsError`
+    :class:`bot.runtime.secrets.TokenKeyError` or :class:`bot.runtime.settings.SettingsError`
     (a malformed ``SEATBOT_WEBHOOK_*`` setting) before
     touching the database when the settings can't make a working app.
     """

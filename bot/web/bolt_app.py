@@ -29,7 +29,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime.installations import TokenCipher
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
 from handlers.request_ids import new_reference
@@ -59,7 +59,7 @@ def oauth_enabled(settings: Settings) -> bool:
 
 
 def check_configuration(settings: Settings) -> None:
-    """Raise :class:`ConfigurationError` (or ``bot.runtime.installations.TokenKeyError``) when the
+    """Raise :class:`ConfigurationError` (or ``bot.runtime.secrets.TokenKeyError``) when the
     settings can't make a working ``seatbot serve``; touches nothing (no database, no
     network), so ``run_server`` calls it first."""
     _check_slack_settings(settings)

@@ -3,33 +3,19 @@ bad input, and token keys made and rotated."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 from cryptography.fernet import Fernet
-from slack_bolt.async_app import AsyncApp
 from typer.testing import CliRunner
 
 from bot.cli import slack as cli_slack
-from bot.runtime.db import upgrade
-from bot.runtime.installations import SqlInstallationStore, TokenCipher
+from bot.runtime.installations import SqlInstallationStore
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
-from handlers.deps import HandlerDeps
 
 BOT_TOKEN = "xoxb-server-test-000-token"
-
-
-def no_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
-    """Registers nothing."""
-
-
-@pytest.fixture
-def migrated_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'server.db'}"
-    upgrade(url)
-    return url
 
 
 def cli(serve: Any = None) -> typer.Typer:
@@ -63,16 +49,14 @@ def test_serve_reports_missing_settings_as_bad_input(monkeypatch: pytest.MonkeyP
     def strict_serve(settings: Settings, host: str, port: int | None) -> None:
         from bot.web.bolt_app import build_app
 
-        build_app(settings, None, register=no_listeners)  # type: ignore[arg-type]
+        build_app(settings, None, register=lambda app, deps: None)  # type: ignore[arg-type]
 
     result = CliRunner().invoke(cli(strict_serve), ["serve"])
     assert result.exit_code == 2
     assert "SLACK_SIGNING_SECRET" in result.output
 
 
-async def test_tokens_new_key_and_rotate(
-    monkeypatch: pytest.MonkeyPatch, migrated_url: str
-) -> None:
+async def test_tokens_new_key_and_rotate(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
     runner = CliRunner()
     new_key = runner.invoke(cli(), ["tokens", "new-key"]).output.strip()
     Fernet(new_key.encode())  # a valid key
@@ -82,13 +66,13 @@ async def test_tokens_new_key_and_rotate(
 
     from bot.runtime.db import make_engine, make_session_factory
 
-    engine = make_engine(migrated_url)
+    engine = make_engine(db_url)
     sessions = make_session_factory(engine)
     store = SqlInstallationStore(sessions, TokenCipher([old_key]), client_id="1.2")
     await store.async_save(
         Installation(team_id="T1", user_id="U1", bot_token=BOT_TOKEN, bot_id="B", bot_user_id="U")
     )
-    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("SEATBOT_TOKEN_KEYS", f"{new_key},{old_key}")
     rotated = runner.invoke(cli(), ["tokens", "rotate"])
     assert rotated.exit_code == 0, rotated.output

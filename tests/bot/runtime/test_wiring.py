@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime.db import upgrade
-from bot.runtime.installations import TokenCipher, TokenKeyError
+from bot.runtime.secrets import TokenCipher, TokenKeyError
 from bot.runtime.settings import Settings
 from bot.runtime.wiring import build_runtime, run_server
 from bot.web.bolt_app import ConfigurationError

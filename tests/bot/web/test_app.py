@@ -20,7 +20,8 @@ from billing.seats.reads import AccountReads
 from billing.seats.service import SeatChanges
 from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ConfigurationError, build_app, generic_error_text
