@@ -23,7 +23,12 @@ from bot.offline.dev import DevServers
 from bot.offline.render import render_message, render_view
 from bot.offline.standin import RecordedCall
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
+from bot.offline.standin.slack_driver import (
+    button,
+    number_input_value,
+    static_select_value,
+    text_input_value,
+)
 
 #: How long the prompt waits for the app to finish answering one request.
 REPLY_WITHIN_S = 20.0
@@ -235,14 +240,10 @@ class DevPrompt:
                     self.console.print(f"no option {text!r} in {label}", style="yellow")
                     return
                 state = static_select_value(option["value"], option["text"]["text"])
-                sent: dict[str, Any] = {
-                    "type": "static_select",
-                    "selected_option": option,
-                }
+                sent: dict[str, Any] = {"type": "static_select", "selected_option": option}
             else:
-                state = number_input_value(text) if kind == "number_input" else {"value": text}
-                if kind != "number_input":
-                    state = {"type": "plain_text_input", "value": text}
+                number = kind == "number_input"
+                state = number_input_value(text) if number else text_input_value(text)
                 sent = {"type": kind, "value": text}
             self.modal_values.setdefault(block_id, {})[action_id] = state
             view = self.modal
