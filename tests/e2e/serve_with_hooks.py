@@ -17,9 +17,9 @@ from pathlib import Path
 
 from billing.events.delivery import Delivery
 from bot.cli import main
+from bot.webhooks import sender as webhook_sender
 from bot.webhooks.config import Destination
 from bot.webhooks.delivery import AttemptResult
-from bot.webhooks import sender as webhook_sender
 
 
 def _block_before_send(marker: Path) -> None:
