@@ -65,6 +65,11 @@ class _SqlStore:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
+    @property
+    def logger(self) -> logging.Logger:
+        """The logger slack_sdk's store interfaces ask for."""
+        return logger
+
     async def _run(self, work: Callable[[Session], T]) -> T:
         def in_transaction() -> T:
             with self._session_factory.begin() as session:
@@ -82,10 +87,6 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         super().__init__(session_factory)
         self._cipher = cipher
         self.client_id = client_id
-
-    @property
-    def logger(self) -> logging.Logger:
-        return logger
 
     # ------------------------------------------------------------ save
 
@@ -301,10 +302,6 @@ class SqlOAuthStateStore(_SqlStore, AsyncOAuthStateStore):
         super().__init__(session_factory)
         self.expiration_seconds = expiration_seconds
         self._clock = clock
-
-    @property
-    def logger(self) -> logging.Logger:
-        return logger
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(32)
