@@ -15,7 +15,7 @@ ServeFunction = Callable[[Settings, str, "int | None"], None]
 
 
 def _run_server(settings: Settings, host: str, port: int | None) -> None:
-    from bot.web.server import run_server
+    from bot.runtime.wiring import run_server
 
     run_server(settings, host, port)
 
@@ -36,7 +36,7 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         Applies the database migrations first. Over HTTP it serves POST /slack/events and
         GET /healthz.
         """
-        from bot.runtime.installations import TokenKeyError
+        from bot.runtime.secrets import TokenKeyError
         from bot.web.bolt_app import ConfigurationError
 
         if port is not None and not 0 < port < 65536:
@@ -87,6 +87,6 @@ def rotate_command() -> None:
 
 def new_key_command() -> None:
     """Print a new random key for SEATBOT_TOKEN_KEYS (put it first in the list)."""
-    from bot.runtime.installations import TokenCipher
+    from bot.runtime.secrets import TokenCipher
 
     typer.echo(TokenCipher.new_key())
