@@ -14,7 +14,7 @@
 
 Each boundary maps the tree in one place: Slack (``handlers.errors``), the CLI
 (``bot.cli.errors``: exit status 1 for a :class:`Failure`, 2 for any other
-:class:`UserFacingError`), HTTP (``bot.web.server``, through ``handlers.errors``), the scheduled
+:class:`UserFacingError`), HTTP (``bot.web.asgi``, through ``handlers.errors``), the scheduled
 work (``billing.jobs.service.failure_reason``, logged by ``bot.runtime.steps``). Anything that
 is not a :class:`UserFacingError` is a bug or an outage: it is logged with a reference id and
 shown as the one generic apology, never as ``str(exception)``. This module imports only the

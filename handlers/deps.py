@@ -1,4 +1,4 @@
-"""What the listeners receive from the composition root (``bot.web.server.build_runtime``)."""
+"""What the listeners receive from the composition root (``bot.runtime.wiring.build_runtime``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ An expected error (:class:`billing.errors.UserFacingError`) is shown as its mess
 anything else is logged with its traceback under a reference id (the request's,
 :func:`new_reference`) and becomes the one generic apology showing that id, never
 ``str(exception)``. The desk calls (:func:`user_facing`), Bolt's error handler and the HTTP
-route's last resort (:mod:`bot.web.bolt_app`, :mod:`bot.web.server`) all answer with
+route's last resort (:mod:`bot.web.bolt_app`, :mod:`bot.web.asgi`) all answer with
 :func:`answer_for`.
 """
 

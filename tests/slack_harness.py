@@ -19,8 +19,8 @@ from bot.offline.standin.slack_api import RunningServer, SlackStandIn, serve_asg
 from bot.offline.standin.slack_driver import SlackDriver
 from bot.runtime.db import upgrade
 from bot.runtime.settings import Settings
+from bot.runtime.wiring import SlackRuntime, build_runtime
 from bot.web.bolt_app import ListenerRegistrar
-from bot.web.server import SlackRuntime, build_runtime
 
 
 @dataclass

@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.slack",
     "bot.cli.database",
     "bot.cli.billing",
+    "bot.cli.sandbox",
     "bot.cli.platforms",
     "bot.cli.prorate",
     "bot.cli.check",

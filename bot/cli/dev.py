@@ -33,7 +33,8 @@ def dev(
     `/seats status` and see the reply as text; buttons are numbered, type `1` to click the first.
     Type `help` for more; the end of input (Ctrl-D) stops. Commands can be piped in too.
     """
-    from bot.offline.dev import DevPrompt, curl_example, dev_servers
+    from bot.offline.dev import curl_example, dev_servers
+    from bot.offline.dev_prompt import DevPrompt
 
     if not 0 <= port < 65536:
         raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")

@@ -1,4 +1,4 @@
-"""``seatbot sandbox`` and ``seatbot users ...``: the platform side of the command line.
+"""``seatbot users ...``: the users that exist on the platforms, and user import files.
 
 ``register(app)`` adds the commands. ``seatbot users ACCOUNT PRODUCT`` needs the database, which
 this module does not touch: the composition root passes ``lookup`` (account name, product →
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
@@ -27,13 +26,6 @@ from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing
 from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
-from platforms.sandbox import (
-    DEFAULT_API_KEY,
-    Fault,
-    SandboxApp,
-    SandboxConfig,
-    load_accounts_file,
-)
 from platforms.types import Platform, PlatformUser
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
@@ -42,24 +34,11 @@ USERS_DEADLINE_S = 10.0
 #: ``lookup(account, product)`` → (the account's platform or ``None`` if not connected, billed
 #: seats). Raises :class:`billing.errors.InvalidInput` for an unknown account or product.
 UsersLookup = Callable[[str, str], tuple[Platform | None, int]]
-#: ``serve(app, host, port)`` runs the sandbox until interrupted.
-SandboxServe = Callable[[SandboxApp, str, int], None]
 
 
-def serve_with_uvicorn(app: SandboxApp, host: str, port: int) -> None:
-    """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory)."""
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
-
-
-def register(
-    app: typer.Typer,
-    *,
-    lookup: UsersLookup | None = None,
-    serve: SandboxServe = serve_with_uvicorn,
-) -> None:
-    """Add ``seatbot sandbox``, ``seatbot users validate`` and ``seatbot users ACCOUNT
-    PRODUCT`` to the CLI; ``lookup`` finds an account's platform (default: the database)."""
-    add_command(app, "sandbox", _sandbox_command(serve))
+def register(app: typer.Typer, *, lookup: UsersLookup | None = None) -> None:
+    """Add ``seatbot users validate`` and ``seatbot users ACCOUNT PRODUCT`` to the CLI;
+    ``lookup`` finds an account's platform (default: the database)."""
     users = new_group(
         "Users that exist on the platforms (they hold seats); check a user import file.",
         cls=_UsersGroup,
@@ -87,98 +66,6 @@ class _UsersGroup(TyperGroup):
         if is_positional and args[0] not in self.commands and "show" in self.commands:
             args = ["show", *args]
         return super().parse_args(ctx, args)
-
-
-# --- seatbot sandbox ---------------------------------------------------------------------------
-
-
-def _sandbox_command(serve: SandboxServe) -> Callable[..., None]:
-    def sandbox(
-        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
-        latency_ms: Annotated[
-            int, typer.Option("--latency-ms", help="Delay added to every API request.")
-        ] = 0,
-        fault: Annotated[
-            list[str] | None,
-            typer.Option(
-                help="A fault switched on at start, e.g. rate_limit:times=1,retry_after=2 "
-                "(kinds: latency, slow_page, rate_limit, server_error, expired_token, "
-                "broken_page, malformed_json). Repeatable.",
-            ),
-        ] = None,
-        accounts: Annotated[
-            Path | None,
-            typer.Option(
-                help='JSON list of {"tenant", "product", "users", "seed"}; other accounts get '
-                "a user count derived from their name."
-            ),
-        ] = None,
-        api_key: Annotated[
-            str, typer.Option("--api-key", help="The credential the sandbox accepts.")
-        ] = DEFAULT_API_KEY,
-        min_users: Annotated[int, typer.Option("--min-users")] = 5,
-        max_users: Annotated[int, typer.Option("--max-users")] = 250,
-        page_size: Annotated[
-            int, typer.Option("--page-size", help="Largest page the API serves.")
-        ] = 100,
-    ) -> None:
-        """Run a local server that speaks the platform user API (demo, tests, benchmarks)."""
-        app = build_sandbox(
-            latency_ms=latency_ms,
-            faults=fault or [],
-            accounts_file=accounts,
-            api_key=api_key,
-            min_users=min_users,
-            max_users=max_users,
-            page_size=page_size,
-        )
-        base = f"http://{host}:{port}"
-        typer.echo(f"Sandbox platforms on {base}")
-        typer.echo(
-            f"  base URL for an account: {base}/t/TENANT/PRODUCT (contact_center|axiom|matrix)"
-        )
-        typer.echo(
-            f"  admin: {base}/_sandbox/faults, {base}/_sandbox/accounts/TENANT/PRODUCT/users"
-        )
-        serve(app, host, port)
-
-    return sandbox
-
-
-def build_sandbox(
-    *,
-    latency_ms: int = 0,
-    faults: Sequence[str] = (),
-    accounts_file: Path | None = None,
-    api_key: str = DEFAULT_API_KEY,
-    min_users: int = 5,
-    max_users: int = 250,
-    page_size: int = 100,
-) -> SandboxApp:
-    """The sandbox app from command-line style options; bad options exit with status 2."""
-    if latency_ms < 0 or page_size < 1 or not 0 <= min_users <= max_users:
-        raise fail_bad_input("latency must be ≥ 0, page size ≥ 1, and min-users ≤ max-users")
-    try:
-        parsed = [Fault.parse_option(option) for option in faults]
-        accounts = (
-            load_accounts_file(json.loads(accounts_file.read_text(encoding="utf-8")))
-            if accounts_file is not None
-            else {}
-        )
-    except (OSError, ValueError) as exc:
-        raise fail_bad_input(f"--accounts: cannot read {accounts_file}: {exc}") from None
-    if latency_ms:
-        parsed.insert(0, Fault(kind="latency", ms=latency_ms))
-    config = SandboxConfig(
-        api_key=api_key,
-        min_users=min_users,
-        max_users=max_users,
-        max_per_page=page_size,
-        faults=parsed,
-        accounts=accounts,
-    )
-    return SandboxApp(config)
 
 
 # --- seatbot users validate --------------------------------------------------------------------

@@ -15,7 +15,7 @@ ServeFunction = Callable[[Settings, str, "int | None"], None]
 
 
 def _run_server(settings: Settings, host: str, port: int | None) -> None:
-    from bot.web.server import run_server
+    from bot.runtime.wiring import run_server
 
     run_server(settings, host, port)
 
@@ -76,6 +76,6 @@ def rotate_command() -> None:
 
 def new_key_command() -> None:
     """Print a new random key for SEATBOT_TOKEN_KEYS (put it first in the list)."""
-    from bot.runtime.installations import TokenCipher
+    from bot.runtime.secrets import TokenCipher
 
     typer.echo(TokenCipher.new_key())

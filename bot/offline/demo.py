@@ -4,9 +4,9 @@ In one process, on loopback ports chosen by the OS: an embedded SQLite database 
 folder loaded from the example accounts file (``examples/accounts.yml``, shipped inside the
 package as ``bot/data/`` so that an installed wheel runs the demo from any folder; its sandbox
 URLs rewritten to the sandbox started here), the sandbox platform server, the local stand-in for
-the Slack Web API, the real app (``bot.web.server``) on uvicorn, and a verifying webhook receiver
-standing in for the operator's billing system (the accounts file's ``billing_webhook`` URL
-rewritten to it). A scripted owner then talks to the app with requests signed exactly as Slack
+the Slack Web API, the real app (``bot.runtime.wiring``) on uvicorn, and a verifying webhook
+receiver standing in for the operator's billing system (the accounts file's ``billing_webhook``
+URL rewritten to it). A scripted owner then talks to the app with requests signed exactly as Slack
 signs them, and every reply is rendered as text; then the events the billing system received
 (signatures verified) are shown. It ends with a reconciliation report and the daily digest,
 posted by the real report jobs, and saves the digest's trend chart beside the database
@@ -30,7 +30,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import SecretStr
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -43,24 +42,22 @@ from bot.offline import demo_reports
 from bot.offline.demo_script import REPLY_WITHIN_S, DemoSession, Transcript, play_script
 from bot.offline.demo_setup import (
     ACCOUNT,
-    BOT_TOKEN,
-    LOCAL_TOKEN_KEY,
-    SANDBOX_USERS,
     SIGNING_SECRET,
     TEAM,
     DemoStepFailed,
     demo_webhook_secret,
     load_demo_accounts,
+    local_settings,
     prepare_demo_accounts,
+    serve_sandbox,
+    serve_standin,
 )
 from bot.offline.standin import SlackDriver, SlackStandIn
 from bot.offline.standin.slack_api import RunningServer, serve_asgi
 from bot.runtime.db import make_engine, make_session_factory
-from bot.runtime.settings import Settings
+from bot.runtime.wiring import build_runtime
 from bot.setup.loader import load_file
-from bot.web.server import build_runtime
 from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver
-from platforms.sandbox import SandboxApp, SandboxConfig
 
 #: The order of a request's events (by their type).
 _STEP = {"seat_change.requested": 0, "seat_change.approved": 1, "seat_change.applied": 2}
@@ -214,14 +211,8 @@ async def _run_demo(
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="seatbot-demo-")))
         else:
             folder = keep_in
-        sandbox = SandboxApp(SandboxConfig())
-        for product, users in SANDBOX_USERS.items():
-            sandbox.set_account(ACCOUNT, product, users=users, seed=7)
-        sandbox_server = serve_asgi(sandbox)
-        standin = SlackStandIn()
-        standin_server = serve_asgi(standin.asgi_app)
-        standin.base_url = standin_server.url
-        standin.add_workspace(TEAM, BOT_TOKEN, team_name="Acme Telecom")
+        sandbox_server = serve_sandbox()
+        standin, standin_server = serve_standin()
         database_url = f"sqlite:///{folder / 'seatbot.db'}"
 
         def clock() -> datetime:
@@ -237,12 +228,10 @@ async def _run_demo(
             account_id, tz = load_demo_accounts(
                 folder, sandbox_server.url, database_url, clock(), webhook_url=receiver_server.url
             )
-            settings = Settings(
-                database_url=database_url,
-                slack_bot_token=SecretStr(BOT_TOKEN),
-                slack_signing_secret=SecretStr(SIGNING_SECRET),
-                slack_api_url=f"{standin_server.url}/api/",
-                seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
+            settings = local_settings(
+                database_url,
+                standin_server.url,
+                SIGNING_SECRET,
                 # Only the demo's own receiver: never a default webhook from the environment.
                 seatbot_webhook_url=None,
                 seatbot_webhook_secret=None,

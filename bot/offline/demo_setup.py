@@ -11,14 +11,21 @@ from datetime import datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
 
 from billing.books.service import SeatService
 from billing.errors import Failure
 from billing.periods import zone
+from bot.offline.standin import SlackStandIn
+from bot.offline.standin.serving import RunningServer, serve_asgi
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.secrets import TokenCipher
+from bot.runtime.settings import Settings
 from bot.setup.loader import LoadedConfig, apply_config, load_file
+from platforms.sandbox import SandboxApp, SandboxConfig
 
 #: The demo's data: copies of ``examples/`` that ship inside the package (a test keeps them equal).
 DEMO_DATA_FILES = ("accounts.yml", "globex-matrix-users.csv")
@@ -57,6 +64,39 @@ LOCAL_TOKEN_KEY = "c2VhdGJvdC1sb2NhbC1zYW5kYm94LW9ubHkta2V5ISE="  # noqa: S105 -
 def local_cipher() -> TokenCipher:
     """The cipher of :data:`LOCAL_TOKEN_KEY`."""
     return TokenCipher([LOCAL_TOKEN_KEY], source="the local demo key")
+
+
+def serve_sandbox() -> RunningServer:
+    """The sandbox platforms on a loopback port, holding the example account's users (the same
+    users every run)."""
+    sandbox = SandboxApp(SandboxConfig())
+    for product, users in SANDBOX_USERS.items():
+        sandbox.set_account(ACCOUNT, product, users=users, seed=7)
+    return serve_asgi(sandbox)
+
+
+def serve_standin() -> tuple[SlackStandIn, RunningServer]:
+    """The Slack stand-in on a loopback port, with Acme's workspace installed."""
+    standin = SlackStandIn()
+    server = serve_asgi(standin.asgi_app)
+    standin.base_url = server.url
+    standin.add_workspace(TEAM, BOT_TOKEN, team_name="Acme Telecom")
+    return standin, server
+
+
+def local_settings(
+    database_url: str, standin_url: str, signing_secret: str, **more: Any
+) -> Settings:
+    """The app's settings against the stand-in, the local key sealing the credentials (and
+    ``more`` settings by name; the environment's as anywhere else)."""
+    return Settings(
+        database_url=database_url,
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_signing_secret=SecretStr(signing_secret),
+        slack_api_url=f"{standin_url}/api/",
+        seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
+        **more,
+    )
 
 
 def prepare_demo_accounts(folder: Path, sandbox_url: str, webhook_url: str | None = None) -> Path:

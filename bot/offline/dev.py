@@ -1,11 +1,9 @@
-"""``seatbot dev``: the real app with the sandbox platforms and the Slack stand-in, and a prompt.
+"""``seatbot dev``: the real app with the sandbox platforms and the Slack stand-in.
 
 One process, one event loop, loopback only: the sandbox platform server, the local stand-in for
-the Slack Web API, and the real app (``bot.web.server``) over HTTP, on a local SQLite file loaded
-with the example accounts. The developer types ``/seats …`` as a chosen Slack user; the request
-goes to the app signed exactly as Slack signs it, and every reply (messages, modals) is printed
-as text with its buttons numbered: typing ``1`` clicks the first. Commands are read line by
-line from a stream, so the loop runs the same from a terminal or from a script.
+the Slack Web API, and the real app (``bot.runtime.wiring``) over HTTP, on a local SQLite file
+loaded with the example accounts. The developer talks to it at a prompt
+(:class:`bot.offline.dev_prompt.DevPrompt`) or with hand-made requests (:func:`curl_example`).
 """
 
 from __future__ import annotations
@@ -13,60 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-from pydantic import SecretStr
-from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
 
 from bot.offline.demo_setup import (
-    BOT_TOKEN,
     CHANNEL,
-    LOCAL_TOKEN_KEY,
-    OWNER,
-    SANDBOX_USERS,
     TEAM,
     load_demo_accounts,
+    local_settings,
+    serve_sandbox,
+    serve_standin,
 )
-from bot.offline.render import render_message, render_view
-from bot.offline.standin import RecordedCall, SlackDriver, SlackStandIn
-from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.offline.standin.slack_api import RunningServer, serve_asgi
-from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
+from bot.offline.standin import SlackDriver, SlackStandIn
+from bot.offline.standin.serving import RunningServer, serve_asgi
 from bot.runtime.db import database_errors
-from bot.runtime.settings import Settings
-from bot.web.server import build_runtime
-from platforms.sandbox import SandboxApp, SandboxConfig
+from bot.runtime.wiring import build_runtime
 
 #: Only the local stand-in and this process know it; printed for hand-made curl requests.
 DEV_SIGNING_SECRET = "seatbot-dev-signing-secret"  # noqa: S105 - a local development value
-#: How long the prompt waits for the app to finish answering one request.
-REPLY_WITHIN_S = 20.0
-#: Methods whose arguments are a message the developer should see.
-_MESSAGE_METHODS = ("response_url", "chat.postEphemeral", "chat.postMessage", "chat.update")
-_VIEW_METHODS = ("views.open", "views.update", "views.push")
-
-HELP = """\
-/seats …        send a slash command (e.g. /seats status, /seats remove 5 cc)
-N               click button N of the last reply
-N VALUE         type VALUE into input N of the open modal (a number, or an option's name)
-as USER_ID      act as another Slack user (default U0ACMEOWNER, the example owner)
-help            this list
-quit            stop (end of input does the same)"""
-
-
-@dataclass
-class Choice:
-    """A numbered thing the developer can click or type into."""
-
-    label: str
-    click: Callable[[str | None], Awaitable[None]]
-    takes_value: bool = False
 
 
 @dataclass
@@ -79,267 +43,6 @@ class DevServers:
     database_url: str
     standin: SlackStandIn
     driver: SlackDriver
-
-
-@dataclass
-class DevPrompt:
-    """Reads commands, sends them to the app as Slack would, prints the replies."""
-
-    servers: DevServers
-    console: Console
-    user_id: str = OWNER
-    channel_id: str = CHANNEL
-    choices: list[Choice] = field(default_factory=list)
-    modal: dict[str, Any] | None = None
-    modal_values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Print each command before its reply (a terminal already shows what was typed).
-    echo: bool = True
-
-    async def run(self, lines: TextIO, *, interactive: bool) -> None:
-        """Handle ``lines`` until ``quit`` or the end of input."""
-        self.echo = not interactive
-        while True:
-            if interactive:
-                self.console.print(Text(f"{self.user_id}> ", style="bold green"), end="")
-            line = await asyncio.to_thread(lines.readline)
-            if not line:
-                return
-            if not await self.handle(line.strip()):
-                return
-
-    async def handle(self, line: str) -> bool:
-        """Act on one line; ``False`` to stop."""
-        if not line or line.startswith("#"):
-            return True
-        if line in ("quit", "exit"):
-            return False
-        if line == "help":
-            self.console.print(HELP, highlight=False)
-            return True
-        if self.echo:
-            self.console.print(
-                Text.assemble((f"{self.user_id} ", "bold green"), ("› ", "dim"), line)
-            )
-        word, _, rest = line.partition(" ")
-        if word == "as" and rest.strip():
-            self.user_id = rest.strip()
-            self.console.print(f"(now acting as {self.user_id})", style="italic yellow")
-        elif word == "/seats":
-            await self._exchange(
-                lambda: self.servers.driver.slash_command(
-                    rest.strip(), user_id=self.user_id, channel_id=self.channel_id
-                )
-            )
-        elif word.isdigit():
-            await self._choose(int(word), rest.strip() or None)
-        else:
-            self.console.print(f"not understood: {line!r} (type help)", style="yellow")
-        return True
-
-    async def _choose(self, number: int, value: str | None) -> None:
-        if not 1 <= number <= len(self.choices):
-            self.console.print(f"there is no [{number}] in the last reply", style="yellow")
-            return
-        choice = self.choices[number - 1]
-        if choice.takes_value and value is None:
-            self.console.print(f"[{number}] needs a value: {number} VALUE", style="yellow")
-            return
-        await choice.click(value)
-
-    async def _exchange(self, send: Callable[[], Awaitable[Any]]) -> None:
-        """Send one request and print whatever the app did in answer."""
-        calls = self.servers.standin.calls()
-        after = calls[-1].seq if calls else 0
-        sent = await send()
-        status = getattr(sent, "status_code", 200)
-        if status != 200:
-            self.console.print(f"the app answered HTTP {status}", style="red")
-        await bolt_listeners_finished(REPLY_WITHIN_S)
-        replies = [call for call in self.servers.standin.calls() if call.seq > after]
-        self._show(replies)
-
-    def _show(self, replies: list[RecordedCall]) -> None:
-        if not replies:
-            # Nothing new: the last reply's numbers still mean what they meant.
-            self.console.print("(no visible reply)", style="italic yellow")
-            return
-        self.choices = []
-        shown = False
-        views: dict[str, None] = {}  # each view once, in its latest state
-        for call in replies:
-            if call.method in _MESSAGE_METHODS and not call.args.get("delete_original"):
-                self._show_message(call)
-                shown = True
-            elif call.method in _VIEW_METHODS and call.ok:
-                view_id = call.response.get("view", {}).get("id") or call.args.get("view_id")
-                if view_id:
-                    views[str(view_id)] = None
-        for view_id in views:
-            self._show_view(view_id)
-            shown = True
-        if not shown:
-            self.console.print("(no visible reply)", style="italic yellow")
-
-    def _show_message(self, call: RecordedCall) -> None:
-        title = {
-            "response_url": "Seatbot · only visible to you",
-            "chat.postEphemeral": "Seatbot · only visible to you",
-        }.get(call.method, f"Seatbot · {call.method}")
-        lines = render_message(call.args, width=max(40, self.console.width - 6))
-        message = None
-        if call.method == "chat.postMessage" and call.response.get("ts"):
-            message = dict(call.args, ts=call.response["ts"])
-        for element, block_id in _buttons(call.args.get("blocks") or []):
-            self._add_button(element, block_id, message=message)
-        self._panel(lines, title)
-
-    def _show_view(self, view_id: str) -> None:
-        view = self.servers.standin.view(view_id)
-        if self.modal is None or self.modal.get("id") != view_id:
-            self.modal_values = {}  # a new modal: nothing typed into it yet
-        self.modal = view
-        shown = dict(view, state={"values": self.modal_values})
-        lines = render_view(shown, width=max(40, self.console.width - 6))
-        for block in view.get("blocks") or []:
-            element = block.get("element") or {}
-            if block.get("type") == "input" and element.get("type") in (
-                "number_input",
-                "plain_text_input",
-                "static_select",
-            ):
-                self._add_input(block, element)
-        for element, block_id in _buttons(view.get("blocks") or []):
-            self._add_button(element, block_id, view=view)
-        if view.get("submit"):
-            self.choices.append(Choice(f"{view['submit'].get('text', 'Submit')}", self._submit))
-        self._panel(lines, "Seatbot · modal")
-
-    def _panel(self, lines: list[str], title: str) -> None:
-        body = "\n".join(lines)
-        if self.choices:
-            numbered = "  ".join(
-                f"[{n}] {c.label}{' VALUE' if c.takes_value else ''}"
-                for n, c in enumerate(self.choices, start=1)
-            )
-            body = f"{body}\n\n{numbered}"
-        self.console.print(Panel(Text(body), title=title, title_align="left", border_style="blue"))
-
-    def _add_button(
-        self,
-        element: dict[str, Any],
-        block_id: str | None,
-        *,
-        message: dict[str, Any] | None = None,
-        view: dict[str, Any] | None = None,
-    ) -> None:
-        label = str(element.get("text", {}).get("text", "button"))
-        action = button(
-            str(element.get("action_id")),
-            str(element.get("value", "")),
-            block_id=str(block_id),
-            text=label,
-        )
-
-        async def click(_value: str | None) -> None:
-            await self._exchange(
-                lambda: self.servers.driver.block_action(
-                    action,
-                    user_id=self.user_id,
-                    channel_id=None if view is not None else self.channel_id,
-                    message=message,
-                    view=view,
-                    state_values=self.modal_values if view is not None else None,
-                )
-            )
-
-        self.choices.append(Choice(label, click))
-
-    def _add_input(self, block: dict[str, Any], element: dict[str, Any]) -> None:
-        label = str(block.get("label", {}).get("text", "input"))
-        block_id, action_id = str(block.get("block_id")), str(element.get("action_id"))
-        kind = element.get("type")
-
-        async def type_value(value: str | None) -> None:
-            text = value or ""
-            if kind == "static_select":
-                option = _option_named(element, text)
-                if option is None:
-                    self.console.print(f"no option {text!r} in {label}", style="yellow")
-                    return
-                state = static_select_value(option["value"], option["text"]["text"])
-                sent: dict[str, Any] = {
-                    "type": "static_select",
-                    "selected_option": option,
-                }
-            else:
-                state = number_input_value(text) if kind == "number_input" else {"value": text}
-                if kind != "number_input":
-                    state = {"type": "plain_text_input", "value": text}
-                sent = {"type": kind, "value": text}
-            self.modal_values.setdefault(block_id, {})[action_id] = state
-            view = self.modal
-            if view is None:
-                return
-            if not block.get("dispatch_action"):
-                # Slack sends nothing for such an input until the form is submitted.
-                self.choices = []
-                self._show_view(str(view["id"]))
-                return
-            action = dict(
-                sent,
-                action_id=action_id,
-                block_id=block_id,
-                action_ts=f"{datetime.now(UTC).timestamp():.6f}",
-            )
-            values = {b: dict(a) for b, a in self.modal_values.items()}
-            await self._exchange(
-                lambda: self.servers.driver.block_action(
-                    action, user_id=self.user_id, view=view, state_values=values
-                )
-            )
-
-        self.choices.append(Choice(label, type_value, takes_value=True))
-
-    async def _submit(self, _value: str | None) -> None:
-        view = self.modal
-        if view is None:
-            return
-        values = {b: dict(a) for b, a in self.modal_values.items()}
-        for block in view.get("blocks") or []:
-            element = block.get("element") or {}
-            initial = element.get("initial_option")
-            if block.get("type") == "input" and initial and block.get("block_id") not in values:
-                values[str(block["block_id"])] = {
-                    str(element["action_id"]): static_select_value(
-                        initial["value"], initial["text"]["text"]
-                    )
-                }
-        await self._exchange(
-            lambda: self.servers.driver.view_submission(view, user_id=self.user_id, values=values)
-        )
-
-
-def _buttons(blocks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str | None]]:
-    found: list[tuple[dict[str, Any], str | None]] = []
-    for block in blocks:
-        if block.get("type") == "actions":
-            found.extend(
-                (element, block.get("block_id"))
-                for element in block.get("elements") or []
-                if element.get("type") == "button"
-            )
-        accessory = block.get("accessory")
-        if isinstance(accessory, dict) and accessory.get("type") == "button":
-            found.append((accessory, block.get("block_id")))
-    return found
-
-
-def _option_named(element: dict[str, Any], text: str) -> dict[str, Any] | None:
-    wanted = text.strip().casefold()
-    for option in element.get("options") or []:
-        if wanted in (str(option.get("value", "")).casefold(), option["text"]["text"].casefold()):
-            return dict(option)
-    return None
 
 
 def curl_example(servers: DevServers, user_id: str) -> str:
@@ -370,15 +73,10 @@ async def dev_servers(
 ) -> AsyncIterator[DevServers]:
     """Start the sandbox, the stand-in and the app (on ``host:port``; 0 picks a free port),
     with the example accounts loaded into the SQLite file ``database``; stop them on exit."""
-    sandbox = SandboxApp(SandboxConfig())
-    for product, users in SANDBOX_USERS.items():
-        sandbox.set_account("acme", product, users=users, seed=7)
-    servers: list[RunningServer] = [serve_asgi(sandbox)]
-    standin = SlackStandIn()
-    servers.append(serve_asgi(standin.asgi_app))
-    sandbox_url, standin_url = servers[0].url, servers[1].url
-    standin.base_url = standin_url
-    standin.add_workspace(TEAM, BOT_TOKEN, team_name="Acme Telecom")
+    sandbox_server = serve_sandbox()
+    standin, standin_server = serve_standin()
+    servers: list[RunningServer] = [sandbox_server, standin_server]
+    sandbox_url, standin_url = sandbox_server.url, standin_server.url
     database_url = f"sqlite:///{database}"
     try:
         with tempfile.TemporaryDirectory(prefix="seatbot-dev-") as tmp:
@@ -386,14 +84,7 @@ async def dev_servers(
                 await asyncio.to_thread(
                     load_demo_accounts, Path(tmp), sandbox_url, database_url, datetime.now(UTC)
                 )
-            settings = Settings(
-                database_url=database_url,
-                slack_bot_token=SecretStr(BOT_TOKEN),
-                slack_signing_secret=SecretStr(DEV_SIGNING_SECRET),
-                slack_api_url=f"{standin_url}/api/",
-                seatbot_token_keys=SecretStr(LOCAL_TOKEN_KEY),
-            )
-            runtime = build_runtime(settings)
+            runtime = build_runtime(local_settings(database_url, standin_url, DEV_SIGNING_SECRET))
             app_server = serve_asgi(runtime.asgi_app, host, port)
             servers.append(app_server)
             async with SlackDriver(

@@ -7,7 +7,8 @@ thread, so the event loop never waits on the database.
 
 Every token (bot, user, refresh) and incoming-webhook URL is stored as Fernet ciphertext made
 with :class:`bot.runtime.secrets.TokenCipher` (keys, rotation and the key file are described there);
-:func:`rotate_slack_tokens` re-encrypts them with the newest key.
+:func:`rotate_slack_tokens` re-encrypts them with the newest key (``seatbot tokens rotate``:
+:func:`bot.runtime.key_rotation.rotate_all`).
 """
 
 from __future__ import annotations
@@ -30,21 +31,21 @@ from billing.errors import DecryptionError
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.slack_tables import SlackBot, SlackInstallation, SlackOAuthState
 
-# The cipher moved to bot.runtime.secrets; these names stay importable from here for existing
-# callers.
-__all__ = [
-    "SqlInstallationStore",
-    "SqlOAuthStateStore",
-    "TokenCipher",
-    "rotate_slack_tokens",
-    "rotate_tokens",
-]
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DEFAULT_STATE_EXPIRATION_SECONDS = 600
+#: What an installation row and a bot row hold alike, under slack_sdk's names.
+_WORKSPACE_AND_BOT = (
+    "app_id",
+    "enterprise_id",
+    "enterprise_name",
+    "team_id",
+    "team_name",
+    "bot_id",
+    "bot_user_id",
+)
 
 
 def _utc(timestamp: float | int | None) -> datetime | None:
@@ -65,6 +66,11 @@ class _SqlStore:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
+    @property
+    def logger(self) -> logging.Logger:
+        """The logger slack_sdk's store interfaces ask for."""
+        return logger
+
     async def _run(self, work: Callable[[Session], T]) -> T:
         def in_transaction() -> T:
             with self._session_factory.begin() as session:
@@ -83,27 +89,12 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         self._cipher = cipher
         self.client_id = client_id
 
-    @property
-    def logger(self) -> logging.Logger:
-        return logger
-
     # ------------------------------------------------------------ save
 
     async def async_save(self, installation: Installation) -> None:
         row = SlackInstallation(
-            client_id=self.client_id,
-            app_id=installation.app_id,
-            enterprise_id=installation.enterprise_id,
-            enterprise_name=installation.enterprise_name,
+            **self._bot_columns(installation),
             enterprise_url=installation.enterprise_url,
-            team_id=installation.team_id,
-            team_name=installation.team_name,
-            bot_token_encrypted=self._cipher.encrypt(installation.bot_token),
-            bot_id=installation.bot_id,
-            bot_user_id=installation.bot_user_id,
-            bot_scopes=_scopes(installation.bot_scopes),
-            bot_refresh_token_encrypted=self._cipher.encrypt(installation.bot_refresh_token),
-            bot_token_expires_at=_utc(installation.bot_token_expires_at),
             user_id=installation.user_id,
             user_token_encrypted=self._cipher.encrypt(installation.user_token),
             user_scopes=_scopes(installation.user_scopes),
@@ -113,16 +104,14 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
             incoming_webhook_channel=installation.incoming_webhook_channel,
             incoming_webhook_channel_id=installation.incoming_webhook_channel_id,
             incoming_webhook_configuration_url=installation.incoming_webhook_configuration_url,
-            is_enterprise_install=bool(installation.is_enterprise_install),
             token_type=installation.token_type,
-            installed_at=_utc(installation.installed_at) or datetime.now(UTC),
         )
         bot = installation.to_bot() if installation.bot_token is not None else None
 
         def work(session: Session) -> None:
             session.add(row)
             if bot is not None:
-                session.add(self._bot_row(bot))
+                session.add(SlackBot(**self._bot_columns(bot)))
 
         await self._run(work)
         logger.info(
@@ -132,26 +121,21 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         )
 
     async def async_save_bot(self, bot: Bot) -> None:
-        row = self._bot_row(bot)
+        row = SlackBot(**self._bot_columns(bot))
         await self._run(lambda session: session.add(row))
 
-    def _bot_row(self, bot: Bot) -> SlackBot:
-        return SlackBot(
-            client_id=self.client_id,
-            app_id=bot.app_id,
-            enterprise_id=bot.enterprise_id,
-            enterprise_name=bot.enterprise_name,
-            team_id=bot.team_id,
-            team_name=bot.team_name,
-            bot_token_encrypted=self._cipher.encrypt(bot.bot_token),
-            bot_id=bot.bot_id,
-            bot_user_id=bot.bot_user_id,
-            bot_scopes=_scopes(bot.bot_scopes),
-            bot_refresh_token_encrypted=self._cipher.encrypt(bot.bot_refresh_token),
-            bot_token_expires_at=_utc(bot.bot_token_expires_at),
-            is_enterprise_install=bool(bot.is_enterprise_install),
-            installed_at=_utc(bot.installed_at) or datetime.now(UTC),
-        )
+    def _bot_columns(self, source: Installation | Bot) -> dict[str, Any]:
+        """The columns an installation row and a bot row share, tokens encrypted."""
+        return {
+            "client_id": self.client_id,
+            **{name: getattr(source, name) for name in _WORKSPACE_AND_BOT},
+            "bot_token_encrypted": self._cipher.encrypt(source.bot_token),
+            "bot_scopes": _scopes(source.bot_scopes),
+            "bot_refresh_token_encrypted": self._cipher.encrypt(source.bot_refresh_token),
+            "bot_token_expires_at": _utc(source.bot_token_expires_at),
+            "is_enterprise_install": bool(source.is_enterprise_install),
+            "installed_at": _utc(source.installed_at) or datetime.now(UTC),
+        }
 
     # ------------------------------------------------------------ find
 
@@ -168,13 +152,7 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         def work(session: Session) -> SlackBot | None:
             query = (
                 select(SlackBot)
-                .where(
-                    SlackBot.client_id == self.client_id,
-                    SlackBot.enterprise_id.is_(None)
-                    if enterprise_id is None
-                    else SlackBot.enterprise_id == enterprise_id,
-                    SlackBot.team_id.is_(None) if team_id is None else SlackBot.team_id == team_id,
-                )
+                .where(*self._team_filter(SlackBot, enterprise_id, team_id))
                 .order_by(SlackBot.installed_at.desc(), SlackBot.id.desc())
                 .limit(1)
             )
@@ -184,19 +162,7 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         if row is None:
             return None
         return Bot(
-            app_id=row.app_id,
-            enterprise_id=row.enterprise_id,
-            enterprise_name=row.enterprise_name,
-            team_id=row.team_id,
-            team_name=row.team_name,
-            bot_token=self._cipher.decrypt(row.bot_token_encrypted) or "",
-            bot_id=row.bot_id,
-            bot_user_id=row.bot_user_id,
-            bot_scopes=row.bot_scopes or "",
-            bot_refresh_token=self._cipher.decrypt(row.bot_refresh_token_encrypted),
-            bot_token_expires_at=_epoch(row.bot_token_expires_at),
-            is_enterprise_install=row.is_enterprise_install,
-            installed_at=row.installed_at,
+            **self._bot_values(row), bot_token=self._cipher.decrypt(row.bot_token_encrypted) or ""
         )
 
     async def async_find_installation(
@@ -212,13 +178,7 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
 
         def work(session: Session) -> SlackInstallation | None:
             query = select(SlackInstallation).where(
-                SlackInstallation.client_id == self.client_id,
-                SlackInstallation.enterprise_id.is_(None)
-                if enterprise_id is None
-                else SlackInstallation.enterprise_id == enterprise_id,
-                SlackInstallation.team_id.is_(None)
-                if team_id is None
-                else SlackInstallation.team_id == team_id,
+                *self._team_filter(SlackInstallation, enterprise_id, team_id)
             )
             if user_id is not None:
                 query = query.where(SlackInstallation.user_id == user_id)
@@ -249,18 +209,9 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
 
     def _installation(self, row: SlackInstallation) -> Installation:
         return Installation(
-            app_id=row.app_id,
-            enterprise_id=row.enterprise_id,
-            enterprise_name=row.enterprise_name,
-            enterprise_url=row.enterprise_url,
-            team_id=row.team_id,
-            team_name=row.team_name,
+            **self._bot_values(row),
             bot_token=self._cipher.decrypt(row.bot_token_encrypted),
-            bot_id=row.bot_id,
-            bot_user_id=row.bot_user_id,
-            bot_scopes=row.bot_scopes or "",
-            bot_refresh_token=self._cipher.decrypt(row.bot_refresh_token_encrypted),
-            bot_token_expires_at=_epoch(row.bot_token_expires_at),
+            enterprise_url=row.enterprise_url,
             user_id=row.user_id,
             user_token=self._cipher.decrypt(row.user_token_encrypted),
             user_scopes=row.user_scopes or "",
@@ -270,12 +221,20 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
             incoming_webhook_channel=row.incoming_webhook_channel,
             incoming_webhook_channel_id=row.incoming_webhook_channel_id,
             incoming_webhook_configuration_url=row.incoming_webhook_configuration_url,
-            is_enterprise_install=row.is_enterprise_install,
             token_type=row.token_type,
-            installed_at=row.installed_at,
         )
 
-    # ------------------------------------------------------------ delete
+    def _bot_values(self, row: SlackInstallation | SlackBot) -> dict[str, Any]:
+        """What an installation and a bot read alike from their rows (the bot token aside:
+        a bot always has one, an installation may not)."""
+        return {
+            **{name: getattr(row, name) for name in _WORKSPACE_AND_BOT},
+            "bot_scopes": row.bot_scopes or "",
+            "bot_refresh_token": self._cipher.decrypt(row.bot_refresh_token_encrypted),
+            "bot_token_expires_at": _epoch(row.bot_token_expires_at),
+            "is_enterprise_install": row.is_enterprise_install,
+            "installed_at": row.installed_at,
+        }
 
     def _team_filter(self, model: Any, enterprise_id: str | None, team_id: str | None) -> list[Any]:
         return [
@@ -285,6 +244,8 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
             else model.enterprise_id == enterprise_id,
             model.team_id.is_(None) if team_id is None else model.team_id == team_id,
         ]
+
+    # ------------------------------------------------------------ delete
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         """Forget the workspace's bot tokens (every row, and the copies in installations)."""
@@ -342,10 +303,6 @@ class SqlOAuthStateStore(_SqlStore, AsyncOAuthStateStore):
         super().__init__(session_factory)
         self.expiration_seconds = expiration_seconds
         self._clock = clock
-
-    @property
-    def logger(self) -> logging.Logger:
-        return logger
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(32)
@@ -409,13 +366,3 @@ def rotate_slack_tokens(session: Session, cipher: TokenCipher) -> int:
                     ) from error
                 rotated += 1
     return rotated
-
-
-def rotate_tokens(session_factory: sessionmaker[Session], cipher: TokenCipher) -> int:
-    """:func:`rotate_slack_tokens` in a transaction of its own (nothing changes on error).
-
-    ``seatbot tokens rotate`` uses :func:`bot.runtime.key_rotation.rotate_all`, which also
-    re-encrypts the platform credentials.
-    """
-    with session_factory.begin() as session:
-        return rotate_slack_tokens(session, cipher)

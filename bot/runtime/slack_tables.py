@@ -2,7 +2,7 @@
 
 Kept apart from ``bot.runtime.installations`` (which needs slack_sdk and cryptography) so that
 ``bot.runtime.db`` can import it cheaply and the schema is complete wherever the metadata is used.
-Token columns hold Fernet ciphertext (see ``bot.runtime.installations.TokenCipher``), never tokens.
+Token columns hold Fernet ciphertext (see ``bot.runtime.secrets.TokenCipher``), never tokens.
 """
 
 from __future__ import annotations

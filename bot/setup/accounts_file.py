@@ -6,14 +6,13 @@ result is :class:`LoadedConfig`: billing's :class:`~billing.setup.specs.AccountS
 (what ``bot.setup.loader.apply_config`` applies) and, kept apart from them, each platform
 connection's credentials, which only ever leave this process encrypted.
 
-A connection's ``options`` may hold credentials
-(``bot.runtime.platform_credentials.CREDENTIAL_KEYS``: ``api_key``, ``login_email``, ``token``) and
-settings (``SETTING_KEYS``); any other option is
-refused, so that no secret reaches the database readable under a name nobody expected. An
-account's ``billing_webhook`` (``url``, a Standard Webhooks ``secret``, and
-``allow_private_destinations``) is where its billing events go; its secret and its URL (whose
-query may hold a secret) are kept apart like the credentials, the setup holding the URL's shown
-form only. Problems never quote a credential's value, a secret or a URL with credentials.
+An account's ``approval``, ``subscriptions`` and ``platforms`` (with their credentials) have
+readers of their own (:mod:`bot.setup.approval`, :mod:`bot.setup.subscriptions`,
+:mod:`bot.setup.connections`); the rest is read here. An account's ``billing_webhook`` (``url``,
+a Standard Webhooks ``secret``, and ``allow_private_destinations``) is where its billing events
+go; its secret and its URL (whose query may hold a secret) are kept apart like the credentials,
+the setup holding the URL's shown form only. Problems never quote a credential's value, a
+secret or a URL with credentials.
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -31,27 +28,21 @@ from billing.errors import ConfigurationError, Problem
 from billing.events.destinations import webhook_url_problem
 from billing.formatting import shown_url
 from billing.models import Role
-from billing.money import Money, MoneyError, normalise_currency
-from billing.periods import Interval, PeriodError, zone
-from billing.products import MAX_SEATS, ConnectionKind, Product
-from billing.proration import DecreasePolicy, ProrationRule
+from billing.money import MoneyError, normalise_currency
+from billing.periods import PeriodError, zone
+from billing.products import Product
 from billing.reports.facts import parse_digest_time
-from billing.setup.specs import (
-    AccountSetup,
-    MemberSetup,
-    PlatformSetup,
-    SubscriptionSetup,
-    WebhookSetup,
-)
-from bot.runtime.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
+from billing.setup.specs import AccountSetup, MemberSetup, WebhookSetup
+from bot.runtime.platform_credentials import PlatformCredentials
 from bot.setup.approval import parse_approval
+from bot.setup.connections import parse_platforms
+from bot.setup.subscriptions import parse_subscriptions
 from bot.setup.yaml_nodes import NodeReader, is_null
 from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
 
 __all__ = ["LoadedConfig", "load_file", "parse_config"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 
 
 #: Which connection's credentials: (account name, product).
@@ -199,16 +190,16 @@ def _parse_account(
             fields["slack"], f"{path}.slack", required={"team_id"}, optional={"channel_id"}
         )
         if slack is not None:
-            team_id = _slack_id(reader, slack.get("team_id"), f"{path}.slack.team_id")
+            team_id = reader.slack_id(slack.get("team_id"), f"{path}.slack.team_id")
             if "channel_id" in slack:
-                channel_id = _slack_id(
-                    reader, slack["channel_id"], f"{path}.slack.channel_id", optional=True
+                channel_id = reader.slack_id(
+                    slack["channel_id"], f"{path}.slack.channel_id", optional=True
                 )
     members = _parse_members(reader, fields.get("members"), f"{path}.members", team_id)
-    subscriptions = _parse_subscriptions(
+    subscriptions = parse_subscriptions(
         reader, fields.get("subscriptions"), f"{path}.subscriptions", currency
     )
-    platforms = _parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
+    platforms = parse_platforms(reader, fields.get("platforms"), f"{path}.platforms", base_dir)
     approval = parse_approval(reader, fields.get("approval"), f"{path}.approval", team_id, currency)
     digest_at = _parse_reports(reader, fields.get("reports"), f"{path}.reports")
     webhook: tuple[WebhookSetup, tuple[str, str]] | None = None
@@ -250,18 +241,9 @@ def _parse_webhook(
     if problem is not None:
         reader.problem(fields["url"], f"{path}.url", problem)
         url = None
-    allow_private = False
-    if "allow_private_destinations" in fields:
-        value = reader.plain(
-            fields["allow_private_destinations"], f"{path}.allow_private_destinations"
-        )
-        if not isinstance(value, bool):
-            reader.problem(
-                fields["allow_private_destinations"],
-                f"{path}.allow_private_destinations",
-                "must be true or false",
-            )
-        allow_private = value is True
+    allow_private = "allow_private_destinations" in fields and reader.flag(
+        fields["allow_private_destinations"], f"{path}.allow_private_destinations"
+    )
     # Read as text whatever YAML would make of it, and never quoted back in a problem.
     secret = reader.text(fields.get("secret"), f"{path}.secret")
     if secret is not None and not is_webhook_secret(secret.strip()):
@@ -293,16 +275,6 @@ def _parse_reports(reader: NodeReader, node: yaml.Node | None, path: str) -> str
         return None
 
 
-def _slack_id(
-    reader: NodeReader, node: yaml.Node | None, path: str, *, optional: bool = False
-) -> str | None:
-    value = reader.text(node, path, optional=optional)
-    if value is not None and node is not None and not _SLACK_ID.fullmatch(value):
-        reader.problem(node, path, f"{value!r} is not a Slack id (like T0123ABCD)")
-        return None
-    return value
-
-
 def _parse_members(
     reader: NodeReader, node: yaml.Node | None, path: str, team_id: str | None
 ) -> list[MemberSetup]:
@@ -313,9 +285,9 @@ def _parse_members(
         fields = reader.mapping(item, where, required={"user_id", "role"}, optional={"team_id"})
         if fields is None:
             continue
-        user_id = _slack_id(reader, fields.get("user_id"), f"{where}.user_id")
+        user_id = reader.slack_id(fields.get("user_id"), f"{where}.user_id")
         member_team = (
-            _slack_id(reader, fields["team_id"], f"{where}.team_id")
+            reader.slack_id(fields["team_id"], f"{where}.team_id")
             if "team_id" in fields
             else team_id
         )
@@ -328,172 +300,3 @@ def _parse_members(
         seen.add((member_team, user_id))
         members.append(MemberSetup(member_team, user_id, role))
     return members
-
-
-def _parse_subscriptions(
-    reader: NodeReader, node: yaml.Node | None, path: str, currency: str | None
-) -> list[SubscriptionSetup]:
-    specs: list[SubscriptionSetup] = []
-    seen: set[Product] = set()
-    for index, item in enumerate(reader.sequence(node, path)):
-        where = f"{path}[{index}]"
-        fields = reader.mapping(
-            item,
-            where,
-            required={"product", "seats", "unit_price", "anchor"},
-            optional={"interval", "proration", "decrease_policy"},
-        )
-        if fields is None:
-            continue
-        product = reader.choice(fields.get("product"), f"{where}.product", Product)
-        seats = reader.whole_number(
-            fields.get("seats"), f"{where}.seats", minimum=0, maximum=MAX_SEATS
-        )
-        price_text = reader.text(fields.get("unit_price"), f"{where}.unit_price")
-        price: Money | None = None
-        if price_text is not None and currency is not None:
-            try:
-                price = Money.parse(price_text, currency)
-            except MoneyError as exc:
-                reader.problem(fields["unit_price"], f"{where}.unit_price", str(exc))
-            else:
-                if price.minor < 0:
-                    reader.problem(
-                        fields["unit_price"], f"{where}.unit_price", "cannot be negative"
-                    )
-                    price = None
-        anchor_text = reader.text(fields.get("anchor"), f"{where}.anchor")
-        anchor: date | None = None
-        if anchor_text is not None:
-            try:
-                anchor = date.fromisoformat(anchor_text)
-            except ValueError:
-                reader.problem(
-                    fields["anchor"],
-                    f"{where}.anchor",
-                    f"{anchor_text!r} is not a date (YYYY-MM-DD)",
-                )
-        interval = reader.choice(
-            fields.get("interval"), f"{where}.interval", Interval, Interval.MONTHLY
-        )
-        rule = reader.choice(
-            fields.get("proration"), f"{where}.proration", ProrationRule, ProrationRule.DAILY
-        )
-        policy = reader.choice(
-            fields.get("decrease_policy"),
-            f"{where}.decrease_policy",
-            DecreasePolicy,
-            DecreasePolicy.PRORATED,
-        )
-        if product is not None and product in seen:
-            reader.problem(
-                fields["product"], f"{where}.product", f"{product.value} is listed twice"
-            )
-            continue
-        if (
-            product is None
-            or seats is None
-            or price is None
-            or anchor is None
-            or None in (interval, rule, policy)
-        ):
-            continue
-        seen.add(product)
-        specs.append(
-            SubscriptionSetup(
-                product,
-                seats,
-                price.minor,
-                interval,
-                anchor,
-                rule,
-                policy,
-                item.start_mark.line + 1,
-            )
-        )
-    return specs
-
-
-def _parse_options(
-    reader: NodeReader, node: yaml.Node, path: str
-) -> tuple[dict[str, Any], PlatformCredentials]:
-    """A connection's ``options``, split into settings and credentials."""
-    settings: dict[str, Any] = {}
-    credentials: dict[str, str] = {}
-    if is_null(node):
-        return settings, PlatformCredentials(credentials)
-    allowed = CREDENTIAL_KEYS | SETTING_KEYS
-    fields = reader.mapping(node, path, required=set(), optional=set(allowed))
-    for key, value in (fields or {}).items():
-        if key in CREDENTIAL_KEYS:
-            # Read as text whatever YAML would make of it, and never quoted back in a problem.
-            secret = reader.text(value, f"{path}.{key}")
-            if secret is not None:
-                credentials[key] = secret
-        else:
-            settings[key] = reader.plain(value, f"{path}.{key}")
-    return settings, PlatformCredentials(credentials)
-
-
-def _parse_platforms(
-    reader: NodeReader, node: yaml.Node | None, path: str, base_dir: Path
-) -> list[tuple[PlatformSetup, PlatformCredentials]]:
-    specs: list[tuple[PlatformSetup, PlatformCredentials]] = []
-    seen: set[Product] = set()
-    for index, item in enumerate(reader.sequence(node, path)):
-        where = f"{path}[{index}]"
-        fields = reader.mapping(
-            item, where, required={"product", "kind"}, optional={"base_url", "file_path", "options"}
-        )
-        if fields is None:
-            continue
-        product = reader.choice(fields.get("product"), f"{where}.product", Product)
-        kind = reader.choice(fields.get("kind"), f"{where}.kind", ConnectionKind)
-        base_url = reader.text(fields.get("base_url"), f"{where}.base_url", optional=True)
-        file_text = reader.text(fields.get("file_path"), f"{where}.file_path", optional=True)
-        options: dict[str, Any] = {}
-        credentials = PlatformCredentials({})
-        if "options" in fields:
-            options, credentials = _parse_options(reader, fields["options"], f"{where}.options")
-        file_path: str | None = None
-        if kind is ConnectionKind.API:
-            if base_url is None:
-                reader.problem(item, f"{where}.base_url", "is required for kind api")
-            elif not re.match(r"^https?://[^/\s]+", base_url):
-                reader.problem(
-                    fields["base_url"], f"{where}.base_url", "must be an http:// or https:// URL"
-                )
-            if file_text is not None:
-                reader.problem(
-                    fields["file_path"], f"{where}.file_path", "only for kind import_file"
-                )
-        elif kind is ConnectionKind.IMPORT_FILE:
-            if file_text is None:
-                reader.problem(item, f"{where}.file_path", "is required for kind import_file")
-            else:
-                resolved = (base_dir / file_text).resolve()
-                if not resolved.is_file():
-                    reader.problem(
-                        fields["file_path"], f"{where}.file_path", f"no such file: {resolved}"
-                    )
-                file_path = str(resolved)
-            if base_url is not None:
-                reader.problem(fields["base_url"], f"{where}.base_url", "only for kind api")
-        if product is not None and product in seen:
-            reader.problem(
-                fields["product"], f"{where}.product", f"{product.value} is listed twice"
-            )
-            continue
-        if product is None or kind is None:
-            continue
-        seen.add(product)
-        setup = PlatformSetup(
-            product=product,
-            kind=kind,
-            base_url=base_url if kind is ConnectionKind.API else None,
-            file_path=file_path,
-            options=options,
-            line=item.start_mark.line + 1,
-        )
-        specs.append((setup, credentials))
-    return specs

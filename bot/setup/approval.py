@@ -23,11 +23,9 @@ from datetime import timedelta
 import yaml
 
 from billing.approvals.rules import ApprovalPolicy, Person
-from billing.money import Money, MoneyError
 from billing.products import MAX_SEATS
 from bot.setup.yaml_nodes import NodeReader
 
-_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 _DURATION = re.compile(r"^([1-9][0-9]{0,4})([mhd])$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 #: No reminder, escalation or expiry is set further out than this.
@@ -72,9 +70,9 @@ def parse_approval(
     before = len(reader.problems)
     approvers = _people(reader, fields.get("approvers"), f"{path}.approvers", team_id)
     escalate_to = _people(reader, fields.get("escalate_to"), f"{path}.escalate_to", team_id)
-    channel = reader.text(fields.get("channel_id"), f"{path}.channel_id", optional=True)
-    if channel is not None and not _SLACK_ID.fullmatch(channel):
-        reader.problem(fields["channel_id"], f"{path}.channel_id", f"{channel!r} is not a Slack id")
+    channel = reader.slack_id(
+        fields.get("channel_id"), f"{path}.channel_id", optional=True, noun="a Slack id"
+    )
     decrease, over, net = _require_for(
         reader, fields.get("require_for"), f"{path}.require_for", currency
     )
@@ -106,12 +104,8 @@ def _people(
 ) -> tuple[Person, ...]:
     found: list[Person] = []
     for index, item in enumerate(reader.sequence(node, path)):
-        value = reader.text(item, f"{path}[{index}]")
-        if value is None:
-            continue
-        if not _SLACK_ID.fullmatch(value):
-            reader.problem(item, f"{path}[{index}]", f"{value!r} is not a Slack user id")
-        elif (team_id, value) not in found:
+        value = reader.slack_id(item, f"{path}[{index}]", noun="a Slack user id")
+        if value is not None and (team_id, value) not in found:
             found.append((team_id, value))
     return tuple(found)
 
@@ -126,12 +120,7 @@ def _require_for(
     )
     if fields is None:
         return False, None, None
-    decrease = False
-    if "decrease" in fields:
-        value = reader.plain(fields["decrease"], f"{path}.decrease")
-        if not isinstance(value, bool):
-            reader.problem(fields["decrease"], f"{path}.decrease", "must be true or false")
-        decrease = value is True
+    decrease = "decrease" in fields and reader.flag(fields["decrease"], f"{path}.decrease")
     over = (
         reader.whole_number(
             fields["increase_over_seats"],
@@ -142,22 +131,10 @@ def _require_for(
         if "increase_over_seats" in fields
         else None
     )
-    net: int | None = None
-    if "net_charge_over" in fields and currency is not None:
-        text = reader.text(fields["net_charge_over"], f"{path}.net_charge_over")
-        if text is not None:
-            try:
-                amount = Money.parse(text, currency)
-            except MoneyError as exc:
-                reader.problem(fields["net_charge_over"], f"{path}.net_charge_over", str(exc))
-            else:
-                if amount.minor < 0:
-                    reader.problem(
-                        fields["net_charge_over"], f"{path}.net_charge_over", "cannot be negative"
-                    )
-                else:
-                    net = amount.minor
-    return decrease, over, net
+    net = None  # read in the account's currency only
+    if currency is not None:
+        net = reader.amount(fields.get("net_charge_over"), f"{path}.net_charge_over", currency)
+    return decrease, over, None if net is None else net.minor
 
 
 def _duration(reader: NodeReader, node: yaml.Node | None, path: str) -> timedelta | None:

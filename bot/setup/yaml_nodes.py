@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 
 from billing.errors import Problem
+from billing.money import Money, MoneyError
 
 _NULL_TAG = "tag:yaml.org,2002:null"
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 
 
 class NodeReader:
@@ -79,6 +81,44 @@ class NodeReader:
             f"must be a whole number from {minimum:,} to {maximum:,} (the file says {value})",
         )
         return None
+
+    def slack_id(
+        self,
+        node: yaml.Node | None,
+        path: str,
+        *,
+        optional: bool = False,
+        noun: str = "a Slack id (like T0123ABCD)",
+    ) -> str | None:
+        """A Slack id (team, user, channel): capital letters and digits."""
+        value = self.text(node, path, optional=optional)
+        if value is not None and node is not None and not _SLACK_ID.fullmatch(value):
+            self.problem(node, path, f"{value!r} is not {noun}")
+            return None
+        return value
+
+    def amount(self, node: yaml.Node | None, path: str, currency: str | None) -> Money | None:
+        """A non-negative amount in ``currency`` written as text (``"500.00"``); ``None`` when
+        there is no currency to read it in."""
+        text = self.text(node, path)
+        if text is None or node is None or currency is None:
+            return None
+        try:
+            amount = Money.parse(text, currency)
+        except MoneyError as exc:
+            self.problem(node, path, str(exc))
+            return None
+        if amount.minor < 0:
+            self.problem(node, path, "cannot be negative")
+            return None
+        return amount
+
+    def flag(self, node: yaml.Node, path: str) -> bool:
+        """``true`` or ``false``; anything else is a problem, and false."""
+        value = self.plain(node, path)
+        if not isinstance(value, bool):
+            self.problem(node, path, "must be true or false")
+        return value is True
 
     def choice(
         self, node: yaml.Node | None, path: str, kind: type[Any], default: Any = None

@@ -29,7 +29,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.errors import ConfigurationError
-from bot.runtime.installations import TokenCipher
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
@@ -87,12 +87,11 @@ def build_app(
     missing.
     """
     _check_slack_settings(settings)
-    signing_secret = _secret(settings.slack_signing_secret)
     common: dict[str, Any] = {
         "name": "seatbot",
-        "signing_secret": signing_secret,
-        # Over Socket Mode there is no HTTP request to verify; over HTTP there always is.
-        "request_verification_enabled": signing_secret is not None,
+        # The signature is checked once, by the edge, before Bolt sees a request
+        # (bot.web.signature); over Socket Mode there is no HTTP request to verify.
+        "request_verification_enabled": False,
         # A request no listener wants: one warning line from our error handler instead of
         # Bolt's multi-line suggestion of listener code (which quotes the request body).
         "raise_error_for_unhandled_request": True,

@@ -6,26 +6,19 @@ a graceful stop.
 * :class:`InFlight` — Bolt's listener start/completion hooks: counts the listeners still
   working after their ack (so that a stop waits for them) and records each request's time to
   its full answer and its outcome in :class:`bot.web.metrics.Metrics`.
-* :class:`GracefulServer` — uvicorn's server, stopping on SIGTERM as an orchestrator expects:
-  ``/readyz`` turns 503 at once, the process keeps serving for ``drain_s`` seconds (so the load
-  balancer's health check takes it out of rotation), then stops accepting, finishes the
-  requests in progress, and the app's shutdown waits for listeners and jobs (each bounded by
-  the deadline); the process then exits 0.
+* :class:`Operations` — what the ASGI app serves and counts for operators; on a stop
+  (:class:`bot.web.server.GracefulServer`) ``/readyz`` turns 503 at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from types import FrameType
 from typing import Any
 
-import uvicorn
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.listener.async_listener_completion_handler import (
     AsyncListenerCompletionHandler,
@@ -195,48 +188,6 @@ class _Completed(AsyncListenerCompletionHandler):
 
     async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
         self._in_flight.finished()
-
-
-class GracefulServer(uvicorn.Server):
-    """uvicorn's server with an orchestrator's stop (see the module docstring).
-
-    On the first SIGTERM or SIGINT, ``on_stopping()`` runs at once (``/readyz`` turns 503) and
-    the server stops ``drain_s`` seconds later; a second signal stops it at once. A stop
-    asked for by a signal exits normally (status 0) instead of re-raising the signal as
-    uvicorn does.
-    """
-
-    def __init__(
-        self, config: uvicorn.Config, *, on_stopping: Callable[[], None], drain_s: float = 0.0
-    ) -> None:
-        super().__init__(config)
-        self._on_stopping = on_stopping
-        self._drain_s = drain_s
-        self._stop_at: float | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """The first signal starts the drain; another one stops now."""
-        if self._stop_at is None and self._drain_s > 0 and sig in (signal.SIGTERM, signal.SIGINT):
-            self._stop_at = time.monotonic() + self._drain_s
-            self._on_stopping()
-            logger.info("Stopping: not ready any more; serving for %.1f s more", self._drain_s)
-            return
-        if self._stop_at is None:
-            self._on_stopping()
-        super().handle_exit(sig, frame)
-
-    async def on_tick(self, counter: int) -> bool:
-        """Stop once the drain is over (uvicorn calls this every 0.1 s)."""
-        if self._stop_at is not None and time.monotonic() >= self._stop_at:
-            return True
-        return await super().on_tick(counter)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        """uvicorn's signal capture, without raising the signal again once stopped cleanly."""
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()
 
 
 class Operations:

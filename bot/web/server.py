@@ -1,493 +1,64 @@
-"""``seatbot serve``: the Bolt app over HTTP (Starlette on uvicorn) or over Socket Mode.
+"""uvicorn for ``seatbot serve`` over HTTP: its configuration, and a server that stops as an
+orchestrator expects.
 
-HTTP routes:
-
-* ``POST /slack/events`` — slash commands, interactivity and the Events API, each verified
-  against the signing secret by Bolt (a bad, stale or missing signature gets 401);
-* ``GET /slack/install`` and ``GET /slack/oauth_redirect`` — only when OAuth is configured;
-* ``GET /healthz`` — 200 when the process serves requests (liveness);
-* ``GET /readyz`` — 200 when it should receive traffic: the database answers, its schema is
-  current, the scheduler runs and the process is not stopping; 503 with the reasons otherwise
-  (:mod:`bot.web.operations`);
-* ``GET /metrics`` — Prometheus metrics (:mod:`bot.web.metrics`).
-
-Every signed request gets a request id (:mod:`handlers.request_ids`), on every log line it
-causes and in the reference of the generic apology. On SIGTERM the server drains and stops
-gracefully (:class:`bot.web.operations.GracefulServer`).
-
-Beside them runs the billing hand-off's sender (:mod:`bot.webhooks.sender`), started and
-stopped with the app.
-
-At the edge, before Bolt: connections are bounded in number and request heads in time
-(:mod:`bot.web.connection_limits`), request bodies in size and time (:mod:`bot.web.request_limits`),
-the signature is checked, and the envelope of a signed body must be one Slack sends
-(:mod:`bot.web.envelope`). The configuration is checked, then migrations are applied, before
-anything is served.
+On SIGTERM (:class:`GracefulServer`) ``/readyz`` turns 503 at once, the process keeps serving for
+``drain_s`` seconds (so the load balancer's health check takes it out of rotation), then stops
+accepting, finishes the requests in progress, and the app's shutdown waits for listeners and
+jobs (each bounded by the deadline); the process then exits 0. Connections are bounded in
+number and request heads in time (:mod:`bot.web.connection_limits`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import math
-import re
+import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Generator
+from types import FrameType
 
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import (
-    AsyncSlackRequestHandler,
-    to_starlette_response,
-)
-from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
-from sqlalchemy import Engine
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from billing.events.service import Outbox
-from billing.seats.reads import AccountReads
-from bot.runtime.db import make_engine, make_session_factory, upgrade
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
-from bot.runtime.jobs import ApprovalJobs
-from bot.runtime.logging_setup import SecretRedactor, configure_logging
-from bot.runtime.platform_directory import PlatformDirectory
-from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
-from bot.runtime.scheduler import ReportScheduler, add_digest_job
-from bot.runtime.secrets import cipher_for
 from bot.runtime.settings import Settings
-from bot.web.bolt_app import (
-    ListenerRegistrar,
-    build_app,
-    check_configuration,
-    error_ack,
-    oauth_enabled,
-)
+from bot.web.asgi import EVENTS_PATH
 from bot.web.connection_limits import ConnectionLimits, connections_that_fit, guarded_h11
-from bot.web.envelope import MAX_BODY_BYTES, MalformedRequest, SlackEnvelope, check_envelope
-from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
-from bot.web.metrics import Metrics
-from bot.web.operations import GracefulServer, InFlight, Operations, Readiness, kind_label
-from bot.web.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
-from bot.webhooks.config import default_destination, retry_schedule
-from bot.webhooks.guard import DestinationGuard
-from bot.webhooks.notices import OwnerNotifier
-from bot.webhooks.sender import SenderOptions, WebhookSender
-from handlers.deps import HandlerDeps
-from handlers.errors import answer_for
-from handlers.request_ids import RequestScope, begin_request, end_request
+from bot.web.operations import Operations
 
 logger = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-READY_PATH = "/readyz"
-METRICS_PATH = "/metrics"
-SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's rule: refuse older (or later) timestamps
 # uvicorn (h11) settings: idle connections close after this many seconds (uvicorn's default,
 # explicit here; also a new connection's first byte: bot.web.connection_limits); request headers
 # are bounded in size (h11's default, 16 KiB: more is a 400).
 KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-@dataclass
-class SlackRuntime:
-    """Everything ``seatbot serve`` runs: the Bolt app, its ASGI wrapper and what they own."""
-
-    bolt_app: AsyncApp
-    asgi_app: Starlette
-    engine: Engine
-    platforms: PlatformDirectory
-    webhooks: WebhookSender
-    reports: ReportsRuntime | None = None
-    scheduler: ReportScheduler | None = None
-    operations: Operations | None = None
-
-
-def _closer(
-    directory: PlatformDirectory,
-    engine: Engine,
-    webhooks: WebhookSender,
-    scheduler: ReportScheduler | None = None,
-    reports: ReportsRuntime | None = None,
-    operations: Operations | None = None,
-    deadline_s: float = 0.0,
-) -> Callable[[], Awaitable[None]]:
-    """The app's shutdown: give the listeners still answering, the scheduler's ticks and the
-    digests being posted until ``deadline_s`` seconds from now to finish, then close."""
-
-    async def aclose() -> None:
-        began = time.monotonic()
-        end = began + deadline_s
-        took: list[str] = []
-
-        def left() -> float:
-            return max(0.0, end - time.monotonic())
-
-        def lap(step: str, since: float) -> None:
-            took.append(f"{step} {time.monotonic() - since:.1f} s")
-
-        if operations is not None:
-            operations.stopping()
-            since = time.monotonic()
-            if not await operations.in_flight.wait_idle(left()):
-                logger.warning(
-                    "%d listener(s) still answering after %.0f s; stopping anyway: %s",
-                    operations.in_flight.count,
-                    deadline_s,
-                    ", ".join(operations.in_flight.running()) or "?",
-                )
-            lap("listeners", since)
-        if scheduler is not None:
-            since = time.monotonic()
-            await scheduler.stop(deadline_s=left())
-            lap("scheduled jobs", since)
-        since = time.monotonic()
-        await webhooks.stop()
-        lap("webhooks", since)
-        if reports is not None:
-            since = time.monotonic()
-            try:
-                async with asyncio.timeout(left()):
-                    await reports.jobs.drain()
-            except TimeoutError:
-                logger.warning("Reports still being posted after %.0f s; stopping", deadline_s)
-            await reports.aclose()
-            lap("reports", since)
-        await directory.aclose()
-        engine.dispose()
-        if operations is not None:
-            if operations.readiness is not None:
-                operations.readiness.dispose()
-            operations.metrics.process_exiting()
-        logger.info(
-            "Shut down in %.1f s (%s)", time.monotonic() - began, ", ".join(took) or "nothing ran"
-        )
-
-    return aclose
-
-
-def _engine_options(settings: Settings) -> dict[str, int]:
-    """Pool sizes for a server database (SQLite keeps SQLAlchemy's own choice)."""
-    if settings.database_url.startswith("sqlite"):
-        return {}
-    return {
-        "pool_size": settings.seatbot_db_pool_size,
-        "max_overflow": settings.seatbot_db_max_overflow,
-    }
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def build_runtime(
-    settings: Settings,
-    *,
-    redactor: SecretRedactor | None = None,
-    register: ListenerRegistrar | None = None,
-    clock: Callable[[], datetime] = _utc_now,
-    metrics: Metrics | None = None,
-) -> SlackRuntime:
-    """Compose the app from ``settings`` (database, services, platforms, OAuth stores, and
-    the scheduler of the daily digests, started with the ASGI app's lifespan when
-    ``SEATBOT_SCHEDULER`` is on), counting into ``metrics`` (a new :class:`Metrics` by
-    default; ``runtime.operations.metrics`` holds it).
-
-    Migrations are not applied here; :func:`run_server` does that first.
-    """
-    metrics = metrics or Metrics()
-    default_webhook = default_destination(settings)  # checked before anything is built
-    schedule = retry_schedule(settings)
-    engine = make_engine(settings.database_url, **_engine_options(settings))
-    sessions = make_session_factory(engine)
-    cipher = cipher_for(settings)
-    directory = PlatformDirectory(sessions, redactor=redactor, cipher=cipher, metrics=metrics)
-    quote_ttl = timedelta(seconds=settings.seatbot_quote_ttl_seconds)
-    deps = HandlerDeps(
-        account_reads=AccountReads(sessions),
-        approvals=MeteredApprovals(sessions, metrics=metrics, quote_ttl=quote_ttl),
-        seat_changes=MeteredSeatChanges(sessions, metrics=metrics, quote_ttl=quote_ttl),
-        platform_for=directory.platform_for,
-        clock=clock,
-        platform_deadline_s=settings.seatbot_platform_deadline_seconds,
+def serve_http(
+    app: Starlette, settings: Settings, *, host: str, port: int, operations: Operations | None
+) -> None:
+    """Serve ``app`` on ``host:port`` until SIGTERM or SIGINT, bounded as ``settings`` say."""
+    limits = ConnectionLimits(
+        header_timeout_s=settings.seatbot_header_timeout_seconds,
+        max_connections=connections_that_fit(settings.seatbot_max_connections),
     )
-    installation_store = state_store = None
-    if oauth_enabled(settings):
-        cipher = TokenCipher.from_settings(settings)
-        installation_store = SqlInstallationStore(
-            sessions, cipher, client_id=str(settings.slack_client_id)
-        )
-        state_store = SqlOAuthStateStore(sessions)
-    bolt_app = build_app(
-        settings,
-        deps,
-        installation_store=installation_store,
-        state_store=state_store,
-        register=register,
+    config = uvicorn_config(
+        app,
+        host=host,
+        port=port,
+        graceful_s=settings.seatbot_shutdown_deadline_seconds,
+        limits=limits,
+        on_close=None if operations is None else operations.metrics.connection_closed,
     )
-    # The scheduled digests: claimed in the database, so every replica may run the scheduler.
-    stale_after = timedelta(seconds=settings.seatbot_job_stale_seconds)
-    claims = MeteredJobClaims(sessions, metrics=metrics, stale_after=stale_after)
-    reports = build_reports(
-        settings,
-        sessions,
-        directory,
-        clock=clock,
-        installation_store=installation_store,
-        claims=claims,
+    logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
+    server = GracefulServer(
+        config,
+        on_stopping=operations.stopping if operations is not None else lambda: None,
+        drain_s=settings.seatbot_shutdown_drain_seconds,
     )
-    # Approvals' reminders, escalations and expiries: claimed the same way.
-    approval_jobs = ApprovalJobs(deps.approvals, claims, reports.posting, clock=clock)
-    scheduler: ReportScheduler | None = None
-    if settings.seatbot_scheduler:
-        scheduler = ReportScheduler(on_lag=metrics.job_lag)
-        add_digest_job(
-            scheduler, reports.jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
-        )
-        scheduler.add(
-            "approvals", approval_jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
-        )
-    bot_token = settings.slack_bot_token
-    webhooks = WebhookSender(
-        Outbox(sessions, schedule),
-        sessions,
-        cipher,
-        default=default_webhook,
-        options=SenderOptions(
-            timeout_s=settings.seatbot_webhook_timeout_seconds,
-            poll_s=settings.seatbot_webhook_poll_seconds,
-        ),
-        notifier=OwnerNotifier(
-            api_url=settings.slack_api_url,
-            bot_token=None if bot_token is None else bot_token.get_secret_value(),
-            installation_store=installation_store,
-        ),
-        metrics=metrics,
-        guard=DestinationGuard(allow_private=settings.seatbot_webhook_allow_private),
-    )
-    in_flight = InFlight(metrics)
-    in_flight.install(bolt_app)
-    running = None if scheduler is None else (lambda: scheduler.running)
-    operations = Operations(
-        metrics, Readiness(settings.database_url, scheduler_running=running), in_flight
-    )
-    signing_secret = settings.slack_signing_secret
-    asgi_app = build_asgi_app(
-        bolt_app,
-        signing_secret=None if signing_secret is None else signing_secret.get_secret_value(),
-        on_startup=_starter(webhooks, scheduler),
-        on_shutdown=_closer(
-            directory,
-            engine,
-            webhooks,
-            scheduler,
-            reports,
-            operations,
-            deadline_s=settings.seatbot_shutdown_deadline_seconds,
-        ),
-        operations=operations,
-    )
-    return SlackRuntime(
-        bolt_app, asgi_app, engine, directory, webhooks, reports, scheduler, operations
-    )
-
-
-def _starter(
-    webhooks: WebhookSender, scheduler: ReportScheduler | None
-) -> Callable[[], Awaitable[None]]:
-    async def start() -> None:
-        await webhooks.start()
-        if scheduler is not None:
-            await scheduler.start()
-
-    return start
-
-
-def build_asgi_app(
-    bolt_app: AsyncApp,
-    *,
-    signing_secret: str | None,
-    on_startup: Callable[[], Awaitable[None]] | None = None,
-    on_shutdown: Callable[[], Awaitable[None]] | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    body_deadline_s: float = BODY_DEADLINE_SECONDS,
-    operations: Operations | None = None,
-) -> Starlette:
-    """The Starlette app serving ``bolt_app`` (see the module docstring for the routes).
-
-    Every request body is bounded (``max_body_bytes``, else 413; complete within
-    ``body_deadline_s`` seconds, else 408: see :mod:`bot.web.request_limits`). On
-    ``POST /slack/events`` Slack's signature is checked here (401), then the envelope
-    (:func:`bot.web.envelope.check_envelope`: 400 and one WARNING line when Slack could not have
-    sent it), and only then does Bolt see the request (it checks the signature again).
-    Without a ``signing_secret`` (Socket Mode only) every ``POST`` is refused.
-    ``on_startup`` and ``on_shutdown`` run with the app's lifespan.
-
-    Every request to ``/slack/events`` runs in its own :class:`RequestScope` (its id on every
-    log line). With ``operations``, ``/readyz`` and ``/metrics`` are served and each request
-    is counted (kind, outcome, time to ack).
-    """
-    handler = AsyncSlackRequestHandler(bolt_app)
-    signing_key = signing_secret.encode() if signing_secret else None
-
-    async def slack_events(request: Request) -> Response:
-        scope = RequestScope()
-        token = begin_request(scope)
-        try:
-            response = await answer(request, scope)
-        finally:
-            end_request(token)
-        if operations is not None:
-            _count(operations.metrics, scope, response.status_code)
-        return response
-
-    async def answer(request: Request, scope: RequestScope) -> Response:
-        body = await request.body()
-        if signing_key is None or not _signed_by_slack(signing_key, body, request):
-            return JSONResponse({"error": "invalid request"}, status_code=401)
-        try:
-            envelope = check_envelope(body, request.headers.get("content-type"))
-        except MalformedRequest as problem:
-            logger.warning("Refused a signed Slack request: %s", problem.reason)
-            return JSONResponse({"error": "malformed request"}, status_code=400)
-        scope.kind = kind_label(envelope.body)
-        try:
-            to_bolt = bolt_request(
-                body,
-                envelope,
-                headers={name: request.headers.getlist(name) for name in request.headers},
-                query={name: request.query_params.getlist(name) for name in request.query_params},
-            )
-        except Exception as error:  # what check_envelope should have refused: still a 400
-            logger.warning(
-                "Refused a signed Slack request Bolt could not read (%s)", type(error).__name__
-            )
-            return JSONResponse({"error": "malformed request"}, status_code=400)
-        try:
-            bolt_response = await bolt_app.async_dispatch(to_bolt)
-        except Exception as error:  # Bolt catches its own; this is a last resort
-            answer = answer_for(error, "the dispatch of a Slack request")
-            return to_starlette_response(error_ack(envelope.body, answer))
-        if bolt_response.status >= 500:
-            # A listener or middleware failed before the ack and the app's error handler let
-            # Bolt's 500 stand (bot.web.bolt_app's answers 200 itself); it has logged the failure.
-            logger.debug("Bolt answered %d; answering 200", bolt_response.status)
-            return Response(status_code=200)
-        return to_starlette_response(bolt_response)
-
-    async def oauth(request: Request) -> Response:
-        return await handler.handle(request)
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    routes = [
-        Route(EVENTS_PATH, slack_events, methods=["POST"]),
-        Route(HEALTH_PATH, healthz, methods=["GET"]),
-    ]
-    if operations is not None:
-        routes += _operator_routes(operations)
-    flow = bolt_app.oauth_flow
-    if flow is not None:
-        routes.append(Route(flow.install_path, oauth, methods=["GET"]))
-        routes.append(Route(flow.redirect_uri_path, oauth, methods=["GET"]))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if on_startup is not None:
-            await on_startup()
-        yield
-        if on_shutdown is not None:
-            await on_shutdown()
-
-    limits = Middleware(
-        RequestBodyLimits, max_body_bytes=max_body_bytes, deadline_s=body_deadline_s
-    )
-    return Starlette(routes=routes, middleware=[limits], lifespan=lifespan)
-
-
-def _count(metrics: Metrics, scope: RequestScope, status: int) -> None:
-    """Count a request at its ack; one whose listener runs is counted when it finishes."""
-    metrics.acked(scope.kind, time.perf_counter() - scope.started)
-    if scope.listeners_started:
-        return
-    if status == 401:
-        outcome = "unauthorized"
-    elif status == 400:
-        outcome = "malformed"
-    elif status == 404:
-        outcome = "unhandled"
-    else:
-        outcome = "error" if scope.failed or status >= 500 else "ok"
-    metrics.slack_request(scope.kind, outcome)
-
-
-def _operator_routes(operations: Operations) -> list[Route]:
-    async def readyz(request: Request) -> Response:
-        readiness = operations.readiness
-        problems = [] if readiness is None else await readiness.problems()
-        if problems:
-            return JSONResponse({"ready": False, "reasons": problems}, status_code=503)
-        return JSONResponse({"ready": True})
-
-    async def metrics(request: Request) -> Response:
-        body, content_type = operations.metrics.exposition(request.headers.get("accept"))
-        return Response(body, media_type=content_type)
-
-    return [
-        Route(READY_PATH, readyz, methods=["GET"]),
-        Route(METRICS_PATH, metrics, methods=["GET"]),
-    ]
-
-
-def _signed_by_slack(signing_key: bytes, body: bytes, request: Request) -> bool:
-    """Slack's v0 signature over the raw ``body`` is valid and at most five minutes old.
-
-    Computed over bytes (slack_sdk's verifier decodes the body as UTF-8 first and compares
-    the header as text, and raises on either when they are not what it expects)."""
-    timestamp = request.headers.get("x-slack-request-timestamp")
-    signature = request.headers.get("x-slack-signature")
-    if timestamp is None or signature is None or _TIMESTAMP.fullmatch(timestamp) is None:
-        return False
-    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
-        return False
-    basestring = b"v0:" + timestamp.encode() + b":" + body
-    expected = b"v0=" + hmac.new(signing_key, basestring, hashlib.sha256).hexdigest().encode()
-    return hmac.compare_digest(expected, signature.encode("latin-1"))
-
-
-def bolt_request(
-    raw_body: bytes,
-    envelope: SlackEnvelope,
-    *,
-    headers: Mapping[str, str | Sequence[str]],
-    query: Mapping[str, Sequence[str]] | None = None,
-) -> AsyncBoltRequest:
-    """Bolt's request for a body whose ``envelope`` was checked.
-
-    Bolt parses the raw body again, and reads any form body containing the text "payload" as
-    an interactivity payload: a slash command whose text (or team domain, or channel name)
-    holds that word would reach it empty and go unanswered. Bolt is given the parsed body
-    (its signature check still sees the raw one)."""
-    headers, query = dict(headers), dict(query or {})
-    request = AsyncBoltRequest(body=raw_body.decode("utf-8"), query=query, headers=headers)
-    if request.body != envelope.body:
-        parsed = AsyncBoltRequest(
-            body=envelope.body, query=query, headers=headers, mode="socket_mode"
-        )
-        request.body = parsed.body
-        request.context = parsed.context
-    return request
+    server.run()
+    logger.info("Seatbot stopped")
 
 
 def uvicorn_config(
@@ -522,59 +93,43 @@ def uvicorn_config(
     )
 
 
-def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = None) -> None:  # noqa: S104 - a server listens on all interfaces by default
-    """Check the configuration, apply migrations, then serve until interrupted: Socket Mode
-    when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``host:port`` (``port`` defaults to
-    ``PORT``, else 3000).
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server with an orchestrator's stop (see the module docstring).
 
-    Raises :class:`billing.errors.ConfigurationError` (a missing Slack setting or token key, a
-    malformed ``SEATBOT_WEBHOOK_*`` setting) before touching the database when the settings
-    can't make a working app.
+    On the first SIGTERM or SIGINT, ``on_stopping()`` runs at once (``/readyz`` turns 503) and
+    the server stops ``drain_s`` seconds later; a second signal stops it at once. A stop
+    asked for by a signal exits normally (status 0) instead of re-raising the signal as
+    uvicorn does.
     """
-    check_configuration(settings)
-    default_destination(settings)
-    retry_schedule(settings)
-    redactor = configure_logging(settings)
-    upgrade(settings.database_url)
-    runtime = build_runtime(
-        settings, redactor=redactor, clock=clock_from_settings(settings) or _utc_now
-    )
-    if settings.slack_app_token is not None:
-        asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
-        return
-    operations = runtime.operations
-    limits = ConnectionLimits(
-        header_timeout_s=settings.seatbot_header_timeout_seconds,
-        max_connections=connections_that_fit(settings.seatbot_max_connections),
-    )
-    config = uvicorn_config(
-        runtime.asgi_app,
-        host=host,
-        port=port if port is not None else settings.port,
-        graceful_s=settings.seatbot_shutdown_deadline_seconds,
-        limits=limits,
-        on_close=None if operations is None else operations.metrics.connection_closed,
-    )
-    logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
-    server = GracefulServer(
-        config,
-        on_stopping=operations.stopping if operations is not None else lambda: None,
-        drain_s=settings.seatbot_shutdown_drain_seconds,
-    )
-    server.run()
-    logger.info("Seatbot stopped")
 
+    def __init__(
+        self, config: uvicorn.Config, *, on_stopping: Callable[[], None], drain_s: float = 0.0
+    ) -> None:
+        super().__init__(config)
+        self._on_stopping = on_stopping
+        self._drain_s = drain_s
+        self._stop_at: float | None = None
 
-async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """The first signal starts the drain; another one stops now."""
+        if self._stop_at is None and self._drain_s > 0 and sig in (signal.SIGTERM, signal.SIGINT):
+            self._stop_at = time.monotonic() + self._drain_s
+            self._on_stopping()
+            logger.info("Stopping: not ready any more; serving for %.1f s more", self._drain_s)
+            return
+        if self._stop_at is None:
+            self._on_stopping()
+        super().handle_exit(sig, frame)
 
-    handler = AsyncSocketModeHandler(runtime.bolt_app, app_token)
-    logger.info("Seatbot connected over Socket Mode")
-    await _starter(runtime.webhooks, runtime.scheduler)()
-    try:
-        await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
-    finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-        await _closer(
-            runtime.platforms, runtime.engine, runtime.webhooks, runtime.scheduler, runtime.reports
-        )()
+    async def on_tick(self, counter: int) -> bool:
+        """Stop once the drain is over (uvicorn calls this every 0.1 s)."""
+        if self._stop_at is not None and time.monotonic() >= self._stop_at:
+            return True
+        return await super().on_tick(counter)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's signal capture, without raising the signal again once stopped cleanly."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()

@@ -38,7 +38,7 @@ from bot.offline.standin.slack_driver import button
 from bot.runtime.platform_credentials import seal
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
-from bot.web.server import build_runtime
+from bot.runtime.wiring import build_runtime
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
 from platforms.types import Product
 
@@ -219,8 +219,8 @@ async def start_stack(
     settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole app over HTTP on loopback ports, assembled as ``seatbot serve`` assembles it
-    (:func:`bot.web.server.build_runtime`), with ``acme`` seeded by ``seed``; ``settings`` adds to
-    (or overrides) the stack's settings."""
+    (:func:`bot.runtime.wiring.build_runtime`), with ``acme`` seeded by ``seed``; ``settings``
+    adds to (or overrides) the stack's settings."""
     seeded = seed("acme", product="axiom", seats=10, team_id=TEAM, anchor=date(2026, 1, 1))
     service = SeatService(session_factory)
     sandbox = SandboxApp(SandboxConfig())

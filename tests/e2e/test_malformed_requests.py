@@ -200,7 +200,7 @@ async def test_a_signed_malformed_request_gets_400_and_one_warning(
     assert [r for r in records if r.exc_info or r.levelno >= logging.ERROR] == []
     warnings = [r for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
-    assert warnings[0].name == "bot.web.server"
+    assert warnings[0].name == "bot.web.asgi"
     assert "\n" not in warnings[0].getMessage()
     assert MARKER not in caplog.text
     assert harness.standin.calls() == []  # nothing was acted on

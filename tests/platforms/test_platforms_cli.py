@@ -11,6 +11,7 @@ from platform_fakes import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
 from billing.errors import InvalidInput
+from bot.cli import sandbox as cli_sandbox
 from bot.cli.platforms import build_users_report, register, users_report_document
 from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
 from platforms.factory import build_platform
@@ -31,7 +32,8 @@ class RecordingServe:
 def cli(lookup: object = None, serve: RecordingServe | None = None) -> typer.Typer:
     app = typer.Typer()
     app.callback()(lambda: None)
-    register(app, lookup=lookup, serve=serve or RecordingServe())  # type: ignore[arg-type]
+    cli_sandbox.register(app, serve=serve or RecordingServe())
+    register(app, lookup=lookup)  # type: ignore[arg-type]
     return app
 
 

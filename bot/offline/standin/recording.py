@@ -131,15 +131,6 @@ class CallLog:
                 raise TimeoutError(f"{seen} of {count} {method} calls after {within_s} s")
             return matching()
 
-    async def wait_for(
-        self,
-        method: str,
-        *,
-        count: int = 1,
-        within_s: float = 5.0,
-        where: Callable[[RecordedCall], bool] | None = None,
-    ) -> list[RecordedCall]:
-        """:meth:`wait_for_calls` without blocking the event loop."""
-        return await asyncio.to_thread(
-            self.wait_for_calls, method, count=count, within_s=within_s, where=where
-        )
+    async def wait_for(self, method: str, **options: Any) -> list[RecordedCall]:
+        """:meth:`wait_for_calls` (the same options) without blocking the event loop."""
+        return await asyncio.to_thread(self.wait_for_calls, method, **options)

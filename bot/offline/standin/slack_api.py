@@ -94,6 +94,10 @@ class SlackStandIn:
         self.rate_limiter = None if posting_limits is None else RateLimiter(posting_limits)
         self._state = StandInState()
         self._log = CallLog(self._state.next_seq)
+        # What the app called, and waiting for calls: the log's own methods.
+        self.calls = self._log.calls
+        self.wait_for_calls = self._log.wait_for_calls
+        self.wait_for = self._log.wait_for
         routes = StandInRoutes(
             web=WebApi(self._state, self),
             state=self._state,
@@ -205,10 +209,6 @@ class SlackStandIn:
 
     # ------------------------------------------------------------ inspection
 
-    def calls(self, method: str | None = None) -> list[RecordedCall]:
-        """Every recorded call, in order; only ``method``'s when given."""
-        return self._log.calls(method)
-
     @property
     def violations(self) -> list[Violation]:
         """Payloads Slack would have refused. A clean run leaves this empty."""
@@ -248,29 +248,6 @@ class SlackStandIn:
         with self._state.lock:
             found = self._state.messages.get((channel, ts))
             return dict(found) if found is not None else None
-
-    def wait_for_calls(
-        self,
-        method: str,
-        *,
-        count: int = 1,
-        within_s: float = 5.0,
-        where: Callable[[RecordedCall], bool] | None = None,
-    ) -> list[RecordedCall]:
-        """Block until at least ``count`` matching calls were recorded; TimeoutError after
-        ``within_s`` seconds."""
-        return self._log.wait_for_calls(method, count=count, within_s=within_s, where=where)
-
-    async def wait_for(
-        self,
-        method: str,
-        *,
-        count: int = 1,
-        within_s: float = 5.0,
-        where: Callable[[RecordedCall], bool] | None = None,
-    ) -> list[RecordedCall]:
-        """:meth:`wait_for_calls` without blocking the event loop."""
-        return await self._log.wait_for(method, count=count, within_s=within_s, where=where)
 
 
 # ---------------------------------------------------------------- running a stand-in

@@ -213,9 +213,21 @@ class SlackDriver:
 
     # ------------------------------------------------------------ Slack's requests
 
-    def _user(self, user_id: str, team_id: str) -> dict[str, Any]:
+    def _interaction(
+        self, kind: str, user_id: str, team_id: str | None, **fields: Any
+    ) -> dict[str, Any]:
+        """What every interactivity payload of ``kind`` holds, then ``fields``."""
+        team = team_id or self.team_id
         name = user_id.lower()
-        return {"id": user_id, "username": name, "name": name, "team_id": team_id}
+        return {
+            "type": kind,
+            "team": {"id": team, "domain": self.team_domain},
+            "user": {"id": user_id, "username": name, "name": name, "team_id": team},
+            "api_app_id": self.api_app_id,
+            "token": "deprecated-verification-token",
+            "is_enterprise_install": False,
+            **fields,
+        }
 
     async def slash_command(
         self,
@@ -252,7 +264,7 @@ class SlackDriver:
         )
 
     async def _interactive(
-        self, payload: dict[str, Any], trigger_id: str, response_url: str | None
+        self, payload: dict[str, Any], trigger_id: str | None, response_url: str | None
     ) -> DriverResult:
         body = urlencode({"payload": json.dumps(payload)})
         return await self._send(
@@ -270,50 +282,37 @@ class SlackDriver:
         state_values: dict[str, dict[str, Any]] | None = None,
         team_id: str | None = None,
     ) -> DriverResult:
-        """A click or choice in a message (``channel_id`` + ``message`` with its ``ts``) or in
-        a view (``view`` as the stand-in holds it; ``state_values`` are the inputs' values)."""
-        team = team_id or self.team_id
+        """A click or choice in a message (``channel_id`` + ``message`` with its ``ts``; an
+        ephemeral message has none) or in a view (``view`` as the stand-in holds it;
+        ``state_values`` are the inputs' values)."""
         trigger_id = await self.mint_trigger_id()
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user(user_id, team),
-            "api_app_id": self.api_app_id,
-            "token": "deprecated-verification-token",
-            "trigger_id": trigger_id,
-            "team": {"id": team, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "actions": [action],
-        }
+        payload = self._interaction(
+            "block_actions",
+            user_id,
+            team_id,
+            trigger_id=trigger_id,
+            enterprise=None,
+            actions=[action],
+        )
         response_url: str | None = None
         if view is not None:
             sent_view = _with_state(view, state_values or {})
             payload["container"] = {"type": "view", "view_id": view.get("id")}
             payload["view"] = sent_view
             payload["state"] = sent_view["state"]
-        if message is not None and channel_id is not None:
-            message_ts = str(message.get("ts"))
+        if channel_id is not None:
+            # An ephemeral message: Slack sends no message body, only its container.
+            message_ts = None if message is None else str(message.get("ts"))
             response_url = await self.mint_response_url(channel=channel_id, message_ts=message_ts)
             payload["container"] = {
                 "type": "message",
-                "message_ts": message_ts,
+                "message_ts": message_ts or f"{self.clock():.6f}",
                 "channel_id": channel_id,
-                "is_ephemeral": False,
+                "is_ephemeral": message is None,
             }
             payload["channel"] = {"id": channel_id, "name": "general"}
-            payload["message"] = message
-            payload["response_url"] = response_url
-            payload["state"] = {"values": state_values or {}}
-        elif channel_id is not None:
-            # An ephemeral message: Slack sends no message body, only its container.
-            response_url = await self.mint_response_url(channel=channel_id)
-            payload["container"] = {
-                "type": "message",
-                "message_ts": f"{self.clock():.6f}",
-                "channel_id": channel_id,
-                "is_ephemeral": True,
-            }
-            payload["channel"] = {"id": channel_id, "name": "general"}
+            if message is not None:
+                payload["message"] = message
             payload["response_url"] = response_url
             payload["state"] = {"values": state_values or {}}
         return await self._interactive(payload, trigger_id, response_url)
@@ -328,39 +327,24 @@ class SlackDriver:
     ) -> DriverResult:
         """The submit button of ``view`` (as the stand-in holds it) with the inputs' ``values``
         (``{block_id: {action_id: <state value>}}``)."""
-        team = team_id or self.team_id
         trigger_id = await self.mint_trigger_id()
-        payload: dict[str, Any] = {
-            "type": "view_submission",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": self._user(user_id, team),
-            "api_app_id": self.api_app_id,
-            "token": "deprecated-verification-token",
-            "trigger_id": trigger_id,
-            "view": _with_state(view, values),
-            "response_urls": [],
-            "enterprise": None,
-            "is_enterprise_install": False,
-        }
+        payload = self._interaction(
+            "view_submission",
+            user_id,
+            team_id,
+            trigger_id=trigger_id,
+            view=_with_state(view, values),
+            response_urls=[],
+            enterprise=None,
+        )
         return await self._interactive(payload, trigger_id, None)
 
     async def view_closed(
         self, view: dict[str, Any], *, user_id: str, team_id: str | None = None
     ) -> DriverResult:
         """The modal's close button (sent only when the view asked ``notify_on_close``)."""
-        team = team_id or self.team_id
-        payload: dict[str, Any] = {
-            "type": "view_closed",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": self._user(user_id, team),
-            "api_app_id": self.api_app_id,
-            "token": "deprecated-verification-token",
-            "view": view,
-            "is_cleared": False,
-            "is_enterprise_install": False,
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self._send(body, FORM, payload)
+        payload = self._interaction("view_closed", user_id, team_id, view=view, is_cleared=False)
+        return await self._interactive(payload, None, None)
 
     async def event(self, event: dict[str, Any], *, team_id: str | None = None) -> DriverResult:
         """An Events API ``event_callback`` wrapping ``event`` (JSON body)."""

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.errors import DecryptionError
 from bot.offline.standin import SlackStandIn
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, rotate_tokens
+from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
+from bot.runtime.key_rotation import rotate_all
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.runtime.slack_tables import SlackBot, SlackInstallation
@@ -91,6 +92,35 @@ async def test_saved_tokens_are_encrypted_and_found_again(
     assert await installations.async_find_bot(enterprise_id=None, team_id="T0OTHER") is None
 
 
+async def test_every_field_comes_back_as_it_was_saved(
+    session_factory: sessionmaker[Session],
+) -> None:
+    saved = installation(
+        enterprise_id="E0ACME",
+        enterprise_name="Acme Group",
+        enterprise_url="https://acme-group.enterprise.slack.com/",
+        bot_refresh_token="xoxe-1-bot-refresh",
+        bot_token_expires_at=1_900_000_000,
+        user_scopes=["search:read"],
+        user_refresh_token="xoxe-1-user-refresh",
+        user_token_expires_at=1_900_000_100,
+        incoming_webhook_url="https://hooks.slack.com/services/T0/B0/x",
+        incoming_webhook_channel="#seats",
+        incoming_webhook_channel_id="C0SEATS",
+        incoming_webhook_configuration_url="https://acme.slack.com/services/B0",
+        token_type="bot",
+        installed_at=1_800_000_000.25,
+    )
+    installations = store(session_factory, OLD_KEY)
+    await installations.async_save(saved)
+    found = await installations.async_find_installation(enterprise_id="E0ACME", team_id="T0INST")
+    bot = await installations.async_find_bot(enterprise_id="E0ACME", team_id="T0INST")
+    assert found is not None
+    assert bot is not None
+    assert found.to_dict() == saved.to_dict()
+    assert bot.to_dict() == saved.to_bot().to_dict()
+
+
 async def test_newest_installation_wins(session_factory: sessionmaker[Session]) -> None:
     installations = store(session_factory, OLD_KEY)
     now = datetime.now(UTC).timestamp()
@@ -122,11 +152,11 @@ async def test_revocation_and_uninstall_delete_tokens(
     assert kept.bot_token == BOT_TOKEN
 
 
-async def test_rotate_tokens_re_encrypts_every_row_with_the_newest_key(
+async def test_rotation_re_encrypts_every_row_with_the_newest_key(
     session_factory: sessionmaker[Session],
 ) -> None:
     await store(session_factory, OLD_KEY).async_save(installation())
-    count = rotate_tokens(session_factory, TokenCipher([NEW_KEY, OLD_KEY]))
+    count = rotate_all(session_factory, TokenCipher([NEW_KEY, OLD_KEY])).slack_tokens
     assert count == 3  # installation bot + user token, bots table bot token
     only_new = store(session_factory, NEW_KEY)
     found = await only_new.async_find_installation(enterprise_id=None, team_id="T0INST")
@@ -143,7 +173,7 @@ async def test_rotation_with_a_missing_key_changes_nothing(
     with session_factory() as session:
         before = session.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar_one()
     with pytest.raises(DecryptionError):
-        rotate_tokens(session_factory, TokenCipher([NEW_KEY]))
+        rotate_all(session_factory, TokenCipher([NEW_KEY]))
     with session_factory() as session:
         after = session.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar_one()
     assert after == before

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.offline.standin.slack_api import bind_loopback_socket, serve_asgi
 from bot.runtime.db import make_engine, make_session_factory, upgrade
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.logging_setup import (
     REDACTED,
     ProbeAccessFilter,
@@ -30,9 +30,11 @@ from bot.runtime.logging_setup import (
     configure_logging,
     settings_secrets,
 )
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import build_app
-from bot.web.server import build_asgi_app, uvicorn_config
+from bot.web.server import uvicorn_config
 from handlers.deps import HandlerDeps
 
 BOT_TOKEN = "xoxb-4242-4343-loggingtesttoken"

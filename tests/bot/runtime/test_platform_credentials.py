@@ -28,8 +28,8 @@ from bot.runtime.key_rotation import rotate_all
 from bot.runtime.platform_credentials import unseal
 from bot.runtime.secrets import TokenCipher, cipher_for
 from bot.runtime.settings import Settings
+from bot.runtime.wiring import build_runtime
 from bot.setup.loader import apply_config, load_file
-from bot.web.server import build_runtime
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "accounts.yml"
 AT = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)

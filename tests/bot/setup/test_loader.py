@@ -186,6 +186,38 @@ def test_a_broken_file_names_line_and_field(
     assert f"line {line}" in caught.value.message
 
 
+APPROVAL = """\
+    approval:
+      approvers: [U0MANAGER1]
+      channel_id: C0APPROVE1
+      require_for:
+        decrease: true
+        net_charge_over: "500.00"
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ('"30.00"', '"-30.00"', "subscriptions[0].unit_price", "cannot be negative"),
+        ("[U0MANAGER1]", "[manager]", "approval.approvers[0]", "'manager' is not a Slack user id"),
+        ("C0APPROVE1", "approvals", "approval.channel_id", "'approvals' is not a Slack id"),
+        ("decrease: true", "decrease: maybe", "approval.require_for.decrease", "true or false"),
+        ('"500.00"', '"-1.00"', "approval.require_for.net_charge_over", "cannot be negative"),
+        ('"500.00"', '"5.001"', "approval.require_for.net_charge_over", "decimals"),
+    ],
+)
+def test_a_wrong_value_is_named_with_its_field(
+    old: str, new: str, field: str, message: str
+) -> None:
+    text = (MINIMAL + APPROVAL).replace(old, new, 1)
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(text)
+    assert [(p.field, message in p.message) for p in caught.value.problems] == [
+        (f"accounts[0].{field}", True)
+    ]
+
+
 def test_every_problem_is_reported_at_once() -> None:
     broken = MINIMAL.replace("USD", "USX").replace("role: owner", "role: boss")
     with pytest.raises(ConfigurationError) as caught:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.models.views import View
 from sqlalchemy.orm import sessionmaker
@@ -21,10 +21,11 @@ from billing.seats.reads import AccountReads
 from billing.seats.service import SeatChanges
 from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore, TokenCipher
+from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import build_app
-from bot.web.server import build_asgi_app
 from handlers.deps import HandlerDeps
 from handlers.views import unexpected_error_message
 
@@ -114,6 +115,30 @@ def test_the_generic_error_text_names_only_the_reference() -> None:
     text = unexpected_error_message("abcd1234").text
     assert "`abcd1234`" in text
     assert "Error" not in text
+
+
+async def test_bolt_leaves_the_signature_to_the_edge(standin: StandInServer) -> None:
+    """The signature is checked once, in one place: the edge (``bot.web.signature``) refuses an
+    unsigned or forged request before Bolt sees it (tests/e2e/test_signatures.py), so the Bolt
+    app does not check the same bytes again."""
+    settings = Settings(
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_api_url=standin.api_url,
+    )
+    heard: list[str] = []
+
+    async def on_seats(ack: Any, command: dict[str, Any]) -> None:
+        await ack()
+        heard.append(command["text"])
+
+    app = build_app(settings, deps(), register=lambda app, deps: app.command("/seats")(on_seats))
+    body = "command=%2Fseats&text=unsigned&team_id=T0APP&user_id=U1&channel_id=C1"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = await app.async_dispatch(AsyncBoltRequest(body=body, headers=form))
+    await bolt_listeners_finished()
+    assert response.status == 200
+    assert heard == ["unsigned"]
 
 
 class FailingListener:

@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 
+from bot.web.asgi import bolt_request
 from bot.web.envelope import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
@@ -24,7 +25,6 @@ from bot.web.envelope import (
     SlackEnvelope,
     check_envelope,
 )
-from bot.web.server import bolt_request
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -24,8 +24,8 @@ from billing.seats.service import SeatChanges
 from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import BOT_SCOPES, build_app
-from bot.web.server import build_asgi_app
 from handlers.deps import HandlerDeps
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -31,8 +31,8 @@ from bot.runtime.logging_setup import (
     configure_logging,
 )
 from bot.runtime.settings import Settings
+from bot.runtime.wiring import build_runtime
 from bot.web.metrics import Metrics, outcome_label, series_names
-from bot.web.server import build_runtime
 from handlers.deps import HandlerDeps
 from handlers.request_ids import RequestScope, begin_request, current_request_id, end_request
 

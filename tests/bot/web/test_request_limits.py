@@ -23,8 +23,8 @@ from billing.seats.service import SeatChanges
 from bot.offline.standin.slack_api import RunningServer, serve_asgi
 from bot.offline.standin.slack_driver import sign_request
 from bot.runtime.settings import Settings
+from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import build_app
-from bot.web.server import build_asgi_app
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "limits-signing-secret-0123456789"
