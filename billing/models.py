@@ -1,7 +1,8 @@
-"""SQLAlchemy 2 typed models: accounts, members, subscriptions, platform connections,
-seat-change requests, the append-only ledger, audit events, and the billing hand-off (each
-account's webhook and the outbox of events for it). Job runs are in :mod:`billing.jobs.store`,
-reconciliation runs in :mod:`billing.reports.store`, on the same metadata.
+"""SQLAlchemy 2 typed models: accounts, members, subscriptions, seat-change requests, the
+append-only ledger and audit events. Job runs are in :mod:`billing.jobs.store`, reconciliation
+runs in :mod:`billing.reports.store`, the billing hand-off's tables (each account's webhook,
+the outbox) in :mod:`billing.events.store`, the platform connections in
+:mod:`billing.setup.store`, all on the same :class:`Base`.
 
 Portable on purpose (SQLite and PostgreSQL run the same schema): money is ``BigInteger`` minor
 units plus a ``String(3)`` ISO 4217 code, never ``Numeric``; instants are stored in UTC by
@@ -15,7 +16,6 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -27,12 +27,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from billing.products import ConnectionKind, Product
+from billing.products import Product
 from billing.requests import RequestStatus
 
 #: Connection execution option: the transaction only reads. On SQLite it then begins DEFERRED
@@ -63,15 +62,6 @@ class LedgerKind(enum.StrEnum):
     CREDIT = "credit"  # unused time of the old quantity (negative)
     CHARGE = "charge"  # remaining time of the new quantity (positive)
     RENEWAL = "renewal"  # a full period at the subscription's quantity (positive)
-
-
-class OutboxStatus(enum.StrEnum):
-    """Where an outbox event is in its delivery to the billing system."""
-
-    PENDING = "pending"  # to be delivered (now or at ``next_attempt_at``)
-    SENT = "sent"  # a receiver answered 2xx
-    FAILED = "failed"  # every attempt of the retry schedule failed (``seatbot webhooks retry``)
-    SKIPPED = "skipped"  # written for history by the migration, never sent unless retried
 
 
 def _in_check(column: str, values: type[enum.StrEnum]) -> str:
@@ -175,28 +165,6 @@ class Subscription(Base):
     current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
     current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-
-
-class PlatformConnection(Base):
-    """How to read one product's users for one account. ``options`` is JSON text holding no
-    secret; ``credentials_encrypted`` is opaque ciphertext made and opened outside billing
-    (``bot.runtime.platform_credentials``), never printed."""
-
-    __tablename__ = "platform_connections"
-    __table_args__ = (
-        UniqueConstraint("account_id", "product"),
-        CheckConstraint(_in_check("product", Product), name="product"),
-        CheckConstraint(_in_check("kind", ConnectionKind), name="kind"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    product: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
-    base_url: Mapped[str | None] = mapped_column(String(500))
-    file_path: Mapped[str | None] = mapped_column(String(1000))
-    options: Mapped[str] = mapped_column(Text, default="{}")
-    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class SeatChangeRequest(Base):
@@ -340,66 +308,3 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class BillingWebhook(Base):
-    """Where an account's billing events go: a URL and the Standard Webhooks secret that signs
-    them. ``url_encrypted`` and ``secret_encrypted`` are opaque ciphertext made and opened
-    outside billing (``bot.webhooks.config``), never printed: a URL's query may hold a secret.
-    ``url`` is the URL as people may read it (:func:`billing.formatting.shown_url`: no password,
-    no query value). ``allow_private_destinations``: the operator let it reach loopback and
-    private addresses (:mod:`billing.events.destinations`)."""
-
-    __tablename__ = "billing_webhooks"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
-    )
-    url: Mapped[str] = mapped_column(String(2000))
-    url_encrypted: Mapped[str] = mapped_column(Text)
-    secret_encrypted: Mapped[str] = mapped_column(Text)
-    allow_private_destinations: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
-
-
-class OutboxEvent(Base):
-    """One billing event, written in the transaction that made it happen (the transactional
-    outbox) and delivered afterwards by ``seatbot serve``.
-
-    ``body`` is the exact JSON text sent every time (so every retry carries the same bytes and
-    the same ``webhook_id``). ``idempotency_key`` is unique and derived from what the event
-    records (a request's key, a renewal's ledger key), so an event cannot be written twice.
-    Delivery moves the row only by compare-and-set: an attempt claims it (``claimed_until``,
-    ``attempts + 1``) while it is pending and unclaimed, so one replica sends each attempt.
-    """
-
-    __tablename__ = "outbox_events"
-    __table_args__ = (
-        CheckConstraint(_in_check("status", OutboxStatus), name="status"),
-        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
-        Index(None, "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    event_type: Mapped[str] = mapped_column(String(64))
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="RESTRICT"), index=True
-    )
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("seat_change_requests.id", ondelete="RESTRICT"), index=True
-    )
-    body: Mapped[str] = mapped_column(Text)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Set (by compare-and-set) by the one process that tells the owners about a failure.
-    owners_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

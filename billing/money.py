@@ -14,10 +14,12 @@ from functools import cache
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
+from billing.errors import SeatbotError
+
 DEFAULT_LOCALE = "en_US"
 
 
-class MoneyError(ValueError):
+class MoneyError(SeatbotError):
     """Bad money input: unknown currency, too many decimals, unparsable amount."""
 
 

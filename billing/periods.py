@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from billing.errors import SeatbotError
+
 
 class Interval(enum.StrEnum):
     """How long one billing period is."""
@@ -27,7 +29,7 @@ class Interval(enum.StrEnum):
 _MONTHS_PER_PERIOD = {Interval.MONTHLY: 1, Interval.QUARTERLY: 3, Interval.ANNUAL: 12}
 
 
-class PeriodError(ValueError):
+class PeriodError(SeatbotError):
     """An instant, time zone or period that cannot be used."""
 
 

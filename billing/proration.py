@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from billing.errors import SeatbotError
 from billing.money import Money, sum_money
 from billing.periods import Period, PeriodError, local_date, require_aware
 
@@ -37,7 +38,7 @@ class LineKind(enum.StrEnum):
     CHARGE = "charge"
 
 
-class ProrationError(ValueError):
+class ProrationError(SeatbotError):
     """Bad input to a proration: an instant outside the period, a negative quantity."""
 
 

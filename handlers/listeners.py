@@ -36,6 +36,7 @@ from handlers.commands import (
     Unrecognised,
     parse_seats_command,
 )
+from handlers.errors import user_facing
 from handlers.home_desk import HomeDesk
 from handlers.payloads import (
     caller_of_command,
@@ -46,7 +47,7 @@ from handlers.payloads import (
     text_field,
     view_values,
 )
-from handlers.seat_desk import SeatDesk, read_submission, user_facing
+from handlers.seat_desk import SeatDesk, read_submission
 from handlers.views import Message
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -41,7 +41,6 @@ from handlers.payloads import (
     seat_count,
     selected_value,
 )
-from handlers.request_ids import new_reference
 from handlers.views import Locale, Message, ModalModel, ProductChoice
 
 logger = logging.getLogger(__name__)
@@ -70,19 +69,6 @@ class Submission:
     subscription_id: int
     new_seats: int
     reason: str
-
-
-async def user_facing(work: Awaitable[R]) -> R | Message:
-    """Await ``work``; an expected error becomes its message, anything else is logged with a
-    reference id and becomes the one generic message showing that id (never the exception)."""
-    try:
-        return await work
-    except UserFacingError as exc:
-        return views.error_message(exc)
-    except Exception:
-        reference = new_reference()
-        logger.exception("Unexpected error handling a Slack request (reference %s)", reference)
-        return views.unexpected_error_message(reference)
 
 
 class SeatDesk:
@@ -331,5 +317,4 @@ __all__ = [
     "SeatDesk",
     "Submission",
     "read_submission",
-    "user_facing",
 ]

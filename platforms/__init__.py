@@ -7,7 +7,6 @@ Imports only the standard library, httpx, tenacity and openpyxl: never Slack or 
 from platforms.connection import HostLimits, PlatformConnection, RetryPolicy, Timeouts
 from platforms.errors import (
     PlatformAuthError,
-    PlatformConfigError,
     PlatformDataError,
     PlatformError,
     PlatformRateLimited,
@@ -22,7 +21,6 @@ __all__ = [
     "Level",
     "Platform",
     "PlatformAuthError",
-    "PlatformConfigError",
     "PlatformConnection",
     "PlatformDataError",
     "PlatformError",

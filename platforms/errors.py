@@ -1,4 +1,4 @@
-"""The one small error tree every platform source raises.
+"""The platform sources' branch of the one error tree (:mod:`billing.errors`).
 
 Each error carries ``user_message``: a sentence written for an account owner that says what
 happened, that nothing was changed, and what to do. ``str(error)`` is that same sentence, so an
@@ -9,15 +9,15 @@ bodies, tokens or API keys.
 
 from __future__ import annotations
 
-from billing.errors import UserFacingError
+from billing.errors import Failure
 
 
-class PlatformError(UserFacingError):
+class PlatformError(Failure):
     """A platform could not tell us, completely and reliably, which users exist.
 
-    Part of the one error tree (:class:`billing.errors.UserFacingError`): ``message`` is the
-    owner-facing sentence; ``user_message`` is the same text, under the name this package used
-    first.
+    Part of the one error tree (a :class:`billing.errors.Failure`, so a
+    :class:`billing.errors.UserFacingError`): ``message`` is the owner-facing sentence;
+    ``user_message`` is the same text, under the name this package used first.
     """
 
     def __init__(self, user_message: str, *, product_label: str | None = None) -> None:
@@ -57,8 +57,3 @@ class PlatformRateLimited(PlatformError):
 class PlatformDataError(PlatformError):
     """The platform answered with something we cannot trust: malformed JSON, missing fields,
     a listing that broke midway, or an import file with bad rows."""
-
-
-class PlatformConfigError(PlatformError):
-    """The connection settings are incomplete or invalid (missing base URL or credentials,
-    unreadable import file path); the operator must fix them."""

@@ -7,9 +7,9 @@ import time
 
 import httpx
 
+from billing.errors import ConfigurationError
 from billing.products import ConnectionKind
 from platforms.connection import HostLimits, PlatformConnection
-from platforms.errors import PlatformConfigError
 from platforms.http import AxiomPlatform, ContactCenterPlatform, HttpPlatform, MatrixPlatform
 from platforms.http_requests import Clock, Sleep
 from platforms.importfile import ImportFilePlatform
@@ -38,14 +38,13 @@ def build_platform(
     the client opens its own. Pass the process's one :class:`HostLimits` as ``limits`` so every
     client shares the per-host bound. ``observer`` is told about every HTTP request
     (:mod:`platforms.telemetry`). ``sleep`` and ``clock`` are for tests. Raises
-    :class:`PlatformConfigError` when the connection lacks what its kind needs.
+    :class:`billing.errors.ConfigurationError` when the connection lacks what its kind needs.
     """
     if connection.kind == ConnectionKind.IMPORT_FILE:
         if connection.file_path is None:
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 f"The {connection.product.label} connection reads a user file but names none; "
                 "ask the operator to set its path.",
-                product_label=connection.product.label,
             )
         return ImportFilePlatform(connection.product, connection.file_path)
     client_class = _HTTP_CLIENTS[connection.product]

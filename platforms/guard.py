@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from platforms.errors import PlatformError
+from billing.errors import UserFacingError
 from platforms.types import Platform, Product, UserListing
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ async def read_listing(
         return UserListing.unknown(
             f"{platform.label} did not answer in {deadline_s:g} s; nothing was changed; try again."
         )
-    except PlatformError as exc:
+    except UserFacingError as exc:  # a platform error, or a connection the operator must fix
         return UserListing.unknown(exc.message)
     except Exception:
         # Fail closed on anything unforeseen, but keep the details for the operator's log.

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from billing.errors import ConfigurationError
 from platforms.connection import TOKEN_PATH_KEY, USERS_PATH_KEY, HostLimits, PlatformConnection
-from platforms.errors import PlatformConfigError
 from platforms.http_auth import AxiomTokenAuth, StaticTokenAuth
 from platforms.http_failures import decode_json, parse_retry_after, translate_errors
 from platforms.http_requests import Clock, RequestSender, Sleep, open_client
@@ -48,7 +48,7 @@ class HttpPlatform:
     tests); when given it is borrowed, not closed. ``sleep`` is what retries wait with (tests
     inject a recorder). ``clock`` is monotonic seconds, used for token expiry. ``observer`` is
     told about every HTTP attempt and retry (:mod:`platforms.telemetry`). Raises
-    :class:`PlatformConfigError` when the connection lacks what the product needs.
+    :class:`billing.errors.ConfigurationError` when the connection lacks what the product needs.
     """
 
     product: ClassVar[Product]
@@ -64,22 +64,19 @@ class HttpPlatform:
         observer: RequestObserver = NO_OBSERVER,
     ) -> None:
         if connection.product is not self.product:
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 f"This connection is for {connection.product.label}, not {self.product.label}.",
-                product_label=self.product.label,
             )
         if not connection.base_url:
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 f"The {self.label} connection has no base URL; ask the operator to set it.",
-                product_label=self.label,
             )
         base_url = httpx.URL(connection.base_url)
         if base_url.userinfo:
             # httpx would log the URL with every request; credentials do not belong in it.
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 f"The {self.label} base URL must not contain credentials; "
                 "put them in the connection's key or token instead.",
-                product_label=self.label,
             )
         self._connection = connection
         auth = self._authentication(connection, clock)  # checks the credentials first
@@ -118,7 +115,8 @@ class HttpPlatform:
                 return await read_user_pages(self._fetch_page, self._connection.page_size)
 
     def _authentication(self, connection: PlatformConnection, clock: Clock) -> httpx.Auth:
-        """The auth flow for this product; :class:`PlatformConfigError` if credentials lack."""
+        """The auth flow for this product; :class:`billing.errors.ConfigurationError` if
+        credentials lack."""
         raise NotImplementedError
 
     async def _fetch_page(self, page_number: int) -> Any:
@@ -132,9 +130,8 @@ class StaticTokenPlatform(HttpPlatform):
 
     def _authentication(self, connection: PlatformConnection, clock: Clock) -> httpx.Auth:
         if not connection.token:
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 f"The {self.label} connection has no API token; ask the operator to set it.",
-                product_label=self.label,
             )
         return StaticTokenAuth(connection.token)
 
@@ -160,10 +157,9 @@ class AxiomPlatform(HttpPlatform):
 
     def _authentication(self, connection: PlatformConnection, clock: Clock) -> httpx.Auth:
         if not connection.api_key or not connection.login_email:
-            raise PlatformConfigError(
+            raise ConfigurationError(
                 "The Axiom connection needs both an API key and the admin's login email; "
                 "ask the operator to set them.",
-                product_label=self.label,
             )
         return AxiomTokenAuth(
             api_key=connection.api_key,

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from billing.errors import SeatbotError
 from platforms.errors import (
     PlatformAuthError,
     PlatformDataError,
@@ -27,7 +28,7 @@ from platforms.errors import (
 )
 
 
-class HttpFailure(Exception):
+class HttpFailure(SeatbotError):
     """A platform answered in a way that ends this request (internal signal)."""
 
 
@@ -41,11 +42,8 @@ class RetryableStatus(HttpFailure):
 
 
 class Unauthorized(HttpFailure):
-    """401: the token is missing, wrong or expired (or the token exchange was refused)."""
-
-
-class Forbidden(HttpFailure):
-    """403: the credentials are valid but may not list users."""
+    """401 or 403: the token is missing, wrong or expired (or the token exchange was refused),
+    or the credentials may not list users."""
 
 
 class UnexpectedStatus(HttpFailure):
@@ -89,10 +87,8 @@ def raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
     if status < 300:
         return
-    if status == 401:
+    if status in (401, 403):
         raise Unauthorized
-    if status == 403:
-        raise Forbidden
     if status == 429 or status >= 500:
         raise RetryableStatus(status, parse_retry_after(response.headers.get("Retry-After")))
     raise UnexpectedStatus(status)
@@ -147,7 +143,7 @@ def translate_errors(label: str, *, attempts: int, deadline_s: float) -> Iterato
             "changed; try again later.",
             product_label=label,
         ) from None
-    except (Unauthorized, Forbidden):
+    except Unauthorized:
         raise PlatformAuthError(
             f"{label} refused Seatbot's credentials; nothing was changed; ask the operator "
             f"to check the {label} connection.",

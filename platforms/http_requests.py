@@ -18,7 +18,6 @@ import tenacity
 
 from platforms.connection import HostLimits, RetryPolicy, Timeouts
 from platforms.http_failures import (
-    Forbidden,
     RetryableStatus,
     Unauthorized,
     UnexpectedStatus,
@@ -168,7 +167,7 @@ def attempt_outcome(error: BaseException) -> str:
     """A short label for how an HTTP attempt failed (for a :class:`RequestObserver`)."""
     if isinstance(error, RetryableStatus):
         return "status_429" if error.status == 429 else "status_5xx"
-    if isinstance(error, Unauthorized | Forbidden | UnexpectedStatus):
+    if isinstance(error, Unauthorized | UnexpectedStatus):
         return "status_4xx"
     if isinstance(error, httpx.TimeoutException):
         return "timeout"

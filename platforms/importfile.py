@@ -21,6 +21,7 @@ from pathlib import Path
 
 import openpyxl
 
+from billing.errors import InvalidInput
 from platforms.errors import PlatformDataError, PlatformUnavailable
 from platforms.types import Level, PlatformUser, Product, UserStatus
 
@@ -49,7 +50,7 @@ _GROUP_ID = re.compile(r"[A-Za-z0-9_-]+")
 _PHONE = re.compile(r"\+?[0-9]+")
 
 
-class UserFileError(Exception):
+class UserFileError(InvalidInput):
     """The file itself cannot be read (missing, unknown type, not a workbook). The message is
     written for the account owner."""
 

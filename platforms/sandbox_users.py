@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from billing.errors import InvalidInput
 from platforms.types import Product
 
 #: Extension numbers run from 100 to 9000, so an account holds at most this many users.
@@ -28,7 +29,7 @@ _CREATED_BASE = date(2024, 1, 1)
 _LAST_ACTIVE_BASE = date(2026, 11, 27)
 
 
-class SandboxRequestError(ValueError):
+class SandboxRequestError(InvalidInput):
     """A request to the admin surface (or a start-up option) is not valid."""
 
 

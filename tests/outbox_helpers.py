@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
-from billing.models import OutboxEvent
+from billing.events.store import OutboxEvent
 from billing.seats.outcomes import ChangeApplied, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.users import UserListing

@@ -20,6 +20,7 @@ from billing.approvals.service import Approvals
 from billing.approvals.store import PostedMessage
 from billing.jobs.ports import Post, Render, Steps, Update
 from billing.jobs.rules import PostOutcome
+from billing.jobs.service import failure_reason
 from billing.jobs.store import JobClaims
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded
 
@@ -86,8 +87,9 @@ class ApprovalReminders:
                 if closed is not None:
                     yield from self._stamp(closed)
         except Exception as error:  # recorded; the edge logs it, a later tick tries again
-            self._claims.fail(claim, at=self._clock(), error=type(error).__name__)
-            detail = f"{job} of request {key} failed ({type(error).__name__}); it will be retried"
+            reason = failure_reason(error)
+            self._claims.fail(claim, at=self._clock(), error=reason)
+            detail = f"{job} of request {key} failed ({reason}); it will be retried"
             return PostOutcome("", job, key, "failed", detail, cause=error)
         self._claims.succeed(claim, at=self._clock())
         return PostOutcome("", job, key, "done", f"{job} of request {key} done")

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from billing.approvals.rules import ApprovalPolicy, DueStep, Person, due_steps, timeline
 from billing.approvals.store import message_refs, policy_of
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.models import SeatChangeRequest, Subscription
 from billing.requests import RequestStatus
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded

@@ -52,8 +52,9 @@ from billing.approvals.store import (
     recipient_of,
     record_posted,
 )
-from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, UserFacingError
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, SeatbotError, UserFacingError
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.formatting import format_instant
 from billing.models import (
     Account,
@@ -108,7 +109,7 @@ REPRICED_NOTE = (
 )
 
 
-class _Refused(Exception):
+class _Refused(SeatbotError):
     """A caller may not decide this request, or may not even see it (carried out of the
     transaction to be audited on the request's account)."""
 

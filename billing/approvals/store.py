@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy, Person, default_approvers
 from billing.errors import UserFacingError
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.models import ApprovalMessage, ApprovalPolicyRow, Role, Subscription
 from billing.products import Product
 from billing.requests import RequestStatus

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.books.invariants import CheckReport, check_invariants
+from billing.books.rules import CheckReport, check_books
+from billing.books.store import read_books
 from billing.models import Account, AuditEvent, LedgerEntry, Member, Role, Subscription
 from billing.periods import Interval, period_at, zone
 from billing.seats.renewal import renew_due
@@ -194,7 +195,7 @@ class SeatService:
             ]
 
     def check_invariants(self) -> CheckReport:
-        """Check every invariant money depends on (:mod:`billing.books.invariants`)."""
+        """Check every invariant money depends on (:mod:`billing.books.rules`)."""
         with self._storage.read() as session:
             return check_invariants(session)
 
@@ -216,3 +217,8 @@ def _details(text: str | None) -> dict[str, object]:
     except ValueError:
         return {"unreadable": True}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def check_invariants(session: Session) -> CheckReport:
+    """Check every invariant over the whole database (in the caller's read transaction)."""
+    return check_books(read_books(session))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from billing.errors import UserFacingError
 from billing.jobs.ports import KeepClaim, Post, PostFailed, Steps, Update, Upload
 from billing.jobs.rules import (
     Claim,
@@ -32,6 +33,16 @@ from billing.views import AccountView
 
 #: The run's detail key of its uploaded chart's file id.
 CHART = "chart_file_id"
+
+
+def failure_reason(error: Exception) -> str:
+    """What a run records about ``error``, the scheduled work's one mapping of the error tree:
+    an expected error (a post Slack refused, a platform that did not answer) in its own words;
+    anything else as an internal error with a reference, the error itself going to the log
+    (``PostOutcome.cause``, :func:`bot.runtime.steps.log_outcome`)."""
+    if isinstance(error, UserFacingError):
+        return error.message
+    return f"internal error (reference {secrets.token_hex(4)}); see the log"
 
 
 class ClaimedPosts:
@@ -72,19 +83,15 @@ class ClaimedPosts:
         self, claim: Claim, account: AccountView, what: str, body: Steps[PostOutcome]
     ) -> Steps[PostOutcome]:
         """``body`` under ``claim``, every way it can end told as an outcome: taken over (stop),
-        a post that failed (the run fails, to be retried), anything else (fails too, with a
-        reference for the log)."""
+        anything else a failure (:func:`failure_reason`), to be retried."""
         yield KeepClaim(claim)
         try:
             return (yield from body)
         except ClaimLost as lost:
             taken = "taken_over"
             return PostOutcome(account.name, claim.job_name, claim.run_key, taken, lost.message)
-        except PostFailed as error:
-            return self._fail(claim, account, what, error.message)
-        except Exception as error:  # a bug or an outage: the run fails, the edge logs the cause
-            reason = f"internal error (reference {secrets.token_hex(4)}); see the log"
-            return replace(self._fail(claim, account, what, reason), cause=error)
+        except Exception as error:  # the run fails; the edge logs the cause
+            return replace(self._fail(claim, account, what, failure_reason(error)), cause=error)
 
     def _fail(self, claim: Claim, account: AccountView, what: str, reason: str) -> PostOutcome:
         self.claims.fail(claim, at=self._clock(), error=reason)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from billing.events.outbox import record_event, subscription_renewed
+from billing.events.store import record_event, subscription_renewed
 from billing.models import Account, LedgerEntry, LedgerKind, Subscription
 from billing.periods import Interval, period_at, zone
 from billing.storage import audit, execute_update, get_subscription

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.access import Action, Caller
 from billing.approvals.rules import needs_approval
 from billing.approvals.store import message_refs, policy_of, submit
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import Period, zone
 from billing.products import Product

@@ -9,7 +9,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from billing.access import Caller
-from billing.events.outbox import EventType, record_event, seat_change_event
+from billing.errors import SeatbotError
+from billing.events.rules import EventType
+from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
 from billing.products import Product
@@ -51,7 +53,7 @@ SETTLED_MESSAGES = {
 }
 
 
-class Moved(Exception):
+class Moved(SeatbotError):
     """A compare-and-set lost: another click, retry or replica changed the row first."""
 
 

@@ -1,5 +1,5 @@
 """What the operator's accounts file says, as billing's plain values (what ``seatbot load`` hands
-to :func:`billing.setup.accounts.apply_account_setups`), and what applying them answers: the
+to :func:`billing.setup.service.apply_account_setups`), and what applying them answers: the
 report for the operator, each change made, and the conflict with stored history that stops it.
 """
 
@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from billing.approvals.rules import ApprovalPolicy
-from billing.errors import UserFacingError
 from billing.models import Role
 from billing.periods import Interval
 from billing.products import ConnectionKind, Product
@@ -88,15 +87,6 @@ class AccountSetup:
     #: The daily digest's local time ("09:00"), or ``None`` for no digest (``reports:``).
     digest_at: str | None = None
     billing_webhook: WebhookSetup | None = None
-
-
-class SetupConflict(UserFacingError):
-    """The setup contradicts stored history (``line`` and ``field`` say where it was asked)."""
-
-    def __init__(self, line: int, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.field = field_name
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The ``seatbot`` command line: one entry point (``seatbot = "bot.cli:main"``).
 
 Each command group is a module of this package with ``register(app)``; adding one is one line
-in :data:`COMMAND_MODULES`. :func:`run` is the one place that turns what goes wrong into one
-line on stderr and an exit status (2 bad input, 1 failure), never a traceback; it also sets up
-logging, so library warnings (platform retries) are shown with ``--verbose`` and otherwise
+in :data:`COMMAND_MODULES`. Every command reports the error tree's errors one way
+(:func:`bot.cli.errors.exit_for`: one line on stderr, exit status 2 bad input, 1 failure);
+:func:`run` turns whatever else goes wrong into one such line, never a traceback; it also sets
+up logging, so library warnings (platform retries) are shown with ``--verbose`` and otherwise
 summed up in one line.
 """
 
@@ -21,12 +22,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing.errors import UserFacingError
+from billing.errors import ConfigurationError
 from bot.cli.commands import unwrap_help
-from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, exit_status, one_line, say
+from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, one_line, say
 from bot.runtime.db import describe_database_error
 from bot.runtime.logging_setup import SecretRedactor
-from bot.runtime.settings import SettingsError, database_url_setting
+from bot.runtime.settings import database_url_setting
 
 #: The modules that add commands, in the order ``seatbot --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -159,15 +160,12 @@ def _invoke(state: CliState, args: list[str]) -> int:
     except typer.TyperException as error:
         # Typer's (vendored click's) usage errors: a missing argument, an unknown option.
         return _usage_error(error)
-    except UserFacingError as error:
-        say(error.message)
-        return exit_status(error)
     except SQLAlchemyError as error:
         # A command that did not translate its database errors itself: say it in words all the
         # same, for the database the environment names.
         try:
             url = database_url_setting()
-        except SettingsError:
+        except ConfigurationError:
             url = ""
         say(describe_database_error(error, url))
         return EXIT_FAILURE

@@ -18,7 +18,7 @@ from billing.views import AuditView
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
-from bot.cli.instants import InstantError, parse_instant
+from bot.cli.instants import parse_instant
 
 #: The CSV columns, in order (``details`` holds the rest as JSON).
 COLUMNS = (
@@ -73,10 +73,7 @@ def audit(
     """
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
-    try:
-        start = parse_instant(since, ZoneInfo("UTC")) if since else None
-    except InstantError as error:
-        raise fail_bad_input(f"--since: {error}") from None
+    start = parse_instant(since, ZoneInfo("UTC"), "--since") if since else None
     with shell.sessions() as sessions:
         service = SeatService(sessions)
         account_id = None

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_period
-from billing.models import PlatformConnection
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
+from billing.setup.store import PlatformConnection
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
@@ -37,7 +37,7 @@ from bot.cli.errors import (
     not_a_product_message,
     parse_seat_count,
 )
-from bot.cli.instants import InstantError, parse_instant
+from bot.cli.instants import parse_instant
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 
@@ -202,10 +202,7 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
             if account is None:
                 raise fail_bad_input(no_account_message(account_name))
             tz = zone(account.timezone)
-            try:
-                at = parse_instant(at_text, tz) if at_text else shell.utc_now()
-            except InstantError as exc:
-                raise fail_bad_input(f"--at: {exc}") from None
+            at = parse_instant(at_text, tz, "--at") if at_text else shell.utc_now()
             subscription = next(
                 (s for s in service.subscriptions(account.id, at) if s.product is product), None
             )

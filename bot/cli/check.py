@@ -1,4 +1,4 @@
-"""``seatbot check``: verify the invariants money depends on (billing.books.invariants)."""
+"""``seatbot check``: verify the invariants money depends on (billing.books.rules)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 with the author's line breaks removed (paragraphs kept), so the terminal wraps help at its own
 width instead of breaking sentences in the middle, and a parser that lets a negative number
 reach the command's own validation (``seatbot quote acme axiom -3`` → "SEATS: must be …",
-not "No such option: -3").
+not "No such option: -3"); and every command reports the error tree's errors the CLI's one way.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
+
+from billing.errors import UserFacingError
+from bot.cli.errors import exit_for
 
 _NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9_.,]*")
 
@@ -64,11 +67,19 @@ def negative_numbers_as_arguments(command: TyperCommand, args: list[str]) -> lis
 
 
 class SeatbotCommand(TyperCommand):
-    """A typer command whose positional arguments may be negative numbers."""
+    """A typer command whose positional arguments may be negative numbers, and whose expected
+    errors (:class:`billing.errors.UserFacingError`) end it the one way the CLI reports
+    them (:func:`bot.cli.errors.exit_for`)."""
 
     # ctx is typed Any: typer vendors click, and its Context class is private to typer.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, negative_numbers_as_arguments(self, args))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserFacingError as error:
+            raise exit_for(error) from None
 
 
 def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:

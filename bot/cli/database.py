@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from billing.errors import ConfigurationError
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
-from bot.cli.errors import EXIT_BAD_INPUT, say
-from bot.setup.loader import ConfigError, apply_config, load_file
+from bot.setup.loader import apply_config, load_file
 
 
 def db_upgrade() -> None:
@@ -20,13 +20,6 @@ def db_upgrade() -> None:
     already up to date. The database is DATABASE_URL (default: sqlite:///seatbot.db).
     """
     typer.echo(shell.migrate_database())
-
-
-def _report_config_error(file: Path, error: ConfigError) -> typer.Exit:
-    # One line per problem: each names its line and field, and the operator fixes them all.
-    for problem in error.problems:
-        say(f"{file}: {problem}")
-    return typer.Exit(EXIT_BAD_INPUT)
 
 
 def load(
@@ -39,15 +32,15 @@ def load(
     """
     try:
         config = load_file(file)
-    except ConfigError as error:
-        raise _report_config_error(file, error) from None
+    except ConfigurationError as error:
+        raise error.in_file(str(file)) from None
     shell.migrate_database()
     with shell.sessions() as factory:
         try:
             with factory.begin() as session:
                 report = apply_config(session, config, shell.utc_now())
-        except ConfigError as error:
-            raise _report_config_error(file, error) from None
+        except ConfigurationError as error:
+            raise error.in_file(str(file)) from None
     for change in report.changes:
         typer.echo(change)
     if not report.changed:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from bot.cli.commands import add_command
-from bot.cli.errors import fail
 
 
 def demo() -> None:
@@ -17,12 +16,8 @@ def demo() -> None:
     names the folder). Exits 0 only when every step did what it should.
     """
     from bot.offline.demo import main
-    from bot.offline.demo_setup import DemoStepFailed
 
-    try:
-        main()
-    except DemoStepFailed as error:
-        raise fail(f"the demo failed: {error}") from None
+    main()
 
 
 def register(app: typer.Typer) -> None:

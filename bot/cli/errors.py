@@ -2,6 +2,8 @@
 
 Status 2 is bad input (an argument, an option, a file or an environment variable the operator
 can fix), 1 a failure (a platform or the database could not be used, a demo step went wrong).
+:func:`exit_for` is the one place the CLI maps the error tree (:mod:`billing.errors`): every
+command runs through it (:class:`bot.cli.commands.SeatbotCommand`), so a command only raises.
 The same problem is worded the same way by every command: use the ``*_message`` helpers.
 """
 
@@ -9,10 +11,8 @@ from __future__ import annotations
 
 import typer
 
-from billing.errors import UserFacingError
+from billing.errors import ConfigurationError, Failure, InvalidInput, UserFacingError
 from billing.products import MAX_SEATS, Product, product_choices
-from bot.runtime.db import DatabaseUnavailable
-from platforms.errors import PlatformError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -28,24 +28,25 @@ def say(message: str) -> None:
     typer.echo(f"seatbot: {one_line(message)}", err=True)
 
 
-def fail_bad_input(message: str) -> typer.Exit:
-    """Print ``message`` as one line on stderr and return the exit for bad input (status 2)."""
-    say(message)
-    return typer.Exit(EXIT_BAD_INPUT)
+def exit_for(error: UserFacingError) -> typer.Exit:
+    """Say ``error`` on stderr (one line, or one per problem of a configuration file: each
+    names its line and field, and the operator fixes them all) and return the exit: status 1
+    when something outside the operator's input failed (a :class:`billing.errors.Failure`: a
+    platform, the database, a stored secret), 2 for everything the input can fix."""
+    multiple = isinstance(error, ConfigurationError) and error.problems
+    for line in error.message.splitlines() if multiple else [error.message]:
+        say(line)
+    return typer.Exit(EXIT_FAILURE if isinstance(error, Failure) else EXIT_BAD_INPUT)
 
 
-def fail(message: str) -> typer.Exit:
-    """Print ``message`` as one line on stderr and return the exit for a failure (status 1)."""
-    say(message)
-    return typer.Exit(EXIT_FAILURE)
+def fail_bad_input(message: str) -> InvalidInput:
+    """The error for bad input: said on one line, exit status 2."""
+    return InvalidInput(message)
 
 
-def exit_status(error: UserFacingError) -> int:
-    """The exit status for an expected error: 1 when something outside the operator's input
-    failed (a platform, the database), 2 for everything the input can fix."""
-    if isinstance(error, PlatformError | DatabaseUnavailable):
-        return EXIT_FAILURE
-    return EXIT_BAD_INPUT
+def fail(message: str) -> Failure:
+    """The error for a failure: said on one line, exit status 1."""
+    return Failure(message)
 
 
 def no_account_message(name: str) -> str:

@@ -25,14 +25,14 @@ from billing.seats.decrease import deletion_candidate_order
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing
-from platforms.importfile import COLUMNS, UserFileError, ValidationReport, validate_user_file
+from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
 from platforms.types import Platform, PlatformUser
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
 USERS_DEADLINE_S = 10.0
 
 #: ``lookup(account, product)`` → (the account's platform or ``None`` if not connected, billed
-#: seats). Raises ``LookupError`` with an owner-facing message for an unknown account/product.
+#: seats). Raises :class:`billing.errors.InvalidInput` for an unknown account or product.
 UsersLookup = Callable[[str, str], tuple[Platform | None, int]]
 
 
@@ -80,10 +80,7 @@ def validate_command(
     CSV files may be UTF-8 (with or without BOM), UTF-16 or Windows-1252, as Excel saves them;
     the output says which encoding was read.
     """
-    try:
-        report = validate_user_file(file)
-    except UserFileError as exc:
-        raise fail_bad_input(str(exc)) from None
+    report = validate_user_file(file)
     if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
         empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
         if empty:
@@ -269,10 +266,7 @@ def _show_command(lookup: UsersLookup) -> Callable[..., None]:
         This is the decrease guard's view: seats held by these users cannot be removed. Also
         reachable as `seatbot users ACCOUNT PRODUCT`.
         """
-        try:
-            platform, current_seats = lookup(account, product)
-        except LookupError as exc:
-            raise fail_bad_input(str(exc.args[0] if exc.args else exc)) from None
+        platform, current_seats = lookup(account, product)
 
         async def run() -> UsersReport:
             try:

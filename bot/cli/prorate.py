@@ -19,7 +19,7 @@ from billing.proration import (
 )
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, parse_seat_count
-from bot.cli.instants import InstantError, parse_instant
+from bot.cli.instants import parse_instant
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 _Choice = TypeVar("_Choice", ProrationRule, DecreasePolicy)
@@ -68,21 +68,13 @@ def prorate(
         raise fail_bad_input(f"{option}: {exc}") from None
     if price.minor < 0:
         raise fail_bad_input(f"--unit-price: the price of a seat cannot be negative ({unit_price})")
-    instants = {}
-    for option, text in (
-        ("--period-start", period_start),
-        ("--period-end", period_end),
-        ("--at", at),
-    ):
-        try:
-            instants[option] = parse_instant(text, zone_info)
-        except InstantError as exc:
-            raise fail_bad_input(f"{option}: {exc}") from None
+    start = parse_instant(period_start, zone_info, "--period-start")
+    end = parse_instant(period_end, zone_info, "--period-end")
+    change_at = parse_instant(at, zone_info, "--at")
     try:
-        period = Period(instants["--period-start"], instants["--period-end"])
+        period = Period(start, end)
     except PeriodError as exc:
         raise fail_bad_input(f"--period-end: {exc}") from None
-    change_at = instants["--at"]
     if not period.start <= change_at <= period.end:
         raise fail_bad_input(f"--at: {at} is outside the period {format_period(period, zone_info)}")
     old_seats, new_seats = parse_seat_count(old, "--from"), parse_seat_count(new, "--to")

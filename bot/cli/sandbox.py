@@ -18,7 +18,6 @@ from platforms.sandbox import (
     Fault,
     SandboxApp,
     SandboxConfig,
-    SandboxRequestError,
     load_accounts_file,
 )
 
@@ -110,8 +109,6 @@ def build_sandbox(
             if accounts_file is not None
             else {}
         )
-    except SandboxRequestError as exc:
-        raise fail_bad_input(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise fail_bad_input(f"--accounts: cannot read {accounts_file}: {exc}") from None
     if latency_ms:

@@ -27,7 +27,7 @@ from bot.runtime.settings import database_url_setting
 
 
 def database_url() -> str:
-    """``DATABASE_URL``, checked (a bad value is a :class:`bot.runtime.settings.SettingsError`)."""
+    """``DATABASE_URL``, checked (a bad value is a :class:`billing.errors.ConfigurationError`)."""
     return database_url_setting()
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.commands import add_command, new_group
-from bot.cli.errors import fail, fail_bad_input
+from bot.cli.errors import fail_bad_input
 from bot.runtime.settings import Settings, load_settings
 
 ServeFunction = Callable[[Settings, str, "int | None"], None]
@@ -36,15 +36,9 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         Applies the database migrations first. Over HTTP it serves POST /slack/events and
         GET /healthz.
         """
-        from bot.runtime.secrets import TokenKeyError
-        from bot.web.bolt_app import ConfigurationError
-
         if port is not None and not 0 < port < 65536:
             raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
-        try:
-            serve(load_settings(), host, port)
-        except (ConfigurationError, TokenKeyError) as error:
-            raise fail_bad_input(str(error)) from error
+        serve(load_settings(), host, port)
 
     add_command(app, "serve", serve_command)
 
@@ -62,19 +56,14 @@ def rotate_command() -> None:
     the old key."""
     from bot.runtime.db import make_engine, make_session_factory, upgrade
     from bot.runtime.key_rotation import rotate_all
-    from bot.runtime.secrets import TokenDecryptionError, TokenKeyError, rotation_cipher
+    from bot.runtime.secrets import rotation_cipher
 
     settings = load_settings()
-    try:
-        cipher = rotation_cipher(settings)
-        upgrade(settings.database_url)
-    except TokenKeyError as error:
-        raise fail_bad_input(str(error)) from error
+    cipher = rotation_cipher(settings)
+    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         report = rotate_all(make_session_factory(engine), cipher)
-    except TokenDecryptionError as error:
-        raise fail(f"{error} Nothing was changed.") from error
     finally:
         engine.dispose()
     typer.echo(

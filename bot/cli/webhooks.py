@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from billing.books.service import SeatService
-from billing.events.delivery import Outbox, OutboxEntry
+from billing.events.rules import OutboxStatus
+from billing.events.service import Outbox, OutboxEntry
 from billing.formatting import shown_url
-from billing.models import OutboxStatus
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from billing.books.service import SeatService
+from billing.errors import ConfigurationError, InvalidInput
 from billing.products import Product, parse_product
 from billing.seats.decrease import DecreaseVerdict, check_seat_change
 from billing.views import AccountView, SubscriptionView
@@ -16,7 +17,7 @@ from bot.cli import shell
 from bot.cli.billing import PlatformCheckResult
 from bot.cli.errors import no_account_message, no_subscription_message, not_a_product_message
 from bot.runtime.platform_directory import PlatformDirectory
-from platforms import Platform, PlatformConfigError
+from platforms import Platform
 from platforms.guard import read_listing
 
 #: How long the CLI waits for a platform before calling the answer unknown.
@@ -35,7 +36,7 @@ def platform_check(
     product = subscription.product
     try:
         platform = _platform_for(account.id, product)
-    except PlatformConfigError as exc:
+    except ConfigurationError as exc:
         return PlatformCheckResult(passed=False, detail=exc.message, status="unknown")
 
     async def check() -> PlatformCheckResult:
@@ -70,23 +71,21 @@ def platform_check(
 def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None, int]:
     """``seatbot users ACCOUNT PRODUCT``: the account's platform and its billed seats.
 
-    Raises ``LookupError`` with the CLI's wording for an unknown account or product."""
+    Raises :class:`billing.errors.InvalidInput` with the CLI's wording for an unknown account
+    or product, and the connection's :class:`billing.errors.ConfigurationError`."""
     product = parse_product(product_name)
     if product is None:
-        raise LookupError(not_a_product_message(product_name))
+        raise InvalidInput(not_a_product_message(product_name))
     with shell.sessions() as sessions:
         service = SeatService(sessions)
         account = service.account_by_name(account_name)
         if account is None:
-            raise LookupError(no_account_message(account_name))
+            raise InvalidInput(no_account_message(account_name))
         subscription = next(
             (s for s in service.subscriptions(account.id, shell.utc_now()) if s.product is product),
             None,
         )
         if subscription is None:
-            raise LookupError(no_subscription_message(account.name, product))
-        try:
-            platform = PlatformDirectory(sessions).platform_for(account.id, product)
-        except PlatformConfigError as exc:
-            raise LookupError(exc.message) from None
+            raise InvalidInput(no_subscription_message(account.name, product))
+        platform = PlatformDirectory(sessions).platform_for(account.id, product)
         return platform, subscription.seats

@@ -152,27 +152,24 @@ async def _reports(
     account = SeatService(runtime_sessions(runtime)).account_by_name(ACCOUNT)
     if account is None:
         raise DemoStepFailed(f"the demo has no account {ACCOUNT!r}")
-    try:
-        out.heading("10. Reconciliation: seats billed vs users on each platform")
-        before = _last_seq(standin)
-        out.note(await demo_reports.reconciliation_step(jobs, account))
-        for where, lines in demo_reports.posted_lines(standin, before, out.width):
-            out.bot(lines, title=f"Seatbot · {where}")
-        out.heading("11. The daily digest, with the 30-day trend chart in its thread")
-        days = await demo_reports.record_history(jobs, ACCOUNT, now)
-        out.note(
-            f"first, {days} earlier daily runs are recorded as the scheduler would have made "
-            "them (a few users who have since left tell them apart)"
-        )
-        before = _last_seq(standin)
-        posted, again, chart = await demo_reports.digest_step(jobs, account, standin, folder, now)
-        for where, lines in demo_reports.posted_lines(standin, before, out.width):
-            out.bot(lines, title=f"Seatbot · {where}")
-        out.note(posted)
-        out.note(f"posting it again: {again}")
-        out.note(f"the trend chart uploaded into the thread is saved as {chart}")
-    except demo_reports.ReportsDemoFailed as error:
-        raise DemoStepFailed(str(error)) from None
+    out.heading("10. Reconciliation: seats billed vs users on each platform")
+    before = _last_seq(standin)
+    out.note(await demo_reports.reconciliation_step(jobs, account))
+    for where, lines in demo_reports.posted_lines(standin, before, out.width):
+        out.bot(lines, title=f"Seatbot · {where}")
+    out.heading("11. The daily digest, with the 30-day trend chart in its thread")
+    days = await demo_reports.record_history(jobs, ACCOUNT, now)
+    out.note(
+        f"first, {days} earlier daily runs are recorded as the scheduler would have made "
+        "them (a few users who have since left tell them apart)"
+    )
+    before = _last_seq(standin)
+    posted, again, chart = await demo_reports.digest_step(jobs, account, standin, folder, now)
+    for where, lines in demo_reports.posted_lines(standin, before, out.width):
+        out.bot(lines, title=f"Seatbot · {where}")
+    out.note(posted)
+    out.note(f"posting it again: {again}")
+    out.note(f"the trend chart uploaded into the thread is saved as {chart}")
 
 
 def _last_seq(standin: SlackStandIn) -> int:
@@ -199,7 +196,7 @@ async def run_demo(
     try:
         return await _run_demo(console, out, now, keep_in)
     except DemoStepFailed as exc:
-        out.failed(f"demo step failed: {exc}")
+        out.failed(f"demo step failed: {exc.step}")
         raise
     except TimeoutError:
         out.failed(f"demo step failed: no reply within {REPLY_WITHIN_S:.0f} s")

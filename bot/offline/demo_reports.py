@@ -32,10 +32,6 @@ HISTORY_DAYS = 29
 STARTING_SEATS = {Product.CONTACT_CENTER: 25, Product.AXIOM: 12}
 
 
-class ReportsDemoFailed(DemoStepFailed):
-    """A report step did not do what it should; ``str()`` says which."""
-
-
 def _former_users(count: int, at: datetime) -> list[PlatformUser]:
     return [
         PlatformUser(
@@ -57,7 +53,7 @@ async def record_history(jobs: ReportJobs, account_name: str, now: datetime) -> 
     every five days back), on the seats the example file starts with."""
     targets = await asyncio.to_thread(jobs.reports.targets, account_name, now)
     if not targets:
-        raise ReportsDemoFailed(f"the demo has no account {account_name!r}")
+        raise DemoStepFailed(f"the demo has no account {account_name!r}")
     target = targets[0]
     current = await jobs.read_listings(target)
     for days_back in range(HISTORY_DAYS, 0, -1):
@@ -93,7 +89,7 @@ async def reconciliation_step(jobs: ReportJobs, account: AccountView) -> str:
     runs = await jobs.reconcile(account.name)
     outcome = await jobs.post_reconciliation(runs[0])
     if outcome.status != "posted":
-        raise ReportsDemoFailed(f"the reconciliation report was not posted: {outcome.detail}")
+        raise DemoStepFailed(f"the reconciliation report was not posted: {outcome.detail}")
     return outcome.detail
 
 
@@ -105,16 +101,16 @@ async def digest_step(
     today = now.astimezone(zone(account.timezone)).date()
     first = await jobs.post_digest(account, today)
     if first.status != "posted" or first.chart_file_id is None:
-        raise ReportsDemoFailed(f"the digest was not posted with its chart: {first.detail}")
+        raise DemoStepFailed(f"the digest was not posted with its chart: {first.detail}")
     again = await jobs.post_digest(account, today)
     if again.status != "already_posted":
-        raise ReportsDemoFailed(f"posting the digest twice did not say so: {again.detail}")
+        raise DemoStepFailed(f"posting the digest twice did not say so: {again.detail}")
     uploaded = standin.file(first.chart_file_id)
     if uploaded is None or uploaded["content"] is None:
-        raise ReportsDemoFailed("the chart was not uploaded into the digest's thread")
+        raise DemoStepFailed("the chart was not uploaded into the digest's thread")
     shares = uploaded["shares"]
     if shares != [{"channel": account.channel_id, "thread_ts": first.message_ts}]:
-        raise ReportsDemoFailed("the chart was not shared once, into the digest's thread")
+        raise DemoStepFailed("the chart was not shared once, into the digest's thread")
     path = folder / str(uploaded["name"])
     path.write_bytes(uploaded["content"])
     return first.detail, again.detail, path

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from billing.books.service import SeatService
+from billing.errors import Failure
 from billing.periods import zone
 from bot.offline.standin import SlackStandIn
 from bot.offline.standin.serving import RunningServer, serve_asgi
@@ -41,9 +42,13 @@ BOT_TOKEN = "xoxb-demo-local-only"  # noqa: S105 - only the local stand-in accep
 SANDBOX_USERS = {"contact_center": 23, "axiom": 11}
 
 
-class DemoStepFailed(Exception):
+class DemoStepFailed(Failure):
     """A scripted step did not get the reply it should have (or the demo could not start);
-    ``str()`` is one sentence for the operator."""
+    ``step`` says which, in one sentence for the operator."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"the demo failed: {step}")
+        self.step = step
 
 
 def demo_data() -> Traversable:

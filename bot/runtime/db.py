@@ -24,12 +24,14 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-# Every module holding tables is imported (the billing packages' stores, the Slack installation
-# tables), so the schema the migrations are compared with (and Alembic autogenerates from) is
-# complete wherever bot.runtime.db is imported.
+# Every module holding tables is imported (the billing packages' store rooms, the Slack
+# installation tables), so the schema the migrations are compared with (and Alembic
+# autogenerates from) is complete wherever bot.runtime.db is imported.
+import billing.events.store
 import billing.jobs.store
-import billing.reports.store  # noqa: F401
-from billing.errors import UserFacingError
+import billing.reports.store
+import billing.setup.store  # noqa: F401
+from billing.errors import Failure
 from billing.models import READ_ONLY_OPTION
 from bot.runtime import slack_tables  # noqa: F401
 
@@ -184,7 +186,7 @@ def shown_database(url: str) -> str:
         return "the database"
 
 
-class DatabaseUnavailable(UserFacingError):
+class DatabaseUnavailable(Failure):
     """The database could not be used; ``message`` says what happened, without secrets."""
 
 

@@ -27,7 +27,8 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.runtime.secrets import TokenCipher, TokenDecryptionError
+from billing.errors import DecryptionError
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.slack_tables import SlackBot, SlackInstallation, SlackOAuthState
 
 logger = logging.getLogger(__name__)
@@ -341,8 +342,9 @@ _BOT_TOKEN_COLUMNS = ("bot_token_encrypted", "bot_refresh_token_encrypted")
 
 def rotate_slack_tokens(session: Session, cipher: TokenCipher) -> int:
     """Re-encrypt every stored Slack token with the newest key, in the caller's transaction;
-    returns how many values were re-encrypted. Raises :class:`TokenDecryptionError` naming the
-    workspace when a value cannot be decrypted with any key (the caller rolls back)."""
+    returns how many values were re-encrypted. Raises :class:`billing.errors.DecryptionError`
+    naming the workspace when a value cannot be decrypted with any key (the caller rolls
+    back)."""
     rotated = 0
     for model, columns in (
         (SlackInstallation, _INSTALLATION_TOKEN_COLUMNS),
@@ -355,9 +357,9 @@ def rotate_slack_tokens(session: Session, cipher: TokenCipher) -> int:
                     continue
                 try:
                     setattr(row, column, cipher.rotate(value))
-                except TokenDecryptionError as error:
+                except DecryptionError as error:
                     workspace = getattr(row, "team_id", None) or getattr(row, "enterprise_id", None)
-                    raise TokenDecryptionError(
+                    raise DecryptionError(
                         f"A Slack token of workspace {workspace} cannot be "
                         "decrypted with any configured key; was a key removed before "
                         "`seatbot tokens rotate` ran?"

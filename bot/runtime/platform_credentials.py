@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.models import Account, PlatformConnection
-from bot.runtime.secrets import TokenCipher, TokenDecryptionError
+from billing.errors import DecryptionError
+from billing.models import Account
+from billing.setup.store import PlatformConnection
+from bot.runtime.secrets import TokenCipher
 
 #: Option keys whose values are credentials: stored only as ciphertext, never printed.
 CREDENTIAL_KEYS = frozenset({"api_key", "login_email", "token"})
@@ -53,11 +55,6 @@ class PlatformCredentials(Mapping[str, str]):
         return f"PlatformCredentials({', '.join(self._values)}: hidden)"
 
 
-class CredentialsUnreadable(Exception):
-    """Stored credentials cannot be decrypted (a key was removed) or do not decrypt to a JSON
-    object of text values. The message names no key, ciphertext or value."""
-
-
 def seal(cipher: TokenCipher, credentials: Mapping[str, str]) -> str | None:
     """The ciphertext to store for ``credentials`` (``None`` when there are none)."""
     if not credentials:
@@ -67,22 +64,19 @@ def seal(cipher: TokenCipher, credentials: Mapping[str, str]) -> str | None:
 
 def unseal(cipher: TokenCipher, ciphertext: str | None) -> PlatformCredentials:
     """The credentials in ``ciphertext`` (none for ``None``); raises
-    :class:`CredentialsUnreadable` when it cannot be opened or is not what :func:`seal` made."""
+    :class:`billing.errors.DecryptionError` when it cannot be opened or is not what
+    :func:`seal` made (the message names no key, ciphertext or value)."""
     if ciphertext is None:
         return PlatformCredentials({})
-    try:
-        plaintext = cipher.decrypt(ciphertext) or ""
-    except TokenDecryptionError as error:
-        raise CredentialsUnreadable(
-            "cannot be decrypted with any configured key (SEATBOT_TOKEN_KEYS, or the SQLite "
-            "key file)"
-        ) from error
+    plaintext = cipher.decrypt(ciphertext) or ""
     try:
         values = json.loads(plaintext)
     except ValueError:
         values = None
     if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-        raise CredentialsUnreadable("do not decrypt to a JSON object of text values")
+        raise DecryptionError(
+            "Stored platform credentials do not decrypt to a JSON object of text values."
+        )
     return PlatformCredentials(values)
 
 
@@ -97,7 +91,7 @@ def ciphertext_to_store(
         try:
             if unseal(cipher, stored) == credentials:
                 return stored
-        except CredentialsUnreadable:
+        except DecryptionError:
             pass
     return seal(cipher, credentials)
 
@@ -110,7 +104,7 @@ def plaintext_credential_keys(options: Mapping[str, Any]) -> list[str]:
 def rotate_platform_credentials(session: Session, cipher: TokenCipher) -> int:
     """Re-encrypt every stored platform credential set with the newest key, in the caller's
     transaction; returns how many rows were re-encrypted. Raises
-    :class:`bot.runtime.secrets.TokenDecryptionError` naming the account and product when one cannot
+    :class:`billing.errors.DecryptionError` naming the account and product when one cannot
     be decrypted (the caller rolls back, so nothing changes)."""
     rows = session.execute(
         select(PlatformConnection, Account.name)
@@ -121,8 +115,8 @@ def rotate_platform_credentials(session: Session, cipher: TokenCipher) -> int:
     for row, account_name in rows:
         try:
             row.credentials_encrypted = cipher.rotate(row.credentials_encrypted)
-        except TokenDecryptionError as error:
-            raise TokenDecryptionError(
+        except DecryptionError as error:
+            raise DecryptionError(
                 f"The {row.product} credentials of account {account_name} cannot be decrypted "
                 "with any configured key; was a key removed before `seatbot tokens rotate` ran? "
                 "(Reloading them with `seatbot load` replaces them.)"

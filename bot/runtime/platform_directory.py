@@ -44,22 +44,21 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.errors import ConfigurationError, DecryptionError
 from billing.models import READ_ONLY_OPTION
-from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.products import ConnectionKind
+from billing.setup.store import PlatformConnection as PlatformConnectionRow
 from bot.runtime.logging_setup import SecretRedactor
 from bot.runtime.platform_credentials import (
-    CredentialsUnreadable,
     PlatformCredentials,
     plaintext_credential_keys,
     unseal,
 )
-from bot.runtime.secrets import TokenCipher, TokenKeyError, cipher_from_environment
+from bot.runtime.secrets import TokenCipher, cipher_from_environment
 from bot.web.metrics import Metrics
 from platforms import (
     HostLimits,
     Platform,
-    PlatformConfigError,
     PlatformConnection,
     PlatformUser,
     Product,
@@ -122,20 +121,20 @@ class PlatformDirectory:
     def platform_for(self, account_id: int, product: Product) -> Platform | None:
         """Build the platform source for ``account_id``'s ``product``.
 
-        Raises :class:`platforms.PlatformConfigError` when the stored connection is unusable.
+        Raises :class:`billing.errors.ConfigurationError` when the stored connection is unusable.
         """
         found = self.platforms_for(account_id, [product])[product]
-        if isinstance(found, PlatformConfigError):
+        if isinstance(found, ConfigurationError):
             raise found
         return found
 
     def platforms_for(
         self, account_id: int, products: Sequence[Product]
-    ) -> dict[Product, Platform | PlatformConfigError | None]:
+    ) -> dict[Product, Platform | ConfigurationError | None]:
         """The platform source of each of ``account_id``'s ``products``, from one read of the
         database: ``None`` when no connection is configured, the
-        :class:`platforms.PlatformConfigError` (not raised) when the stored one is unusable."""
-        found: dict[Product, Platform | PlatformConfigError | None] = dict.fromkeys(products)
+        :class:`billing.errors.ConfigurationError` (not raised) when the stored one is unusable."""
+        found: dict[Product, Platform | ConfigurationError | None] = dict.fromkeys(products)
         if not products:
             return found
         with self._sessions() as session:
@@ -151,7 +150,7 @@ class PlatformDirectory:
                 product = Product(row.product)
                 try:
                     found[product] = self._platform_from_row(session, row, account_id, product)
-                except PlatformConfigError as error:
+                except ConfigurationError as error:
                     found[product] = error
         return found
 
@@ -188,21 +187,20 @@ class PlatformDirectory:
     def _credentials(
         self, session: Session, row: PlatformConnectionRow, account_id: int, product: Product
     ) -> PlatformCredentials:
-        """The row's credentials in clear; fails closed (:class:`PlatformConfigError` for the
+        """The row's credentials in clear; fails closed (:class:`ConfigurationError` for the
         owner, an error on the log for the operator) when they cannot be read."""
         if row.credentials_encrypted is None:
             return PlatformCredentials({})
         try:
             cipher = self._cipher_for(session)
             return unseal(cipher, row.credentials_encrypted)
-        except (TokenKeyError, CredentialsUnreadable) as error:
+        except (ConfigurationError, DecryptionError) as error:
             logger.error(
-                "The %s credentials of account %s cannot be used: they %s. Was a key removed "
-                "before `seatbot tokens rotate` ran? Restore the key, or store them again "
-                "with `seatbot load`.",
+                "The %s credentials of account %s cannot be used: %s Restore the key, or "
+                "store them again with `seatbot load`.",
                 product.label,
                 account_id,
-                error if isinstance(error, CredentialsUnreadable) else f"need a key ({error})",
+                error.message,
             )
             raise _config_error(product, "its stored credentials cannot be decrypted") from None
 
@@ -331,10 +329,9 @@ def _dataclass_from(kind: type[_Settings], raw: Any, product: Product) -> _Setti
     return kind(**raw)
 
 
-def _config_error(product: Product, problem: str) -> PlatformConfigError:
+def _config_error(product: Product, problem: str) -> ConfigurationError:
     # Fixed text only: never echo option values, which may be credentials.
-    return PlatformConfigError(
+    return ConfigurationError(
         f"The {product.label} connection is misconfigured: {problem}. "
-        "Ask the operator to fix it with `seatbot load`.",
-        product_label=product.label,
+        "Ask the operator to fix it with `seatbot load`."
     )

@@ -49,7 +49,7 @@ def simulated_clock(start: datetime, speed: float) -> Clock:
 def clock_setting(environ: Mapping[str, str] | None = None) -> Clock:
     """The clock ``SEATBOT_CLOCK_START``/``SEATBOT_CLOCK_SPEED`` ask for (the real one when
     unset), read on their own so that a command needs no other setting;
-    :class:`bot.runtime.settings.SettingsError` names a bad value."""
+    :func:`bot.runtime.settings.bad_setting` names a bad value."""
     env = os.environ if environ is None else environ
     start = (env.get("SEATBOT_CLOCK_START") or "").strip()
     if not start:

@@ -17,7 +17,10 @@ Where the keys come from (:func:`cipher_for`):
   decrypt: setting ``SEATBOT_TOKEN_KEYS`` and running ``seatbot tokens rotate`` moves a SQLite
   installation from its key file to explicit keys.
 
-No message raised or logged here contains a key or a ciphertext.
+No usable key (``SEATBOT_TOKEN_KEYS`` missing where it is required, or not a Fernet key, or the
+key file cannot be made or read) is a :class:`billing.errors.ConfigurationError`; a stored value
+no configured key opens is a :class:`billing.errors.DecryptionError`. No message raised or
+logged here contains a key or a ciphertext.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from billing.errors import UserFacingError
+from billing.errors import ConfigurationError, DecryptionError
 from bot.runtime.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -45,25 +48,13 @@ KEY_FILE_MODE = 0o600
 _KEY_SEPARATORS = re.compile(r"[,\s]+")
 
 
-class TokenKeyError(UserFacingError, ValueError):
-    """No usable key: ``SEATBOT_TOKEN_KEYS`` is missing where it is required, holds something
-    that is not a Fernet key, or the SQLite key file cannot be made or read.
-
-    Part of the one error tree: the message (never a key) is meant for the operator.
-    """
-
-
-class TokenDecryptionError(UserFacingError, RuntimeError):
-    """A stored value was encrypted with a key that is no longer configured (or is damaged)."""
-
-
 class TokenCipher:
     """Encrypts with the newest key; decrypts with any of the keys (newest first)."""
 
     def __init__(self, keys: Sequence[str], *, source: str = "SEATBOT_TOKEN_KEYS") -> None:
         cleaned = [k.strip() for k in keys if k.strip()]
         if not cleaned:
-            raise TokenKeyError(
+            raise ConfigurationError(
                 f"{source} is empty: it needs one or more Fernet keys, newest first "
                 "(make one with `seatbot tokens new-key`)."
             )
@@ -72,7 +63,7 @@ class TokenCipher:
             try:
                 fernets.append(Fernet(key.encode()))
             except ValueError as error:
-                raise TokenKeyError(
+                raise ConfigurationError(
                     f"{source}: key number {position} is not a valid Fernet key "
                     "(32 url-safe base64-encoded bytes)."
                 ) from error
@@ -85,12 +76,12 @@ class TokenCipher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:
-        """The cipher for ``SEATBOT_TOKEN_KEYS`` alone; :class:`TokenKeyError` when it is unset.
+        """The cipher for ``SEATBOT_TOKEN_KEYS`` alone; a :class:`ConfigurationError` when unset.
 
         Most callers want :func:`cipher_for`, which also knows the SQLite key file.
         """
         if settings.seatbot_token_keys is None:
-            raise TokenKeyError(
+            raise ConfigurationError(
                 "SEATBOT_TOKEN_KEYS is not set: OAuth installations store tokens encrypted, so "
                 "a key is required (make one with `seatbot tokens new-key`)."
             )
@@ -113,13 +104,13 @@ class TokenCipher:
 
     def decrypt(self, ciphertext: str | None) -> str | None:
         """The plaintext of ``ciphertext`` (``None`` stays ``None``); raises
-        :class:`TokenDecryptionError` when no configured key opens it."""
+        :class:`DecryptionError` when no configured key opens it."""
         if ciphertext is None:
             return None
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as error:
-            raise TokenDecryptionError(
+            raise DecryptionError(
                 "A stored secret cannot be decrypted with any configured key "
                 "(SEATBOT_TOKEN_KEYS, or the SQLite key file); was a key removed before "
                 "`seatbot tokens rotate` ran?"
@@ -132,7 +123,7 @@ class TokenCipher:
         try:
             return self._fernet.rotate(ciphertext.encode()).decode()
         except InvalidToken as error:
-            raise TokenDecryptionError(
+            raise DecryptionError(
                 "A stored secret cannot be decrypted with any configured key "
                 "(SEATBOT_TOKEN_KEYS, or the SQLite key file)."
             ) from error
@@ -168,7 +159,7 @@ def _is_memory_sqlite(database_url: str) -> bool:
 def cipher_for(settings: Settings) -> TokenCipher:
     """The cipher for everything stored in ``settings.database_url`` (see the module docstring).
 
-    The composition root calls it once at startup. Raises :class:`TokenKeyError` (a one-line
+    The composition root calls it once at startup. Raises :class:`ConfigurationError` (a one-line
     message naming the fix, never a key) when a server database has no ``SEATBOT_TOKEN_KEYS``,
     when a key is malformed, or when the SQLite key file cannot be made or read. May create the
     key file (a side effect, announced with one warning on this module's logger).
@@ -193,7 +184,7 @@ def cipher_for(settings: Settings) -> TokenCipher:
         return _read_key_file(key_file)
     if _is_memory_sqlite(url):
         return TokenCipher([_process_key()])
-    raise TokenKeyError(
+    raise ConfigurationError(
         "SEATBOT_TOKEN_KEYS is not set: a server database (PostgreSQL) keeps platform "
         "credentials and Slack tokens encrypted with it; make a key with "
         "`seatbot tokens new-key` and set SEATBOT_TOKEN_KEYS to it."
@@ -213,7 +204,7 @@ def rotation_cipher(settings: Settings) -> TokenCipher:
     """The cipher ``seatbot tokens rotate`` re-encrypts with: ``SEATBOT_TOKEN_KEYS`` must be set
     (its first key is the one everything moves to); the SQLite key file's keys still decrypt."""
     if settings.seatbot_token_keys is None:
-        raise TokenKeyError(
+        raise ConfigurationError(
             "SEATBOT_TOKEN_KEYS is not set: rotation re-encrypts everything with its first key; "
             "set it to a new key (`seatbot tokens new-key`) followed by the current ones."
         )
@@ -231,7 +222,7 @@ def _read_key_file(path: Path) -> TokenCipher:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not a key"
-        raise TokenKeyError(f"cannot read the key file {path} ({reason}).") from None
+        raise ConfigurationError(f"cannot read the key file {path} ({reason}).") from None
     if os.name == "posix" and path.stat().st_mode & 0o077:
         logger.warning(
             "The key file %s can be read by other users of this machine; `chmod 600 %s`.",
@@ -240,8 +231,8 @@ def _read_key_file(path: Path) -> TokenCipher:
         )
     try:
         return TokenCipher(_split_keys(text), source=f"the key file {path}")
-    except TokenKeyError as error:
-        raise TokenKeyError(
+    except ConfigurationError as error:
+        raise ConfigurationError(
             f"{error} Restore it from a backup; without it the stored credentials are lost."
         ) from None
 
@@ -269,7 +260,7 @@ def _create_key_file(path: Path) -> bool:
                 return False
         return True
     except OSError as error:
-        raise TokenKeyError(f"cannot create the key file {path} ({error.strerror}).") from None
+        raise ConfigurationError(f"cannot create the key file {path} ({error.strerror}).") from None
     finally:
         temporary.unlink(missing_ok=True)
 

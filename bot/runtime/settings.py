@@ -1,8 +1,9 @@
 """The one typed settings object, read once from the environment by the composition root.
 
-A value that cannot be used is reported as :class:`SettingsError`: one line naming the variable
-(``PORT: 'abc' is not a port number (1–65535)``), never a validation dump, and never a secret:
-only non-secret variables can be malformed, and a database URL is shown without its password.
+A value that cannot be used is a :class:`billing.errors.ConfigurationError`: one line naming the
+variable (``PORT: 'abc' is not a port number (1–65535)``), never a validation dump, and never a
+secret: only non-secret variables can be malformed, and a database URL is shown without its
+password.
 Commands that need one variable read only that one (:func:`database_url_setting`), so a bad
 ``PORT`` does not stop ``seatbot accounts``.
 """
@@ -20,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from billing.errors import UserFacingError
+from billing.errors import ConfigurationError
 from billing.formatting import shown_url
 
 DEFAULT_DATABASE_URL = "sqlite:///seatbot.db"
@@ -28,12 +29,10 @@ DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_CONNECTIONS = 1000
 
 
-class SettingsError(UserFacingError):
-    """An environment variable holds a value Seatbot cannot use; ``variable`` names it."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
+def bad_setting(variable: str, problem: str) -> ConfigurationError:
+    """The error for an environment variable holding a value Seatbot cannot use: one line,
+    ``VARIABLE: problem``."""
+    return ConfigurationError(f"{variable}: {problem}")
 
 
 def check_database_url(url: str) -> str:
@@ -174,12 +173,8 @@ _EXPECTED = {
 }
 
 
-def settings_error(error: ValidationError) -> SettingsError:
-    """The one-line :class:`SettingsError` for a validation error of :class:`Settings`."""
-    return _settings_error(error)
-
-
-def _settings_error(error: ValidationError) -> SettingsError:
+def settings_error(error: ValidationError) -> ConfigurationError:
+    """The one-line :func:`bad_setting` error for a validation error of :class:`Settings`."""
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
     variable = field.upper()
@@ -187,20 +182,20 @@ def _settings_error(error: ValidationError) -> SettingsError:
     if field == "database_url":
         # The validator's sentence already shows the URL without its password.
         reason = str(first.get("ctx", {}).get("error") or first["msg"])
-        return SettingsError(variable, reason)
+        return bad_setting(variable, reason)
     if field in _EXPECTED and isinstance(value, str | int | float):
-        return SettingsError(variable, f"{str(value)!r} {_EXPECTED[field]}")
+        return bad_setting(variable, f"{str(value)!r} {_EXPECTED[field]}")
     # Any other field may hold a secret: name the variable, never echo its value.
-    return SettingsError(variable, "has a value Seatbot cannot use")
+    return bad_setting(variable, "has a value Seatbot cannot use")
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment (and nothing else); :class:`SettingsError`
+    """Read the settings from the environment (and nothing else); :func:`bad_setting`
     (one line naming the variable) when a value cannot be used."""
     try:
         return Settings()
     except ValidationError as error:
-        raise _settings_error(error) from None
+        raise settings_error(error) from None
 
 
 def _environment_value(name: str, environ: Mapping[str, str]) -> str | None:
@@ -219,4 +214,4 @@ def database_url_setting(environ: Mapping[str, str] | None = None) -> str:
     try:
         return check_database_url(url)
     except ValueError as error:
-        raise SettingsError("DATABASE_URL", str(error)) from None
+        raise bad_setting("DATABASE_URL", str(error)) from None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from billing.errors import UserFacingError
 from billing.jobs.ports import (
     KeepClaim,
     Post,
@@ -140,9 +141,9 @@ def log_outcome(outcome: PostOutcome | None) -> None:
     if outcome is None:
         return
     if outcome.status == "failed":
-        logger.error(
-            "%s %s: %s", outcome.job, outcome.run_key, outcome.detail, exc_info=outcome.cause
-        )
+        # An expected error's words are the detail; anything else's traceback goes with it.
+        unexpected = None if isinstance(outcome.cause, UserFacingError) else outcome.cause
+        logger.error("%s %s: %s", outcome.job, outcome.run_key, outcome.detail, exc_info=unexpected)
     elif outcome.status == "skipped":
         logger.warning("Skipped the %s %s: %s", outcome.job, outcome.run_key, outcome.detail)
     elif outcome.status == "taken_over":

@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from billing.events.delivery import Outbox
+from billing.events.service import Outbox
 from billing.seats.reads import AccountReads
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
@@ -266,10 +266,9 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
     when ``SLACK_APP_TOKEN`` is set, otherwise HTTP on ``host:port`` (``port`` defaults to
     ``PORT``, else 3000).
 
-    Raises :class:`bot.web.bolt_app.ConfigurationError`,
-    :class:`bot.runtime.secrets.TokenKeyError` or :class:`bot.runtime.settings.SettingsError`
-    (a malformed ``SEATBOT_WEBHOOK_*`` setting) before
-    touching the database when the settings can't make a working app.
+    Raises :class:`billing.errors.ConfigurationError` (a missing Slack setting or token key, a
+    malformed ``SEATBOT_WEBHOOK_*`` setting) before touching the database when the settings
+    can't make a working app.
     """
     check_configuration(settings)
     default_destination(settings)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from billing.errors import ConfigurationError, Problem
 from billing.events.destinations import webhook_url_problem
 from billing.formatting import shown_url
 from billing.models import Role
@@ -36,10 +37,10 @@ from bot.runtime.platform_credentials import PlatformCredentials
 from bot.setup.approval import parse_approval
 from bot.setup.connections import parse_platforms
 from bot.setup.subscriptions import parse_subscriptions
-from bot.setup.yaml_nodes import ConfigError, NodeReader, Problem, is_null
+from bot.setup.yaml_nodes import NodeReader, is_null
 from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
 
-__all__ = ["ConfigError", "LoadedConfig", "Problem", "load_file", "parse_config"]
+__all__ = ["LoadedConfig", "load_file", "parse_config"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -65,8 +66,9 @@ class LoadedConfig:
 
 
 def load_file(path: Path) -> LoadedConfig:
-    """Read and validate the YAML file at ``path``; :class:`ConfigError` says what is wrong (a
-    file that cannot be read is one problem, in words: no such file, a folder, ...)."""
+    """Read and validate the YAML file at ``path``; a :class:`billing.errors.ConfigurationError`
+    says what is wrong (a file that cannot be read is one problem, in words: no such file, a
+    folder, ...)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -82,12 +84,13 @@ def load_file(path: Path) -> LoadedConfig:
     return parse_config(text, base_dir=path.resolve().parent)
 
 
-def _unreadable(reason: str) -> ConfigError:
-    return ConfigError([Problem(0, "", reason)])
+def _unreadable(reason: str) -> ConfigurationError:
+    return ConfigurationError.of([Problem(0, "", reason)])
 
 
 def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
-    """Validate a YAML document; raise :class:`ConfigError` listing every problem.
+    """Validate a YAML document; raise a :class:`billing.errors.ConfigurationError` listing every
+    problem.
 
     Relative ``file_path`` values are resolved against ``base_dir`` (the file's folder).
     """
@@ -96,10 +99,10 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise ConfigError([Problem(line, "(syntax)", str(exc.problem or exc))]) from None
+        raise ConfigurationError.of([Problem(line, "(syntax)", str(exc.problem or exc))]) from None
     reader = NodeReader()
     if root is None:
-        raise ConfigError([Problem(1, "accounts", "the file is empty")])
+        raise ConfigurationError.of([Problem(1, "accounts", "the file is empty")])
     top = reader.mapping(root, "", required={"accounts"}, optional=set())
     accounts: list[AccountSetup] = []
     credentials: dict[ConnectionKey, PlatformCredentials] = {}
@@ -131,7 +134,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
                 )
             seen[spec_name] = index
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigurationError.of(reader.problems)
     return LoadedConfig(tuple(accounts), credentials, webhook_secrets, webhook_urls)
 
 

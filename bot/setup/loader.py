@@ -2,7 +2,7 @@
 
 Two jobs, in two places: :mod:`bot.setup.accounts_file` reads and validates the YAML (every problem
 with its line and field, nothing returned from a bad file); the billing use case
-:mod:`billing.setup.accounts` applies the result in the caller's transaction (idempotent, with
+:mod:`billing.setup.service` applies the result in the caller's transaction (idempotent, with
 audit events, reporting in words what changed and what was deliberately left alone). This
 module joins them: it encrypts each connection's credentials and each billing webhook's secret
 and URL with the cipher, so that billing and the database only ever see ciphertext (and a
@@ -17,21 +17,20 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from billing.errors import ConfigurationError, Problem
 from billing.products import Product
-from billing.setup.accounts import SETUP_ACTOR, apply_account_setups
-from billing.setup.connections import stored_platform_credentials, stored_webhook_ciphertexts
-from billing.setup.specs import AccountSetup, SetupConflict
+from billing.setup.service import SETUP_ACTOR, apply_account_setups
+from billing.setup.specs import AccountSetup
+from billing.setup.store import stored_platform_credentials, stored_webhook_ciphertexts
 from bot.runtime.platform_credentials import ciphertext_to_store
-from bot.runtime.secrets import TokenCipher, TokenKeyError, cipher_from_environment
-from bot.setup.accounts_file import ConfigError, LoadedConfig, Problem, load_file, parse_config
+from bot.runtime.secrets import TokenCipher, cipher_from_environment
+from bot.setup.accounts_file import LoadedConfig, load_file, parse_config
 from bot.webhooks.config import secret_to_store
 
 __all__ = [
     "LOAD_ACTOR",
-    "ConfigError",
     "LoadReport",
     "LoadedConfig",
-    "Problem",
     "apply_config",
     "load_file",
     "parse_config",
@@ -59,8 +58,8 @@ def apply_config(
     webhook secrets and webhook URLs are encrypted with ``cipher`` (default:
     :func:`bot.runtime.secrets.cipher_for` this session's database and the environment's keys,
     looked up only when the file holds some).
-    Raises :class:`ConfigError` when the file contradicts stored history, or when credentials
-    cannot be stored encrypted (no key), naming the line.
+    Raises :class:`billing.errors.ConfigurationError` when the file contradicts stored history,
+    or when credentials cannot be stored encrypted (no key), naming the line.
     """
     if cipher is None and (any(config.credentials.values()) or config.webhook_secrets):
         cipher = _cipher_for_session(session, config)
@@ -68,10 +67,7 @@ def apply_config(
         _with_sealed_webhook(session, _sealed(session, account, config, cipher), config, cipher)
         for account in config.accounts
     )
-    try:
-        result = apply_account_setups(session, accounts, at, actor=LOAD_ACTOR)
-    except SetupConflict as conflict:
-        raise ConfigError([Problem(conflict.line, conflict.field, conflict.message)]) from None
+    result = apply_account_setups(session, accounts, at, actor=LOAD_ACTOR)
     return LoadReport(result.lines, result.changed)
 
 
@@ -119,7 +115,7 @@ def _cipher_for_session(session: Session, config: LoadedConfig) -> TokenCipher:
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
     try:
         return cipher_from_environment(url)
-    except TokenKeyError as error:
+    except ConfigurationError as error:
         # Name the first connection or webhook that needs the key, so the operator sees which
         # line.
         needs = [
@@ -133,4 +129,6 @@ def _cipher_for_session(session: Session, config: LoadedConfig) -> TokenCipher:
             if a.billing_webhook is not None and a.name in config.webhook_secrets
         ]
         line, where, what = min(needs)
-        raise ConfigError([Problem(line, where, f"{what} cannot be stored: {error}")]) from None
+        raise ConfigurationError.of(
+            [Problem(line, where, f"{what} cannot be stored: {error}")]
+        ) from None

@@ -1,45 +1,22 @@
 """Reading PyYAML nodes with their line numbers: typed values, and every problem at once.
 
 :class:`NodeReader` records a :class:`Problem` (line and field) instead of stopping at the first
-one, so a file's mistakes are all reported together; :class:`ConfigError` carries them.
+one, so a file's mistakes are all reported together
+(:meth:`billing.errors.ConfigurationError.of` carries them).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from billing.errors import UserFacingError
+from billing.errors import Problem
 from billing.money import Money, MoneyError
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the file: where (1-based line) and which field. A problem with the
-    file as a whole (it cannot be read) has line 0 and no field."""
-
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.line == 0 and not self.field:
-            return self.message
-        return f"line {self.line}: {self.field}: {self.message}"
-
-
-class ConfigError(UserFacingError):
-    """The file is invalid; ``problems`` lists every problem with its line and field."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = tuple(sorted(problems, key=lambda p: (p.line, p.field)))
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 class NodeReader:

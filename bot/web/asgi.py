@@ -41,7 +41,8 @@ from bot.web.metrics import Metrics
 from bot.web.operations import Operations, kind_label
 from bot.web.request_limits import BODY_DEADLINE_SECONDS, RequestBodyLimits
 from bot.web.signature import signed_by_slack
-from handlers.request_ids import RequestScope, begin_request, end_request, new_reference
+from handlers.errors import answer_for
+from handlers.request_ids import RequestScope, begin_request, end_request
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +115,8 @@ def build_asgi_app(
         try:
             bolt_response = await bolt_app.async_dispatch(to_bolt)
         except Exception as error:  # Bolt catches its own; this is a last resort
-            reference = new_reference()
-            logger.error(
-                "Unexpected %s while dispatching a Slack request (reference %s)",
-                type(error).__name__,
-                reference,
-                exc_info=error,
-            )
-            return to_starlette_response(error_ack(envelope.body, reference))
+            answer = answer_for(error, "the dispatch of a Slack request")
+            return to_starlette_response(error_ack(envelope.body, answer))
         if bolt_response.status >= 500:
             # A listener or middleware failed before the ack and the app's error handler let
             # Bolt's 500 stand (bot.web.bolt_app's answers 200 itself); it has logged the failure.

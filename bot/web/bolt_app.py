@@ -23,17 +23,17 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
-from slack_sdk.models.blocks import SectionBlock
 from slack_sdk.models.views import View
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from billing.errors import ConfigurationError
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
-from handlers.request_ids import new_reference
-from handlers.views import unexpected_error_message
+from handlers.errors import answer_for
+from handlers.views import Message
 
 logger = logging.getLogger(__name__)
 
@@ -43,25 +43,15 @@ BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "files:write")
 ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
 
 
-class ConfigurationError(ValueError):
-    """The settings cannot make a working Slack app; the message names the missing setting."""
-
-
-def generic_error_text(reference: str) -> str:
-    """What a user sees when something unexpected failed: no detail, only a reference id (the
-    one wording, :func:`handlers.views.unexpected_error_message`)."""
-    return unexpected_error_message(reference).text
-
-
 def oauth_enabled(settings: Settings) -> bool:
     """Whether the settings ask for installation into many workspaces (OAuth)."""
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
 def check_configuration(settings: Settings) -> None:
-    """Raise :class:`ConfigurationError` (or ``bot.runtime.secrets.TokenKeyError``) when the
-    settings can't make a working ``seatbot serve``; touches nothing (no database, no
-    network), so ``run_server`` calls it first."""
+    """Raise :class:`billing.errors.ConfigurationError` (naming the missing setting, or the
+    missing token key) when the settings can't make a working ``seatbot serve``; touches
+    nothing (no database, no network), so ``run_server`` calls it first."""
     _check_slack_settings(settings)
     if oauth_enabled(settings):
         TokenCipher.from_settings(settings)  # OAuth stores tokens encrypted: a key is needed
@@ -203,18 +193,14 @@ async def _keep_acks(context: AsyncBoltContext, next_: Callable[[], Awaitable[No
     await next_()
 
 
-def error_ack(body: dict[str, Any], reference: str) -> BoltResponse:
+def error_ack(body: dict[str, Any], answer: Message) -> BoltResponse:
     """The HTTP answer to a request that failed before it was acknowledged: 200 (Slack shows
     its own vague error for a 5xx), and for a modal submission an update of the modal that
-    shows :func:`generic_error_text` (a submission has nowhere else to say it)."""
+    shows ``answer`` (:func:`handlers.errors.answer_for`'s; a submission has nowhere else to
+    say it)."""
     if body.get("type") != "view_submission":
         return BoltResponse(status=200, body="")
-    view = View(
-        type="modal",
-        title="Seatbot",
-        close="Close",
-        blocks=[SectionBlock(text=generic_error_text(reference))],
-    )
+    view = View(type="modal", title="Seatbot", close="Close", blocks=answer.blocks)
     return BoltResponse(status=200, body={"response_action": "update", "view": view.to_dict()})
 
 
@@ -252,7 +238,8 @@ async def _on_unexpected_error(
     respond: AsyncRespond | None,
     response: BoltResponse | None,
 ) -> BoltResponse | None:
-    """Log the failure under a fresh reference id and tell the user only that id.
+    """Answer as :func:`handlers.errors.answer_for` says (an unexpected error is logged under
+    a reference id, and the user is told only that id).
 
     ``response`` is Bolt's answer-to-be when the request was not acknowledged yet (None
     after the ack): the answer becomes :func:`error_ack` instead of Bolt's 500. A request
@@ -264,28 +251,15 @@ async def _on_unexpected_error(
             "No listener for a %s request (%s) from team %s", kind, _unhandled(body), team
         )
         return None
-    reference = new_reference()
-    logger.error(
-        "Unexpected %s while handling a %s request from team %s (reference %s)",
-        type(error).__name__,
-        kind,
-        team,
-        reference,
-        exc_info=error,
-    )
+    answer = answer_for(error, f"a {kind} request from team {team}")
     if respond is not None and respond.response_url is not None:
         try:
-            apology = unexpected_error_message(reference)
             await respond(
-                text=apology.text,
-                blocks=apology.blocks,
+                text=answer.text,
+                blocks=answer.blocks,
                 response_type="ephemeral",
                 replace_original=False,
             )
-        except Exception as failure:  # the apology must never raise in its turn
-            logger.warning(
-                "Could not tell the user about error reference %s (%s)",
-                reference,
-                type(failure).__name__,
-            )
-    return None if response is None else error_ack(body, reference)
+        except Exception as failure:  # the answer must never raise in its turn
+            logger.warning("Could not tell the user what went wrong (%s)", type(failure).__name__)
+    return None if response is None else error_ack(body, answer)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from billing.errors import SeatbotError
+
 # Slack's request bodies are a few kilobytes; a modal with 100 blocks stays far below this.
 MAX_BODY_BYTES: Final = 1024 * 1024
 # Slack ids (T0123ABCD, U0123ABCD, ...) are uppercase letters and digits, about 9-12 long; the
@@ -55,7 +57,7 @@ _TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_LENGTH}}}")  # printable ASCII,
 EnvelopeKind = Literal["command", "interactivity", "events_api", "ssl_check"]
 
 
-class MalformedRequest(ValueError):
+class MalformedRequest(SeatbotError):
     """A signed request whose envelope is not one Slack sends; ``reason`` says which field is
     wrong (and never repeats a value from the body)."""
 

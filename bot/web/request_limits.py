@@ -26,16 +26,18 @@ from typing import Final
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billing.errors import SeatbotError
+
 logger = logging.getLogger(__name__)
 
 BODY_DEADLINE_SECONDS: Final = 10.0  # Slack sends its few kilobytes at once
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLarge(SeatbotError):
     pass
 
 
-class _BodyTooSlow(Exception):
+class _BodyTooSlow(SeatbotError):
     pass
 
 

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.events.delivery import DEFAULT_RETRY_SCHEDULE, RetrySchedule
+from billing.errors import DecryptionError
 from billing.events.destinations import CREDENTIALS_PROBLEM, webhook_url_problem
+from billing.events.rules import DEFAULT_RETRY_SCHEDULE, RetrySchedule
+from billing.events.store import BillingWebhook
 from billing.formatting import shown_url
-from billing.models import Account, BillingWebhook
-from bot.runtime.secrets import TokenCipher, TokenDecryptionError
-from bot.runtime.settings import Settings, SettingsError
+from billing.models import Account
+from bot.runtime.secrets import TokenCipher
+from bot.runtime.settings import Settings, bad_setting
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 SECRET_BYTES = 24  # what `seatbot webhooks new-secret` makes (Standard Webhooks: 24 to 64)
@@ -36,11 +38,6 @@ NOT_WHSEC_MESSAGE = (
     "is not a Standard Webhooks secret (whsec_ followed by the base64 of 24 to 64 bytes; "
     "make one with `seatbot webhooks new-secret`)"
 )
-
-
-class WebhookSecretUnreadable(Exception):
-    """A stored webhook secret cannot be decrypted with any configured key; the message names
-    the account only."""
 
 
 @dataclass(frozen=True)
@@ -74,33 +71,35 @@ def new_webhook_secret() -> str:
 
 def default_destination(settings: Settings) -> Destination | None:
     """The default webhook from ``SEATBOT_WEBHOOK_URL`` and ``SEATBOT_WEBHOOK_SECRET`` (``None``
-    when neither is set); :class:`SettingsError` when one is missing or malformed."""
+    when neither is set); a :func:`bot.runtime.settings.bad_setting` error when one is missing
+    or malformed."""
     url = (settings.seatbot_webhook_url or "").strip()
     secret = settings.seatbot_webhook_secret
     secret_text = "" if secret is None else secret.get_secret_value().strip()
     if not url and not secret_text:
         return None
     if not url:
-        raise SettingsError(
+        raise bad_setting(
             "SEATBOT_WEBHOOK_URL", "is not set, but SEATBOT_WEBHOOK_SECRET is: set both or neither"
         )
     problem = webhook_url_problem(url)
     if problem == CREDENTIALS_PROBLEM:
-        raise SettingsError("SEATBOT_WEBHOOK_URL", problem)  # not even the user name
+        raise bad_setting("SEATBOT_WEBHOOK_URL", problem)  # not even the user name
     if problem is not None:
-        raise SettingsError("SEATBOT_WEBHOOK_URL", f"{shown_url(url)!r} {problem}")
+        raise bad_setting("SEATBOT_WEBHOOK_URL", f"{shown_url(url)!r} {problem}")
     if not secret_text:
-        raise SettingsError(
+        raise bad_setting(
             "SEATBOT_WEBHOOK_SECRET", "is not set, but SEATBOT_WEBHOOK_URL is: set both or neither"
         )
     if not is_webhook_secret(secret_text):
-        raise SettingsError("SEATBOT_WEBHOOK_SECRET", NOT_WHSEC_MESSAGE)
+        raise bad_setting("SEATBOT_WEBHOOK_SECRET", NOT_WHSEC_MESSAGE)
     return Destination(url, secret_text, default=True)
 
 
 def retry_schedule(settings: Settings) -> RetrySchedule:
     """``SEATBOT_WEBHOOK_RETRY_SCHEDULE`` (seconds after each failed attempt, comma-separated),
-    else the default of about a day; :class:`SettingsError` when malformed."""
+    else the default of about a day; a :func:`bot.runtime.settings.bad_setting` error when
+    malformed."""
     text = (settings.seatbot_webhook_retry_schedule or "").strip()
     if not text:
         return DEFAULT_RETRY_SCHEDULE
@@ -108,7 +107,7 @@ def retry_schedule(settings: Settings) -> RetrySchedule:
         seconds = [float(part) for part in text.split(",")]
         return RetrySchedule.of_seconds(seconds)
     except ValueError:
-        raise SettingsError(
+        raise bad_setting(
             "SEATBOT_WEBHOOK_RETRY_SCHEDULE",
             f"{text[:60]!r} is not a list of positive numbers of seconds (like 5,30,120)",
         ) from None
@@ -127,7 +126,7 @@ def secret_to_store(cipher: TokenCipher, secret: str, stored: str | None) -> str
         try:
             if cipher.decrypt(stored) == secret:
                 return stored
-        except TokenDecryptionError:
+        except DecryptionError:
             pass
     return seal_secret(cipher, secret)
 
@@ -136,7 +135,7 @@ def destination_for(
     session: Session, cipher: TokenCipher, account_id: int, default: Destination | None
 ) -> Destination | None:
     """The account's own webhook (its URL and secret decrypted), else ``default``. Raises
-    :class:`WebhookSecretUnreadable` when they cannot be decrypted."""
+    :class:`DecryptionError` when they cannot be decrypted."""
     row = session.scalars(
         select(BillingWebhook).where(BillingWebhook.account_id == account_id)
     ).one_or_none()
@@ -145,9 +144,9 @@ def destination_for(
     try:
         url = cipher.decrypt(row.url_encrypted) or ""
         secret = cipher.decrypt(row.secret_encrypted) or ""
-    except TokenDecryptionError:
+    except DecryptionError:
         name = session.scalars(select(Account.name).where(Account.id == account_id)).one()
-        raise WebhookSecretUnreadable(
+        raise DecryptionError(
             f"the billing webhook secret of account {name} cannot be decrypted with any "
             "configured key (SEATBOT_TOKEN_KEYS, or the SQLite key file); reload the accounts "
             "file with `seatbot load` to replace it"
@@ -157,7 +156,7 @@ def destination_for(
 
 def rotate_webhook_secrets(session: Session, cipher: TokenCipher) -> int:
     """Re-encrypt every stored webhook secret and URL with the newest key, in the caller's
-    transaction; how many webhooks. Raises :class:`bot.runtime.secrets.TokenDecryptionError` naming
+    transaction; how many webhooks. Raises :class:`billing.errors.DecryptionError` naming
     the account when one cannot be decrypted (the caller rolls back)."""
     rows = session.execute(
         select(BillingWebhook, Account.name)
@@ -168,8 +167,8 @@ def rotate_webhook_secrets(session: Session, cipher: TokenCipher) -> int:
         try:
             rotated = cipher.rotate(row.secret_encrypted)
             row.url_encrypted = cipher.rotate(row.url_encrypted) or ""
-        except TokenDecryptionError as error:
-            raise TokenDecryptionError(
+        except DecryptionError as error:
+            raise DecryptionError(
                 f"The billing webhook secret of account {account_name} cannot be decrypted "
                 "with any configured key; was a key removed before `seatbot tokens rotate` "
                 "ran? (Reloading it with `seatbot load` replaces it.)"

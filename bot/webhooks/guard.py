@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from billing.errors import SeatbotError
 from billing.events.destinations import METADATA_REASON, refused_address, webhook_url_problem
 from bot.webhooks.config import Destination
 
@@ -43,7 +44,7 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
-class DestinationRefused(Exception):
+class DestinationRefused(SeatbotError):
     """The attempt may not be made; the message says why in one line (never the URL)."""
 
 

@@ -3,7 +3,7 @@
 One direct message to each owner (``chat.postMessage`` to their user id opens the DM), with
 the workspace's bot token: ``SLACK_BOT_TOKEN`` for a single workspace, or the installation's
 token from the OAuth installation store. The outbox makes sure only one process sends the
-notice (:meth:`billing.events.delivery.Outbox.claim_notice`); a failed post is logged, not
+notice (:meth:`billing.events.service.Outbox.claim_notice`); a failed post is logged, not
 retried. The message names the event and how to send it again; never a URL or a secret.
 """
 
@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.events.delivery import FailureNotice
+from billing.events.service import FailureNotice
 from handlers.views.text import escape
 
 logger = logging.getLogger(__name__)

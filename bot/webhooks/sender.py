@@ -29,11 +29,12 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.events.delivery import Delivery, FailureNotice, Outbox
-from billing.models import OutboxEvent
+from billing.errors import DecryptionError
+from billing.events.service import Delivery, FailureNotice, Outbox
+from billing.events.store import OutboxEvent
 from bot.runtime.secrets import TokenCipher
 from bot.web.metrics import Metrics
-from bot.webhooks.config import Destination, WebhookSecretUnreadable, destination_for
+from bot.webhooks.config import Destination, destination_for
 from bot.webhooks.delivery import AttemptResult, post_event, webhook_client
 from bot.webhooks.guard import DestinationGuard
 
@@ -238,7 +239,7 @@ class WebhookSender:
             return  # another process has it, or it is no longer due
         try:
             destination = await self._db(self._destination, delivery.account_id)
-        except WebhookSecretUnreadable as error:
+        except DecryptionError as error:
             await self._record(delivery, AttemptResult(False, None, str(error), 0.0))
             return
         if destination is None:

@@ -20,7 +20,7 @@ from billing.formatting import (
     last_day,
     period_days,
 )
-from billing.periods import Interval, local_midnight, period_at, period_n
+from billing.periods import Interval, PeriodError, local_midnight, period_at, period_n
 from billing.proration import ProrationRule, remaining_fraction
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -98,5 +98,5 @@ def test_daily_share_in_days_equals_the_exact_fraction(
 
 
 def test_an_instant_must_be_aware() -> None:
-    with pytest.raises(ValueError, match="aware"):
+    with pytest.raises(PeriodError, match="aware"):
         format_instant(datetime(2026, 1, 1), LONDON)  # noqa: DTZ001 - the point of the test

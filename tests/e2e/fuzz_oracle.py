@@ -45,12 +45,12 @@ from fuzz_traffic import Actor
 from sqlalchemy import MetaData, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.books.invariants import check_invariants
+from billing.books.service import check_invariants
+from billing.events.store import OutboxEvent
 from billing.models import (
     ApprovalMessage,
     AuditEvent,
     LedgerEntry,
-    OutboxEvent,
     Role,
     SeatChangeRequest,
     Subscription,
@@ -275,7 +275,7 @@ def database_findings(
     (never the requester); every audit event is by one of those (or records someone's
     refused Approve or Deny); every ledger line belongs to an applied
     request and adds up to its quote; seats and versions follow the applied changes; and
-    :func:`billing.books.invariants.check_invariants` finds nothing."""
+    :func:`billing.books.service.check_invariants` finds nothing."""
     accounts = list(accounts)
     problems: list[str] = []
     with sessions() as session:

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.approvals.rules import ApprovalPolicy
-from billing.models import Account, Member, PlatformConnection, Subscription
-from billing.setup.approval_policy import apply_approval_policy
+from billing.models import Account, Member, Subscription
+from billing.setup.store import PlatformConnection, apply_approval_policy
 from bot.runtime.platform_credentials import seal
 from bot.runtime.secrets import TokenCipher
 from platforms.sandbox import DEFAULT_API_KEY

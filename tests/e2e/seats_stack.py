@@ -25,10 +25,10 @@ from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
 from billing.books.service import SeatService
 from billing.models import Account, Member
-from billing.models import PlatformConnection as PlatformConnectionRow
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import PlatformConnection as PlatformConnectionRow
+from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
 from billing.views import SeatChangeView
 from bot.offline.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin

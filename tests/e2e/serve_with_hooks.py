@@ -15,7 +15,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from billing.events.delivery import Delivery
+from billing.events.service import Delivery
 from bot.cli import main
 from bot.webhooks import sender as webhook_sender
 from bot.webhooks.config import Destination

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_approval_flow import by_channel, click_on
 
 from billing.approvals.rules import ApprovalPolicy
-from billing.models import Account, AuditEvent, OutboxEvent
-from billing.setup.approval_policy import apply_approval_policy
+from billing.events.store import OutboxEvent
+from billing.models import Account, AuditEvent
+from billing.setup.store import apply_approval_policy
 from bot.offline.standin import RecordedCall
 from bot.offline.standin.slack_driver import button, text_input_value
 from handlers import ids

@@ -15,7 +15,7 @@ from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account, AuditEvent, Member
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from bot.offline.standin import RecordedCall
 from handlers import ids
 

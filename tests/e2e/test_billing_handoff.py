@@ -19,8 +19,8 @@ from secret_scan import LogCollector
 from sqlalchemy.orm import Session, sessionmaker
 from webhook_harness import PATH, FlakyReceiver, ReceiverServer, eventually
 
-from billing.events.delivery import Outbox
-from billing.models import OutboxStatus
+from billing.events.rules import OutboxStatus
+from billing.events.service import Outbox
 from bot.webhooks.config import new_webhook_secret
 from bot.webhooks.receiver import ReceivedEvent
 from handlers import ids

@@ -10,7 +10,7 @@ from seats_stack import Stack, buttons_of
 
 from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from bot.offline.standin.slack_driver import button, text_input_value
 from handlers import ids
 

@@ -7,7 +7,7 @@ ephemeral message, DM or form), and nothing anyone is shown — the asker, an ap
 a request, the approval channel, an App Home refreshed — is something they may not see
 (:mod:`fuzz_oracle`). After every step: no ERROR log line, no traceback. After every program:
 the database changed only through the legitimate owners and approvers, and
-:func:`billing.books.invariants.check_invariants` finds nothing; the database is then put back as it
+:func:`billing.books.service.check_invariants` finds nothing; the database is then put back as it
 was, so that every program starts from the same state (ids aside).
 
 Two accounts: ``acme`` (workspace ``T_ACME``, USD, Axiom, 8 platform users for 10 seats; every

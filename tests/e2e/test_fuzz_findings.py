@@ -10,7 +10,7 @@ from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
 
 from billing.approvals.rules import ApprovalPolicy
 from billing.models import Account
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from bot.offline.standin import RecordedCall
 from bot.offline.standin.slack_driver import (
     button,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.approvals.rules import ApprovalPolicy
 from billing.books.service import SeatService
 from billing.models import Account, LedgerEntry, Member, SeatChangeRequest
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from bot.offline.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
 from bot.offline.standin.slack_driver import button
 from handlers import ids

@@ -30,7 +30,7 @@ from outbox_helpers import change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
 from webhook_harness import FlakyReceiver, ReceiverServer, eventually, free_port
 
-from billing.models import OutboxStatus
+from billing.events.rules import OutboxStatus
 from bot.offline.standin import SlackDriver, StandInServer, start_standin
 from bot.offline.standin.slack_driver import button
 from bot.webhooks.config import new_webhook_secret

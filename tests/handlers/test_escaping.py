@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 import handlers.views
 from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, NotFound, UserFacingError
-from billing.events.delivery import FailureNotice
+from billing.events.service import FailureNotice
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product

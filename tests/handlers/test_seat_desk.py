@@ -1,19 +1,15 @@
-"""Pure parts of the desk: the form's checks in the ack, error rendering."""
+"""Pure parts of the desk: the form's checks in the ack."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
 
-from billing.access import AmbiguousAccount
-from billing.errors import NotAuthorised
 from billing.products import MAX_SEATS, Product
 from handlers import ids
 from handlers.payloads import ModalContext
-from handlers.seat_desk import Submission, read_submission, user_facing
-from handlers.views import Message
+from handlers.seat_desk import Submission, read_submission
 
 CONTEXT = ModalContext(7, "C1", {"11": (Product.AXIOM, 10), "12": (Product.MATRIX, 0)})
 
@@ -58,37 +54,3 @@ def test_invalid_submissions_name_the_field(
 def test_garbled_forms_are_a_field_error_not_a_crash(metadata: Any, values: Any) -> None:
     result = read_submission(metadata, values)
     assert isinstance(result, dict)
-
-
-async def test_user_facing_errors_show_their_message_and_whom_to_ask() -> None:
-    async def refuse() -> Message:
-        raise NotAuthorised("Only the owners of Acme can change seats.", contacts=["U1", "U2"])
-
-    message = await user_facing(refuse())
-    assert isinstance(message, Message)
-    assert message.text == "Only the owners of Acme can change seats."
-    shown = message.blocks[0].to_dict()["text"]["text"]
-    assert "Ask <@U1>, <@U2>." in shown
-
-
-async def test_an_ambiguous_account_says_how_to_choose() -> None:
-    async def ambiguous() -> Message:
-        raise AmbiguousAccount(["acme", "initech"])
-
-    message = await user_facing(ambiguous())
-    assert isinstance(message, Message)
-    assert "status account acme" in message.blocks[0].to_dict()["text"]["text"]
-
-
-async def test_unexpected_errors_show_only_a_reference(caplog: pytest.LogCaptureFixture) -> None:
-    async def crash() -> Message:
-        raise RuntimeError("xoxb-secret-token leaked in an exception")
-
-    with caplog.at_level(logging.ERROR):
-        message = await user_facing(crash())
-    assert isinstance(message, Message)
-    assert "xoxb" not in message.text
-    assert "RuntimeError" not in message.text
-    [record] = caplog.records
-    reference = record.getMessage().split("reference ")[1].rstrip(")")
-    assert f"`{reference}`" in message.text

@@ -10,6 +10,7 @@ import typer
 from platform_fakes import API_KEY, file_row, write_user_file
 from typer.testing import CliRunner
 
+from billing.errors import InvalidInput
 from bot.cli import sandbox as cli_sandbox
 from bot.cli.platforms import build_users_report, register, users_report_document
 from platforms.connection import PlatformConnection, RetryPolicy, Timeouts
@@ -142,7 +143,7 @@ def test_sandbox_command_rejects_a_bad_fault() -> None:
 def sandbox_lookup(app: SandboxApp, seats: int) -> object:
     def lookup(account: str, product: str) -> tuple[Platform | None, int]:
         if account != "acme":
-            raise LookupError(f"No account named {account}.")
+            raise InvalidInput(f"No account named {account}.")
         connection = PlatformConnection(
             product=Product(product),
             base_url=f"http://sandbox.test/t/{account}/{product}",

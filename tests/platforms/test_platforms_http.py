@@ -23,9 +23,9 @@ from platform_fakes import (
     user_json,
 )
 
+from billing.errors import ConfigurationError
 from platforms.connection import HostLimits, PlatformConnection, RetryPolicy, Timeouts
 from platforms.errors import (
-    PlatformConfigError,
     PlatformDataError,
     PlatformRateLimited,
     PlatformUnavailable,
@@ -279,7 +279,7 @@ def test_connection_repr_hides_credentials() -> None:
     ],
 )
 def test_incomplete_connections_are_config_errors(connection: PlatformConnection) -> None:
-    with pytest.raises(PlatformConfigError):
+    with pytest.raises(ConfigurationError):
         build_platform(connection)
 
 

@@ -13,7 +13,7 @@ revision no credential is readable in the database.
 The key: :class:`bot.migrations.migration_cipher.LazyCipher` (handed in, or the environment's
 for this database), looked up only when a row holds credentials: a database without any
 (every new one) migrates without a key. On PostgreSQL without ``SEATBOT_TOKEN_KEYS`` and with
-credentials to move, the upgrade stops with ``bot.runtime.secrets.TokenKeyError`` and changes
+credentials to move, the upgrade stops with ``billing.errors.ConfigurationError`` and changes
 nothing. Downgrading decrypts them back into ``options`` (with the key found the same way).
 """
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-30
 
 ``billing_webhooks`` holds each account's webhook (URL and the Fernet ciphertext of its
 Standard Webhooks secret); ``outbox_events`` the billing events, written in the transaction of
-the change they record and delivered by ``seatbot serve`` (see ``billing.events.outbox``).
+the change they record and delivered by ``seatbot serve`` (see ``billing.events.store``).
 
 Changes applied and periods renewed before this revision get their event too, so that
 ``seatbot check`` finds every applied change's event; they are stored as ``skipped``, not sent:
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from billing.events.outbox import EventLine, EventType, WebhookEvent, change_event, renewal_event
+from billing.events.rules import EventLine, EventType, WebhookEvent, change_event, renewal_event
 from billing.money import Money
 
 revision: str = "0006_webhook_outbox"

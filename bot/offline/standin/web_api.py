@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from billing.errors import SeatbotError
 from bot.offline.standin.block_kit import validate_blocks, validate_view
 from bot.offline.standin.state import StandInState, Workspace
 
@@ -25,7 +26,7 @@ MESSAGE_TEXT_LIMIT = 40_000
 Method = Callable[[dict[str, Any], Workspace], dict[str, Any]]
 
 
-class ApiError(Exception):
+class ApiError(SeatbotError):
     """A Web API failure: Slack's ``error`` code and, for a refused payload, every problem."""
 
     def __init__(self, error: str, problems: list[str] | None = None) -> None:

@@ -16,7 +16,8 @@ from test_approvals import JAN_16, MANAGER, NOBODY, OWNER, submitted, with_polic
 
 from billing.approvals.service import Approvals
 from billing.books.service import SeatService
-from billing.models import OutboxEvent, SeatChangeRequest
+from billing.events.store import OutboxEvent
+from billing.models import SeatChangeRequest
 from billing.seats.outcomes import ChangeApplied, ChangeDenied, ReadyToConfirm
 from billing.seats.service import SeatChanges
 

@@ -32,7 +32,7 @@ from billing.seats.outcomes import (
     UsersNeeded,
 )
 from billing.seats.service import SeatChanges
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
 
 T = "T_ACME"

@@ -12,17 +12,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
-from billing.books.invariants import CheckReport
+from billing.books.rules import CheckReport
 from billing.books.service import SeatService
-from billing.events.outbox import EventType, record_event, seat_change_event
-from billing.models import (
-    Account,
-    AuditEvent,
-    LedgerEntry,
-    OutboxEvent,
-    SeatChangeRequest,
-    Subscription,
-)
+from billing.events.rules import EventType
+from billing.events.store import OutboxEvent, record_event, seat_change_event
+from billing.models import Account, AuditEvent, LedgerEntry, SeatChangeRequest, Subscription
 from billing.seats.outcomes import ChangeApplied, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.users import UserListing

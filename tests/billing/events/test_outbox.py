@@ -16,13 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.books.service import SeatService
 from billing.errors import InvalidInput, NotFound
-from billing.events.delivery import (
+from billing.events.rules import (
     DEFAULT_RETRY_SCHEDULE,
-    Outbox,
+    EventType,
+    OutboxStatus,
     RetrySchedule,
+    event_key,
+    webhook_id_for,
 )
-from billing.events.outbox import EventType, event_key, webhook_id_for
-from billing.models import LedgerEntry, OutboxEvent, OutboxStatus
+from billing.events.service import Outbox
+from billing.events.store import OutboxEvent
+from billing.models import LedgerEntry
 from billing.money import Money
 from billing.seats import steps as change_steps
 from billing.seats.outcomes import ChangeApplied

@@ -19,8 +19,9 @@ import pytest
 from outbox_helpers import change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.events.delivery import Outbox, RetrySchedule
-from billing.models import BillingWebhook
+from billing.events.rules import RetrySchedule
+from billing.events.service import Outbox
+from billing.events.store import BillingWebhook
 from bot.cli import run
 from bot.runtime.secrets import TokenCipher
 from bot.webhooks.config import is_webhook_secret, new_webhook_secret

@@ -19,7 +19,7 @@ from billing.models import Account
 from billing.requests import RequestStatus
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
-from billing.setup.approval_policy import apply_approval_policy
+from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
 from bot.runtime.jobs import ApprovalJobs
 from handlers.slack_posting import SlackPosting

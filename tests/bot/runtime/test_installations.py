@@ -17,11 +17,12 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.errors import DecryptionError
 from bot.offline.standin import SlackStandIn
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.key_rotation import rotate_all
-from bot.runtime.secrets import TokenCipher, TokenDecryptionError
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.runtime.slack_tables import SlackBot, SlackInstallation
 from handlers.deps import HandlerDeps
@@ -161,7 +162,7 @@ async def test_rotation_re_encrypts_every_row_with_the_newest_key(
     found = await only_new.async_find_installation(enterprise_id=None, team_id="T0INST")
     assert found is not None
     assert found.bot_token == BOT_TOKEN
-    with pytest.raises(TokenDecryptionError):
+    with pytest.raises(DecryptionError):
         await store(session_factory, OLD_KEY).async_find_bot(enterprise_id=None, team_id="T0INST")
 
 
@@ -171,7 +172,7 @@ async def test_rotation_with_a_missing_key_changes_nothing(
     await store(session_factory, OLD_KEY).async_save(installation())
     with session_factory() as session:
         before = session.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar_one()
-    with pytest.raises(TokenDecryptionError):
+    with pytest.raises(DecryptionError):
         rotate_all(session_factory, TokenCipher([NEW_KEY]))
     with session_factory() as session:
         after = session.execute(text("SELECT bot_token_encrypted FROM slack_bots")).scalar_one()

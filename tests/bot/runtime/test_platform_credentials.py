@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from billing.errors import ConfigurationError, DecryptionError
 from bot.cli import database as cli_database
 from bot.cli import shell as cli_shell
 from bot.cli import slack as cli_slack
@@ -25,7 +26,7 @@ from bot.runtime.db import alembic_config, current_revision, make_engine, upgrad
 from bot.runtime.installations import SqlInstallationStore
 from bot.runtime.key_rotation import rotate_all
 from bot.runtime.platform_credentials import unseal
-from bot.runtime.secrets import TokenCipher, TokenDecryptionError, TokenKeyError, cipher_for
+from bot.runtime.secrets import TokenCipher, cipher_for
 from bot.runtime.settings import Settings
 from bot.runtime.wiring import build_runtime
 from bot.setup.loader import apply_config, load_file
@@ -173,7 +174,7 @@ async def test_rotation_re_encrypts_slack_tokens_and_platform_credentials(
     assert only_new.decrypt(token) == BOT_TOKEN
     assert only_new.decrypt(webhook) == EXAMPLE_WEBHOOK_SECRET
     assert only_new.decrypt(url) == "http://127.0.0.1:8766/hooks/seatbot"
-    with pytest.raises(TokenDecryptionError):
+    with pytest.raises(DecryptionError):
         old.decrypt(token)
 
 
@@ -182,7 +183,7 @@ def test_rotation_with_a_lost_key_changes_nothing_and_names_the_connection(
 ) -> None:
     load_example(session_factory, TokenCipher([OLD_KEY]))
     before = raw_rows(engine, "platform_connections")
-    with pytest.raises(TokenDecryptionError) as refused:
+    with pytest.raises(DecryptionError) as refused:
         rotate_all(session_factory, TokenCipher([NEW_KEY]))
     assert "credentials of account acme" in str(refused.value)
     assert "gAAAA" not in str(refused.value)  # no ciphertext
@@ -290,7 +291,7 @@ def test_upgrade_without_a_key_on_postgresql_stops_and_changes_nothing(
         upgrade(legacy_db)  # the key file is made on the spot
         assert Path(legacy_db.removeprefix("sqlite:///") + ".key").is_file()
         return
-    with pytest.raises(TokenKeyError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         upgrade(legacy_db)
     assert "seatbot tokens new-key" in str(refused.value)
     assert current_revision(legacy_db) == "0002_slack_installations"
@@ -355,7 +356,7 @@ def test_serve_refuses_a_server_database_without_a_key(
         runtime.engine.dispose()
         assert Path(db_url.removeprefix("sqlite:///") + ".key").is_file()
         return
-    with pytest.raises(TokenKeyError):
+    with pytest.raises(ConfigurationError):
         build_runtime(settings)
 
     def serve(settings: Settings, host: str, port: int | None) -> None:

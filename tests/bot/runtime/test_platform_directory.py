@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.models import PlatformConnection as PlatformConnectionRow
+from billing.errors import ConfigurationError
+from billing.setup.store import PlatformConnection as PlatformConnectionRow
 from bot.runtime.logging_setup import SecretRedactor
 from bot.runtime.platform_credentials import seal
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.secrets import TokenCipher
 from bot.setup.loader import apply_config, parse_config
-from platforms import PlatformAuthError, PlatformConfigError, Product
+from platforms import PlatformAuthError, Product
 from platforms.sandbox import SandboxApp, SandboxConfig
 
 API_KEY = "sandbox-api-key"
@@ -137,7 +138,7 @@ async def test_bad_options_are_a_config_error_that_echoes_no_value(
 ) -> None:
     account = seed()
     connect(session_factory, account.account_id, options)
-    with pytest.raises(PlatformConfigError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         directory[0].platform_for(account.account_id, Product.AXIOM)
     assert "12345678" not in str(refused.value)
     assert "Axiom" in str(refused.value)
@@ -162,7 +163,7 @@ async def test_a_removed_key_fails_closed_without_showing_key_or_ciphertext(
         ciphertext = session.scalars(select(PlatformConnectionRow.credentials_encrypted)).one()
     assert ciphertext is not None
     caplog.set_level(logging.ERROR, logger="bot.runtime.platform_directory")
-    with pytest.raises(PlatformConfigError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         directory[0].platform_for(account.account_id, Product.AXIOM)
     message = refused.value.message
     assert message == (
@@ -186,7 +187,7 @@ async def test_credentials_left_in_clear_are_refused(
     account = seed()
     connect(session_factory, account.account_id, {"api_key": API_KEY, "login_email": "a@b.c"})
     caplog.set_level(logging.ERROR, logger="bot.runtime.platform_directory")
-    with pytest.raises(PlatformConfigError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         directory[0].platform_for(account.account_id, Product.AXIOM)
     assert "not stored encrypted" in refused.value.message
     [logged] = [record.getMessage() for record in caplog.records]
@@ -237,7 +238,7 @@ async def test_without_the_key_in_the_environment_the_directory_fails_closed(
     caplog.set_level(logging.ERROR, logger="bot.runtime.platform_directory")
     made = PlatformDirectory(session_factory, transport=httpx.ASGITransport(app=sandbox))
     try:
-        with pytest.raises(PlatformConfigError):
+        with pytest.raises(ConfigurationError):
             made.platform_for(account.account_id, Product.AXIOM)
     finally:
         await made.aclose()
@@ -315,13 +316,13 @@ async def test_platforms_for_builds_each_product_from_one_read_and_keeps_errors_
     assert list(found) == [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER]
     axiom = found[Product.AXIOM]
     assert axiom is not None
-    assert not isinstance(axiom, PlatformConfigError)
+    assert not isinstance(axiom, ConfigurationError)
     assert len(await axiom.list_users()) == 7
     matrix = found[Product.MATRIX]
-    assert isinstance(matrix, PlatformConfigError)
+    assert isinstance(matrix, ConfigurationError)
     assert matrix.message.startswith("The Matrix connection is misconfigured")
     assert found[Product.CONTACT_CENTER] is None
-    with pytest.raises(PlatformConfigError):
+    with pytest.raises(ConfigurationError):
         made.platform_for(account.account_id, Product.MATRIX)
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from billing.errors import ConfigurationError, DecryptionError
 from bot.runtime.secrets import (
     TokenCipher,
-    TokenDecryptionError,
-    TokenKeyError,
     cipher_for,
     cipher_from_environment,
     key_file_for,
@@ -42,7 +41,7 @@ def test_cipher_round_trip_and_rotation_keeps_old_keys_readable() -> None:
     assert both.decrypt(ciphertext) == SECRET
     rotated = both.rotate(ciphertext)
     assert TokenCipher([NEW_KEY]).decrypt(rotated) == SECRET
-    with pytest.raises(TokenDecryptionError) as refused:
+    with pytest.raises(DecryptionError) as refused:
         TokenCipher([OLD_KEY]).decrypt(rotated)
     assert rotated is not None
     assert rotated not in str(refused.value)
@@ -51,13 +50,13 @@ def test_cipher_round_trip_and_rotation_keeps_old_keys_readable() -> None:
 
 
 def test_bad_keys_are_refused_without_echoing_them() -> None:
-    with pytest.raises(TokenKeyError) as bad:
+    with pytest.raises(ConfigurationError) as bad:
         TokenCipher([OLD_KEY, "not-a-fernet-key-but-secret"])
     assert "not-a-fernet-key-but-secret" not in str(bad.value)
     assert "key number 2" in str(bad.value)
-    with pytest.raises(TokenKeyError):
+    with pytest.raises(ConfigurationError):
         TokenCipher([" ", ""])
-    with pytest.raises(TokenKeyError):
+    with pytest.raises(ConfigurationError):
         TokenCipher.from_settings(Settings(seatbot_token_keys=None))
     from_env = TokenCipher.from_settings(
         Settings(seatbot_token_keys=SecretStr(f"{NEW_KEY}, {OLD_KEY}"))
@@ -69,7 +68,7 @@ def test_bad_keys_are_refused_without_echoing_them() -> None:
 
 
 def test_postgres_without_keys_refuses_in_one_line_naming_the_fix() -> None:
-    with pytest.raises(TokenKeyError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         cipher_for(settings(POSTGRES_URL))
     message = str(refused.value)
     assert "SEATBOT_TOKEN_KEYS is not set" in message
@@ -148,14 +147,14 @@ def test_a_damaged_key_file_is_refused_without_showing_it(tmp_path: Path) -> Non
     key_file = tmp_path / "seatbot.db.key"
     key_file.write_text("this-is-not-a-fernet-key\n")
     key_file.chmod(0o600)
-    with pytest.raises(TokenKeyError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         cipher_for(settings(f"sqlite:///{tmp_path / 'seatbot.db'}"))
     assert str(key_file) in str(refused.value)
     assert "this-is-not-a-fernet-key" not in str(refused.value)
 
 
 def test_a_key_file_that_cannot_be_made_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(TokenKeyError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         cipher_for(settings(f"sqlite:///{tmp_path / 'missing-folder' / 'seatbot.db'}"))
     assert "cannot create the key file" in str(refused.value)
 
@@ -165,7 +164,7 @@ def test_cipher_from_environment_reads_the_keys_but_not_the_url(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.delenv("SEATBOT_TOKEN_KEYS", raising=False)
-    with pytest.raises(TokenKeyError):
+    with pytest.raises(ConfigurationError):
         cipher_from_environment(POSTGRES_URL)
     monkeypatch.setenv("SEATBOT_TOKEN_KEYS", NEW_KEY)
     cipher = cipher_from_environment(POSTGRES_URL)
@@ -174,7 +173,7 @@ def test_cipher_from_environment_reads_the_keys_but_not_the_url(
 
 def test_rotation_needs_the_variable_even_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'seatbot.db'}"
-    with pytest.raises(TokenKeyError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         rotation_cipher(settings(url))
     assert "seatbot tokens new-key" in str(refused.value)
     assert rotation_cipher(settings(url, NEW_KEY)).key_count == 1

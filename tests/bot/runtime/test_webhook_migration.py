@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.books.service import SeatService
-from billing.models import BillingWebhook, OutboxEvent
+from billing.events.store import BillingWebhook, OutboxEvent
 from bot.runtime.db import alembic_config, make_engine, upgrade
 from bot.runtime.secrets import TokenCipher
 

@@ -12,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
+from billing.errors import ConfigurationError
 from bot.runtime.db import upgrade
-from bot.runtime.secrets import TokenCipher, TokenKeyError
+from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.runtime.wiring import build_runtime, run_server
-from bot.web.bolt_app import ConfigurationError
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "server-test-signing-secret"
@@ -126,7 +126,7 @@ _SLACK_ENVIRONMENT = (
                 "slack_client_id": "1.2",
                 "slack_client_secret": "client-secret",
             },
-            TokenKeyError,
+            ConfigurationError,
             "SEATBOT_TOKEN_KEYS",
         ),
     ],

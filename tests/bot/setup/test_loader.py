@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.models import AuditEvent, Base, Member, PlatformConnection, Subscription
+from billing.errors import ConfigurationError
+from billing.models import AuditEvent, Base, Member, Subscription
+from billing.setup.store import PlatformConnection
 from bot.runtime.platform_credentials import unseal
 from bot.runtime.secrets import TokenCipher
-from bot.setup.loader import ConfigError, apply_config, load_file, parse_config
+from bot.setup.loader import apply_config, load_file, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "accounts.yml"
 AT = datetime(2026, 1, 10, 12, tzinfo=UTC)
@@ -133,7 +135,7 @@ def test_currency_cannot_change_under_existing_subscriptions(
     with session_factory.begin() as session:
         apply_config(session, parse_config(MINIMAL), AT)
     before = dump(session_factory)
-    with pytest.raises(ConfigError) as caught, session_factory.begin() as session:
+    with pytest.raises(ConfigurationError) as caught, session_factory.begin() as session:
         apply_config(session, parse_config(MINIMAL.replace("USD", "EUR")), AT)
     assert caught.value.problems[0].line == 2
     assert "currency" in caught.value.problems[0].field
@@ -175,7 +177,7 @@ def test_a_broken_file_names_line_and_field(
     old: str, new: str, line: int, field: str, words: str
 ) -> None:
     assert old in MINIMAL
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_config(MINIMAL.replace(old, new, 1))
     problems = caught.value.problems
     assert any(p.line == line and field in p.field and words in p.message for p in problems), [
@@ -209,7 +211,7 @@ def test_a_wrong_value_is_named_with_its_field(
     old: str, new: str, field: str, message: str
 ) -> None:
     text = (MINIMAL + APPROVAL).replace(old, new, 1)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_config(text)
     assert [(p.field, message in p.message) for p in caught.value.problems] == [
         (f"accounts[0].{field}", True)
@@ -218,7 +220,7 @@ def test_a_wrong_value_is_named_with_its_field(
 
 def test_every_problem_is_reported_at_once() -> None:
     broken = MINIMAL.replace("USD", "USX").replace("role: owner", "role: boss")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_config(broken)
     assert [p.line for p in caught.value.problems] == [3, 8]
 
@@ -232,7 +234,7 @@ def test_platform_connections_are_checked(tmp_path: Path) -> None:
         "        kind: import_file\n"
         "        file_path: missing.csv\n"
     )
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_config(text, base_dir=tmp_path)
     messages = {p.field: (p.line, p.message) for p in caught.value.problems}
     assert messages["accounts[0].platforms[0].base_url"] == (15, "is required for kind api")
@@ -315,7 +317,7 @@ def test_a_parsed_file_never_shows_credentials() -> None:
 def test_options_are_either_known_settings_or_known_credentials(
     old: str, new: str, field: str, words: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         parse_config((MINIMAL + AXIOM_PLATFORM).replace(old, new))
     assert any(field in p.field and words in p.message for p in caught.value.problems), [
         str(p) for p in caught.value.problems
@@ -437,7 +439,7 @@ def test_without_a_key_on_postgresql_the_load_is_refused_naming_the_line(
         assert Path(engine.url.database + ".key").is_file()
         return
     before = dump(session_factory)
-    with pytest.raises(ConfigError) as caught, session_factory.begin() as session:
+    with pytest.raises(ConfigurationError) as caught, session_factory.begin() as session:
         apply_config(session, parse_config(text), AT)
     [problem] = caught.value.problems
     assert problem.line == 15  # "- product: axiom"
@@ -461,7 +463,7 @@ def test_without_a_key_on_postgresql_the_load_is_refused_naming_the_line(
     ],
 )
 def test_a_file_that_cannot_be_read_is_said_in_words(tmp_path: Path, make: Any, words: str) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_file(make(tmp_path))
     assert str(caught.value.problems[0]) == words
     assert caught.value.message == words
@@ -475,6 +477,6 @@ def test_an_unreadable_file_says_permission_denied(
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "read_text", refuse)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_file(tmp_path / "private.yml")
     assert caught.value.message == "permission denied"

@@ -16,6 +16,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.orm import sessionmaker
 
 from billing.approvals.service import Approvals
+from billing.errors import ConfigurationError, NotAuthorised
 from billing.seats.reads import AccountReads
 from billing.seats.service import SeatChanges
 from bot.offline.standin import SlackStandIn, StandInServer, sign_request, start_standin
@@ -24,8 +25,9 @@ from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.web.asgi import build_asgi_app
-from bot.web.bolt_app import ConfigurationError, build_app, generic_error_text
+from bot.web.bolt_app import build_app
 from handlers.deps import HandlerDeps
+from handlers.views import unexpected_error_message
 
 SIGNING_SECRET = "app-test-signing-secret"
 BOT_TOKEN = "xoxb-app-test-token-123"
@@ -110,7 +112,7 @@ def test_socket_mode_alone_needs_no_signing_secret() -> None:
 
 
 def test_the_generic_error_text_names_only_the_reference() -> None:
-    text = generic_error_text("abcd1234")
+    text = unexpected_error_message("abcd1234").text
     assert "`abcd1234`" in text
     assert "Error" not in text
 
@@ -195,7 +197,7 @@ async def test_an_error_before_ack_is_logged_with_a_reference_and_the_modal_show
     assert "hunter2" not in response.text
     assert BOT_TOKEN not in response.text
     errors = [
-        r for r in caplog.records if r.name == "bot.web.bolt_app" and r.levelno == logging.ERROR
+        r for r in caplog.records if r.name == "handlers.errors" and r.levelno == logging.ERROR
     ]
     assert len(errors) == 1
     assert "reference" in errors[0].getMessage()
@@ -205,6 +207,35 @@ async def test_an_error_before_ack_is_logged_with_a_reference_and_the_modal_show
     assert answer["response_action"] == "update"
     assert reference in json.dumps(answer["view"])
     View(**answer["view"]).validate_json()  # a modal Slack accepts
+
+
+class RefusingListener:
+    def register(self, app: AsyncApp, deps: HandlerDeps) -> None:
+        app.view_submission("seat_change")(self.on_submit)
+
+    async def on_submit(self, ack: Any) -> None:
+        raise NotAuthorised("Only the owners of Acme can change seats.")
+
+
+async def test_an_expected_error_before_ack_shows_its_message_in_the_modal(
+    standin: StandInServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt's error handler maps the tree as the desk does: an expected error is its message,
+    not the generic apology, and no failure is logged."""
+    settings = Settings(
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_api_url=standin.api_url,
+    )
+    app = build_app(settings, deps(), register=RefusingListener().register)
+    caplog.set_level(logging.INFO)
+    response = await _post_view_submission(app)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["response_action"] == "update"
+    assert "Only the owners of Acme can change seats." in json.dumps(answer["view"])
+    assert "reference" not in json.dumps(answer["view"])
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 class AckThenFail:
@@ -233,7 +264,7 @@ async def test_an_error_right_after_ack_is_not_a_server_error(
     assert response.text == ""  # the listener's ack
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
-    assert errors[0].name == "bot.web.bolt_app"
+    assert errors[0].name == "handlers.errors"
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == []
 
 
@@ -297,7 +328,7 @@ async def test_an_apology_that_cannot_be_delivered_is_one_warning_line(
         response = await http.post("/slack/events", content=body, headers=headers)
     await bolt_listeners_finished()
     assert response.status_code == 200
-    ours = [r for r in caplog.records if r.name == "bot.web.bolt_app"]
+    ours = [r for r in caplog.records if r.name in ("handlers.errors", "bot.web.bolt_app")]
     assert [r.levelno for r in ours] == [logging.ERROR, logging.WARNING]
     assert ours[0].exc_info is not None  # the failure itself, with its traceback
     assert ours[1].exc_info is None

@@ -272,11 +272,14 @@ async def test_one_request_id_in_every_line_and_in_the_apology(
 
 
 def test_log_settings_are_checked() -> None:
-    from bot.runtime.settings import SettingsError, load_settings
+    from billing.errors import ConfigurationError
+    from bot.runtime.settings import load_settings
 
     os.environ["SEATBOT_LOG_FORMAT"] = "xml"
     try:
-        with pytest.raises(SettingsError, match="SEATBOT_LOG_FORMAT: 'xml' is not text or json"):
+        with pytest.raises(
+            ConfigurationError, match="SEATBOT_LOG_FORMAT: 'xml' is not text or json"
+        ):
             load_settings()
     finally:
         del os.environ["SEATBOT_LOG_FORMAT"]

@@ -10,8 +10,9 @@ from typing import Any
 from outbox_helpers import JAN_16, change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.events.delivery import FailureNotice, Outbox, RetrySchedule
-from billing.models import BillingWebhook, OutboxStatus
+from billing.events.rules import OutboxStatus, RetrySchedule
+from billing.events.service import FailureNotice, Outbox
+from billing.events.store import BillingWebhook
 from bot.offline.standin.slack_api import serve_asgi
 from bot.runtime.secrets import TokenCipher
 from bot.web.metrics import Metrics

@@ -1,4 +1,4 @@
-"""The invariants money depends on, checked against what is stored (``seatbot check``).
+"""The invariants money depends on, as pure checks over every stored row (``seatbot check``).
 
 1. **Seats**: every subscription's seats equal the seats it started with plus its applied
    changes, and its applied changes chain (each starts where the previous one ended).
@@ -14,6 +14,9 @@
    records a change or renewal that did not happen.
 
 Read-only: it reports, never repairs. Each violation names the row and what is wrong, in words.
+
+The rows are read by :func:`billing.books.store.read_books`; the outbox rules (5) are
+:mod:`billing.books.event_rules`.
 """
 
 from __future__ import annotations
@@ -23,19 +26,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from billing.events.outbox import EventType, event_key, ledger_line
-from billing.models import (
-    Account,
-    AuditEvent,
-    LedgerEntry,
-    LedgerKind,
-    OutboxEvent,
-    SeatChangeRequest,
-    Subscription,
+from billing.books.event_rules import (
+    Violation,
+    approval_event_violations,
+    outbox_violations,
 )
+from billing.books.store import Books
+from billing.models import AuditEvent, LedgerEntry, LedgerKind, SeatChangeRequest, Subscription
 from billing.requests import RequestStatus
 from billing.storage import ledger_key, stored_lines
 
@@ -53,18 +50,6 @@ _STATUS_ACTIONS = frozenset({*_CLOSING_ACTION.values(), "request.approved", "req
 
 
 @dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken invariant: which rule, which row, what is wrong."""
-
-    rule: str
-    subject: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.subject}: {self.detail}"
-
-
-@dataclass(frozen=True, slots=True)
 class CheckReport:
     """What was checked and what was found."""
 
@@ -79,36 +64,30 @@ class CheckReport:
         return not self.violations
 
 
-def check_invariants(session: Session) -> CheckReport:
-    """Check every invariant over the whole database (in the caller's read transaction)."""
-    accounts = {a.id: a.name for a in session.scalars(select(Account))}
-    subscriptions = list(session.scalars(select(Subscription).order_by(Subscription.id)))
-    requests = list(session.scalars(select(SeatChangeRequest).order_by(SeatChangeRequest.id)))
-    entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)))
-    events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
-    outbox = list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
-
-    names = {s.id: f"subscription {s.id} ({accounts.get(s.account_id, '?')} {s.product})"
-             for s in subscriptions}  # fmt: skip
+def check_books(books: Books) -> CheckReport:
+    """Every invariant over ``books`` (every row, read at once by :func:`read_books`)."""
+    names = {s.id: f"subscription {s.id} ({books.accounts.get(s.account_id, '?')} {s.product})"
+             for s in books.subscriptions}  # fmt: skip
     by_request: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for entry in entries:
+    for entry in books.entries:
         if entry.request_id is not None:
             by_request[entry.request_id].append(entry)
     trails: dict[int, list[str]] = defaultdict(list)
-    for event in events:
+    for event in books.events:
         request_id = _request_id(event)
         if request_id is not None:
             trails[request_id].append(event.action)
 
+    requests, entries, outbox = books.requests, books.entries, books.outbox
     violations: list[Violation] = []
-    violations += _seat_violations(subscriptions, requests, names)
+    violations += _seat_violations(books.subscriptions, requests, names)
     violations += _ledger_violations(requests, by_request)
     violations += _key_violations(entries)
     violations += _trail_violations(requests, trails)
-    violations += _outbox_violations(requests, entries, by_request, outbox)
-    violations += _approval_event_violations(requests, outbox)
+    violations += outbox_violations(requests, entries, by_request, outbox)
+    violations += approval_event_violations(requests, outbox)
     return CheckReport(
-        len(subscriptions), len(requests), len(entries), tuple(violations), len(outbox)
+        len(books.subscriptions), len(requests), len(entries), tuple(violations), len(outbox)
     )
 
 
@@ -304,134 +283,3 @@ def _trail_violations(
                           f"its trail ends with {last}")
             )  # fmt: skip
     return found
-
-
-#: The events whose existence the outbox rule checks (others are not tied to the ledger).
-_LEDGER_EVENTS = frozenset(
-    {EventType.SEAT_CHANGE_APPLIED.value, EventType.SUBSCRIPTION_RENEWED.value}
-)
-
-
-def _outbox_violations(
-    requests: list[SeatChangeRequest],
-    entries: list[LedgerEntry],
-    by_request: dict[int, list[LedgerEntry]],
-    outbox: list[OutboxEvent],
-) -> list[Violation]:
-    found: list[Violation] = []
-    by_key = {event.idempotency_key: event for event in outbox}
-    expected: dict[str, list[LedgerEntry]] = {}
-    for request in requests:
-        if request.status != RequestStatus.APPLIED.value:
-            continue
-        key = event_key(EventType.SEAT_CHANGE_APPLIED, request.idempotency_key)
-        expected[key] = by_request.get(request.id, [])
-        if key not in by_key:
-            found.append(
-                Violation(
-                    "outbox",
-                    f"request {request.id}",
-                    "was applied but its seat_change.applied event is not in the outbox",
-                )
-            )
-    for entry in entries:
-        if entry.kind != LedgerKind.RENEWAL.value:
-            continue
-        key = event_key(EventType.SUBSCRIPTION_RENEWED, entry.idempotency_key)
-        expected[key] = [entry]
-        if key not in by_key:
-            found.append(
-                Violation(
-                    "outbox",
-                    f"ledger line {entry.id}",
-                    f"renews subscription {entry.subscription_id} for the period starting "
-                    f"{entry.period_start.isoformat()}, but its subscription.renewed event is "
-                    "not in the outbox",
-                )
-            )
-    for event in outbox:
-        if event.event_type not in _LEDGER_EVENTS:
-            continue
-        subject = f"outbox event {event.id} ({event.event_type})"
-        lines = expected.get(event.idempotency_key)
-        if lines is None:
-            found.append(
-                Violation(
-                    "outbox", subject, "records a change or renewal that is not in the ledger"
-                )
-            )
-            continue
-        sent = _event_lines(event.body)
-        wanted = [ledger_line(entry).document() for entry in lines]
-        if sent is None or _sorted_lines(sent) != _sorted_lines(wanted):
-            found.append(
-                Violation("outbox", subject, "its lines differ from the ledger lines it records")
-            )
-    return found
-
-
-#: A request's approval steps: the event each status it reached through approval must have.
-_APPROVAL_EVENTS = {
-    RequestStatus.APPLIED: EventType.SEAT_CHANGE_APPROVED,
-    RequestStatus.DENIED: EventType.SEAT_CHANGE_DENIED,
-    RequestStatus.CANCELLED: EventType.SEAT_CHANGE_CANCELLED,
-    RequestStatus.EXPIRED: EventType.SEAT_CHANGE_EXPIRED,
-}
-
-
-def _approval_event_violations(
-    requests: list[SeatChangeRequest], outbox: list[OutboxEvent]
-) -> list[Violation]:
-    """A request submitted for approval has its ``seat_change.requested`` event and, once
-    decided, the event of its decision; no approval event exists for anything else."""
-    found: list[Violation] = []
-    present = {event.idempotency_key for event in outbox}
-    expected: set[str] = set()
-    for request in requests:
-        if request.submitted_at is None:
-            continue  # never went to approval: only seat_change.applied, checked above
-        wanted = [EventType.SEAT_CHANGE_REQUESTED]
-        decision = _APPROVAL_EVENTS.get(RequestStatus(request.status))
-        if decision is not None:
-            wanted.append(decision)
-        for event_type in wanted:
-            key = event_key(event_type, request.idempotency_key)
-            expected.add(key)
-            if key not in present:
-                found.append(
-                    Violation(
-                        "outbox",
-                        f"request {request.id}",
-                        f"is {request.status.replace('_', ' ')} after approval, but its "
-                        f"{event_type.value} event is not in the outbox",
-                    )
-                )
-    approval_types = {EventType.SEAT_CHANGE_REQUESTED.value} | {
-        event_type.value for event_type in _APPROVAL_EVENTS.values()
-    }
-    for event in outbox:
-        if event.event_type in approval_types and event.idempotency_key not in expected:
-            found.append(
-                Violation(
-                    "outbox",
-                    f"outbox event {event.id} ({event.event_type})",
-                    "records an approval step its request never took",
-                )
-            )
-    return found
-
-
-def _event_lines(body: str) -> list[dict[str, object]] | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    data = document.get("data") if isinstance(document, dict) else None
-    lines = data.get("lines") if isinstance(data, dict) else None
-    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
-        return None
-    return lines
-
-
-def _sorted_lines(lines: list[dict[str, object]]) -> list[str]:
-    return sorted(json.dumps(line, sort_keys=True) for line in lines)

@@ -1,5 +1,6 @@
-"""Applying an account's platform connections and its billing webhook from the operator's setup,
-in the caller's transaction. The setup is the truth for both: what it does not name is removed.
+"""The setup's rows: each account's platform connections (how to read a product's users), its
+billing webhook and its approval policy, written from the operator's setup in the caller's
+transaction. The setup is the truth for all three: what it does not name is removed.
 
 Credentials, the webhook secret and the webhook URL arrive as opaque ciphertext, made outside
 billing (with the URL's shown form); the caller passes the stored string back unchanged when
@@ -13,14 +14,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from billing.models import Account, BillingWebhook, PlatformConnection
+from billing.approvals.rules import ApprovalPolicy, Person
+from billing.events.store import BillingWebhook
+from billing.models import Account, ApprovalPolicyRow, Base, _in_check
+from billing.money import Money
 from billing.products import ConnectionKind, Product
 from billing.setup.specs import PlatformSetup, SetupChange, WebhookSetup, shown
+from billing.storage import people_json
+
+
+class PlatformConnection(Base):
+    """How to read one product's users for one account. ``options`` is JSON text holding no
+    secret; ``credentials_encrypted`` is opaque ciphertext made and opened outside billing
+    (``bot.runtime.platform_credentials``), never printed."""
+
+    __tablename__ = "platform_connections"
+    __table_args__ = (
+        UniqueConstraint("account_id", "product"),
+        CheckConstraint(_in_check("product", Product), name="product"),
+        CheckConstraint(_in_check("kind", ConnectionKind), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    file_path: Mapped[str | None] = mapped_column(String(1000))
+    options: Mapped[str] = mapped_column(Text, default="{}")
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 def stored_platform_credentials(session: Session, account_name: str) -> dict[Product, str]:
@@ -222,3 +250,65 @@ def _loads(text: str | None) -> dict[str, Any]:
 def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     keys: Iterable[str] = set(old) | set(new)
     return sorted(key for key in keys if old.get(key) != new.get(key))
+
+
+# -- the approval policy ----------------------------------------------------------------------
+
+
+def _seconds(duration: timedelta | None) -> int | None:
+    return None if duration is None else int(duration.total_seconds())
+
+
+def _columns(policy: ApprovalPolicy) -> dict[str, Any]:
+    return {
+        "approvers": people_json(policy.approvers),
+        "channel_id": policy.channel_id,
+        "require_decrease": policy.require_decrease,
+        "increase_over_seats": policy.increase_over_seats,
+        "net_charge_over_minor": policy.net_charge_over_minor,
+        "remind_after_s": _seconds(policy.remind_after),
+        "escalate_after_s": _seconds(policy.escalate_after),
+        "escalate_to": people_json(policy.escalate_to),
+        "expire_after_s": _seconds(policy.expire_after),
+    }
+
+
+def describe_policy(policy: ApprovalPolicy, currency: str) -> str:
+    """The policy in a sentence, for the operator."""
+
+    def who(persons: tuple[Person, ...]) -> str:
+        return ", ".join(user for _, user in persons) or "the account's managers"
+
+    rules = []
+    if policy.require_decrease:
+        rules.append("every decrease")
+    if policy.increase_over_seats is not None:
+        rules.append(f"increases of more than {policy.increase_over_seats} seats at once")
+    if policy.net_charge_over_minor is not None:
+        amount = Money(policy.net_charge_over_minor, currency).to_decimal_string()
+        rules.append(f"net charges above {amount} {currency}")
+    needs = "; ".join(rules) or "nothing (no rule routes changes to approval)"
+    return f"approval by {who(policy.approvers)} for {needs}"
+
+
+def apply_approval_policy(
+    session: Session, account: Account, policy: ApprovalPolicy | None
+) -> list[str]:
+    """Store (or remove) the account's policy in the caller's transaction; the report lines."""
+    row = session.scalars(
+        select(ApprovalPolicyRow).where(ApprovalPolicyRow.account_id == account.id)
+    ).one_or_none()
+    if policy is None:
+        if row is None:
+            return []
+        session.delete(row)
+        return ["approval policy removed: changes apply on the owner's confirmation"]
+    columns = _columns(policy)
+    if row is None:
+        session.add(ApprovalPolicyRow(account_id=account.id, **columns))
+        return [f"approval policy set: {describe_policy(policy, account.currency)}"]
+    if all(getattr(row, name) == value for name, value in columns.items()):
+        return []
+    for name, value in columns.items():
+        setattr(row, name, value)
+    return [f"approval policy changed: {describe_policy(policy, account.currency)}"]

@@ -1,5 +1,6 @@
-"""Delivering the outbox: which events are due, claiming an attempt, recording how it went, the
-retry schedule, telling the owners once, and the operator's list and retry.
+"""Delivering the outbox, as use cases of one short transaction each: which events are due,
+claiming an attempt, recording how it went (the retry schedule is :mod:`billing.events.rules`'),
+telling the owners once, and the operator's list and retry.
 
 Every step is a compare-and-set on the event's row, never ``SELECT … FOR UPDATE``:
 
@@ -20,7 +21,7 @@ Time is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,56 +29,10 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import InvalidInput, NotFound
-from billing.models import Account, BillingWebhook, Member, OutboxEvent, OutboxStatus, Role
+from billing.events.rules import DEFAULT_RETRY_SCHEDULE, OutboxStatus, RetrySchedule
+from billing.events.store import BillingWebhook, OutboxEvent
+from billing.models import Account, Member, Role
 from billing.storage import Storage, audit, execute_update
-
-#: Seconds to wait after each failed attempt: 12 attempts over 23 h 52 min (about a day).
-DEFAULT_RETRY_DELAYS_S: tuple[float, ...] = (
-    5,
-    30,
-    2 * 60,
-    5 * 60,
-    15 * 60,
-    30 * 60,
-    60 * 60,
-    2 * 3600,
-    4 * 3600,
-    8 * 3600,
-    8 * 3600,
-)
-
-
-@dataclass(frozen=True)
-class RetrySchedule:
-    """The waits between attempts: after attempt *n* fails, the next comes ``delays[n-1]``
-    later; after the last delay's attempt fails too, the event has failed."""
-
-    delays: tuple[timedelta, ...]
-
-    @classmethod
-    def of_seconds(cls, seconds: Sequence[float]) -> RetrySchedule:
-        if any(delay <= 0 for delay in seconds):
-            raise ValueError("every retry delay must be positive")
-        return cls(tuple(timedelta(seconds=delay) for delay in seconds))
-
-    @property
-    def attempts(self) -> int:
-        """How many attempts an event gets in all."""
-        return len(self.delays) + 1
-
-    @property
-    def span(self) -> timedelta:
-        """How long from the first attempt to the last (at the least)."""
-        return sum(self.delays, timedelta(0))
-
-    def after(self, attempts: int) -> timedelta | None:
-        """The wait after ``attempts`` failed attempts; ``None`` when none is left."""
-        if 1 <= attempts <= len(self.delays):
-            return self.delays[attempts - 1]
-        return None
-
-
-DEFAULT_RETRY_SCHEDULE = RetrySchedule.of_seconds(DEFAULT_RETRY_DELAYS_S)
 
 
 @dataclass(frozen=True)

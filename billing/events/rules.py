@@ -1,20 +1,19 @@
-"""The billing hand-off's events, and writing them to the outbox in the caller's transaction.
+"""The billing hand-off's vocabulary and decisions, as pure functions over plain values: what
+an event is and how it is built, where it stands in its delivery, and when a failed attempt is
+tried again.
 
 An event is what the operator's billing system is told: a Standard Webhooks payload
 (``{"type", "timestamp", "data"}``) whose ``data`` always carries the account, the product,
 the request id (``null`` for a renewal), the event's idempotency key and the instant it
 happened; money is a decimal string plus its currency (``"-154.84"``, ``"USD"``), instants ISO
-8601 in UTC. The events and their fields are documented in ``docs/webhooks.md``.
+8601 in UTC. The events and their fields are documented in ``docs/webhooks.md``. The event's
+``idempotency_key`` is derived from what it records (the request's own key, the renewal's
+ledger key), and its ``webhook_id`` (the ``webhook-id`` header, the same on every retry) from
+that key.
 
-:func:`record_event` adds the row in the transaction that writes the ledger lines, so the event
-exists exactly when the change does: a rollback takes both away, a commit keeps both. The
-event's ``idempotency_key`` is unique and derived from what it records (the request's own key,
-the renewal's ledger key), and its ``webhook_id`` (the ``webhook-id`` header, the same on every
-retry) is derived from that key. Delivery is ``bot``'s job (:mod:`billing.events.delivery`
-holds its bookkeeping).
-
-Adding an event type is one line in :class:`EventType`; a seat-change request's transitions
-build theirs with :func:`seat_change_event` (``seat_change.applied`` adds its ledger lines).
+Adding an event type is one line in :class:`EventType`; recording one is
+:mod:`billing.events.store`'s, delivering it :mod:`billing.events.service`'s (the bookkeeping)
+and ``bot``'s (HTTP, signatures).
 """
 
 from __future__ import annotations
@@ -24,20 +23,19 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from billing.models import (
-    Account,
-    LedgerEntry,
-    OutboxEvent,
-    OutboxStatus,
-    SeatChangeRequest,
-    Subscription,
-)
 from billing.money import Money, sum_money
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where an outbox event is in its delivery to the billing system."""
+
+    PENDING = "pending"  # to be delivered (now or at ``next_attempt_at``)
+    SENT = "sent"  # a receiver answered 2xx
+    FAILED = "failed"  # every attempt of the retry schedule failed (``seatbot webhooks retry``)
+    SKIPPED = "skipped"  # written for history by the migration, never sent unless retried
 
 
 class EventType(enum.StrEnum):
@@ -241,103 +239,53 @@ def renewal_event(
     return WebhookEvent(event_type, account_id, None, key, at, data)
 
 
-# -- building events from rows --------------------------------------------------------------------
+# -- when a failed attempt is tried again ----------------------------------------------------
 
 
-def ledger_line(entry: LedgerEntry) -> EventLine:
-    """A ledger entry as an event line."""
-    return EventLine(
-        entry.kind,
-        entry.quantity,
-        Money(entry.amount_minor, entry.currency),
-        entry.period_start,
-        entry.period_end,
-        entry.idempotency_key,
-    )
+#: Seconds to wait after each failed attempt: 12 attempts over 23 h 52 min (about a day).
+DEFAULT_RETRY_DELAYS_S: tuple[float, ...] = (
+    5,
+    30,
+    2 * 60,
+    5 * 60,
+    15 * 60,
+    30 * 60,
+    60 * 60,
+    2 * 3600,
+    4 * 3600,
+    8 * 3600,
+    8 * 3600,
+)
 
 
-def quoted_lines(request: SeatChangeRequest) -> tuple[EventLine, ...]:
-    """A request's stored quote as event lines (no ledger keys: nothing is written yet)."""
-    return tuple(
-        EventLine(
-            str(item["kind"]),
-            int(item["quantity"]),
-            Money(int(item["amount_minor"]), request.currency),
-            request.quoted_period_start,
-            request.quoted_period_end,
-        )
-        for item in json.loads(request.quote_lines)
-    )
+@dataclass(frozen=True)
+class RetrySchedule:
+    """The waits between attempts: after attempt *n* fails, the next comes ``delays[n-1]``
+    later; after the last delay's attempt fails too, the event has failed."""
+
+    delays: tuple[timedelta, ...]
+
+    @classmethod
+    def of_seconds(cls, seconds: Sequence[float]) -> RetrySchedule:
+        if any(delay <= 0 for delay in seconds):
+            raise ValueError("every retry delay must be positive")
+        return cls(tuple(timedelta(seconds=delay) for delay in seconds))
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts an event gets in all."""
+        return len(self.delays) + 1
+
+    @property
+    def span(self) -> timedelta:
+        """How long from the first attempt to the last (at the least)."""
+        return sum(self.delays, timedelta(0))
+
+    def after(self, attempts: int) -> timedelta | None:
+        """The wait after ``attempts`` failed attempts; ``None`` when none is left."""
+        if 1 <= attempts <= len(self.delays):
+            return self.delays[attempts - 1]
+        return None
 
 
-def seat_change_event(
-    event_type: EventType,
-    account: Account,
-    subscription: Subscription,
-    request: SeatChangeRequest,
-    at: datetime,
-    decided_by: tuple[str, str] | None = None,
-    entries: Sequence[LedgerEntry] | None = None,
-) -> WebhookEvent:
-    """The event of a request's transition: its ledger ``entries`` when given (applied),
-    otherwise its stored quote; ``decided_by`` is ``(team_id, user_id)`` of who decided."""
-    lines = (
-        tuple(ledger_line(entry) for entry in entries)
-        if entries is not None
-        else quoted_lines(request)
-    )
-    return change_event(
-        event_type.value,
-        account_id=account.id,
-        account=account.name,
-        product=subscription.product,
-        subscription_id=subscription.id,
-        request_id=request.id,
-        request_key=request.idempotency_key,
-        old_seats=request.old_seats,
-        new_seats=request.new_seats,
-        effective_at=request.effective_at,
-        period_start=request.quoted_period_start,
-        period_end=request.quoted_period_end,
-        currency=request.currency,
-        lines=lines,
-        requested_by=(request.requested_by_team, request.requested_by_user),
-        decided_by=decided_by or (request.decided_by_team, request.decided_by_user),
-        at=at,
-    )
-
-
-def subscription_renewed(
-    account: Account, subscription: Subscription, entry: LedgerEntry, at: datetime
-) -> WebhookEvent:
-    """``subscription.renewed`` for the renewal ledger ``entry``."""
-    return renewal_event(
-        account_id=account.id,
-        account=account.name,
-        product=subscription.product,
-        subscription_id=subscription.id,
-        line=ledger_line(entry),
-        at=at,
-    )
-
-
-def record_event(
-    session: Session, event: WebhookEvent, *, status: OutboxStatus = OutboxStatus.PENDING
-) -> OutboxEvent:
-    """Add ``event`` to the outbox in the caller's transaction (due at once). Its key is
-    unique: recording the same event twice fails with the transaction."""
-    row = OutboxEvent(
-        webhook_id=event.webhook_id,
-        idempotency_key=event.idempotency_key,
-        event_type=event.event_type,
-        account_id=event.account_id,
-        request_id=event.request_id,
-        body=event.body(),
-        occurred_at=event.occurred_at,
-        status=status.value,
-        attempts=0,
-        next_attempt_at=event.occurred_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
+DEFAULT_RETRY_SCHEDULE = RetrySchedule.of_seconds(DEFAULT_RETRY_DELAYS_S)

@@ -13,7 +13,8 @@ The rules:
 - A setup is the truth for an account's members and platform connections: those missing from
   it are removed. Subscriptions missing from it are kept (they have billing history).
 - Changing a subscription's terms moves its ``version``, so every open quote on it goes stale.
-- The currency cannot change once the account has subscriptions (:class:`SetupConflict`).
+- The currency cannot change once the account has subscriptions (a
+  :class:`billing.errors.ConfigurationError` naming the line).
 - Platform credentials arrive as opaque ciphertext (``credentials_encrypted``), made outside
   billing; the caller passes the stored string back unchanged when the credentials did not
   change, so a different string means different credentials. The same holds for the secret of
@@ -23,9 +24,8 @@ The rules:
 The report says, in words for the operator, every change made and every difference left alone
 on purpose (with why); it never shows a credential.
 
-The setup's values are in :mod:`billing.setup.specs`; platform connections and the billing
-webhook are applied by :mod:`billing.setup.connections`, the approval policy by
-:mod:`billing.setup.approval_policy`.
+The setup's values are in :mod:`billing.setup.specs`; platform connections, the billing
+webhook and the approval policy are written by :mod:`billing.setup.store`.
 """
 
 from __future__ import annotations
@@ -39,19 +39,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.errors import ConfigurationError, Problem
 from billing.models import Account, AuditEvent, Member, Subscription
 from billing.money import Money
 from billing.periods import period_at, zone
 from billing.products import Product
-from billing.setup.approval_policy import apply_approval_policy
-from billing.setup.connections import apply_billing_webhook, apply_platform_connections
 from billing.setup.specs import (
     AccountSetup,
     SetupChange,
-    SetupConflict,
     SetupReport,
     SubscriptionSetup,
     shown,
+)
+from billing.setup.store import (
+    apply_approval_policy,
+    apply_billing_webhook,
+    apply_platform_connections,
 )
 
 #: The audit actor of changes made from the operator's accounts file.
@@ -64,8 +67,8 @@ def apply_account_setups(
     """Create or update everything in ``setups`` inside the caller's transaction.
 
     ``at`` (aware) places new subscriptions in their current billing period and dates the audit
-    events. Raises :class:`SetupConflict` when a setup contradicts stored history; the caller
-    then rolls back.
+    events. Raises :class:`billing.errors.ConfigurationError` when a setup contradicts stored
+    history; the caller then rolls back.
     """
     report = _Lines()
     for setup in setups:
@@ -176,11 +179,15 @@ class _Applier:
             self.report.change(f"{self.name}: account created")
             return account
         if account.currency != setup.currency and self._has_subscriptions(account):
-            raise SetupConflict(
-                setup.line,
-                f"{setup.name}.currency",
-                f"cannot change from {account.currency} to {setup.currency} once the account "
-                "has subscriptions",
+            raise ConfigurationError.of(
+                [
+                    Problem(
+                        setup.line,
+                        f"{setup.name}.currency",
+                        f"cannot change from {account.currency} to {setup.currency} once the "
+                        "account has subscriptions",
+                    )
+                ]
             )
         changed = _differences(account, values)
         for name, (old, new) in changed.items():
