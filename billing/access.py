@@ -11,8 +11,25 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from billing.errors import NO_ROLE, NotAuthorised, NotFound, UserFacingError
-from billing.models import Role
 from billing.views import AccountView
+
+
+class Role(enum.StrEnum):
+    """A Slack user's role in one account."""
+
+    OWNER = "owner"  # requests seat changes
+    MANAGER = "manager"  # approves or denies them (when the policy routes them)
+    VIEWER = "viewer"  # sees reports
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A Slack user's role in an account."""
+
+    account_id: int
+    team_id: str
+    user_id: str
+    role: Role
 
 
 class Action(enum.StrEnum):

@@ -21,23 +21,28 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller
+from billing.access import Caller, Role
 from billing.errors import REQUEST_GONE, NotFound
 from billing.models import (
     READ_ONLY_OPTION,
     Account,
     AuditEvent,
     LedgerEntry,
-    LedgerKind,
     Member,
-    Role,
     SeatChangeRequest,
     Subscription,
 )
 from billing.money import Money
 from billing.periods import Interval, Period
 from billing.products import Product
-from billing.proration import DecreasePolicy, LineKind, Proration, ProrationLine, ProrationRule
+from billing.proration import (
+    DecreasePolicy,
+    LedgerKind,
+    LineKind,
+    Proration,
+    ProrationLine,
+    ProrationRule,
+)
 from billing.requests import RequestStatus, check_transition
 from billing.views import AccountView, LedgerLineView, SeatChangeView, SubscriptionView
 

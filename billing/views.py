@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from billing.models import LedgerKind, Role
 from billing.money import Money
 from billing.periods import Interval, Period
 from billing.products import Product
-from billing.proration import DecreasePolicy, Proration, ProrationLine, ProrationRule
+from billing.proration import (
+    DecreasePolicy,
+    LedgerKind,
+    Proration,
+    ProrationLine,
+    ProrationRule,
+)
 from billing.requests import RequestStatus
 
 
@@ -24,16 +29,6 @@ class AccountView:
     timezone: str
     team_id: str
     channel_id: str | None
-
-
-@dataclass(frozen=True)
-class MemberView:
-    """A Slack user's role in an account."""
-
-    account_id: int
-    team_id: str
-    user_id: str
-    role: Role
 
 
 @dataclass(frozen=True)

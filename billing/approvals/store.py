@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.access import Caller
+from billing.access import Caller, Role
 from billing.approvals.rules import ApprovalPolicy, Person, default_approvers
 from billing.errors import UserFacingError
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
-from billing.models import ApprovalMessage, ApprovalPolicyRow, Role, Subscription
+from billing.models import ApprovalMessage, ApprovalPolicyRow, Subscription
 from billing.products import Product
 from billing.requests import RequestStatus
 from billing.seats.decrease import SeatCheck

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from billing.events.rules import EventType, event_key
 from billing.events.store import OutboxEvent, ledger_line
-from billing.models import LedgerEntry, LedgerKind, SeatChangeRequest
+from billing.models import LedgerEntry, SeatChangeRequest
+from billing.proration import LedgerKind
 from billing.requests import RequestStatus
 
 

@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import MemberView, Role
 from billing.books.rules import CheckReport, check_books
 from billing.books.store import read_books
-from billing.models import Account, AuditEvent, LedgerEntry, Member, Role, Subscription
+from billing.models import Account, AuditEvent, LedgerEntry, Member, Subscription
 from billing.periods import Interval, period_at, zone
 from billing.seats.renewal import renew_due
 from billing.seats.rules import check_quote_instant, check_seat_count, quote_change
@@ -38,7 +39,6 @@ from billing.views import (
     AccountView,
     AuditView,
     LedgerLineView,
-    MemberView,
     Quote,
     SeatChangeView,
     SubscriptionView,

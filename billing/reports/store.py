@@ -29,7 +29,6 @@ from billing.models import (
     Account,
     Base,
     LedgerEntry,
-    LedgerKind,
     SeatChangeRequest,
     Subscription,
     UTCDateTime,
@@ -38,6 +37,7 @@ from billing.models import (
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
+from billing.proration import LedgerKind
 from billing.reports.facts import TREND_DAYS, AccountReconciliation, TrendPoint
 from billing.reports.rules import (
     IdleUser,

@@ -7,13 +7,13 @@ import pytest
 from billing.access import (
     Action,
     AmbiguousAccount,
+    Role,
     authorise,
     choose_account,
     may,
     refusal_for,
 )
 from billing.errors import NO_ROLE, NotAuthorised, NotFound
-from billing.models import Role
 from billing.views import AccountView
 
 
