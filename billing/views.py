@@ -11,7 +11,6 @@ from billing.products import Product
 from billing.proration import (
     DecreasePolicy,
     LedgerKind,
-    Proration,
     ProrationLine,
     ProrationRule,
 )
@@ -49,20 +48,6 @@ class SubscriptionView:
     period: Period
     started_at: datetime
     initial_seats: int
-
-
-@dataclass(frozen=True)
-class Quote:
-    """A proration preview for changing ``subscription`` to ``proration.new_quantity`` seats."""
-
-    subscription: SubscriptionView
-    proration: Proration
-    is_decrease: bool
-
-    @property
-    def net(self) -> Money:
-        """What the change costs (positive) or credits (negative) this period."""
-        return self.proration.net
 
 
 @dataclass(frozen=True)
