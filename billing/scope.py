@@ -16,16 +16,15 @@ from billing.errors import REQUEST_GONE, NotFound
 from billing.models import Account, Subscription
 from billing.periods import Interval, Period, period_at, zone
 from billing.products import Product
+from billing.row_views import account_view, subscription_view
 from billing.storage import (
     LoadedRequest,
-    account_view,
     get_account,
     is_visible,
     load_request,
     member_account_ids,
     owners_in_team,
     role_of,
-    subscription_view,
     subscriptions_of,
     visible_accounts,
 )

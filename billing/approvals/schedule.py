@@ -16,15 +16,9 @@ from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
 from billing.models import SeatChangeRequest, Subscription
 from billing.requests import RequestStatus
+from billing.row_views import account_view, request_view
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded
-from billing.storage import (
-    account_view,
-    audit,
-    execute_update,
-    load_request,
-    move_request,
-    request_view,
-)
+from billing.storage import audit, execute_update, load_request, move_request
 
 #: Drafts never confirmed are closed after this long.
 DRAFT_MAX_AGE = timedelta(days=1)

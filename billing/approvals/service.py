@@ -64,6 +64,7 @@ from billing.models import (
 from billing.periods import Period, zone
 from billing.products import Product
 from billing.requests import RequestStatus
+from billing.row_views import account_view, people, request_view, stored_period, subscription_view
 from billing.scope import require_aware
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import (
@@ -87,18 +88,13 @@ from billing.seats.steps import Moved, apply, requote, settled
 from billing.storage import (
     LoadedRequest,
     Storage,
-    account_view,
     audit,
     get_subscription,
     is_visible,
     load_request,
     move_request,
-    people,
-    request_view,
     role_of,
     stored_lines,
-    stored_period,
-    subscription_view,
 )
 from billing.users import UserListing
 

@@ -18,20 +18,11 @@ from billing.events.store import record_event, seat_change_event
 from billing.models import ApprovalMessage, ApprovalPolicyRow, Subscription
 from billing.products import Product
 from billing.requests import RequestStatus
+from billing.row_views import account_view, people, people_json, request_view
 from billing.seats.decrease import SeatCheck
 from billing.seats.outcomes import AwaitingApproval, ChangeEnded, MessageRef
 from billing.seats.steps import Moved
-from billing.storage import (
-    LoadedRequest,
-    account_view,
-    audit,
-    get_subscription,
-    members_with_role,
-    move_request,
-    people,
-    people_json,
-    request_view,
-)
+from billing.storage import LoadedRequest, audit, get_subscription, members_with_role, move_request
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,21 +20,23 @@ from billing.books.rules import CheckReport, check_books
 from billing.books.store import read_books
 from billing.models import Account, AuditEvent, LedgerEntry, Member, Subscription
 from billing.periods import Interval, period_at, zone
+from billing.row_views import (
+    account_view,
+    ledger_view,
+    request_view,
+    stored_period,
+    subscription_view,
+)
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import Quote, UsersNeeded, UsersSource
 from billing.seats.renewal import renew_due
 from billing.seats.rules import check_quote_instant, check_seat_count, quote_change
 from billing.storage import (
     Storage,
-    account_view,
     get_account,
     get_subscription,
-    ledger_view,
     load_request,
     recent_requests,
-    request_view,
-    stored_period,
-    subscription_view,
     subscriptions_of,
 )
 from billing.views import (

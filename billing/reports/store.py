@@ -47,7 +47,7 @@ from billing.reports.rules import (
     change_between,
 )
 from billing.requests import RequestStatus
-from billing.storage import account_view, ledger_view, request_view
+from billing.row_views import account_view, ledger_view, request_view
 from billing.users import UserStatus
 from billing.views import AccountView, LedgerLineView, SeatChangeView
 

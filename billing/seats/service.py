@@ -31,6 +31,7 @@ from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import Period, zone
 from billing.products import Product
 from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.row_views import stored_period, subscription_view
 from billing.scope import (
     authorise_on,
     authorised_request,
@@ -67,8 +68,6 @@ from billing.storage import (
     load_request,
     move_request,
     quote_columns,
-    stored_period,
-    subscription_view,
 )
 from billing.users import UserListing
 

@@ -16,6 +16,13 @@ from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
 from billing.products import Product
 from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.row_views import (
+    account_view,
+    ledger_view,
+    request_view,
+    stored_period,
+    subscription_view,
+)
 from billing.seats.decrease import SeatCheck
 from billing.seats.outcomes import (
     AlreadyApplied,
@@ -30,16 +37,11 @@ from billing.seats.outcomes import (
 from billing.seats.rules import Staleness, quote_change
 from billing.storage import (
     LoadedRequest,
-    account_view,
     audit,
     get_subscription,
-    ledger_view,
     move_request,
     move_subscription_seats,
-    request_view,
     requote_request,
-    stored_period,
-    subscription_view,
     write_applied_lines,
 )
 

@@ -25,8 +25,8 @@ from billing.events.store import BillingWebhook
 from billing.models import Account, ApprovalPolicyRow, Base, _in_check
 from billing.money import Money
 from billing.products import ConnectionKind, Product
+from billing.row_views import people_json
 from billing.setup.specs import PlatformSetup, SetupChange, WebhookSetup, shown
-from billing.storage import people_json
 
 
 class PlatformConnection(Base):
