@@ -137,17 +137,6 @@ def visible_accounts(session: Session, caller: Caller) -> list[Account]:
     )
 
 
-def member_account_ids(session: Session, caller: Caller) -> set[int]:
-    """The ids of the accounts the caller holds a role in (one query, however many)."""
-    return set(
-        session.scalars(
-            select(Member.account_id).where(
-                Member.team_id == caller.team_id, Member.user_id == caller.user_id
-            )
-        )
-    )
-
-
 def member_accounts(session: Session, caller: Caller) -> list[Account]:
     """The accounts the caller holds a role in, by name."""
     member_of = select(Member.account_id).where(
@@ -156,11 +145,6 @@ def member_accounts(session: Session, caller: Caller) -> list[Account]:
     return list(
         session.scalars(select(Account).where(Account.id.in_(member_of)).order_by(Account.name))
     )
-
-
-def is_visible(session: Session, account: Account, caller: Caller) -> bool:
-    """Whether the caller's workspace may know the account exists."""
-    return account.team_id == caller.team_id or role_of(session, account.id, caller) is not None
 
 
 def subscriptions_of(session: Session, account_id: int) -> list[Subscription]:

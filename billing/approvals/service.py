@@ -22,40 +22,32 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller, refusal_for
+from billing.access import Action, Caller
 from billing.approvals.rules import (
     AnswerPlace,
     ClickedMessage,
     Deciders,
-    DecisionStep,
     Person,
-    Timeline,
     answer_place,
-    approve_step,
-    authorise_decision,
-    deny_step,
-    timeline,
 )
 from billing.approvals.schedule import (
     DRAFT_MAX_AGE,
     DueItem,
     due_items,
+    end_if_late,
     escalate_request,
     expire_request,
     reminder_of,
 )
 from billing.approvals.store import (
     PostedMessage,
-    close_reached,
+    deny_request,
     message_refs,
     policy_of,
     recipient_of,
     record_posted,
 )
-from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, SeatbotError, UserFacingError
-from billing.events.rules import EventType
-from billing.events.store import record_event, seat_change_event
-from billing.formatting import format_instant
+from billing.errors import NotAuthorised, NotFound, SeatbotError, UserFacingError
 from billing.models import (
     Account,
     SeatChangeRequest,
@@ -65,12 +57,11 @@ from billing.periods import Period, zone
 from billing.products import Product
 from billing.requests import RequestStatus
 from billing.row_views import account_view, people, request_view, stored_period, subscription_view
-from billing.scope import require_aware
+from billing.scope import authorised_request, require_aware
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import (
     ApprovalPrompt,
     ChangeApplied,
-    ChangeDenied,
     ChangeEnded,
     ChangeOutcome,
     MessageRef,
@@ -90,10 +81,7 @@ from billing.storage import (
     Storage,
     audit,
     get_subscription,
-    is_visible,
     load_request,
-    move_request,
-    role_of,
     stored_lines,
 )
 from billing.users import UserListing
@@ -164,7 +152,7 @@ class Approvals:
                     if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
                         return settled(session, loaded)
                     subscription = get_subscription(session, loaded.request.subscription_id)
-                    ended = self._ended(session, caller, loaded, subscription, at)
+                    ended = end_if_late(session, caller, loaded, subscription, at)
                     if ended is not None:
                         return ended
                     moved = self._moved(loaded.request, subscription, at)
@@ -189,7 +177,7 @@ class Approvals:
             return settled(session, loaded)
         renew_due(session, request.subscription_id, account, at)
         subscription = get_subscription(session, request.subscription_id)
-        ended = self._ended(session, caller, loaded, subscription, at)
+        ended = end_if_late(session, caller, loaded, subscription, at)
         if ended is not None:
             return ended
         moved = self._moved(request, subscription, at)
@@ -230,51 +218,14 @@ class Approvals:
         cleaned = clean_reason(reason)
         with self._storage.write() as session:
             loaded = self._deciding(session, caller, request_id, at)
-            request, account = loaded.request, loaded.account
+            request = loaded.request
             if RequestStatus(request.status) is not RequestStatus.PENDING_APPROVAL:
                 return settled(session, loaded)
-            ended = self._ended(session, caller, loaded, None, at)
+            ended = end_if_late(session, caller, loaded, None, at)
             if ended is not None:
                 return ended
-            if not move_request(
-                session,
-                request.id,
-                RequestStatus.PENDING_APPROVAL,
-                RequestStatus.DENIED,
-                decided_by_team=caller.team_id,
-                decided_by_user=caller.user_id,
-                decided_at=at,
-                decision_reason=cleaned,
-                updated_at=at,
-            ):
-                return settled(session, load_request(session, request_id))
-            audit(
-                session,
-                account.id,
-                caller.actor,
-                "request.denied",
-                at,
-                request_id=request.id,
-                reason=cleaned,
-                idempotency_key=request.idempotency_key,
-                **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
-            )
-            fresh = load_request(session, request_id)
-            event = seat_change_event(
-                EventType.SEAT_CHANGE_DENIED,
-                account,
-                fresh.subscription,
-                fresh.request,
-                at,
-                (caller.team_id, caller.user_id),
-            )
-            record_event(session, event)
-            return ChangeDenied(
-                account_view(account),
-                request_view(fresh.request, fresh.subscription),
-                caller.user_id,
-                message_refs(session, request_id),
-            )
+            denied = deny_request(session, caller, loaded, cleaned, at)
+            return denied or settled(session, load_request(session, request_id))
 
     def deny_form(self, caller: Caller, *, request_id: int, at: datetime) -> ApprovalPrompt:
         """The request an approver is about to deny (for the reason form), authorised."""
@@ -342,69 +293,24 @@ class Approvals:
     def _deciding(
         self, session: Session, caller: Caller, request_id: int, at: datetime
     ) -> LoadedRequest:
-        """The request, if the caller may decide it; a refusal is written to the audit trail."""
-        loaded = load_request(session, request_id)
-        if not is_visible(session, loaded.account, caller) and not _is_decider(loaded, caller):
-            # Someone else's request (a forged or guessed id): the caller learns nothing
-            # more than "not found", and the owning account's audit trail records the try.
-            raise _Refused(NotFound(REQUEST_GONE), loaded.account.id, request_id)
-        request = loaded.request
-        policy = policy_of(session, loaded.account.id)
-        deciders = Deciders(
-            people(request.approvers),
-            policy.escalate_to if policy is not None else (),
-            escalated=request.escalated_at is not None,
-        )
+        """The request, if the caller may decide it (:attr:`Action.DECIDE`); a refusal is
+        carried out to be written to the audit trail."""
+
+        def deciders(loaded: LoadedRequest) -> tuple[Person, ...]:
+            policy = policy_of(session, loaded.account.id)
+            return Deciders(
+                people(loaded.request.approvers),
+                policy.escalate_to if policy is not None else (),
+                escalated=loaded.request.escalated_at is not None,
+            ).everyone
+
         try:
-            authorise_decision(
-                deciders,
-                (request.requested_by_team, request.requested_by_user),
-                (caller.team_id, caller.user_id),
-            )
-        except NotAuthorised as refused:
-            told = refusal_for(role_of(session, loaded.account.id, caller), refused)
-            raise _Refused(told, loaded.account.id, request_id) from None
-        return loaded
-
-    def _ended(
-        self,
-        session: Session,
-        caller: Caller,
-        loaded: LoadedRequest,
-        subscription: Subscription | None,
-        at: datetime,
-    ) -> ChangeOutcome | None:
-        """End the pending request if ``caller``'s decision finds it past its deadline or (an
-        approval: ``subscription`` given) its target already reached; ``None`` when the
-        decision stands (:func:`approve_step`, :func:`deny_step`). What it became instead when
-        another step settled it meanwhile."""
-        request = loaded.request
-        line = self._timeline(session, loaded)
-        if subscription is None:
-            step = deny_step(line, at)
-        else:
-            step = approve_step(line, at, new_seats=request.new_seats, seats_now=subscription.seats)
-        if step is DecisionStep.NOTHING_TO_CHANGE and subscription is not None:
-            return close_reached(session, caller, loaded, subscription, at)
-        if step is not DecisionStep.EXPIRE or line is None or line.expire_at is None:
-            return None
-        expired = expire_request(session, request.id, at, late_decision_by=caller.actor)
-        if expired is None:  # settled meanwhile
-            return settled(session, load_request(session, request.id))
-        deadline = format_instant(line.expire_at, zone(loaded.account.timezone))
-        return replace(
-            expired,
-            message=f"Too late: this seat change expired at {deadline}, before your decision. "
-            "Nothing was applied or billed; the requester is told.",
-        )
-
-    @staticmethod
-    def _timeline(session: Session, loaded: LoadedRequest) -> Timeline | None:
-        """When the account's policy reminds, escalates and expires the request (``None``
-        without a policy)."""
-        policy = policy_of(session, loaded.account.id)
-        submitted = loaded.request.submitted_at
-        return None if policy is None or submitted is None else timeline(policy, submitted)
+            return authorised_request(session, caller, request_id, Action.DECIDE, deciders=deciders)
+        except (NotFound, NotAuthorised) as refused:
+            # A forged or guessed id, or someone who may not decide: the owning account's
+            # audit trail records the try.
+            account_id = load_request(session, request_id).account.id
+            raise _Refused(refused, account_id, request_id) from None
 
     def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:
         """Write the refusal to the audit trail (after the refused transaction rolled back) and
@@ -474,10 +380,6 @@ class Approvals:
         return ApprovalPrompt(
             account_view(loaded.account), request_view(request, subscription), check, note
         )
-
-
-def _is_decider(loaded: LoadedRequest, caller: Caller) -> bool:
-    return (caller.team_id, caller.user_id) in people(loaded.request.approvers)
 
 
 def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> ChangeApplied:
