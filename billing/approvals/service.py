@@ -49,22 +49,19 @@ from billing.approvals.store import (
 )
 from billing.errors import NotAuthorised, NotFound, SeatbotError, UserFacingError
 from billing.models import (
-    Account,
     SeatChangeRequest,
     Subscription,
 )
-from billing.periods import Period, zone
+from billing.periods import Period
 from billing.products import Product
 from billing.requests import RequestStatus
-from billing.row_views import account_view, people, request_view, stored_period, subscription_view
+from billing.row_views import account_view, people, request_view
 from billing.scope import authorised_request, require_aware
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import (
     ApprovalPrompt,
-    ChangeApplied,
     ChangeEnded,
     ChangeOutcome,
-    MessageRef,
     UsersNeeded,
 )
 from billing.seats.renewal import renew_due
@@ -72,17 +69,24 @@ from billing.seats.rules import (
     OLDER_MESSAGE_NOTE,
     Staleness,
     clean_reason,
-    quote_change,
     quote_moved,
 )
-from billing.seats.steps import Moved, apply, requote, settled
+from billing.seats.steps import (
+    Moved,
+    Users,
+    apply,
+    requote,
+    same_amounts_now,
+    settled,
+    users_needed,
+    with_users,
+)
 from billing.storage import (
     LoadedRequest,
     Storage,
     audit,
     get_subscription,
     load_request,
-    stored_lines,
 )
 from billing.users import UserListing
 
@@ -126,18 +130,28 @@ class Approvals:
         request_id: int,
         revision: int,
         at: datetime,
-        users: UserListing | None = None,
+        users: Users = None,
     ) -> ChangeOutcome | UsersNeeded:
         """An approver clicked Approve on the message showing quote ``revision``: apply exactly
-        those figures once — or show the current ones and apply nothing."""
+        those figures once — or show the current ones and apply nothing. ``users``: the
+        platform facts (:func:`billing.seats.steps.with_users`)."""
         require_aware(at)
+
+        def once(listing: UserListing | None) -> ChangeOutcome | UsersNeeded:
+            try:
+                with self._storage.write() as session:
+                    return self._approve(session, caller, request_id, revision, at, listing)
+            except Moved:
+                return self._after_race(caller, request_id, at, listing)
+
+        def needed() -> UsersNeeded | None:
+            with self._storage.read() as session:
+                return users_needed(self._deciding(session, caller, request_id, at))
+
         try:
-            with self._storage.write() as session:
-                return self._approve(session, caller, request_id, revision, at, users)
+            return with_users(once, users, needed)
         except _Refused as refused:
             raise self._audited(refused, caller, at) from None
-        except Moved:
-            return self._after_race(caller, request_id, at, users)
 
     def _after_race(
         self, caller: Caller, request_id: int, at: datetime, users: UserListing | None
@@ -183,7 +197,7 @@ class Approvals:
         moved = self._moved(request, subscription, at)
         if moved is not None or revision != request.quote_revision:
             return self._show_current(session, caller, request_id, at, users, moved)
-        if not self._same_amounts_now(request, subscription, account, at):
+        if not same_amounts_now(request, subscription, account, at):
             # The owner's figures would not be what applies now: price it afresh, show it.
             return self._show_current(session, caller, request_id, at, users, Staleness.EXPIRED)
         if request.new_seats < request.old_seats:
@@ -204,7 +218,7 @@ class Approvals:
             at,
             from_status=RequestStatus.PENDING_APPROVAL,
         )
-        return _with_stamps(applied, stamps)
+        return replace(applied, stamps=stamps)
 
     def deny(self, caller: Caller, *, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
         """An approver denies the pending request, saying why."""
@@ -331,25 +345,13 @@ class Approvals:
         self, request: SeatChangeRequest, subscription: Subscription, at: datetime
     ) -> Staleness | None:
         """Whether the subscription changed or a period ended since the quote (the quote's
-        age alone is judged by the amounts, :meth:`_same_amounts_now`)."""
+        age alone is judged by the amounts, :func:`~billing.seats.steps.same_amounts_now`)."""
         return quote_moved(
             quoted_version=request.quoted_version,
             quoted_period=Period(request.quoted_period_start, request.quoted_period_end),
             subscription_version=subscription.version,
             at=at,
         )
-
-    def _same_amounts_now(
-        self,
-        request: SeatChangeRequest,
-        subscription: Subscription,
-        account: Account,
-        at: datetime,
-    ) -> bool:
-        """Whether pricing the change now gives exactly the stored lines."""
-        view = subscription_view(subscription, stored_period(subscription))
-        fresh = quote_change(view, request.new_seats, at, view.period, zone(account.timezone))
-        return fresh.lines == stored_lines(request)
 
     def _show_current(
         self,
@@ -380,10 +382,6 @@ class Approvals:
         return ApprovalPrompt(
             account_view(loaded.account), request_view(request, subscription), check, note
         )
-
-
-def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> ChangeApplied:
-    return replace(applied, stamps=stamps)
 
 
 __all__ = [
