@@ -127,7 +127,7 @@ def test_accounts_json_never_shows_credentials(run: Any) -> None:
     code, text_out, _ = run("accounts")
     assert code == 0
     assert "acme · Acme Telecom Ltd · USD · Europe/London" in text_out
-    assert "1 Jan – 31 Jan 2026" in text_out  # the last day, not the exclusive end
+    assert "1 Jan 2026 – 31 Jan 2026" in text_out  # the last day, not the exclusive end
     for shown in (out, text_out):
         assert "sandbox-api-key" not in shown
         assert "api_key" not in shown
@@ -151,7 +151,7 @@ def test_quote_prints_the_proration(run: Any) -> None:
     assert "-$387.10" in out
     assert "$30.96" in out
     # For people: the account's zone, the inclusive last day, days rather than a fraction.
-    assert "1 Jan – 31 Jan 2026 (Europe/London)" in out
+    assert "1 Jan 2026 – 31 Jan 2026" in out
     assert "16 Jan 2026, 00:00 (Europe/London)" in out
     assert "16 of 31 days" in out
     assert "16/31" not in out
