@@ -14,6 +14,7 @@ from rich.table import Table
 
 from billing.books.service import SeatService
 from billing.formatting import UTC_ZONE, format_instant, json_instant
+from billing.money import Money
 from billing.views import AuditView
 from bot.cli import shell
 from bot.cli.commands import add_command
@@ -30,11 +31,19 @@ COLUMNS = (
     "request_id",
     "from",
     "to",
-    "net_minor",
+    "net",
     "currency",
     "idempotency_key",
     "details",
 )
+
+
+def _net(details: dict[str, object]) -> str | None:
+    """The net of a step that carries one, as a decimal string in its currency."""
+    minor, currency = details.get("net_minor"), details.get("currency")
+    if not isinstance(minor, int) or not isinstance(currency, str):
+        return None
+    return Money(minor, currency).to_decimal_string()
 
 
 def _row(event: AuditView) -> dict[str, Any]:
@@ -48,7 +57,7 @@ def _row(event: AuditView) -> dict[str, Any]:
         "request_id": details.get("request_id"),
         "from": details.get("from"),
         "to": details.get("to"),
-        "net_minor": details.get("net_minor"),
+        "net": _net(details),
         "currency": details.get("currency"),
         "idempotency_key": details.get("idempotency_key"),
         "details": details,
