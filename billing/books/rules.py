@@ -32,6 +32,7 @@ from billing.books.event_rules import (
     outbox_violations,
 )
 from billing.books.store import Books
+from billing.formatting import UTC_ZONE, format_instant
 from billing.models import AuditEvent, LedgerEntry, LedgerKind, SeatChangeRequest, Subscription
 from billing.requests import RequestStatus
 from billing.storage import ledger_key, stored_lines
@@ -235,7 +236,8 @@ def _key_violations(entries: list[LedgerEntry]) -> list[Violation]:
                 Violation(
                     "twice",
                     f"subscription {subscription_id}",
-                    f"is renewed {count} times for the period starting {start.isoformat()}",
+                    f"is renewed {count} times for the period starting "
+                    f"{format_instant(start, UTC_ZONE)}",
                 )
             )
     return found
