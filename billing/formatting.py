@@ -1,38 +1,60 @@
-"""How dates, periods, instants, shares of a period and URLs are shown to people: one convention.
+"""How values are shown: one formatter for money, dates, instants, periods and percentages.
 
-Storage and ``--json`` keep exact values (aware UTC instants, exclusive period ends, exact
-fractions). People see the account's time zone, the **last day** of a period (inclusive), and a
-share as days (``16 of 31 days``) or a percentage (``51.61% of the period``):
+People (Slack views, the CLI's tables and lines, the digest, the report documents, the chart
+titles) see one convention, the ``en`` locale, and the account's time zone and currency:
 
-    format_period(period, ZoneInfo("Asia/Tokyo"))  →  "1 Nov – 30 Nov 2026 (Asia/Tokyo)"
-    format_instant(at, ZoneInfo("Europe/London"))  →  "16 Jan 2026, 09:30 (Europe/London)"
+    format_day(date(2026, 12, 7))                       →  "7 Dec 2026"
+    format_instant(at, ZoneInfo("Asia/Tokyo"))          →  "7 Dec 2026, 11:41 (Asia/Tokyo)"
+    format_period(period, ZoneInfo("Asia/Tokyo"))       →  "1 Dec 2026 – 31 Dec 2026"
+    format_money(Money(4550, "USD"))                    →  "$45.50"  (¥1,000; KWD 29.500)
+    format_percent(Fraction(1, 800))                    →  "0.13%"   (half-up, two places)
+
+A period shows its **last day** (the stored end is exclusive). JSON keeps exact values: dates as
+``YYYY-MM-DD``, instants as UTC ISO 8601 with ``Z`` (:func:`json_instant`), money as a decimal
+string (:meth:`billing.money.Money.to_decimal_string`) beside a ``currency`` field.
 
 A URL is shown (printed, logged, stored for reading) by :func:`shown_url` only: a password
 becomes ``***`` and every query value ``…``, since either may be a credential.
 
-Pure functions over plain values (stdlib and babel only), shared by the CLI and the Slack views.
+Pure functions over plain values (stdlib and babel only).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency as babel_format_currency
 
+from billing.money import Money
 from billing.periods import Period, local_date, require_aware
 from billing.proration import ProrationRule
 
-#: The babel locale of day and month names (``1 Nov 2026``: day first, abbreviated month).
-DEFAULT_DATE_LOCALE = "en_GB"
+#: The one babel locale of what people read: day and month names, money.
+LOCALE = "en"
+#: The zone of what spans accounts (the audit trail, the outbox, the books' checks).
+UTC_ZONE = ZoneInfo("UTC")
+
+# CLDR's currency spacing: a currency shown by letters (``KWD``) is kept apart from the digits
+# by a no-break space. Babel does not apply that rule, so it prints ``KWD29.500``.
+_LETTERS_AGAINST_DIGITS = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
-def format_day(day: date, *, locale: str = DEFAULT_DATE_LOCALE) -> str:
-    """A calendar day for people: ``1 Nov 2026``."""
-    return babel_format_date(day, "d MMM y", locale=locale)
+def format_money(amount: Money, *, locale: str = LOCALE) -> str:
+    """An amount in its currency, with the currency's minor units, as babel shows it for
+    ``locale`` (``$45.50``, ``¥1,000``, ``-$154.84``), a letter symbol set apart by a no-break
+    space as CLDR asks (``KWD\u00a029.500``)."""
+    shown = str(babel_format_currency(amount.to_decimal(), amount.currency, locale=locale))
+    return _LETTERS_AGAINST_DIGITS.sub("\u00a0", shown)
+
+
+def format_day(day: date) -> str:
+    """A calendar day for people: ``7 Dec 2026``."""
+    return str(babel_format_date(day, "d MMM y", locale=LOCALE))
 
 
 def first_day(period: Period, tz: ZoneInfo) -> date:
@@ -50,32 +72,28 @@ def period_days(period: Period, tz: ZoneInfo) -> int:
     return (last_day(period, tz) - first_day(period, tz)).days + 1
 
 
-def format_period(
-    period: Period, tz: ZoneInfo, *, show_zone: bool = True, locale: str = DEFAULT_DATE_LOCALE
-) -> str:
-    """``1 Nov – 30 Nov 2026 (Asia/Tokyo)``: first and last day in ``tz``, the year once when
-    both days share it; ``show_zone=False`` leaves out the zone (when a heading already says it)."""
-    first, last = first_day(period, tz), last_day(period, tz)
-    if first.year == last.year:
-        start = babel_format_date(first, "d MMM", locale=locale)
-    else:
-        start = format_day(first, locale=locale)
-    text = f"{start} – {format_day(last, locale=locale)}"
-    return f"{text} ({tz.key})" if show_zone else text
+def format_period(period: Period, tz: ZoneInfo) -> str:
+    """``1 Dec 2026 – 31 Dec 2026``: the first and the last (inclusive) day in ``tz``."""
+    return f"{format_day(first_day(period, tz))} – {format_day(last_day(period, tz))}"
 
 
-def format_instant(
-    at: datetime, tz: ZoneInfo, *, show_zone: bool = True, locale: str = DEFAULT_DATE_LOCALE
-) -> str:
-    """``16 Jan 2026, 09:30 (Europe/London)``: an aware instant as wall-clock time in ``tz``."""
+def format_instant(at: datetime, tz: ZoneInfo, *, show_zone: bool = True) -> str:
+    """``7 Dec 2026, 11:41 (Asia/Tokyo)``: an aware instant as wall-clock time in ``tz``;
+    ``show_zone=False`` leaves out the zone (when a heading already says it)."""
     require_aware(at)
     local = at.astimezone(tz)
-    text = f"{format_day(local.date(), locale=locale)}, {local:%H:%M}"
+    text = f"{format_day(local.date())}, {local:%H:%M}"
     return f"{text} ({tz.key})" if show_zone else text
+
+
+def json_instant(at: datetime) -> str:
+    """An aware instant for JSON: UTC ISO 8601 with ``Z`` (``2026-12-07T02:41:00Z``)."""
+    require_aware(at)
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def format_percent(fraction: Fraction, *, places: int = 2) -> str:
-    """An exact ratio as a percentage rounded half-up: ``Fraction(16, 31)`` → ``51.61%``.
+    """An exact ratio as a percentage rounded half-up: ``Fraction(1, 800)`` → ``0.13%``.
 
     Trailing zeros are kept to ``places`` so that figures line up (``100.00%``)."""
     quantum = Decimal(1).scaleb(-places)

@@ -1,7 +1,8 @@
 """Money as integer minor units of an ISO 4217 currency; exact ratios, rounded once.
 
 The exponent of each currency (USD 2, JPY 0, KWD 3) comes from babel's CLDR data, never from a
-hand-written table. Amounts are never floats.
+hand-written table. Amounts are never floats. How an amount is shown to people is
+:func:`billing.formatting.format_money`; in JSON it is :meth:`Money.to_decimal_string`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cache
 
-from babel.core import Locale, UnknownLocaleError
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import get_currency_precision, list_currencies
 
 from billing.errors import SeatbotError
-
-DEFAULT_LOCALE = "en_US"
 
 
 class MoneyError(SeatbotError):
@@ -108,14 +106,6 @@ class Money:
             return f"{sign}{digits}"
         return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
 
-    def format(self, locale: str = DEFAULT_LOCALE) -> str:
-        """Locale-aware display: ``$1,234.56`` (en_US), ``¥1,235`` (JPY)."""
-        try:
-            Locale.parse(locale)
-        except (UnknownLocaleError, ValueError):
-            locale = DEFAULT_LOCALE
-        return str(format_currency(self.to_decimal(), self.currency, locale=locale))
-
     def _check(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise TypeError(f"cannot combine Money with {type(other).__name__}")
@@ -144,9 +134,6 @@ class Money:
     def times(self, ratio: Fraction | int) -> Money:
         """Multiply by an exact ratio, rounding once, half-up, to the minor unit."""
         return Money(round_half_up(Fraction(self.minor) * ratio), self.currency)
-
-    def __str__(self) -> str:
-        return f"{self.to_decimal_string()} {self.currency}"
 
 
 def sum_money(amounts: list[Money], currency: str) -> Money:

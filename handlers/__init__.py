@@ -33,12 +33,10 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
         deadline_s=deps.platform_deadline_s,
         recent_ttl_s=deps.status_users_ttl_s,
     )
-    home = HomeDesk(deps.account_reads, facts, clock=deps.clock, locale=deps.locale)
-    aftermath = Aftermath(deps.approvals, deps.clock, deps.locale, home=home)
+    home = HomeDesk(deps.account_reads, facts, clock=deps.clock)
+    aftermath = Aftermath(deps.approvals, deps.clock, home=home)
     desk = SeatDesk(deps, facts=facts, aftermath=aftermath)
-    approval_desk = ApprovalDesk(
-        deps.approvals, facts, aftermath, clock=deps.clock, locale=deps.locale
-    )
+    approval_desk = ApprovalDesk(deps.approvals, facts, aftermath, clock=deps.clock)
     command = SeatsCommandListener(desk)
     modal = SeatModalListener(desk)
     buttons = PromptButtonsListener(desk)

@@ -40,7 +40,7 @@ from handlers import views
 from handlers.facts import PlatformFacts
 from handlers.home_desk import HomeDesk
 from handlers.payloads import RequestRef, request_ref, request_ref_value
-from handlers.views import Locale, Message
+from handlers.views import Message
 from handlers.views.approvals import (
     already_decided_message,
     approval_request_message,
@@ -61,16 +61,14 @@ class Aftermath:
         self,
         approvals: Approvals,
         clock: Callable[[], Any],
-        locale: str,
         home: HomeDesk | None = None,
     ) -> None:
         self._approvals = approvals
         self._clock = clock
-        self._locale = locale
         self._home = home
 
-    def _where(self, account: AccountView) -> Locale:
-        return Locale(self._locale, ZoneInfo(account.timezone))
+    def _where(self, account: AccountView) -> ZoneInfo:
+        return ZoneInfo(account.timezone)
 
     async def handle(self, outcome: object, client: AsyncWebClient | None) -> None:
         """Announce a submission, or stamp and report a decision. Failures are logged: the
@@ -162,16 +160,14 @@ class ApprovalDesk:
         aftermath: Aftermath,
         *,
         clock: Callable[[], Any],
-        locale: str,
     ) -> None:
         self._approvals = approvals
         self._facts = facts
         self._aftermath = aftermath
         self._clock = clock
-        self._locale = locale
 
-    def _where(self, account: AccountView) -> Locale:
-        return Locale(self._locale, ZoneInfo(account.timezone))
+    def _where(self, account: AccountView) -> ZoneInfo:
+        return ZoneInfo(account.timezone)
 
     async def approve(
         self, caller: Caller, value: object, client: AsyncWebClient | None = None

@@ -21,10 +21,9 @@ class HandlerDeps:
     ``platform_for(account_id, product)`` gives the platform holding the users of that
     account's product (``None`` when no connection is configured); it may read the database,
     so it is called off the event loop. ``clock`` returns an aware UTC instant.
-    ``platform_deadline_s`` bounds one complete user listing, in seconds. ``locale`` is the
-    babel locale used to show money (``en_US``). ``status_users_ttl_s`` is how long
-    ``/seats status`` may reuse a user count it listed (display only; decisions always list
-    afresh).
+    ``platform_deadline_s`` bounds one complete user listing, in seconds.
+    ``status_users_ttl_s`` is how long ``/seats status`` may reuse a user count it listed
+    (display only; decisions always list afresh).
     """
 
     account_reads: AccountReads
@@ -33,5 +32,4 @@ class HandlerDeps:
     platform_for: PlatformFor
     clock: Callable[[], datetime]
     platform_deadline_s: float = 10.0
-    locale: str = "en_US"
     status_users_ttl_s: float = 30.0

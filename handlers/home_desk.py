@@ -14,7 +14,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from billing.access import Caller
 from billing.seats.reads import AccountReads
 from handlers.facts import PlatformFacts
-from handlers.views import Locale
 from handlers.views.home import home_view
 
 logger = logging.getLogger(__name__)
@@ -29,12 +28,10 @@ class HomeDesk:
         facts: PlatformFacts,
         *,
         clock: Callable[[], datetime],
-        locale: str,
     ) -> None:
         self._reads = reads
         self._facts = facts
         self._clock = clock
-        self._locale = locale
 
     async def publish(self, caller: Caller, client: AsyncWebClient) -> None:
         """Build and publish ``caller``'s home tab (what they may see, now)."""
@@ -43,7 +40,7 @@ class HomeDesk:
             await asyncio.gather(*map(self._facts.recent_listing, entry.listings))
             for entry in home.accounts
         ]
-        where = [Locale(self._locale, ZoneInfo(entry.account.timezone)) for entry in home.accounts]
+        where = [ZoneInfo(entry.account.timezone) for entry in home.accounts]
         await client.views_publish(user_id=caller.user_id, view=home_view(home, listings, where))
 
     async def refresh(self, people: Iterable[Caller], client: AsyncWebClient) -> None:

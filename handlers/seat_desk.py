@@ -41,7 +41,7 @@ from handlers.payloads import (
     seat_count,
     selected_value,
 )
-from handlers.views import Locale, Message, ModalModel, ProductChoice
+from handlers.views import Message, ModalModel, ProductChoice
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ModalOpening:
     view: View
     model: ModalModel
     needed: UsersNeeded
-    locale: Locale
+    where: ZoneInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,6 @@ class SeatDesk:
         self._changes = deps.seat_changes
         self._reads = deps.account_reads
         self._clock = deps.clock
-        self._locale = deps.locale
         self._facts = facts
         self._aftermath = aftermath
 
@@ -118,8 +117,8 @@ class SeatDesk:
             raise TypeError(f"unexpected answer {type(outcome).__name__}")
         return views.outcome_message(outcome, self._where(outcome.account))
 
-    def _where(self, account: AccountView) -> Locale:
-        return Locale(self._locale, ZoneInfo(account.timezone))
+    def _where(self, account: AccountView) -> ZoneInfo:
+        return ZoneInfo(account.timezone)
 
     # ------------------------------------------------------------------ commands
 
@@ -234,7 +233,7 @@ class SeatDesk:
     async def modal_with_users(self, opening: ModalOpening) -> View:
         """The opened form again, with the first product's users filled in."""
         listing = await self._facts.listing(opening.needed)
-        return views.seat_change_modal(replace(opening.model, users=listing), opening.locale)
+        return views.seat_change_modal(replace(opening.model, users=listing), opening.where)
 
     async def modal_preview(self, caller: Caller, metadata: object, values: object) -> View | None:
         """The form redrawn for the chosen product and count, with the live preview; ``None``

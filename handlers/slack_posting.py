@@ -2,7 +2,7 @@
 as the Slack edge implements it, and the paced, retried sending under it.
 
 :class:`SlackPosting` renders what billing's scheduled use cases ask to show with
-``handlers.views`` (in the account's locale and time zone), draws the trend chart, and sends
+``handlers.views`` (in the account's time zone), draws the trend chart, and sends
 through :class:`SlackPoster`. That sends through the account's workspace client
 (``client_for(team_id)``), waits its turn with :class:`handlers.slack_pacing.SlackPacing`, obeys
 ``Retry-After`` on 429 and retries a failed connection a few times. What still fails is raised as
@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,7 +40,7 @@ from handlers.views.digest import (
     digest_messages,
     reconciliation_messages,
 )
-from handlers.views.text import Locale, Message
+from handlers.views.text import Message
 
 logger = logging.getLogger(__name__)
 
@@ -189,18 +190,16 @@ class SlackPoster:
 class SlackPosting:
     """Billing's posting port on Slack (see the module docstring). ``poster`` is ``None`` when
     Slack is not configured (then every post fails, saying so); ``chart`` draws the trend PNG
-    (``None``: no chart); ``locale`` is the babel locale money is shown in."""
+    (``None``: no chart)."""
 
     def __init__(
         self,
         poster: SlackPoster | None,
         *,
         chart: ChartRenderer | None = None,
-        locale: str = "en_US",
     ) -> None:
         self.poster = poster
         self._chart = chart
-        self._locale = locale
 
     def render(self, view: object) -> list[object]:
         """The messages that show ``view`` (one of billing's scheduled work's views)."""
@@ -264,8 +263,8 @@ class SlackPosting:
             )
         return self.poster
 
-    def _where(self, account: AccountView) -> Locale:
-        return Locale(self._locale, zone(account.timezone))
+    def _where(self, account: AccountView) -> ZoneInfo:
+        return zone(account.timezone)
 
 
 def _message(message: object) -> Message:

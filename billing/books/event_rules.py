@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from billing.events.rules import EventType, event_key
 from billing.events.store import OutboxEvent, ledger_line
+from billing.formatting import UTC_ZONE, format_instant
 from billing.models import LedgerEntry, SeatChangeRequest
 from billing.proration import LedgerKind
 from billing.requests import RequestStatus
@@ -66,8 +67,8 @@ def outbox_violations(
                     "outbox",
                     f"ledger line {entry.id}",
                     f"renews subscription {entry.subscription_id} for the period starting "
-                    f"{entry.period_start.isoformat()}, but its subscription.renewed event is "
-                    "not in the outbox",
+                    f"{format_instant(entry.period_start, UTC_ZONE)}, but its "
+                    "subscription.renewed event is not in the outbox",
                 )
             )
     for event in outbox:

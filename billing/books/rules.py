@@ -32,6 +32,7 @@ from billing.books.event_rules import (
     outbox_violations,
 )
 from billing.books.store import Books
+from billing.formatting import UTC_ZONE, format_instant
 from billing.models import AuditEvent, LedgerEntry, SeatChangeRequest, Subscription
 from billing.proration import LedgerKind
 from billing.requests import RequestStatus
@@ -236,7 +237,8 @@ def _key_violations(entries: list[LedgerEntry]) -> list[Violation]:
                 Violation(
                     "twice",
                     f"subscription {subscription_id}",
-                    f"is renewed {count} times for the period starting {start.isoformat()}",
+                    f"is renewed {count} times for the period starting "
+                    f"{format_instant(start, UTC_ZONE)}",
                 )
             )
     return found

@@ -32,6 +32,7 @@ from billing.access import Role
 from billing.errors import InvalidInput, NotFound
 from billing.events.rules import DEFAULT_RETRY_SCHEDULE, OutboxStatus, RetrySchedule
 from billing.events.store import BillingWebhook, OutboxEvent
+from billing.formatting import UTC_ZONE, format_instant
 from billing.models import Account, Member
 from billing.storage import Storage, audit, execute_update
 
@@ -283,9 +284,9 @@ class Outbox:
         with self._storage.write() as session:
             row, _ = _find(session, reference)
             if row.status == OutboxStatus.SENT.value:
+                sent = format_instant(row.sent_at, UTC_ZONE) if row.sent_at else "?"
                 raise InvalidInput(
-                    f"event {row.id} ({row.webhook_id}) was delivered at "
-                    f"{row.sent_at.isoformat() if row.sent_at else '?'}; nothing to retry"
+                    f"event {row.id} ({row.webhook_id}) was delivered at {sent}; nothing to retry"
                 )
             if not _retry(session, row, now, actor):
                 raise InvalidInput(

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from billing.errors import UserFacingError
+from billing.formatting import format_instant
 
 #: The run's detail key listing its top-level messages; the first is also ``message_ts``.
 MAIN_PARTS = "parts"
@@ -258,9 +259,12 @@ def failed(account: str, claim: Claim, what: str, reason: str, *, max_attempts: 
     return PostOutcome(account, claim.job_name, claim.run_key, "failed", detail, claim.late)
 
 
-def skipped(account: str, job: str, run_key: str, due_at: datetime) -> tuple[str, PostOutcome]:
-    """The reason recorded for a daily run skipped as too late, and the outcome saying so."""
-    reason = f"due {due_at.isoformat()}, more than a day ago; Seatbot was not running then"
+def skipped(
+    account: str, job: str, run_key: str, due_at: datetime, tz: ZoneInfo
+) -> tuple[str, PostOutcome]:
+    """The reason recorded for a daily run skipped as too late (its due time shown in the
+    account's zone ``tz``), and the outcome saying so."""
+    reason = f"due {format_instant(due_at, tz)}, more than a day ago; Seatbot was not running then"
     return reason, PostOutcome(account, job, run_key, "skipped", reason, late=True)
 
 

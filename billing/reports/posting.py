@@ -129,7 +129,11 @@ class ReportPosting:
             elif step is Start.SKIP:
                 account = candidate.account
                 reason, outcome = skipped(
-                    account.name, DIGEST_JOB, candidate.run_key, candidate.due_at
+                    account.name,
+                    DIGEST_JOB,
+                    candidate.run_key,
+                    candidate.due_at,
+                    zone(account.timezone),
                 )
                 recorded = self.claims.skip(
                     DIGEST_JOB,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.errors import ConfigurationError, Problem
+from billing.formatting import format_day, format_money, format_period
 from billing.models import Account, AuditEvent, Member, Subscription
 from billing.money import Money
 from billing.periods import period_at, zone
@@ -88,14 +89,6 @@ class _Lines:
 
     def note(self, text: str) -> None:
         self.lines.append(text)
-
-
-def _price(minor: int, currency: str) -> str:
-    return Money(minor, currency).to_decimal_string()
-
-
-def _day(instant: datetime, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).date().isoformat()
 
 
 _ACCOUNT_FIELDS = {
@@ -282,11 +275,10 @@ class _Applier:
             )
         )
         self.audit(account.id, "subscription.created", product=sub.product.value, seats=sub.seats)
-        price = _price(sub.unit_price_minor, self.setup.currency)
+        price = format_money(Money(sub.unit_price_minor, self.setup.currency))
         self.report.change(
             f"{self.name}: {sub.product.label} subscription created: {sub.seats} seats at "
-            f"{price} {self.setup.currency} per seat, {sub.interval.value}, current period "
-            f"{_day(period.start, tz)} → {_day(period.end, tz)}"
+            f"{price} per seat, {sub.interval.value}, current period {format_period(period, tz)}"
         )
 
     def _update_subscription(
@@ -300,19 +292,19 @@ class _Applier:
             old, new = changed["unit_price_minor"]
             currency = self.setup.currency
             self.report.change(
-                f"{self.name}: {label} price {_price(old, currency)} → {_price(new, currency)} "
-                f"{currency} per seat (applies to changes and renewals from now on)"
+                f"{self.name}: {label} price {format_money(Money(old, currency))} → "
+                f"{format_money(Money(new, currency))} per seat (applies to changes and "
+                "renewals from now on)"
             )
         for name, words in _SUBSCRIPTION_TERMS.items():
             if name in changed:
-                old, new = changed[name]
+                old, new = (_shown(value) for value in changed[name])
                 self.report.change(f"{self.name}: {label} {words} {old} → {new}")
         if {"anchor", "interval"} & changed.keys():
             period = period_at(sub.anchor, sub.interval, self.at, tz)
             row.current_period_start, row.current_period_end = period.start, period.end
             self.report.change(
-                f"{self.name}: {label} current period is now "
-                f"{_day(period.start, tz)} → {_day(period.end, tz)}"
+                f"{self.name}: {label} current period is now {format_period(period, tz)}"
             )
         if changed:
             # Moving the version makes every open quote on this subscription stale.
@@ -328,6 +320,11 @@ class _Applier:
                 f"{self.name}: {label} seats: {row.seats} kept — seat changes go through /seats "
                 f"(the file says {sub.seats})"
             )
+
+
+def _shown(value: object) -> str:
+    """A stored term as people read it (a billing anchor is a day: ``5 Jan 2026``)."""
+    return format_day(value) if isinstance(value, date) else str(value)
 
 
 def _differences(row: object, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from billing.approvals.rules import ApprovalPolicy, Person
 from billing.events.store import BillingWebhook
+from billing.formatting import format_money
 from billing.models import Account, ApprovalPolicyRow, Base, _in_check
 from billing.money import Money
 from billing.products import ConnectionKind, Product
@@ -285,8 +286,8 @@ def describe_policy(policy: ApprovalPolicy, currency: str) -> str:
     if policy.increase_over_seats is not None:
         rules.append(f"increases of more than {policy.increase_over_seats} seats at once")
     if policy.net_charge_over_minor is not None:
-        amount = Money(policy.net_charge_over_minor, currency).to_decimal_string()
-        rules.append(f"net charges above {amount} {currency}")
+        amount = format_money(Money(policy.net_charge_over_minor, currency))
+        rules.append(f"net charges above {amount}")
     needs = "; ".join(rules) or "nothing (no rule routes changes to approval)"
     return f"approval by {who(policy.approvers)} for {needs}"
 

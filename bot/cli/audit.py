@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
@@ -14,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from billing.books.service import SeatService
+from billing.formatting import UTC_ZONE, format_instant, json_instant
+from billing.money import Money
 from billing.views import AuditView
 from bot.cli import shell
 from bot.cli.commands import add_command
@@ -30,25 +31,33 @@ COLUMNS = (
     "request_id",
     "from",
     "to",
-    "net_minor",
+    "net",
     "currency",
     "idempotency_key",
     "details",
 )
 
 
+def _net(details: dict[str, object]) -> str | None:
+    """The net of a step that carries one, as a decimal string in its currency."""
+    minor, currency = details.get("net_minor"), details.get("currency")
+    if not isinstance(minor, int) or not isinstance(currency, str):
+        return None
+    return Money(minor, currency).to_decimal_string()
+
+
 def _row(event: AuditView) -> dict[str, Any]:
     details = event.details
     return {
         "id": event.id,
-        "at": event.at.isoformat(),
+        "at": json_instant(event.at),
         "account": event.account,
         "actor": event.actor,
         "action": event.action,
         "request_id": details.get("request_id"),
         "from": details.get("from"),
         "to": details.get("to"),
-        "net_minor": details.get("net_minor"),
+        "net": _net(details),
         "currency": details.get("currency"),
         "idempotency_key": details.get("idempotency_key"),
         "details": details,
@@ -73,7 +82,7 @@ def audit(
     """
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
-    start = parse_instant(since, ZoneInfo("UTC"), "--since") if since else None
+    start = parse_instant(since, UTC_ZONE, "--since") if since else None
     with shell.sessions() as sessions:
         service = SeatService(sessions)
         account_id = None
@@ -98,10 +107,10 @@ def audit(
     table = Table(title="Audit trail (UTC)", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("at", "account", "actor", "action", "request", "from → to"):
         table.add_column(column)
-    for row in rows:
+    for event, row in zip(events, rows, strict=True):
         moved = f"{row['from']} → {row['to']}" if row["from"] else ""
         table.add_row(
-            row["at"][:19].replace("T", " "),
+            format_instant(event.at, UTC_ZONE, show_zone=False),
             row["account"],
             row["actor"],
             row["action"],

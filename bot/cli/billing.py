@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
-from billing.formatting import format_instant, format_period
+from billing.formatting import format_instant, format_money, format_period, json_instant
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
@@ -128,8 +128,8 @@ def _account_table(
         table.add_row(
             sub.product.label,
             str(sub.seats),
-            sub.unit_price.format(),
-            format_period(sub.period, tz, show_zone=False),
+            format_money(sub.unit_price),
+            format_period(sub.period, tz),
             _KIND_WORDS.get(platform["kind"], platform["kind"]) if platform else "not connected",
         )
     if not subscriptions:
@@ -148,8 +148,8 @@ def _subscription_document(sub: SubscriptionView) -> dict[str, Any]:
         "rule": sub.rule.value,
         "decrease_policy": sub.decrease_policy.value,
         "version": sub.version,
-        "period_start": sub.period.start.isoformat(),
-        "period_end": sub.period.end.isoformat(),
+        "period_start": json_instant(sub.period.start),
+        "period_end": json_instant(sub.period.end),
     }
 
 
@@ -255,14 +255,14 @@ _LEDGER_COLUMNS = (
 def _ledger_row(line: LedgerLineView) -> dict[str, Any]:
     return {
         "id": line.id,
-        "created_at": line.created_at.isoformat(),
+        "created_at": json_instant(line.created_at),
         "product": line.product.value,
         "kind": line.kind.value,
         "quantity": line.quantity,
         "amount": line.amount.to_decimal_string(),
         "currency": line.amount.currency,
-        "period_start": line.period_start.isoformat(),
-        "period_end": line.period_end.isoformat(),
+        "period_start": json_instant(line.period_start),
+        "period_end": json_instant(line.period_end),
         "request_id": line.request_id,
         "idempotency_key": line.idempotency_key,
     }
@@ -325,13 +325,13 @@ def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:
             no_wrap=column in ("written", "amount", "period"),
         )
     for line in lines:
-        period_text = format_period(Period(line.period_start, line.period_end), tz, show_zone=False)
+        period_text = format_period(Period(line.period_start, line.period_end), tz)
         table.add_row(
             format_instant(line.created_at, tz, show_zone=False),
             line.product.label,
             line.kind.value,
             str(line.quantity),
-            line.amount.format(),
+            format_money(line.amount),
             period_text,
         )
     if not lines:

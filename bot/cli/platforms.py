@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from billing.formatting import format_day, json_instant
 from billing.products import parse_product
 from billing.seats.decrease import in_deletion_order
 from bot.cli.commands import add_command, new_group
@@ -191,8 +193,8 @@ async def build_users_report(
 def users_report_document(report: UsersReport) -> dict[str, Any]:
     """The report as JSON-ready data (timestamps ISO 8601 UTC)."""
 
-    def instant(value: Any) -> str | None:
-        return None if value is None else value.isoformat()
+    def instant(value: datetime | None) -> str | None:
+        return None if value is None else json_instant(value)
 
     return {
         "product": report.label,
@@ -229,7 +231,11 @@ def users_report_table(report: UsersReport) -> Table:
     for column in ("#", "Extension", "Name", "Email", "Level", "Status", "Last active"):
         table.add_column(column, justify="right" if column in ("#", "Extension") else "left")
     for position, user in enumerate(report.users or [], start=1):
-        last_active = user.last_active_at.date().isoformat() if user.last_active_at else "never"
+        last_active = (
+            format_day(user.last_active_at.astimezone(UTC).date())
+            if user.last_active_at
+            else "never"
+        )
         table.add_row(
             str(position),
             str(user.extension),

@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from billing.formatting import format_instant, format_period, format_share
+from billing.formatting import (
+    UTC_ZONE,
+    format_instant,
+    format_money,
+    format_period,
+    format_share,
+    json_instant,
+)
 from billing.proration import DecreasePolicy, Proration
 
 
@@ -30,19 +37,17 @@ def proration_document(proration: Proration) -> dict[str, Any]:
         "unit_price": proration.unit_price.to_decimal_string(),
         "rule": proration.rule.value,
         "decrease_policy": proration.decrease_policy.value,
-        "period_start": proration.period.start.isoformat(),
-        "period_end": proration.period.end.isoformat(),
-        "at": proration.at.isoformat(),
+        "period_start": json_instant(proration.period.start),
+        "period_end": json_instant(proration.period.end),
+        "at": json_instant(proration.at),
     }
 
 
-def proration_summary(
-    proration: Proration, *, tz: ZoneInfo | None = None, locale: str = "en_US"
-) -> str:
+def proration_summary(proration: Proration, *, tz: ZoneInfo | None = None) -> str:
     """The context of a proration in a few short lines for people: quantities and price, the
     period (first and last day) and the change instant in ``tz`` (UTC by default), and the
     share of the period billed in words (exact fractions are only in the JSON document)."""
-    shown = tz or ZoneInfo("UTC")
+    shown = tz or UTC_ZONE
     share = format_share(proration.fraction, proration.rule, proration.period, proration.at, shown)
     decreases = (
         "credited" if proration.decrease_policy is DecreasePolicy.PRORATED else "not credited"
@@ -50,7 +55,7 @@ def proration_summary(
     return "\n".join(
         [
             f"{proration.old_quantity} → {proration.new_quantity} seats at "
-            f"{proration.unit_price.format(locale)} per seat per period",
+            f"{format_money(proration.unit_price)} per seat per period",
             f"period   {format_period(proration.period, shown)}",
             f"change   {format_instant(proration.at, shown)}",
             f"billed   {share} ({proration.rule.value} proration; decreases {decreases})",
@@ -58,7 +63,7 @@ def proration_summary(
     )
 
 
-def proration_table(proration: Proration, *, locale: str = "en_US") -> Table:
+def proration_table(proration: Proration) -> Table:
     """A readable table: one row per line, then the net."""
     table = Table()
     table.add_column("line")
@@ -67,7 +72,7 @@ def proration_table(proration: Proration, *, locale: str = "en_US") -> Table:
     if not proration.lines:
         table.add_row("(nothing to prorate)", "", "")
     for line in proration.lines:
-        table.add_row(line.kind.value, str(line.quantity), line.amount.format(locale))
+        table.add_row(line.kind.value, str(line.quantity), format_money(line.amount))
     table.add_section()
-    table.add_row("net", "", proration.net.format(locale), style="bold")
+    table.add_row("net", "", format_money(proration.net), style="bold")
     return table

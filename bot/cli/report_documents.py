@@ -9,11 +9,12 @@ has ``"status": "unknown"``, its ``reason``, and ``null`` for every user figure 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
 
+from billing.formatting import format_money, json_instant
 from billing.jobs.rules import PostOutcome
 from billing.money import Money
 from billing.reports.facts import AccountReconciliation, DigestFacts
@@ -24,10 +25,6 @@ from billing.reports.rules import ProductChange, ProductReconciliation
 
 def _amount(money: Money | None) -> str | None:
     return None if money is None else money.to_decimal_string()
-
-
-def instant(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _change(change: ProductChange | None) -> dict[str, Any] | None:
@@ -72,8 +69,8 @@ def reconciliation_document(run: AccountReconciliation) -> dict[str, Any]:
         "account": run.account.name,
         "currency": run.account.currency,
         "run_id": run.run_id,
-        "reconciled_at": instant(run.at),
-        "previous_run_at": None if run.previous_at is None else instant(run.previous_at),
+        "reconciled_at": json_instant(run.at),
+        "previous_run_at": None if run.previous_at is None else json_instant(run.previous_at),
         "products": [product_document(p, run.changes.get(p.product)) for p in run.products],
     }
 
@@ -97,7 +94,7 @@ def digest_document(facts: DigestFacts) -> dict[str, Any]:
         {
             "date": facts.run.local_date.isoformat(),
             "timezone": facts.account.timezone,
-            "since": instant(facts.since),
+            "since": json_instant(facts.since),
             "proration_since_last_digest": {
                 "charges": facts.charges().to_decimal_string(),
                 "credits": facts.credits().to_decimal_string(),
@@ -108,7 +105,7 @@ def digest_document(facts: DigestFacts) -> dict[str, Any]:
                     "from": c.old_seats,
                     "to": c.new_seats,
                     "net": c.net.to_decimal_string(),
-                    "applied_at": None if c.applied_at is None else instant(c.applied_at),
+                    "applied_at": None if c.applied_at is None else json_instant(c.applied_at),
                 }
                 for c in facts.applied
             ],
@@ -138,7 +135,7 @@ def report_document(
         for entry in accounts:
             found = posts.get(entry["account"])
             entry["post"] = None if found is None else _post_document(found)
-    return {"generated_at": instant(generated_at), "accounts": accounts}
+    return {"generated_at": json_instant(generated_at), "accounts": accounts}
 
 
 def _post_document(outcome: PostOutcome) -> dict[str, Any]:
@@ -154,7 +151,7 @@ def _post_document(outcome: PostOutcome) -> dict[str, Any]:
 
 
 def _money_cell(amount: Money | None) -> str:
-    return "unknown" if amount is None else f"{amount.to_decimal_string()} {amount.currency}"
+    return "unknown" if amount is None else format_money(amount)
 
 
 def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:

@@ -42,7 +42,6 @@ from bot.runtime.reports import ReportsRuntime, build_reports, clock_setting
 from bot.runtime.settings import Settings, load_settings
 from bot.runtime.trend_chart import render_trend_png
 from handlers.views.digest import details_messages, digest_messages
-from handlers.views.text import Locale
 
 #: Show a progress bar (on stderr) when reconciling at least this many accounts.
 PROGRESS_FROM = 20
@@ -267,7 +266,7 @@ def digest(
 
 
 def _print_digest(facts: DigestFacts, write: Callable[[str], None] = typer.echo) -> None:
-    where = Locale("en_US", zone(facts.account.timezone))
+    where = zone(facts.account.timezone)
     for message in digest_messages(facts, where):
         payload = {"text": message.text, "blocks": [b.to_dict() for b in message.blocks]}
         write("\n".join(render_message(payload)))

@@ -20,7 +20,7 @@ from rich.table import Table
 from billing.books.service import SeatService
 from billing.events.rules import OutboxStatus
 from billing.events.service import Outbox, OutboxEntry
-from billing.formatting import shown_url
+from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
@@ -43,11 +43,11 @@ def _entry_document(entry: OutboxEntry) -> dict[str, Any]:
         "request_id": entry.request_id,
         "status": entry.status.value,
         "attempts": entry.attempts,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "next_attempt_at": entry.next_attempt_at.isoformat(),
-        "claimed_until": entry.claimed_until.isoformat() if entry.claimed_until else None,
-        "sent_at": entry.sent_at.isoformat() if entry.sent_at else None,
-        "failed_at": entry.failed_at.isoformat() if entry.failed_at else None,
+        "occurred_at": json_instant(entry.occurred_at),
+        "next_attempt_at": json_instant(entry.next_attempt_at),
+        "claimed_until": json_instant(entry.claimed_until) if entry.claimed_until else None,
+        "sent_at": json_instant(entry.sent_at) if entry.sent_at else None,
+        "failed_at": json_instant(entry.failed_at) if entry.failed_at else None,
         "last_error": entry.last_error,
         "event": event,
     }
@@ -58,7 +58,7 @@ def _when(entry: OutboxEntry) -> str:
     instant = entry.sent_at or entry.failed_at
     if instant is None and entry.status is OutboxStatus.PENDING:
         instant = entry.next_attempt_at
-    return "" if instant is None else f"{instant:%Y-%m-%d %H:%M}"
+    return "" if instant is None else format_instant(instant, UTC_ZONE, show_zone=False)
 
 
 def list_events(

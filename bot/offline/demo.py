@@ -36,7 +36,8 @@ from rich.table import Table
 from rich.text import Text
 
 from billing.books.service import SeatService
-from billing.formatting import format_instant, format_period
+from billing.formatting import format_instant, format_money, format_period
+from billing.money import Money
 from billing.periods import Period
 from bot.offline import demo_reports
 from bot.offline.demo_script import REPLY_WITHIN_S, DemoSession, Transcript, play_script
@@ -113,11 +114,12 @@ def _event_lines(event: ReceivedEvent) -> list[str]:
         f"{data.get('to_seats')} seats · request {data.get('request_id')}",
     ]
     for line in data.get("lines", []):
+        amount = format_money(Money.parse(line["amount"], line["currency"]))
+        lines.append(f"  {line['kind']:<7} {line['quantity']:>3} seats {amount:>12}")
+    if "net" in data:
         lines.append(
-            f"  {line['kind']:<7} {line['quantity']:>3} seats {line['amount']:>10} "
-            f"{line['currency']}"
+            f"  {'net':<17} {format_money(Money.parse(data['net'], data['currency'])):>12}"
         )
-    lines.append(f"  {'net':<17} {data.get('net', ''):>10} {data.get('currency', '')}")
     return lines
 
 
@@ -137,8 +139,8 @@ def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
             line.product.label,
             line.kind.value,
             str(line.quantity),
-            f"{line.amount.to_decimal_string()} {line.amount.currency}",
-            format_period(Period(line.period_start, line.period_end), tz, show_zone=False),
+            format_money(line.amount),
+            format_period(Period(line.period_start, line.period_end), tz),
         )
     return table
 

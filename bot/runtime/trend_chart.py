@@ -11,6 +11,7 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 
+from billing.formatting import format_day
 from billing.products import Product
 from billing.reports.facts import TrendPoint
 
@@ -25,9 +26,9 @@ PRODUCT_COLOURS = {
 def render_trend_png(points: Sequence[TrendPoint], title: str) -> bytes:
     """The chart of ``points`` (one per product and day) as PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
+    from matplotlib.dates import AutoDateLocator, date2num, num2date
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     by_product: dict[Product, list[TrendPoint]] = defaultdict(list)
     for point in sorted(points, key=lambda p: (p.product.value, p.day)):
@@ -56,7 +57,9 @@ def render_trend_png(points: Sequence[TrendPoint], title: str) -> bytes:
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.xaxis.set_major_locator(AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_formatter(
+        FuncFormatter(lambda value, _: format_day(num2date(value).date()))  # type: ignore[no-untyped-call]
+    )
     axes.grid(True, alpha=0.3)
     # Below the plot, so it never hides a line.
     axes.legend(

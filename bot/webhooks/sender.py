@@ -143,10 +143,10 @@ class WebhookSender:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the sending task in the running loop, woken by the outbox events this
-        process commits through the sender's session factory."""
-        if self._task is not None:
+    async def open(self) -> None:
+        """Make ready to send (threads, HTTP client, commit watch) without the background task:
+        each pass then runs only when :meth:`run_once` is called. :meth:`stop` closes it."""
+        if self._executor is not None:
             return
         self._loop = asyncio.get_running_loop()
         self.watch(self._sessions)
@@ -155,6 +155,13 @@ class WebhookSender:
         )
         self._client = webhook_client(self._transport)
         self._stopping = False
+
+    async def start(self) -> None:
+        """Start the sending task in the running loop, woken by the outbox events this
+        process commits through the sender's session factory."""
+        if self._task is not None:
+            return
+        await self.open()
         self._task = asyncio.create_task(self._run(), name="seatbot-webhook-sender")
 
     async def stop(self) -> None:

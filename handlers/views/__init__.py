@@ -26,10 +26,9 @@ from handlers.views.replies import (
     unexpected_error_message,
     unrecognised_message,
 )
-from handlers.views.text import Locale, Message, escape, users_list
+from handlers.views.text import Message, escape, users_list
 
 __all__ = [
-    "Locale",
     "Message",
     "ModalModel",
     "ProductChoice",

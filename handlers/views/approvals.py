@@ -4,6 +4,7 @@ Deny, the form asking why a change is denied, and every message stamped with the
 from __future__ import annotations
 
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -16,19 +17,16 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from billing.formatting import format_instant, format_money, format_period
 from billing.seats.decrease import SeatCheck
 from billing.seats.rules import MAX_REASON_LENGTH
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value
 from handlers.views.text import (
-    Locale,
     Message,
     context,
     escape,
-    format_instant,
-    format_money,
-    format_period,
     mention,
     mentions,
     message,
@@ -49,9 +47,9 @@ def _heading(account: AccountView, request: SeatChangeView) -> str:
     )
 
 
-def _details(request: SeatChangeView, where: Locale) -> list[Block]:
+def _details(request: SeatChangeView, where: ZoneInfo) -> list[Block]:
     blocks: list[Block] = [
-        section(proration_lines(request.lines, request.net, Fraction(request.fraction), where)),
+        section(proration_lines(request.lines, request.net, Fraction(request.fraction))),
         SectionBlock(
             fields=[
                 MarkdownTextObject(text=f"*Period*\n{format_period(request.period, where)}"),
@@ -83,7 +81,7 @@ def awaiting_approval_message(
     account: AccountView,
     request: SeatChangeView,
     approvers: tuple[str, ...],
-    where: Locale,
+    where: ZoneInfo,
 ) -> Message:
     """The owner's prompt once confirmed and routed to approval: who decides, and Cancel."""
     who = " or ".join(mention(user) for user in approvers[:10]) or "an approver"
@@ -113,7 +111,7 @@ def awaiting_approval_message(
 def approval_request_message(
     account: AccountView,
     request: SeatChangeView,
-    where: Locale,
+    where: ZoneInfo,
     *,
     check: SeatCheck | None = None,
     note: str | None = None,
@@ -145,12 +143,12 @@ def approval_request_message(
     )
     return message(
         f"{headline}: {request.product.label} {request.old_seats} → {request.new_seats} "
-        f"seats for {escape(account.display_name)}, net {format_money(request.net, where)}",
+        f"seats for {escape(account.display_name)}, net {format_money(request.net)}",
         blocks,
     )
 
 
-def decision_text(request: SeatChangeView, where: Locale) -> str:
+def decision_text(request: SeatChangeView, where: ZoneInfo) -> str:
     """How a settled request's outcome reads: who decided, when (the account's time)."""
     status = str(request.status)
     when = format_instant(request.decided_at, where) if request.decided_at else None
@@ -173,7 +171,7 @@ def decision_text(request: SeatChangeView, where: Locale) -> str:
     return f"This seat change is {status.replace('_', ' ')}."
 
 
-def stamped_message(account: AccountView, request: SeatChangeView, where: Locale) -> Message:
+def stamped_message(account: AccountView, request: SeatChangeView, where: ZoneInfo) -> Message:
     """An approval message once decided: the same details, no buttons, and the decision."""
     stamp = decision_text(request, where)
     blocks: list[Block] = [
@@ -190,7 +188,7 @@ def stamped_message(account: AccountView, request: SeatChangeView, where: Locale
     )
 
 
-def already_decided_message(request: SeatChangeView, where: Locale) -> Message:
+def already_decided_message(request: SeatChangeView, where: ZoneInfo) -> Message:
     """An approver clicked a request someone already decided."""
     text = f"Already decided. {decision_text(request, where)}"
     return message(text, [section(text)])
@@ -221,7 +219,7 @@ def deny_form(request_ref: str, request: SeatChangeView) -> View:
     )
 
 
-def requester_notice(account: AccountView, request: SeatChangeView, where: Locale) -> Message:
+def requester_notice(account: AccountView, request: SeatChangeView, where: ZoneInfo) -> Message:
     """The DM telling the requester what became of their request."""
     stamp = decision_text(request, where)
     return message(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
-from billing.formatting import format_day, format_instant
+from billing.formatting import format_day, format_instant, format_money
 from billing.money import Money
 from billing.reports.facts import AccountReconciliation, DigestFacts
 from billing.reports.rules import (
@@ -26,12 +27,10 @@ from billing.reports.rules import (
 from billing.users import UserStatus
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,
-    Locale,
     Message,
     context,
     echo,
     escape,
-    format_money,
     header,
     message,
     section,
@@ -49,11 +48,11 @@ def _signed(count: int) -> str:
     return f"+{count}" if count > 0 else ("±0" if count == 0 else f"−{-count}")
 
 
-def _money(amount: Money | None, where: Locale) -> str:
-    return "unknown" if amount is None else format_money(amount, where)
+def _money(amount: Money | None, where: ZoneInfo) -> str:
+    return "unknown" if amount is None else format_money(amount)
 
 
-def product_line(product: ProductReconciliation, where: Locale) -> str:
+def product_line(product: ProductReconciliation, where: ZoneInfo) -> str:
     """``*Contact Center* · 25 seats · 23 users (19 active, 4 inactive) · 92% used``, or the
     reason it is unknown."""
     label = f"*{product.product.label}* · {_plural(product.seats, 'seat')}"
@@ -68,7 +67,7 @@ def product_line(product: ProductReconciliation, where: Locale) -> str:
     )
 
 
-def findings(product: ProductReconciliation, where: Locale) -> list[str]:
+def findings(product: ProductReconciliation, where: ZoneInfo) -> list[str]:
     """The product's findings with the money at stake, one line each (none when all is well)."""
     name = product.product.label
     per = product.per_period
@@ -116,7 +115,7 @@ def _week_ago_text(product: ProductReconciliation, facts: DigestFacts) -> str:
     return f"a week ago: {before.seats} seats, {users} users"
 
 
-def digest_text(facts: DigestFacts, where: Locale) -> str:
+def digest_text(facts: DigestFacts, where: ZoneInfo) -> str:
     """The notification text: seats used per product and the money at stake."""
     parts = []
     for product in facts.run.products:
@@ -139,7 +138,7 @@ def digest_text(facts: DigestFacts, where: Locale) -> str:
 
 
 def digest_messages(
-    facts: DigestFacts, where: Locale, *, late_since: datetime | None = None
+    facts: DigestFacts, where: ZoneInfo, *, late_since: datetime | None = None
 ) -> list[Message]:
     """The digest, split into messages of at most 50 blocks (one in practice).
 
@@ -147,15 +146,15 @@ def digest_messages(
     account = facts.account
     blocks: list[Block] = [header(f"Seat usage · {account.display_name}")]
     day = format_day(facts.run.local_date)
-    when = f"{day} · reconciled {format_instant(facts.run.at, where.tz)}"
+    when = f"{day} · reconciled {format_instant(facts.run.at, where)}"
     if late_since is not None:
-        when += f" · *late*: due {format_instant(late_since, where.tz, show_zone=False)}"
+        when += f" · *late*: due {format_instant(late_since, where, show_zone=False)}"
     blocks.append(context(when))
     for product in facts.run.products:
         lines = [product_line(product, where)]
         lines.append(
-            f"Spend this period: {format_money(product.spend, where)} {product.per_period} "
-            f"({product.seats} × {format_money(product.unit_price, where)})"
+            f"Spend this period: {format_money(product.spend)} {product.per_period} "
+            f"({product.seats} × {format_money(product.unit_price)})"
         )
         trend = [_week_ago_text(product, facts)]
         change = _change_text(facts.run.changes.get(product.product))
@@ -172,18 +171,18 @@ def digest_messages(
             else "*Findings*\nEvery seat is held by an active user."
         )
     )
-    since = format_instant(facts.since, where.tz)
+    since = format_instant(facts.since, where)
     billing_lines = [
         f"*Since the last digest* ({since})",
-        f"Proration: charges {format_money(facts.charges(), where)}, credits "
-        f"{format_money(facts.credits(), where)}",
+        f"Proration: charges {format_money(facts.charges())}, credits "
+        f"{format_money(facts.credits())}",
     ]
     if facts.applied:
         billing_lines.append("Changes applied:")
         for applied in facts.applied[:10]:
             billing_lines.append(
                 f"• {applied.product.label}: {applied.old_seats} → {applied.new_seats} seats "
-                f"(net {format_money(applied.net, where)})"
+                f"(net {format_money(applied.net)})"
             )
         if len(facts.applied) > 10:
             billing_lines.append(f"…and {len(facts.applied) - 10} more")
@@ -208,7 +207,7 @@ def digest_messages(
     return split_message(digest_text(facts, where), blocks)
 
 
-def _user_line(user: IdleUser, where: Locale, at: datetime) -> str:
+def _user_line(user: IdleUser, where: ZoneInfo, at: datetime) -> str:
     name = echo(user.name, 80) if user.name else echo(user.email, 80)
     flags = []
     if user.status is UserStatus.INACTIVE:
@@ -218,13 +217,13 @@ def _user_line(user: IdleUser, where: Locale, at: datetime) -> str:
     else:
         days = (at - user.last_active_at).days
         flags.append(
-            f"last active {format_day(user.last_active_at.astimezone(where.tz).date())}"
+            f"last active {format_day(user.last_active_at.astimezone(where).date())}"
             f" ({_plural(days, 'day')} ago)"
         )
     return f"• *{name}* · {echo(user.email, 120)} · ext {user.extension} · {', '.join(flags)}"
 
 
-def details_messages(run: AccountReconciliation, where: Locale) -> list[Message]:
+def details_messages(run: AccountReconciliation, where: ZoneInfo) -> list[Message]:
     """The thread: per product, every user who holds a seat without using it (inactive, or idle
     30+ days), split into messages of at most 50 blocks."""
     blocks: list[Block] = [
@@ -262,12 +261,12 @@ def details_messages(run: AccountReconciliation, where: Locale) -> list[Message]
     return split_message(text, blocks)
 
 
-def reconciliation_messages(run: AccountReconciliation, where: Locale) -> list[Message]:
+def reconciliation_messages(run: AccountReconciliation, where: ZoneInfo) -> list[Message]:
     """The reconciliation report (``seatbot reconcile --post``): per product, what is billed,
     what exists and the findings with the money at stake."""
     blocks: list[Block] = [
         header(f"Reconciliation · {run.account.display_name}"),
-        context(f"{format_instant(run.at, where.tz)} · seats billed vs users on each platform"),
+        context(f"{format_instant(run.at, where)} · seats billed vs users on each platform"),
     ]
     for product in run.products:
         lines = [product_line(product, where), *findings(product, where)]

@@ -4,6 +4,7 @@ awaiting their approval (with Approve / Deny), and recent decisions. At most 100
 from __future__ import annotations
 
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -15,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from billing.formatting import format_instant, format_money, format_period
 from billing.seats.outcomes import Home, HomeAccount
 from billing.users import UserListing
 from billing.views import SeatChangeView
@@ -23,12 +25,8 @@ from handlers.payloads import request_ref_value
 from handlers.views.approvals import decision_text
 from handlers.views.text import (
     MODAL_BLOCK_LIMIT,
-    Locale,
     context,
     escape,
-    format_instant,
-    format_money,
-    format_period,
     header,
     mention,
     section,
@@ -38,16 +36,16 @@ from handlers.views.text import (
 _RESERVE = 2
 
 
-def _change(request: SeatChangeView, where: Locale) -> str:
+def _change(request: SeatChangeView, where: ZoneInfo) -> str:
     return (
         f"*{request.product.label}* {request.old_seats} → {request.new_seats} seats · net "
-        f"{format_money(request.net, where)} · {str(request.status).replace('_', ' ')} · "
+        f"{format_money(request.net)} · {str(request.status).replace('_', ' ')} · "
         f"{format_instant(request.created_at, where)}"
     )
 
 
 def _account_blocks(
-    entry: HomeAccount, listings: Sequence[UserListing], where: Locale
+    entry: HomeAccount, listings: Sequence[UserListing], where: ZoneInfo
 ) -> list[Block]:
     blocks: list[Block] = [header(entry.account.display_name)]
     for sub, listing in zip(entry.subscriptions, listings, strict=True):
@@ -63,9 +61,7 @@ def _account_blocks(
                     MarkdownTextObject(text=f"*{sub.product.label}*\n{sub.seats} seats"),
                     MarkdownTextObject(text=f"*On the platform*\n{escape(users)}{share}"),
                     MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
-                    MarkdownTextObject(
-                        text=f"*Price*\n{format_money(sub.unit_price, where)} per seat"
-                    ),
+                    MarkdownTextObject(text=f"*Price*\n{format_money(sub.unit_price)} per seat"),
                 ]
             )
         )
@@ -104,7 +100,7 @@ def _account_blocks(
 
 
 def home_view(
-    home: Home, listings: Sequence[Sequence[UserListing]], where: Sequence[Locale]
+    home: Home, listings: Sequence[Sequence[UserListing]], where: Sequence[ZoneInfo]
 ) -> View:
     """The App Home for ``home`` (``listings`` and ``where`` per account, in order)."""
     blocks: list[Block] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     Block,
@@ -17,6 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
+from billing.formatting import format_period
 from billing.products import MAX_SEATS, Product
 from billing.seats.outcomes import FormPreview
 from billing.seats.rules import MAX_REASON_LENGTH
@@ -25,9 +27,7 @@ from handlers import ids
 from handlers.views.text import (
     METADATA_LIMIT,
     MODAL_BLOCK_LIMIT,
-    Locale,
     escape,
-    format_period,
     quote_lines,
     section,
     users_list,
@@ -60,7 +60,7 @@ def _option(choice: ProductChoice) -> Option:
     return Option(value=choice.subscription_id, text=f"{choice.product.label} ({choice.seats})")
 
 
-def seat_change_modal(model: ModalModel, where: Locale) -> View:
+def seat_change_modal(model: ModalModel, where: ZoneInfo) -> View:
     """The form: product (subscribed products only), current seats and users, new count,
     optional reason, and the live preview."""
     if len(model.private_metadata) > METADATA_LIMIT:
@@ -128,7 +128,7 @@ def _current_text(model: ModalModel) -> str:
     return f"{seats} · {len(users)} users on {label}{listed}"
 
 
-def _preview_blocks(model: ModalModel, where: Locale) -> list[Block]:
+def _preview_blocks(model: ModalModel, where: ZoneInfo) -> list[Block]:
     preview = model.preview
     if preview is None:
         return [
@@ -141,7 +141,7 @@ def _preview_blocks(model: ModalModel, where: Locale) -> list[Block]:
         return [section(escape(preview.problem or "No preview."), block_id=ids.PREVIEW_BLOCK)]
     blocks: list[Block] = [
         section(
-            f"*Preview*\n{quote_lines(preview.proration, where)}\n"
+            f"*Preview*\n{quote_lines(preview.proration)}\n"
             f"Period {format_period(preview.proration.period, where)}",
             block_id=ids.PREVIEW_BLOCK,
         )

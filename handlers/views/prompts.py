@@ -9,6 +9,7 @@ server-side.
 from __future__ import annotations
 
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -18,6 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from billing.formatting import format_instant, format_money, format_period
 from billing.seats.decrease import SeatCheck
 from billing.seats.outcomes import (
     AlreadyApplied,
@@ -42,13 +44,9 @@ from handlers.views.approvals import (
     stamped_message,
 )
 from handlers.views.text import (
-    Locale,
     Message,
     context,
     escape,
-    format_instant,
-    format_money,
-    format_period,
     mention,
     message,
     proration_lines,
@@ -64,9 +62,9 @@ def _heading(account: AccountView, request: SeatChangeView) -> str:
     )
 
 
-def _details(request: SeatChangeView, where: Locale) -> list[Block]:
+def _details(request: SeatChangeView, where: ZoneInfo) -> list[Block]:
     blocks: list[Block] = [
-        section(proration_lines(request.lines, request.net, Fraction(request.fraction), where)),
+        section(proration_lines(request.lines, request.net, Fraction(request.fraction))),
         SectionBlock(
             fields=[
                 MarkdownTextObject(text=f"*Period*\n{format_period(request.period, where)}"),
@@ -95,7 +93,7 @@ def _buttons(request: SeatChangeView, primary: str, primary_text: str) -> Action
 def confirmation_prompt(
     account: AccountView,
     request: SeatChangeView,
-    where: Locale,
+    where: ZoneInfo,
     *,
     check: SeatCheck | None = None,
     note: str | None = None,
@@ -114,13 +112,13 @@ def confirmation_prompt(
     blocks.append(_buttons(request, ids.CONFIRM_ACTION, "Confirm"))
     return message(
         f"Confirm {request.product.label}: {request.old_seats} → {request.new_seats} seats, "
-        f"net {format_money(request.net, where)}",
+        f"net {format_money(request.net)}",
         blocks,
     )
 
 
 def applied_message(
-    account: AccountView, request: SeatChangeView, where: Locale, confirmed_by: str
+    account: AccountView, request: SeatChangeView, where: ZoneInfo, confirmed_by: str
 ) -> Message:
     blocks: list[Block] = [
         section(f":white_check_mark: Done. {_heading(account, request)}"),
@@ -196,7 +194,7 @@ def platform_unknown_message(request: SeatChangeView, reason: str) -> Message:
     )
 
 
-def outcome_message(outcome: ChangeOutcome, where: Locale) -> Message:
+def outcome_message(outcome: ChangeOutcome, where: ZoneInfo) -> Message:
     """The message for whatever a seat-change use case answered."""
     match outcome:
         case ReadyToConfirm(account=account, request=request, check=check, note=note):

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, UserFacingError
+from billing.formatting import format_instant, format_money, format_period
 from billing.products import product_aliases
 from billing.seats.outcomes import AccountHistory
 from billing.users import UserListing
@@ -18,13 +20,9 @@ from handlers.ids import SEATS_COMMAND
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,
     SECTION_TEXT_LIMIT,
-    Locale,
     Message,
     context,
     escape,
-    format_instant,
-    format_money,
-    format_period,
     header,
     mention,
     mentions,
@@ -95,7 +93,7 @@ def status_message(
     account_name: str,
     subscriptions: Sequence[SubscriptionView],
     listings: Sequence[UserListing],
-    where: Locale,
+    where: ZoneInfo,
 ) -> Message:
     """Every subscription: seats, the users on its platform (``listings``, in the same order),
     the price and the current period."""
@@ -113,7 +111,7 @@ def status_message(
             MarkdownTextObject(text=f"*{sub.product.label}*\n{sub.seats} seats"),
             MarkdownTextObject(text=f"*On the platform*\n{usage}"),
             MarkdownTextObject(
-                text=f"*Price*\n{format_money(sub.unit_price, where)} per seat, {sub.interval}"
+                text=f"*Price*\n{format_money(sub.unit_price)} per seat, {sub.interval}"
             ),
             MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
         ]
@@ -128,7 +126,7 @@ def status_message(
 # -- /seats history -------------------------------------------------------------------------
 
 
-def history_message(history: AccountHistory, where: Locale) -> Message:
+def history_message(history: AccountHistory, where: ZoneInfo) -> Message:
     """The account's recent seat changes, newest first, split within Slack's limits."""
     name = history.account.display_name
     if not history.requests:
@@ -142,7 +140,7 @@ def history_message(history: AccountHistory, where: Locale) -> Message:
         lines.append(
             f"• {format_instant(request.created_at, where)} · *{request.product.label}* "
             f"{request.old_seats} → {request.new_seats} · {status} "
-            f"· net {format_money(request.net, where)} · {mention(request.requested_by_user)}"
+            f"· net {format_money(request.net)} · {mention(request.requested_by_user)}"
         )
     blocks: list[Block] = [header(f"Recent seat changes · {name}")]
     chunk: list[str] = []

@@ -1,4 +1,4 @@
-"""Text and small blocks every view shares: the message type, escaping, money and time.
+"""Text and small blocks every view shares: the message type, escaping, the invoice lines.
 
 Every text a view builds is Slack mrkdwn, escaped once, where a value enters it: everything
 anyone typed or a platform sent (a command, a reason, a user's name on a platform, an account's
@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     Block,
@@ -27,8 +25,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from billing.formatting import format_money, format_percent
 from billing.money import Money
-from billing.periods import Period
 from billing.proration import LineKind, Proration, ProrationLine
 from billing.users import PlatformUser, UserStatus
 
@@ -54,14 +52,6 @@ class Message:
     def __post_init__(self) -> None:
         if not 0 < len(self.blocks) <= MESSAGE_BLOCK_LIMIT:
             raise ValueError(f"a message needs 1 to {MESSAGE_BLOCK_LIMIT} blocks")
-
-
-@dataclass(frozen=True, slots=True)
-class Locale:
-    """How to show money and instants to one account: babel locale and IANA time zone."""
-
-    locale: str
-    tz: ZoneInfo
 
 
 def escape(text: str) -> str:
@@ -95,23 +85,6 @@ def message(text: str, blocks: list[Block]) -> Message:
     """A message whose fallback ``text`` is mrkdwn escaped by its builder (it is clipped, not
     escaped again: Seatbot's own mentions must stay mentions)."""
     return Message(text=clip_mrkdwn(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
-
-
-def format_money(amount: Money, where: Locale) -> str:
-    return amount.format(where.locale)
-
-
-def format_period(period: Period, where: Locale) -> str:
-    """``1 Jan 2026 – 31 Jan 2026``: the first and last local day (the end is exclusive)."""
-    first = period.start.astimezone(where.tz).date()
-    last = (period.end.astimezone(where.tz) - timedelta(microseconds=1)).date()
-    return f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
-
-
-def format_instant(at: datetime, where: Locale) -> str:
-    """``16 Jan 2026, 14:03 GMT`` in the account's time zone."""
-    local = at.astimezone(where.tz)
-    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname() or where.tz.key}"
 
 
 def mention(user_id: str) -> str:
@@ -153,22 +126,18 @@ def users_list(users: Sequence[PlatformUser], limit: int = LISTED_USERS_LIMIT) -
     return "\n".join(lines)
 
 
-def proration_lines(
-    lines: Sequence[ProrationLine], net: Money, fraction: Fraction, where: Locale
-) -> str:
+def proration_lines(lines: Sequence[ProrationLine], net: Money, fraction: Fraction) -> str:
     """The invoice lines and the net, one per line, exactly as they will be billed."""
-    share = f"{float(fraction) * 100:.2f}% of the period"
+    share = f"{format_percent(fraction)} of the period"
     rows = []
     for line in lines:
         label = "Credit for unused time" if line.kind is LineKind.CREDIT else "Charge"
-        rows.append(
-            f"{label} · {line.quantity} seats × {share} = *{format_money(line.amount, where)}*"
-        )
+        rows.append(f"{label} · {line.quantity} seats × {share} = *{format_money(line.amount)}*")
     if not rows:
         rows.append("No proration lines: nothing is billed or credited for this period.")
-    rows.append(f"*Net now: {format_money(net, where)}*")
+    rows.append(f"*Net now: {format_money(net)}*")
     return "\n".join(rows)
 
 
-def quote_lines(proration: Proration, where: Locale) -> str:
-    return proration_lines(proration.lines, proration.net, proration.fraction, where)
+def quote_lines(proration: Proration) -> str:
+    return proration_lines(proration.lines, proration.net, proration.fraction)

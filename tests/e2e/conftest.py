@@ -1,5 +1,7 @@
-"""End-to-end fixtures: ``stack`` (see :mod:`seats_stack`), and the scan of everything the e2e
-suite logged for the secrets it used (:mod:`secret_scan`): the session fails if one leaked.
+"""End-to-end fixtures: ``stack`` (see :mod:`seats_stack`), the scan of everything the e2e
+suite logged for the secrets it used (:mod:`secret_scan`): the session fails if one leaked, and
+the books checked after every test that had a database: what ``seatbot check`` checks must hold
+whatever the test did.
 
 ``SEATBOT_TEST_PLANT_SECRET=1`` logs a known secret on purpose, to see the scan fail.
 """
@@ -16,6 +18,8 @@ import pytest
 from seats_stack import Stack, start_stack
 from secret_scan import LogCollector, known_secrets
 from sqlalchemy.orm import Session, sessionmaker
+
+from billing.books.service import check_invariants
 
 PLANT_ENV = "SEATBOT_TEST_PLANT_SECRET"
 
@@ -50,3 +54,16 @@ def _collect_logs(e2e_logs: LogCollector, tmp_path: Path) -> Iterator[None]:
         yield
     finally:
         e2e_logs.detach()
+
+
+@pytest.fixture(autouse=True)
+def _books_hold_after(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the test, every invariant ``seatbot check`` checks holds in its database."""
+    if "session_factory" not in request.fixturenames:
+        yield
+        return
+    factory: sessionmaker[Session] = request.getfixturevalue("session_factory")
+    yield
+    with factory() as session:
+        violations = check_invariants(session).violations
+    assert violations == (), "seatbot check after the test: " + "; ".join(map(str, violations))

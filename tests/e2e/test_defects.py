@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
 
+from billing.formatting import format_money
 from bot.offline.standin.slack_driver import number_input_value, static_select_value
 from handlers import ids
 
@@ -65,7 +66,7 @@ async def test_a_double_click_never_applies_a_quote_nobody_saw(stack: Stack) -> 
     [mine] = [r for r in applied(stack) if r.requested_by_user == "U_OWNER"]
     assert (mine.old_seats, mine.new_seats) == (11, 8)
     # What was applied is what the clicked message showed.
-    assert f"Net now: {mine.net.format()}" in shown_again
+    assert f"Net now: {format_money(mine.net)}" in shown_again
 
 
 # -- 3. buttons authorise before they read anything ----------------------------------------

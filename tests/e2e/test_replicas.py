@@ -44,7 +44,7 @@ BOT_TOKEN = "xoxb-replicas"
 TOKEN_KEY = "0Yjc4mZ3kAs1WwXyvoV8v6l0hZBzXnC1Q2tY3u4s5Pw="
 TEAM = "T_ACME"
 CHANNEL = "C_SEATS"
-QUOTE_TTL_S = 2
+QUOTE_TTL_S = 4
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -147,8 +147,8 @@ def _seed_accounts(seed: Any, count: int) -> list[Any]:
 
 async def _prompts(c: Cluster, count: int) -> dict[int, tuple[str, Any]]:
     """``/seats add 1 axiom`` on each account; the Confirm button each prompt carries."""
-    prompts: dict[int, tuple[str, Any]] = {}
-    for n in range(count):
+
+    async def prompt(n: int) -> tuple[int, tuple[str, Any]]:
         sent = await c.drivers[n % 2].slash_command(
             f"add 1 axiom account acme-{n}", user_id="U_OWNER", channel_id=CHANNEL
         )
@@ -158,9 +158,11 @@ async def _prompts(c: Cluster, count: int) -> dict[int, tuple[str, Any]]:
             "response_url", within_s=20, where=lambda call, k=key: call.args["response_url"] == k
         )
         confirm = _buttons(reply.args)[ids.CONFIRM_ACTION]
-        request_id = int(str(confirm["value"]).split(".")[0])
-        prompts[request_id] = (str(confirm["value"]), reply)
-    return prompts
+        return int(str(confirm["value"]).split(".")[0]), (str(confirm["value"]), reply)
+
+    # All at once, so the quotes are made close together (one after another, on a loaded
+    # machine the first could expire before the last is made).
+    return dict(await asyncio.gather(*(prompt(n) for n in range(count))))
 
 
 def _buttons(args: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -43,7 +43,7 @@ async def test_add_then_confirm_applies_the_exact_quote(stack: Stack) -> None:
     assert "-$154.84" in text
     assert "$201.29" in text
     assert "Net now: $46.45" in text
-    assert "16 Jan 2026, 12:00 UTC" in text
+    assert "16 Jan 2026, 12:00 (UTC)" in text
     assert set(buttons_of(prompt.args)) == {ids.CONFIRM_ACTION, ids.CANCEL_ACTION}
     [request] = stack.requests()
     assert (

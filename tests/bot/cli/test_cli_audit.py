@@ -88,7 +88,8 @@ def test_the_audit_lists_every_step_of_an_approved_decrease(tmp_path: Path) -> N
     ]
     applied_row = next(row for row in rows if row["action"] == "request.applied")
     assert applied_row["idempotency_key"].startswith("scr_")
-    assert applied_row["net_minor"] == str(applied.request.net.minor)
+    assert applied_row["net"] == applied.request.net.to_decimal_string()
+    assert applied_row["currency"] == applied.request.net.currency
 
     document = json.loads(seatbot(["audit", "--json"], database).stdout)
     assert {event["account"] for event in document["events"]} >= {"acme", "globex"}

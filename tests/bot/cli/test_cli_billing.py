@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import typer
@@ -26,6 +27,7 @@ from bot.cli import billing as cli_billing
 from bot.cli import database as cli_database
 from bot.cli import shell
 from bot.runtime.db import head_revision
+from handlers import views
 
 NOW = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "accounts.yml"
@@ -127,7 +129,7 @@ def test_accounts_json_never_shows_credentials(run: Any) -> None:
     code, text_out, _ = run("accounts")
     assert code == 0
     assert "acme · Acme Telecom Ltd · USD · Europe/London" in text_out
-    assert "1 Jan – 31 Jan 2026" in text_out  # the last day, not the exclusive end
+    assert "1 Jan 2026 – 31 Jan 2026" in text_out  # the last day, not the exclusive end
     for shown in (out, text_out):
         assert "sandbox-api-key" not in shown
         assert "api_key" not in shown
@@ -151,7 +153,7 @@ def test_quote_prints_the_proration(run: Any) -> None:
     assert "-$387.10" in out
     assert "$30.96" in out
     # For people: the account's zone, the inclusive last day, days rather than a fraction.
-    assert "1 Jan – 31 Jan 2026 (Europe/London)" in out
+    assert "1 Jan 2026 – 31 Jan 2026" in out
     assert "16 Jan 2026, 00:00 (Europe/London)" in out
     assert "16 of 31 days" in out
     assert "16/31" not in out
@@ -236,3 +238,64 @@ def test_ledger_formats(run: Any, session_factory: sessionmaker[Session]) -> Non
     code, out, _ = run("ledger", "acme")
     assert code == 0
     assert "$418.06" in out
+
+
+KUWAIT = """\
+accounts:
+  - name: kuwait
+    currency: KWD
+    timezone: Asia/Tokyo
+    slack:
+      team_id: T0KUWAIT1
+    members:
+      - user_id: U0KWOWNER
+        role: owner
+    subscriptions:
+      - product: axiom
+        seats: 6
+        unit_price: "29.500"
+        anchor: 2026-01-01
+        proration: seconds
+"""
+
+
+def test_one_quote_reads_the_same_in_slack_and_in_the_cli(
+    run: Any, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """One quote, shown by ``seatbot quote`` and by the confirmation prompt in Slack: the
+    money, the days, the instant and the share of the period are the same strings."""
+    accounts = tmp_path / "kuwait.yml"
+    accounts.write_text(KUWAIT, encoding="utf-8")
+    assert run("load", str(accounts))[0] == 0
+    at = datetime(2026, 1, 16, 9, 30, tzinfo=UTC)  # 18:30 in Tokyo: not a whole day
+    code, cli_out, err = run("quote", "kuwait", "axiom", "8", "--at", at.isoformat())
+    assert code == 0, err
+
+    service = SeatService(session_factory)
+    kuwait = service.account_by_name("kuwait")
+    assert kuwait is not None
+    (sub,) = service.subscriptions(kuwait.id, at)
+    prompt = SeatChanges(session_factory).request_by_form(
+        Caller(kuwait.team_id, "U0KWOWNER"),
+        account_id=kuwait.id,
+        subscription_id=sub.id,
+        new_seats=8,
+        at=at,
+    )
+    assert isinstance(prompt, ReadyToConfirm)
+    message = views.outcome_message(prompt, ZoneInfo(kuwait.timezone))
+    slack = json.dumps([block.to_dict() for block in message.blocks], ensure_ascii=False)
+
+    # 6 → 8 seats at KWD 29.500; the Tokyo month runs 1–31 Jan, and from 18:30 on the 16th
+    # 1,315,800 of its 2,678,400 seconds remain (49.126…%), each line rounded half-up to fils.
+    shown = [
+        "-KWD\u00a086.954",  # the credit: 6 × 29.500 × 1315800/2678400 = 86.9536…
+        "KWD\u00a0115.938",  # the charge: 8 × 29.500 × 1315800/2678400 = 115.9381…
+        "KWD\u00a028.984",  # the net
+        "1 Jan 2026 – 31 Jan 2026",
+        "16 Jan 2026, 18:30 (Asia/Tokyo)",
+        "49.13% of the period",
+    ]
+    for text in shown:
+        assert text in slack, text
+        assert text in cli_out, text

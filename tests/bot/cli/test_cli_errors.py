@@ -217,7 +217,9 @@ CASES: dict[str, Case] = {
         _prorate("--from", "-1"), 2, "--from: must be a whole number from 0 to 10,000"
     ),
     "prorate: --at outside the period": Case(
-        _prorate("--at", "2026-03-01"), 2, "--at: 2026-03-01 is outside the period 1 Jan – 31 Jan"
+        _prorate("--at", "2026-03-01"),
+        2,
+        "--at: 2026-03-01 is outside the period 1 Jan 2026 – 31 Jan 2026",
     ),
     "prorate: unknown currency": Case(_prorate("--currency", "XXQ"), 2, "--currency:"),
     "prorate: unknown time zone": Case([*PRORATE, "--tz", "Mars/Base"], 2, "--tz:"),

@@ -76,4 +76,4 @@ def test_bad_input_is_one_line_naming_the_option(option: str, value: str, named:
 def test_tz_option_counts_days_in_that_zone() -> None:
     code, out, _ = _run(*BASE, "--tz", "Pacific/Auckland", "--json")
     assert code == 0
-    assert json.loads(out)["period_start"] == "2025-12-31T11:00:00+00:00"
+    assert json.loads(out)["period_start"] == "2025-12-31T11:00:00Z"

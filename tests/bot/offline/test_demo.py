@@ -36,8 +36,8 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     assert "Ledger · Acme Telecom Ltd (times in Europe/London)" in transcript
     assert "✓ every step did what it should" in transcript
     # 16 of 31 January days left: 25 seats × 30.00 × 16/31 = 387.10 credited.
-    assert "-387.10 USD" in transcript
-    assert "1 Jan – 31 Jan 2026" in transcript  # the period's last day, in London
+    assert "-$387.10" in transcript
+    assert "1 Jan 2026 – 31 Jan 2026" in transcript  # the period's last day, in London
     # The billing system received the decrease's request, approval and application, and the
     # increase's application, as signed events, and verified them.
     assert transcript.count("Billing system · signature verified") == 4

@@ -14,7 +14,6 @@ from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView, SeatChangeView, SubscriptionView
 from bot.offline.render import plain, render_blocks, render_message, render_view
 from handlers.views import (
-    Locale,
     ModalModel,
     ProductChoice,
     confirmation_prompt,
@@ -47,7 +46,7 @@ def test_prompt_shows_lines_and_buttons() -> None:
         9, 1, 1, Product.AXIOM, 10, 13, "", RequestStatus.DRAFT, 1, "scr_x", "T1", "U1", AT, AT,
         PERIOD, 1, "16/31", quote.lines, quote.net, None, None, None, None, None, None, AT, AT,
     )  # fmt: skip
-    message = confirmation_prompt(ACME, request, Locale("en_US", TZ))
+    message = confirmation_prompt(ACME, request, TZ)
     lines = render_message({"text": message.text, "blocks": [b.to_dict() for b in message.blocks]})
     assert "Please confirm: Axiom for Acme: 10 → 13 seats" in lines
     assert "Net now: $46.45" in lines
@@ -62,7 +61,7 @@ def test_status_fields_render_as_label_value() -> None:
     )  # fmt: skip
     users = UserListing.complete([])
     three = UserListing.complete(list(_users(3)))
-    message = status_message("Acme", [matrix], [three], Locale("en_US", TZ))
+    message = status_message("Acme", [matrix], [three], TZ)
     assert users.count == 0
     lines = render_blocks([b.to_dict() for b in message.blocks])
     assert lines[0] == "SEATS · ACME"
@@ -73,7 +72,7 @@ def test_status_fields_render_as_label_value() -> None:
 def test_modal_renders_inputs_with_state_and_buttons() -> None:
     choice = ProductChoice("1", Product.AXIOM, 10)
     view = seat_change_modal(
-        ModalModel("Acme", [choice], choice, UserListing.complete([]), "{}"), Locale("en_US", TZ)
+        ModalModel("Acme", [choice], choice, UserListing.complete([]), "{}"), TZ
     ).to_dict()
     view["state"] = {"values": {"seats_new_count": {"seats_new_count_input": {"value": "12"}}}}
     lines = render_view(view)

@@ -107,7 +107,7 @@ def test_reloading_updates_in_place_but_never_overwrites_seats(
     with session_factory.begin() as session:
         report = apply_config(session, parse_config(changed), AT)
     assert (
-        "acme: Axiom price 30.00 → 32.00 USD per seat (applies to changes and renewals from now on)"
+        "acme: Axiom price $30.00 → $32.00 per seat (applies to changes and renewals from now on)"
         in report.changes
     )
     assert (
@@ -420,8 +420,8 @@ def test_account_and_term_changes_are_reported_in_words(
         report = apply_config(session, parse_config(changed), AT)
     assert report.changes == (
         "acme: time zone UTC → Asia/Tokyo",
-        "acme: Axiom billing anchor 2026-01-01 → 2026-01-05",
-        "acme: Axiom current period is now 2026-01-05 → 2026-02-05",
+        "acme: Axiom billing anchor 1 Jan 2026 → 5 Jan 2026",
+        "acme: Axiom current period is now 5 Jan 2026 – 4 Feb 2026",
     )
     assert report.changed
 

@@ -1,4 +1,5 @@
-"""One convention for people: the account's zone, inclusive last day, shares in words."""
+"""One formatter, one convention: the account's zone and currency, inclusive last day, shares in
+words; JSON keeps exact values."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from billing.formatting import (
     first_day,
     format_day,
     format_instant,
+    format_money,
     format_percent,
     format_period,
     format_share,
+    json_instant,
     last_day,
     period_days,
 )
+from billing.money import Money
 from billing.periods import Interval, PeriodError, local_midnight, period_at, period_n
 from billing.proration import ProrationRule, remaining_fraction
 
@@ -31,13 +35,14 @@ def test_a_tokyo_period_starting_on_the_first_reads_as_the_first() -> None:
     # Stored in UTC the period runs 2026-10-31T15:00Z → 2026-11-30T15:00Z.
     period = period_n(date(2026, 11, 1), Interval.MONTHLY, 0, TOKYO)
     assert period.start == datetime(2026, 10, 31, 15, 0, tzinfo=UTC)
-    assert format_period(period, TOKYO) == "1 Nov – 30 Nov 2026 (Asia/Tokyo)"
-    assert format_period(period, TOKYO, show_zone=False) == "1 Nov – 30 Nov 2026"
+    assert format_period(period, TOKYO) == "1 Nov 2026 – 30 Nov 2026"
+    # The same stored period read in UTC starts the day before: the zone decides the days.
+    assert format_period(period, ZoneInfo("UTC")) == "31 Oct 2026 – 30 Nov 2026"
 
 
 def test_a_period_across_new_year_names_both_years() -> None:
     period = period_n(date(2026, 12, 15), Interval.MONTHLY, 0, LONDON)
-    assert format_period(period, LONDON) == "15 Dec 2026 – 14 Jan 2027 (Europe/London)"
+    assert format_period(period, LONDON) == "15 Dec 2026 – 14 Jan 2027"
 
 
 def test_the_last_day_is_inclusive() -> None:
@@ -100,3 +105,42 @@ def test_daily_share_in_days_equals_the_exact_fraction(
 def test_an_instant_must_be_aware() -> None:
     with pytest.raises(PeriodError, match="aware"):
         format_instant(datetime(2026, 1, 1), LONDON)  # noqa: DTZ001 - the point of the test
+
+
+def test_locale_aware_display() -> None:
+    assert format_money(Money(123456, "USD")) == "$1,234.56"
+    assert format_money(Money(1235, "JPY")) == "¥1,235"
+    assert format_money(Money(-15484, "USD")) == "-$154.84"
+    assert format_money(Money(123456, "EUR"), locale="de_DE") == "1.234,56\xa0€"
+
+
+def test_money_in_each_currency_has_its_minor_units() -> None:
+    assert format_money(Money(4550, "USD")) == "$45.50"
+    assert format_money(Money(1000, "JPY")) == "¥1,000"  # no decimals
+    # Three decimals; a currency shown by letters is set apart by a no-break space (CLDR's
+    # currency spacing), which babel itself leaves out ("KWD29.500").
+    assert format_money(Money(29500, "KWD")) == "KWD\u00a029.500"
+    assert format_money(Money(-5, "KWD")) == "-KWD\u00a00.005"
+    assert format_money(Money(123456, "EUR"), locale="de_DE") == "1.234,56\u00a0€"
+
+
+def test_a_period_shows_its_first_and_last_day() -> None:
+    # Stored as [1 Dec 00:00, 1 Jan 00:00) in Tokyo: the last day shown is 31 Dec.
+    period = period_n(date(2026, 12, 1), Interval.MONTHLY, 0, TOKYO)
+    assert period.end == datetime(2026, 12, 31, 15, 0, tzinfo=UTC)
+    assert format_period(period, TOKYO) == "1 Dec 2026 – 31 Dec 2026"
+
+
+def test_an_instant_in_the_accounts_zone_and_in_json() -> None:
+    at = datetime(2026, 12, 7, 2, 41, tzinfo=UTC)
+    assert format_instant(at, TOKYO) == "7 Dec 2026, 11:41 (Asia/Tokyo)"
+    assert json_instant(at) == "2026-12-07T02:41:00Z"
+    assert json_instant(at.astimezone(TOKYO)) == "2026-12-07T02:41:00Z"
+    with pytest.raises(PeriodError, match="aware"):
+        json_instant(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+def test_half_a_hundredth_of_a_percent_rounds_up() -> None:
+    assert format_percent(Fraction(1, 800)) == "0.13%"  # float formatting gives 0.12%
+    assert format_percent(Fraction(3, 800)) == "0.38%"
+    assert format_percent(Fraction(1, 3)) == "33.33%"
