@@ -24,10 +24,10 @@ from pathlib import Path
 
 import yaml
 
+from billing.access import Role
 from billing.errors import ConfigurationError, Problem
 from billing.events.destinations import webhook_url_problem
 from billing.formatting import shown_url
-from billing.models import Role
 from billing.money import MoneyError, normalise_currency
 from billing.periods import PeriodError, zone
 from billing.products import Product
