@@ -20,10 +20,9 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
-from billing.approvals.rules import AnswerPlace, ClickedMessage
-from billing.approvals.service import Approvals, PostedMessage
+from billing.approvals import AnswerPlace, Approvals, ClickedMessage, PostedMessage
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
-from billing.seats.outcomes import (
+from billing.seats import (
     AlreadyApplied,
     ApprovalPrompt,
     AwaitingApproval,

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
 from billing.errors import UserFacingError
-from billing.seats.outcomes import UsersNeeded, UsersSource
+from billing.seats import UsersNeeded, UsersSource
 from billing.users import UserListing
 from handlers.recent_users import RecentUsers
 from platforms.guard import read_listing

@@ -23,8 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from billing.access import Caller
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.products import MAX_SEATS
-from billing.seats.outcomes import ChangeOutcome, FormPreview, UsersNeeded
-from billing.seats.rules import clean_reason, seat_count_problem
+from billing.seats import ChangeOutcome, FormPreview, UsersNeeded, clean_reason, seat_count_problem
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers import ids, views

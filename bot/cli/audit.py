@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.formatting import UTC_ZONE, format_instant, json_instant
 from billing.money import Money
 from billing.views import AuditView

@@ -20,14 +20,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
+from billing.books import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_money, format_period, json_instant
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
-from billing.seats.outcomes import Quote, UsersNeeded, UsersSource
-from billing.setup.store import PlatformConnection
+from billing.seats import Quote, UsersNeeded, UsersSource
+from billing.setup import PlatformConnection
 from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.commands import add_command

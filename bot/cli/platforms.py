@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from billing.formatting import format_day, json_instant
 from billing.products import parse_product
-from billing.seats.decrease import in_deletion_order
+from billing.seats import in_deletion_order
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.errors import ConfigurationError, InvalidInput
 from billing.products import Product, parse_product
-from billing.seats.outcomes import UsersNeeded
+from billing.seats import UsersNeeded
 from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.errors import no_account_message, no_subscription_message, not_a_product_message

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from billing.products import ConnectionKind, Product
-from billing.setup.specs import PlatformSetup
+from billing.setup import PlatformSetup
 from bot.runtime.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.setup.yaml_nodes import NodeReader, is_null
 

@@ -12,6 +12,7 @@ the stores and the scheduler) and the migrations (they describe the tables) are 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,11 @@ def offences(source: str) -> list[str]:
             for alias in node.names:
                 if alias.name in FORBIDDEN_NAMES:
                     found.append(f"line {node.lineno}: imports {alias.name}")
+                elif _home(node.module, alias.name) in FORBIDDEN_MODULES:
+                    found.append(
+                        f"line {node.lineno}: imports {alias.name} "
+                        f"(from {_home(node.module, alias.name)})"
+                    )
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
             found.append(f"line {node.lineno}: uses {node.id}")
         elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_NAMES:
@@ -97,6 +103,17 @@ def offences(source: str) -> list[str]:
         elif isinstance(node, ast.Compare) and _compares_seats(node):
             found.append(f"line {node.lineno}: compares seat counts")
     return found
+
+
+def _home(module: str, name: str) -> str:
+    """The module a package's face takes ``name`` from (``module`` itself when it has none)."""
+    if not module.startswith("billing."):
+        return module
+    offered = getattr(importlib.import_module(module), "_OFFERED", {})
+    for below, names in offered.items():
+        if name in names:
+            return f"{module}.{below}"
+    return module
 
 
 def _compares_seats(node: ast.Compare) -> bool:
