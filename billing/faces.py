@@ -1,22 +1,35 @@
 """How a billing package shows its public names: resolved on first use (PEP 562).
 
-A package's ``__init__`` lists what it offers, by module, and sets
-``__getattr__ = face(__name__, {...})``; type checkers read the same names from its
-``if TYPE_CHECKING:`` imports. Importing a package therefore loads nothing below it, so two
-packages whose modules use each other never meet half-initialised, and a command that needs one
-name pays only for the module holding it.
+A package's ``__init__`` lists what it offers once, as re-exporting imports under
+``if TYPE_CHECKING:`` (``from billing.seats.service import SeatChanges as SeatChanges``), which
+type checkers read, and sets ``__getattr__ = face(__name__, __file__)``, which reads the same
+imports at run time. Importing a package therefore loads nothing below it, so two packages whose
+modules use each other never meet half-initialised, and a command that needs one name pays only
+for the module holding it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from pathlib import Path
 
 
-def face(package: str, offered: Mapping[str, tuple[str, ...]]) -> Callable[[str], object]:
-    """The ``__getattr__`` of ``package``: each name in ``offered`` (module → names) from its
-    module, imported when first asked for."""
-    where = {name: f"{package}.{module}" for module, names in offered.items() for name in names}
+def offered(package: str, init_file: str) -> dict[str, str]:
+    """Each name ``package``'s ``__init__`` (``init_file``) imports from below it → its module."""
+    where: dict[str, str] = {}
+    for node in ast.walk(ast.parse(Path(init_file).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"{package}."):
+            for alias in node.names:
+                where[alias.asname or alias.name] = str(node.module)
+    return where
+
+
+def face(package: str, init_file: str) -> Callable[[str], object]:
+    """The ``__getattr__`` of ``package``: each name it offers, from its module, imported when
+    first asked for."""
+    where = offered(package, init_file)
 
     def public_name(name: str) -> object:
         module = where.get(name)

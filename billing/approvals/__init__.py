@@ -5,36 +5,14 @@ from typing import TYPE_CHECKING
 from billing.faces import face
 
 if TYPE_CHECKING:
-    from billing.approvals.reminders import ApprovalNote, ApprovalReminders, RequesterNotice
-    from billing.approvals.rules import AnswerPlace, ApprovalPolicy, ClickedMessage, Person
-    from billing.approvals.service import Approvals, PostedMessage
+    from billing.approvals.reminders import ApprovalNote as ApprovalNote
+    from billing.approvals.reminders import ApprovalReminders as ApprovalReminders
+    from billing.approvals.reminders import RequesterNotice as RequesterNotice
+    from billing.approvals.rules import AnswerPlace as AnswerPlace
+    from billing.approvals.rules import ApprovalPolicy as ApprovalPolicy
+    from billing.approvals.rules import ClickedMessage as ClickedMessage
+    from billing.approvals.rules import Person as Person
+    from billing.approvals.service import Approvals as Approvals
+    from billing.approvals.service import PostedMessage as PostedMessage
 
-_OFFERED = {
-    "reminders": (
-        "ApprovalNote",
-        "ApprovalReminders",
-        "RequesterNotice",
-    ),
-    "rules": (
-        "AnswerPlace",
-        "ApprovalPolicy",
-        "ClickedMessage",
-        "Person",
-    ),
-    "service": (
-        "Approvals",
-        "PostedMessage",
-    ),
-}
-__all__ = [
-    "AnswerPlace",
-    "ApprovalNote",
-    "ApprovalPolicy",
-    "ApprovalReminders",
-    "Approvals",
-    "ClickedMessage",
-    "Person",
-    "PostedMessage",
-    "RequesterNotice",
-]
-__getattr__ = face(__name__, _OFFERED)
+__getattr__ = face(__name__, __file__)

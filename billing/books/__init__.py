@@ -5,15 +5,9 @@ from typing import TYPE_CHECKING
 from billing.faces import face
 
 if TYPE_CHECKING:
-    from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
+    from billing.books.service import AccountView as AccountView
+    from billing.books.service import LedgerLineView as LedgerLineView
+    from billing.books.service import SeatService as SeatService
+    from billing.books.service import SubscriptionView as SubscriptionView
 
-_OFFERED = {
-    "service": (
-        "AccountView",
-        "LedgerLineView",
-        "SeatService",
-        "SubscriptionView",
-    ),
-}
-__all__ = ["AccountView", "LedgerLineView", "SeatService", "SubscriptionView"]
-__getattr__ = face(__name__, _OFFERED)
+__getattr__ = face(__name__, __file__)

@@ -5,62 +5,20 @@ from typing import TYPE_CHECKING
 from billing.faces import face
 
 if TYPE_CHECKING:
-    from billing.events.destinations import (
-        CREDENTIALS_PROBLEM,
-        METADATA_REASON,
-        refused_address,
-        webhook_url_problem,
-    )
-    from billing.events.rules import (
-        DEFAULT_RETRY_SCHEDULE,
-        PING,
-        OutboxStatus,
-        RetrySchedule,
-        event_body,
-    )
-    from billing.events.service import Delivery, FailureNotice, Outbox, OutboxEntry
-    from billing.events.store import BillingWebhook, OutboxEvent
+    from billing.events.destinations import CREDENTIALS_PROBLEM as CREDENTIALS_PROBLEM
+    from billing.events.destinations import METADATA_REASON as METADATA_REASON
+    from billing.events.destinations import refused_address as refused_address
+    from billing.events.destinations import webhook_url_problem as webhook_url_problem
+    from billing.events.rules import DEFAULT_RETRY_SCHEDULE as DEFAULT_RETRY_SCHEDULE
+    from billing.events.rules import PING as PING
+    from billing.events.rules import OutboxStatus as OutboxStatus
+    from billing.events.rules import RetrySchedule as RetrySchedule
+    from billing.events.rules import event_body as event_body
+    from billing.events.service import Delivery as Delivery
+    from billing.events.service import FailureNotice as FailureNotice
+    from billing.events.service import Outbox as Outbox
+    from billing.events.service import OutboxEntry as OutboxEntry
+    from billing.events.store import BillingWebhook as BillingWebhook
+    from billing.events.store import OutboxEvent as OutboxEvent
 
-_OFFERED = {
-    "destinations": (
-        "CREDENTIALS_PROBLEM",
-        "METADATA_REASON",
-        "refused_address",
-        "webhook_url_problem",
-    ),
-    "rules": (
-        "DEFAULT_RETRY_SCHEDULE",
-        "PING",
-        "OutboxStatus",
-        "RetrySchedule",
-        "event_body",
-    ),
-    "service": (
-        "Delivery",
-        "FailureNotice",
-        "Outbox",
-        "OutboxEntry",
-    ),
-    "store": (
-        "BillingWebhook",
-        "OutboxEvent",
-    ),
-}
-__all__ = [
-    "CREDENTIALS_PROBLEM",
-    "DEFAULT_RETRY_SCHEDULE",
-    "METADATA_REASON",
-    "PING",
-    "BillingWebhook",
-    "Delivery",
-    "FailureNotice",
-    "Outbox",
-    "OutboxEntry",
-    "OutboxEvent",
-    "OutboxStatus",
-    "RetrySchedule",
-    "event_body",
-    "refused_address",
-    "webhook_url_problem",
-]
-__getattr__ = face(__name__, _OFFERED)
+__getattr__ = face(__name__, __file__)

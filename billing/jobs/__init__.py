@@ -5,53 +5,18 @@ from typing import TYPE_CHECKING
 from billing.faces import face
 
 if TYPE_CHECKING:
-    from billing.jobs.ports import (
-        KeepClaim,
-        Post,
-        PostFailed,
-        Posting,
-        ReadUsers,
-        Render,
-        Request,
-        Steps,
-        Update,
-        Upload,
-    )
-    from billing.jobs.rules import Claim, PostOutcome
-    from billing.jobs.store import JobClaims
+    from billing.jobs.ports import KeepClaim as KeepClaim
+    from billing.jobs.ports import Post as Post
+    from billing.jobs.ports import PostFailed as PostFailed
+    from billing.jobs.ports import Posting as Posting
+    from billing.jobs.ports import ReadUsers as ReadUsers
+    from billing.jobs.ports import Render as Render
+    from billing.jobs.ports import Request as Request
+    from billing.jobs.ports import Steps as Steps
+    from billing.jobs.ports import Update as Update
+    from billing.jobs.ports import Upload as Upload
+    from billing.jobs.rules import Claim as Claim
+    from billing.jobs.rules import PostOutcome as PostOutcome
+    from billing.jobs.store import JobClaims as JobClaims
 
-_OFFERED = {
-    "ports": (
-        "KeepClaim",
-        "Post",
-        "PostFailed",
-        "Posting",
-        "ReadUsers",
-        "Render",
-        "Request",
-        "Steps",
-        "Update",
-        "Upload",
-    ),
-    "rules": (
-        "Claim",
-        "PostOutcome",
-    ),
-    "store": ("JobClaims",),
-}
-__all__ = [
-    "Claim",
-    "JobClaims",
-    "KeepClaim",
-    "Post",
-    "PostFailed",
-    "PostOutcome",
-    "Posting",
-    "ReadUsers",
-    "Render",
-    "Request",
-    "Steps",
-    "Update",
-    "Upload",
-]
-__getattr__ = face(__name__, _OFFERED)
+__getattr__ = face(__name__, __file__)

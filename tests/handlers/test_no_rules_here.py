@@ -12,10 +12,11 @@ the stores and the scheduler) and the migrations (they describe the tables) are 
 from __future__ import annotations
 
 import ast
-import importlib
 from pathlib import Path
 
 import pytest
+
+from billing.faces import offered
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
@@ -107,13 +108,10 @@ def offences(source: str) -> list[str]:
 
 def _home(module: str, name: str) -> str:
     """The module a package's face takes ``name`` from (``module`` itself when it has none)."""
-    if not module.startswith("billing."):
+    init = ROOT.joinpath(*module.split("."), "__init__.py")
+    if not module.startswith("billing.") or not init.exists():
         return module
-    offered = getattr(importlib.import_module(module), "_OFFERED", {})
-    for below, names in offered.items():
-        if name in names:
-            return f"{module}.{below}"
-    return module
+    return offered(module, str(init)).get(name, module)
 
 
 def _compares_seats(node: ast.Compare) -> bool:
