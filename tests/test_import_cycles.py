@@ -93,3 +93,14 @@ def test_the_check_sees_a_circle_through_any_import(
         (tmp_path / name).write_text(text)
     found = first_circle(tmp_path, ["pkg"], frozenset())
     assert sorted(set(found)) == circle
+
+
+def test_no_module_is_over_four_hundred_lines() -> None:
+    """A module a newcomer opens fits in their head: 400 lines at most (migrations aside)."""
+    long = {
+        name: lines
+        for name, path in modules(ROOT, PACKAGES).items()
+        if "migrations.versions" not in name
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}
