@@ -71,6 +71,32 @@ CASES: dict[str, Case] = {
         "DATABASE_URL: 'nosuchdb://x' names a database or driver Seatbot cannot use",
         {"DATABASE_URL": "nosuchdb://x"},
     ),
+    "DATABASE_URL of MySQL": Case(
+        ["accounts"],
+        2,
+        "DATABASE_URL: 'mysql://seatbot:***@db/x' names a database or driver Seatbot cannot "
+        "use; it supports sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB",
+        {"DATABASE_URL": f"mysql://seatbot:{PASSWORD}@db/x"},
+    ),
+    # postgresql:// and postgres:// mean psycopg 3: the connection is tried, and refused.
+    "postgresql:// without a driver": Case(
+        ["accounts"],
+        1,
+        f"cannot connect to the database server at {CLOSED} (connection refused)",
+        {"DATABASE_URL": f"postgresql://seatbot:{PASSWORD}@{CLOSED}/seatbot"},
+    ),
+    "postgres:// without a driver": Case(
+        ["accounts"],
+        1,
+        f"cannot connect to the database server at {CLOSED} (connection refused)",
+        {"DATABASE_URL": f"postgres://seatbot:{PASSWORD}@{CLOSED}/seatbot"},
+    ),
+    "PostgreSQL on an unknown host": Case(
+        ["accounts"],
+        1,
+        "cannot connect to the database server at nosuchhost.invalid:5432 (unknown host)",
+        {"DATABASE_URL": f"postgresql://seatbot:{PASSWORD}@nosuchhost.invalid/seatbot"},
+    ),
     "PORT not a number, for serve": Case(
         ["serve"], 2, "PORT: 'abc' is not a port number (1–65535)", {"PORT": "abc"}
     ),
