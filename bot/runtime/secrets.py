@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from billing.errors import ConfigurationError, DecryptionError
+from bot.runtime.logging_setup import OPERATOR_NOTICE
 from bot.runtime.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ def cipher_for(settings: Settings) -> TokenCipher:
                 "(set SEATBOT_TOKEN_KEYS to manage keys yourself).",
                 key_file,
                 key_file.with_suffix("").name,
+                extra=OPERATOR_NOTICE,
             )
         return _read_key_file(key_file)
     if _is_memory_sqlite(url):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -318,6 +319,33 @@ def test_bad_input_is_one_line_with_the_right_status(
     assert result.stderr.startswith("seatbot: ")
     assert filled(case.says) in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--host", "127.0.0.1", "--port", "{port}"],
+        ["sandbox", "--port", "{port}"],
+        ["dev", "--port", "{port}", "--database", "{tmp}/dev.db"],
+        ["webhooks", "listen", "--port", "{port}", "--secret", "whsec_" + "A" * 43],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_busy_port_is_one_line_naming_it(
+    command: list[str], world: tuple[Path, dict[str, str]]
+) -> None:
+    tmp, env = world
+    env = dict(env, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="test-signing-secret")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [arg.replace("{port}", str(port)).replace("{tmp}", str(tmp)) for arg in command]
+        result = _seatbot(args, env, tmp)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr == (
+        f"seatbot: cannot listen on 127.0.0.1:{port} (port {port} is already in use)\n"
+    )
 
 
 def test_an_unrelated_bad_variable_does_not_stop_a_command(
