@@ -147,8 +147,8 @@ class SlackPoster:
         client = await self._client_for(team_id)
         if client is None:
             raise SlackPostFailed(
-                f"Seatbot has no Slack token for workspace {team_id}; install the app there "
-                "(or set SLACK_BOT_TOKEN for a single workspace)."
+                f"Seatbot has no Slack token for workspace {team_id}: install the app there "
+                "(or set SLACK_BOT_TOKEN for a single workspace)"
             )
         backoff = RECONNECT_BACKOFF_S
         for _ in range(self._max_attempts):
@@ -168,8 +168,7 @@ class SlackPoster:
                 wait = _retry_after(error.response.headers if error.response else {})
                 if wait > MAX_RETRY_AFTER_S:
                     raise SlackPostFailed(
-                        f"Slack asked Seatbot to wait {wait:.0f} s before posting to "
-                        f"{channel_id}; it will try again later."
+                        f"Slack asked Seatbot to wait {wait:.0f} s before posting to {channel_id}"
                     ) from None
                 logger.info("Slack rate limit in %s: waiting %.1f s", channel_id, wait)
                 self.pacing.back_off(team_id, channel_id, wait)
@@ -181,8 +180,7 @@ class SlackPoster:
                 await self._sleep(backoff)
                 backoff *= 2
         raise SlackPostFailed(
-            f"Slack did not accept the post to {channel_id} after {self._max_attempts} tries; "
-            "it will be tried again later."
+            f"Slack did not accept the post to {channel_id} after {self._max_attempts} tries"
         )
 
 
@@ -260,7 +258,7 @@ class SlackPosting:
         if self.poster is None:
             raise SlackPostFailed(
                 "Slack is not configured (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and "
-                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted."
+                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted"
             )
         return self.poster
 

@@ -171,13 +171,21 @@ def start_step(
     return Start.SKIP if at - due_at > SKIP_AFTER else Start.CLAIM
 
 
-def due_days(local_at: time, tz: ZoneInfo, at: datetime) -> list[tuple[date, datetime]]:
+def due_days(
+    local_at: time, tz: ZoneInfo, at: datetime, *, since: datetime | None = None
+) -> list[tuple[date, datetime]]:
     """The local days (today in ``tz`` and the :data:`DAYS_BACK` − 1 before it, oldest first)
-    whose run at wall-clock ``local_at`` is due by ``at``, each with when it was due (UTC)."""
+    whose run at wall-clock ``local_at`` is due by ``at``, each with when it was due (UTC).
+
+    ``since`` is when the account was loaded: a run that came due before it is not owed (a newly
+    loaded account stays quiet until its first run time after loading; nothing is posted late
+    or recorded as skipped for days it did not exist)."""
     today = at.astimezone(tz).date()
     days = (today - timedelta(days=back) for back in range(DAYS_BACK - 1, -1, -1))
     due = [(day, datetime.combine(day, local_at, tzinfo=tz).astimezone(UTC)) for day in days]
-    return [(day, due_at) for day, due_at in due if due_at <= at]
+    return [
+        (day, due_at) for day, due_at in due if due_at <= at and (since is None or due_at >= since)
+    ]
 
 
 def daily_run_key(name: str, day: date) -> str:
@@ -254,7 +262,7 @@ def failed(account: str, claim: Claim, what: str, reason: str, *, max_attempts: 
     """``what`` was not done under ``claim`` because of ``reason``; whether it is tried again."""
     left = max_attempts - claim.attempt
     retry = f"it will be tried again ({left} tries left)" if left > 0 else "giving up"
-    detail = f"{what} not posted: {reason}; {retry}"
+    detail = f"{what} not posted: {reason.rstrip('.')}; {retry}"
     return PostOutcome(account, claim.job_name, claim.run_key, "failed", detail, claim.late)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.jobs.ports import KeepClaim, Post, PostFailed, ReadUsers, Render, Steps, Update, Upload
 from billing.jobs.rules import JobStatus
 from billing.jobs.store import JobClaims
-from billing.models import Account
+from billing.models import ACCOUNT_CREATED, Account, AuditEvent
 from billing.reports.facts import DIGEST_JOB
 from billing.reports.posting import ReportPosting
 from billing.reports.service import Reports
@@ -177,3 +177,32 @@ def test_a_tick_skips_a_digest_over_a_day_late_once_and_leaves_those_in_flight(
     skipped = reports.claims.find(DIGEST_JOB, "acme/2026-01-08")
     assert skipped is not None
     assert skipped.status is JobStatus.SKIPPED
+
+
+def test_a_newly_loaded_account_gets_no_digest_due_before_it_was_loaded(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
+    seeded = seed("acme")
+    loaded_at = SEED_AT - timedelta(hours=12)  # 9 January, 21:00 UTC
+    with session_factory.begin() as session:
+        session.execute(
+            update(Account).where(Account.id == seeded.account_id).values(digest_at="09:00")
+        )
+        session.add(
+            AuditEvent(
+                account_id=seeded.account_id,
+                actor="cli",
+                action=ACCOUNT_CREATED,
+                details="{}",
+                at=loaded_at,
+            )
+        )
+    reports = posting(session_factory)
+    # 10 January, 08:00: the 8th's and the 9th's came due before the account was loaded.
+    quiet = reports.due(SEED_AT - timedelta(hours=1))
+    assert (quiet.digests, quiet.skipped) == ([], [])
+    assert reports.claims.runs(DIGEST_JOB) == []
+    # 10 January, 09:01: its first digest time after loading.
+    first = reports.due(SEED_AT + timedelta(minutes=1))
+    assert [(digest.day, digest.due_at) for digest in first.digests] == [(DAY, SEED_AT)]
+    assert first.skipped == []

@@ -249,6 +249,16 @@ CASES: dict[str, Case] = {
     "prorate: unknown currency": Case(_prorate("--currency", "XXQ"), 2, "--currency:"),
     "prorate: unknown time zone": Case([*PRORATE, "--tz", "Mars/Base"], 2, "--tz:"),
     "prorate: unknown rule": Case([*PRORATE, "--rule", "weekly"], 2, "--rule: 'weekly'"),
+    # --- posting without Slack: said before anything is reconciled or claimed ----------------
+    "digest --post without Slack": Case(
+        ["digest", "acme", "--post"],
+        2,
+        "--post needs Slack: set SLACK_BOT_TOKEN (one workspace), or SLACK_CLIENT_ID and "
+        "SLACK_CLIENT_SECRET (the app installed in each workspace)",
+    ),
+    "reconcile --post without Slack": Case(
+        ["reconcile", "acme", "--post"], 2, "--post needs Slack: set SLACK_BOT_TOKEN"
+    ),
     # --- the root ----------------------------------------------------------------------------
     "unknown command": Case(["sing"], 2, "No such command 'sing'"),
 }
