@@ -144,8 +144,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     finally:
         root_logger.removeHandler(handler)
         root_logger.setLevel(saved_level)
-    for notice in state.notices:
-        say(notice)
+    if status == 0:  # a failure is its one line; the notices come with a success
+        for notice in state.notices:
+            say(notice)
     if status == 0 and state.warnings:
         count = len(state.warnings)
         first = state.warnings[0]
