@@ -31,7 +31,7 @@ from bot.runtime.logging_setup import SecretRedactor, configure_logging
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
-from bot.runtime.secrets import TokenCipher, cipher_for
+from bot.runtime.secrets import cipher_for
 from bot.runtime.settings import Settings
 from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
@@ -172,7 +172,7 @@ def build_runtime(
     )
     installation_store = state_store = None
     if oauth_enabled(settings):
-        cipher = TokenCipher.from_settings(settings)
+        cipher = cipher_for(settings)  # SEATBOT_TOKEN_KEYS, or SQLite's key file
         installation_store = SqlInstallationStore(
             sessions, cipher, client_id=str(settings.slack_client_id)
         )
