@@ -25,7 +25,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.approvals.reminders import ApprovalNote, RequesterNotice
-from billing.jobs.ports import PostFailed
+from billing.jobs.ports import NotInChannel, PostFailed
+from billing.jobs.service import ChannelNotice
 from billing.periods import zone
 from billing.reports.facts import AccountReconciliation, DigestFacts, TrendPoint
 from billing.reports.posting import DigestView, HeldSeatsView
@@ -39,7 +40,7 @@ from handlers.views.digest import (
     digest_messages,
     reconciliation_messages,
 )
-from handlers.views.text import Locale, Message
+from handlers.views.text import Locale, Message, escape, message, section
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ RECONNECT_BACKOFF_S = 0.5
 #: The longest ``Retry-After`` obeyed in place; longer, the post fails now and is retried later.
 MAX_RETRY_AFTER_S = 120.0
 
+
+#: Slack's answers meaning the bot is not in the channel (or cannot see it): only an invitation
+#: fixes them (:class:`billing.jobs.ports.NotInChannel`).
+NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 
 #: ``render_chart(trend, title)``: the PNG of seats vs users per product.
 ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
@@ -160,6 +165,12 @@ class SlackPoster:
                 status = getattr(error.response, "status_code", None)
                 if status != 429:
                     code = error.response.get("error") if error.response is not None else None
+                    if code in NOT_IN_CHANNEL:
+                        raise NotInChannel(
+                            f"Seatbot is not in channel {channel_id} ({code}): invite it there "
+                            "with `/invite @Seatbot`",
+                            channel_id,
+                        ) from None
                     raise SlackPostFailed(
                         f"Slack refused {method.replace('_', '.', 1)} in {channel_id}: "
                         f"{code or 'an error'}"
@@ -222,6 +233,8 @@ class SlackPosting:
             case RequesterNotice(ended=ended):
                 where = self._where(ended.account)
                 messages = [requester_notice(ended.account, ended.request, where)]
+            case ChannelNotice():
+                messages = [channel_notice(view)]
             case _:
                 raise TypeError(f"nothing renders {type(view).__name__}")
         return list(messages)
@@ -264,6 +277,17 @@ class SlackPosting:
 
     def _where(self, account: AccountView) -> Locale:
         return Locale(self._locale, zone(account.timezone))
+
+
+def channel_notice(notice: ChannelNotice) -> Message:
+    """The DM to an account's owner: Seatbot cannot post in the account's channel until invited."""
+    channel = notice.channel_id
+    text = (
+        f"I could not post the {notice.what} for {escape(notice.account.display_name)} in "
+        f"<#{channel}>: I am not in that channel. Invite me there (type `/invite @Seatbot` in "
+        f"<#{channel}>) and I will post it within {notice.retry_minutes} minutes."
+    )
+    return message(text, [section(text)])
 
 
 def _message(message: object) -> Message:

@@ -33,6 +33,10 @@ MAIN_PARTS = "parts"
 SKIP_AFTER = timedelta(days=1)
 #: How many local days back a tick looks for a daily run not done yet (today included).
 DAYS_BACK = 3
+#: The run's detail key saying it waits for the bot to be invited into its channel.
+WAITING_FOR_CHANNEL = "waiting_for_channel"
+#: How often a run waiting for the bot to be invited into its channel is tried again.
+CHANNEL_RETRY_EVERY = timedelta(minutes=10)
 
 
 class JobStatus(enum.StrEnum):
@@ -131,6 +135,9 @@ def may_take_over(
     """Whether the stored ``run`` may be claimed again at ``at``: a failed run while it has
     attempts left (or ``force``); a running one whose holder has not renewed its claim for more
     than ``stale_after``; a succeeded one only with ``force``; a skipped one never."""
+    if run.status is JobStatus.FAILED and run.detail.get(WAITING_FOR_CHANNEL):
+        # Waiting to be invited: no attempt limit (nothing is dropped), a look every so often.
+        return force or at - (run.finished_at or run.started_at) >= CHANNEL_RETRY_EVERY
     if run.status is JobStatus.FAILED:
         return force or run.attempts < max_attempts
     if run.status is JobStatus.RUNNING:
@@ -264,6 +271,23 @@ def failed(account: str, claim: Claim, what: str, reason: str, *, max_attempts: 
     retry = f"it will be tried again ({left} tries left)" if left > 0 else "giving up"
     detail = f"{what} not posted: {reason.rstrip('.')}; {retry}"
     return PostOutcome(account, claim.job_name, claim.run_key, "failed", detail, claim.late)
+
+
+def waiting_for_channel(
+    account: str, claim: Claim, what: str, reason: str, *, first: bool, told: int
+) -> PostOutcome:
+    """``what`` was not posted because the bot is not in the account's channel: the run waits
+    for the invitation (tried again every :data:`CHANNEL_RETRY_EVERY`, never given up). Status
+    ``waiting_for_channel`` the ``first`` time (the operator's one line; ``told`` owners were
+    sent a DM), ``still_waiting`` on each later look."""
+    minutes = int(CHANNEL_RETRY_EVERY.total_seconds() // 60)
+    owners = f"; {told} owner{'s' if told != 1 else ''} told by DM" if first else ""
+    detail = (
+        f"{what} not posted: {reason.rstrip('.')}{owners}; it is posted once Seatbot is invited "
+        f"there (looked at every {minutes} minutes)"
+    )
+    status = "waiting_for_channel" if first else "still_waiting"
+    return PostOutcome(account, claim.job_name, claim.run_key, status, detail, claim.late)
 
 
 def skipped(account: str, job: str, run_key: str, due_at: datetime) -> tuple[str, PostOutcome]:
