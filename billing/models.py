@@ -280,6 +280,11 @@ class LedgerEntry(Base):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
 
 
+#: The audit action of an account's first load: when it was loaded (a newly loaded account gets
+#: no digest for a time before it: :func:`billing.jobs.rules.due_days`).
+ACCOUNT_CREATED = "account.created"
+
+
 class AuditEvent(Base):
     """Append-only record of who did what to an account (``actor`` is ``slack:T…:U…``,
     ``cli`` or ``system``); ``details`` is JSON text without secrets."""

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.approvals import ApprovalNote, RequesterNotice
-from billing.jobs import PostFailed
+from billing.jobs import ChannelNotice, NotInChannel, PostFailed
 from billing.periods import zone
 from billing.reports import (
     AccountReconciliation,
@@ -45,7 +45,7 @@ from handlers.views.digest import (
     digest_messages,
     reconciliation_messages,
 )
-from handlers.views.text import Message
+from handlers.views.text import Message, escape, message, section
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ RECONNECT_BACKOFF_S = 0.5
 #: The longest ``Retry-After`` obeyed in place; longer, the post fails now and is retried later.
 MAX_RETRY_AFTER_S = 120.0
 
+
+#: Slack's answers meaning the bot is not in the channel (or cannot see it): only an invitation
+#: fixes them (:class:`billing.jobs.ports.NotInChannel`).
+NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 
 #: ``render_chart(trend, title)``: the PNG of seats vs users per product.
 ChartRenderer = Callable[[Sequence[TrendPoint], str], bytes]
@@ -153,8 +157,8 @@ class SlackPoster:
         client = await self._client_for(team_id)
         if client is None:
             raise SlackPostFailed(
-                f"Seatbot has no Slack token for workspace {team_id}; install the app there "
-                "(or set SLACK_BOT_TOKEN for a single workspace)."
+                f"Seatbot has no Slack token for workspace {team_id}: install the app there "
+                "(or set SLACK_BOT_TOKEN for a single workspace)"
             )
         backoff = RECONNECT_BACKOFF_S
         for _ in range(self._max_attempts):
@@ -166,6 +170,12 @@ class SlackPoster:
                 status = getattr(error.response, "status_code", None)
                 if status != 429:
                     code = error.response.get("error") if error.response is not None else None
+                    if code in NOT_IN_CHANNEL:
+                        raise NotInChannel(
+                            f"Seatbot is not in channel {channel_id} ({code}): invite it there "
+                            "with `/invite @Seatbot`",
+                            channel_id,
+                        ) from None
                     raise SlackPostFailed(
                         f"Slack refused {method.replace('_', '.', 1)} in {channel_id}: "
                         f"{code or 'an error'}"
@@ -174,8 +184,7 @@ class SlackPoster:
                 wait = _retry_after(error.response.headers if error.response else {})
                 if wait > MAX_RETRY_AFTER_S:
                     raise SlackPostFailed(
-                        f"Slack asked Seatbot to wait {wait:.0f} s before posting to "
-                        f"{channel_id}; it will try again later."
+                        f"Slack asked Seatbot to wait {wait:.0f} s before posting to {channel_id}"
                     ) from None
                 logger.info("Slack rate limit in %s: waiting %.1f s", channel_id, wait)
                 self.pacing.back_off(team_id, channel_id, wait)
@@ -187,8 +196,7 @@ class SlackPoster:
                 await self._sleep(backoff)
                 backoff *= 2
         raise SlackPostFailed(
-            f"Slack did not accept the post to {channel_id} after {self._max_attempts} tries; "
-            "it will be tried again later."
+            f"Slack did not accept the post to {channel_id} after {self._max_attempts} tries"
         )
 
 
@@ -228,6 +236,8 @@ class SlackPosting:
             case RequesterNotice(ended=ended):
                 where = self._where(ended.account)
                 messages = [requester_notice(ended.account, ended.request, where)]
+            case ChannelNotice():
+                messages = [channel_notice(view)]
             case _:
                 raise TypeError(f"nothing renders {type(view).__name__}")
         return list(messages)
@@ -264,12 +274,23 @@ class SlackPosting:
         if self.poster is None:
             raise SlackPostFailed(
                 "Slack is not configured (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and "
-                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted."
+                "SLACK_CLIENT_SECRET with the app installed), so nothing can be posted"
             )
         return self.poster
 
     def _where(self, account: AccountView) -> ZoneInfo:
         return zone(account.timezone)
+
+
+def channel_notice(notice: ChannelNotice) -> Message:
+    """The DM to an account's owner: Seatbot cannot post in the account's channel until invited."""
+    channel = notice.channel_id
+    text = (
+        f"I could not post the {notice.what} for {escape(notice.account.display_name)} in "
+        f"<#{channel}>: I am not in that channel. Invite me there (type `/invite @Seatbot` in "
+        f"<#{channel}>) and I will post it within {notice.retry_minutes} minutes."
+    )
+    return message(text, [section(text)])
 
 
 def _message(message: object) -> Message:

@@ -57,6 +57,7 @@ async def serve_seatbot(
             await asyncio.to_thread(upgrade, settings.database_url)
         runtime = build_runtime(settings, register=register)
         server = serve_asgi(runtime.asgi_app, lifespan="on")
+        await server.started()  # the scheduler and the sender run: the app is what it will be
         driver = SlackDriver(
             server.url,
             signing_secret,

@@ -1,34 +1,36 @@
 """The container image: the Dockerfile read line by line, then built with podman and run.
 
-The build test uses Debian's podman. This machine reaches no container registry, so the
-``python:3.11-slim-bookworm`` base is replaced (``--build-arg PYTHON_IMAGE``) by a Debian
-bookworm image with python3, made with ``mmdebstrap`` from Debian's packages and imported once
-(``localhost/seatbot-test-base:bookworm``); ``SEATBOT_TEST_PYTHON_IMAGE`` names another base.
-Everything after ``FROM`` is the Dockerfile as shipped. Without podman (or mmdebstrap, to make
-the base) the test fails under ``CI=true`` and is skipped with the reason elsewhere.
+The build test uses Debian's podman (tests/podman_harness.py). This machine reaches no
+container registry, so the ``python:3.11-slim-bookworm`` base is replaced (``--build-arg
+PYTHON_IMAGE``) by a Debian bookworm image with python3, made with ``mmdebstrap`` from Debian's
+packages and imported once (``localhost/seatbot-test-base:bookworm``);
+``SEATBOT_TEST_PYTHON_IMAGE`` names another base. Everything after ``FROM`` is the Dockerfile as
+shipped. Without podman (or mmdebstrap, to make the base) the test fails under ``CI=true`` and
+is skipped with the reason elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import resource
-import shutil
 import subprocess
-import sys
 import time
 import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
-from deploy_harness import free_port, require_binary
+from deploy_harness import free_port
+from podman_harness import (
+    IMAGE,
+    build_seatbot_image,
+    container_logs,
+    podman_command,
+    run_limits,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
-BASE_IMAGE = "localhost/seatbot-test-base:bookworm"
-IMAGE = "localhost/seatbot:test"
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -98,91 +100,15 @@ def test_the_build_copies_every_package_and_ignores_the_rest() -> None:
 # ---------------------------------------------------------------- built and run
 
 
-def _podman() -> list[str]:
-    podman = require_binary("podman", shutil.which("podman"), "apt-get install podman")
-    command = [podman]
-    # crun refuses this machine's hybrid cgroup layout; runc copes (CI installs it).
-    runc = shutil.which("runc")
-    if runc is not None:
-        command += ["--runtime", runc]
-    return command
-
-
-def _limits() -> list[str]:
-    """podman's default rlimits are higher than this sandbox lets a process raise them (no
-    CAP_SYS_RESOURCE); ask for what the current process already has."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
-    nproc = 4096 if nproc == resource.RLIM_INFINITY else min(4096, nproc - 1)
-    return ["--ulimit", f"nofile={soft}:{hard}", "--ulimit", f"nproc={nproc}:{nproc}"]
-
-
-def _base_image(podman: list[str], folder: Path) -> str:
-    chosen = os.environ.get("SEATBOT_TEST_PYTHON_IMAGE")
-    if chosen:
-        return chosen
-    exists = subprocess.run([*podman, "image", "exists", BASE_IMAGE], check=False)
-    if exists.returncode == 0:
-        return BASE_IMAGE
-    mmdebstrap = require_binary(
-        "mmdebstrap", shutil.which("mmdebstrap"), "apt-get install mmdebstrap"
-    )
-    tarball = folder / "base.tar"
-    subprocess.run(
-        [mmdebstrap, "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-         "--format=tar", "bookworm", str(tarball)],
-        check=True, capture_output=True, timeout=900,
-    )  # fmt: skip
-    subprocess.run([*podman, "import", str(tarball), BASE_IMAGE], check=True, capture_output=True)
-    return BASE_IMAGE
-
-
-def _proxy_arguments() -> list[str]:
-    """Pass this machine's pip mirror or proxy CA (if any) to the build stage."""
-    found: list[str] = []
-    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
-        value = os.environ.get(name)
-        if value and not value.startswith("file:"):
-            found += ["--build-arg", f"{name}={value}"]
-    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE") or _pip_cert()
-    if cert and Path(cert).is_file():
-        folder = Path(cert).resolve().parent
-        found += [
-            "-v",
-            f"{folder}:/build-ca:ro",
-            "--build-arg",
-            f"PIP_CERT=/build-ca/{Path(cert).name}",
-        ]
-    return found
-
-
-def _pip_cert() -> str | None:
-    """The CA bundle pip is configured with (``pip config``), if any."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"],
-        capture_output=True, text=True, check=False, timeout=60,
-    ).stdout  # fmt: skip
-    for line in shown.splitlines():
-        name, _, value = line.partition("=")
-        if name.endswith(".cert"):
-            return value.strip().strip("'\"")
-    return None
-
-
 @pytest.mark.slow
 def test_the_image_builds_starts_answers_healthz_and_stops_cleanly(tmp_path: Path) -> None:
-    podman = _podman()
-    base = _base_image(podman, tmp_path)
-    built = subprocess.run(
-        [*podman, "build", "--format", "docker", *_limits(), *_proxy_arguments(),
-         "--build-arg", f"PYTHON_IMAGE={base}", "-t", IMAGE, str(ROOT)],
-        capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
+    podman = podman_command()
+    built = build_seatbot_image(podman, tmp_path)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     port = free_port()
     name = f"seatbot-test-{port}"
     started = subprocess.run(
-        [*podman, "run", "-d", "--name", name, *_limits(), "-p", f"127.0.0.1:{port}:3000",
+        [*podman, "run", "-d", "--name", name, *run_limits(), "-p", f"127.0.0.1:{port}:3000",
          "-e", "SLACK_SIGNING_SECRET=image-test-signing-secret",
          "-e", "SLACK_BOT_TOKEN=xoxb-image-test-token", IMAGE],
         capture_output=True, text=True, timeout=120, check=False,
@@ -196,7 +122,7 @@ def test_the_image_builds_starts_answers_healthz_and_stops_cleanly(tmp_path: Pat
                     break
             except (httpx.HTTPError, ValueError):
                 pass
-            assert time.monotonic() < deadline, _logs(podman, name)
+            assert time.monotonic() < deadline, container_logs(podman, name)
             time.sleep(0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
         # The image's own HEALTHCHECK passes.
@@ -213,12 +139,7 @@ def test_the_image_builds_starts_answers_healthz_and_stops_cleanly(tmp_path: Pat
             [*podman, "inspect", name, "--format", "{{.State.ExitCode}}"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-        assert code == "0", _logs(podman, name)
-        assert '"Seatbot stopped"' in _logs(podman, name)
+        assert code == "0", container_logs(podman, name)
+        assert '"Seatbot stopped"' in container_logs(podman, name)
     finally:
         subprocess.run([*podman, "rm", "-f", name], capture_output=True, check=False)
-
-
-def _logs(podman: list[str], name: str) -> str:
-    shown = subprocess.run([*podman, "logs", name], capture_output=True, text=True, check=False)
-    return shown.stdout[-4000:] + shown.stderr[-4000:]

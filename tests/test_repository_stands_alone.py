@@ -33,3 +33,12 @@ def test_the_manifest_schema_is_kept_with_its_licence() -> None:
     folder = ROOT / "tests" / "data" / "slack"
     assert (folder / "manifest.schema.1.0.0.json").is_file()
     assert "MIT License" in (folder / "manifest.schema.LICENSE").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_files_seatbot_makes_beside_its_database_are_ignored_by_git() -> None:
+    made = ["seatbot.db", "seatbot.db.key", "seatbot.db-wal", "seatbot.db-shm", "seatbot-dev.db"]
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", *made], cwd=ROOT, capture_output=True, text=True
+    )
+    assert checked.stdout.split() == made

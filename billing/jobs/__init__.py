@@ -6,6 +6,7 @@ from billing.faces import face
 
 if TYPE_CHECKING:
     from billing.jobs.ports import KeepClaim as KeepClaim
+    from billing.jobs.ports import NotInChannel as NotInChannel
     from billing.jobs.ports import Post as Post
     from billing.jobs.ports import PostFailed as PostFailed
     from billing.jobs.ports import Posting as Posting
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from billing.jobs.ports import Upload as Upload
     from billing.jobs.rules import Claim as Claim
     from billing.jobs.rules import PostOutcome as PostOutcome
+    from billing.jobs.service import ChannelNotice as ChannelNotice
     from billing.jobs.store import JobClaims as JobClaims
 
 __getattr__ = face(__name__, __file__)

@@ -28,6 +28,17 @@ class PostFailed(UserFacingError):
     operator (never a token)."""
 
 
+class NotInChannel(PostFailed):
+    """Slack refused a post because the bot is not in ``channel_id`` (``not_in_channel``), or
+    cannot see it at all (``channel_not_found``: a private channel it was never invited to, or
+    a wrong id). Only someone in the workspace can fix it, by inviting the bot: the run waits
+    for that instead of using up its attempts."""
+
+    def __init__(self, message: str, channel_id: str) -> None:
+        super().__init__(message)
+        self.channel_id = channel_id
+
+
 @dataclass(frozen=True)
 class KeepClaim:
     """Keep ``claim`` alive (renew it regularly) until the use case ends. Answer: ``None``."""

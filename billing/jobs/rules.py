@@ -34,6 +34,10 @@ MAIN_PARTS = "parts"
 SKIP_AFTER = timedelta(days=1)
 #: How many local days back a tick looks for a daily run not done yet (today included).
 DAYS_BACK = 3
+#: The run's detail key saying it waits for the bot to be invited into its channel.
+WAITING_FOR_CHANNEL = "waiting_for_channel"
+#: How often a run waiting for the bot to be invited into its channel is tried again.
+CHANNEL_RETRY_EVERY = timedelta(minutes=10)
 
 
 class JobStatus(enum.StrEnum):
@@ -132,6 +136,9 @@ def may_take_over(
     """Whether the stored ``run`` may be claimed again at ``at``: a failed run while it has
     attempts left (or ``force``); a running one whose holder has not renewed its claim for more
     than ``stale_after``; a succeeded one only with ``force``; a skipped one never."""
+    if run.status is JobStatus.FAILED and run.detail.get(WAITING_FOR_CHANNEL):
+        # Waiting to be invited: no attempt limit (nothing is dropped), a look every so often.
+        return force or at - (run.finished_at or run.started_at) >= CHANNEL_RETRY_EVERY
     if run.status is JobStatus.FAILED:
         return force or run.attempts < max_attempts
     if run.status is JobStatus.RUNNING:
@@ -172,13 +179,21 @@ def start_step(
     return Start.SKIP if at - due_at > SKIP_AFTER else Start.CLAIM
 
 
-def due_days(local_at: time, tz: ZoneInfo, at: datetime) -> list[tuple[date, datetime]]:
+def due_days(
+    local_at: time, tz: ZoneInfo, at: datetime, *, since: datetime | None = None
+) -> list[tuple[date, datetime]]:
     """The local days (today in ``tz`` and the :data:`DAYS_BACK` − 1 before it, oldest first)
-    whose run at wall-clock ``local_at`` is due by ``at``, each with when it was due (UTC)."""
+    whose run at wall-clock ``local_at`` is due by ``at``, each with when it was due (UTC).
+
+    ``since`` is when the account was loaded: a run that came due before it is not owed (a newly
+    loaded account stays quiet until its first run time after loading; nothing is posted late
+    or recorded as skipped for days it did not exist)."""
     today = at.astimezone(tz).date()
     days = (today - timedelta(days=back) for back in range(DAYS_BACK - 1, -1, -1))
     due = [(day, datetime.combine(day, local_at, tzinfo=tz).astimezone(UTC)) for day in days]
-    return [(day, due_at) for day, due_at in due if due_at <= at]
+    return [
+        (day, due_at) for day, due_at in due if due_at <= at and (since is None or due_at >= since)
+    ]
 
 
 def daily_run_key(name: str, day: date) -> str:
@@ -255,8 +270,25 @@ def failed(account: str, claim: Claim, what: str, reason: str, *, max_attempts: 
     """``what`` was not done under ``claim`` because of ``reason``; whether it is tried again."""
     left = max_attempts - claim.attempt
     retry = f"it will be tried again ({left} tries left)" if left > 0 else "giving up"
-    detail = f"{what} not posted: {reason}; {retry}"
+    detail = f"{what} not posted: {reason.rstrip('.')}; {retry}"
     return PostOutcome(account, claim.job_name, claim.run_key, "failed", detail, claim.late)
+
+
+def waiting_for_channel(
+    account: str, claim: Claim, what: str, reason: str, *, first: bool, told: int
+) -> PostOutcome:
+    """``what`` was not posted because the bot is not in the account's channel: the run waits
+    for the invitation (tried again every :data:`CHANNEL_RETRY_EVERY`, never given up). Status
+    ``waiting_for_channel`` the ``first`` time (the operator's one line; ``told`` owners were
+    sent a DM), ``still_waiting`` on each later look."""
+    minutes = int(CHANNEL_RETRY_EVERY.total_seconds() // 60)
+    owners = f"; {told} owner{'s' if told != 1 else ''} told by DM" if first else ""
+    detail = (
+        f"{what} not posted: {reason.rstrip('.')}{owners}; it is posted once Seatbot is invited "
+        f"there (looked at every {minutes} minutes)"
+    )
+    status = "waiting_for_channel" if first else "still_waiting"
+    return PostOutcome(account, claim.job_name, claim.run_key, status, detail, claim.late)
 
 
 def skipped(

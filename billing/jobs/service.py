@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from billing.errors import UserFacingError
-from billing.jobs.ports import KeepClaim, Post, PostFailed, Steps, Update, Upload
+from billing.jobs.ports import (
+    KeepClaim,
+    NotInChannel,
+    Post,
+    PostFailed,
+    Render,
+    Steps,
+    Update,
+    Upload,
+)
 from billing.jobs.rules import (
+    CHANNEL_RETRY_EVERY,
+    WAITING_FOR_CHANNEL,
     Claim,
     ClaimLost,
     JobRunView,
@@ -27,12 +38,24 @@ from billing.jobs.rules import (
     no_channel,
     not_claimed,
     posted_part,
+    waiting_for_channel,
 )
 from billing.jobs.store import JobClaims
 from billing.views import AccountView
 
 #: The run's detail key of its uploaded chart's file id.
 CHART = "chart_file_id"
+
+
+@dataclass(frozen=True)
+class ChannelNotice:
+    """What an account's owners are told (by DM) when ``what`` cannot be posted because the bot
+    is not in ``channel_id``; it is tried again every ``retry_minutes``."""
+
+    account: AccountView
+    channel_id: str
+    what: str
+    retry_minutes: int
 
 
 def failure_reason(error: Exception) -> str:
@@ -90,8 +113,33 @@ class ClaimedPosts:
         except ClaimLost as lost:
             taken = "taken_over"
             return PostOutcome(account.name, claim.job_name, claim.run_key, taken, lost.message)
+        except NotInChannel as closed:
+            return (yield from self._wait_for_channel(claim, account, what, closed))
         except Exception as error:  # the run fails; the edge logs the cause
             return replace(self._fail(claim, account, what, failure_reason(error)), cause=error)
+
+    def _wait_for_channel(
+        self, claim: Claim, account: AccountView, what: str, closed: NotInChannel
+    ) -> Steps[PostOutcome]:
+        """The bot is not in the channel: the first time, tell the account's owners by DM (one
+        each); record the run as waiting to be invited, so it is tried again without end."""
+        first = not claim.detail.get(WAITING_FOR_CHANNEL)
+        told = 0
+        if first:
+            minutes = int(CHANNEL_RETRY_EVERY.total_seconds() // 60)
+            view = ChannelNotice(account, closed.channel_id, what, minutes)
+            notice = (yield Render(view))[0]
+            for team_id, user_id in self.claims.owners(account.id):
+                try:
+                    yield Post(team_id, user_id, notice)
+                except PostFailed:
+                    continue  # this owner cannot be reached; the others are still told
+                told += 1
+        detail = {WAITING_FOR_CHANNEL: True}
+        self.claims.fail(claim, at=self._clock(), error=closed.message, **detail)
+        return waiting_for_channel(
+            account.name, claim, what, closed.message, first=first, told=told
+        )
 
     def _fail(self, claim: Claim, account: AccountView, what: str, reason: str) -> PostOutcome:
         self.claims.fail(claim, at=self._clock(), error=reason)

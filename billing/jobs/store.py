@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from billing.access import Role
 from billing.jobs.rules import (
     Claim,
     JobRunView,
@@ -52,7 +53,7 @@ from billing.jobs.rules import (
 )
 from billing.models import Base, UTCDateTime, _in_check
 from billing.periods import require_aware
-from billing.storage import Storage, execute_update
+from billing.storage import Storage, execute_update, members_with_role
 
 #: A run still ``running`` after this long is taken to have crashed (its process died).
 DEFAULT_STALE_AFTER = timedelta(minutes=15)
@@ -113,6 +114,13 @@ class JobClaims:
         self.stale_after = stale_after
         self.max_attempts = max_attempts
         self.late_after = late_after
+
+    def owners(self, account_id: int) -> list[tuple[str, str]]:
+        """The account's owners, as ``(team_id, user_id)``: who is told when its reports cannot
+        reach its channel."""
+        with self._storage.read() as session:
+            owners = members_with_role(session, account_id, Role.OWNER)
+            return [(member.team_id, member.user_id) for member in owners]
 
     def claim(
         self,

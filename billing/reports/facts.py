@@ -110,10 +110,12 @@ class DigestFacts:
 
 @dataclass(frozen=True)
 class DigestSchedule:
-    """An account that wants a daily digest at ``digest_at`` (local wall-clock time)."""
+    """An account that wants a daily digest at ``digest_at`` (local wall-clock time), loaded at
+    ``loaded_at`` (aware UTC; ``None`` when its audit trail does not say)."""
 
     account: AccountView
     digest_at: time
+    loaded_at: datetime | None = None
 
 
 def _sum(currency: str, lines: Sequence[LedgerLineView], kind: LedgerKind) -> Money:

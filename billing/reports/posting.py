@@ -111,7 +111,9 @@ class ReportPosting:
         candidates = [
             DueDigest(entry.account, day, due_at)
             for entry in self.reports.digest_schedule()
-            for day, due_at in due_days(entry.digest_at, zone(entry.account.timezone), at)
+            for day, due_at in due_days(
+                entry.digest_at, zone(entry.account.timezone), at, since=entry.loaded_at
+            )
         ]
         candidates = [c for c in candidates if c.run_key not in busy]
         runs = self.claims.find_many(DIGEST_JOB, [c.run_key for c in candidates])

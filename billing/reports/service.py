@@ -24,12 +24,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import NotFound
 from billing.jobs.store import JobClaims
-from billing.models import Account, Subscription
+from billing.models import ACCOUNT_CREATED, Account, AuditEvent, Subscription
 from billing.periods import Interval, local_date, period_at, require_aware, zone
 from billing.products import Product
 from billing.reports.facts import (
@@ -100,20 +100,28 @@ class Reports:
             return targets
 
     def digest_schedule(self) -> list[DigestSchedule]:
-        """The accounts with a digest time and a channel to post to, by name."""
+        """The accounts with a digest time and a channel to post to, by name, each with when it
+        was loaded (its ``account.created`` audit event)."""
+        loaded = (
+            select(AuditEvent.account_id, func.min(AuditEvent.at).label("loaded_at"))
+            .where(AuditEvent.action == ACCOUNT_CREATED)
+            .group_by(AuditEvent.account_id)
+            .subquery()
+        )
         with self._storage.read() as session:
-            rows = session.scalars(
-                select(Account)
+            rows = session.execute(
+                select(Account, loaded.c.loaded_at)
+                .outerjoin(loaded, loaded.c.account_id == Account.id)
                 .where(Account.digest_at.is_not(None), Account.channel_id.is_not(None))
                 .order_by(Account.name)
             )
             schedule = []
-            for row in rows:
+            for row, loaded_at in rows:
                 try:
                     at = parse_digest_time(row.digest_at or "")
                 except ValueError:
                     continue  # the loader refuses such values; a hand-edited row is ignored
-                schedule.append(DigestSchedule(account_view(row), at))
+                schedule.append(DigestSchedule(account_view(row), at, loaded_at))
             return schedule
 
     # -- storing runs ---------------------------------------------------------------------------

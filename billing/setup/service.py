@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from billing.errors import ConfigurationError, Problem
 from billing.formatting import format_day, format_money, format_period
-from billing.models import Account, AuditEvent, Member, Subscription
+from billing.models import ACCOUNT_CREATED, Account, AuditEvent, Member, Subscription
 from billing.money import Money
 from billing.periods import period_at, zone
 from billing.products import Product
@@ -168,7 +168,7 @@ class _Applier:
             account = Account(name=setup.name, **values)
             self.session.add(account)
             self.session.flush()
-            self.audit(account.id, "account.created", name=setup.name)
+            self.audit(account.id, ACCOUNT_CREATED, name=setup.name)
             self.report.change(f"{self.name}: account created")
             return account
         if account.currency != setup.currency and self._has_subscriptions(account):

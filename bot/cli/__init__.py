@@ -26,7 +26,7 @@ from billing.errors import ConfigurationError
 from bot.cli.commands import unwrap_help
 from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, one_line, say
 from bot.runtime.db import describe_database_error
-from bot.runtime.logging_setup import SecretRedactor
+from bot.runtime.logging_setup import SecretRedactor, is_operator_notice
 from bot.runtime.settings import database_url_setting
 
 #: The modules that add commands, in the order ``seatbot --help`` lists them.
@@ -53,15 +53,18 @@ and 1 for failures."""
 
 @dataclass
 class CliState:
-    """Per-run state the root options set: verbosity, and the warnings logged meanwhile."""
+    """Per-run state the root options set: verbosity, the warnings logged meanwhile (summed
+    up in one line) and the operator notices (printed whole)."""
 
     verbose: bool = False
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 class CliLogHandler(logging.Handler):
     """Library logging for the CLI: every record on stderr with ``--verbose``; otherwise
-    warnings are only collected (for one summary line) so they never interleave with output."""
+    warnings are only collected (for one summary line) so they never interleave with output,
+    and operator notices (a key file made) are collected to be printed whole at the end."""
 
     def __init__(self, state: CliState) -> None:
         super().__init__(logging.DEBUG)
@@ -73,7 +76,9 @@ class CliLogHandler(logging.Handler):
             message = self.redactor.redact(record.getMessage())
         except (TypeError, ValueError):
             message = str(record.msg)
-        if self.state.verbose:
+        if is_operator_notice(record) and not self.state.verbose:
+            self.state.notices.append(one_line(message))
+        elif self.state.verbose:
             sys.stderr.write(f"seatbot: {record.levelname.lower()}: {record.name}: {message}\n")
         elif record.levelno >= logging.WARNING:
             self.state.warnings.append(one_line(message))
@@ -139,6 +144,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     finally:
         root_logger.removeHandler(handler)
         root_logger.setLevel(saved_level)
+    if status == 0:  # a failure is its one line; the notices come with a success
+        for notice in state.notices:
+            say(notice)
     if status == 0 and state.warnings:
         count = len(state.warnings)
         first = state.warnings[0]

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from bot.cli.commands import add_command
-from bot.cli.errors import fail, fail_bad_input
+from bot.cli.errors import fail_bad_input
 
 
 def dev(
@@ -35,6 +35,7 @@ def dev(
     """
     from bot.offline.dev import curl_example, dev_servers
     from bot.offline.dev_prompt import DevPrompt
+    from bot.web.server import cannot_listen
 
     if not 0 <= port < 65536:
         raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")
@@ -60,7 +61,7 @@ def dev(
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EACCES):
             raise
-        raise fail(f"--port: cannot listen on 127.0.0.1:{port} ({error.strerror})") from None
+        raise cannot_listen("127.0.0.1", port, error) from None
     except KeyboardInterrupt:
         pass  # Ctrl-C at the prompt is how people leave it
 

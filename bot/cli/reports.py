@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from billing.errors import ConfigurationError
 from billing.jobs import PostOutcome
 from billing.periods import local_date, zone
 from billing.reports import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
@@ -36,11 +37,14 @@ from bot.cli.report_documents import (
     report_document,
 )
 from bot.offline.render import render_message
+from bot.runtime.installations import SqlInstallationStore
 from bot.runtime.jobs import ReportJobs
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_setting
+from bot.runtime.secrets import cipher_for
 from bot.runtime.settings import Settings, load_settings
 from bot.runtime.trend_chart import render_trend_png
+from bot.web.bolt_app import oauth_enabled
 from handlers.views.digest import details_messages, digest_messages
 
 #: Show a progress bar (on stderr) when reconciling at least this many accounts.
@@ -62,16 +66,36 @@ def jobs_clock() -> datetime:
 
 
 def _settings(post: bool) -> Settings:
-    """Every setting when posting (Slack's); otherwise only the database, so that an unrelated
-    bad variable does not stop a report."""
-    if post:
-        return load_settings()
-    return Settings.model_construct(database_url=shell.database_url())
+    """Every setting when posting (Slack's, which must be there: checked before anything is
+    reconciled or claimed); otherwise only the database, so that an unrelated bad variable does
+    not stop a report."""
+    if not post:
+        return Settings.model_construct(database_url=shell.database_url())
+    settings = load_settings()
+    if settings.slack_bot_token is None and not oauth_enabled(settings):
+        raise ConfigurationError(
+            "--post needs Slack: set SLACK_BOT_TOKEN (one workspace), or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (the app installed in each workspace)"
+        )
+    return settings
 
 
 def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) -> ReportsRuntime:
+    installations = None
+    if settings.slack_bot_token is None and oauth_enabled(settings):
+        # Installed into many workspaces: each account's bot token is the one stored for it.
+        installations = SqlInstallationStore(
+            sessions, cipher_for(settings), client_id=str(settings.slack_client_id)
+        )
     # SEATBOT_CLOCK_START/_SPEED (tests and demos) move this clock too.
-    return build_reports(settings, sessions, directory, clock=clock_setting(), source="cli")
+    return build_reports(
+        settings,
+        sessions,
+        directory,
+        clock=clock_setting(),
+        source="cli",
+        installation_store=installations,
+    )
 
 
 def _unknown_products(runs: Sequence[AccountReconciliation]) -> list[str]:

@@ -4,6 +4,7 @@ for the demo, tests and benchmarks."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import uvicorn
 
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input
+from bot.web.server import bind_port
 from platforms.sandbox import (
     DEFAULT_API_KEY,
     Fault,
@@ -21,13 +23,24 @@ from platforms.sandbox import (
     load_accounts_file,
 )
 
-#: ``serve(app, host, port)`` runs the sandbox until interrupted.
-SandboxServe = Callable[[SandboxApp, str, int], None]
+#: ``serve(app, host, port, announce)`` listens on the port, calls ``announce()`` once it
+#: listens, and runs the sandbox until interrupted.
+SandboxServe = Callable[[SandboxApp, str, int, Callable[[], None]], None]
 
 
-def serve_with_uvicorn(app: SandboxApp, host: str, port: int) -> None:
-    """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory)."""
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+def serve_with_uvicorn(app: SandboxApp, host: str, port: int, announce: Callable[[], None]) -> None:
+    """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory); a port
+    already taken is one line naming it (exit 1), before anything is announced."""
+    sock = bind_port(host, port)
+    try:
+        sock.listen(socket.SOMAXCONN)  # connections wait in the backlog from now on
+        announce()
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", log_config=None
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def register(app: typer.Typer, *, serve: SandboxServe = serve_with_uvicorn) -> None:
@@ -77,14 +90,17 @@ def _sandbox_command(serve: SandboxServe) -> Callable[..., None]:
             page_size=page_size,
         )
         base = f"http://{host}:{port}"
-        typer.echo(f"Sandbox platforms on {base}")
-        typer.echo(
-            f"  base URL for an account: {base}/t/TENANT/PRODUCT (contact_center|axiom|matrix)"
-        )
-        typer.echo(
-            f"  admin: {base}/_sandbox/faults, {base}/_sandbox/accounts/TENANT/PRODUCT/users"
-        )
-        serve(app, host, port)
+
+        def announce() -> None:
+            typer.echo(f"Sandbox platforms on {base}")
+            typer.echo(
+                f"  base URL for an account: {base}/t/TENANT/PRODUCT (contact_center|axiom|matrix)"
+            )
+            typer.echo(
+                f"  admin: {base}/_sandbox/faults, {base}/_sandbox/accounts/TENANT/PRODUCT/users"
+            )
+
+        serve(app, host, port, announce)
 
     return sandbox
 

@@ -204,6 +204,7 @@ def listen(
     """
     import uvicorn
 
+    from bot.web.server import bind_port
     from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
     from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver, pretty, summary
 
@@ -225,10 +226,8 @@ def listen(
         typer.echo(f"rejected: {reason}")
 
     receiver = WebhookReceiver(secret.strip(), on_event=show, on_rejected=refused)
-    try:
-        sock = socket.create_server((host, port), reuse_port=False)
-    except OSError as error:
-        raise fail(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
+    sock = bind_port(host, port)
+    sock.listen(socket.SOMAXCONN)
     typer.echo(f"listening on http://{host}:{port}/ for signed events (Ctrl-C stops)")
     config = uvicorn.Config(receiver.asgi_app, log_level="warning", lifespan="off", log_config=None)
     try:

@@ -199,7 +199,7 @@ def describe_database_error(error: SQLAlchemyError, url: str) -> str:
         return f"the database at {where} has no Seatbot tables yet: run `seatbot db upgrade`"
     if path is not None and isinstance(cause, sqlite3.Error):
         return _describe_sqlite_error(cause, path)
-    if "connection" in lowered or "connect" in lowered:
+    if any(words in lowered for words in _CONNECTION_WORDS):
         return _describe_connection_error(lowered, url)
     return f"the database at {where} failed ({type(cause).__name__})"
 
@@ -223,6 +223,23 @@ def _describe_sqlite_error(cause: sqlite3.Error, path: Path) -> str:
     return f"the database file {path} failed ({name or type(cause).__name__})"
 
 
+#: Words in a driver's message that mean the server could not be reached at all.
+_CONNECTION_WORDS = ("connect", "resolve host", "host name", "name resolution")
+
+#: Words in a driver's message → why the server could not be reached, in words (first match).
+_CONNECTION_REASONS = (
+    ("connection refused", "connection refused"),
+    ("timeout", "timed out"),
+    ("timed out", "timed out"),
+    ("temporary failure in name resolution", "its host name could not be looked up"),
+    ("could not translate host name", "unknown host"),
+    ("failed to resolve host", "unknown host"),
+    ("name or service not known", "unknown host"),
+    ("no route to host", "no route to the host"),
+    ("network is unreachable", "network unreachable"),
+)
+
+
 def _describe_connection_error(lowered: str, url: str) -> str:
     try:
         parsed: URL | None = make_url(url)
@@ -237,13 +254,7 @@ def _describe_connection_error(lowered: str, url: str) -> str:
         return f"the database server at {target} refused the login of user {user!r}"
     if "does not exist" in lowered and database and f'"{database.lower()}"' in lowered:
         return f"the database server at {target} has no database {database!r}"
-    for words, reason in (
-        ("connection refused", "connection refused"),
-        ("timeout", "timed out"),
-        ("timed out", "timed out"),
-        ("could not translate host name", "unknown host"),
-        ("name or service not known", "unknown host"),
-    ):
+    for words, reason in _CONNECTION_REASONS:
         if words in lowered:
             return f"cannot connect to the database server at {target} ({reason})"
     return f"cannot connect to the database server at {target}"

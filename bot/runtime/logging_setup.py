@@ -44,6 +44,16 @@ from handlers.request_ids import current_request_id
 
 REDACTED = "[redacted]"
 
+#: ``extra=`` of a record the operator must read whole, such as the notice that a key file was
+#: made: the CLI prints it on its own line instead of summing it up with library warnings.
+OPERATOR_NOTICE = {"seatbot_operator_notice": True}
+
+
+def is_operator_notice(record: logging.LogRecord) -> bool:
+    """Whether ``record`` was logged with ``extra=OPERATOR_NOTICE``."""
+    return bool(getattr(record, "seatbot_operator_notice", False))
+
+
 # Slack tokens: bot/user/app-level/configuration/refresh, including rotating "xoxe.xoxb-" ones.
 _SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]?(?:\.xox[a-z])?|xapp|xoxe)-[A-Za-z0-9-]+")
 _AUTH_HEADER = re.compile(

@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from billing.errors import ConfigurationError, DecryptionError
+from bot.runtime.logging_setup import OPERATOR_NOTICE
 from bot.runtime.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -73,19 +74,6 @@ class TokenCipher:
 
     def __repr__(self) -> str:
         return f"TokenCipher(<{getattr(self, 'key_count', 0)} key(s)>)"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TokenCipher:
-        """The cipher for ``SEATBOT_TOKEN_KEYS`` alone; a :class:`ConfigurationError` when unset.
-
-        Most callers want :func:`cipher_for`, which also knows the SQLite key file.
-        """
-        if settings.seatbot_token_keys is None:
-            raise ConfigurationError(
-                "SEATBOT_TOKEN_KEYS is not set: OAuth installations store tokens encrypted, so "
-                "a key is required (make one with `seatbot tokens new-key`)."
-            )
-        return cls(_split_keys(settings.seatbot_token_keys.get_secret_value()))
 
     @staticmethod
     def new_key() -> str:
@@ -180,15 +168,32 @@ def cipher_for(settings: Settings) -> TokenCipher:
                 "(set SEATBOT_TOKEN_KEYS to manage keys yourself).",
                 key_file,
                 key_file.with_suffix("").name,
+                extra=OPERATOR_NOTICE,
             )
         return _read_key_file(key_file)
     if _is_memory_sqlite(url):
         return TokenCipher([_process_key()])
-    raise ConfigurationError(
-        "SEATBOT_TOKEN_KEYS is not set: a server database (PostgreSQL) keeps platform "
-        "credentials and Slack tokens encrypted with it; make a key with "
-        "`seatbot tokens new-key` and set SEATBOT_TOKEN_KEYS to it."
-    )
+    raise ConfigurationError(_NO_KEYS_FOR_A_SERVER)
+
+
+#: Why a server database cannot start without SEATBOT_TOKEN_KEYS, and the fix.
+_NO_KEYS_FOR_A_SERVER = (
+    "SEATBOT_TOKEN_KEYS is not set: a server database (PostgreSQL) keeps platform "
+    "credentials and Slack tokens encrypted with it; make a key with "
+    "`seatbot tokens new-key` and set SEATBOT_TOKEN_KEYS to it."
+)
+
+
+def check_keys(settings: Settings) -> None:
+    """Raise the :class:`ConfigurationError` :func:`cipher_for` would for want of a usable key
+    (malformed keys, or a server database without ``SEATBOT_TOKEN_KEYS``), without making or
+    reading a key file: for the checks ``seatbot serve`` makes before touching anything."""
+    if settings.seatbot_token_keys is not None:
+        TokenCipher(_split_keys(settings.seatbot_token_keys.get_secret_value()))
+    elif key_file_for(settings.database_url) is None and not _is_memory_sqlite(
+        settings.database_url
+    ):
+        raise ConfigurationError(_NO_KEYS_FOR_A_SERVER)
 
 
 def cipher_from_environment(database_url: str) -> TokenCipher:
@@ -204,6 +209,15 @@ def rotation_cipher(settings: Settings) -> TokenCipher:
     """The cipher ``seatbot tokens rotate`` re-encrypts with: ``SEATBOT_TOKEN_KEYS`` must be set
     (its first key is the one everything moves to); the SQLite key file's keys still decrypt."""
     if settings.seatbot_token_keys is None:
+        key_file = key_file_for(settings.database_url)
+        if key_file is not None:
+            raise ConfigurationError(
+                f"SEATBOT_TOKEN_KEYS is not set: this installation keeps its key in the key file "
+                f"{key_file}, and rotation moves everything to a key of your own; make one with "
+                "`seatbot tokens new-key`, set SEATBOT_TOKEN_KEYS to it and run "
+                "`seatbot tokens rotate` again (the key file's key still decrypts; keep the file "
+                "until the rotation is done)."
+            )
         raise ConfigurationError(
             "SEATBOT_TOKEN_KEYS is not set: rotation re-encrypts everything with its first key; "
             "set it to a new key (`seatbot tokens new-key`) followed by the current ones."

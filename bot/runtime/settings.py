@@ -35,21 +35,37 @@ def bad_setting(variable: str, problem: str) -> ConfigurationError:
     return ConfigurationError(f"{variable}: {problem}")
 
 
+#: What DATABASE_URL may name, for the message that refuses anything else.
+SUPPORTED_DATABASES = "sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
+
+#: URL schemes that mean PostgreSQL without naming a driver (SQLAlchemy would pick psycopg2,
+#: which Seatbot does not ship; ``postgres://`` is how Heroku and many hosts write it).
+_POSTGRESQL_WITHOUT_DRIVER = ("postgresql", "postgres")
+
+
 def check_database_url(url: str) -> str:
-    """``url`` if SQLAlchemy can use it (parsed, and its dialect and driver are installed);
-    otherwise :class:`ValueError` with a sentence saying why (password hidden)."""
+    """``url`` as Seatbot uses it, if SQLAlchemy can (parsed, and its dialect and driver are
+    installed): ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://`` (psycopg 3,
+    the driver Seatbot ships). Otherwise :class:`ValueError` with a sentence saying why and
+    which databases are supported (password hidden)."""
     shown = shown_url(url)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ValueError(f"{shown!r} is not a database URL (e.g. {DEFAULT_DATABASE_URL})") from None
+    if parsed.drivername in _POSTGRESQL_WITHOUT_DRIVER:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
+    unsupported = ValueError(
+        f"{shown!r} names a database or driver Seatbot cannot use; "
+        f"it supports {SUPPORTED_DATABASES}"
+    )
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise unsupported
     try:
-        parsed.get_dialect()
+        parsed.get_dialect().import_dbapi()
     except (NoSuchModuleError, ImportError):
-        raise ValueError(
-            f"{shown!r} names a database or driver Seatbot cannot use "
-            "(sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)"
-        ) from None
+        raise unsupported from None
     return url
 
 

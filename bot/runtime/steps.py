@@ -145,6 +145,10 @@ def log_outcome(outcome: PostOutcome | None) -> None:
         # An expected error's words are the detail; anything else's traceback goes with it.
         unexpected = None if isinstance(outcome.cause, UserFacingError) else outcome.cause
         logger.error("%s %s: %s", outcome.job, outcome.run_key, outcome.detail, exc_info=unexpected)
+    elif outcome.status == "waiting_for_channel":  # the operator's one line; owners were told
+        logger.warning("%s %s: %s", outcome.job, outcome.run_key, outcome.detail)
+    elif outcome.status == "still_waiting":
+        logger.debug("%s %s: %s", outcome.job, outcome.run_key, outcome.detail)
     elif outcome.status == "skipped":
         logger.warning("Skipped the %s %s: %s", outcome.job, outcome.run_key, outcome.detail)
     elif outcome.status == "taken_over":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,14 +31,14 @@ from bot.runtime.logging_setup import SecretRedactor, configure_logging
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
-from bot.runtime.secrets import TokenCipher, cipher_for
+from bot.runtime.secrets import cipher_for
 from bot.runtime.settings import Settings
 from bot.web.asgi import build_asgi_app
 from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
 from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
 from bot.web.metrics import Metrics
 from bot.web.operations import InFlight, Operations, Readiness
-from bot.web.server import serve_http
+from bot.web.server import bind_port, serve_http
 from bot.webhooks.config import default_destination, retry_schedule
 from bot.webhooks.guard import DestinationGuard
 from bot.webhooks.notices import OwnerNotifier
@@ -171,7 +172,7 @@ def build_runtime(
     )
     installation_store = state_store = None
     if oauth_enabled(settings):
-        cipher = TokenCipher.from_settings(settings)
+        cipher = cipher_for(settings)  # SEATBOT_TOKEN_KEYS, or SQLite's key file
         installation_store = SqlInstallationStore(
             sessions, cipher, client_id=str(settings.slack_client_id)
         )
@@ -268,26 +269,32 @@ def run_server(settings: Settings, host: str = "0.0.0.0", port: int | None = Non
 
     Raises :class:`billing.errors.ConfigurationError` (a missing Slack setting or token key, a
     malformed ``SEATBOT_WEBHOOK_*`` setting) before touching the database when the settings
-    can't make a working app.
+    can't make a working app, and :class:`billing.errors.Failure` naming the port when it is
+    taken (the port is bound before the migrations, so a second ``seatbot serve`` stops at once).
     """
     check_configuration(settings)
     default_destination(settings)
     retry_schedule(settings)
+    sock = None
+    if settings.slack_app_token is None:
+        sock = bind_port(host, port if port is not None else settings.port)
+    try:
+        _run_bound(settings, sock)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _run_bound(settings: Settings, sock: socket.socket | None) -> None:
     redactor = configure_logging(settings)
     upgrade(settings.database_url)
     runtime = build_runtime(
         settings, redactor=redactor, clock=clock_from_settings(settings) or _utc_now
     )
-    if settings.slack_app_token is not None:
+    if sock is not None:
+        serve_http(runtime.asgi_app, settings, sock=sock, operations=runtime.operations)
+    elif settings.slack_app_token is not None:
         asyncio.run(_serve_socket_mode(runtime, settings.slack_app_token.get_secret_value()))
-        return
-    serve_http(
-        runtime.asgi_app,
-        settings,
-        host=host,
-        port=port if port is not None else settings.port,
-        operations=runtime.operations,
-    )
 
 
 async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:

@@ -29,7 +29,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.errors import ConfigurationError
-from bot.runtime.secrets import TokenCipher
+from bot.runtime.secrets import check_keys
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
@@ -54,7 +54,7 @@ def check_configuration(settings: Settings) -> None:
     nothing (no database, no network), so ``run_server`` calls it first."""
     _check_slack_settings(settings)
     if oauth_enabled(settings):
-        TokenCipher.from_settings(settings)  # OAuth stores tokens encrypted: a key is needed
+        check_keys(settings)  # OAuth stores tokens encrypted: a key (or SQLite's key file)
 
 
 def _check_slack_settings(settings: Settings) -> None:

@@ -11,9 +11,11 @@ number and request heads in time (:mod:`bot.web.connection_limits`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import math
 import signal
+import socket
 import time
 from collections.abc import Callable, Generator
 from types import FrameType
@@ -21,6 +23,7 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from billing.errors import Failure
 from bot.runtime.settings import Settings
 from bot.web.asgi import EVENTS_PATH
 from bot.web.connection_limits import ConnectionLimits, connections_that_fit, guarded_h11
@@ -35,10 +38,46 @@ KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024
 
 
+def cannot_listen(host: str, port: int, error: OSError) -> Failure:
+    """The one-line failure (exit 1) for a port Seatbot could not listen on, naming the port."""
+    if error.errno == errno.EADDRINUSE:
+        reason = f"port {port} is already in use"
+    elif error.errno == errno.EACCES:
+        reason = "permission denied: ports below 1024 need privileges"
+    elif error.errno == errno.EADDRNOTAVAIL:
+        reason = f"{host} is not an address of this machine"
+    else:
+        reason = error.strerror or type(error).__name__
+    return Failure(f"cannot listen on {host}:{port} ({reason})")
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (IPv6 when ``host`` has a colon), not yet listening:
+    the port is Seatbot's from now on, and connections are accepted once a server listens on
+    it. :func:`cannot_listen` when the port is taken or not allowed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # Lets a restart reuse a port whose old connections are in TIME_WAIT; on Linux it does
+        # not let two processes listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise cannot_listen(host, port, error) from None
+    return sock
+
+
 def serve_http(
-    app: Starlette, settings: Settings, *, host: str, port: int, operations: Operations | None
+    app: Starlette,
+    settings: Settings,
+    *,
+    sock: socket.socket,
+    operations: Operations | None,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until SIGTERM or SIGINT, bounded as ``settings`` say."""
+    """Serve ``app`` on ``sock`` (from :func:`bind_port`) until SIGTERM or SIGINT, bounded as
+    ``settings`` say."""
+    host, port = sock.getsockname()[:2]
     limits = ConnectionLimits(
         header_timeout_s=settings.seatbot_header_timeout_seconds,
         max_connections=connections_that_fit(settings.seatbot_max_connections),
@@ -57,7 +96,10 @@ def serve_http(
         on_stopping=operations.stopping if operations is not None else lambda: None,
         drain_s=settings.seatbot_shutdown_drain_seconds,
     )
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     logger.info("Seatbot stopped")
 
 

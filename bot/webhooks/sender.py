@@ -27,10 +27,12 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import DecryptionError
 from billing.events import Delivery, FailureNotice, Outbox, OutboxEvent
+from bot.runtime.db import describe_database_error
 from bot.runtime.secrets import TokenCipher
 from bot.web.metrics import Metrics
 from bot.webhooks.config import Destination, destination_for
@@ -106,6 +108,8 @@ class WebhookSender:
         self._client: httpx.AsyncClient | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
+        # Whether the last pass found the database away (told once per outage, not per pass).
+        self._database_away = False
         self._listeners: list[tuple[sessionmaker[Session], str, Callable[..., None]]] = []
 
     # -- waking early ------------------------------------------------------------------------
@@ -202,17 +206,39 @@ class WebhookSender:
             self._wake.clear()
             try:
                 busy = await self.run_once()
-            except Exception as error:  # a database outage: log, keep going
+            except SQLAlchemyError as error:  # a database outage: expected, said in words
+                self._database_trouble(error)
+                busy = False
+            except Exception as error:  # anything else is a bug: its traceback is wanted
                 logger.error(
                     "The billing webhook sender failed a pass (%s); trying again",
                     type(error).__name__,
                     exc_info=error,
                 )
                 busy = False
+            else:
+                if self._database_away:
+                    self._database_away = False
+                    logger.info("The billing webhook sender reaches the database again")
             if busy:
                 continue  # a full batch: more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
+
+    def _database_trouble(self, error: SQLAlchemyError) -> None:
+        """One WARNING when the database goes away (without a traceback: /readyz says the same,
+        and nothing is lost, the outbox is read again when it is back), DEBUG while it stays
+        away."""
+        bind = self._sessions.kw.get("bind")
+        url = bind.url.render_as_string(hide_password=False) if bind is not None else ""
+        if self._database_away:
+            logger.debug("The billing webhook sender still cannot use the database")
+            return
+        self._database_away = True
+        logger.warning(
+            "The billing webhook sender cannot use the database (%s); it keeps trying",
+            describe_database_error(error, url),
+        )
 
     async def run_once(self) -> bool:
         """One pass: attempt what is due, then tell owners about failures; ``True`` when a full

@@ -17,13 +17,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.jobs.rules import JobStatus
 from billing.jobs.store import JobClaims
+from billing.models import ACCOUNT_CREATED, AuditEvent
 from billing.reports.facts import DIGEST_JOB
 from billing.reports.service import Reports
 from billing.users import Level, PlatformUser, UserListing, UserStatus
@@ -81,6 +84,15 @@ def _seatbot(env: dict[str, str], *args: str, **kwargs: Any) -> subprocess.Popen
         env=env,
         **kwargs,
     )
+
+
+def _loaded_on(session_factory: sessionmaker[Session], at: datetime) -> None:
+    """Date the accounts' first load back to ``at`` (``seatbot load`` ran on the real clock):
+    the servers' simulated days after it are owed their digests."""
+    with session_factory.begin() as session:
+        session.execute(
+            update(AuditEvent).where(AuditEvent.action == ACCOUNT_CREATED).values(at=at)
+        )
 
 
 def _history(session_factory: sessionmaker[Session]) -> None:
@@ -166,6 +178,7 @@ async def test_two_servers_post_each_digest_once_per_day(
                 timeout=60,
             )
             assert loaded.returncode == 0, loaded.stderr.decode()
+            _loaded_on(session_factory, START - timedelta(days=9))
             _history(session_factory)
             for log in logs:
                 with log.open("wb") as out:
@@ -351,6 +364,7 @@ async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
             timeout=60,
         )
         assert loaded.returncode == 0, loaded.stderr.decode()
+        _loaded_on(session_factory, datetime(2026, 11, 28, tzinfo=UTC))
         for log in logs:
             with log.open("wb") as out:
                 processes.append(
@@ -407,3 +421,80 @@ async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
         timeout=60,
     )
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_newly_loaded_account_stays_quiet_until_its_first_digest_time(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Loaded today, an hour after its digest time: ``seatbot serve``'s first start posts
+    nothing late and skips nothing (no digest for a time before the account existed); the first
+    digest is the one due after loading."""
+    loaded_at = datetime.now(UTC)
+    london = loaded_at.astimezone(ZoneInfo("Europe/London"))
+    digest_at = (london - timedelta(hours=1)).strftime("%H:%M")
+    sandbox = SandboxApp(SandboxConfig())
+    sandbox_server = serve_asgi(sandbox)
+    accounts = tmp_path / "accounts.yml"
+    text = ONE_ACCOUNT.replace("SANDBOX", sandbox_server.url).replace("09:00", digest_at)
+    assert digest_at in text
+    accounts.write_text(text, encoding="utf-8")
+    standin = SlackStandIn()
+    log = tmp_path / "serve.log"
+    process: subprocess.Popen[bytes] | None = None
+    async with start_standin(standin) as standin_server:
+        standin.add_workspace(TEAM, BOT_TOKEN)
+        env = dict(
+            os.environ,
+            DATABASE_URL=db_url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="reports-e2e-secret",
+            SLACK_API_URL=standin_server.api_url,
+            # From the real now, an hour a second: tomorrow's digest comes in under 30 s.
+            SEATBOT_CLOCK_START=loaded_at.isoformat(),
+            SEATBOT_CLOCK_SPEED="3600",
+            SEATBOT_SCHEDULER_TICK_SECONDS="0.2",
+            SEATBOT_JOB_STALE_SECONDS=str(48 * 3600),
+        )
+        claims = JobClaims(session_factory)
+        try:
+            loaded = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", "from bot.cli import main; main()", "load", str(accounts)],
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
+            assert loaded.returncode == 0, loaded.stderr.decode()
+            with log.open("wb") as out:
+                process = _seatbot(
+                    env, "serve", "--port", str(_free_port()), stdout=out, stderr=subprocess.STDOUT
+                )
+            await _until(
+                lambda: any(r.status is JobStatus.SUCCEEDED for r in claims.runs(DIGEST_JOB)),
+                within_s=90,
+                what="the first digest after loading",
+            )
+            assert process.poll() is None, "the server stopped"
+        finally:
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            await sandbox_server.stop()
+    output = log.read_text(errors="replace")
+    # The last digest time before loading was on ``last_day``; the first after it, a day later.
+    last_day = (london - timedelta(hours=1)).date()
+    runs = {run.run_key: run for run in claims.runs(DIGEST_JOB)}
+    for back in range(3):
+        assert f"acme/{(last_day - timedelta(days=back)).isoformat()}" not in runs, output
+    first = runs[f"acme/{(last_day + timedelta(days=1)).isoformat()}"]
+    assert first.status is JobStatus.SUCCEEDED
+    assert not first.late
+    assert "Skipped the digest" not in output
+    assert len(_top_level(standin, "C0ACMESEATS")) == len(
+        [r for r in runs.values() if r.status is JobStatus.SUCCEEDED]
+    )

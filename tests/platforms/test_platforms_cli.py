@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,8 +26,9 @@ class RecordingServe:
     def __init__(self) -> None:
         self.calls: list[tuple[SandboxApp, str, int]] = []
 
-    def __call__(self, app: SandboxApp, host: str, port: int) -> None:
+    def __call__(self, app: SandboxApp, host: str, port: int, announce: Callable[[], None]) -> None:
         self.calls.append((app, host, port))
+        announce()
 
 
 def cli(lookup: object = None, serve: RecordingServe | None = None) -> typer.Typer:

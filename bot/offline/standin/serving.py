@@ -39,6 +39,22 @@ class RunningServer:
     server: uvicorn.Server
     task: asyncio.Task[None]
 
+    async def started(self, within_s: float = 60.0) -> None:
+        """Wait until uvicorn serves: its lifespan startup done and the socket accepted on (a
+        request sent before then waits in the backlog, behind the app's whole startup). A
+        server that stopped first raises here, naming why, instead of leaving the requests to
+        meet a dead port."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not self.server.started:
+            if self.task.done():
+                raise RuntimeError(f"the server at {self.url} stopped before it started") from (
+                    None if self.task.cancelled() else self.task.exception()
+                )
+            if loop.time() > deadline:
+                raise TimeoutError(f"the server at {self.url} did not start in {within_s:.0f} s")
+            await asyncio.sleep(0.01)
+
     async def stop(self) -> None:
         """Ask uvicorn to exit and wait for it to finish."""
         self.server.should_exit = True

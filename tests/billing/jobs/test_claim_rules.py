@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing.jobs.rules import (
+    Claim,
     JobRunView,
     JobStatus,
     Start,
     due_days,
+    failed,
     main_message,
     may_take_over,
     posted_part,
@@ -98,6 +100,20 @@ def test_a_daily_run_is_due_at_its_local_time_on_each_of_the_last_three_days() -
     assert len(kuwait) == 3
 
 
+def test_a_newly_loaded_account_is_owed_no_run_due_before_it_was_loaded() -> None:
+    london = ZoneInfo("Europe/London")
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    # Loaded at 10:00 today: today's 09:00 run and the two before it came due before that.
+    assert due_days(time(9, 0), london, at, since=datetime(2026, 11, 29, 10, 0, tzinfo=UTC)) == []
+    # Loaded at 09:00 sharp: today's run is owed, yesterday's is not.
+    assert due_days(time(9, 0), london, at, since=datetime(2026, 11, 29, 9, 0, tzinfo=UTC)) == [
+        (date(2026, 11, 29), datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+    ]
+    # Loaded long ago: the same as not saying.
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    assert due_days(time(9, 0), london, at, since=long_ago) == due_days(time(9, 0), london, at)
+
+
 def test_a_holder_renews_several_times_within_stale_after() -> None:
     assert renew_every(STALE) == timedelta(minutes=5)
 
@@ -125,3 +141,17 @@ def test_the_first_record_of_a_part_wins() -> None:
     detail, kept = with_posted(detail, "chart_file_id", "F1")
     assert kept == "F1"
     assert with_posted(detail, "chart_file_id", "F2") == (detail, "F1")
+
+
+def test_a_failure_is_one_sentence_then_whether_it_is_tried_again() -> None:
+    def claim(attempt: int) -> Claim:
+        return Claim(1, "digest", "acme/2026-11-29", 1, AT, attempt, False, "C1", None, {}, None)
+
+    reason = "Slack refused chat.postMessage in C1: not_authed."
+    first = failed("acme", claim(1), "digest", reason, max_attempts=5)
+    assert first.detail == (
+        "digest not posted: Slack refused chat.postMessage in C1: not_authed; "
+        "it will be tried again (4 tries left)"
+    )
+    last = failed("acme", claim(5), "digest", reason, max_attempts=5)
+    assert last.detail.endswith("not_authed; giving up")

@@ -12,10 +12,20 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.ports import KeepClaim, Post, PostFailed, ReadUsers, Render, Steps, Update, Upload
+from billing.jobs.ports import (
+    KeepClaim,
+    NotInChannel,
+    Post,
+    PostFailed,
+    ReadUsers,
+    Render,
+    Steps,
+    Update,
+    Upload,
+)
 from billing.jobs.rules import JobStatus
 from billing.jobs.store import JobClaims
-from billing.models import Account
+from billing.models import ACCOUNT_CREATED, Account, AuditEvent
 from billing.reports.facts import DIGEST_JOB
 from billing.reports.posting import ReportPosting
 from billing.reports.service import Reports
@@ -38,6 +48,8 @@ class Edge:
         self.updated: list[str] = []
         self.refuse_thread = False
         self.broken_render = False
+        self.outside_channel = False  # the bot is not in the account's channel
+        self.dms: list[tuple[str, object]] = []  # (user id, message)
 
     def answer(self, request: object) -> Any:
         match request:
@@ -49,7 +61,12 @@ class Edge:
                 if self.broken_render:
                     raise RuntimeError("a bug in a view")
                 return [f"{type(view).__name__} message"]
+            case Post(channel_id=channel, message=message) if channel.startswith("U"):
+                self.dms.append((channel, message))
+                return "D" + channel[1:], f"9.{len(self.dms)}"
             case Post(channel_id=channel, thread_ts=thread):
+                if self.outside_channel:
+                    raise NotInChannel(f"Seatbot is not in channel {channel} (x)", channel)
                 if thread is not None and self.refuse_thread:
                     raise PostFailed(f"Slack refused chat.postMessage in {channel}: not_in_channel")
                 ts = f"{len(self.posted) + 1}.0"
@@ -177,3 +194,71 @@ def test_a_tick_skips_a_digest_over_a_day_late_once_and_leaves_those_in_flight(
     skipped = reports.claims.find(DIGEST_JOB, "acme/2026-01-08")
     assert skipped is not None
     assert skipped.status is JobStatus.SKIPPED
+
+
+def test_a_newly_loaded_account_gets_no_digest_due_before_it_was_loaded(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
+    seeded = seed("acme")
+    loaded_at = SEED_AT - timedelta(hours=12)  # 9 January, 21:00 UTC
+    with session_factory.begin() as session:
+        session.execute(
+            update(Account).where(Account.id == seeded.account_id).values(digest_at="09:00")
+        )
+        session.add(
+            AuditEvent(
+                account_id=seeded.account_id,
+                actor="cli",
+                action=ACCOUNT_CREATED,
+                details="{}",
+                at=loaded_at,
+            )
+        )
+    reports = posting(session_factory)
+    # 10 January, 08:00: the 8th's and the 9th's came due before the account was loaded.
+    quiet = reports.due(SEED_AT - timedelta(hours=1))
+    assert (quiet.digests, quiet.skipped) == ([], [])
+    assert reports.claims.runs(DIGEST_JOB) == []
+    # 10 January, 09:01: its first digest time after loading.
+    first = reports.due(SEED_AT + timedelta(minutes=1))
+    assert [(digest.day, digest.due_at) for digest in first.digests] == [(DAY, SEED_AT)]
+    assert first.skipped == []
+
+
+def test_a_digest_outside_its_channel_tells_the_owners_once_and_waits_to_be_invited(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
+    seeded = seed("acme")
+    with session_factory.begin() as session:
+        session.execute(
+            update(Account).where(Account.id == seeded.account_id).values(digest_at="09:00")
+        )
+    now = [SEED_AT]
+    claims = JobClaims(session_factory, max_attempts=2)
+    reports = ReportPosting(Reports(session_factory), claims, lambda: now[0])
+    edge = Edge()
+    edge.outside_channel = True
+    first = edge.run(reports.digest(acme(reports), DAY, scheduled_for=SEED_AT))
+    assert first.status == "waiting_for_channel"
+    assert first.detail == (
+        "digest not posted: Seatbot is not in channel C_SEATS (x); 1 owner told by DM; it is "
+        "posted once Seatbot is invited there (looked at every 10 minutes)"
+    )
+    assert edge.dms == [("U_OWNER", "ChannelNotice message")]
+    # Tried again every ten minutes, past its attempts (2), and the owners are told only once.
+    for minutes in (10, 20, 30):
+        now[0] = SEED_AT + timedelta(minutes=minutes, seconds=1)
+        assert [d.run_key for d in reports.due(now[0]).digests] == [RUN_KEY]
+        assert reports.due(now[0] - timedelta(minutes=5)).digests == []  # not before
+        again = edge.run(reports.digest(acme(reports), DAY, scheduled_for=SEED_AT))
+        assert again.status == "still_waiting"
+    assert len(edge.dms) == 1
+    # Invited: the next look posts it.
+    edge.outside_channel = False
+    now[0] = SEED_AT + timedelta(minutes=41)
+    [due] = reports.due(now[0]).digests
+    posted = edge.run(reports.digest(due.account, due.day, scheduled_for=due.due_at))
+    assert posted.status == "posted"
+    run = claims.find(DIGEST_JOB, RUN_KEY)
+    assert run is not None
+    assert run.status is JobStatus.SUCCEEDED

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -70,6 +71,32 @@ CASES: dict[str, Case] = {
         2,
         "DATABASE_URL: 'nosuchdb://x' names a database or driver Seatbot cannot use",
         {"DATABASE_URL": "nosuchdb://x"},
+    ),
+    "DATABASE_URL of MySQL": Case(
+        ["accounts"],
+        2,
+        "DATABASE_URL: 'mysql://seatbot:***@db/x' names a database or driver Seatbot cannot "
+        "use; it supports sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB",
+        {"DATABASE_URL": f"mysql://seatbot:{PASSWORD}@db/x"},
+    ),
+    # postgresql:// and postgres:// mean psycopg 3: the connection is tried, and refused.
+    "postgresql:// without a driver": Case(
+        ["accounts"],
+        1,
+        f"cannot connect to the database server at {CLOSED} (connection refused)",
+        {"DATABASE_URL": f"postgresql://seatbot:{PASSWORD}@{CLOSED}/seatbot"},
+    ),
+    "postgres:// without a driver": Case(
+        ["accounts"],
+        1,
+        f"cannot connect to the database server at {CLOSED} (connection refused)",
+        {"DATABASE_URL": f"postgres://seatbot:{PASSWORD}@{CLOSED}/seatbot"},
+    ),
+    "PostgreSQL on an unknown host": Case(
+        ["accounts"],
+        1,
+        "cannot connect to the database server at nosuchhost.invalid:5432 (unknown host)",
+        {"DATABASE_URL": f"postgresql://seatbot:{PASSWORD}@nosuchhost.invalid/seatbot"},
     ),
     "PORT not a number, for serve": Case(
         ["serve"], 2, "PORT: 'abc' is not a port number (1–65535)", {"PORT": "abc"}
@@ -224,6 +251,16 @@ CASES: dict[str, Case] = {
     "prorate: unknown currency": Case(_prorate("--currency", "XXQ"), 2, "--currency:"),
     "prorate: unknown time zone": Case([*PRORATE, "--tz", "Mars/Base"], 2, "--tz:"),
     "prorate: unknown rule": Case([*PRORATE, "--rule", "weekly"], 2, "--rule: 'weekly'"),
+    # --- posting without Slack: said before anything is reconciled or claimed ----------------
+    "digest --post without Slack": Case(
+        ["digest", "acme", "--post"],
+        2,
+        "--post needs Slack: set SLACK_BOT_TOKEN (one workspace), or SLACK_CLIENT_ID and "
+        "SLACK_CLIENT_SECRET (the app installed in each workspace)",
+    ),
+    "reconcile --post without Slack": Case(
+        ["reconcile", "acme", "--post"], 2, "--post needs Slack: set SLACK_BOT_TOKEN"
+    ),
     # --- the root ----------------------------------------------------------------------------
     "unknown command": Case(["sing"], 2, "No such command 'sing'"),
 }
@@ -294,6 +331,33 @@ def test_bad_input_is_one_line_with_the_right_status(
     assert result.stderr.startswith("seatbot: ")
     assert filled(case.says) in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--host", "127.0.0.1", "--port", "{port}"],
+        ["sandbox", "--port", "{port}"],
+        ["dev", "--port", "{port}", "--database", "{tmp}/dev.db"],
+        ["webhooks", "listen", "--port", "{port}", "--secret", "whsec_" + "A" * 43],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_busy_port_is_one_line_naming_it(
+    command: list[str], world: tuple[Path, dict[str, str]]
+) -> None:
+    tmp, env = world
+    env = dict(env, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="test-signing-secret")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [arg.replace("{port}", str(port)).replace("{tmp}", str(tmp)) for arg in command]
+        result = _seatbot(args, env, tmp)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr == (
+        f"seatbot: cannot listen on 127.0.0.1:{port} (port {port} is already in use)\n"
+    )
 
 
 def test_an_unrelated_bad_variable_does_not_stop_a_command(

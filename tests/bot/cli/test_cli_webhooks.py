@@ -209,7 +209,7 @@ def test_listen_refuses_a_bad_secret_and_a_taken_port(
             ["webhooks", "listen", "--port", str(port), "--secret", SECRET], capsys
         )
     assert status == 1
-    assert err.startswith(f"seatbot: cannot listen on 127.0.0.1:{port} (")
+    assert err == f"seatbot: cannot listen on 127.0.0.1:{port} (port {port} is already in use)\n"
 
 
 def test_new_secret(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.runtime.db import (
     DatabaseUnavailable,
     database_errors,
+    describe_database_error,
     head_revision,
     make_engine,
     migrate,
@@ -65,6 +67,29 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 def test_an_unreachable_server_never_shows_the_password() -> None:
     message = _failure("postgresql+psycopg://seatbot:hunter22@127.0.0.1:9/seatbot")
     assert message == "cannot connect to the database server at 127.0.0.1:9 (connection refused)"
+
+
+@pytest.mark.parametrize(
+    ("driver_says", "reason"),
+    [
+        (
+            "failed to resolve host 'db.nowhere': [Errno -2] Name or service not known",
+            "unknown host",
+        ),
+        ('could not translate host name "db.nowhere" to address', "unknown host"),
+        (
+            "failed to resolve host 'db.nowhere': [Errno -3] Temporary failure in name resolution",
+            "its host name could not be looked up",
+        ),
+        ("connection failed: Connection refused", "connection refused"),
+    ],
+)
+def test_an_unreachable_host_is_said_in_words(driver_says: str, reason: str) -> None:
+    error = OperationalError("SELECT 1", {}, Exception(driver_says))
+    url = "postgresql+psycopg://seatbot:hunter22@db.nowhere:6432/seatbot"
+    assert describe_database_error(error, url) == (
+        f"cannot connect to the database server at db.nowhere:6432 ({reason})"
+    )
 
 
 def test_migrate_says_what_it_did(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from billing.errors import ConfigurationError, DecryptionError
 from bot.runtime.secrets import (
     TokenCipher,
+    check_keys,
     cipher_for,
     cipher_from_environment,
     key_file_for,
@@ -57,11 +58,32 @@ def test_bad_keys_are_refused_without_echoing_them() -> None:
     with pytest.raises(ConfigurationError):
         TokenCipher([" ", ""])
     with pytest.raises(ConfigurationError):
-        TokenCipher.from_settings(Settings(seatbot_token_keys=None))
-    from_env = TokenCipher.from_settings(
-        Settings(seatbot_token_keys=SecretStr(f"{NEW_KEY}, {OLD_KEY}"))
-    )
+        check_keys(settings(POSTGRES_URL))
+    with pytest.raises(ConfigurationError):
+        check_keys(settings(POSTGRES_URL, "not-a-fernet-key-but-secret"))
+    check_keys(settings(POSTGRES_URL, f"{NEW_KEY}, {OLD_KEY}"))
+    from_env = cipher_for(settings(POSTGRES_URL, f"{NEW_KEY}, {OLD_KEY}"))
     assert from_env.key_count == 2
+
+
+def test_oauth_on_sqlite_needs_no_variable_the_key_file_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    check_keys(settings("sqlite:///seatbot.db"))  # checks only: makes nothing
+    assert not (tmp_path / "seatbot.db.key").exists()
+    check_keys(settings("sqlite:///:memory:"))
+
+
+def test_rotation_on_a_key_file_says_what_to_do(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'seatbot.db'}"
+    with pytest.raises(ConfigurationError) as refused:
+        rotation_cipher(settings(url))
+    message = str(refused.value)
+    assert f"keeps its key in the key file {tmp_path / 'seatbot.db.key'}" in message
+    assert "`seatbot tokens new-key`, set SEATBOT_TOKEN_KEYS to it and run" in message
+    with pytest.raises(ConfigurationError, match="followed by the current ones"):
+        rotation_cipher(settings(POSTGRES_URL))
 
 
 # ---------------------------------------------------------------- where the keys come from

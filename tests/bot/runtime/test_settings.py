@@ -71,6 +71,32 @@ def test_a_bad_database_url_never_shows_its_password(url: str) -> None:
     assert "seatbot:***@db" in raised.value.message
 
 
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgres://u:p@h/d", "postgresql+psycopg://u:p@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_postgresql_urls_without_a_driver_mean_psycopg_3(given: str, used: str) -> None:
+    assert database_url_setting({"DATABASE_URL": given}) == used
+    assert Settings(database_url=given).database_url == used
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u:hunter22@h/d", "postgresql+psycopg2://u@h/d", "oracle://u@h/d"]
+)
+def test_an_unsupported_database_names_the_supported_ones(url: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        database_url_setting({"DATABASE_URL": url})
+    assert raised.value.message.endswith(
+        "it supports sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
+    assert "hunter22" not in raised.value.message
+
+
 def test_shown_url_hides_only_the_password() -> None:
     assert shown_url("postgresql://u:p%40ss@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert shown_url("sqlite:///seatbot.db") == "sqlite:///seatbot.db"

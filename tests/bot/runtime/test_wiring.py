@@ -121,10 +121,11 @@ _SLACK_ENVIRONMENT = (
         ({"slack_bot_token": BOT_TOKEN}, ConfigurationError, "SLACK_SIGNING_SECRET"),
         ({"slack_signing_secret": SIGNING_SECRET}, ConfigurationError, "SLACK_BOT_TOKEN"),
         (
-            {
+            {  # OAuth on PostgreSQL (on SQLite the key file serves)
                 "slack_signing_secret": SIGNING_SECRET,
                 "slack_client_id": "1.2",
                 "slack_client_secret": "client-secret",
+                "database_url": "postgresql+psycopg://seatbot@127.0.0.1:9/seatbot",
             },
             ConfigurationError,
             "SEATBOT_TOKEN_KEYS",
@@ -141,6 +142,6 @@ def test_serve_reports_configuration_errors_before_touching_the_database(
     for name in _SLACK_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'seatbot.db'}"  # can't migrate
-    settings = Settings.model_validate({**given, "database_url": unreachable})
+    settings = Settings.model_validate({"database_url": unreachable, **given})
     with pytest.raises(error, match=named):
         run_server(settings, "127.0.0.1", 0)

@@ -4,10 +4,13 @@ account whose secret cannot be read fails its attempts in words."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from outbox_helpers import JAN_16, change, outbox_rows
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.events.rules import OutboxStatus, RetrySchedule
@@ -205,3 +208,48 @@ async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hea
     )
     [notice] = told.notices
     assert notice.last_error == row.last_error
+
+
+class AwayThenBack(WebhookSender):
+    """A sender whose first ``away`` passes find the database gone."""
+
+    def __init__(self, *args: Any, away: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.away = away
+        self.back = asyncio.Event()
+
+    async def run_once(self) -> bool:
+        if self.away > 0:
+            self.away -= 1
+            refused = Exception("connection failed: Connection refused")
+            raise OperationalError("SELECT 1", {}, refused)
+        self.back.set()
+        return False
+
+
+async def test_a_database_outage_is_one_warning_in_words_without_a_traceback(
+    session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot.webhooks.sender")
+    webhooks = AwayThenBack(
+        Outbox(session_factory, RetrySchedule.of_seconds([60])),
+        session_factory,
+        CIPHER,
+        options=SenderOptions(poll_s=0.01),
+        away=3,
+    )
+    await webhooks.start()
+    try:
+        await asyncio.wait_for(webhooks.back.wait(), timeout=30)
+    finally:
+        await webhooks.stop()
+    records = [r for r in caplog.records if r.name == "bot.webhooks.sender"]
+    assert [r for r in records if r.exc_info or r.levelno >= logging.ERROR] == []
+    [warning] = [r for r in records if r.levelno == logging.WARNING]
+    assert warning.getMessage().startswith(
+        "The billing webhook sender cannot use the database (cannot connect to the database"
+    )
+    assert warning.getMessage().endswith("(connection refused)); it keeps trying")
+    assert [r.getMessage() for r in records if r.levelno == logging.INFO] == [
+        "The billing webhook sender reaches the database again"
+    ]
