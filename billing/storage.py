@@ -11,7 +11,7 @@ used (SQLite ignores it). The rules themselves live in :mod:`billing.seats.rules
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -209,6 +209,43 @@ def move_request(
     if revision is not None:
         statement = statement.where(SeatChangeRequest.quote_revision == revision)
     return execute_update(session, statement.values(status=target.value, **values)) == 1
+
+
+def move_audited(
+    session: Session,
+    loaded: LoadedRequest,
+    current: RequestStatus,
+    target: RequestStatus,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    at_revision: int | None = None,
+    decided_by: Caller | None = None,
+    columns: Mapping[str, Any] | None = None,
+    **details: Any,
+) -> bool:
+    """``current`` → ``target`` as :func:`move_request` (at quote revision ``at_revision``
+    when given; stamped ``updated_at`` = ``at``; by
+    ``decided_by`` when given; with ``columns``), and, when this call moved it, the audit event
+    ``action`` by ``actor``: the request, both statuses and ``details``. ``False`` when the row
+    had moved meanwhile: nothing is written."""
+    request = loaded.request
+    decided = (
+        {
+            "decided_by_team": decided_by.team_id,
+            "decided_by_user": decided_by.user_id,
+            "decided_at": at,
+        }
+        if decided_by
+        else {}
+    )
+    values = dict(columns or {}, updated_at=at, **decided)
+    if not move_request(session, request.id, current, target, revision=at_revision, **values):
+        return False
+    moved = {"from": current.value, "to": target.value}
+    audit(session, loaded.account.id, actor, action, at, request_id=request.id, **details, **moved)
+    return True
 
 
 def requote_request(

@@ -184,9 +184,20 @@ class PromptButtonsListener:
     clicked; the button's value is only a claim."""
 
     def __init__(self, desk: SeatDesk) -> None:
-        self._desk = desk
+        self.on_confirm = _ButtonListener(desk.confirm).on_click
+        self.on_cancel = _ButtonListener(desk.cancel).on_click
+        self.on_check_again = _ButtonListener(desk.check_again).on_click
 
-    async def on_confirm(
+
+class _ButtonListener:
+    """One prompt button: ack, then one desk call, whose answer replaces the clicked message."""
+
+    def __init__(
+        self, step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]]
+    ) -> None:
+        self._step = step
+
+    async def on_click(
         self,
         ack: AsyncAck,
         body: dict[str, Any],
@@ -194,27 +205,17 @@ class PromptButtonsListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.confirm)
-
-    async def on_cancel(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.cancel)
-
-    async def on_check_again(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.check_again)
+        caller = caller_of_interaction(body)
+        value = action.get("value") if isinstance(action, dict) else None
+        await ack()
+        if caller is None:
+            _ignored("button click", "no team or user id")
+            return
+        if respond.response_url is None:
+            _ignored("button click", "no response URL to answer at")
+            return
+        message = await user_facing(self._step(caller, value, client))
+        await _reply(respond, message, replace=True)
 
 
 class ApprovalListener:
@@ -323,28 +324,6 @@ def _container(body: dict[str, Any]) -> str | None:
 def _channel_of(body: dict[str, Any]) -> str | None:
     channel = body.get("channel")
     return slack_id(channel.get("id")) if isinstance(channel, dict) else None
-
-
-async def _click(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]],
-) -> None:
-    """A button: ack, then one desk call, whose answer replaces the clicked message."""
-    caller = caller_of_interaction(body)
-    value = action.get("value") if isinstance(action, dict) else None
-    await ack()
-    if caller is None:
-        _ignored("button click", "no team or user id")
-        return
-    if respond.response_url is None:
-        _ignored("button click", "no response URL to answer at")
-        return
-    message = await user_facing(step(caller, value, client))
-    await _reply(respond, message, replace=True)
 
 
 async def _update_view(
