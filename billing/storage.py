@@ -211,38 +211,36 @@ def move_request(
     return execute_update(session, statement.values(status=target.value, **values)) == 1
 
 
+#: The audit trail's name for a move to a status, where it is not ``request.<status>``.
+_MOVE_ACTIONS = {RequestStatus.PENDING_APPROVAL: "request.submitted"}
+
+
 def move_audited(
     session: Session,
     loaded: LoadedRequest,
     current: RequestStatus,
     target: RequestStatus,
-    action: str,
-    *,
-    actor: str,
+    by: Caller | None,
     at: datetime,
+    *,
     at_revision: int | None = None,
-    decided_by: Caller | None = None,
+    decided: bool = False,
     columns: Mapping[str, Any] | None = None,
     **details: Any,
 ) -> bool:
-    """``current`` → ``target`` as :func:`move_request` (at quote revision ``at_revision``
-    when given; stamped ``updated_at`` = ``at``; by
-    ``decided_by`` when given; with ``columns``), and, when this call moved it, the audit event
-    ``action`` by ``actor``: the request, both statuses and ``details``. ``False`` when the row
-    had moved meanwhile: nothing is written."""
+    """``current`` → ``target`` as :func:`move_request` (at quote revision ``at_revision`` when
+    given; stamped ``updated_at`` = ``at``, and decided by ``by`` when ``decided``; with
+    ``columns``) and, when this call moved it, its audit event (``request.<target>``; actor
+    ``by``, or the system for ``None``): the request, both statuses and ``details``. ``False``
+    when the row had moved meanwhile: nothing is written."""
     request = loaded.request
-    decided = (
-        {
-            "decided_by_team": decided_by.team_id,
-            "decided_by_user": decided_by.user_id,
-            "decided_at": at,
-        }
-        if decided_by
-        else {}
-    )
-    values = dict(columns or {}, updated_at=at, **decided)
+    values = dict(columns or {}, updated_at=at)
+    if decided and by is not None:
+        values.update(decided_by_team=by.team_id, decided_by_user=by.user_id, decided_at=at)
     if not move_request(session, request.id, current, target, revision=at_revision, **values):
         return False
+    action = _MOVE_ACTIONS.get(target, f"request.{target.value}")
+    actor = "system" if by is None else by.actor
     moved = {"from": current.value, "to": target.value}
     audit(session, loaded.account.id, actor, action, at, request_id=request.id, **details, **moved)
     return True

@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 _TRIGGER_ID_LIMIT = 200
 
 
-async def _reply(respond: AsyncRespond, message: Message, *, replace: bool = False) -> None:
+async def reply(respond: AsyncRespond, message: Message, *, replace: bool = False) -> None:
+    """Answer at the interaction's response URL: in place of the clicked message when
+    ``replace``, else to the person alone (an ephemeral message)."""
     if replace:
         await respond(text=message.text, blocks=message.blocks, replace_original=True)
     else:
@@ -95,7 +97,7 @@ class SeatsCommandListener:
                 return
             await self._open_modal(caller, channel_id, parsed.account, trigger_id, client, respond)
             return
-        await _reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
+        await reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
 
     def _answer(
         self, caller: Caller, channel_id: str | None, parsed: SeatsCommand
@@ -122,7 +124,7 @@ class SeatsCommandListener:
     ) -> None:
         opening = await user_facing(self._desk.open_modal(caller, channel_id, account))
         if isinstance(opening, Message):
-            await _reply(respond, opening)
+            await reply(respond, opening)
             return
         # Open first: the trigger_id lives 3 s; the platform may be slow.
         opened = await client.views_open(trigger_id=trigger_id, view=opening.view)
@@ -205,17 +207,14 @@ class _ButtonListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        caller = caller_of_interaction(body)
-        value = action.get("value") if isinstance(action, dict) else None
-        await ack()
-        if caller is None:
-            _ignored("button click", "no team or user id")
+        clicked = await _clicked(ack, body, action, "button click")
+        if clicked is None:
             return
         if respond.response_url is None:
             _ignored("button click", "no response URL to answer at")
             return
-        message = await user_facing(self._step(caller, value, client))
-        await _reply(respond, message, replace=True)
+        message = await user_facing(self._step(*clicked, client))
+        await reply(respond, message, replace=True)
 
 
 class ApprovalListener:
@@ -232,12 +231,10 @@ class ApprovalListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        caller = caller_of_interaction(body)
-        value = action.get("value") if isinstance(action, dict) else None
-        await ack()
-        if caller is None:
-            _ignored("approve click", "no team or user id")
+        clicked = await _clicked(ack, body, action, "approve click")
+        if clicked is None:
             return
+        caller, value = clicked
         if respond.response_url is None and _container(body) == "view":
             # Approve on the App Home: no message to replace; the home is refreshed by the
             # decision, and only a problem is told (by DM).
@@ -255,19 +252,20 @@ class ApprovalListener:
             self._desk.approve_clicked(caller, value, clicked_message(body), client)
         )
         if isinstance(answer, Message):  # unexpected: told to the clicker alone
-            await _reply(respond, answer)
+            await reply(respond, answer)
             return
-        await _reply(respond, answer.message, replace=answer.in_place)
+        await reply(respond, answer.message, replace=answer.in_place)
 
     async def on_deny(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        caller = caller_of_interaction(body)
-        value = action.get("value") if isinstance(action, dict) else None
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
-        await ack()
-        if caller is None or trigger_id is None:
-            _ignored("deny click", "no user, team or trigger id")
+        clicked = await _clicked(ack, body, action, "deny click")
+        if clicked is None:
+            return
+        caller, value = clicked
+        if trigger_id is None:
+            _ignored("deny click", "no trigger id to open the form with")
             return
         form = await user_facing(self._desk.deny_form(caller, value))
         if isinstance(form, Message):
@@ -313,6 +311,20 @@ class ApprovalListener:
             await client.chat_postMessage(
                 channel=caller.user_id, text=answer.text, blocks=answer.blocks
             )
+
+
+async def _clicked(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], kind: str
+) -> tuple[Caller, object] | None:
+    """Who clicked a button and its value (only a claim), acknowledged first; ``None`` (and a
+    log line) when the click names no one."""
+    caller = caller_of_interaction(body)
+    value = action.get("value") if isinstance(action, dict) else None
+    await ack()
+    if caller is None:
+        _ignored(kind, "no team or user id")
+        return None
+    return caller, value
 
 
 def _container(body: dict[str, Any]) -> str | None:

@@ -167,9 +167,8 @@ def expire_request(
         loaded,
         status,
         RequestStatus.EXPIRED,
-        "request.expired",
-        actor="system",
-        at=at,
+        None,
+        at,
         idempotency_key=loaded.request.idempotency_key,
         **late,
     )

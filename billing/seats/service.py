@@ -301,16 +301,7 @@ class SeatChanges:
             if status not in OPEN_STATUSES:
                 return settled(session, loaded)
             stamps = message_refs(session, request.id)
-            cancelled_now = move_audited(
-                session,
-                loaded,
-                status,
-                RequestStatus.CANCELLED,
-                "request.cancelled",
-                actor=caller.actor,
-                at=at,
-            )
-            if not cancelled_now:
+            if not move_audited(session, loaded, status, RequestStatus.CANCELLED, caller, at):
                 # Decided elsewhere a moment ago: report what it became.
                 return settled(session, load_request(session, request_id))
             if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told of it

@@ -126,11 +126,10 @@ def apply(
         loaded,
         from_status,
         RequestStatus.APPROVED,
-        "request.approved",
-        actor=caller.actor,
-        at=at,
+        caller,
+        at,
         at_revision=revision,
-        decided_by=caller,
+        decided=True,
         revision=revision,
     ):
         raise Moved
@@ -209,9 +208,8 @@ def requote(
             loaded,
             status,
             RequestStatus.CANCELLED,
-            "request.cancelled",
-            actor=caller.actor,
-            at=at,
+            caller,
+            at,
             at_revision=request.quote_revision,
             reason="no_change",
         ):
