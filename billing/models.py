@@ -12,7 +12,9 @@ units plus a ``String(3)`` ISO 4217 code, never ``Numeric``; instants are stored
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -53,6 +55,16 @@ NAMING_CONVENTION = {
 def _in_check(column: str, values: type[enum.StrEnum]) -> str:
     listed = ", ".join(f"'{member.value}'" for member in values)
     return f"{column} IN ({listed})"
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    """A JSON-object text column's value: ``{}`` when it is empty, unreadable or not an
+    object."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -11,7 +11,7 @@ used (SQLite ignores it). The rules themselves live in :mod:`billing.seats.rules
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -209,6 +209,41 @@ def move_request(
     if revision is not None:
         statement = statement.where(SeatChangeRequest.quote_revision == revision)
     return execute_update(session, statement.values(status=target.value, **values)) == 1
+
+
+#: The audit trail's name for a move to a status, where it is not ``request.<status>``.
+_MOVE_ACTIONS = {RequestStatus.PENDING_APPROVAL: "request.submitted"}
+
+
+def move_audited(
+    session: Session,
+    loaded: LoadedRequest,
+    current: RequestStatus,
+    target: RequestStatus,
+    by: Caller | None,
+    at: datetime,
+    *,
+    at_revision: int | None = None,
+    decided: bool = False,
+    columns: Mapping[str, Any] | None = None,
+    **details: Any,
+) -> bool:
+    """``current`` → ``target`` as :func:`move_request` (at quote revision ``at_revision`` when
+    given; stamped ``updated_at`` = ``at``, and decided by ``by`` when ``decided``; with
+    ``columns``) and, when this call moved it, its audit event (``request.<target>``; actor
+    ``by``, or the system for ``None``): the request, both statuses and ``details``. ``False``
+    when the row had moved meanwhile: nothing is written."""
+    request = loaded.request
+    values = dict(columns or {}, updated_at=at)
+    if decided and by is not None:
+        values.update(decided_by_team=by.team_id, decided_by_user=by.user_id, decided_at=at)
+    if not move_request(session, request.id, current, target, revision=at_revision, **values):
+        return False
+    action = _MOVE_ACTIONS.get(target, f"request.{target.value}")
+    actor = "system" if by is None else by.actor
+    moved = {"from": current.value, "to": target.value}
+    audit(session, loaded.account.id, actor, action, at, request_id=request.id, **details, **moved)
+    return True
 
 
 def requote_request(

@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 _TRIGGER_ID_LIMIT = 200
 
 
-async def _reply(respond: AsyncRespond, message: Message, *, replace: bool = False) -> None:
+async def reply(respond: AsyncRespond, message: Message, *, replace: bool = False) -> None:
+    """Answer at the interaction's response URL: in place of the clicked message when
+    ``replace``, else to the person alone (an ephemeral message)."""
     if replace:
         await respond(text=message.text, blocks=message.blocks, replace_original=True)
     else:
@@ -95,7 +97,7 @@ class SeatsCommandListener:
                 return
             await self._open_modal(caller, channel_id, parsed.account, trigger_id, client, respond)
             return
-        await _reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
+        await reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
 
     def _answer(
         self, caller: Caller, channel_id: str | None, parsed: SeatsCommand
@@ -122,7 +124,7 @@ class SeatsCommandListener:
     ) -> None:
         opening = await user_facing(self._desk.open_modal(caller, channel_id, account))
         if isinstance(opening, Message):
-            await _reply(respond, opening)
+            await reply(respond, opening)
             return
         # Open first: the trigger_id lives 3 s; the platform may be slow.
         opened = await client.views_open(trigger_id=trigger_id, view=opening.view)
@@ -184,9 +186,20 @@ class PromptButtonsListener:
     clicked; the button's value is only a claim."""
 
     def __init__(self, desk: SeatDesk) -> None:
-        self._desk = desk
+        self.on_confirm = _ButtonListener(desk.confirm).on_click
+        self.on_cancel = _ButtonListener(desk.cancel).on_click
+        self.on_check_again = _ButtonListener(desk.check_again).on_click
 
-    async def on_confirm(
+
+class _ButtonListener:
+    """One prompt button: ack, then one desk call, whose answer replaces the clicked message."""
+
+    def __init__(
+        self, step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]]
+    ) -> None:
+        self._step = step
+
+    async def on_click(
         self,
         ack: AsyncAck,
         body: dict[str, Any],
@@ -194,27 +207,14 @@ class PromptButtonsListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.confirm)
-
-    async def on_cancel(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.cancel)
-
-    async def on_check_again(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await _click(ack, body, action, respond, client, self._desk.check_again)
+        clicked = await _clicked(ack, body, action, "button click")
+        if clicked is None:
+            return
+        if respond.response_url is None:
+            _ignored("button click", "no response URL to answer at")
+            return
+        message = await user_facing(self._step(*clicked, client))
+        await reply(respond, message, replace=True)
 
 
 class ApprovalListener:
@@ -231,12 +231,10 @@ class ApprovalListener:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        caller = caller_of_interaction(body)
-        value = action.get("value") if isinstance(action, dict) else None
-        await ack()
-        if caller is None:
-            _ignored("approve click", "no team or user id")
+        clicked = await _clicked(ack, body, action, "approve click")
+        if clicked is None:
             return
+        caller, value = clicked
         if respond.response_url is None and _container(body) == "view":
             # Approve on the App Home: no message to replace; the home is refreshed by the
             # decision, and only a problem is told (by DM).
@@ -254,19 +252,20 @@ class ApprovalListener:
             self._desk.approve_clicked(caller, value, clicked_message(body), client)
         )
         if isinstance(answer, Message):  # unexpected: told to the clicker alone
-            await _reply(respond, answer)
+            await reply(respond, answer)
             return
-        await _reply(respond, answer.message, replace=answer.in_place)
+        await reply(respond, answer.message, replace=answer.in_place)
 
     async def on_deny(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        caller = caller_of_interaction(body)
-        value = action.get("value") if isinstance(action, dict) else None
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
-        await ack()
-        if caller is None or trigger_id is None:
-            _ignored("deny click", "no user, team or trigger id")
+        clicked = await _clicked(ack, body, action, "deny click")
+        if clicked is None:
+            return
+        caller, value = clicked
+        if trigger_id is None:
+            _ignored("deny click", "no trigger id to open the form with")
             return
         form = await user_facing(self._desk.deny_form(caller, value))
         if isinstance(form, Message):
@@ -314,6 +313,20 @@ class ApprovalListener:
             )
 
 
+async def _clicked(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], kind: str
+) -> tuple[Caller, object] | None:
+    """Who clicked a button and its value (only a claim), acknowledged first; ``None`` (and a
+    log line) when the click names no one."""
+    caller = caller_of_interaction(body)
+    value = action.get("value") if isinstance(action, dict) else None
+    await ack()
+    if caller is None:
+        _ignored(kind, "no team or user id")
+        return None
+    return caller, value
+
+
 def _container(body: dict[str, Any]) -> str | None:
     container = body.get("container")
     kind = container.get("type") if isinstance(container, dict) else None
@@ -323,28 +336,6 @@ def _container(body: dict[str, Any]) -> str | None:
 def _channel_of(body: dict[str, Any]) -> str | None:
     channel = body.get("channel")
     return slack_id(channel.get("id")) if isinstance(channel, dict) else None
-
-
-async def _click(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]],
-) -> None:
-    """A button: ack, then one desk call, whose answer replaces the clicked message."""
-    caller = caller_of_interaction(body)
-    value = action.get("value") if isinstance(action, dict) else None
-    await ack()
-    if caller is None:
-        _ignored("button click", "no team or user id")
-        return
-    if respond.response_url is None:
-        _ignored("button click", "no response URL to answer at")
-        return
-    message = await user_facing(step(caller, value, client))
-    await _reply(respond, message, replace=True)
 
 
 async def _update_view(

@@ -74,44 +74,39 @@ class AxiomTokenAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """The flow for a synchronous ``httpx.Client`` used by one thread (no locking)."""
-        token = self._fresh_token()
-        if token is None:
-            token = self._accept_token((yield self._token_request(self._exchange_body)))
-        request.headers["Authorization"] = token
-        response = yield request
-        if response.status_code != 401:
-            return
-        self._forget(token)
-        token = self._fresh_token()
-        if token is None:
-            token = self._accept_token((yield self._token_request(self._exchange_body)))
-        request.headers["Authorization"] = token
-        yield request
+        refused: str | None = None
+        for _ in range(2):  # a 401 is tried once more, with a new token
+            if refused is not None:
+                self._forget(refused)
+            token = self._fresh_token()
+            if token is None:
+                token = self._accept_token((yield self._token_request(self._exchange_body)))
+            request.headers["Authorization"] = token
+            response = yield request
+            if response.status_code != 401:
+                return
+            refused = token
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """The flow for ``httpx.AsyncClient``: as :meth:`auth_flow`, with single-flight
         exchanges."""
-        async with self._exchange_lock:
-            token = self._fresh_token()
-            if token is None:
-                answer = yield self._token_request(self._exchange_body)
-                await answer.aread()
-                token = self._accept_token(answer)
-        request.headers["Authorization"] = token
-        response = yield request
-        if response.status_code != 401:
-            return
-        async with self._exchange_lock:
-            self._forget(token)
-            token = self._fresh_token()
-            if token is None:
-                answer = yield self._token_request(self._exchange_body)
-                await answer.aread()
-                token = self._accept_token(answer)
-        request.headers["Authorization"] = token
-        yield request
+        refused: str | None = None
+        for _ in range(2):  # a 401 is tried once more, with a new token
+            async with self._exchange_lock:
+                if refused is not None:
+                    self._forget(refused)
+                token = self._fresh_token()
+                if token is None:
+                    answer = yield self._token_request(self._exchange_body)
+                    await answer.aread()
+                    token = self._accept_token(answer)
+            request.headers["Authorization"] = token
+            response = yield request
+            if response.status_code != 401:
+                return
+            refused = token
 
     def _fresh_token(self) -> str | None:
         """The cached token, unless it is missing or within the refresh margin of expiry."""

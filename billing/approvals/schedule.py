@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +32,13 @@ from billing.requests import RequestStatus
 from billing.row_views import account_view, request_view
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded, ChangeOutcome
 from billing.seats.steps import settled
-from billing.storage import LoadedRequest, audit, execute_update, load_request, move_request
+from billing.storage import (
+    LoadedRequest,
+    audit,
+    execute_update,
+    load_request,
+    move_audited,
+)
 
 #: Drafts never confirmed are closed after this long.
 DRAFT_MAX_AGE = timedelta(days=1)
@@ -154,20 +161,19 @@ def expire_request(
     status = RequestStatus(loaded.request.status)
     if status not in (RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL):
         return None
-    if not move_request(session, request_id, status, RequestStatus.EXPIRED, updated_at=at):
-        return None
-    late = {"late_decision_by": late_decision_by} if late_decision_by else {}
-    audit(
+    late: dict[str, Any] = {"late_decision_by": late_decision_by} if late_decision_by else {}
+    expired = move_audited(
         session,
-        loaded.account.id,
-        "system",
-        "request.expired",
+        loaded,
+        status,
+        RequestStatus.EXPIRED,
+        None,
         at,
-        request_id=request_id,
         idempotency_key=loaded.request.idempotency_key,
-        **{"from": status.value, "to": RequestStatus.EXPIRED.value},
         **late,
     )
+    if not expired:
+        return None
     fresh = load_request(session, request_id)
     if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told it was requested
         event = seat_change_event(

@@ -24,11 +24,10 @@ from billing.seats.outcomes import AwaitingApproval, ChangeDenied, ChangeEnded, 
 from billing.seats.steps import Moved
 from billing.storage import (
     LoadedRequest,
-    audit,
     get_subscription,
     load_request,
     members_with_role,
-    move_request,
+    move_audited,
 )
 
 
@@ -138,30 +137,21 @@ def submit(
             f"This change needs approval, but {account.display_name} has no one who can "
             "approve it: ask the operator to name approvers (or managers)."
         )
-    if not move_request(
+    if not move_audited(
         session,
-        request.id,
+        loaded,
         RequestStatus.DRAFT,
         RequestStatus.PENDING_APPROVAL,
-        revision=revision,
-        submitted_at=at,
-        approvers=people_json(deciders),
-        updated_at=at,
-    ):
-        raise Moved
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.submitted",
+        caller,
         at,
-        request_id=request.id,
+        at_revision=revision,
+        columns={"submitted_at": at, "approvers": people_json(deciders)},
         revision=revision,
         approvers=[f"{team}:{user}" for team, user in deciders],
         net_minor=request.net_minor,
         currency=request.currency,
-        **{"from": RequestStatus.DRAFT.value, "to": RequestStatus.PENDING_APPROVAL.value},
-    )
+    ):
+        raise Moved
     session.refresh(request)
     subscription = get_subscription(session, request.subscription_id)
     event = seat_change_event(EventType.SEAT_CHANGE_REQUESTED, account, subscription, request, at)
@@ -189,30 +179,22 @@ def close_reached(
     carries the approval messages to stamp. :class:`Moved` when the request moved meanwhile."""
     request, account = loaded.request, loaded.account
     label = Product(subscription.product).label
-    if not move_request(
+    if not move_audited(
         session,
-        request.id,
+        loaded,
         RequestStatus.PENDING_APPROVAL,
         RequestStatus.CANCELLED,
-        revision=request.quote_revision,
-        decided_by_team=caller.team_id,
-        decided_by_user=caller.user_id,
-        decided_at=at,
-        decision_reason=f"{label} already had {subscription.seats} seats; nothing to change.",
-        updated_at=at,
-    ):
-        raise Moved
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.cancelled",
+        caller,
         at,
-        request_id=request.id,
+        at_revision=request.quote_revision,
+        decided=True,
+        columns={
+            "decision_reason": f"{label} already had {subscription.seats} seats; nothing to change."
+        },
         reason="no_change",
         seats_now=subscription.seats,
-        **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.CANCELLED.value},
-    )
+    ):
+        raise Moved
     session.refresh(request)
     event = seat_change_event(EventType.SEAT_CHANGE_CANCELLED, account, subscription, request, at)
     record_event(session, event)
@@ -232,29 +214,19 @@ def deny_request(
     """pending approval → denied by ``caller`` for ``reason``: audited, and the billing system
     told (``seat_change.denied``). ``None`` when the request moved meanwhile."""
     request, account = loaded.request, loaded.account
-    if not move_request(
+    if not move_audited(
         session,
-        request.id,
+        loaded,
         RequestStatus.PENDING_APPROVAL,
         RequestStatus.DENIED,
-        decided_by_team=caller.team_id,
-        decided_by_user=caller.user_id,
-        decided_at=at,
-        decision_reason=reason,
-        updated_at=at,
-    ):
-        return None
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.denied",
+        caller,
         at,
-        request_id=request.id,
+        decided=True,
+        columns={"decision_reason": reason},
         reason=reason,
         idempotency_key=request.idempotency_key,
-        **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
-    )
+    ):
+        return None
     fresh = load_request(session, request.id)
     event = seat_change_event(
         EventType.SEAT_CHANGE_DENIED,

@@ -101,6 +101,13 @@ def _unclaimed(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now)
 
 
+def _set_if(session: Session, event_id: int, *where: ColumnElement[bool], **values: object) -> bool:
+    """The compare-and-set on one outbox row: ``values`` written if the row still meets every
+    ``where``; ``True`` when this call wrote them."""
+    statement = update(OutboxEvent).where(OutboxEvent.id == event_id, *where).values(**values)
+    return execute_update(session, statement) == 1
+
+
 class Outbox:
     """The outbox's bookkeeping, each step one short transaction (see the module docstring)."""
 
@@ -155,18 +162,16 @@ class Outbox:
         """Claim the next attempt at event ``event_id`` until ``now + lease``; ``None`` when
         it is not due, already claimed, or no longer pending."""
         with self._storage.write() as session:
-            won = execute_update(
+            won = _set_if(
                 session,
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == event_id,
-                    OutboxEvent.status == OutboxStatus.PENDING.value,
-                    OutboxEvent.next_attempt_at <= now,
-                    _unclaimed(now),
-                )
-                .values(claimed_until=now + lease, attempts=OutboxEvent.attempts + 1),
+                event_id,
+                OutboxEvent.status == OutboxStatus.PENDING.value,
+                OutboxEvent.next_attempt_at <= now,
+                _unclaimed(now),
+                claimed_until=now + lease,
+                attempts=OutboxEvent.attempts + 1,
             )
-            if won != 1:
+            if not won:
                 return None
             row = session.get_one(OutboxEvent, event_id, populate_existing=True)
             return Delivery(
@@ -177,16 +182,15 @@ class Outbox:
         """The receiver accepted it: ``pending`` → ``sent`` (``False`` when it was not
         pending any more)."""
         with self._storage.write() as session:
-            moved = execute_update(
+            moved = _set_if(
                 session,
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == delivery.event_id,
-                    OutboxEvent.status == OutboxStatus.PENDING.value,
-                )
-                .values(status=OutboxStatus.SENT.value, sent_at=now, claimed_until=None),
+                delivery.event_id,
+                OutboxEvent.status == OutboxStatus.PENDING.value,
+                status=OutboxStatus.SENT.value,
+                sent_at=now,
+                claimed_until=None,
             )
-            return moved == 1
+            return moved
 
     def attempt_failed(self, delivery: Delivery, error: str, now: datetime) -> AttemptRecorded:
         """Attempt ``delivery.attempt`` failed with ``error`` (one line, no secret): due again
@@ -198,17 +202,14 @@ class Outbox:
         else:
             values.update(next_attempt_at=now + wait)
         with self._storage.write() as session:
-            moved = execute_update(
+            moved = _set_if(
                 session,
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == delivery.event_id,
-                    OutboxEvent.status == OutboxStatus.PENDING.value,
-                    OutboxEvent.attempts == delivery.attempt,
-                )
-                .values(**values),
+                delivery.event_id,
+                OutboxEvent.status == OutboxStatus.PENDING.value,
+                OutboxEvent.attempts == delivery.attempt,
+                **values,
             )
-        if moved != 1:
+        if not moved:
             return AttemptRecorded(recorded=False)
         return AttemptRecorded(recorded=True, retry_at=None if wait is None else now + wait)
 
@@ -231,17 +232,14 @@ class Outbox:
         """Claim telling the owners that event ``event_id`` failed (once: ``None`` when
         another process claimed it, or it is not failed)."""
         with self._storage.write() as session:
-            won = execute_update(
+            won = _set_if(
                 session,
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == event_id,
-                    OutboxEvent.status == OutboxStatus.FAILED.value,
-                    OutboxEvent.owners_notified_at.is_(None),
-                )
-                .values(owners_notified_at=now),
+                event_id,
+                OutboxEvent.status == OutboxStatus.FAILED.value,
+                OutboxEvent.owners_notified_at.is_(None),
+                owners_notified_at=now,
             )
-            if won != 1:
+            if not won:
                 return None
             row = session.get_one(OutboxEvent, event_id, populate_existing=True)
             account = session.get_one(Account, row.account_id)
@@ -308,26 +306,21 @@ class Outbox:
 
 def _retry(session: Session, row: OutboxEvent, now: datetime, actor: str) -> bool:
     previous = (row.status, row.attempts)
-    moved = execute_update(
+    moved = _set_if(
         session,
-        update(OutboxEvent)
-        .where(
-            OutboxEvent.id == row.id,
-            OutboxEvent.status == row.status,
-            OutboxEvent.attempts == row.attempts,
-            OutboxEvent.status != OutboxStatus.SENT.value,
-            _unclaimed(now),
-        )
-        .values(
-            status=OutboxStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            claimed_until=None,
-            failed_at=None,
-            owners_notified_at=None,
-        ),
+        row.id,
+        OutboxEvent.status == row.status,
+        OutboxEvent.attempts == row.attempts,
+        OutboxEvent.status != OutboxStatus.SENT.value,
+        _unclaimed(now),
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        claimed_until=None,
+        failed_at=None,
+        owners_notified_at=None,
     )
-    if moved != 1:
+    if not moved:
         return False
     audit(
         session,

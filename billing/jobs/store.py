@@ -51,7 +51,7 @@ from billing.jobs.rules import (
     renew_every,
     with_posted,
 )
-from billing.models import Base, UTCDateTime, _in_check
+from billing.models import Base, UTCDateTime, _in_check, json_object
 from billing.periods import require_aware
 from billing.storage import Storage, execute_update, members_with_role
 
@@ -218,7 +218,7 @@ class JobClaims:
 
         def values(row: JobRun) -> dict[str, Any]:
             nonlocal posted_now
-            detail, recorded = with_posted(_loads(row.detail), key, posted, index)
+            detail, recorded = with_posted(json_object(row.detail), key, posted, index)
             held = row.status == JobStatus.RUNNING.value and row.attempts == claim.attempt
             posted_now = Posted(recorded, held)
             changed: dict[str, Any] = {"detail": _dumps(detail)}
@@ -247,7 +247,7 @@ class JobClaims:
         self, claim: Claim, status: JobStatus, at: datetime, detail: dict[str, Any]
     ) -> bool:
         def values(row: JobRun) -> dict[str, Any]:
-            merged = _dumps(dict(_loads(row.detail), **detail))
+            merged = _dumps(dict(json_object(row.detail), **detail))
             return {"detail": merged, "status": status.value, "finished_at": at}
 
         return self._write(claim, values, held_only=True)
@@ -365,14 +365,6 @@ def _find(session: Session, job_name: str, run_key: str) -> JobRun | None:
     ).one_or_none()
 
 
-def _loads(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _dumps(detail: dict[str, Any]) -> str:
     return json.dumps(detail, sort_keys=True, default=str)
 
@@ -385,4 +377,4 @@ def _claim(row: JobRun, previous: JobStatus | None) -> Claim:
 
 def _view(row: JobRun) -> JobRunView:
     columns = {f.name: getattr(row, f.name) for f in fields(JobRunView)}
-    return JobRunView(**dict(columns, status=JobStatus(row.status), detail=_loads(row.detail)))
+    return JobRunView(**dict(columns, status=JobStatus(row.status), detail=json_object(row.detail)))

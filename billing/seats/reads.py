@@ -36,6 +36,7 @@ from billing.seats.outcomes import (
 from billing.seats.rules import quote_change, seat_count_problem
 from billing.storage import Storage, member_accounts, recent_requests, role_of
 from billing.users import UserListing
+from billing.views import AccountView, SubscriptionView
 
 
 class AccountReads:
@@ -48,16 +49,7 @@ class AccountReads:
         self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
     ) -> AccountSeats:
         """The account's subscriptions at ``at``, for a member with any role."""
-        require_aware(at)
-        with self._storage.read() as session:
-            account = resolve_account(session, caller, account_name, channel_id)
-            authorise_on(session, caller, account, Action.VIEW)
-            subscriptions = tuple(current_views(session, account, at))
-            return AccountSeats(
-                account_view(account),
-                subscriptions,
-                tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
-            )
+        return AccountSeats(*self._subscriptions(caller, account_name, channel_id, Action.VIEW, at))
 
     def history(
         self,
@@ -78,18 +70,30 @@ class AccountReads:
         self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
     ) -> ChangeForm:
         """What an owner may change (the seat-change form), with the users they may see."""
+        form = ChangeForm(
+            *self._subscriptions(caller, account_name, channel_id, Action.REQUEST_CHANGE, at)
+        )
+        if not form.subscriptions:
+            raise NotFound(f"{form.account.display_name} has no subscriptions yet.")
+        return form
+
+    def _subscriptions(
+        self,
+        caller: Caller,
+        account_name: str | None,
+        channel_id: str | None,
+        action: Action,
+        at: datetime,
+    ) -> tuple[AccountView, tuple[SubscriptionView, ...], tuple[UsersNeeded, ...]]:
+        """The account the caller names (or the channel's), once they may ``action`` on it:
+        its subscriptions at ``at`` and the listing each product's users would need."""
         require_aware(at)
         with self._storage.read() as session:
             account = resolve_account(session, caller, account_name, channel_id)
-            authorise_on(session, caller, account, Action.REQUEST_CHANGE)
+            authorise_on(session, caller, account, action)
             subscriptions = tuple(current_views(session, account, at))
-            if not subscriptions:
-                raise NotFound(f"{account.display_name} has no subscriptions yet.")
-            return ChangeForm(
-                account_view(account),
-                subscriptions,
-                tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
-            )
+            needed = tuple(UsersNeeded(account.id, s.product) for s in subscriptions)
+            return account_view(account), subscriptions, needed
 
     def preview(
         self,

@@ -74,10 +74,9 @@ from billing.seats.steps import (
 )
 from billing.storage import (
     Storage,
-    audit,
     get_subscription,
     load_request,
-    move_request,
+    move_audited,
 )
 from billing.users import UserListing
 
@@ -302,20 +301,9 @@ class SeatChanges:
             if status not in OPEN_STATUSES:
                 return settled(session, loaded)
             stamps = message_refs(session, request.id)
-            if not move_request(
-                session, request.id, status, RequestStatus.CANCELLED, updated_at=at
-            ):
+            if not move_audited(session, loaded, status, RequestStatus.CANCELLED, caller, at):
                 # Decided elsewhere a moment ago: report what it became.
                 return settled(session, load_request(session, request_id))
-            audit(
-                session,
-                loaded.account.id,
-                caller.actor,
-                "request.cancelled",
-                at,
-                request_id=request.id,
-                **{"from": status.value, "to": RequestStatus.CANCELLED.value},
-            )
             if status is RequestStatus.PENDING_APPROVAL:  # the billing system was told of it
                 event = seat_change_event(
                     EventType.SEAT_CHANGE_CANCELLED,

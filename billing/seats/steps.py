@@ -45,6 +45,7 @@ from billing.storage import (
     LoadedRequest,
     audit,
     get_subscription,
+    move_audited,
     move_request,
     move_subscription_seats,
     quote_columns,
@@ -120,28 +121,18 @@ def apply(
     approver approves) → approved → applied: the compare-and-sets, the ledger lines and their
     outbox event, or nothing. ``caller`` is who decided."""
     request, account = loaded.request, loaded.account
-    if not move_request(
+    if not move_audited(
         session,
-        request.id,
+        loaded,
         from_status,
         RequestStatus.APPROVED,
+        caller,
+        at,
+        at_revision=revision,
+        decided=True,
         revision=revision,
-        decided_by_team=caller.team_id,
-        decided_by_user=caller.user_id,
-        decided_at=at,
-        updated_at=at,
     ):
         raise Moved
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.approved",
-        at,
-        request_id=request.id,
-        revision=revision,
-        **{"from": from_status.value, "to": RequestStatus.APPROVED.value},
-    )
     decided_by = (caller.team_id, caller.user_id)
     if from_status is RequestStatus.PENDING_APPROVAL:
         # The billing system heard it was requested: now that it is approved (written only
@@ -212,25 +203,17 @@ def requote(
     if status not in OPEN_STATUSES:
         raise Moved  # decided meanwhile: the caller reports what it became
     if request.new_seats == subscription.seats:
-        if not move_request(
+        if not move_audited(
             session,
-            request.id,
+            loaded,
             status,
             RequestStatus.CANCELLED,
-            revision=request.quote_revision,
-            updated_at=at,
+            caller,
+            at,
+            at_revision=request.quote_revision,
+            reason="no_change",
         ):
             raise Moved
-        audit(
-            session,
-            account.id,
-            caller.actor,
-            "request.cancelled",
-            at,
-            request_id=request.id,
-            reason="no_change",
-            **{"from": status.value, "to": RequestStatus.CANCELLED.value},
-        )
         session.refresh(request)
         return ChangeClosed(
             account_view(account),

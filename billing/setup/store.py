@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from billing.approvals.rules import ApprovalPolicy, Person
 from billing.events.store import BillingWebhook
 from billing.formatting import format_money
-from billing.models import Account, ApprovalPolicyRow, Base, _in_check
+from billing.models import Account, ApprovalPolicyRow, Base, _in_check, json_object
 from billing.money import Money
 from billing.products import ConnectionKind, Product
 from billing.row_views import people_json
@@ -149,7 +149,7 @@ def _update_platform(row: PlatformConnection, platform: PlatformSetup) -> list[S
             words.append(f"{title} {shown(old)} → {shown(new)}")
     new_options = _options_text(platform.options)
     if row.options != new_options:
-        settings = _changed_keys(_loads(row.options), dict(platform.options))
+        settings = _changed_keys(json_object(row.options), dict(platform.options))
         row.options = new_options
         fields.append("options")
         words.append(f"settings changed ({', '.join(settings) or 'format'})")
@@ -238,14 +238,6 @@ def apply_billing_webhook(
 
 def _options_text(options: Mapping[str, Any]) -> str:
     return json.dumps(dict(options), sort_keys=True)
-
-
-def _loads(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
@@ -305,14 +306,16 @@ def ledger(
         writer.writerows(rows)
         typer.echo(buffer.getvalue(), nl=False)
         return
-    Console().print(ledger_table(account, lines))
-
-
-def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:
-    """The ledger for people: times and periods in the account's zone, last days inclusive."""
     tz = zone(account.timezone)
+    title = f"{account.display_name} ledger ({account.currency}; times in {tz.key})"
+    Console().print(ledger_table(lines, tz, title))
+
+
+def ledger_table(lines: Sequence[LedgerLineView], tz: ZoneInfo, title: str) -> Table:
+    """The ledger for people (the CLI's and the demo's): times and periods in ``tz``, last
+    days inclusive."""
     table = Table(
-        title=f"{account.display_name} ledger ({account.currency}; times in {tz.key})",
+        title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),

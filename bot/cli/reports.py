@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -65,6 +65,9 @@ def jobs_clock() -> datetime:
     return clock_setting()()
 
 
+T = TypeVar("T")
+
+
 def _settings(post: bool) -> Settings:
     """Every setting when posting (Slack's, which must be there: checked before anything is
     reconciled or claimed); otherwise only the database, so that an unrelated bad variable does
@@ -96,6 +99,23 @@ def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) ->
         source="cli",
         installation_store=installations,
     )
+
+
+def _in_runtime(post: bool, work: Callable[[ReportsRuntime], Awaitable[T]]) -> T:
+    """Run ``work`` with the reports' runtime (see :func:`_settings`), closed after it."""
+    settings = _settings(post)
+    with shell.sessions() as sessions:
+        directory = PlatformDirectory(sessions)
+
+        async def run() -> T:
+            runtime = _runtime(settings, sessions, directory)
+            try:
+                return await work(runtime)
+            finally:
+                await runtime.aclose()
+                await directory.aclose()
+
+        return asyncio.run(run())
 
 
 def _unknown_products(runs: Sequence[AccountReconciliation]) -> list[str]:
@@ -159,31 +179,31 @@ def reconcile(
     """
     if force and not post:
         raise fail_bad_input("--force only goes with --post")
-    settings = _settings(post)
-    with shell.sessions() as sessions:
-        directory = PlatformDirectory(sessions)
 
-        async def run() -> tuple[list[AccountReconciliation], list[PostOutcome]]:
-            runtime = _runtime(settings, sessions, directory)
-            try:
-                runs = await _reconcile(runtime.jobs, account, quiet=as_json)
-                outcomes = []
-                if post:
-                    for found in runs:
-                        outcomes.append(await runtime.jobs.post_reconciliation(found, force=force))
-                return runs, outcomes
-            finally:
-                await runtime.aclose()
-                await directory.aclose()
+    async def run(
+        runtime: ReportsRuntime,
+    ) -> tuple[list[AccountReconciliation], list[PostOutcome]]:
+        runs = await _reconcile(runtime.jobs, account, quiet=as_json)
+        outcomes = []
+        if post:
+            for found in runs:
+                outcomes.append(await runtime.jobs.post_reconciliation(found, force=force))
+        return runs, outcomes
 
-        runs, outcomes = asyncio.run(run())
+    runs, outcomes = _in_runtime(post, run)
     if as_json:
         documents = [reconciliation_document(found) for found in runs]
-        at = runs[0].at if runs else jobs_clock()
-        shell.echo_json(report_document(at, documents, outcomes if post else None))
+        _echo_json(runs[0].at if runs else None, documents, outcomes if post else None)
     else:
         Console(width=max(140, Console().width)).print(reconciliation_table(runs))
     _finish(runs, outcomes, to_stderr=as_json)
+
+
+def _echo_json(
+    at: datetime | None, documents: list[dict[str, Any]], posted: Sequence[PostOutcome] | None
+) -> None:
+    """The command's one JSON document, made ``at`` its first report (now, with none)."""
+    shell.echo_json(report_document(at or jobs_clock(), documents, posted))
 
 
 def _finish(
@@ -240,44 +260,33 @@ def digest(
         raise fail_bad_input("--force only goes with --post")
     if chart is not None and account is None:
         raise fail_bad_input("--chart needs an ACCOUNT")
-    settings = _settings(post)
-    with shell.sessions() as sessions:
-        directory = PlatformDirectory(sessions)
 
-        async def run() -> tuple[list[DigestFacts], list[PostOutcome]]:
-            runtime = _runtime(settings, sessions, directory)
-            jobs = runtime.jobs
-            try:
-                targets = await asyncio.to_thread(jobs.reports.targets, account, jobs.now())
-                accounts = [t.account for t in targets]
-                if account is None:
-                    accounts = [a for a in accounts if a.channel_id is not None]
-                facts: list[DigestFacts] = []
-                outcomes: list[PostOutcome] = []
-                for one in accounts:
-                    if post:
-                        now = jobs.now()
-                        outcome = await jobs.post_digest(
-                            one, local_date(now, zone(one.timezone)), force=force
-                        )
-                        outcomes.append(outcome)
-                        if outcome.status in ("posted", "updated"):
-                            facts.append(
-                                await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now())
-                            )
-                            continue
-                    await jobs.reconcile_account(one)
+    async def run(runtime: ReportsRuntime) -> tuple[list[DigestFacts], list[PostOutcome]]:
+        jobs = runtime.jobs
+        targets = await asyncio.to_thread(jobs.reports.targets, account, jobs.now())
+        accounts = [t.account for t in targets]
+        if account is None:
+            accounts = [a for a in accounts if a.channel_id is not None]
+        facts: list[DigestFacts] = []
+        outcomes: list[PostOutcome] = []
+        for one in accounts:
+            if post:
+                now = jobs.now()
+                outcome = await jobs.post_digest(
+                    one, local_date(now, zone(one.timezone)), force=force
+                )
+                outcomes.append(outcome)
+                if outcome.status in ("posted", "updated"):
                     facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
-                return facts, outcomes
-            finally:
-                await runtime.aclose()
-                await directory.aclose()
+                    continue
+            await jobs.reconcile_account(one)
+            facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
+        return facts, outcomes
 
-        facts, outcomes = asyncio.run(run())
+    facts, outcomes = _in_runtime(post, run)
     if as_json:
         documents = [digest_document(f) for f in facts]
-        at = facts[0].at if facts else jobs_clock()
-        shell.echo_json(report_document(at, documents, outcomes if post else None))
+        _echo_json(facts[0].at if facts else None, documents, outcomes if post else None)
     else:
         for found in facts:
             _print_digest(found)

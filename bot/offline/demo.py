@@ -27,18 +27,15 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from billing.books import SeatService
-from billing.formatting import format_instant, format_money, format_period
+from billing.formatting import format_money
 from billing.money import Money
-from billing.periods import Period
+from bot.cli.billing import ledger_table
 from bot.offline import demo_reports
 from bot.offline.demo_script import REPLY_WITHIN_S, DemoSession, Transcript, play_script
 from bot.offline.demo_setup import (
@@ -121,28 +118,6 @@ def _event_lines(event: ReceivedEvent) -> list[str]:
             f"  {'net':<17} {format_money(Money.parse(data['net'], data['currency'])):>12}"
         )
     return lines
-
-
-def _ledger_table(service: SeatService, account_id: int, tz: ZoneInfo) -> Table:
-    table = Table(
-        title=f"Ledger · Acme Telecom Ltd (times in {tz.key})",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),
-        pad_edge=False,
-    )
-    for column in ("written", "product", "kind", "seats", "amount", "period"):
-        table.add_column(column, no_wrap=column in ("written", "amount", "period"))
-    for line in service.ledger(account_id):
-        table.add_row(
-            format_instant(line.created_at, tz, show_zone=False),
-            line.product.label,
-            line.kind.value,
-            str(line.quantity),
-            format_money(line.amount),
-            format_period(Period(line.period_start, line.period_end), tz),
-        )
-    return table
 
 
 async def _reports(
@@ -265,7 +240,13 @@ async def _run_demo(
                     try:
                         service = SeatService(make_session_factory(engine))
                         await _billing_system(receiver, service, account_id, out)
-                        console.print(_ledger_table(service, account_id, tz))
+                        console.print(
+                            ledger_table(
+                                service.ledger(account_id),
+                                tz,
+                                f"Ledger · Acme Telecom Ltd (times in {tz.key})",
+                            )
+                        )
                     finally:
                         engine.dispose()
                     await _reports(out, runtime, standin, folder, clock())

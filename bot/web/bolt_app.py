@@ -33,6 +33,7 @@ from bot.runtime.secrets import check_keys
 from bot.runtime.settings import Settings
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
+from handlers.listeners import reply
 from handlers.views import Message
 
 logger = logging.getLogger(__name__)
@@ -254,12 +255,7 @@ async def _on_unexpected_error(
     answer = answer_for(error, f"a {kind} request from team {team}")
     if respond is not None and respond.response_url is not None:
         try:
-            await respond(
-                text=answer.text,
-                blocks=answer.blocks,
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await reply(respond, answer)
         except Exception as failure:  # the answer must never raise in its turn
             logger.warning("Could not tell the user what went wrong (%s)", type(failure).__name__)
     return None if response is None else error_ack(body, answer)
