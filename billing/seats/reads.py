@@ -63,6 +63,7 @@ class AccountReads:
                         other.name
                         for other in member_accounts(session, caller)
                         if other.id != account.id
+                        and other.team_id == account.team_id
                         and may(Action.VIEW, role_of(session, other.id, caller))
                     )
                 ),

@@ -160,7 +160,8 @@ def _other_account(view: dict[str, Any], globex: Any) -> str:
 
 
 async def test_status_and_history_are_for_members_with_a_role(stack: Stack) -> None:
-    await stack.command("add 1 axiom")
+    # Confirmed, so the history lists it (a quote never confirmed is no change).
+    await stack.click(await stack.command("add 1 axiom"), ids.CONFIRM_ACTION)
     for words in ("status", "history"):
         reply = await stack.command(words, user=NOBODY)
         text = blocks_text(reply.args)

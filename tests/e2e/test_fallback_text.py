@@ -39,7 +39,7 @@ async def test_every_fallback_text_is_escaped_once_and_mentions_stay_mentions(
         "chat.postMessage", count=2, within_s=10, where=lambda call: call.seq > mark
     )
     asked = next(call for call in posts if call.args["channel"] == "U_MANAGER")
-    assert "for R&amp;D &lt;!here&gt;, net" in asked.args["text"]
+    assert "for R&amp;D &lt;!here&gt;: $30.97 back as credit" in asked.args["text"]
     # The manager denies, with a reason.
     element = buttons_of(asked.args)[ids.DENY_ACTION]
     mark = stack._seq()

@@ -60,7 +60,7 @@ async def test_add_then_confirm_applies_the_exact_quote(stack: Stack) -> None:
     ledger = stack.service.ledger(stack.seeded.account_id)
     assert sorted(line.amount.minor for line in ledger) == [-15484, 20129]
     history = blocks_text((await stack.command("history")).args)
-    assert "10 → 13 · applied" in history
+    assert "10 → 13 seats · applied: $46.45 charged" in history
 
 
 async def test_double_confirm_applies_once(stack: Stack) -> None:
