@@ -7,6 +7,7 @@ titles) see one convention, the ``en`` locale, and the account's time zone and c
     format_instant(at, ZoneInfo("Asia/Tokyo"))          →  "7 Dec 2026, 11:41 (Asia/Tokyo)"
     format_period(period, ZoneInfo("Asia/Tokyo"))       →  "1 Dec 2026 – 31 Dec 2026"
     format_money(Money(4550, "USD"))                    →  "$45.50"  (¥1,000; KWD 29.500)
+    format_cost(Money(60000, "USD"), Interval.MONTHLY)  →  "$600.00 a month"
     format_percent(Fraction(1, 800))                    →  "0.13%"   (half-up, two places)
 
 A period shows its **last day** (the stored end is exclusive). JSON keeps exact values: dates as
@@ -31,7 +32,7 @@ from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency as babel_format_currency
 
 from billing.money import Money
-from billing.periods import Period, local_date, require_aware
+from billing.periods import Interval, Period, local_date, require_aware
 from billing.proration import ProrationRule
 
 #: The one babel locale of what people read: day and month names, money.
@@ -50,6 +51,25 @@ def format_money(amount: Money, *, locale: str = LOCALE) -> str:
     space as CLDR asks (``KWD\u00a029.500``)."""
     shown = str(babel_format_currency(amount.to_decimal(), amount.currency, locale=locale))
     return _LETTERS_AGAINST_DIGITS.sub("\u00a0", shown)
+
+
+#: One period of each interval, as a price is said ("$600.00 a month").
+_PER_INTERVAL = {
+    Interval.WEEKLY: "a week",
+    Interval.MONTHLY: "a month",
+    Interval.QUARTERLY: "a quarter",
+    Interval.ANNUAL: "a year",
+}
+
+
+def per_period(interval: Interval) -> str:
+    """One period of ``interval`` as a price says it: ``a month``."""
+    return _PER_INTERVAL[interval]
+
+
+def format_cost(amount: Money, interval: Interval) -> str:
+    """An amount paid every period: ``$600.00 a month``, ``¥90,000 a year``."""
+    return f"{format_money(amount)} {per_period(interval)}"
 
 
 def format_day(day: date) -> str:

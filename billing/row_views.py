@@ -85,6 +85,9 @@ def request_view(row: SeatChangeRequest, subscription: Subscription) -> SeatChan
         slack_message_ts=row.slack_message_ts,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        unit_price=Money(subscription.unit_price_minor, subscription.currency),
+        interval=Interval(subscription.interval),
+        rule=ProrationRule(subscription.proration_rule),
     )
 
 

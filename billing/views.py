@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from fractions import Fraction
 
 from billing.money import Money
 from billing.periods import Interval, Period
@@ -11,6 +12,7 @@ from billing.products import Product
 from billing.proration import (
     DecreasePolicy,
     LedgerKind,
+    Proration,
     ProrationLine,
     ProrationRule,
 )
@@ -57,6 +59,8 @@ class SeatChangeView:
     ``lines`` and ``net`` are the amounts (minor units inside :class:`Money`) that applying the
     request writes to the ledger; ``effective_at`` is the instant they were prorated at and
     ``quoted_at`` when the quote was made (both aware UTC; equal under the current policy).
+    ``unit_price``, ``interval`` and ``rule`` are the subscription's (one seat for one full
+    period), so the change can be told as what it does to the bill (:attr:`effect`).
     """
 
     id: int
@@ -86,6 +90,9 @@ class SeatChangeView:
     slack_message_ts: str | None
     created_at: datetime
     updated_at: datetime
+    unit_price: Money
+    interval: Interval
+    rule: ProrationRule
     # Approval: when it was submitted and to whom ((team, user) pairs), when escalated, and why
     # it was denied.
     submitted_at: datetime | None = None
@@ -96,6 +103,81 @@ class SeatChangeView:
     @property
     def is_decrease(self) -> bool:
         return self.new_seats < self.old_seats
+
+    @property
+    def effect(self) -> BillEffect:
+        """What this change does to the bill (the stored quote's exact figures)."""
+        return BillEffect(
+            old_seats=self.old_seats,
+            new_seats=self.new_seats,
+            unit_price=self.unit_price,
+            interval=self.interval,
+            rule=self.rule,
+            period=self.period,
+            at=self.effective_at,
+            fraction=Fraction(self.fraction),
+            lines=self.lines,
+            net=self.net,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BillEffect:
+    """A seat change as the owner hears it: what happens to the bill now (``net``, the quote's
+    exact lines, prorated at ``at`` for the ``fraction`` of ``period`` left) and what each
+    period costs from the next one on (``old_cost`` → ``new_cost``, ``interval``)."""
+
+    old_seats: int
+    new_seats: int
+    unit_price: Money
+    interval: Interval
+    rule: ProrationRule
+    period: Period
+    at: datetime
+    fraction: Fraction
+    lines: tuple[ProrationLine, ...]
+    net: Money
+
+    @property
+    def old_cost(self) -> Money:
+        """One full period at the old number of seats."""
+        return self.unit_price.times(self.old_seats)
+
+    @property
+    def new_cost(self) -> Money:
+        """One full period at the new number of seats."""
+        return self.unit_price.times(self.new_seats)
+
+    @property
+    def difference(self) -> Money:
+        """``new_cost - old_cost``: negative when the change saves money each period."""
+        return self.new_cost - self.old_cost
+
+    @property
+    def is_decrease(self) -> bool:
+        return self.new_seats < self.old_seats
+
+    @property
+    def unbilled_now(self) -> bool:
+        """Nothing is billed or credited now (no proration lines): a decrease keeps the paid
+        seats until the period ends, an increase is billed from the next period."""
+        return not self.lines
+
+
+def quote_effect(proration: Proration, interval: Interval) -> BillEffect:
+    """:class:`BillEffect` of a quote not stored yet (the form's preview)."""
+    return BillEffect(
+        old_seats=proration.old_quantity,
+        new_seats=proration.new_quantity,
+        unit_price=proration.unit_price,
+        interval=interval,
+        rule=proration.rule,
+        period=proration.period,
+        at=proration.at,
+        fraction=proration.fraction,
+        lines=proration.lines,
+        net=proration.net,
+    )
 
 
 @dataclass(frozen=True)

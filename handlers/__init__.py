@@ -19,9 +19,9 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     from handlers.approval_desk import Aftermath, ApprovalDesk
     from handlers.facts import PlatformFacts
     from handlers.home_desk import HomeDesk
+    from handlers.home_listeners import ChangeSeatsButton, HomeListener
     from handlers.listeners import (
         ApprovalListener,
-        HomeListener,
         PromptButtonsListener,
         SeatModalListener,
         SeatsCommandListener,
@@ -45,6 +45,7 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     app.command(ids.SEATS_COMMAND)(command.on_command)
     app.block_action(ids.PRODUCT_ACTION)(modal.on_input_change)
     app.block_action(ids.COUNT_ACTION)(modal.on_input_change)
+    app.block_action(ids.OPEN_FORM_ACTION)(ChangeSeatsButton(desk).on_click)
     app.view_submission(ids.MODAL_CALLBACK)(modal.on_submit)
     app.block_action(ids.CONFIRM_ACTION)(buttons.on_confirm)
     app.block_action(ids.CANCEL_ACTION)(buttons.on_cancel)

@@ -34,7 +34,7 @@ from billing.seats import (
     ChangeOutcome,
     UsersNeeded,
 )
-from billing.views import AccountView, SeatChangeView
+from billing.views import AccountView
 from handlers import views
 from handlers.facts import PlatformFacts
 from handlers.home_desk import HomeDesk
@@ -78,7 +78,7 @@ class Aftermath:
             if isinstance(outcome, AwaitingApproval):
                 await self._announce(outcome, client)
             elif isinstance(outcome, ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded):
-                await self._settle(outcome.account, outcome.request, outcome.stamps, client)
+                await self._settle(outcome, client)
         except SlackApiError as exc:
             logger.warning(
                 "Could not send the approval messages of a seat change (%s)",
@@ -97,7 +97,11 @@ class Aftermath:
     async def _announce(self, outcome: AwaitingApproval, client: AsyncWebClient) -> None:
         where = self._where(outcome.account)
         note = approval_request_message(
-            outcome.account, outcome.request, where, check=outcome.check
+            outcome.account,
+            outcome.request,
+            where,
+            check=outcome.check,
+            expires_at=outcome.expires_at,
         )
         team = outcome.request.requested_by_team
         posted: list[PostedMessage] = []
@@ -119,11 +123,10 @@ class Aftermath:
 
     async def _settle(
         self,
-        account: AccountView,
-        request: SeatChangeView,
-        stamps: tuple[Any, ...],
+        outcome: ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded,
         client: AsyncWebClient,
     ) -> None:
+        account, request, stamps = outcome.account, outcome.request, outcome.stamps
         if not stamps and request.submitted_at is None:
             return  # a change without approval: nobody else to tell
         where = self._where(account)
@@ -132,8 +135,15 @@ class Aftermath:
             await client.chat_update(
                 channel=ref.channel_id, ts=ref.ts, text=stamped.text, blocks=stamped.blocks
             )
-        decided_by = request.decided_by_user
-        if request.submitted_at is not None and decided_by != request.requested_by_user:
+        # The requester is told, unless they did it themselves (their click has its answer).
+        match outcome:
+            case ChangeApplied(confirmed_by=who) | ChangeDenied(denied_by=who):
+                acted: str | None = who
+            case ChangeCancelled(cancelled_by=who):
+                acted = who
+            case _:
+                acted = request.decided_by_user
+        if request.submitted_at is not None and acted != request.requested_by_user:
             notice = requester_notice(account, request, where)
             await client.chat_postMessage(
                 channel=request.requested_by_user, text=notice.text, blocks=notice.blocks
@@ -250,9 +260,7 @@ class ApprovalDesk:
         if isinstance(outcome, AlreadyApplied | ChangeClosed):
             return already_decided_message(outcome.request, where)
         if isinstance(outcome, ApprovalPrompt):
-            return approval_request_message(
-                outcome.account, outcome.request, where, check=outcome.check, note=outcome.note
-            )
+            return views.outcome_message(outcome, where)
         return views.outcome_message(outcome, where)
 
 

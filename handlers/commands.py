@@ -124,6 +124,9 @@ def parse_seats_command(text: str) -> SeatsCommand:
     verb = words[0].lower()
     if verb in _SIMPLE and len(words) == 1:
         return _SIMPLE[verb](account)
+    if verb in _SIMPLE and len(words) == 2 and account is None:
+        # ``/seats status initech``: the one word after it can only be an account's name.
+        return _SIMPLE[verb](words[1])
     if verb in (mode.value for mode in ChangeMode):
         return _parse_change(text, ChangeMode(verb), words[1:], account)
     return _unrecognised(text, f"I don't know the command `{words[0][:_ECHO]}`.", words)
@@ -144,14 +147,17 @@ def _split_account(words: list[str]) -> tuple[str | None, list[str], str | None]
 def _parse_change(
     text: str, mode: ChangeMode, rest: list[str], account: str | None
 ) -> SeatsCommand:
-    if not rest or not _INTEGER.fullmatch(rest[0]) or rest[0].startswith("-"):
+    if not rest or not _INTEGER.fullmatch(rest[0]):
         return _unrecognised(
-            text, f"`{mode.value}` needs a whole number of seats.", [mode.value, *rest]
+            text, f"`{mode.value}` needs a number of seats, e.g. `3`.", [mode.value, *rest]
         )
+    if rest[0].startswith("-"):
+        problem = f"`{mode.value}` takes how many seats: use a positive number."
+        return _unrecognised(text, problem, [mode.value, *rest])
     if len(rest[0].lstrip("+")) > _MAX_DIGITS:
         # Syntax, not policy: no seat count has this many digits (billing judges the rest).
         problem = f"That number is too large: at most {MAX_SEATS:,} seats can be requested."
-        return _unrecognised(text, problem, [mode.value, *rest])
+        return _unrecognised(text, problem, ["set", str(MAX_SEATS), *rest[1:]])
     count = int(rest[0])
     product_text = " ".join(rest[1:])
     product = product_from_alias(product_text)

@@ -24,10 +24,13 @@ logger = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
-def answer_for(error: BaseException, handling: str = "a Slack request") -> Message:
-    """What Slack shows for ``error`` (raised while ``handling`` something, for the log)."""
+def answer_for(
+    error: BaseException, handling: str = "a Slack request", *, typed: str | None = None
+) -> Message:
+    """What Slack shows for ``error`` (raised while ``handling`` something, for the log;
+    ``typed``: the ``/seats`` text that led to it, repeated in a hint)."""
     if isinstance(error, UserFacingError):
-        return views.error_message(error)
+        return views.error_message(error, typed=typed)
     reference = new_reference()
     logger.error(
         "Unexpected %s while handling %s (reference %s)",
@@ -39,9 +42,9 @@ def answer_for(error: BaseException, handling: str = "a Slack request") -> Messa
     return views.unexpected_error_message(reference)
 
 
-async def user_facing(work: Awaitable[R]) -> R | Message:
+async def user_facing(work: Awaitable[R], *, typed: str | None = None) -> R | Message:
     """Await ``work``; anything it raises becomes :func:`answer_for`'s message."""
     try:
         return await work
     except Exception as error:
-        return answer_for(error)
+        return answer_for(error, typed=typed)

@@ -21,6 +21,9 @@ REASON_ACTION: Final = "seats_reason_input"
 CURRENT_BLOCK: Final = "seats_current"
 PREVIEW_BLOCK: Final = "seats_preview"
 
+# "Change seats" on the App Home: opens the form for the account its value names.
+OPEN_FORM_ACTION: Final = "seats_open_form"
+
 # Buttons on the confirmation prompt and on a blocked decrease. Their value is the request id and
 # the quote revision the message shows ("42.3"), which billing re-checks against the clicking
 # user and the stored request.

@@ -37,7 +37,6 @@ from handlers.commands import (
     parse_seats_command,
 )
 from handlers.errors import user_facing
-from handlers.home_desk import HomeDesk
 from handlers.payloads import (
     caller_of_command,
     caller_of_interaction,
@@ -47,7 +46,7 @@ from handlers.payloads import (
     text_field,
     view_values,
 )
-from handlers.seat_desk import SeatDesk, read_submission
+from handlers.seat_desk import ModalOpening, SeatDesk, read_submission
 from handlers.views import Message
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,8 @@ class SeatsCommandListener:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         caller = caller_of_command(command)
-        parsed = parse_seats_command(text_field(command.get("text"), None) or "")
+        typed = text_field(command.get("text"), None) or ""
+        parsed = parse_seats_command(typed)
         channel_id = slack_id(command.get("channel_id"))
         await ack()
         if caller is None:
@@ -97,7 +97,8 @@ class SeatsCommandListener:
                 return
             await self._open_modal(caller, channel_id, parsed.account, trigger_id, client, respond)
             return
-        await reply(respond, await user_facing(self._answer(caller, channel_id, parsed)))
+        answer = await user_facing(self._answer(caller, channel_id, parsed), typed=typed)
+        await reply(respond, answer)
 
     def _answer(
         self, caller: Caller, channel_id: str | None, parsed: SeatsCommand
@@ -126,10 +127,17 @@ class SeatsCommandListener:
         if isinstance(opening, Message):
             await reply(respond, opening)
             return
-        # Open first: the trigger_id lives 3 s; the platform may be slow.
-        opened = await client.views_open(trigger_id=trigger_id, view=opening.view)
-        filled = await self._desk.modal_with_users(opening)
-        await _update_view(client, opened["view"]["id"], opened["view"].get("hash"), filled)
+        await show_form(self._desk, opening, trigger_id, client)
+
+
+async def show_form(
+    desk: SeatDesk, opening: ModalOpening, trigger_id: str, client: AsyncWebClient
+) -> None:
+    """Open the seat-change form at once (the trigger_id lives 3 s; the platform may be slow),
+    then fill in the users."""
+    opened = await client.views_open(trigger_id=trigger_id, view=opening.view)
+    filled = await desk.modal_with_users(opening)
+    await _update_view(client, opened["view"]["id"], opened["view"].get("hash"), filled)
 
 
 class SeatModalListener:
@@ -355,27 +363,3 @@ async def _update_view(
 
 async def _ready(message: Message) -> Message:
     return message
-
-
-class HomeListener:
-    """``app_home_opened``: publish the member's home tab."""
-
-    def __init__(self, home: HomeDesk) -> None:
-        self._home = home
-
-    async def on_home_opened(
-        self, event: dict[str, Any], client: AsyncWebClient, body: dict[str, Any]
-    ) -> None:
-        if event.get("tab") not in (None, "home"):
-            return
-        team = slack_id(body.get("team_id"))
-        user = slack_id(event.get("user"))
-        if team is None or user is None:
-            _ignored("app_home_opened", "no team or user id")
-            return
-        try:
-            await self._home.publish(Caller(team, user), client)
-        except SlackApiError as exc:
-            logger.warning(
-                "Could not publish the App Home of %s (%s)", user, exc.response.get("error")
-            )

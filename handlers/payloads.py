@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from billing.access import Caller
@@ -120,13 +120,26 @@ class ModalContext:
     account_id: int
     channel_id: str | None
     seats_by_subscription: dict[str, tuple[Product, int]]
+    #: How many users the form was last shown on each subscription's platform (refusing, in
+    #: the ack, a decrease below it).
+    users_by_subscription: dict[str, int] = field(default_factory=dict)
 
     def dumps(self) -> str:
         subs = {
             key: [product.value, seats]
             for key, (product, seats) in self.seats_by_subscription.items()
         }
-        return json.dumps({"a": self.account_id, "c": self.channel_id, "s": subs})
+        data = {"a": self.account_id, "c": self.channel_id, "s": subs}
+        return json.dumps(
+            {**data, "u": self.users_by_subscription} if self.users_by_subscription else data
+        )
+
+    def knowing(self, subscription_id: str, users: int | None) -> ModalContext:
+        """This context, remembering that ``users`` exist on that subscription's platform."""
+        if users is None or subscription_id not in self.seats_by_subscription:
+            return self
+        known = {**self.users_by_subscription, subscription_id: users}
+        return replace(self, users_by_subscription=known)
 
     @classmethod
     def loads(cls, text: object) -> ModalContext | None:
@@ -161,7 +174,12 @@ class ModalContext:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 return None
             seats[key] = (product, count)
-        return cls(account_id, channel, seats)
+        users = data.get("u", {})
+        if not isinstance(users, dict) or not all(
+            key in seats and type(count) is int and count >= 0 for key, count in users.items()
+        ):
+            return None
+        return cls(account_id, channel, seats, users)
 
 
 def selected_value(values: object, block_id: str, action_id: str) -> str | None:

@@ -131,7 +131,12 @@ class SeatDesk:
         )
         listings = await asyncio.gather(*map(self._facts.recent_listing, seats.listings))
         return views.status_message(
-            seats.account.display_name, seats.subscriptions, listings, self._where(seats.account)
+            seats.account.display_name,
+            seats.subscriptions,
+            listings,
+            self._where(seats.account),
+            may_change=seats.may_change,
+            other_accounts=seats.other_accounts,
         )
 
     async def history(self, caller: Caller, channel_id: str | None, account: str | None) -> Message:
@@ -232,7 +237,12 @@ class SeatDesk:
     async def modal_with_users(self, opening: ModalOpening) -> View:
         """The opened form again, with the first product's users filled in."""
         listing = await self._facts.listing(opening.needed)
-        return views.seat_change_modal(replace(opening.model, users=listing), opening.where)
+        model = opening.model
+        context = ModalContext.loads(model.private_metadata)
+        if context is not None:
+            known = context.knowing(model.selected.subscription_id, listing.count)
+            model = replace(model, private_metadata=known.dumps())
+        return views.seat_change_modal(replace(model, users=listing), opening.where)
 
     async def modal_preview(self, caller: Caller, metadata: object, values: object) -> View | None:
         """The form redrawn for the chosen product and count, with the live preview; ``None``
@@ -267,7 +277,9 @@ class SeatDesk:
             choices=choices,
             selected=selected,
             users=listing,
-            private_metadata=context.dumps(),
+            private_metadata=context.knowing(
+                selected.subscription_id, listing.count if listing else None
+            ).dumps(),
             preview=preview,
         )
         return views.seat_change_modal(model, self._where(preview.account))
@@ -306,7 +318,9 @@ def read_submission(metadata: object, values: object) -> Submission | dict[str, 
     count = seat_count(input_value(values, ids.COUNT_BLOCK, ids.COUNT_ACTION, limit=16))
     if count is None:
         return {ids.COUNT_BLOCK: f"Enter a whole number of seats from 0 to {MAX_SEATS:,}."}
-    problem = seat_count_problem(count, seats, product)
+    problem = seat_count_problem(
+        count, seats, product, users=context.users_by_subscription.get(chosen)
+    )
     if problem is not None:
         return {ids.COUNT_BLOCK: f"{problem} Enter a different number."}
     # Read whatever came (the edge bounds the body): billing's rule says if it is too long.

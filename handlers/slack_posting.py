@@ -228,7 +228,12 @@ class SlackPosting:
                 where = self._where(prompt.account)
                 messages = [
                     approval_request_message(
-                        prompt.account, prompt.request, where, note=prompt.note, headline=headline
+                        prompt.account,
+                        prompt.request,
+                        where,
+                        note=prompt.note,
+                        headline=headline,
+                        expires_at=prompt.expires_at,
                     )
                 ]
             case ChangeEnded(account=account, request=request):

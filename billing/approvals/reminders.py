@@ -95,13 +95,19 @@ class ApprovalReminders:
         return PostOutcome("", job, key, "done", f"{job} of request {key} done")
 
     def _send(self, prompt: ApprovalPrompt, users: Sequence[str], headline: str) -> Steps[None]:
-        """Each of ``users`` gets the request with Approve / Deny; where each message landed is
-        recorded, so the decision stamps it."""
+        """Each of ``users`` gets the request with Approve / Deny: in the thread of the card
+        they already have, else as a new message; where each landed is recorded, so the
+        decision stamps it too."""
         team = prompt.request.requested_by_team
         [note] = yield Render(ApprovalNote(prompt, headline))
+        cards = self._approvals.cards(prompt.request.id)
         posted = []
         for user in users:
-            channel, ts = yield Post(team, user, note)
+            card = cards.get(user)
+            if card is None:
+                channel, ts = yield Post(team, user, note)
+            else:
+                channel, ts = yield Post(team, card.channel_id, note, thread_ts=card.ts)
             posted.append(PostedMessage(team, channel, ts, recipient=user))
         self._approvals.record_messages(prompt.request.id, posted, self._clock())
 

@@ -22,7 +22,7 @@ from billing.approvals.rules import (
     due_steps,
     timeline,
 )
-from billing.approvals.store import close_reached, message_refs, policy_of
+from billing.approvals.store import approval_prompt, close_reached, message_refs, policy_of
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
 from billing.formatting import format_instant
@@ -102,10 +102,8 @@ def reminder_of(session: Session, request_id: int) -> ApprovalPrompt | None:
     loaded = load_request(session, request_id)
     if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
         return None
-    return ApprovalPrompt(
-        account_view(loaded.account),
-        request_view(loaded.request, loaded.subscription),
-        note=REMINDER_NOTE,
+    return approval_prompt(
+        session, loaded.account, loaded.request, loaded.subscription, note=REMINDER_NOTE
     )
 
 
@@ -141,10 +139,8 @@ def escalate_request(
     )
     fresh = load_request(session, request_id)
     return (
-        ApprovalPrompt(
-            account_view(fresh.account),
-            request_view(fresh.request, fresh.subscription),
-            note=ESCALATION_NOTE,
+        approval_prompt(
+            session, fresh.account, fresh.request, fresh.subscription, note=ESCALATION_NOTE
         ),
         policy.escalate_to,
     )

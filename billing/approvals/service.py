@@ -41,6 +41,8 @@ from billing.approvals.schedule import (
 )
 from billing.approvals.store import (
     PostedMessage,
+    approval_prompt,
+    cards_by_recipient,
     deny_request,
     message_refs,
     policy_of,
@@ -62,6 +64,7 @@ from billing.seats.outcomes import (
     ApprovalPrompt,
     ChangeEnded,
     ChangeOutcome,
+    MessageRef,
     UsersNeeded,
 )
 from billing.seats.renewal import renew_due
@@ -205,9 +208,7 @@ class Approvals:
                 return UsersNeeded(account.id, Product(subscription.product))
             check = check_seat_change(request.old_seats, request.new_seats, users)
             if not check.allowed:
-                return ApprovalPrompt(
-                    account_view(account), request_view(request, subscription), check, None
-                )
+                return approval_prompt(session, account, request, subscription, check)
         stamps = message_refs(session, request.id)
         applied = apply(
             session,
@@ -282,6 +283,11 @@ class Approvals:
         require_aware(now)
         with self._storage.read() as session:
             return due_items(session, now, draft_max_age)
+
+    def cards(self, request_id: int) -> dict[str, MessageRef]:
+        """Where each approver's card about the request is, so later notes reply under it."""
+        with self._storage.read() as session:
+            return cards_by_recipient(session, request_id)
 
     def reminder(self, request_id: int) -> ApprovalPrompt | None:
         """What to send the deciders of a request still pending (``None`` when it is not)."""
@@ -379,9 +385,7 @@ class Approvals:
             if users is None:
                 return UsersNeeded(loaded.account.id, Product(subscription.product))
             check = check_seat_change(request.old_seats, request.new_seats, users)
-        return ApprovalPrompt(
-            account_view(loaded.account), request_view(request, subscription), check, note
-        )
+        return approval_prompt(session, loaded.account, request, subscription, check, note)
 
 
 __all__ = [

@@ -11,16 +11,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.access import Caller, Role
-from billing.approvals.rules import ApprovalPolicy, Person, default_approvers
+from billing.approvals.rules import ApprovalPolicy, Person, default_approvers, timeline
 from billing.errors import UserFacingError
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
-from billing.models import ApprovalMessage, ApprovalPolicyRow, Subscription
+from billing.models import (
+    Account,
+    ApprovalMessage,
+    ApprovalPolicyRow,
+    SeatChangeRequest,
+    Subscription,
+)
 from billing.products import Product
 from billing.requests import RequestStatus
 from billing.row_views import account_view, people, people_json, request_view
 from billing.seats.decrease import SeatCheck
-from billing.seats.outcomes import AwaitingApproval, ChangeDenied, ChangeEnded, MessageRef
+from billing.seats.outcomes import (
+    ApprovalPrompt,
+    AwaitingApproval,
+    ChangeDenied,
+    ChangeEnded,
+    MessageRef,
+)
 from billing.seats.steps import Moved
 from billing.storage import (
     LoadedRequest,
@@ -65,6 +77,33 @@ def policy_of(session: Session, account_id: int) -> ApprovalPolicy | None:
     )
 
 
+def expiry_of(session: Session, account_id: int, submitted_at: datetime | None) -> datetime | None:
+    """When a request submitted at ``submitted_at`` expires undecided under the account's
+    policy (aware UTC); ``None`` when it was not submitted or the policy sets no deadline."""
+    policy = policy_of(session, account_id)
+    if policy is None or submitted_at is None:
+        return None
+    return timeline(policy, submitted_at).expire_at
+
+
+def approval_prompt(
+    session: Session,
+    account: Account,
+    request: SeatChangeRequest,
+    subscription: Subscription,
+    check: SeatCheck | None = None,
+    note: str | None = None,
+) -> ApprovalPrompt:
+    """The request with Approve / Deny, with when it expires undecided."""
+    return ApprovalPrompt(
+        account_view(account),
+        request_view(request, subscription),
+        check,
+        note,
+        expiry_of(session, account.id, request.submitted_at),
+    )
+
+
 def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
     """Every Slack message posted about the request to its approvers."""
     rows = session.scalars(
@@ -73,6 +112,16 @@ def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
         .order_by(ApprovalMessage.id)
     )
     return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
+
+
+def cards_by_recipient(session: Session, request_id: int) -> dict[str, MessageRef]:
+    """Each recipient's first message about the request (their card), by user id."""
+    rows = session.scalars(
+        select(ApprovalMessage)
+        .where(ApprovalMessage.request_id == request_id, ApprovalMessage.recipient.is_not(None))
+        .order_by(ApprovalMessage.id.desc())
+    )
+    return {str(row.recipient): MessageRef(row.team_id, row.channel_id, row.ts) for row in rows}
 
 
 def recipient_of(session: Session, request_id: int, channel_id: str, ts: str) -> Person | None:
@@ -162,6 +211,7 @@ def submit(
         tuple(user for team, user in deciders if team == caller.team_id),
         policy.channel_id,
         check,
+        timeline(policy, at).expire_at,
     )
 
 

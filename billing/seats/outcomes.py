@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from billing.money import Money
 from billing.products import Product
@@ -67,11 +68,17 @@ class AccountSeats:
     account: AccountView
     subscriptions: tuple[SubscriptionView, ...]
     listings: tuple[UsersNeeded, ...]
+    #: Whether the caller may change seats (an owner), so the reply says how.
+    may_change: bool = False
+    #: The names of the caller's other accounts (they name one with ``account NAME``).
+    other_accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class AccountHistory:
-    """``/seats history``: the account's most recent seat changes, newest first."""
+    """``/seats history``: the account's most recent seat changes that were confirmed (applied,
+    or submitted for approval and decided or not), newest first; quotes never confirmed are
+    left out."""
 
     account: AccountView
     requests: tuple[SeatChangeView, ...]
@@ -211,6 +218,8 @@ class AwaitingApproval:
     approvers: tuple[str, ...]
     channel_id: str | None
     check: SeatCheck | None = None
+    #: When it expires undecided (aware UTC), ``None`` when the policy sets no deadline.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +231,8 @@ class ApprovalPrompt:
     request: SeatChangeView
     check: SeatCheck | None = None
     note: str | None = None
+    #: When it expires undecided (aware UTC), ``None`` when the policy sets no deadline.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +258,8 @@ class HomeAccount:
     my_open: tuple[SeatChangeView, ...]
     awaiting_me: tuple[SeatChangeView, ...]
     recent: tuple[SeatChangeView, ...]
+    #: Whether the member may change seats (an owner): the tab offers "Change seats".
+    may_change: bool = False
 
 
 @dataclass(frozen=True, slots=True)

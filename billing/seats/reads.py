@@ -49,7 +49,26 @@ class AccountReads:
         self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
     ) -> AccountSeats:
         """The account's subscriptions at ``at``, for a member with any role."""
-        return AccountSeats(*self._subscriptions(caller, account_name, channel_id, Action.VIEW, at))
+        require_aware(at)
+        with self._storage.read() as session:
+            account = resolve_account(session, caller, account_name, channel_id)
+            authorise_on(session, caller, account, Action.VIEW)
+            subscriptions = tuple(current_views(session, account, at))
+            return AccountSeats(
+                account_view(account),
+                subscriptions,
+                tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
+                may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
+                tuple(
+                    sorted(
+                        other.name
+                        for other in member_accounts(session, caller)
+                        if other.id != account.id
+                        and other.team_id == account.team_id
+                        and may(Action.VIEW, role_of(session, other.id, caller))
+                    )
+                ),
+            )
 
     def history(
         self,
@@ -59,12 +78,19 @@ class AccountReads:
         channel_id: str | None,
         limit: int = 15,
     ) -> AccountHistory:
-        """The account's most recent seat changes, newest first, for a member with any role."""
+        """The account's most recent confirmed seat changes, newest first, for a member with
+        any role (a quote never confirmed is no change: it is left out)."""
+        wanted = max(1, min(limit, 100))
         with self._storage.read() as session:
             account = resolve_account(session, caller, account_name, channel_id)
             authorise_on(session, caller, account, Action.VIEW)
-            rows = recent_requests(session, account.id, max(1, min(limit, 100)))
-            return AccountHistory(account_view(account), tuple(request_view(r, s) for r, s in rows))
+            rows = recent_requests(session, account.id, wanted * 4)
+            confirmed = [
+                request_view(r, s)
+                for r, s in rows
+                if r.submitted_at is not None or r.applied_at is not None
+            ]
+            return AccountHistory(account_view(account), tuple(confirmed[:wanted]))
 
     def change_form(
         self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
@@ -173,6 +199,7 @@ class AccountReads:
                             and (r.requested_by_team, r.requested_by_user) != me
                         ),
                         tuple(r for r in requests if r.decided_at is not None)[:recent],
+                        may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
                     )
                 )
             return Home(tuple(shown))

@@ -45,6 +45,9 @@ def target_seats(mode: ChangeMode, count: int, current: int, product: Product) -
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InvalidSeatCount("The number of seats must be a whole number.")
+    if count == 0 and mode is not ChangeMode.SET:
+        verb = "Adding" if mode is ChangeMode.ADD else "Removing"
+        raise InvalidSeatCount(f"{verb} 0 seats changes nothing: use a positive number.")
     if mode is ChangeMode.ADD:
         target = current + count
     elif mode is ChangeMode.REMOVE:
@@ -59,9 +62,13 @@ def target_seats(mode: ChangeMode, count: int, current: int, product: Product) -
     return target
 
 
-def seat_count_problem(new_seats: int, current: int, product: Product) -> str | None:
+def seat_count_problem(
+    new_seats: int, current: int, product: Product, *, users: int | None = None
+) -> str | None:
     """Why ``new_seats`` may not be requested for a subscription of ``current`` seats, or
-    ``None`` when it may (the message is written for the owner)."""
+    ``None`` when it may (the message is written for the owner). ``users``, when known, is how
+    many users exist on the platform: a decrease below it is refused as
+    :func:`billing.seats.decrease.check_seat_change` would."""
     if isinstance(new_seats, bool) or not isinstance(new_seats, int):
         return "The number of seats must be a whole number."
     if new_seats < 0:
@@ -70,6 +77,11 @@ def seat_count_problem(new_seats: int, current: int, product: Product) -> str | 
         return f"At most {MAX_SEATS:,} seats can be requested."
     if new_seats == current:
         return f"{product.label} already has {current} seats."
+    if users is not None and new_seats < current and new_seats < users:
+        return (
+            f"{users} users exist on {product.label}: delete {users - new_seats} of them there "
+            f"first, or choose {users} seats or more."
+        )
     return None
 
 

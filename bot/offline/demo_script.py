@@ -147,7 +147,7 @@ class DemoSession:
             render_view(dict(view, state={"values": typed}), width=self.out.width),
             title="Seatbot · modal",
         )
-        if "Net now" not in "\n".join(render_view(view)):
+        if " charged now" not in "\n".join(render_view(view)):
             raise DemoStepFailed("the modal showed no live preview")
         self.out.said(OWNER, "clicks [Review change]")
         await self.driver.view_submission(view, user_id=OWNER, values=typed)
@@ -228,14 +228,19 @@ async def play_script(session: DemoSession, http: httpx.AsyncClient, sandbox_url
     out.heading("3. Delete the named users on Contact Center, then check again")
     if await _delete_blocking_users(http, sandbox_url, "contact_center", blocked, out) != 3:
         raise DemoStepFailed("the blocked reply should name exactly 3 users to delete")
-    prompt = await session.click(blocked, ids.CHECK_AGAIN_ACTION, expect="25 → 20 seats")
+    prompt = await session.click(
+        blocked, ids.CHECK_AGAIN_ACTION, expect="back as credit on your next invoice"
+    )
 
     out.heading("4. Confirm the decrease: Acme's policy sends every decrease to a manager")
     before = session._last_seq()
     await session.click(prompt, ids.CONFIRM_ACTION, expect="Waiting for approval by @U0ACMEMGR")
     await session.click(prompt, ids.CONFIRM_ACTION, expect="waiting for a manager's approval")
     ask = await session.posted_to(
-        MANAGER, before, expect="asks to change", title="Seatbot · DM to the manager"
+        MANAGER,
+        before,
+        expect="Approving applies the change at once.",
+        title="Seatbot · DM to the manager",
     )
 
     out.heading("5. The manager approves; every approval message is stamped, the owner told")
@@ -247,7 +252,7 @@ async def play_script(session: DemoSession, http: httpx.AsyncClient, sandbox_url
     await session.click_as(MANAGER, ask, ids.APPROVE_ACTION, expect="Already decided")
 
     out.heading("6. Add 2 Axiom seats from the form (within policy: no approval needed)")
-    prompt = await session.modal("14", expect="12 → 14 seats")
+    prompt = await session.modal("14", expect=" charged now")
     await session.click(prompt, ids.CONFIRM_ACTION, expect="Done.")
 
     out.heading("7. A typo")

@@ -82,7 +82,8 @@ def render_blocks(
                 lines.append("  " + _element(block["accessory"], None))
         elif kind == "context":
             for element in block.get("elements") or []:
-                lines.extend(_wrap(f"  · {_text_of(element)}", width))
+                for line in _text_of(element).split("\n"):
+                    lines.extend(_wrap(f"  · {line}", width))
         elif kind == "actions":
             lines.append(" ".join(_element(e, None) for e in block.get("elements") or []))
         elif kind == "input":

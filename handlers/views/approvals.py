@@ -1,9 +1,14 @@
 """Approval in Slack: the owner's "waiting for approval", the approver's request with Approve /
-Deny, the form asking why a change is denied, and every message stamped with the decision."""
+Deny, the form asking why a change is denied, and every message stamped with the decision.
+
+Every message about a change says first what it does to the bill (:func:`change_details`,
+shared with :mod:`handlers.views.prompts`); instants are Slack's ``<!date^…>`` so each reader
+sees their own time."""
 
 from __future__ import annotations
 
-from fractions import Fraction
+import re
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -11,54 +16,58 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
-    SectionBlock,
 )
 from slack_sdk.models.views import View
 
-from billing.formatting import format_instant, format_money, format_period
 from billing.seats import MAX_REASON_LENGTH, SeatCheck
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
+from handlers.ids import SEATS_COMMAND
 from handlers.payloads import request_ref_value
 from handlers.views.text import (
     Message,
+    bill_blocks,
+    bill_now,
     context,
     escape,
     mention,
     mentions,
     message,
-    proration_lines,
     section,
+    slack_instant,
     users_list,
 )
 
 #: The longest reason a denial may give: billing's limit for every reason (the form enforces it
 #: too).
 DENY_REASON_LIMIT = MAX_REASON_LENGTH
+#: Slack's date markup, for the plain text of a notification: its fallback is kept.
+_SLACK_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 
 
-def _heading(account: AccountView, request: SeatChangeView) -> str:
+def heading(account: AccountView, request: SeatChangeView) -> str:
+    """``*Axiom* for *Acme*: 25 → 20 seats``."""
     return (
         f"*{request.product.label}* for *{escape(account.display_name)}*: "
         f"{request.old_seats} → {request.new_seats} seats"
     )
 
 
-def _details(request: SeatChangeView, where: ZoneInfo) -> list[Block]:
-    blocks: list[Block] = [
-        section(proration_lines(request.lines, request.net, Fraction(request.fraction))),
-        SectionBlock(
-            fields=[
-                MarkdownTextObject(text=f"*Period*\n{format_period(request.period, where)}"),
-                MarkdownTextObject(text=f"*Asked by*\n{mention(request.requested_by_user)}"),
-            ]
-        ),
-    ]
+def change_details(request: SeatChangeView, where: ZoneInfo) -> list[Block]:
+    """What a change does to the bill (outcome, then the working), and one context line: when
+    it was priced, and the reason."""
+    facts = [f"Priced {slack_instant(request.effective_at, where)}"]
     if request.reason:
-        blocks.append(context(f"Reason: {escape(request.reason)}"))
-    return blocks
+        facts.append(f"Reason: {escape(request.reason)}")
+    return [*bill_blocks(request.effect, where), context(" · ".join(facts))]
+
+
+def _ask_again(request: SeatChangeView) -> str:
+    """How the requester asks again, and whom it goes to."""
+    command = f"`{SEATS_COMMAND} set {request.new_seats} {request.product.slug}`"
+    deciders = mentions([user for _, user in request.approvers])
+    return f"To ask again, type {command}" + (f"; it goes to {deciders}." if deciders else ".")
 
 
 def _check_line(request: SeatChangeView, check: SeatCheck | None) -> str | None:
@@ -76,19 +85,29 @@ def _check_line(request: SeatChangeView, check: SeatCheck | None) -> str | None:
     return f"Platform check: {check.user_count} users exist on {label}; they all keep a seat."
 
 
+def _expiry(expires_at: datetime | None, where: ZoneInfo) -> str:
+    if expires_at is None:
+        return "It stays open until someone decides."
+    return f"It expires {slack_instant(expires_at, where)} if nobody decides."
+
+
 def awaiting_approval_message(
     account: AccountView,
     request: SeatChangeView,
     approvers: tuple[str, ...],
     where: ZoneInfo,
+    *,
+    expires_at: datetime | None = None,
 ) -> Message:
-    """The owner's prompt once confirmed and routed to approval: who decides, and Cancel."""
+    """The owner's prompt once confirmed and routed to approval: who decides, until when, what
+    it will do to the bill, and Cancel."""
     who = " or ".join(mention(user) for user in approvers[:10]) or "an approver"
     blocks: list[Block] = [
         section(
-            f":hourglass_flowing_sand: Waiting for approval by {who}: {_heading(account, request)}"
+            f":hourglass_flowing_sand: Waiting for approval by {who}: {heading(account, request)}"
         ),
-        *_details(request, where),
+        *change_details(request, where),
+        context(f"{_expiry(expires_at, where)} You will get a direct message with the decision."),
         ActionsBlock(
             block_id=ids.PROMPT_ACTIONS_BLOCK,
             elements=[
@@ -115,19 +134,22 @@ def approval_request_message(
     check: SeatCheck | None = None,
     note: str | None = None,
     headline: str = "Approval needed",
+    expires_at: datetime | None = None,
 ) -> Message:
-    """What an approver sees: who asked, the product, from → to seats, the exact lines and net,
-    the platform check, the reason, and Approve / Deny (carrying the quote revision).
+    """What an approver sees: who asked, the product, from → to seats, what it does to the bill
+    and the working, the platform check, the reason, that approving applies it at once and
+    until when it may be decided, and Approve / Deny (carrying the quote revision).
     ``headline`` opens the notification text (a reminder says so)."""
     blocks: list[Block] = [
-        section(f"{mention(request.requested_by_user)} asks to change {_heading(account, request)}")
+        section(f"{mention(request.requested_by_user)} asks to change {heading(account, request)}")
     ]
     if note:
         blocks.append(section(f":information_source: {escape(note)}"))
     checked = _check_line(request, check)
     if checked:
         blocks.append(section(checked))
-    blocks.extend(_details(request, where))
+    blocks.extend(change_details(request, where))
+    blocks.append(context(f"Approving applies the change at once. {_expiry(expires_at, where)}"))
     value = request_ref_value(request.id, request.revision)
     blocks.append(
         ActionsBlock(
@@ -142,26 +164,25 @@ def approval_request_message(
     )
     return message(
         f"{headline}: {request.product.label} {request.old_seats} → {request.new_seats} "
-        f"seats for {escape(account.display_name)}, net {format_money(request.net)}",
+        f"seats for {escape(account.display_name)}: {bill_now(request.effect, where)}",
         blocks,
     )
 
 
 def decision_text(request: SeatChangeView, where: ZoneInfo) -> str:
-    """How a settled request's outcome reads: who decided, when (the account's time)."""
+    """How a settled request's outcome reads: who decided, when (each reader's own time)."""
     status = str(request.status)
-    when = format_instant(request.decided_at, where) if request.decided_at else None
+    when = slack_instant(request.decided_at, where) if request.decided_at else None
     by = mention(request.decided_by_user) if request.decided_by_user else None
     if status in ("applied", "approved") and by and when:
-        return f":white_check_mark: Approved by {by} at {when}; applied."
+        return f":white_check_mark: Approved by {by} {when}; applied."
     if status == "denied" and by and when:
         reason = f" Reason: {escape(request.decision_reason)}" if request.decision_reason else ""
-        return f":no_entry_sign: Denied by {by} at {when}.{reason}"
+        return f":no_entry_sign: Denied by {by} {when}.{reason}"
     if status == "cancelled" and by and when:  # an approval found nothing left to change
         reason = escape(request.decision_reason or "")
         return (
-            f":heavy_minus_sign: Closed when {by} approved it at {when}: {reason} "
-            "Nothing was billed."
+            f":heavy_minus_sign: Closed when {by} approved it {when}: {reason} Nothing was billed."
         )
     if status == "cancelled":
         return ":no_entry_sign: Cancelled by the requester; nothing was billed."
@@ -170,19 +191,24 @@ def decision_text(request: SeatChangeView, where: ZoneInfo) -> str:
     return f"This seat change is {status.replace('_', ' ')}."
 
 
+def _plain_decision(request: SeatChangeView, where: ZoneInfo) -> str:
+    """:func:`decision_text` for a notification: no emoji, the account's time as written."""
+    stamp = decision_text(request, where).split(" ", 1)[1]
+    return _SLACK_DATE.sub(r"\1", stamp)
+
+
 def stamped_message(account: AccountView, request: SeatChangeView, where: ZoneInfo) -> Message:
     """An approval message once decided: the same details, no buttons, and the decision."""
-    stamp = decision_text(request, where)
     blocks: list[Block] = [
         section(
-            f"{mention(request.requested_by_user)} asked to change {_heading(account, request)}"
+            f"{mention(request.requested_by_user)} asked to change {heading(account, request)}"
         ),
-        *_details(request, where),
-        section(stamp),
+        *change_details(request, where),
+        section(decision_text(request, where)),
     ]
     return message(
         f"{request.product.label} {request.old_seats} → {request.new_seats} seats: "
-        + stamp.split(" ", 1)[1],
+        + _plain_decision(request, where),
         blocks,
     )
 
@@ -190,7 +216,7 @@ def stamped_message(account: AccountView, request: SeatChangeView, where: ZoneIn
 def already_decided_message(request: SeatChangeView, where: ZoneInfo) -> Message:
     """An approver clicked a request someone already decided."""
     text = f"Already decided. {decision_text(request, where)}"
-    return message(text, [section(text)])
+    return message(f"Already decided. {_plain_decision(request, where)}", [section(text)])
 
 
 def deny_form(request_ref: str, request: SeatChangeView) -> View:
@@ -219,12 +245,20 @@ def deny_form(request_ref: str, request: SeatChangeView) -> View:
 
 
 def requester_notice(account: AccountView, request: SeatChangeView, where: ZoneInfo) -> Message:
-    """The DM telling the requester what became of their request."""
-    stamp = decision_text(request, where)
+    """The DM telling the requester what became of their request: applied (what it did to the
+    bill), or not (and how to ask again, and whom)."""
+    blocks: list[Block] = [
+        section(f"Your seat change: {heading(account, request)}"),
+        section(decision_text(request, where)),
+    ]
+    if str(request.status) == "applied":
+        blocks[1:1] = bill_blocks(request.effect, where)
+    else:
+        blocks.append(context(_ask_again(request)))
     return message(
         f"Your seat change ({request.product.label} {request.old_seats} → {request.new_seats}): "
-        + stamp.split(" ", 1)[1],
-        [section(f"Your seat change: {_heading(account, request)}"), section(stamp)],
+        + _plain_decision(request, where),
+        blocks,
     )
 
 
@@ -233,8 +267,10 @@ __all__ = [
     "already_decided_message",
     "approval_request_message",
     "awaiting_approval_message",
+    "change_details",
     "decision_text",
     "deny_form",
+    "heading",
     "mentions",
     "requester_notice",
     "stamped_message",

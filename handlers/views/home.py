@@ -16,15 +16,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from billing.formatting import format_instant, format_money, format_period
+from billing.formatting import format_money, format_period, per_period
 from billing.seats import Home, HomeAccount
 from billing.users import UserListing
-from billing.views import SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value
 from handlers.views.approvals import decision_text
 from handlers.views.text import (
     MODAL_BLOCK_LIMIT,
+    change_line,
     context,
     escape,
     header,
@@ -36,18 +36,23 @@ from handlers.views.text import (
 _RESERVE = 2
 
 
-def _change(request: SeatChangeView, where: ZoneInfo) -> str:
-    return (
-        f"*{request.product.label}* {request.old_seats} → {request.new_seats} seats · net "
-        f"{format_money(request.net)} · {str(request.status).replace('_', ' ')} · "
-        f"{format_instant(request.created_at, where)}"
-    )
-
-
 def _account_blocks(
     entry: HomeAccount, listings: Sequence[UserListing], where: ZoneInfo
 ) -> list[Block]:
     blocks: list[Block] = [header(entry.account.display_name)]
+    if entry.may_change:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Change seats",
+                        action_id=ids.OPEN_FORM_ACTION,
+                        value=entry.account.name,
+                        style="primary",
+                    )
+                ]
+            )
+        )
     for sub, listing in zip(entry.subscriptions, listings, strict=True):
         users = "unknown" if listing.count is None else f"{listing.count} users"
         share = (
@@ -61,7 +66,10 @@ def _account_blocks(
                     MarkdownTextObject(text=f"*{sub.product.label}*\n{sub.seats} seats"),
                     MarkdownTextObject(text=f"*On the platform*\n{escape(users)}{share}"),
                     MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
-                    MarkdownTextObject(text=f"*Price*\n{format_money(sub.unit_price)} per seat"),
+                    MarkdownTextObject(
+                        text=f"*Price*\n{format_money(sub.unit_price)} per seat "
+                        f"{per_period(sub.interval)}"
+                    ),
                 ]
             )
         )
@@ -70,7 +78,7 @@ def _account_blocks(
         for request in entry.awaiting_me:
             value = request_ref_value(request.id, request.revision)
             blocks.append(
-                section(f"{mention(request.requested_by_user)} asks: {_change(request, where)}")
+                section(f"{mention(request.requested_by_user)} asks: {change_line(request, where)}")
             )
             blocks.append(
                 ActionsBlock(
@@ -88,11 +96,11 @@ def _account_blocks(
                 )
             )
     if entry.my_open:
-        lines = "\n".join(f"• {_change(r, where)}" for r in entry.my_open)
+        lines = "\n".join(f"• {change_line(r, where)}" for r in entry.my_open)
         blocks.append(section(f"*Your open requests*\n{lines}"))
     if entry.recent:
         lines = "\n".join(
-            f"• {_change(r, where)} — {decision_text(r, where)}" for r in entry.recent
+            f"• {change_line(r, where)} — {decision_text(r, where)}" for r in entry.recent
         )
         blocks.append(section(f"*Recent decisions*\n{lines}"))
     blocks.append(DividerBlock())
@@ -125,5 +133,13 @@ def home_view(
                 "use `/seats status account NAME`."
             )
         )
-    blocks.append(context("Change seats with `/seats`; `/seats help` lists everything."))
+    owner = any(entry.may_change for entry in home.accounts)
+    blocks.append(
+        context(
+            "Change seats with the button or `/seats`; `/seats help` lists everything."
+            if owner
+            else "`/seats status` and `/seats history` show the seats; `/seats help` lists "
+            "everything."
+        )
+    )
     return View(type="home", blocks=blocks[:MODAL_BLOCK_LIMIT])

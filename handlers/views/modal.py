@@ -18,19 +18,23 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
-from billing.formatting import format_period
 from billing.products import MAX_SEATS, Product
 from billing.seats import MAX_REASON_LENGTH, FormPreview
-from billing.users import UserListing
+from billing.users import UserListing, UserStatus
+from billing.views import quote_effect
 from handlers import ids
 from handlers.views.text import (
     METADATA_LIMIT,
     MODAL_BLOCK_LIMIT,
+    bill_blocks,
+    echo,
     escape,
-    quote_lines,
     section,
     users_list,
 )
+
+#: The most inactive users the form names by name.
+_NAMED_INACTIVE = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,10 @@ class ModalModel:
 
 
 def _option(choice: ProductChoice) -> Option:
-    return Option(value=choice.subscription_id, text=f"{choice.product.label} ({choice.seats})")
+    unit = "seat" if choice.seats == 1 else "seats"
+    return Option(
+        value=choice.subscription_id, text=f"{choice.product.label} — {choice.seats} {unit}"
+    )
 
 
 def seat_change_modal(model: ModalModel, where: ZoneInfo) -> View:
@@ -123,43 +130,47 @@ def _current_text(model: ModalModel) -> str:
     if model.users.users is None:
         return f"{seats} · :warning: {escape(model.users.problem or f'{label} gave no answer')}"
     users = model.users.users
-    listed = f"\n{users_list(users)}" if users else ""
-    return f"{seats} · {len(users)} users on {label}{listed}"
+    inactive = [user for user in users if user.status is UserStatus.INACTIVE]
+    text = f"{seats} · {len(users)} users on {label}"
+    if inactive:
+        names = ", ".join(echo(user.name or user.email, 80) for user in inactive[:_NAMED_INACTIVE])
+        more = (
+            f" and {len(inactive) - _NAMED_INACTIVE} more"
+            if len(inactive) > _NAMED_INACTIVE
+            else ""
+        )
+        text += f", {len(inactive)} of them inactive: {names}{more}"
+    return text
 
 
 def _preview_blocks(model: ModalModel, where: ZoneInfo) -> list[Block]:
+    """The blocker first (a decrease the platform's users forbid, or cannot be checked), then
+    what the change does to the bill."""
     preview = model.preview
     if preview is None:
         return [
             section(
-                "_Enter the new number of seats to see the exact price._",
+                "_Enter the new number of seats to see what it does to your bill._",
                 block_id=ids.PREVIEW_BLOCK,
             )
         ]
     if preview.problem is not None or preview.proration is None:
         return [section(escape(preview.problem or "No preview."), block_id=ids.PREVIEW_BLOCK)]
-    blocks: list[Block] = [
-        section(
-            f"*Preview*\n{quote_lines(preview.proration)}\n"
-            f"Period {format_period(preview.proration.period, where)}",
-            block_id=ids.PREVIEW_BLOCK,
-        )
-    ]
     label = model.selected.product.label
     check = preview.check
+    blocker = None
     if check is not None and check.unknown:
-        blocks.append(
-            section(
-                f":warning: {label} could not be reached: a decrease can't be checked right now."
-                f"\n{escape(check.reason or '')}"
-            )
+        blocker = (
+            f":warning: {label} could not be reached: a decrease can't be checked right now."
+            f"\n{escape(check.reason or '')}"
         )
     elif check is not None and check.blocked:
-        blocks.append(
-            section(
-                f":no_entry: Delete *{check.must_delete}* users on {label} before going to "
-                f"{preview.new_seats} seats ({check.user_count} exist). Inactive first:\n"
-                f"{users_list(check.blocking_users)}"
-            )
+        blocker = (
+            f":no_entry: Delete *{check.must_delete}* users on {label} before going to "
+            f"{preview.new_seats} seats ({check.user_count} exist). Inactive first:\n"
+            f"{users_list(check.blocking_users)}"
         )
-    return blocks
+    effect = quote_effect(preview.proration, preview.subscription.interval)
+    if blocker is None:
+        return bill_blocks(effect, where, block_id=ids.PREVIEW_BLOCK)
+    return [section(blocker, block_id=ids.PREVIEW_BLOCK), *bill_blocks(effect, where)]

@@ -8,18 +8,14 @@ server-side.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    MarkdownTextObject,
-    SectionBlock,
 )
 
-from billing.formatting import format_instant, format_money, format_period
 from billing.seats import (
     AlreadyApplied,
     ApprovalPrompt,
@@ -41,42 +37,21 @@ from handlers.payloads import request_ref_value
 from handlers.views.approvals import (
     approval_request_message,
     awaiting_approval_message,
+    change_details,
+    heading,
     stamped_message,
 )
 from handlers.views.text import (
     Message,
+    bill_blocks,
+    bill_now,
     context,
     escape,
     mention,
     message,
-    proration_lines,
     section,
     users_list,
 )
-
-
-def _heading(account: AccountView, request: SeatChangeView) -> str:
-    return (
-        f"*{request.product.label}* for *{escape(account.display_name)}*: "
-        f"{request.old_seats} → {request.new_seats} seats"
-    )
-
-
-def _details(request: SeatChangeView, where: ZoneInfo) -> list[Block]:
-    blocks: list[Block] = [
-        section(proration_lines(request.lines, request.net, Fraction(request.fraction))),
-        SectionBlock(
-            fields=[
-                MarkdownTextObject(text=f"*Period*\n{format_period(request.period, where)}"),
-                MarkdownTextObject(
-                    text=f"*Effective*\n{format_instant(request.effective_at, where)}"
-                ),
-            ]
-        ),
-    ]
-    if request.reason:
-        blocks.append(context(f"Reason: {escape(request.reason)}"))
-    return blocks
 
 
 def _buttons(request: SeatChangeView, primary: str, primary_text: str) -> ActionsBlock:
@@ -98,8 +73,9 @@ def confirmation_prompt(
     check: SeatCheck | None = None,
     note: str | None = None,
 ) -> Message:
-    """The exact lines and net, the period, the effective instant, and Confirm / Cancel."""
-    blocks: list[Block] = [section(f"Please confirm: {_heading(account, request)}")]
+    """What the change does to the bill (now, and each period from the next), the working,
+    the period, when it was priced, and Confirm / Cancel."""
+    blocks: list[Block] = [section(f"Please confirm: {heading(account, request)}")]
     if note:
         blocks.append(section(f":information_source: {escape(note)}"))
     if check is not None and check.user_count is not None:
@@ -108,11 +84,11 @@ def confirmation_prompt(
                 f"{check.user_count} users exist on {request.product.label}: they all keep a seat."
             )
         )
-    blocks.extend(_details(request, where))
+    blocks.extend(change_details(request, where))
     blocks.append(_buttons(request, ids.CONFIRM_ACTION, "Confirm"))
     return message(
-        f"Confirm {request.product.label}: {request.old_seats} → {request.new_seats} seats, "
-        f"net {format_money(request.net)}",
+        f"Confirm {request.product.label}: {request.old_seats} → {request.new_seats} seats: "
+        f"{bill_now(request.effect, where)}",
         blocks,
     )
 
@@ -121,8 +97,8 @@ def applied_message(
     account: AccountView, request: SeatChangeView, where: ZoneInfo, confirmed_by: str
 ) -> Message:
     blocks: list[Block] = [
-        section(f":white_check_mark: Done. {_heading(account, request)}"),
-        *_details(request, where),
+        section(f":white_check_mark: Done. {heading(account, request)}"),
+        *bill_blocks(request.effect, where),
         context(
             f"Approved by {mention(confirmed_by)}."
             if request.submitted_at is not None
@@ -212,8 +188,12 @@ def outcome_message(outcome: ChangeOutcome, where: ZoneInfo) -> Message:
         case ChangeClosed(message=text) | ChangeEnded(message=text):
             return closed_message(text)
         case AwaitingApproval(account=account, request=request, approvers=approvers):
-            return awaiting_approval_message(account, request, approvers, where)
+            return awaiting_approval_message(
+                account, request, approvers, where, expires_at=outcome.expires_at
+            )
         case ApprovalPrompt(account=account, request=request, check=check, note=note):
-            return approval_request_message(account, request, where, check=check, note=note)
+            return approval_request_message(
+                account, request, where, check=check, note=note, expires_at=outcome.expires_at
+            )
         case ChangeDenied(account=account, request=request):
             return stamped_message(account, request, where)

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, UserFacingError
-from billing.formatting import format_instant, format_money, format_period
+from billing.formatting import format_money, format_period, per_period
 from billing.products import product_aliases
 from billing.seats import AccountHistory
 from billing.users import UserListing
@@ -21,7 +21,9 @@ from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,
     SECTION_TEXT_LIMIT,
     Message,
+    change_line,
     context,
+    echo,
     escape,
     header,
     mention,
@@ -65,15 +67,18 @@ def unrecognised_message(parsed: Unrecognised) -> Message:
     )
 
 
-def error_message(error: UserFacingError) -> Message:
-    """An expected error, as its message says (with whom to ask, when it names people)."""
+def error_message(error: UserFacingError, *, typed: str | None = None) -> Message:
+    """An expected error, as its message says (with whom to ask, when it names people; with the
+    command as ``typed`` after ``/seats`` again, naming each account, when it needs one)."""
     text = f":warning: {escape(error.message)}"
     if isinstance(error, NotAuthorised) and error.contacts:
         text += f"\nAsk {mentions(error.contacts)}."
     if isinstance(error, AmbiguousAccount) and error.names:
-        text += (
-            f"\nAdd `account NAME`, e.g. `{SEATS_COMMAND} status account {escape(error.names[0])}`."
+        command = " ".join([SEATS_COMMAND, *(typed or "status").split()[:8]])
+        tries = " or ".join(
+            f"`{echo(f'{command} account {name}', 120)}`" for name in error.names[:5]
         )
+        text += f"\nAdd `account NAME`: {tries}."
     return message(escape(error.message), [section(text)])
 
 
@@ -94,9 +99,13 @@ def status_message(
     subscriptions: Sequence[SubscriptionView],
     listings: Sequence[UserListing],
     where: ZoneInfo,
+    *,
+    may_change: bool = False,
+    other_accounts: Sequence[str] = (),
 ) -> Message:
     """Every subscription: seats, the users on its platform (``listings``, in the same order),
-    the price and the current period."""
+    the price and the current period; the footer tells an owner (``may_change``) how to change
+    seats, anyone else where to look."""
     blocks: list[Block] = [header(f"Seats · {account_name}")]
     if not subscriptions:
         blocks.append(section("This account has no subscriptions yet."))
@@ -111,14 +120,27 @@ def status_message(
             MarkdownTextObject(text=f"*{sub.product.label}*\n{sub.seats} seats"),
             MarkdownTextObject(text=f"*On the platform*\n{usage}"),
             MarkdownTextObject(
-                text=f"*Price*\n{format_money(sub.unit_price)} per seat, {sub.interval}"
+                text=f"*Price*\n{format_money(sub.unit_price)} per seat {per_period(sub.interval)}"
             ),
             MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
         ]
         blocks.append(SectionBlock(fields=fields))
     blocks.append(
-        context(f"Change seats with `{SEATS_COMMAND}`, or `{SEATS_COMMAND} help` for examples.")
+        context(
+            f"Change seats with `{SEATS_COMMAND}`, or `{SEATS_COMMAND} help` for examples."
+            if may_change
+            else f"`{SEATS_COMMAND} history` shows the recent changes; the account's owners "
+            "change seats."
+        )
     )
+    if other_accounts:
+        names = ", ".join(f"`{escape(name)}`" for name in other_accounts[:5])
+        blocks.append(
+            context(
+                f"You also hold a role in {names}: add `account NAME` to any command, e.g. "
+                f"`{SEATS_COMMAND} status account {escape(other_accounts[0])}`."
+            )
+        )
     summary = "; ".join(f"{sub.product.label}: {sub.seats} seats" for sub in subscriptions)
     return message(f"Seats for {escape(account_name)}: {summary or 'no subscriptions'}", blocks)
 
@@ -127,21 +149,18 @@ def status_message(
 
 
 def history_message(history: AccountHistory, where: ZoneInfo) -> Message:
-    """The account's recent seat changes, newest first, split within Slack's limits."""
+    """The account's recent confirmed seat changes, newest first, split within Slack's
+    limits."""
     name = history.account.display_name
     if not history.requests:
         return message(
             f"No seat changes yet for {escape(name)}.",
             [section(f"No seat changes yet for *{escape(name)}*.")],
         )
-    lines = []
-    for request in history.requests:
-        status = str(request.status).replace("_", " ")
-        lines.append(
-            f"• {format_instant(request.created_at, where)} · *{request.product.label}* "
-            f"{request.old_seats} → {request.new_seats} · {status} "
-            f"· net {format_money(request.net)} · {mention(request.requested_by_user)}"
-        )
+    lines = [
+        f"• {change_line(request, where)} · {mention(request.requested_by_user)}"
+        for request in history.requests
+    ]
     blocks: list[Block] = [header(f"Recent seat changes · {name}")]
     chunk: list[str] = []
     for line in lines:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     Block,
@@ -25,10 +26,20 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from billing.formatting import format_money, format_percent
-from billing.money import Money
-from billing.proration import LineKind, Proration, ProrationLine
+from billing.formatting import (
+    format_cost,
+    format_day,
+    format_instant,
+    format_money,
+    format_period,
+    format_share,
+    last_day,
+    per_period,
+)
+from billing.periods import local_date
+from billing.proration import LineKind
 from billing.users import PlatformUser, UserStatus
+from billing.views import BillEffect, SeatChangeView
 
 MESSAGE_BLOCK_LIMIT = 50
 MODAL_BLOCK_LIMIT = 100
@@ -126,18 +137,95 @@ def users_list(users: Sequence[PlatformUser], limit: int = LISTED_USERS_LIMIT) -
     return "\n".join(lines)
 
 
-def proration_lines(lines: Sequence[ProrationLine], net: Money, fraction: Fraction) -> str:
-    """The invoice lines and the net, one per line, exactly as they will be billed."""
-    share = f"{format_percent(fraction)} of the period"
-    rows = []
-    for line in lines:
-        label = "Credit for unused time" if line.kind is LineKind.CREDIT else "Charge"
-        rows.append(f"{label} · {line.quantity} seats × {share} = *{format_money(line.amount)}*")
-    if not rows:
-        rows.append("No proration lines: nothing is billed or credited for this period.")
-    rows.append(f"*Net now: {format_money(net)}*")
+def slack_instant(at: datetime, where: ZoneInfo) -> str:
+    """An instant each reader sees in their own time zone (Slack's ``<!date^…>``), with the
+    account's wall-clock time (:func:`billing.formatting.format_instant`) as the fallback."""
+    fallback = format_instant(at, where)
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def bill_now(effect: BillEffect, where: ZoneInfo) -> str:
+    """What happens to the bill now: ``$120.97 back as credit on your next invoice``, ``$96.77
+    charged now``, or, when nothing is prorated, until when the paid seats stay."""
+    net = effect.net
+    if effect.unbilled_now and effect.is_decrease:
+        return (
+            f"Nothing is credited: you keep {effect.old_seats} paid seats until "
+            f"{format_day(last_day(effect.period, where))}"
+        )
+    if effect.unbilled_now:
+        return (
+            f"Nothing is charged now: the new seats are billed from "
+            f"{format_day(local_date(effect.period.end, where))}"
+        )
+    if net.minor < 0:
+        return f"{format_money(-net)} back as credit on your next invoice"
+    if net.minor > 0:
+        return f"{format_money(net)} charged now"
+    return "Nothing is charged or credited now"
+
+
+def bill_from(effect: BillEffect, where: ZoneInfo) -> str:
+    """The cost per period from the next one on, and the difference: ``From 1 Feb 2026: $600.00
+    a month, $150.00 less``."""
+    cost = format_cost(effect.new_cost, effect.interval)
+    difference = effect.difference
+    change = (
+        f"{format_money(-difference)} less"
+        if difference.minor < 0
+        else f"{format_money(difference)} more"
+        if difference.minor > 0
+        else "unchanged"
+    )
+    return f"From {format_day(local_date(effect.period.end, where))}: {cost}, {change}"
+
+
+def bill_working(effect: BillEffect, where: ZoneInfo) -> str:
+    """The arithmetic behind :func:`bill_now`, line by line (``Credit for unused time: 25 seats ×
+    $30.00 × 25 of 31 days left = -$604.84``), and the period, said once."""
+    share = format_share(effect.fraction, effect.rule, effect.period, effect.at, where)
+    price = format_money(effect.unit_price)
+    rows = [
+        f"{'Credit for unused time' if line.kind is LineKind.CREDIT else 'Charge'}: "
+        f"{line.quantity} seats × {price} × {share} left = {format_money(line.amount)}"
+        for line in effect.lines
+    ]
+    rows.append(
+        f"Period {format_period(effect.period, where)} · "
+        f"{price} per seat {per_period(effect.interval)}"
+    )
     return "\n".join(rows)
 
 
-def quote_lines(proration: Proration) -> str:
-    return proration_lines(proration.lines, proration.net, proration.fraction)
+def bill_blocks(effect: BillEffect, where: ZoneInfo, block_id: str | None = None) -> list[Block]:
+    """The outcome first (bold: what happens now; then the cost per period), the working
+    under it in a context block."""
+    return [
+        section(f"*{bill_now(effect, where)}*\n{bill_from(effect, where)}", block_id=block_id),
+        context(bill_working(effect, where)),
+    ]
+
+
+#: How a request that was not applied reads in a list (history, App Home).
+_NOT_APPLIED = {
+    "draft": "not confirmed yet",
+    "pending_approval": "waiting for approval",
+    "denied": "denied; nothing billed",
+    "expired": "expired; nothing billed",
+    "cancelled": "cancelled; nothing billed",
+}
+
+
+def change_line(request: SeatChangeView, where: ZoneInfo) -> str:
+    """One change in a list: ``*Axiom* 10 → 13 seats · applied: $46.45 charged · <when it was
+    asked>``; what it did to the bill only once applied."""
+    status = str(request.status)
+    outcome = (
+        f"applied: {bill_now(request.effect, where).removesuffix(' now')}"
+        if status == "applied"
+        else _NOT_APPLIED.get(status, status.replace("_", " "))
+    )
+    return (
+        f"*{request.product.label}* {request.old_seats} → {request.new_seats} seats · {outcome} "
+        f"· {slack_instant(request.created_at, where)}"
+    )

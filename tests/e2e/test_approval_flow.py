@@ -79,7 +79,9 @@ async def test_a_decrease_is_approved_by_the_manager_and_everyone_is_told(
     assert set(posted) == {"U_MANAGER", "C_APPROVALS"}
     ask = blocks_text(posted["U_MANAGER"].args)
     assert "<@U_OWNER> asks to change *Axiom* for *Acme*: 10 → 8 seats" in ask
-    assert "Net now: -$30.97" in ask
+    assert "*$30.97 back as credit on your next invoice*" in ask
+    assert "From 1 Feb 2026: $240.00 a month, $60.00 less" in ask
+    assert "Approving applies the change at once." in ask
     assert "8 users exist on Axiom" in ask
     assert set(buttons_of(posted["U_MANAGER"].args)) == {ids.APPROVE_ACTION, ids.DENY_ACTION}
 
@@ -105,7 +107,8 @@ async def test_a_decrease_is_approved_by_the_manager_and_everyone_is_told(
     # A second click (or a second approver) is told who decided, and nothing more happens.
     again = await click_on(stack, posted["C_APPROVALS"], ids.APPROVE_ACTION, user="U_MANAGER")
     assert "Already decided" in blocks_text(again.args)
-    assert "Approved by <@U_MANAGER> at 16 Jan 2026, 12:00" in blocks_text(again.args)
+    assert "Approved by <@U_MANAGER> <!date^" in blocks_text(again.args)
+    assert "{time}|16 Jan 2026, 12:00 (UTC)>; applied." in blocks_text(again.args)
     assert ledger_size(stack) == 2
     # Clicked in the approvals channel: told to the clicker alone; the post keeps its stamp.
     assert (again.args.get("response_type"), again.args.get("replace_original")) == (

@@ -66,7 +66,8 @@ async def test_a_double_click_never_applies_a_quote_nobody_saw(stack: Stack) -> 
     [mine] = [r for r in applied(stack) if r.requested_by_user == "U_OWNER"]
     assert (mine.old_seats, mine.new_seats) == (11, 8)
     # What was applied is what the clicked message showed.
-    assert f"Net now: {format_money(mine.net)}" in shown_again
+    assert mine.net.minor < 0
+    assert f"*{format_money(-mine.net)} back as credit on your next invoice*" in shown_again
 
 
 # -- 3. buttons authorise before they read anything ----------------------------------------
@@ -136,7 +137,8 @@ async def test_a_tampered_modal_cannot_preview_another_workspaces_account(
             if call.seq > mark:
                 sent = json.dumps(call.args)
                 # No quote of the other workspace's subscription (prorated from 77.77 a seat).
-                assert "Net now" not in sent
+                assert "charged now" not in sent
+                assert "back as credit" not in sent
                 assert "Globex" not in sent
 
 
@@ -158,7 +160,8 @@ def _other_account(view: dict[str, Any], globex: Any) -> str:
 
 
 async def test_status_and_history_are_for_members_with_a_role(stack: Stack) -> None:
-    await stack.command("add 1 axiom")
+    # Confirmed, so the history lists it (a quote never confirmed is no change).
+    await stack.click(await stack.command("add 1 axiom"), ids.CONFIRM_ACTION)
     for words in ("status", "history"):
         reply = await stack.command(words, user=NOBODY)
         text = blocks_text(reply.args)

@@ -39,7 +39,7 @@ async def test_every_fallback_text_is_escaped_once_and_mentions_stay_mentions(
         "chat.postMessage", count=2, within_s=10, where=lambda call: call.seq > mark
     )
     asked = next(call for call in posts if call.args["channel"] == "U_MANAGER")
-    assert "for R&amp;D &lt;!here&gt;, net" in asked.args["text"]
+    assert "for R&amp;D &lt;!here&gt;: $30.97 back as credit" in asked.args["text"]
     # The manager denies, with a reason.
     element = buttons_of(asked.args)[ids.DENY_ACTION]
     mark = stack._seq()
@@ -63,7 +63,7 @@ async def test_every_fallback_text_is_escaped_once_and_mentions_stay_mentions(
         where=lambda call: call.seq > mark and call.args["channel"] == "U_OWNER",
     )
     await stack.settle()
-    said = "Denied by <@U_MANAGER> at 16 Jan 2026, 12:00 UTC. Reason: Not now &amp; "
+    said = "Denied by <@U_MANAGER> 16 Jan 2026, 12:00 (UTC). Reason: Not now &amp; "
     said += "&lt;!channel&gt; &amp;amp; &lt;@U_VIEWER&gt;"
     assert said in notice.args["text"]
     assert all(said in update.args["text"] for update in updates)

@@ -19,7 +19,7 @@ async def test_status_lists_each_subscription_with_platform_users(stack: Stack) 
     assert "Seats · Acme" in text
     assert "*Axiom*\n10 seats" in text
     assert f"{AXIOM_USERS} users · 80% used" in text
-    assert "$30.00 per seat, monthly" in text
+    assert "$30.00 per seat a month" in text
     assert "1 Jan 2026 – 31 Jan 2026" in text
     assert reply.args.get("response_type") == "ephemeral"
 
@@ -42,8 +42,9 @@ async def test_add_then_confirm_applies_the_exact_quote(stack: Stack) -> None:
     assert "Acme*: 10 → 13 seats" in text
     assert "-$154.84" in text
     assert "$201.29" in text
-    assert "Net now: $46.45" in text
-    assert "16 Jan 2026, 12:00 (UTC)" in text
+    assert "*$46.45 charged now*" in text
+    assert "From 1 Feb 2026: $390.00 a month, $90.00 more" in text
+    assert "^{date_short_pretty} {time}|16 Jan 2026, 12:00 (UTC)>" in text
     assert set(buttons_of(prompt.args)) == {ids.CONFIRM_ACTION, ids.CANCEL_ACTION}
     [request] = stack.requests()
     assert (
@@ -59,7 +60,7 @@ async def test_add_then_confirm_applies_the_exact_quote(stack: Stack) -> None:
     ledger = stack.service.ledger(stack.seeded.account_id)
     assert sorted(line.amount.minor for line in ledger) == [-15484, 20129]
     history = blocks_text((await stack.command("history")).args)
-    assert "10 → 13 · applied" in history
+    assert "10 → 13 seats · applied: $46.45 charged" in history
 
 
 async def test_double_confirm_applies_once(stack: Stack) -> None:

@@ -75,11 +75,13 @@ async def test_preview_updates_with_the_quote_and_the_platform_check(stack: Stac
     view = await open_modal(stack)
     assert "Enter the new number of seats" in view_text(view)
     view = await type_count(stack, view, "13")
-    assert "Net now: $46.45" in view_text(view)
+    assert "*$46.45 charged now*" in view_text(view)
     view = await type_count(stack, view, "6")
     text = view_text(view)
-    assert "Net now: -$61.94" in text  # -154.84 + 92.90 (16/31 of the period left)
+    # -154.84 + 92.90 (16 of 31 days of the period left)
+    assert "*$61.94 back as credit on your next invoice*" in text
     assert "Delete *2* users on Axiom before going to 6 seats" in text
+    assert text.index("Delete *2* users") < text.index("back as credit")  # the blocker first
     stack.sandbox.add_fault(Fault(kind="server_error", product="axiom"))
     view = await type_count(stack, view, "7")
     assert "Axiom could not be reached: a decrease can't be checked right now" in view_text(view)
@@ -115,6 +117,31 @@ async def test_submit_validates_in_the_ack_then_posts_the_prompt(stack: Stack) -
     )
     done = await stack.click(posted, ids.CONFIRM_ACTION)
     assert "Done." in blocks_text(done.args)
+
+
+async def test_a_decrease_the_users_forbid_is_refused_on_the_count_in_place(stack: Stack) -> None:
+    view = await open_modal(stack)
+    view = await type_count(stack, view, "6")  # 8 users exist on Axiom
+    before = stack._seq()
+    refused = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "6"))
+    assert refused.status_code == 200
+    # The form stays open with the problem on the seat count: no closed modal, no message.
+    assert refused.json == {
+        "response_action": "errors",
+        "errors": {
+            ids.COUNT_BLOCK: "8 users exist on Axiom: delete 2 of them there first, or choose "
+            "8 seats or more. Enter a different number."
+        },
+    }
+    assert stack.requests() == []
+    await stack.settle()
+    assert [call for call in stack.standin.calls() if call.seq > before] == []
+    # Eight seats keep every user: that goes through.
+    view = await type_count(stack, view, "8")
+    ok = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "8"))
+    assert ok.json is None
+    posted = await stack.next_call("chat.postEphemeral", before)
+    assert "*$30.97 back as credit on your next invoice*" in blocks_text(posted.args)
 
 
 async def test_a_non_owner_gets_no_modal(stack: Stack) -> None:

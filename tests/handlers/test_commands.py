@@ -35,6 +35,9 @@ from handlers.commands import (
         ("set 0 cc", ChangeSeats(ChangeMode.SET, 0, Product.CONTACT_CENTER)),
         ("add 1 Contact   Center", ChangeSeats(ChangeMode.ADD, 1, Product.CONTACT_CENTER)),
         ("status account acme", ShowStatus("acme")),
+        # One word after status/history/help can only be the account's name (issue 19, item 10).
+        ("status initech", ShowStatus("initech")),
+        ("history Initech", ShowHistory("Initech")),
         ("account acme add 3 axiom", ChangeSeats(ChangeMode.ADD, 3, Product.AXIOM, "acme")),
         ("add 3 axiom account Acme-EU", ChangeSeats(ChangeMode.ADD, 3, Product.AXIOM, "Acme-EU")),
         ("account acme", OpenModal("acme")),
@@ -57,7 +60,7 @@ def test_valid_forms(text: str, expected: object) -> None:
         ("add 3 contact centr", "/seats add 3 contact-center"),
         ("stauts", "/seats status"),
         ("histroy", "/seats history"),
-        ("status please", "/seats status"),
+        ("status please now", "/seats status"),
         ("pizza", "/seats help"),
         ("add 3 axiom account", "/seats add 3 axiom"),
     ],
@@ -143,7 +146,13 @@ def test_counts_parse_and_billing_judges_them(text: str) -> None:
     assert isinstance(parse_seats_command(text), ChangeSeats)
 
 
+def test_a_number_too_large_suggests_the_most_there_can_be() -> None:
+    parsed = parse_seats_command("add 999999999 axiom")
+    assert isinstance(parsed, Unrecognised)
+    assert parsed.suggestion == f"/seats set {MAX_SEATS} axiom"
+
+
 def test_a_negative_count_is_not_a_count() -> None:
     parsed = parse_seats_command("add -3 axiom")
     assert isinstance(parsed, Unrecognised)
-    assert "whole number" in parsed.problem
+    assert "use a positive number" in parsed.problem

@@ -98,6 +98,9 @@ def change(
         slack_message_ts=None,
         created_at=AT,
         updated_at=AT,
+        unit_price=quote.unit_price,
+        interval=Interval.MONTHLY,
+        rule=quote.rule,
     )
 
 
@@ -150,7 +153,10 @@ def test_confirmation_prompt_shows_the_exact_money_and_carries_the_quote_revisio
     # 16 of 31 days remain: credit 10 × 30 × 16/31 = 154.84, charge 13 × 30 × 16/31 = 201.29.
     assert "-$154.84" in text
     assert "$201.29" in text
-    assert "Net now: $46.45" in text
+    assert "*$46.45 charged now*" in text
+    # The cost per period from the next one: 13 × $30.00, $90.00 more than 10 × $30.00.
+    assert "From 1 Feb 2026: $390.00 a month, $90.00 more" in text
+    assert "13 seats × $30.00 × 16 of 31 days left = $201.29" in text
     assert "1 Jan 2026 – 31 Jan 2026" in text
     assert "16 Jan 2026, 12:00 (Europe/London)" in text
     assert "new hires" in text
@@ -234,7 +240,8 @@ def test_status_shows_each_subscription() -> None:
     assert "8 users · 80% used" in text
     assert "n/a" in text
     assert "down" in text
-    assert "$30.00 per seat, monthly" in text
+    assert "$30.00 per seat a month" in text
+    assert "$9.00 per seat a year" in text
     assert "Axiom: 10 seats" in message.text
 
 
@@ -306,8 +313,10 @@ def test_modal_preview_shows_lines_and_the_platform_check() -> None:
     text = json.dumps(
         modal(FormPreview(ACME, axiom, 8, proration(10, 8), blocked)), ensure_ascii=False
     )
-    assert "Net now: -$30.97" in text
+    assert "$30.97 back as credit on your next invoice" in text
     assert "Delete *2* users on Axiom" in text
+    # The blocker comes first, above what the change would do to the bill.
+    assert text.index("Delete *2* users") < text.index("back as credit")
     unknown = check_seat_change(10, 8, UserListing.unknown("timeout"))
     down = json.dumps(
         modal(FormPreview(ACME, axiom, 8, proration(10, 8), unknown)), ensure_ascii=False

@@ -198,6 +198,43 @@ def test_members_with_a_role_read_status(reads: AccountReads, seed: Seed, user_i
     assert status.listings == (UsersNeeded(acme.account_id, Product.AXIOM),)
 
 
+def test_status_says_who_may_change_seats_and_which_other_accounts_to_name(
+    reads: AccountReads, changes: SeatChanges, seed: Seed
+) -> None:
+    seed()
+    seed("initech")
+    seed("globex", team_id="T_OTHER")  # another workspace's: never named
+    owner = reads.status(OWNER, account_name="acme", channel_id=None, at=JAN_16)
+    assert (owner.may_change, owner.other_accounts) == (True, ("initech",))
+    viewer = reads.status(Caller(T, "U_VIEWER"), account_name="acme", channel_id=None, at=JAN_16)
+    assert viewer.may_change is False
+
+
+def test_history_lists_only_confirmed_changes(
+    reads: AccountReads, changes: SeatChanges, seed: Seed
+) -> None:
+    acme = seed()
+    never = changes.request_by_command(
+        OWNER, account_name=None, channel_id=None, product=Product.AXIOM, mode=ChangeMode.ADD,
+        count=1, at=JAN_16,
+    )  # fmt: skip
+    assert isinstance(never, ReadyToConfirm)
+    assert reads.history(OWNER, account_name=None, channel_id=None).requests == ()
+    draft = changes.request_by_command(
+        OWNER, account_name=None, channel_id=None, product=Product.AXIOM, mode=ChangeMode.ADD,
+        count=2, at=JAN_16,
+    )  # fmt: skip
+    assert isinstance(draft, ReadyToConfirm)
+    applied = changes.confirm(
+        OWNER, request_id=draft.request.id, revision=draft.request.revision, at=JAN_16,
+        users=users(0),
+    )  # fmt: skip
+    assert isinstance(applied, ChangeApplied)
+    shown = reads.history(OWNER, account_name=None, channel_id=None).requests
+    assert [(r.old_seats, r.new_seats) for r in shown] == [(10, 12)]
+    assert acme.account_id == shown[0].account_id
+
+
 def test_no_role_reads_nothing_not_even_the_accounts_name_or_owners(
     reads: AccountReads, seed: Seed
 ) -> None:

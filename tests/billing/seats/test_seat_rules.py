@@ -49,6 +49,24 @@ def test_target_seats(current: int, mode: ChangeMode, count: int) -> None:
             target_seats(mode, count, current, Product.AXIOM)
 
 
+@pytest.mark.parametrize(
+    ("mode", "verb"), [(ChangeMode.ADD, "Adding"), (ChangeMode.REMOVE, "Removing")]
+)
+def test_adding_or_removing_nothing_says_so(mode: ChangeMode, verb: str) -> None:
+    with pytest.raises(InvalidSeatCount, match=f"{verb} 0 seats changes nothing"):
+        target_seats(mode, 0, 12, Product.AXIOM)
+
+
+def test_a_decrease_below_the_known_users_is_refused_with_what_to_do() -> None:
+    problem = seat_count_problem(5, 12, Product.AXIOM, users=8)
+    assert problem == (
+        "8 users exist on Axiom: delete 3 of them there first, or choose 8 seats or more."
+    )
+    assert seat_count_problem(8, 12, Product.AXIOM, users=8) is None
+    assert seat_count_problem(13, 12, Product.AXIOM, users=20) is None  # an increase
+    assert seat_count_problem(5, 12, Product.AXIOM, users=None) is None  # not known: billing asks
+
+
 def test_removing_more_than_there_is_says_how_many_can_go() -> None:
     with pytest.raises(InvalidSeatCount, match="Axiom has 3 seats, so at most 3 can be removed"):
         target_seats(ChangeMode.REMOVE, 4, 3, Product.AXIOM)

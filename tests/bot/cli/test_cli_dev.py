@@ -75,7 +75,7 @@ def test_the_form_can_be_filled_in_and_submitted(tmp_path: Path) -> None:
     out = _flowing(result.stdout)
     assert result.returncode == 0, result.stderr
     assert "▸ New number of seats: [14]" in out
-    assert "Net now" in out
+    assert "charged now" in out
     assert "Please confirm: Axiom for Acme Telecom Ltd: 12 → 14 seats" in out
     assert "Reason: a bigger team" in out
     assert "Done. Axiom for Acme Telecom Ltd: 12 → 14 seats" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from billing.money import Money
@@ -10,6 +11,7 @@ from billing.periods import Interval, period_at
 from billing.products import Product
 from billing.proration import DecreasePolicy, ProrationRule, prorate_quantity_change
 from billing.requests import RequestStatus
+from billing.seats.decrease import check_seat_change
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView, SeatChangeView, SubscriptionView
 from bot.offline.render import plain, render_blocks, render_message, render_view
@@ -45,13 +47,15 @@ def test_prompt_shows_lines_and_buttons() -> None:
     request = SeatChangeView(
         9, 1, 1, Product.AXIOM, 10, 13, "", RequestStatus.DRAFT, 1, "scr_x", "T1", "U1", AT, AT,
         PERIOD, 1, "16/31", quote.lines, quote.net, None, None, None, None, None, None, AT, AT,
+        quote.unit_price, Interval.MONTHLY, quote.rule,
     )  # fmt: skip
     message = confirmation_prompt(ACME, request, TZ)
     lines = render_message({"text": message.text, "blocks": [b.to_dict() for b in message.blocks]})
     assert "Please confirm: Axiom for Acme: 10 → 13 seats" in lines
-    assert "Net now: $46.45" in lines
+    assert "$46.45 charged now" in lines
+    assert "From 1 Feb 2026: $390.00 a month, $90.00 more" in lines
     assert lines[-1] == "[Confirm] [Cancel]"
-    assert "  Period: 1 Jan 2026 – 31 Jan 2026" in lines
+    assert "  · Period 1 Jan 2026 – 31 Jan 2026 · $30.00 per seat a month" in lines
 
 
 def test_status_fields_render_as_label_value() -> None:
@@ -78,7 +82,7 @@ def test_modal_renders_inputs_with_state_and_buttons() -> None:
     lines = render_view(view)
     assert lines[0].startswith("┌─ Change seats ")
     assert any("▸ New number of seats: [12]" in line for line in lines)
-    assert any("▸ Product: [Axiom (10) ▾]" in line for line in lines)
+    assert any("▸ Product: [Axiom — 10 seats ▾]" in line for line in lines)
     assert any("[Close] [Review change]" in line for line in lines)
     assert len({len(line) for line in lines}) == 1  # a closed box
 
@@ -88,3 +92,33 @@ def _users(count: int) -> list[PlatformUser]:
         PlatformUser(str(n), f"u{n}@x.example", f"U {n}", 100 + n, Level.AGENT, UserStatus.ACTIVE)
         for n in range(count)
     ]
+
+
+def test_the_readmes_confirmation_prompt_is_what_seatbot_shows() -> None:
+    """The README's screenshot-as-text of a confirmation is the prompt as rendered: the demo's
+    decrease of Contact Center (25 → 20 at $30.00) on 7 Dec 2026, 13:32 in London."""
+    london = ZoneInfo("Europe/London")
+    at = datetime(2026, 12, 7, 13, 32, tzinfo=UTC)
+    period = period_at(date(2026, 1, 1), Interval.MONTHLY, at, london)
+    quote = prorate_quantity_change(
+        old_quantity=25, new_quantity=20, unit_price=Money.parse("30", "USD"), period=period,
+        at=at, tz=london,
+    )  # fmt: skip
+    request = SeatChangeView(
+        9, 1, 1, Product.CONTACT_CENTER, 25, 20, "", RequestStatus.DRAFT, 1, "scr_x", "T1", "U1",
+        at, at, period, 1, "25/31", quote.lines, quote.net, None, None, None, None, None, None,
+        at, at, quote.unit_price, Interval.MONTHLY, quote.rule,
+    )  # fmt: skip
+    acme = AccountView(1, "acme", "Acme Telecom Ltd", "USD", "Europe/London", "T1", "C1")
+    users = [
+        PlatformUser(str(n), f"u{n}@acme.example.com", f"User {n}", 100 + n, Level.AGENT,
+                     UserStatus.ACTIVE)
+        for n in range(20)
+    ]  # fmt: skip
+    check = check_seat_change(25, 20, UserListing.complete(users))
+    message = confirmation_prompt(acme, request, london, check=check)
+    shown = render_message({"text": message.text, "blocks": [b.to_dict() for b in message.blocks]})
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("Please confirm: Contact Center for Acme Telecom Ltd")
+    block = readme[start : readme.index("```", start)].rstrip("\n").split("\n")
+    assert block == shown

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
-from billing.approvals.service import Approvals
+from billing.approvals.service import Approvals, PostedMessage
 from billing.books.service import SeatService
 from billing.jobs.store import JobClaims
 from billing.models import Account
@@ -116,3 +116,74 @@ def test_reminders_escalations_and_expiry_happen_once_across_replicas(
     )
     assert sum(asyncio.run(tick_all())) == 0
     assert SeatService(session_factory).check_invariants().violations == ()
+
+
+class ThreadPoster(FakePoster):
+    """:class:`FakePoster` that also keeps the thread each post went to, and its blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str | None] = []
+        self.blocks: list[str] = []
+
+    async def post_where(
+        self, team: str, channel: str, message: Message, **kwargs: Any
+    ) -> tuple[str, str]:
+        self.threads.append(kwargs.get("thread_ts"))
+        self.blocks.append(str([block.to_dict() for block in message.blocks]))
+        return await super().post_where(team, channel, message)
+
+
+def test_a_reminder_replies_in_the_thread_of_the_approvers_card_and_is_stamped_too(
+    seed: Callable[..., Any], session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    policy = ApprovalPolicy(
+        require_decrease=True,
+        remind_after=timedelta(hours=4),
+        expire_after=timedelta(hours=72),
+    )
+    with session_factory.begin() as session:
+        account = session.get(Account, acme.account_id)
+        assert account is not None
+        apply_approval_policy(session, account, policy)
+    changes = SeatChanges(session_factory)
+    draft = changes.request_by_form(
+        OWNER,
+        account_id=acme.account_id,
+        subscription_id=acme.subscription_id,
+        new_seats=8,
+        at=JAN_16,
+        users=UserListing.complete([]),
+    )
+    assert isinstance(draft, ReadyToConfirm)
+    waiting = changes.confirm(
+        OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
+    )
+    assert isinstance(waiting, AwaitingApproval)
+    assert waiting.expires_at == JAN_16 + timedelta(hours=72)
+    approvals = Approvals(session_factory)
+    # The card the announcement put in the manager's direct messages.
+    card = PostedMessage(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
+    approvals.record_messages(draft.request.id, [card], JAN_16)
+    now = [JAN_16 + timedelta(hours=5)]
+    poster = ThreadPoster()
+    jobs = ApprovalJobs(
+        approvals,
+        JobClaims(session_factory),
+        SlackPosting(poster),  # type: ignore[arg-type]
+        clock=lambda: now[0],
+    )
+    assert asyncio.run(jobs.tick()) == 1
+    # One reply, under the card, not a second card beside it; it says until when and that
+    # approving applies the change at once.
+    assert [p[0] for p in poster.posts] == ["DU_MANAGER"]
+    assert poster.threads == ["100.0001"]
+    expiry = int((JAN_16 + timedelta(hours=72)).timestamp())
+    assert f"It expires <!date^{expiry}^{{date_short_pretty}} {{time}}|" in poster.blocks[0]
+    assert "Approving applies the change at once." in poster.blocks[0]
+    now[0] = JAN_16 + timedelta(hours=73)
+    assert asyncio.run(jobs.tick()) == 1
+    # The card and the reply under it are both stamped.
+    assert sorted(u[1] for u in poster.updates) == ["1.0001", "100.0001"]
+    assert all("Expired" in u[2] for u in poster.updates)
