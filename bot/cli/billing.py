@@ -31,7 +31,9 @@ from billing.setup.store import PlatformConnection
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
+    fail,
     fail_bad_input,
+    for_the_operator,
     no_account_message,
     no_subscription_message,
     not_a_product_message,
@@ -190,7 +192,8 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
     ) -> None:
         """Preview the proration of changing a real subscription to SEATS seats.
 
-        Decreases are checked against the users that exist on the platform. Nothing is stored.
+        Decreases are checked against the users that exist on the platform (exit 1 when it
+        cannot be read: the decrease would be refused). Nothing is stored.
         """
         product = parse_product(product_name)
         if product is None:
@@ -226,12 +229,14 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
                 platform_check=check,
             )
             shell.echo_json(document)
-            return
-        console = Console()
-        console.print(f"{account.display_name} · {product.label}", highlight=False)
-        console.print(proration_summary(result.proration, tz=tz), highlight=False)
-        console.print(proration_table(result.proration))
-        console.print(f"platform check: {check['status']} — {check['detail']}", highlight=False)
+        else:
+            console = Console()
+            console.print(f"{account.display_name} · {product.label}", highlight=False)
+            console.print(proration_summary(result.proration, tz=tz), highlight=False)
+            console.print(proration_table(result.proration))
+            console.print(f"platform check: {check['status']} — {check['detail']}", highlight=False)
+        if check["status"] == "unknown":  # the decrease would be refused: a failure, exit 1
+            raise fail(f"the platform check could not be done: {check['detail']}")
 
     return quote
 
@@ -248,7 +253,7 @@ def _platform_check_document(
     if platform_check is None:
         return {"status": "not_run", "detail": "no platform check is configured"}
     outcome = platform_check(account, subscription, seats)
-    return {"status": outcome.status, "detail": outcome.detail}
+    return {"status": outcome.status, "detail": for_the_operator(outcome.detail)}
 
 
 _LEDGER_COLUMNS = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from billing.books.service import SeatService
-from billing.errors import ConfigurationError, InvalidInput
+from billing.errors import InvalidInput
 from billing.products import Product, parse_product
 from billing.seats.decrease import DecreaseVerdict, check_seat_change
 from billing.views import AccountView, SubscriptionView
@@ -32,12 +32,12 @@ def _platform_for(account_id: int, product: Product) -> Platform | None:
 def platform_check(
     account: AccountView, subscription: SubscriptionView, new_seats: int
 ) -> PlatformCheckResult:
-    """Run the decrease guard for ``seatbot quote``; fails closed with an owner-facing reason."""
+    """Run the decrease guard for ``seatbot quote``; fails closed with an owner-facing reason.
+
+    Raises the connection's :class:`billing.errors.ConfigurationError`."""
     product = subscription.product
-    try:
-        platform = _platform_for(account.id, product)
-    except ConfigurationError as exc:
-        return PlatformCheckResult(passed=False, detail=exc.message, status="unknown")
+    # A connection or keys the operator must fix is bad input (exit 2), as for `seatbot users`.
+    platform = _platform_for(account.id, product)
 
     async def check() -> PlatformCheckResult:
         try:

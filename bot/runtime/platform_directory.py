@@ -191,8 +191,10 @@ class PlatformDirectory:
         owner, an error on the log for the operator) when they cannot be read."""
         if row.credentials_encrypted is None:
             return PlatformCredentials({})
+        # Keys the environment cannot give (a malformed SEATBOT_TOKEN_KEYS) are the operator's
+        # to fix, said in their own words: not a fault of this row.
+        cipher = self._cipher_for(session)
         try:
-            cipher = self._cipher_for(session)
             return unseal(cipher, row.credentials_encrypted)
         except (ConfigurationError, DecryptionError) as error:
             logger.error(

@@ -294,3 +294,37 @@ def test_one_quote_reads_the_same_in_slack_and_in_the_cli(
     for text in shown:
         assert text in slack, text
         assert text in cli_out, text
+
+
+def test_quote_of_a_decrease_exits_1_when_the_platform_cannot_be_read(run: Any) -> None:
+    run("load", str(EXAMPLE))
+
+    def check(account: AccountView, sub: SubscriptionView, seats: int) -> PlatformCheckResult:
+        return PlatformCheckResult(
+            False,
+            "Contact Center did not answer; nothing was changed; ask the operator to check it.",
+            status="unknown",
+        )
+
+    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16", "--json", check=check)
+    assert code == 1  # the README's failure: the decrease would be refused
+    assert json.loads(out)["platform_check"]["status"] == "unknown"  # JSON still on stdout
+    assert err.count("seatbot:") == 1
+    assert "Contact Center did not answer" in err
+    # The operator reads the CLI: nobody sends them to the operator.
+    assert "operator" not in err.lower()
+    assert "operator" not in out.lower()
+    assert "check it" in err
+
+
+def test_garbage_token_keys_are_one_line_and_exit_2(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("load", str(EXAMPLE))
+    monkeypatch.setenv("SEATBOT_TOKEN_KEYS", "garbage")
+    # A decrease reads the platform with the stored (encrypted) credentials.
+    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16")
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1
+    assert err.startswith("seatbot: SEATBOT_TOKEN_KEYS: key number 1 is not a valid Fernet key")
+    assert "garbage" not in err
