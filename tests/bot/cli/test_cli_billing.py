@@ -328,3 +328,17 @@ def test_garbage_token_keys_are_one_line_and_exit_2(
     assert err.count("\n") == 1
     assert err.startswith("seatbot: SEATBOT_TOKEN_KEYS: key number 1 is not a valid Fernet key")
     assert "garbage" not in err
+
+
+def test_quote_at_outside_the_subscription_names_its_days_in_the_accounts_zone(
+    run: Any,
+) -> None:
+    run("load", str(EXAMPLE))
+    code, out, err = run("quote", "globex", "matrix", "5", "--at", "2025-06-01")
+    assert (code, out) == (2, "")
+    assert "started on 1 Jan 2026 (Asia/Tokyo)" in err  # in UTC it is still 31 Dec 2025
+    code, out, err = run("quote", "globex", "matrix", "5", "--at", "2026-03-01")
+    assert (code, out) == (2, "")
+    # The period running on 16 Jan (the pinned clock) is January: its last day, included.
+    assert "its last day is 31 Jan 2026 (Asia/Tokyo)" in err
+    assert "2026-" not in err
