@@ -342,3 +342,12 @@ def test_quote_at_outside_the_subscription_names_its_days_in_the_accounts_zone(
     # The period running on 16 Jan (the pinned clock) is January: its last day, included.
     assert "its last day is 31 Jan 2026 (Asia/Tokyo)" in err
     assert "2026-" not in err
+
+
+def test_load_of_a_csv_says_it_looks_like_a_csv(run: Any, tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("User_name,Email,Ext_number\nAda,ada@example.com,101\n", encoding="utf-8")
+    code, out, err = run("load", str(users))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"seatbot: {users}: this looks like a CSV file"), err
+    assert err.count("\n") == 1
