@@ -29,6 +29,7 @@ from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from platforms.guard import read_listing
 from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
 from platforms.types import Platform, PlatformUser
+from platforms.user_file_text import check_encoding
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
 USERS_DEADLINE_S = 10.0
@@ -76,13 +77,22 @@ class _UsersGroup(TyperGroup):
 def validate_command(
     file: Annotated[Path, typer.Argument(help="A user import file, .csv or .xlsx.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="ENCODING",
+            help="The CSV file's encoding (shift_jis, cp1252, utf-8…) when its bytes cannot tell.",
+        ),
+    ] = None,
 ) -> None:
     """Check a user import file and list every bad row (exit 2 when any row is bad).
 
-    CSV files may be UTF-8 (with or without BOM), UTF-16 or Windows-1252, as Excel saves them;
-    the output says which encoding was read.
+    CSV files may be UTF-8 (with or without BOM), UTF-16, Windows-1252 or a multi-byte code
+    page such as Shift-JIS, as Excel saves them; the output says which encoding was read. A file
+    whose encoding cannot be told for sure is refused (exit 2) until --encoding names it.
     """
-    report = validate_user_file(file)
+    report = validate_user_file(file, check_encoding(encoding) if encoding else None)
     if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
         empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
         if empty:

@@ -198,3 +198,25 @@ async def test_report_without_a_connection() -> None:
     assert users_report_document(report)["error"] == (
         "Axiom has no platform connection; Seatbot cannot tell which users exist."
     )
+
+
+def test_validate_refuses_a_shift_jis_file_until_encoding_names_it(tmp_path: Path) -> None:
+    rows = [file_row(i) for i in range(2)]
+    rows[0][0], rows[1][0] = "山田 太郎", "佐藤 花子"
+    path = tmp_path / "users.csv"
+    write_user_file(path, rows)
+    path.write_bytes(path.read_text(encoding="utf-8").encode("shift_jis"))
+    refused = runner.invoke(cli(), ["users", "validate", str(path)])
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr.count("\n") == 1
+    assert "cannot be told for sure" in refused.stderr
+    assert "--encoding shift_jis" in refused.stderr
+    read = runner.invoke(cli(), ["users", "validate", "--encoding", "shift_jis", str(path)])
+    assert (read.exit_code, read.output) == (0, "2 rows OK (read as Shift-JIS)\n")
+    document = runner.invoke(
+        cli(), ["users", "validate", "--json", "--encoding", "shift_jis", str(path)]
+    )
+    assert json.loads(document.stdout)["encoding"] == "Shift-JIS"
+    unknown = runner.invoke(cli(), ["users", "validate", "--encoding", "klingon", str(path)])
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("seatbot: --encoding: 'klingon' is not a text encoding")

@@ -299,6 +299,27 @@ def test_platform_connections_are_checked(tmp_path: Path) -> None:
     assert "no such file" in message
 
 
+def test_a_user_files_encoding_is_an_option_checked_at_load(tmp_path: Path) -> None:
+    (tmp_path / "users.csv").write_bytes(b"")
+    connection = (
+        "    platforms:\n"
+        "      - product: matrix\n"
+        "        kind: import_file\n"
+        "        file_path: users.csv\n"
+        "        options:\n"
+        "          encoding: {}\n"
+    )
+    loaded = parse_config(MINIMAL + connection.format("shift_jis"), base_dir=tmp_path)
+    (platform,) = loaded.accounts[0].platforms
+    assert platform.options == {"encoding": "shift_jis"}
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(MINIMAL + connection.format("klingon"), base_dir=tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        "line 19: accounts[0].platforms[0].options.encoding: 'klingon' is not a text encoding "
+        "(for example utf-8, cp1252, shift_jis)"
+    ]
+
+
 @given(
     major=st.integers(min_value=0, max_value=10**9),
     minor=st.integers(min_value=0, max_value=99),
