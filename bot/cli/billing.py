@@ -17,7 +17,6 @@ from typing import Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -40,6 +39,7 @@ from bot.cli.errors import (
     parse_seat_count,
 )
 from bot.cli.instants import parse_instant
+from bot.cli.output import output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 
@@ -118,7 +118,7 @@ def accounts(
     if as_json:
         shell.echo_json({"accounts": documents})
         return
-    console = Console()
+    console = output_console()
     for table in tables:
         console.print(table)
     if not tables:
@@ -230,7 +230,7 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
             )
             shell.echo_json(document)
         else:
-            console = Console()
+            console = output_console()
             console.print(f"{account.display_name} · {product.label}", highlight=False)
             console.print(proration_summary(result.proration, tz=tz), highlight=False)
             console.print(proration_table(result.proration))
@@ -324,7 +324,7 @@ def ledger(
         writer.writerows(rows)
         typer.echo(buffer.getvalue(), nl=False)
         return
-    Console().print(ledger_table(account, lines))
+    output_console().print(ledger_table(account, lines))
 
 
 def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:

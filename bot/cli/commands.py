@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from billing.errors import UserFacingError
 from bot.cli.errors import exit_for
+from bot.cli.output import output_trouble
 
 _NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9_.,]*")
 
@@ -67,9 +69,10 @@ def negative_numbers_as_arguments(command: TyperCommand, args: list[str]) -> lis
 
 
 class SeatbotCommand(TyperCommand):
-    """A typer command whose positional arguments may be negative numbers, and whose expected
+    """A typer command whose positional arguments may be negative numbers, whose expected
     errors (:class:`billing.errors.UserFacingError`) end it the one way the CLI reports
-    them (:func:`bot.cli.errors.exit_for`)."""
+    them (:func:`bot.cli.errors.exit_for`), and whose output failing to be written ends it as
+    :func:`bot.cli.output.output_trouble` says (a closed pipe quietly)."""
 
     # ctx is typed Any: typer vendors click, and its Context class is private to typer.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -77,9 +80,16 @@ class SeatbotCommand(TyperCommand):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # buffered output fails here, while its command can say so
+            return result
         except UserFacingError as error:
             raise exit_for(error) from None
+        except OSError as error:
+            trouble = output_trouble(error)
+            if trouble is None:
+                raise
+            raise (exit_for(trouble) if isinstance(trouble, UserFacingError) else trouble) from None
 
 
 def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:

@@ -26,6 +26,7 @@ from billing.products import parse_product
 from billing.seats.decrease import deletion_candidate_order
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
+from bot.cli.output import output_console
 from platforms.guard import read_listing
 from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
 from platforms.types import Platform, PlatformUser
@@ -109,7 +110,7 @@ def validate_command(
         rows = "row" if report.rows_checked == 1 else "rows"
         typer.echo(f"{report.rows_checked} {rows} OK{read_as}")
     else:
-        Console().print(validation_table(report))
+        output_console().print(validation_table(report))
         if read_as:
             typer.echo(f"read as {report.encoding}")
     if not report.ok:
@@ -266,7 +267,7 @@ def print_users_report(
     if as_json:
         typer.echo(json.dumps(users_report_document(report), indent=2))
     elif report.users is not None:
-        (console or Console()).print(users_report_table(report))
+        (console or output_console()).print(users_report_table(report))
     if report.reason is not None:
         raise fail(report.reason)
 

@@ -220,3 +220,18 @@ def test_validate_refuses_a_shift_jis_file_until_encoding_names_it(tmp_path: Pat
     unknown = runner.invoke(cli(), ["users", "validate", "--encoding", "klingon", str(path)])
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith("seatbot: --encoding: 'klingon' is not a text encoding")
+
+
+def test_users_piped_shows_every_email_whole() -> None:
+    # Not a terminal (a pipe, a file): the table is laid out wide enough for every value,
+    # where rich would shrink it to 80 columns and cut `user9@acme…`.
+    app = SandboxApp(SandboxConfig(api_key=API_KEY))
+    app.set_account("acme", "matrix", users=12, seed=5)
+    result = runner.invoke(cli(sandbox_lookup(app, 15)), ["users", "acme", "matrix"])
+    assert result.exit_code == 0, result.output
+    document = runner.invoke(cli(sandbox_lookup(app, 15)), ["users", "acme", "matrix", "--json"])
+    emails = [user["email"] for user in json.loads(document.stdout)["users"]]
+    assert len(emails) == 12
+    for email in emails:
+        assert email in result.stdout
+    assert "…" not in result.stdout
