@@ -66,7 +66,7 @@ def _row(event: AuditView) -> dict[str, Any]:
 
 def audit(
     account_name: Annotated[
-        str | None, typer.Argument(metavar="[ACCOUNT]", help="Only this account.")
+        str | None, typer.Argument(metavar="ACCOUNT", help="Only this account.")
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after this date (UTC).")

@@ -19,12 +19,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
 
 from billing.formatting import format_day, json_instant
 from billing.products import parse_product
 from billing.seats.decrease import deletion_candidate_order
-from bot.cli.commands import add_command, new_group
+from bot.cli.commands import SeatbotGroup, add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from bot.cli.output import output_console
 from platforms.guard import read_listing
@@ -59,7 +58,7 @@ def _users_lookup_from_the_database(account: str, product: str) -> tuple[Platfor
     return users_lookup(account, product)
 
 
-class _UsersGroup(TyperGroup):
+class _UsersGroup(SeatbotGroup):
     """``seatbot users ACCOUNT PRODUCT`` (what the platform says exists; the decrease guard's
     view) reads as ``seatbot users show ACCOUNT PRODUCT``, while ``seatbot users validate FILE``
     stays a subcommand."""
