@@ -146,8 +146,7 @@ def seed_drafts(database_url: str, count: int, *, prefix: str) -> list[str]:
     from billing.access import Caller
     from billing.models import Account, Member, Role, Subscription
     from billing.periods import Interval, period_at, zone
-    from billing.seats.outcomes import ReadyToConfirm
-    from billing.seats.service import SeatChanges
+    from billing.seats import ReadyToConfirm, SeatChanges
     from bot.runtime.db import make_engine, make_session_factory
 
     now = datetime.now(UTC)

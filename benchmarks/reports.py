@@ -43,15 +43,20 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import insert
 
-from billing.jobs.store import JobClaims
+from billing.jobs import JobClaims
 from billing.models import Account, Subscription
 from billing.money import Money
 from billing.periods import Interval, period_at, zone
 from billing.products import Product
-from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.rules import ProductReadStatus, ProductReconciliation, UserCounts
-from billing.reports.service import Reports
-from billing.setup.store import PlatformConnection
+from billing.reports import (
+    AccountReconciliation,
+    DigestFacts,
+    ProductReadStatus,
+    ProductReconciliation,
+    Reports,
+    UserCounts,
+)
+from billing.setup import PlatformConnection
 from billing.views import AccountView
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.jobs import ReportJobs

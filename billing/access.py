@@ -11,8 +11,25 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from billing.errors import NO_ROLE, NotAuthorised, NotFound, UserFacingError
-from billing.models import Role
 from billing.views import AccountView
+
+
+class Role(enum.StrEnum):
+    """A Slack user's role in one account."""
+
+    OWNER = "owner"  # requests seat changes
+    MANAGER = "manager"  # approves or denies them (when the policy routes them)
+    VIEWER = "viewer"  # sees reports
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A Slack user's role in an account."""
+
+    account_id: int
+    team_id: str
+    user_id: str
+    role: Role
 
 
 class Action(enum.StrEnum):
@@ -23,6 +40,7 @@ class Action(enum.StrEnum):
     CONFIRM = "confirm"  # the requester confirms their own quote
     CHECK_AGAIN = "check_again"  # re-read the platform for a blocked decrease
     CANCEL = "cancel"  # withdraw an open request
+    DECIDE = "decide"  # approve or deny a pending request: one of its deciders, never its requester
 
 
 #: The roles that may see an account's seats, prices and history.
@@ -42,10 +60,14 @@ class Caller:
         return f"slack:{self.team_id}:{self.user_id}"
 
 
-def may(action: Action, role: Role | None, *, is_requester: bool = False) -> bool:
+def may(
+    action: Action, role: Role | None, *, is_requester: bool = False, is_decider: bool = False
+) -> bool:
     """Whether a caller with ``role`` in the account may do ``action``.
 
-    ``is_requester`` says the caller asked for the seat change the action is about.
+    ``is_requester`` says the caller asked for the seat change the action is about;
+    ``is_decider`` that they are one of those who may decide it (its approvers, and the
+    escalation list once it was escalated). Nobody decides their own request.
     """
     if action is Action.VIEW:
         return role in READERS
@@ -53,8 +75,18 @@ def may(action: Action, role: Role | None, *, is_requester: bool = False) -> boo
         return is_requester and role is Role.OWNER
     if action is Action.CANCEL:
         return is_requester or role is Role.OWNER
+    if action is Action.DECIDE:
+        return is_decider and not is_requester
     # Requesting a change and re-checking the platform (which lists users' names and emails).
     return role is Role.OWNER
+
+
+def may_know(
+    account_team_id: str, caller: Caller, role: Role | None, *, listed: bool = False
+) -> bool:
+    """Whether the caller may know the account exists: it belongs to their workspace, they hold
+    a role in it, or (``listed``) a request of it names them as an approver."""
+    return account_team_id == caller.team_id or role is not None or listed
 
 
 def authorise(
@@ -62,18 +94,21 @@ def authorise(
     role: Role | None,
     *,
     account_name: str,
-    owners: tuple[str, ...],
+    contacts: tuple[str, ...],
     is_requester: bool = False,
+    is_decider: bool = False,
 ) -> None:
     """Raise :class:`NotAuthorised` unless ``role`` may do ``action``.
 
-    The message says only who may, and ``contacts`` (``owners``: the account's owners in the
-    caller's workspace) whom to ask; it shows none of the account's data. A caller without a
-    role learns not even that much (:func:`refusal_for`).
+    The message says only who may, and ``contacts`` (the account's owners in the caller's
+    workspace; a request's deciders there, for :attr:`Action.DECIDE`) whom to ask; it shows
+    none of the account's data. A caller without a role learns not even that much
+    (:func:`refusal_for`).
     """
-    if may(action, role, is_requester=is_requester):
+    if may(action, role, is_requester=is_requester, is_decider=is_decider):
         return
-    raise refusal_for(role, NotAuthorised(_refusal(action, account_name), contacts=owners))
+    refusal = NotAuthorised(_refusal(action, account_name, is_requester), contacts=contacts)
+    raise refusal_for(role, refusal)
 
 
 def refusal_for(role: Role | None, refusal: NotAuthorised) -> NotAuthorised:
@@ -83,7 +118,11 @@ def refusal_for(role: Role | None, refusal: NotAuthorised) -> NotAuthorised:
     return refusal if role is not None else NotAuthorised(NO_ROLE)
 
 
-def _refusal(action: Action, account_name: str) -> str:
+def _refusal(action: Action, account_name: str, is_requester: bool) -> str:
+    if action is Action.DECIDE:
+        if is_requester:
+            return "You asked for this seat change, so someone else must approve it."
+        return "Only the approvers of this seat change can decide it."
     if action is Action.VIEW:
         return f"Only members of {account_name} can see its seats; ask an owner to add you."
     if action is Action.CONFIRM:

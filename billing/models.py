@@ -31,7 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from billing.access import Role
 from billing.products import Product
+from billing.proration import LedgerKind
 from billing.requests import RequestStatus
 
 #: Connection execution option: the transaction only reads. On SQLite it then begins DEFERRED
@@ -46,22 +48,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class Role(enum.StrEnum):
-    """A Slack user's role in one account."""
-
-    OWNER = "owner"  # requests seat changes
-    MANAGER = "manager"  # approves or denies them (when the policy routes them)
-    VIEWER = "viewer"  # sees reports
-
-
-class LedgerKind(enum.StrEnum):
-    """What a ledger entry records."""
-
-    CREDIT = "credit"  # unused time of the old quantity (negative)
-    CHARGE = "charge"  # remaining time of the new quantity (positive)
-    RENEWAL = "renewal"  # a full period at the subscription's quantity (positive)
 
 
 def _in_check(column: str, values: type[enum.StrEnum]) -> str:

@@ -16,6 +16,12 @@ from types import MappingProxyType
 MAX_SEATS = 10_000
 
 
+def within_seat_limit(count: int) -> bool:
+    """Whether ``count`` is a number of seats a subscription may have at all (0 to
+    :data:`MAX_SEATS`); whether it may be requested now is :mod:`billing.seats.rules`'."""
+    return 0 <= count <= MAX_SEATS
+
+
 class Product(enum.StrEnum):
     """The three Squaretalk products whose users hold paid seats."""
 

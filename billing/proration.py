@@ -38,6 +38,14 @@ class LineKind(enum.StrEnum):
     CHARGE = "charge"
 
 
+class LedgerKind(enum.StrEnum):
+    """What a ledger entry records."""
+
+    CREDIT = "credit"  # unused time of the old quantity (negative)
+    CHARGE = "charge"  # remaining time of the new quantity (positive)
+    RENEWAL = "renewal"  # a full period at the subscription's quantity (positive)
+
+
 class ProrationError(SeatbotError):
     """Bad input to a proration: an instant outside the period, a negative quantity."""
 

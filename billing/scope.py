@@ -1,35 +1,38 @@
 """Authorise → load: what every use case does first, for a caller identified by Slack ids.
 
-An account exists for a caller only when it belongs to their workspace or they hold a role in
-it; a request exists for them only when its account does. Then :func:`billing.access.authorise`
-decides whether they may do what they ask, before anything about the account is read.
+An account exists for a caller only when they may know of it (:func:`billing.access.may_know`);
+a request exists for them only when its account does, or it names them as an approver. Then
+:func:`billing.access.authorise` decides whether they may do what they ask, before anything
+about the account is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing.access import Action, Caller, authorise, choose_account
+from billing.access import Action, Caller, authorise, choose_account, may_know
 from billing.errors import REQUEST_GONE, NotFound
 from billing.models import Account, Subscription
 from billing.periods import Interval, Period, period_at, zone
 from billing.products import Product
+from billing.row_views import account_view, people, subscription_view
 from billing.storage import (
     LoadedRequest,
-    account_view,
     get_account,
-    is_visible,
     load_request,
-    member_account_ids,
+    member_accounts,
     owners_in_team,
     role_of,
-    subscription_view,
     subscriptions_of,
     visible_accounts,
 )
 from billing.views import SubscriptionView
+
+#: A Slack user, by ids: ``(team_id, user_id)``.
+Person = tuple[str, str]
 
 FORM_GONE = "This form has expired: close it and start again."
 
@@ -42,7 +45,7 @@ def resolve_account(
     accounts = visible_accounts(session, caller)
     # One query for the caller's memberships: one per account made every command of an
     # owner of hundreds of accounts (a reseller's operator) slower by hundreds of queries.
-    member_of = member_account_ids(session, caller)
+    member_of = {account.id for account in member_accounts(session, caller)}
     chosen = choose_account(
         [account_view(a) for a in accounts], name=name, channel_id=channel_id, member_of=member_of
     )
@@ -50,9 +53,11 @@ def resolve_account(
 
 
 def visible_account(session: Session, caller: Caller, account_id: int) -> Account:
-    """The account a form names, if the caller's workspace may know of it."""
+    """The account a form names, if the caller may know of it (:func:`billing.access.may_know`)."""
     account = session.get(Account, account_id)
-    if account is None or not is_visible(session, account, caller):
+    if account is None or not may_know(
+        account.team_id, caller, role_of(session, account_id, caller)
+    ):
         raise NotFound(FORM_GONE)
     return account
 
@@ -70,25 +75,45 @@ def authorise_on(
         action,
         role_of(session, account.id, caller),
         account_name=account.display_name,
-        owners=owners_in_team(session, account.id, caller.team_id),
+        contacts=owners_in_team(session, account.id, caller.team_id),
         is_requester=is_requester,
     )
 
 
 def authorised_request(
-    session: Session, caller: Caller, request_id: int, action: Action
+    session: Session,
+    caller: Caller,
+    request_id: int,
+    action: Action,
+    *,
+    deciders: Callable[[LoadedRequest], tuple[Person, ...]] | None = None,
 ) -> LoadedRequest:
-    """The request, if the caller may do ``action`` on it; a request of an account the caller's
-    workspace cannot see does not exist for them."""
+    """The request, if the caller may do ``action`` on it; a request of an account the caller
+    may not know of does not exist for them. ``deciders`` says who may decide the request
+    (:attr:`Action.DECIDE`; they are whom a refused caller is told to ask)."""
     loaded = load_request(session, request_id)
-    if not is_visible(session, loaded.account, caller):
+    request, account = loaded.request, loaded.account
+    me = (caller.team_id, caller.user_id)
+    role = role_of(session, account.id, caller)
+    listed = deciders is not None and me in people(request.approvers)
+    if not may_know(account.team_id, caller, role, listed=listed):
         raise NotFound(REQUEST_GONE)
-    request = loaded.request
-    is_requester = (request.requested_by_team, request.requested_by_user) == (
-        caller.team_id,
-        caller.user_id,
+    is_requester = (request.requested_by_team, request.requested_by_user) == me
+    if deciders is None:
+        contacts = owners_in_team(session, account.id, caller.team_id)
+        is_decider = False
+    else:
+        everyone = deciders(loaded)
+        contacts = tuple(user for team, user in everyone if team == caller.team_id)
+        is_decider = me in everyone
+    authorise(
+        action,
+        role,
+        account_name=account.display_name,
+        contacts=contacts,
+        is_requester=is_requester,
+        is_decider=is_decider,
     )
-    authorise_on(session, caller, loaded.account, action, is_requester=is_requester)
     return loaded
 
 

@@ -1,5 +1,5 @@
 """Storage for the use cases: transactions, loading, compare-and-set updates, the ledger and the
-audit trail, and turning rows into frozen views.
+audit trail. (Rows become frozen views in :mod:`billing.row_views`.)
 
 Every state change here is a compare-and-set (``UPDATE … WHERE status = :s AND
 quote_revision = :r``, ``UPDATE … WHERE version = :v``) that reports whether it won, so two
@@ -11,35 +11,33 @@ used (SQLite ignores it). The rules themselves live in :mod:`billing.seats.rules
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller
+from billing.access import Caller, Role
 from billing.errors import REQUEST_GONE, NotFound
 from billing.models import (
     READ_ONLY_OPTION,
     Account,
     AuditEvent,
     LedgerEntry,
-    LedgerKind,
     Member,
-    Role,
     SeatChangeRequest,
     Subscription,
 )
 from billing.money import Money
-from billing.periods import Interval, Period
-from billing.products import Product
-from billing.proration import DecreasePolicy, LineKind, Proration, ProrationLine, ProrationRule
+from billing.proration import (
+    LineKind,
+    Proration,
+    ProrationLine,
+)
 from billing.requests import RequestStatus, check_transition
-from billing.views import AccountView, LedgerLineView, SeatChangeView, SubscriptionView
 
 
 class Storage:
@@ -139,17 +137,6 @@ def visible_accounts(session: Session, caller: Caller) -> list[Account]:
     )
 
 
-def member_account_ids(session: Session, caller: Caller) -> set[int]:
-    """The ids of the accounts the caller holds a role in (one query, however many)."""
-    return set(
-        session.scalars(
-            select(Member.account_id).where(
-                Member.team_id == caller.team_id, Member.user_id == caller.user_id
-            )
-        )
-    )
-
-
 def member_accounts(session: Session, caller: Caller) -> list[Account]:
     """The accounts the caller holds a role in, by name."""
     member_of = select(Member.account_id).where(
@@ -158,11 +145,6 @@ def member_accounts(session: Session, caller: Caller) -> list[Account]:
     return list(
         session.scalars(select(Account).where(Account.id.in_(member_of)).order_by(Account.name))
     )
-
-
-def is_visible(session: Session, account: Account, caller: Caller) -> bool:
-    """Whether the caller's workspace may know the account exists."""
-    return account.team_id == caller.team_id or role_of(session, account.id, caller) is not None
 
 
 def subscriptions_of(session: Session, account_id: int) -> list[Subscription]:
@@ -359,105 +341,3 @@ def audit(
         )
     )
     session.flush()
-
-
-# -- views --------------------------------------------------------------------------------------
-
-
-def account_view(row: Account) -> AccountView:
-    return AccountView(
-        id=row.id,
-        name=row.name,
-        display_name=row.display_name,
-        currency=row.currency,
-        timezone=row.timezone,
-        team_id=row.team_id,
-        channel_id=row.channel_id,
-    )
-
-
-def subscription_view(row: Subscription, period: Period) -> SubscriptionView:
-    return SubscriptionView(
-        id=row.id,
-        account_id=row.account_id,
-        product=Product(row.product),
-        seats=row.seats,
-        unit_price=Money(row.unit_price_minor, row.currency),
-        interval=Interval(row.interval),
-        anchor=row.anchor,
-        rule=ProrationRule(row.proration_rule),
-        decrease_policy=DecreasePolicy(row.decrease_policy),
-        version=row.version,
-        period=period,
-        started_at=row.started_at,
-        initial_seats=row.initial_seats,
-    )
-
-
-def stored_period(row: Subscription) -> Period:
-    return Period(row.current_period_start, row.current_period_end)
-
-
-def request_view(row: SeatChangeRequest, subscription: Subscription) -> SeatChangeView:
-    fraction = Fraction(row.quoted_fraction)
-    return SeatChangeView(
-        id=row.id,
-        account_id=subscription.account_id,
-        subscription_id=row.subscription_id,
-        product=Product(subscription.product),
-        old_seats=row.old_seats,
-        new_seats=row.new_seats,
-        reason=row.reason,
-        status=RequestStatus(row.status),
-        revision=row.quote_revision,
-        idempotency_key=row.idempotency_key,
-        requested_by_team=row.requested_by_team,
-        requested_by_user=row.requested_by_user,
-        quoted_at=row.quoted_at,
-        effective_at=row.effective_at,
-        period=Period(row.quoted_period_start, row.quoted_period_end),
-        quoted_version=row.quoted_version,
-        fraction=f"{fraction.numerator}/{fraction.denominator}",
-        lines=stored_lines(row),
-        net=Money(row.net_minor, row.currency),
-        decided_by_team=row.decided_by_team,
-        decided_by_user=row.decided_by_user,
-        decided_at=row.decided_at,
-        applied_at=row.applied_at,
-        submitted_at=row.submitted_at,
-        approvers=people(row.approvers),
-        escalated_at=row.escalated_at,
-        decision_reason=row.decision_reason,
-        slack_channel_id=row.slack_channel_id,
-        slack_message_ts=row.slack_message_ts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def people(text: str | None) -> tuple[tuple[str, str], ...]:
-    """``[[team, user], …]`` JSON as a tuple of (team, user) pairs (empty when unset)."""
-    if not text:
-        return ()
-    return tuple((str(team), str(user)) for team, user in json.loads(text))
-
-
-def people_json(persons: Iterable[tuple[str, str]]) -> str:
-    """The JSON :func:`people` reads."""
-    return json.dumps([[team, user] for team, user in persons])
-
-
-def ledger_view(entry: LedgerEntry, subscription: Subscription) -> LedgerLineView:
-    return LedgerLineView(
-        id=entry.id,
-        subscription_id=entry.subscription_id,
-        product=Product(subscription.product),
-        request_id=entry.request_id,
-        kind=LedgerKind(entry.kind),
-        quantity=entry.quantity,
-        amount=Money(entry.amount_minor, entry.currency),
-        period_start=entry.period_start,
-        period_end=entry.period_end,
-        created_at=entry.created_at,
-        idempotency_key=entry.idempotency_key,
-    )

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from billing.models import LedgerKind, Role
 from billing.money import Money
 from billing.periods import Interval, Period
 from billing.products import Product
-from billing.proration import DecreasePolicy, Proration, ProrationLine, ProrationRule
+from billing.proration import (
+    DecreasePolicy,
+    LedgerKind,
+    ProrationLine,
+    ProrationRule,
+)
 from billing.requests import RequestStatus
 
 
@@ -24,16 +28,6 @@ class AccountView:
     timezone: str
     team_id: str
     channel_id: str | None
-
-
-@dataclass(frozen=True)
-class MemberView:
-    """A Slack user's role in an account."""
-
-    account_id: int
-    team_id: str
-    user_id: str
-    role: Role
 
 
 @dataclass(frozen=True)
@@ -54,20 +48,6 @@ class SubscriptionView:
     period: Period
     started_at: datetime
     initial_seats: int
-
-
-@dataclass(frozen=True)
-class Quote:
-    """A proration preview for changing ``subscription`` to ``proration.new_quantity`` seats."""
-
-    subscription: SubscriptionView
-    proration: Proration
-    is_decrease: bool
-
-    @property
-    def net(self) -> Money:
-        """What the change costs (positive) or credits (negative) this period."""
-        return self.proration.net
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from billing.products import MAX_SEATS, PRODUCT_ALIASES, Product, parse_product, product_choices
-from billing.seats.rules import ChangeMode
+from billing.seats import ChangeMode
 from handlers.ids import SEATS_COMMAND as COMMAND
 
 #: The longest text after ``/seats`` that is analysed; every real command is far shorter.

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing.approvals.service import Approvals
-from billing.seats.reads import AccountReads
-from billing.seats.service import SeatChanges
+from billing.approvals import Approvals
+from billing.seats import AccountReads, SeatChanges
 from handlers.facts import PlatformFor
 
 

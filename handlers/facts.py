@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
 from billing.errors import UserFacingError
-from billing.seats.outcomes import UsersNeeded
+from billing.seats import UsersNeeded, UsersSource
 from billing.users import UserListing
 from handlers.recent_users import RecentUsers
 from platforms.guard import read_listing
@@ -53,6 +53,23 @@ class PlatformFacts:
         except UserFacingError as exc:  # a misconfigured connection: the operator must fix it
             return UserListing.unknown(exc.message)
         return await self._read(platform, needed.product)
+
+    def port(self) -> UsersSource:
+        """:meth:`listing` as the port a use case asks, once, from its worker thread (it runs
+        under ``asyncio.to_thread``): the platform is found in that thread (a database read)
+        and read on this event loop, which the waiting thread never blocks. Call it on the
+        loop."""
+        loop = asyncio.get_running_loop()
+
+        def users(needed: UsersNeeded) -> UserListing:
+            try:
+                platform = self._platform_for(needed.account_id, needed.product)
+            except UserFacingError as exc:  # a misconfigured connection: the operator must fix it
+                return UserListing.unknown(exc.message)
+            reading = self._read(platform, needed.product)
+            return asyncio.run_coroutine_threadsafe(reading, loop).result()
+
+        return users
 
     async def listings(self, needed: Sequence[UsersNeeded]) -> list[UserListing]:
         """Like :meth:`listing` for each of ``needed`` (all of one account), read at once, in

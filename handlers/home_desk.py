@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
-from billing.seats.reads import AccountReads
+from billing.seats import AccountReads
 from handlers.facts import PlatformFacts
 from handlers.views.home import home_view
 

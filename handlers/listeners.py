@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
 from billing.errors import UserFacingError
-from billing.seats.rules import clean_reason
+from billing.seats import clean_reason
 from handlers import ids, views
 from handlers.approval_desk import ApprovalDesk
 from handlers.commands import (

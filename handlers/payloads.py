@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing.access import Caller
-from billing.approvals.rules import ClickedMessage
+from billing.approvals import ClickedMessage
 from billing.products import Product
 
 _SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,31}")

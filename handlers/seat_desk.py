@@ -23,8 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from billing.access import Caller
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.products import MAX_SEATS
-from billing.seats.outcomes import ChangeOutcome, FormPreview, UsersNeeded
-from billing.seats.rules import clean_reason, seat_count_problem
+from billing.seats import ChangeOutcome, FormPreview, UsersNeeded, clean_reason, seat_count_problem
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers import ids, views
@@ -166,22 +165,30 @@ class SeatDesk:
         self, caller: Caller, value: object, client: AsyncWebClient | None = None
     ) -> Message:
         ref = _ref(value)
-        return await self._outcome(
+        outcome = await self._run(
             self._changes.confirm,
-            client,
             caller=caller,
             request_id=ref.request_id,
             revision=ref.revision,
             at=self._clock(),
+            users=self._facts.port(),
         )
+        await self._aftermath.handle(outcome, client)
+        return self._render(outcome)
 
     async def check_again(
         self, caller: Caller, value: object, client: AsyncWebClient | None = None
     ) -> Message:
         ref = _ref(value)
-        return await self._outcome(
-            self._changes.check_again, caller=caller, request_id=ref.request_id, at=self._clock()
+        outcome = await self._run(
+            self._changes.check_again,
+            caller=caller,
+            request_id=ref.request_id,
+            at=self._clock(),
+            users=self._facts.port(),
         )
+        await self._aftermath.handle(outcome, client)
+        return self._render(outcome)
 
     async def cancel(
         self, caller: Caller, value: object, client: AsyncWebClient | None = None

@@ -25,12 +25,17 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.approvals.reminders import ApprovalNote, RequesterNotice
-from billing.jobs.ports import PostFailed
+from billing.approvals import ApprovalNote, RequesterNotice
+from billing.jobs import PostFailed
 from billing.periods import zone
-from billing.reports.facts import AccountReconciliation, DigestFacts, TrendPoint
-from billing.reports.posting import DigestView, HeldSeatsView
-from billing.seats.outcomes import ChangeEnded
+from billing.reports import (
+    AccountReconciliation,
+    DigestFacts,
+    DigestView,
+    HeldSeatsView,
+    TrendPoint,
+)
+from billing.seats import ChangeEnded
 from billing.views import AccountView
 from handlers.slack_pacing import SlackPacing
 from handlers.views.approvals import approval_request_message, requester_notice, stamped_message

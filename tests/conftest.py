@@ -30,7 +30,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from billing.models import Account, Member, Role, Subscription
+from billing.access import Role
+from billing.models import Account, Member, Subscription
 from billing.periods import Interval, period_at, zone
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 

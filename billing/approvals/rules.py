@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from billing.errors import NotAuthorised
-
 #: A Slack user who may decide: (team id, user id).
 Person = tuple[str, str]
 
@@ -70,21 +68,6 @@ class Deciders:
         if self.escalated:
             people += [p for p in self.escalate_to if p not in people]
         return tuple(people)
-
-
-def authorise_decision(deciders: Deciders, requester: Person, caller: Person) -> None:
-    """Raise :class:`NotAuthorised` unless ``caller`` may approve or deny the request: never
-    the requester (nobody approves their own request), only its deciders."""
-    if caller == requester:
-        raise NotAuthorised(
-            "You asked for this seat change, so someone else must approve it.",
-            contacts=[user for team, user in deciders.everyone if team == caller[0]],
-        )
-    if caller not in deciders.everyone:
-        raise NotAuthorised(
-            "Only the approvers of this seat change can decide it.",
-            contacts=[user for team, user in deciders.everyone if team == caller[0]],
-        )
 
 
 @dataclass(frozen=True, slots=True)

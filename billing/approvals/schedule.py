@@ -4,27 +4,34 @@ transaction; the scheduler claims each step (job_runs) before calling, so it hap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from billing.approvals.rules import ApprovalPolicy, DueStep, Person, due_steps, timeline
-from billing.approvals.store import message_refs, policy_of
+from billing.access import Caller
+from billing.approvals.rules import (
+    ApprovalPolicy,
+    DecisionStep,
+    DueStep,
+    Person,
+    approve_step,
+    deny_step,
+    due_steps,
+    timeline,
+)
+from billing.approvals.store import close_reached, message_refs, policy_of
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
+from billing.formatting import format_instant
 from billing.models import SeatChangeRequest, Subscription
+from billing.periods import zone
 from billing.requests import RequestStatus
-from billing.seats.outcomes import ApprovalPrompt, ChangeEnded
-from billing.storage import (
-    account_view,
-    audit,
-    execute_update,
-    load_request,
-    move_request,
-    request_view,
-)
+from billing.row_views import account_view, request_view
+from billing.seats.outcomes import ApprovalPrompt, ChangeEnded, ChangeOutcome
+from billing.seats.steps import settled
+from billing.storage import LoadedRequest, audit, execute_update, load_request, move_request
 
 #: Drafts never confirmed are closed after this long.
 DRAFT_MAX_AGE = timedelta(days=1)
@@ -172,4 +179,39 @@ def expire_request(
         request_view(fresh.request, fresh.subscription),
         "This seat change expired without a decision; nothing was billed.",
         message_refs(session, request_id),
+    )
+
+
+def end_if_late(
+    session: Session,
+    caller: Caller,
+    loaded: LoadedRequest,
+    subscription: Subscription | None,
+    at: datetime,
+) -> ChangeOutcome | None:
+    """End the pending request if ``caller``'s decision finds it past its deadline or (an
+    approval: ``subscription`` given) its target already reached; ``None`` when the decision
+    stands (:func:`~billing.approvals.rules.approve_step`,
+    :func:`~billing.approvals.rules.deny_step`). What it became instead when another step
+    settled it meanwhile."""
+    request = loaded.request
+    policy = policy_of(session, loaded.account.id)
+    submitted = request.submitted_at
+    line = None if policy is None or submitted is None else timeline(policy, submitted)
+    if subscription is None:
+        step = deny_step(line, at)
+    else:
+        step = approve_step(line, at, new_seats=request.new_seats, seats_now=subscription.seats)
+    if step is DecisionStep.NOTHING_TO_CHANGE and subscription is not None:
+        return close_reached(session, caller, loaded, subscription, at)
+    if step is not DecisionStep.EXPIRE or line is None or line.expire_at is None:
+        return None
+    expired = expire_request(session, request.id, at, late_decision_by=caller.actor)
+    if expired is None:  # settled meanwhile
+        return settled(session, load_request(session, request.id))
+    deadline = format_instant(line.expire_at, zone(loaded.account.timezone))
+    return replace(
+        expired,
+        message=f"Too late: this seat change expired at {deadline}, before your decision. "
+        "Nothing was applied or billed; the requester is told.",
     )

@@ -22,57 +22,46 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Caller, refusal_for
+from billing.access import Action, Caller
 from billing.approvals.rules import (
     AnswerPlace,
     ClickedMessage,
     Deciders,
-    DecisionStep,
     Person,
-    Timeline,
     answer_place,
-    approve_step,
-    authorise_decision,
-    deny_step,
-    timeline,
 )
 from billing.approvals.schedule import (
     DRAFT_MAX_AGE,
     DueItem,
     due_items,
+    end_if_late,
     escalate_request,
     expire_request,
     reminder_of,
 )
 from billing.approvals.store import (
     PostedMessage,
-    close_reached,
+    deny_request,
     message_refs,
     policy_of,
     recipient_of,
     record_posted,
 )
-from billing.errors import REQUEST_GONE, NotAuthorised, NotFound, SeatbotError, UserFacingError
-from billing.events.rules import EventType
-from billing.events.store import record_event, seat_change_event
-from billing.formatting import format_instant
+from billing.errors import NotAuthorised, NotFound, SeatbotError, UserFacingError
 from billing.models import (
-    Account,
     SeatChangeRequest,
     Subscription,
 )
-from billing.periods import Period, zone
+from billing.periods import Period
 from billing.products import Product
 from billing.requests import RequestStatus
-from billing.scope import require_aware
+from billing.row_views import account_view, people, request_view
+from billing.scope import authorised_request, require_aware
 from billing.seats.decrease import check_seat_change
 from billing.seats.outcomes import (
     ApprovalPrompt,
-    ChangeApplied,
-    ChangeDenied,
     ChangeEnded,
     ChangeOutcome,
-    MessageRef,
     UsersNeeded,
 )
 from billing.seats.renewal import renew_due
@@ -80,25 +69,24 @@ from billing.seats.rules import (
     OLDER_MESSAGE_NOTE,
     Staleness,
     clean_reason,
-    quote_change,
     quote_moved,
 )
-from billing.seats.steps import Moved, apply, requote, settled
+from billing.seats.steps import (
+    Moved,
+    Users,
+    apply,
+    requote,
+    same_amounts_now,
+    settled,
+    users_needed,
+    with_users,
+)
 from billing.storage import (
     LoadedRequest,
     Storage,
-    account_view,
     audit,
     get_subscription,
-    is_visible,
     load_request,
-    move_request,
-    people,
-    request_view,
-    role_of,
-    stored_lines,
-    stored_period,
-    subscription_view,
 )
 from billing.users import UserListing
 
@@ -142,18 +130,28 @@ class Approvals:
         request_id: int,
         revision: int,
         at: datetime,
-        users: UserListing | None = None,
+        users: Users = None,
     ) -> ChangeOutcome | UsersNeeded:
         """An approver clicked Approve on the message showing quote ``revision``: apply exactly
-        those figures once — or show the current ones and apply nothing."""
+        those figures once — or show the current ones and apply nothing. ``users``: the
+        platform facts (:func:`billing.seats.steps.with_users`)."""
         require_aware(at)
+
+        def once(listing: UserListing | None) -> ChangeOutcome | UsersNeeded:
+            try:
+                with self._storage.write() as session:
+                    return self._approve(session, caller, request_id, revision, at, listing)
+            except Moved:
+                return self._after_race(caller, request_id, at, listing)
+
+        def needed() -> UsersNeeded | None:
+            with self._storage.read() as session:
+                return users_needed(self._deciding(session, caller, request_id, at))
+
         try:
-            with self._storage.write() as session:
-                return self._approve(session, caller, request_id, revision, at, users)
+            return with_users(once, users, needed)
         except _Refused as refused:
             raise self._audited(refused, caller, at) from None
-        except Moved:
-            return self._after_race(caller, request_id, at, users)
 
     def _after_race(
         self, caller: Caller, request_id: int, at: datetime, users: UserListing | None
@@ -168,7 +166,7 @@ class Approvals:
                     if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
                         return settled(session, loaded)
                     subscription = get_subscription(session, loaded.request.subscription_id)
-                    ended = self._ended(session, caller, loaded, subscription, at)
+                    ended = end_if_late(session, caller, loaded, subscription, at)
                     if ended is not None:
                         return ended
                     moved = self._moved(loaded.request, subscription, at)
@@ -193,13 +191,13 @@ class Approvals:
             return settled(session, loaded)
         renew_due(session, request.subscription_id, account, at)
         subscription = get_subscription(session, request.subscription_id)
-        ended = self._ended(session, caller, loaded, subscription, at)
+        ended = end_if_late(session, caller, loaded, subscription, at)
         if ended is not None:
             return ended
         moved = self._moved(request, subscription, at)
         if moved is not None or revision != request.quote_revision:
             return self._show_current(session, caller, request_id, at, users, moved)
-        if not self._same_amounts_now(request, subscription, account, at):
+        if not same_amounts_now(request, subscription, account, at):
             # The owner's figures would not be what applies now: price it afresh, show it.
             return self._show_current(session, caller, request_id, at, users, Staleness.EXPIRED)
         if request.new_seats < request.old_seats:
@@ -220,7 +218,7 @@ class Approvals:
             at,
             from_status=RequestStatus.PENDING_APPROVAL,
         )
-        return _with_stamps(applied, stamps)
+        return replace(applied, stamps=stamps)
 
     def deny(self, caller: Caller, *, request_id: int, reason: str, at: datetime) -> ChangeOutcome:
         """An approver denies the pending request, saying why."""
@@ -234,51 +232,14 @@ class Approvals:
         cleaned = clean_reason(reason)
         with self._storage.write() as session:
             loaded = self._deciding(session, caller, request_id, at)
-            request, account = loaded.request, loaded.account
+            request = loaded.request
             if RequestStatus(request.status) is not RequestStatus.PENDING_APPROVAL:
                 return settled(session, loaded)
-            ended = self._ended(session, caller, loaded, None, at)
+            ended = end_if_late(session, caller, loaded, None, at)
             if ended is not None:
                 return ended
-            if not move_request(
-                session,
-                request.id,
-                RequestStatus.PENDING_APPROVAL,
-                RequestStatus.DENIED,
-                decided_by_team=caller.team_id,
-                decided_by_user=caller.user_id,
-                decided_at=at,
-                decision_reason=cleaned,
-                updated_at=at,
-            ):
-                return settled(session, load_request(session, request_id))
-            audit(
-                session,
-                account.id,
-                caller.actor,
-                "request.denied",
-                at,
-                request_id=request.id,
-                reason=cleaned,
-                idempotency_key=request.idempotency_key,
-                **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
-            )
-            fresh = load_request(session, request_id)
-            event = seat_change_event(
-                EventType.SEAT_CHANGE_DENIED,
-                account,
-                fresh.subscription,
-                fresh.request,
-                at,
-                (caller.team_id, caller.user_id),
-            )
-            record_event(session, event)
-            return ChangeDenied(
-                account_view(account),
-                request_view(fresh.request, fresh.subscription),
-                caller.user_id,
-                message_refs(session, request_id),
-            )
+            denied = deny_request(session, caller, loaded, cleaned, at)
+            return denied or settled(session, load_request(session, request_id))
 
     def deny_form(self, caller: Caller, *, request_id: int, at: datetime) -> ApprovalPrompt:
         """The request an approver is about to deny (for the reason form), authorised."""
@@ -346,69 +307,24 @@ class Approvals:
     def _deciding(
         self, session: Session, caller: Caller, request_id: int, at: datetime
     ) -> LoadedRequest:
-        """The request, if the caller may decide it; a refusal is written to the audit trail."""
-        loaded = load_request(session, request_id)
-        if not is_visible(session, loaded.account, caller) and not _is_decider(loaded, caller):
-            # Someone else's request (a forged or guessed id): the caller learns nothing
-            # more than "not found", and the owning account's audit trail records the try.
-            raise _Refused(NotFound(REQUEST_GONE), loaded.account.id, request_id)
-        request = loaded.request
-        policy = policy_of(session, loaded.account.id)
-        deciders = Deciders(
-            people(request.approvers),
-            policy.escalate_to if policy is not None else (),
-            escalated=request.escalated_at is not None,
-        )
+        """The request, if the caller may decide it (:attr:`Action.DECIDE`); a refusal is
+        carried out to be written to the audit trail."""
+
+        def deciders(loaded: LoadedRequest) -> tuple[Person, ...]:
+            policy = policy_of(session, loaded.account.id)
+            return Deciders(
+                people(loaded.request.approvers),
+                policy.escalate_to if policy is not None else (),
+                escalated=loaded.request.escalated_at is not None,
+            ).everyone
+
         try:
-            authorise_decision(
-                deciders,
-                (request.requested_by_team, request.requested_by_user),
-                (caller.team_id, caller.user_id),
-            )
-        except NotAuthorised as refused:
-            told = refusal_for(role_of(session, loaded.account.id, caller), refused)
-            raise _Refused(told, loaded.account.id, request_id) from None
-        return loaded
-
-    def _ended(
-        self,
-        session: Session,
-        caller: Caller,
-        loaded: LoadedRequest,
-        subscription: Subscription | None,
-        at: datetime,
-    ) -> ChangeOutcome | None:
-        """End the pending request if ``caller``'s decision finds it past its deadline or (an
-        approval: ``subscription`` given) its target already reached; ``None`` when the
-        decision stands (:func:`approve_step`, :func:`deny_step`). What it became instead when
-        another step settled it meanwhile."""
-        request = loaded.request
-        line = self._timeline(session, loaded)
-        if subscription is None:
-            step = deny_step(line, at)
-        else:
-            step = approve_step(line, at, new_seats=request.new_seats, seats_now=subscription.seats)
-        if step is DecisionStep.NOTHING_TO_CHANGE and subscription is not None:
-            return close_reached(session, caller, loaded, subscription, at)
-        if step is not DecisionStep.EXPIRE or line is None or line.expire_at is None:
-            return None
-        expired = expire_request(session, request.id, at, late_decision_by=caller.actor)
-        if expired is None:  # settled meanwhile
-            return settled(session, load_request(session, request.id))
-        deadline = format_instant(line.expire_at, zone(loaded.account.timezone))
-        return replace(
-            expired,
-            message=f"Too late: this seat change expired at {deadline}, before your decision. "
-            "Nothing was applied or billed; the requester is told.",
-        )
-
-    @staticmethod
-    def _timeline(session: Session, loaded: LoadedRequest) -> Timeline | None:
-        """When the account's policy reminds, escalates and expires the request (``None``
-        without a policy)."""
-        policy = policy_of(session, loaded.account.id)
-        submitted = loaded.request.submitted_at
-        return None if policy is None or submitted is None else timeline(policy, submitted)
+            return authorised_request(session, caller, request_id, Action.DECIDE, deciders=deciders)
+        except (NotFound, NotAuthorised) as refused:
+            # A forged or guessed id, or someone who may not decide: the owning account's
+            # audit trail records the try.
+            account_id = load_request(session, request_id).account.id
+            raise _Refused(refused, account_id, request_id) from None
 
     def _audited(self, refused: _Refused, caller: Caller, at: datetime) -> UserFacingError:
         """Write the refusal to the audit trail (after the refused transaction rolled back) and
@@ -429,25 +345,13 @@ class Approvals:
         self, request: SeatChangeRequest, subscription: Subscription, at: datetime
     ) -> Staleness | None:
         """Whether the subscription changed or a period ended since the quote (the quote's
-        age alone is judged by the amounts, :meth:`_same_amounts_now`)."""
+        age alone is judged by the amounts, :func:`~billing.seats.steps.same_amounts_now`)."""
         return quote_moved(
             quoted_version=request.quoted_version,
             quoted_period=Period(request.quoted_period_start, request.quoted_period_end),
             subscription_version=subscription.version,
             at=at,
         )
-
-    def _same_amounts_now(
-        self,
-        request: SeatChangeRequest,
-        subscription: Subscription,
-        account: Account,
-        at: datetime,
-    ) -> bool:
-        """Whether pricing the change now gives exactly the stored lines."""
-        view = subscription_view(subscription, stored_period(subscription))
-        fresh = quote_change(view, request.new_seats, at, view.period, zone(account.timezone))
-        return fresh.lines == stored_lines(request)
 
     def _show_current(
         self,
@@ -478,14 +382,6 @@ class Approvals:
         return ApprovalPrompt(
             account_view(loaded.account), request_view(request, subscription), check, note
         )
-
-
-def _is_decider(loaded: LoadedRequest, caller: Caller) -> bool:
-    return (caller.team_id, caller.user_id) in people(loaded.request.approvers)
-
-
-def _with_stamps(applied: ChangeApplied, stamps: tuple[MessageRef, ...]) -> ChangeApplied:
-    return replace(applied, stamps=stamps)
 
 
 __all__ = [

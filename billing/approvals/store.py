@@ -10,27 +10,25 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.access import Caller
+from billing.access import Caller, Role
 from billing.approvals.rules import ApprovalPolicy, Person, default_approvers
 from billing.errors import UserFacingError
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
-from billing.models import ApprovalMessage, ApprovalPolicyRow, Role, Subscription
+from billing.models import ApprovalMessage, ApprovalPolicyRow, Subscription
 from billing.products import Product
 from billing.requests import RequestStatus
+from billing.row_views import account_view, people, people_json, request_view
 from billing.seats.decrease import SeatCheck
-from billing.seats.outcomes import AwaitingApproval, ChangeEnded, MessageRef
+from billing.seats.outcomes import AwaitingApproval, ChangeDenied, ChangeEnded, MessageRef
 from billing.seats.steps import Moved
 from billing.storage import (
     LoadedRequest,
-    account_view,
     audit,
     get_subscription,
+    load_request,
     members_with_role,
     move_request,
-    people,
-    people_json,
-    request_view,
 )
 
 
@@ -224,5 +222,52 @@ def close_reached(
         f"{label} already has {subscription.seats} seats: another change reached them, so "
         "this request is closed without changing anything; nothing was billed. The requester "
         "is told.",
+        message_refs(session, request.id),
+    )
+
+
+def deny_request(
+    session: Session, caller: Caller, loaded: LoadedRequest, reason: str, at: datetime
+) -> ChangeDenied | None:
+    """pending approval → denied by ``caller`` for ``reason``: audited, and the billing system
+    told (``seat_change.denied``). ``None`` when the request moved meanwhile."""
+    request, account = loaded.request, loaded.account
+    if not move_request(
+        session,
+        request.id,
+        RequestStatus.PENDING_APPROVAL,
+        RequestStatus.DENIED,
+        decided_by_team=caller.team_id,
+        decided_by_user=caller.user_id,
+        decided_at=at,
+        decision_reason=reason,
+        updated_at=at,
+    ):
+        return None
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.denied",
+        at,
+        request_id=request.id,
+        reason=reason,
+        idempotency_key=request.idempotency_key,
+        **{"from": RequestStatus.PENDING_APPROVAL.value, "to": RequestStatus.DENIED.value},
+    )
+    fresh = load_request(session, request.id)
+    event = seat_change_event(
+        EventType.SEAT_CHANGE_DENIED,
+        account,
+        fresh.subscription,
+        fresh.request,
+        at,
+        (caller.team_id, caller.user_id),
+    )
+    record_event(session, event)
+    return ChangeDenied(
+        account_view(account),
+        request_view(fresh.request, fresh.subscription),
+        caller.user_id,
         message_refs(session, request.id),
     )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from billing.events.rules import EventType, event_key
 from billing.events.store import OutboxEvent, ledger_line
 from billing.formatting import UTC_ZONE, format_instant
-from billing.models import LedgerEntry, LedgerKind, SeatChangeRequest
+from billing.models import LedgerEntry, SeatChangeRequest
+from billing.proration import LedgerKind
 from billing.requests import RequestStatus
 
 

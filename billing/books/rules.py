@@ -33,7 +33,8 @@ from billing.books.event_rules import (
 )
 from billing.books.store import Books
 from billing.formatting import UTC_ZONE, format_instant
-from billing.models import AuditEvent, LedgerEntry, LedgerKind, SeatChangeRequest, Subscription
+from billing.models import AuditEvent, LedgerEntry, SeatChangeRequest, Subscription
+from billing.proration import LedgerKind
 from billing.requests import RequestStatus
 from billing.storage import ledger_key, stored_lines
 

@@ -15,31 +15,34 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import MemberView, Role
 from billing.books.rules import CheckReport, check_books
 from billing.books.store import read_books
-from billing.models import Account, AuditEvent, LedgerEntry, Member, Role, Subscription
+from billing.models import Account, AuditEvent, LedgerEntry, Member, Subscription
 from billing.periods import Interval, period_at, zone
+from billing.row_views import (
+    account_view,
+    ledger_view,
+    request_view,
+    stored_period,
+    subscription_view,
+)
+from billing.seats.decrease import check_seat_change
+from billing.seats.outcomes import Quote, UsersNeeded, UsersSource
 from billing.seats.renewal import renew_due
 from billing.seats.rules import check_quote_instant, check_seat_count, quote_change
 from billing.storage import (
     Storage,
-    account_view,
     get_account,
     get_subscription,
-    ledger_view,
     load_request,
     recent_requests,
-    request_view,
-    stored_period,
-    subscription_view,
     subscriptions_of,
 )
 from billing.views import (
     AccountView,
     AuditView,
     LedgerLineView,
-    MemberView,
-    Quote,
     SeatChangeView,
     SubscriptionView,
 )
@@ -110,13 +113,21 @@ class SeatService:
             ]
 
     def quote(
-        self, subscription_id: int, new_seats: int, at: datetime, *, now: datetime | None = None
+        self,
+        subscription_id: int,
+        new_seats: int,
+        at: datetime,
+        *,
+        now: datetime | None = None,
+        users: UsersSource | None = None,
     ) -> Quote:
         """Preview changing the subscription to ``new_seats`` at ``at`` (nothing is stored).
 
         ``now`` (default ``at``) is the present: ``at`` must fall between the subscription's
         start and the end of the billing period running ``now`` (:class:`QuoteUnavailable`).
-        Raises :class:`InvalidSeatCount` for a negative, too large or unchanged count.
+        Raises :class:`InvalidSeatCount` for a negative, too large or unchanged count. A
+        decrease is checked against the platform's users when ``users`` is given (asked once,
+        after the read), with the rule Slack's preview decides with.
         """
         _require_aware(at)
         present = now or at
@@ -130,7 +141,12 @@ class SeatService:
             view = subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
             check_seat_count(new_seats, row.seats, view.product)
             proration = quote_change(view, new_seats, at, view.period, tz)
-            return Quote(subscription=view, proration=proration, is_decrease=new_seats < row.seats)
+        is_decrease = new_seats < view.seats
+        check = None
+        if is_decrease and users is not None:
+            listing = users(UsersNeeded(view.account_id, view.product))
+            check = check_seat_change(view.seats, new_seats, listing)
+        return Quote(view, proration, is_decrease, check)
 
     # -- requests and the ledger ---------------------------------------------------------------
 

@@ -28,11 +28,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import Role
 from billing.errors import InvalidInput, NotFound
 from billing.events.rules import DEFAULT_RETRY_SCHEDULE, OutboxStatus, RetrySchedule
 from billing.events.store import BillingWebhook, OutboxEvent
 from billing.formatting import UTC_ZONE, format_instant
-from billing.models import Account, Member, Role
+from billing.models import Account, Member
 from billing.storage import Storage, audit, execute_update
 
 

@@ -1,1 +1,22 @@
 """Claiming scheduled work in the database, so that it is done once."""
+
+from typing import TYPE_CHECKING
+
+from billing.faces import face
+
+if TYPE_CHECKING:
+    from billing.jobs.ports import KeepClaim as KeepClaim
+    from billing.jobs.ports import Post as Post
+    from billing.jobs.ports import PostFailed as PostFailed
+    from billing.jobs.ports import Posting as Posting
+    from billing.jobs.ports import ReadUsers as ReadUsers
+    from billing.jobs.ports import Render as Render
+    from billing.jobs.ports import Request as Request
+    from billing.jobs.ports import Steps as Steps
+    from billing.jobs.ports import Update as Update
+    from billing.jobs.ports import Upload as Upload
+    from billing.jobs.rules import Claim as Claim
+    from billing.jobs.rules import PostOutcome as PostOutcome
+    from billing.jobs.store import JobClaims as JobClaims
+
+__getattr__ = face(__name__, __file__)

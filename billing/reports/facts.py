@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from billing.models import LedgerKind
 from billing.money import Money
 from billing.products import Product
+from billing.proration import LedgerKind
 from billing.reports.rules import ProductChange, ProductReconciliation
 from billing.views import AccountView, LedgerLineView, SeatChangeView, SubscriptionView
 

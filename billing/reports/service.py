@@ -54,7 +54,8 @@ from billing.reports.store import (
     stored_run,
     trend_points,
 )
-from billing.storage import Storage, account_view, subscription_view
+from billing.row_views import account_view, subscription_view
+from billing.storage import Storage
 from billing.users import UserListing
 
 

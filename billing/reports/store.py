@@ -29,7 +29,6 @@ from billing.models import (
     Account,
     Base,
     LedgerEntry,
-    LedgerKind,
     SeatChangeRequest,
     Subscription,
     UTCDateTime,
@@ -38,6 +37,7 @@ from billing.models import (
 from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
+from billing.proration import LedgerKind
 from billing.reports.facts import TREND_DAYS, AccountReconciliation, TrendPoint
 from billing.reports.rules import (
     IdleUser,
@@ -47,7 +47,7 @@ from billing.reports.rules import (
     change_between,
 )
 from billing.requests import RequestStatus
-from billing.storage import account_view, ledger_view, request_view
+from billing.row_views import account_view, ledger_view, request_view
 from billing.users import UserStatus
 from billing.views import AccountView, LedgerLineView, SeatChangeView
 

@@ -11,6 +11,7 @@ guessing "fewer users". Pure: no I/O, no clock.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from billing.users import Level, PlatformUser, UserListing, UserStatus
@@ -77,6 +78,12 @@ def deletion_candidate_order(user: PlatformUser) -> tuple[object, ...]:
     )
 
 
+def in_deletion_order(users: Iterable[PlatformUser]) -> list[PlatformUser]:
+    """``users``, the likeliest to delete first (:func:`deletion_candidate_order`): how a
+    decrease's blockers are shown, and how ``seatbot users`` lists a platform."""
+    return sorted(users, key=deletion_candidate_order)
+
+
 NOT_ASKED = "Seatbot did not ask the platform which users exist, so nothing was changed."
 
 
@@ -100,5 +107,5 @@ def check_seat_change(current: int, new: int, listing: UserListing | None) -> Se
     if len(users) <= new:
         return SeatCheck(DecreaseVerdict.ALLOWED, len(users))
     must_delete = len(users) - new
-    candidates = tuple(sorted(users, key=deletion_candidate_order)[:must_delete])
+    candidates = tuple(in_deletion_order(users)[:must_delete])
     return SeatCheck(DecreaseVerdict.BLOCKED, len(users), must_delete, candidates)

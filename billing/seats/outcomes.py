@@ -7,11 +7,14 @@ other answer is one of the outcome types below, each carrying what is needed to 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from billing.money import Money
 from billing.products import Product
 from billing.proration import Proration
 from billing.seats.decrease import SeatCheck
+from billing.users import UserListing
 from billing.views import (
     AccountView,
     LedgerLineView,
@@ -29,6 +32,28 @@ class UsersNeeded:
 
     account_id: int
     product: Product
+
+
+#: A port to the platforms: the listing a :class:`UsersNeeded` asks for (complete or unknown,
+#: never raising). A use case given one calls it at most once, outside its transaction.
+UsersSource = Callable[[UsersNeeded], UserListing]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The operator's proration preview for changing ``subscription`` to
+    ``proration.new_quantity`` seats; ``check`` is the decrease rule's answer on the platform's
+    users (``None`` for an increase, or when no listing was asked for)."""
+
+    subscription: SubscriptionView
+    proration: Proration
+    is_decrease: bool
+    check: SeatCheck | None = None
+
+    @property
+    def net(self) -> Money:
+        """What the change costs (positive) or credits (negative) this period."""
+        return self.proration.net
 
 
 # -- reading an account -----------------------------------------------------------------------

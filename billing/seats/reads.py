@@ -13,6 +13,7 @@ from billing.errors import NotFound
 from billing.periods import zone
 from billing.products import Product
 from billing.requests import RequestStatus
+from billing.row_views import account_view, request_view, subscription_view
 from billing.scope import (
     authorise_on,
     current_views,
@@ -33,15 +34,7 @@ from billing.seats.outcomes import (
     UsersNeeded,
 )
 from billing.seats.rules import quote_change, seat_count_problem
-from billing.storage import (
-    Storage,
-    account_view,
-    member_accounts,
-    recent_requests,
-    request_view,
-    role_of,
-    subscription_view,
-)
+from billing.storage import Storage, member_accounts, recent_requests, role_of
 from billing.users import UserListing
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from billing.events.store import record_event, subscription_renewed
-from billing.models import Account, LedgerEntry, LedgerKind, Subscription
+from billing.models import Account, LedgerEntry, Subscription
 from billing.periods import Interval, period_at, zone
+from billing.proration import LedgerKind
 from billing.storage import audit, execute_update, get_subscription
 
 

@@ -16,9 +16,9 @@ Synchronous code over short transactions: the async Slack edge calls it with
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import Period, zone
 from billing.products import Product
 from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.row_views import stored_period, subscription_view
 from billing.scope import (
     authorise_on,
     authorised_request,
@@ -59,16 +60,24 @@ from billing.seats.rules import (
     staleness,
     target_seats,
 )
-from billing.seats.steps import Moved, apply, cancelled, present, requote, settled
+from billing.seats.steps import (
+    Moved,
+    Users,
+    apply,
+    cancelled,
+    create_draft,
+    present,
+    requote,
+    settled,
+    users_needed,
+    with_users,
+)
 from billing.storage import (
     Storage,
     audit,
     get_subscription,
     load_request,
     move_request,
-    quote_columns,
-    stored_period,
-    subscription_view,
 )
 from billing.users import UserListing
 
@@ -162,35 +171,7 @@ class SeatChanges:
             return UsersNeeded(account.id, product)
         view = subscription_view(subscription, stored_period(subscription))
         proration = quote_change(view, new_seats, at, view.period, zone(account.timezone))
-        request = SeatChangeRequest(
-            subscription_id=subscription.id,
-            requested_by_team=caller.team_id,
-            requested_by_user=caller.user_id,
-            reason=cleaned,
-            status=RequestStatus.DRAFT.value,
-            quote_revision=1,
-            idempotency_key=f"scr_{secrets.token_hex(16)}",
-            created_at=at,
-            updated_at=at,
-            **quote_columns(proration, subscription.version, at),
-        )
-        session.add(request)
-        session.flush()
-        audit(
-            session,
-            account.id,
-            caller.actor,
-            "request.created",
-            at,
-            request_id=request.id,
-            idempotency_key=request.idempotency_key,
-            to=RequestStatus.DRAFT.value,
-            product=subscription.product,
-            old_seats=request.old_seats,
-            new_seats=new_seats,
-            net_minor=request.net_minor,
-            currency=request.currency,
-        )
+        request = create_draft(session, caller, account, subscription, proration, cleaned, at)
         check = check_seat_change(subscription.seats, new_seats, users) if is_decrease else None
         return present(session, caller, account, request, subscription, check, None, at)
 
@@ -203,18 +184,28 @@ class SeatChanges:
         request_id: int,
         revision: int,
         at: datetime,
-        users: UserListing | None = None,
+        users: Users = None,
     ) -> ChangeOutcome | UsersNeeded:
         """The requester clicked Confirm on the prompt showing quote ``revision``: apply exactly
         that quote, once — or show the current state and apply nothing (see
-        :func:`billing.seats.rules.confirm_step`)."""
+        :func:`billing.seats.rules.confirm_step`). ``users``: the platform facts
+        (:func:`billing.seats.steps.with_users`)."""
         require_aware(at)
-        try:
-            with self._storage.write() as session:
-                return self._confirm(session, caller, request_id, revision, at, users)
-        except Moved:
-            # Another click won a compare-and-set; report the state it left.
-            return self._after_race(caller, request_id, at, users)
+
+        def once(listing: UserListing | None) -> ChangeOutcome | UsersNeeded:
+            try:
+                with self._storage.write() as session:
+                    return self._confirm(session, caller, request_id, revision, at, listing)
+            except Moved:
+                # Another click won a compare-and-set; report the state it left.
+                return self._after_race(caller, request_id, at, listing)
+
+        return with_users(once, users, partial(self._needed, caller, request_id, Action.CONFIRM))
+
+    def _needed(self, caller: Caller, request_id: int, action: Action) -> UsersNeeded | None:
+        """The listing deciding ``action`` on the request needs, once the caller may do it."""
+        with self._storage.read() as session:
+            return users_needed(authorised_request(session, caller, request_id, action))
 
     def _confirm(
         self,
@@ -268,17 +259,22 @@ class SeatChanges:
         *,
         request_id: int,
         at: datetime,
-        users: UserListing | None = None,
+        users: Users = None,
     ) -> ChangeOutcome | UsersNeeded:
         """Re-read the platform for a blocked or unchecked decrease (re-quoting it if the
         subscription moved) and answer its prompt or why it still cannot go ahead."""
         require_aware(at)
-        try:
-            with self._storage.write() as session:
-                authorised_request(session, caller, request_id, Action.CHECK_AGAIN)
-                return self._current_state(session, caller, request_id, at, users)
-        except Moved:
-            return self._after_race(caller, request_id, at, users)
+
+        def once(listing: UserListing | None) -> ChangeOutcome | UsersNeeded:
+            try:
+                with self._storage.write() as session:
+                    authorised_request(session, caller, request_id, Action.CHECK_AGAIN)
+                    return self._current_state(session, caller, request_id, at, listing)
+            except Moved:
+                return self._after_race(caller, request_id, at, listing)
+
+        needed = partial(self._needed, caller, request_id, Action.CHECK_AGAIN)
+        return with_users(once, users, needed)
 
     def _after_race(
         self, caller: Caller, request_id: int, at: datetime, users: UserListing | None

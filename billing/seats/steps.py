@@ -4,18 +4,29 @@ a lost race raises :class:`Moved`, and the use case rolls back and reports what 
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from billing.access import Caller
-from billing.errors import SeatbotError
+from billing.errors import SeatbotError, UserFacingError
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
 from billing.products import Product
+from billing.proration import Proration
 from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.row_views import (
+    account_view,
+    ledger_view,
+    request_view,
+    stored_period,
+    subscription_view,
+)
 from billing.seats.decrease import SeatCheck
 from billing.seats.outcomes import (
     AlreadyApplied,
@@ -26,22 +37,60 @@ from billing.seats.outcomes import (
     DecreaseBlocked,
     DecreaseUnverified,
     ReadyToConfirm,
+    UsersNeeded,
+    UsersSource,
 )
 from billing.seats.rules import Staleness, quote_change
 from billing.storage import (
     LoadedRequest,
-    account_view,
     audit,
     get_subscription,
-    ledger_view,
     move_request,
     move_subscription_seats,
-    request_view,
+    quote_columns,
     requote_request,
-    stored_period,
-    subscription_view,
+    stored_lines,
     write_applied_lines,
 )
+from billing.users import UserListing
+
+R = TypeVar("R")
+
+#: The platform's users a use case decides with: the listing itself, a port to ask (once) for
+#: it, or nothing yet (the use case then answers :class:`UsersNeeded`).
+Users = UserListing | UsersSource | None
+
+CHANGED_MEANWHILE = "The account changed while Seatbot was checking it; try again."
+
+
+def users_needed(loaded: LoadedRequest) -> UsersNeeded | None:
+    """Whether deciding on the (already authorised) request needs its platform's users: an
+    open decrease does; anything else does not."""
+    request = loaded.request
+    if RequestStatus(request.status) not in OPEN_STATUSES or request.new_seats >= request.old_seats:
+        return None
+    return UsersNeeded(loaded.account.id, Product(loaded.subscription.product))
+
+
+def with_users(
+    run: Callable[[UserListing | None], R | UsersNeeded],
+    users: Users,
+    needed: Callable[[], UsersNeeded | None],
+) -> R | UsersNeeded:
+    """Run one unit of work with the platform facts it needs. Given a port, ``needed`` (an
+    authorised read) says which listing to ask it for, once and outside any transaction,
+    before the one ``run``; only when the subscription moved meanwhile and the change became a
+    decrease is the port asked again. Given a listing or nothing, ``run`` gets it as is."""
+    if users is None or isinstance(users, UserListing):
+        return run(users)
+    wanted = needed()
+    outcome = run(None if wanted is None else users(wanted))
+    if isinstance(outcome, UsersNeeded):
+        outcome = run(users(outcome))
+        if isinstance(outcome, UsersNeeded):
+            raise UserFacingError(CHANGED_MEANWHILE)
+    return outcome
+
 
 SETTLED_MESSAGES = {
     RequestStatus.PENDING_APPROVAL: "This seat change is waiting for a manager's approval.",
@@ -263,3 +312,55 @@ def cancelled(session: Session, loaded: LoadedRequest, caller: Caller) -> Change
         subscription.seats,
         caller.user_id,
     )
+
+
+def create_draft(
+    session: Session,
+    caller: Caller,
+    account: Account,
+    subscription: Subscription,
+    proration: Proration,
+    reason: str,
+    at: datetime,
+) -> SeatChangeRequest:
+    """Store a new draft request for ``caller`` with its quote (``proration``), audited; its
+    idempotency key is minted here, once."""
+    request = SeatChangeRequest(
+        subscription_id=subscription.id,
+        requested_by_team=caller.team_id,
+        requested_by_user=caller.user_id,
+        reason=reason,
+        status=RequestStatus.DRAFT.value,
+        quote_revision=1,
+        idempotency_key=f"scr_{secrets.token_hex(16)}",
+        created_at=at,
+        updated_at=at,
+        **quote_columns(proration, subscription.version, at),
+    )
+    session.add(request)
+    session.flush()
+    audit(
+        session,
+        account.id,
+        caller.actor,
+        "request.created",
+        at,
+        request_id=request.id,
+        idempotency_key=request.idempotency_key,
+        to=RequestStatus.DRAFT.value,
+        product=subscription.product,
+        old_seats=request.old_seats,
+        new_seats=request.new_seats,
+        net_minor=request.net_minor,
+        currency=request.currency,
+    )
+    return request
+
+
+def same_amounts_now(
+    request: SeatChangeRequest, subscription: Subscription, account: Account, at: datetime
+) -> bool:
+    """Whether pricing the request's change now gives exactly its stored lines."""
+    view = subscription_view(subscription, stored_period(subscription))
+    fresh = quote_change(view, request.new_seats, at, view.period, zone(account.timezone))
+    return fresh.lines == stored_lines(request)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from billing.access import Role
 from billing.approvals.rules import ApprovalPolicy
-from billing.models import Role
 from billing.periods import Interval
 from billing.products import ConnectionKind, Product
 from billing.proration import DecreasePolicy, ProrationRule

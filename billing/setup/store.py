@@ -26,8 +26,8 @@ from billing.formatting import format_money
 from billing.models import Account, ApprovalPolicyRow, Base, _in_check
 from billing.money import Money
 from billing.products import ConnectionKind, Product
+from billing.row_views import people_json
 from billing.setup.specs import PlatformSetup, SetupChange, WebhookSetup, shown
-from billing.storage import people_json
 
 
 class PlatformConnection(Base):

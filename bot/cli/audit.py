@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.formatting import UTC_ZONE, format_instant, json_instant
 from billing.money import Money
 from billing.views import AuditView

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import typer
@@ -20,13 +19,15 @@ from rich import box
 from rich.table import Table
 from sqlalchemy import select
 
-from billing.books.service import AccountView, LedgerLineView, SeatService, SubscriptionView
+from billing.books import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_money, format_period, json_instant
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
-from billing.setup.store import PlatformConnection
+from billing.seats import Quote, UsersNeeded, UsersSource
+from billing.setup import PlatformConnection
+from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
@@ -43,33 +44,11 @@ from bot.cli.output import output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 
-@dataclass(frozen=True)
-class PlatformCheckResult:
-    """What the platform says about a decrease: ``passed`` when few enough users exist for
-    the new seat count; ``detail`` is a short owner-readable explanation (no credentials);
-    ``status`` is ``passed``, ``blocked`` (users must be deleted first) or ``unknown`` (the
-    platform could not be read, so the decrease is refused)."""
-
-    passed: bool
-    detail: str
-    status: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.status:
-            object.__setattr__(self, "status", "passed" if self.passed else "blocked")
-
-
-#: Checks a decrease against the platform: (account, subscription, new seat count) → result.
-PlatformCheck = Callable[[AccountView, SubscriptionView, int], PlatformCheckResult]
-
-
-def _platform_check_from_the_database(
-    account: AccountView, subscription: SubscriptionView, new_seats: int
-) -> PlatformCheckResult:
+def _users_from_the_database(needed: UsersNeeded) -> UserListing:
     # Imported when a decrease is quoted: the wiring reaches the platform clients.
-    from bot.cli.wiring import platform_check
+    from bot.cli.wiring import platform_users
 
-    return platform_check(account, subscription, new_seats)
+    return platform_users(needed)
 
 
 def accounts(
@@ -176,7 +155,7 @@ def _subscription_document(sub: SubscriptionView) -> dict[str, Any]:
     }
 
 
-def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., None]:
+def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
     def quote(
         account_name: str = typer.Argument(..., metavar="ACCOUNT", help="Account name."),
         product_name: str = typer.Argument(
@@ -212,14 +191,12 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
             if subscription is None:
                 raise fail_bad_input(no_subscription_message(account.name, product))
             try:
-                result = service.quote(subscription.id, seats, at, now=shell.utc_now())
+                result = service.quote(subscription.id, seats, at, now=shell.utc_now(), users=users)
             except InvalidSeatCount as exc:
                 raise fail_bad_input(f"SEATS: {exc.message}") from None
             except QuoteUnavailable as exc:
                 raise fail_bad_input(f"--at: {exc.message}") from None
-        check = _platform_check_document(
-            platform_check, account, result.subscription, seats, result.is_decrease
-        )
+        check = _platform_check_document(result, checked=users is not None)
         if as_json:
             document = proration_document(result.proration)
             document.update(
@@ -241,19 +218,29 @@ def _make_quote_command(platform_check: PlatformCheck | None) -> Callable[..., N
     return quote
 
 
-def _platform_check_document(
-    platform_check: PlatformCheck | None,
-    account: AccountView,
-    subscription: SubscriptionView,
-    seats: int,
-    is_decrease: bool,
-) -> dict[str, str]:
-    if not is_decrease:
+def _platform_check_document(quote: Quote, *, checked: bool) -> dict[str, str]:
+    """The decrease rule's answer (billing's :class:`~billing.seats.decrease.SeatCheck`) in
+    words: ``passed``, ``blocked`` (users must be deleted first) or ``unknown`` (the platform
+    could not be read, so the decrease is refused)."""
+    if not quote.is_decrease:
         return {"status": "not_needed", "detail": "an increase needs no platform check"}
-    if platform_check is None:
+    check = quote.check
+    if not checked or check is None:
         return {"status": "not_run", "detail": "no platform check is configured"}
-    outcome = platform_check(account, subscription, seats)
-    return {"status": outcome.status, "detail": for_the_operator(outcome.detail)}
+    label = quote.subscription.product.label
+    if check.allowed:
+        return {"status": "passed", "detail": f"{check.user_count} users exist on {label}"}
+    if check.blocked:
+        names = ", ".join(user.email for user in check.blocking_users[:10])
+        more = len(check.blocking_users) - 10
+        suffix = f" and {more} more" if more > 0 else ""
+        detail = (
+            f"{check.user_count} users exist on {label}; delete {check.must_delete} there "
+            f"first (likeliest: {names}{suffix})"
+        )
+        return {"status": "blocked", "detail": detail}
+    reason = check.reason or "the platform could not be read"
+    return {"status": "unknown", "detail": for_the_operator(reason)}
 
 
 _LEDGER_COLUMNS = (
@@ -358,11 +345,9 @@ def ledger_table(account: AccountView, lines: list[LedgerLineView]) -> Table:
     return table
 
 
-def register(app: typer.Typer, *, platform_check: PlatformCheck | None = None) -> None:
-    """Add ``seatbot accounts``, ``quote`` and ``ledger``. ``seatbot quote`` consults
-    ``platform_check`` for decreases (default: the platforms configured in the database)."""
+def register(app: typer.Typer, *, users: UsersSource | None = None) -> None:
+    """Add ``seatbot accounts``, ``quote`` and ``ledger``. ``seatbot quote`` checks a decrease
+    against the users ``users`` lists (default: the platforms configured in the database)."""
     add_command(app, "accounts", accounts)
-    add_command(
-        app, "quote", _make_quote_command(platform_check or _platform_check_from_the_database)
-    )
+    add_command(app, "quote", _make_quote_command(users or _users_from_the_database))
     add_command(app, "ledger", ledger)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE

@@ -14,7 +14,7 @@ import re
 import typer
 
 from billing.errors import ConfigurationError, Failure, InvalidInput, UserFacingError
-from billing.products import MAX_SEATS, Product, product_choices
+from billing.products import MAX_SEATS, Product, product_choices, within_seat_limit
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -84,6 +84,6 @@ def parse_seat_count(text: str, name: str) -> int:
     :data:`~billing.products.MAX_SEATS`, else exit 2 naming ``name``."""
     value = text.strip()
     # isdigit() alone would accept other scripts' digits; int() of a 30-digit text is fine.
-    if value.isascii() and value.isdigit() and int(value) <= MAX_SEATS:
+    if value.isascii() and value.isdigit() and within_seat_limit(int(value)):
         return int(value)
     raise fail_bad_input(f"{name}: must be a whole number from 0 to {MAX_SEATS:,} (got {text!r})")

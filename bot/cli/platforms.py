@@ -22,7 +22,7 @@ from rich.table import Table
 
 from billing.formatting import format_day, json_instant
 from billing.products import parse_product
-from billing.seats.decrease import deletion_candidate_order
+from billing.seats import in_deletion_order
 from bot.cli.commands import SeatbotGroup, add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from bot.cli.output import output_console
@@ -196,7 +196,7 @@ async def build_users_report(
         )
     listing = await read_listing(platform, platform.product, deadline_s)
     users = listing.users
-    ordered = None if users is None else sorted(users, key=deletion_candidate_order)
+    ordered = None if users is None else in_deletion_order(users)
     return UsersReport(platform.label, current_seats, ordered, listing.problem)
 
 

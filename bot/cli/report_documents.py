@@ -15,10 +15,9 @@ from typing import Any
 from rich.table import Table
 
 from billing.formatting import format_money, json_instant
-from billing.jobs.rules import PostOutcome
+from billing.jobs import PostOutcome
 from billing.money import Money
-from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.rules import ProductChange, ProductReconciliation
+from billing.reports import AccountReconciliation, DigestFacts, ProductChange, ProductReconciliation
 
 # -- JSON ---------------------------------------------------------------------------------------
 

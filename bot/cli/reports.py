@@ -22,9 +22,9 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from billing.jobs.rules import PostOutcome
+from billing.jobs import PostOutcome
 from billing.periods import local_date, zone
-from billing.reports.facts import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
+from billing.reports import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say

@@ -16,9 +16,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from billing.books.service import SeatService
-from billing.events.rules import OutboxStatus
-from billing.events.service import Outbox, OutboxEntry
+from billing.books import SeatService
+from billing.events import Outbox, OutboxEntry, OutboxStatus
 from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group

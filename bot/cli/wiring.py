@@ -1,20 +1,19 @@
 """Wiring for the CLI: the platform facts that ``seatbot quote`` and ``seatbot users`` need.
 
-The billing and platforms command modules take these as callables, so neither imports the
-other; this module is where the database, the platform directory and the guard meet.
+The billing and platforms command modules take these as callables; this module imports
+neither of them. It is where the database, the platform directory and the guard meet.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.errors import InvalidInput
 from billing.products import Product, parse_product
-from billing.seats.decrease import DecreaseVerdict, check_seat_change
-from billing.views import AccountView, SubscriptionView
+from billing.seats import UsersNeeded
+from billing.users import UserListing
 from bot.cli import shell
-from bot.cli.billing import PlatformCheckResult
 from bot.cli.errors import no_account_message, no_subscription_message, not_a_product_message
 from bot.runtime.platform_directory import PlatformDirectory
 from platforms import Platform
@@ -29,43 +28,21 @@ def _platform_for(account_id: int, product: Product) -> Platform | None:
         return PlatformDirectory(sessions).platform_for(account_id, product)
 
 
-def platform_check(
-    account: AccountView, subscription: SubscriptionView, new_seats: int
-) -> PlatformCheckResult:
-    """Run the decrease guard for ``seatbot quote``; fails closed with an owner-facing reason.
+def platform_users(needed: UsersNeeded) -> UserListing:
+    """The platform's users for ``seatbot quote`` (the port billing's quote asks once for a
+    decrease); an unreadable platform gives an unknown listing (fails closed). Raises the
+    connection's :class:`billing.errors.ConfigurationError`: a connection or keys the operator
+    must fix is bad input (exit 2), as for `seatbot users`."""
+    platform = _platform_for(needed.account_id, needed.product)
 
-    Raises the connection's :class:`billing.errors.ConfigurationError`."""
-    product = subscription.product
-    # A connection or keys the operator must fix is bad input (exit 2), as for `seatbot users`.
-    platform = _platform_for(account.id, product)
-
-    async def check() -> PlatformCheckResult:
+    async def read() -> UserListing:
         try:
-            listing = await read_listing(platform, product, CLI_PLATFORM_DEADLINE_S)
+            return await read_listing(platform, needed.product, CLI_PLATFORM_DEADLINE_S)
         finally:
             if platform is not None:
                 await platform.aclose()
-        result = check_seat_change(subscription.seats, new_seats, listing)
-        if result.verdict is DecreaseVerdict.ALLOWED:
-            return PlatformCheckResult(
-                passed=True, detail=f"{result.user_count} users exist on {product.label}"
-            )
-        if result.verdict is DecreaseVerdict.BLOCKED:
-            names = ", ".join(user.email for user in result.blocking_users[:10])
-            more = len(result.blocking_users) - 10
-            suffix = f" and {more} more" if more > 0 else ""
-            return PlatformCheckResult(
-                passed=False,
-                detail=(
-                    f"{result.user_count} users exist on {product.label}; delete "
-                    f"{result.must_delete} there first (likeliest: {names}{suffix})"
-                ),
-            )
-        return PlatformCheckResult(
-            passed=False, detail=result.reason or "the platform could not be read", status="unknown"
-        )
 
-    return asyncio.run(check())
+    return asyncio.run(read())
 
 
 def users_lookup(account_name: str, product_name: str) -> tuple[Platform | None, int]:

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.formatting import format_instant, format_money, format_period
 from billing.money import Money
 from billing.periods import Period

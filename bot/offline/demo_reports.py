@@ -18,7 +18,7 @@ from pathlib import Path
 
 from billing.periods import zone
 from billing.products import Product
-from billing.reports.facts import ReconcileTarget
+from billing.reports import ReconcileTarget
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView
 from bot.offline.demo_setup import DemoStepFailed

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from billing.books.service import SeatService
+from billing.books import SeatService
 from billing.errors import Failure
 from billing.periods import zone
 from bot.offline.standin import SlackStandIn

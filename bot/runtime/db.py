@@ -24,13 +24,10 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-# Every module holding tables is imported (the billing packages' store rooms, the Slack
-# installation tables), so the schema the migrations are compared with (and Alembic
-# autogenerates from) is complete wherever bot.runtime.db is imported.
-import billing.events.store
-import billing.jobs.store
-import billing.reports.store
-import billing.setup.store  # noqa: F401
+# Every table is registered (billing's, and the Slack installation tables below), so the
+# schema the migrations are compared with (and Alembic autogenerates from) is complete wherever
+# bot.runtime.db is imported.
+import billing.tables  # noqa: F401
 from billing.errors import Failure
 from billing.models import READ_ONLY_OPTION
 from bot.runtime import slack_tables  # noqa: F401

@@ -20,16 +20,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
-from billing.approvals.reminders import ApprovalReminders
-from billing.approvals.service import Approvals
-from billing.jobs.ports import Posting
-from billing.jobs.rules import PostOutcome
-from billing.jobs.store import JobClaims
+from billing.approvals import ApprovalReminders, Approvals
+from billing.jobs import JobClaims, Posting, PostOutcome
 from billing.products import Product
-from billing.reports.facts import AccountFindings, AccountReconciliation, ReconcileTarget
-from billing.reports.posting import DueDigest, ReportPosting
-from billing.reports.service import Reports, account_findings
-from billing.seats.outcomes import UsersNeeded
+from billing.reports import (
+    AccountFindings,
+    AccountReconciliation,
+    DueDigest,
+    ReconcileTarget,
+    ReportPosting,
+    Reports,
+    account_findings,
+)
+from billing.seats import UsersNeeded
 from billing.users import UserListing
 from billing.views import AccountView
 from bot.runtime.steps import StepRunner, log_outcome

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from billing.errors import DecryptionError
 from billing.models import Account
-from billing.setup.store import PlatformConnection
+from billing.setup import PlatformConnection
 from bot.runtime.secrets import TokenCipher
 
 #: Option keys whose values are credentials: stored only as ciphertext, never printed.

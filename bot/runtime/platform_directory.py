@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.errors import ConfigurationError, DecryptionError
 from billing.models import READ_ONLY_OPTION
 from billing.products import ConnectionKind
-from billing.setup.store import PlatformConnection as PlatformConnectionRow
+from billing.setup import PlatformConnection as PlatformConnectionRow
 from bot.runtime.logging_setup import SecretRedactor
 from bot.runtime.platform_credentials import (
     PlatformCredentials,

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs.store import JobClaims
-from billing.reports.service import Reports
+from billing.jobs import JobClaims
+from billing.reports import Reports
 from bot.runtime.jobs import DEFAULT_CONCURRENCY, ReportJobs
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.settings import Settings, settings_error

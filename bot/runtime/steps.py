@@ -20,10 +20,13 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from billing.errors import UserFacingError
-from billing.jobs.ports import (
+from billing.jobs import (
+    Claim,
+    JobClaims,
     KeepClaim,
     Post,
     Posting,
+    PostOutcome,
     ReadUsers,
     Render,
     Request,
@@ -31,9 +34,7 @@ from billing.jobs.ports import (
     Update,
     Upload,
 )
-from billing.jobs.rules import Claim, PostOutcome
-from billing.jobs.store import JobClaims
-from billing.seats.outcomes import UsersNeeded
+from billing.seats import UsersNeeded
 from handlers.facts import PlatformFacts
 
 logger = logging.getLogger(__name__)

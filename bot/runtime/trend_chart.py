@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from billing.formatting import format_day
 from billing.products import Product
-from billing.reports.facts import TrendPoint
+from billing.reports import TrendPoint
 
 #: One colour per product (colour-blind safe pairs: seats dashed, users solid).
 PRODUCT_COLOURS = {

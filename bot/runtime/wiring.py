@@ -21,8 +21,8 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from billing.events.service import Outbox
-from billing.seats.reads import AccountReads
+from billing.events import Outbox
+from billing.seats import AccountReads
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.jobs import ApprovalJobs

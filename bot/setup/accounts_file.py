@@ -24,15 +24,15 @@ from pathlib import Path
 
 import yaml
 
+from billing.access import Role
 from billing.errors import ConfigurationError, Problem
-from billing.events.destinations import webhook_url_problem
+from billing.events import webhook_url_problem
 from billing.formatting import shown_url
-from billing.models import Role
 from billing.money import MoneyError, normalise_currency
 from billing.periods import PeriodError, zone
 from billing.products import Product
-from billing.reports.facts import parse_digest_time
-from billing.setup.specs import AccountSetup, MemberSetup, WebhookSetup
+from billing.reports import parse_digest_time
+from billing.setup import AccountSetup, MemberSetup, WebhookSetup
 from bot.runtime.platform_credentials import PlatformCredentials
 from bot.setup.approval import parse_approval
 from bot.setup.connections import parse_platforms

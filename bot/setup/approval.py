@@ -22,7 +22,7 @@ from datetime import timedelta
 
 import yaml
 
-from billing.approvals.rules import ApprovalPolicy, Person
+from billing.approvals import ApprovalPolicy, Person
 from billing.products import MAX_SEATS
 from bot.setup.yaml_nodes import NodeReader
 

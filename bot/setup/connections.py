@@ -20,7 +20,7 @@ import yaml
 
 from billing.errors import InvalidInput
 from billing.products import ConnectionKind, Product
-from billing.setup.specs import PlatformSetup
+from billing.setup import PlatformSetup
 from bot.runtime.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.setup.yaml_nodes import NodeReader, is_null
 from platforms.user_file_text import check_encoding

@@ -19,9 +19,13 @@ from sqlalchemy.orm import Session
 
 from billing.errors import ConfigurationError, Problem
 from billing.products import Product
-from billing.setup.service import SETUP_ACTOR, apply_account_setups
-from billing.setup.specs import AccountSetup
-from billing.setup.store import stored_platform_credentials, stored_webhook_ciphertexts
+from billing.setup import (
+    SETUP_ACTOR,
+    AccountSetup,
+    apply_account_setups,
+    stored_platform_credentials,
+    stored_webhook_ciphertexts,
+)
 from bot.runtime.platform_credentials import ciphertext_to_store
 from bot.runtime.secrets import TokenCipher, cipher_from_environment
 from bot.setup.accounts_file import LoadedConfig, load_file, parse_config

@@ -14,7 +14,7 @@ import yaml
 from billing.periods import Interval
 from billing.products import MAX_SEATS, Product
 from billing.proration import DecreasePolicy, ProrationRule
-from billing.setup.specs import SubscriptionSetup
+from billing.setup import SubscriptionSetup
 from bot.setup.yaml_nodes import NodeReader
 
 

@@ -12,11 +12,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.approvals.service import Approvals
-from billing.jobs.rules import Claim
-from billing.jobs.store import JobClaims
-from billing.seats.outcomes import ChangeEnded, ChangeOutcome, UsersNeeded
-from billing.seats.service import SeatChanges
+from billing.approvals import Approvals
+from billing.jobs import Claim, JobClaims
+from billing.seats import ChangeEnded, ChangeOutcome, SeatChanges, UsersNeeded
 from bot.web.metrics import Metrics
 
 _Outcome = TypeVar("_Outcome")

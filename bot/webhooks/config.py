@@ -22,9 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.errors import DecryptionError
-from billing.events.destinations import CREDENTIALS_PROBLEM, webhook_url_problem
-from billing.events.rules import DEFAULT_RETRY_SCHEDULE, RetrySchedule
-from billing.events.store import BillingWebhook
+from billing.events import (
+    CREDENTIALS_PROBLEM,
+    DEFAULT_RETRY_SCHEDULE,
+    BillingWebhook,
+    RetrySchedule,
+    webhook_url_problem,
+)
 from billing.formatting import shown_url
 from billing.models import Account
 from bot.runtime.secrets import TokenCipher

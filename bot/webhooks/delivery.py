@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from billing.events.rules import PING, event_body
+from billing.events import PING, event_body
 from bot.runtime.logging_setup import install_url_redaction
 from bot.webhooks.config import Destination
 from bot.webhooks.guard import DestinationGuard, DestinationRefused

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from billing.errors import SeatbotError
-from billing.events.destinations import METADATA_REASON, refused_address, webhook_url_problem
+from billing.events import METADATA_REASON, refused_address, webhook_url_problem
 from bot.webhooks.config import Destination
 
 #: ``(host, port)`` → the addresses it resolves to, as text (``"93.184.216.34"``, ``"::1"``).

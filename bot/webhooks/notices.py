@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.events.service import FailureNotice
+from billing.events import FailureNotice
 from handlers.views.text import escape
 
 logger = logging.getLogger(__name__)

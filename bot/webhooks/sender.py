@@ -30,8 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import DecryptionError
-from billing.events.service import Delivery, FailureNotice, Outbox
-from billing.events.store import OutboxEvent
+from billing.events import Delivery, FailureNotice, Outbox, OutboxEvent
 from bot.runtime.secrets import TokenCipher
 from bot.web.metrics import Metrics
 from bot.webhooks.config import Destination, destination_for

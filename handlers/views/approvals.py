@@ -18,8 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from billing.formatting import format_instant, format_money, format_period
-from billing.seats.decrease import SeatCheck
-from billing.seats.rules import MAX_REASON_LENGTH
+from billing.seats import MAX_REASON_LENGTH, SeatCheck
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
 from handlers.payloads import request_ref_value

@@ -17,9 +17,10 @@ from slack_sdk.models.blocks import Block, DividerBlock
 
 from billing.formatting import format_day, format_instant, format_money
 from billing.money import Money
-from billing.reports.facts import AccountReconciliation, DigestFacts
-from billing.reports.rules import (
+from billing.reports import (
     LISTED_IDLE_USERS,
+    AccountReconciliation,
+    DigestFacts,
     IdleUser,
     ProductChange,
     ProductReconciliation,

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from billing.formatting import format_instant, format_money, format_period
-from billing.seats.outcomes import Home, HomeAccount
+from billing.seats import Home, HomeAccount
 from billing.users import UserListing
 from billing.views import SeatChangeView
 from handlers import ids

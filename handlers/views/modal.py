@@ -20,8 +20,7 @@ from slack_sdk.models.views import View
 
 from billing.formatting import format_period
 from billing.products import MAX_SEATS, Product
-from billing.seats.outcomes import FormPreview
-from billing.seats.rules import MAX_REASON_LENGTH
+from billing.seats import MAX_REASON_LENGTH, FormPreview
 from billing.users import UserListing
 from handlers import ids
 from handlers.views.text import (

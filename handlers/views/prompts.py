@@ -20,8 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from billing.formatting import format_instant, format_money, format_period
-from billing.seats.decrease import SeatCheck
-from billing.seats.outcomes import (
+from billing.seats import (
     AlreadyApplied,
     ApprovalPrompt,
     AwaitingApproval,
@@ -34,6 +33,7 @@ from billing.seats.outcomes import (
     DecreaseBlocked,
     DecreaseUnverified,
     ReadyToConfirm,
+    SeatCheck,
 )
 from billing.views import AccountView, SeatChangeView
 from handlers import ids

@@ -12,7 +12,7 @@ from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, UserFacingError
 from billing.formatting import format_instant, format_money, format_period
 from billing.products import product_aliases
-from billing.seats.outcomes import AccountHistory
+from billing.seats import AccountHistory
 from billing.users import UserListing
 from billing.views import SubscriptionView
 from handlers.commands import Unrecognised

@@ -7,13 +7,15 @@ import pytest
 from billing.access import (
     Action,
     AmbiguousAccount,
+    Caller,
+    Role,
     authorise,
     choose_account,
     may,
+    may_know,
     refusal_for,
 )
 from billing.errors import NO_ROLE, NotAuthorised, NotFound
-from billing.models import Role
 from billing.views import AccountView
 
 
@@ -45,7 +47,7 @@ def test_may(action: Action, role: Role | None, is_requester: bool, allowed: boo
 
 def test_a_refusal_names_whom_to_ask_and_nothing_else() -> None:
     with pytest.raises(NotAuthorised) as refused:
-        authorise(Action.REQUEST_CHANGE, Role.VIEWER, account_name="Acme", owners=("U1",))
+        authorise(Action.REQUEST_CHANGE, Role.VIEWER, account_name="Acme", contacts=("U1",))
     assert refused.value.contacts == ("U1",)
     assert "Acme" in refused.value.message  # a member knows their account's name
 
@@ -53,7 +55,7 @@ def test_a_refusal_names_whom_to_ask_and_nothing_else() -> None:
 @pytest.mark.parametrize("action", list(Action))
 def test_a_caller_without_a_role_learns_nothing_of_the_account(action: Action) -> None:
     with pytest.raises(NotAuthorised) as refused:
-        authorise(action, None, account_name="Acme", owners=("U1",))
+        authorise(action, None, account_name="Acme", contacts=("U1",))
     assert (refused.value.message, refused.value.contacts) == (NO_ROLE, ())
 
 
@@ -62,6 +64,53 @@ def test_a_refusal_for_a_caller_without_a_role_drops_whom_to_ask() -> None:
     assert refusal_for(Role.VIEWER, refusal) is refusal
     told = refusal_for(None, refusal)
     assert (told.message, told.contacts) == (NO_ROLE, ())
+
+
+@pytest.mark.parametrize(
+    ("role", "is_requester", "is_decider", "allowed"),
+    [
+        (Role.MANAGER, False, True, True),
+        (None, False, True, True),  # an approver named by id, from another workspace
+        (Role.MANAGER, False, False, False),  # a manager the request was not sent to
+        (Role.OWNER, True, True, False),  # nobody decides their own request
+    ],
+)
+def test_only_a_decider_decides_and_never_their_own(
+    role: Role | None, is_requester: bool, is_decider: bool, allowed: bool
+) -> None:
+    assert may(Action.DECIDE, role, is_requester=is_requester, is_decider=is_decider) is allowed
+
+
+def test_a_refused_decision_says_why_and_names_the_deciders() -> None:
+    with pytest.raises(NotAuthorised) as own:
+        authorise(
+            Action.DECIDE,
+            Role.MANAGER,
+            account_name="Acme",
+            contacts=("U_MGR",),
+            is_requester=True,
+            is_decider=True,
+        )
+    assert own.value.message == "You asked for this seat change, so someone else must approve it."
+    assert own.value.contacts == ("U_MGR",)
+    with pytest.raises(NotAuthorised) as other:
+        authorise(Action.DECIDE, Role.VIEWER, account_name="Acme", contacts=("U_MGR",))
+    assert other.value.message == "Only the approvers of this seat change can decide it."
+
+
+@pytest.mark.parametrize(
+    ("team", "role", "listed", "known"),
+    [
+        ("T1", None, False, True),  # the account's own workspace
+        ("T2", Role.VIEWER, False, True),  # a member from elsewhere
+        ("T2", None, True, True),  # an approver the request names
+        ("T2", None, False, False),
+    ],
+)
+def test_who_may_know_an_account_exists(
+    team: str, role: Role | None, listed: bool, known: bool
+) -> None:
+    assert may_know("T1", Caller(team, "U1"), role, listed=listed) is known
 
 
 def account(account_id: int, name: str, channel: str | None = None) -> AccountView:

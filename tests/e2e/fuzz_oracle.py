@@ -45,16 +45,10 @@ from fuzz_traffic import Actor
 from sqlalchemy import MetaData, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import Role
 from billing.books.service import check_invariants
 from billing.events.store import OutboxEvent
-from billing.models import (
-    ApprovalMessage,
-    AuditEvent,
-    LedgerEntry,
-    Role,
-    SeatChangeRequest,
-    Subscription,
-)
+from billing.models import ApprovalMessage, AuditEvent, LedgerEntry, SeatChangeRequest, Subscription
 
 #: Roles that may view an account (``billing.access.READERS``, restated here on purpose).
 VIEWING_ROLES = frozenset({Role.OWNER.value, Role.MANAGER.value, Role.VIEWER.value})

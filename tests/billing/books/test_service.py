@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import Role
 from billing.books.service import SeatService
 from billing.errors import InvalidSeatCount, NotFound, QuoteUnavailable, UserFacingError
-from billing.models import LedgerEntry, LedgerKind, Role, Subscription
+from billing.models import LedgerEntry, Subscription
 from billing.money import Money
 from billing.periods import Interval, Period
 from billing.products import MAX_SEATS, Product
-from billing.proration import LineKind
+from billing.proration import LedgerKind, LineKind
 
 T = "T_ACME"
 OWNER = "U_OWNER"

@@ -20,17 +20,11 @@ from sqlalchemy.pool import NullPool
 from billing.access import Caller
 from billing.books.service import SeatService
 from billing.errors import NO_ROLE, InvalidInput, InvalidSeatCount, NotAuthorised, NotFound
-from billing.models import (
-    AuditEvent,
-    LedgerEntry,
-    LedgerKind,
-    Member,
-    SeatChangeRequest,
-    Subscription,
-)
+from billing.models import AuditEvent, LedgerEntry, Member, SeatChangeRequest, Subscription
 from billing.money import Money
 from billing.periods import Period
 from billing.products import Product
+from billing.proration import LedgerKind
 from billing.requests import RequestStatus
 from billing.seats.outcomes import (
     AccountSeats,

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from billing.access import Caller
-from billing.books.service import AccountView, SeatService, SubscriptionView
+from billing.books.service import SeatService
 from billing.models import Base
-from billing.seats.outcomes import ChangeApplied, ReadyToConfirm
+from billing.seats.outcomes import ChangeApplied, ReadyToConfirm, UsersNeeded, UsersSource
 from billing.seats.service import SeatChanges
+from billing.users import Level, PlatformUser, UserListing, UserStatus
 from bot.cli import billing as cli_billing
 from bot.cli import database as cli_database
 from bot.cli import shell
-from bot.cli.billing import PlatformCheckResult
 from bot.runtime.db import head_revision
 from handlers import views
 
@@ -34,11 +34,11 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "accounts.yml"
 TEST_TOKEN_KEY = Fernet.generate_key().decode()
 
 
-def _app(check: cli_billing.PlatformCheck | None = None) -> typer.Typer:
+def _app(users: UsersSource | None = None) -> typer.Typer:
     app = typer.Typer()
     app.callback()(lambda: None)
     cli_database.register(app)
-    cli_billing.register(app, platform_check=check)
+    cli_billing.register(app, users=users)
     return app
 
 
@@ -49,8 +49,8 @@ def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     # The CLI reads the clock (it is the shell); pin it so loads land in January 2026.
     monkeypatch.setattr(shell, "utc_now", lambda: NOW)
 
-    def _run(*args: str, check: cli_billing.PlatformCheck | None = None) -> tuple[int, str, str]:
-        result = CliRunner().invoke(_app(check), list(args))
+    def _run(*args: str, users: UsersSource | None = None) -> tuple[int, str, str]:
+        result = CliRunner().invoke(_app(users), list(args))
         return result.exit_code, result.stdout, result.stderr
 
     return _run
@@ -161,20 +161,25 @@ def test_quote_prints_the_proration(run: Any) -> None:
 
 def test_quote_runs_the_platform_check_for_decreases(run: Any) -> None:
     run("load", str(EXAMPLE))
-    asked: list[tuple[str, str, int]] = []
+    asked: list[str] = []
+    on_platform = [
+        PlatformUser(f"u{n}", f"user{n}@acme.test", f"User {n}", 100 + n, Level.AGENT, status)
+        for n, status in enumerate([UserStatus.INACTIVE] * 2 + [UserStatus.ACTIVE] * 20)
+    ]
 
-    def check(account: AccountView, sub: SubscriptionView, seats: int) -> PlatformCheckResult:
-        asked.append((account.name, sub.product.value, seats))
-        return PlatformCheckResult(False, "22 users exist on Contact Center")
+    def users(needed: UsersNeeded) -> UserListing:
+        asked.append(needed.product.value)
+        return UserListing.complete(on_platform)
 
     code, out, _ = run(
-        "quote", "acme", "contact_center", "20", "--at", "2026-01-16", "--json", check=check
+        "quote", "acme", "contact_center", "20", "--at", "2026-01-16", "--json", users=users
     )
     assert code == 0
-    assert asked == [("acme", "contact_center", 20)]
+    assert asked == ["contact_center"]
     assert json.loads(out)["platform_check"] == {
         "status": "blocked",
-        "detail": "22 users exist on Contact Center",
+        "detail": "22 users exist on Contact Center; delete 2 there first "
+        "(likeliest: user0@acme.test, user1@acme.test)",
     }
 
 
@@ -299,14 +304,12 @@ def test_one_quote_reads_the_same_in_slack_and_in_the_cli(
 def test_quote_of_a_decrease_exits_1_when_the_platform_cannot_be_read(run: Any) -> None:
     run("load", str(EXAMPLE))
 
-    def check(account: AccountView, sub: SubscriptionView, seats: int) -> PlatformCheckResult:
-        return PlatformCheckResult(
-            False,
-            "Contact Center did not answer; nothing was changed; ask the operator to check it.",
-            status="unknown",
+    def users(needed: UsersNeeded) -> UserListing:
+        return UserListing.unknown(
+            "Contact Center did not answer; nothing was changed; ask the operator to check it."
         )
 
-    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16", "--json", check=check)
+    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16", "--json", users=users)
     assert code == 1  # the README's failure: the decrease would be refused
     assert json.loads(out)["platform_check"]["status"] == "unknown"  # JSON still on stdout
     assert err.count("seatbot:") == 1
