@@ -82,10 +82,9 @@ def remaining_fraction(period: Period, at: datetime, rule: ProrationRule, tz: Zo
     """The share of ``period`` left at ``at`` (1 at the start, 0 at the end), exactly."""
     require_aware(at)
     if not period.start <= at <= period.end:
-        raise ProrationError(
-            f"the change instant {at.isoformat()} is outside the period "
-            f"{period.start.isoformat()} – {period.end.isoformat()}"
-        )
+        # Said without the instants: billing.formatting shows them, and it imports this
+        # module, so whoever raises this for a person names the period (quote_change does).
+        raise ProrationError("the change instant is outside the period")
     if rule is ProrationRule.NONE:
         return Fraction(0)
     if rule is ProrationRule.SECONDS:

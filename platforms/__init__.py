@@ -1,7 +1,8 @@
 """What exists on the Squaretalk platforms: one ``Platform`` protocol, HTTP clients for Contact
 Center, Axiom and Matrix, an import-file source, the reading of user listings, and a sandbox server.
 
-Imports only the standard library, httpx, tenacity and openpyxl: never Slack or the database.
+Imports only the standard library, httpx, tenacity, openpyxl and charset-normalizer: never Slack
+or the database.
 """
 
 from platforms.connection import HostLimits, PlatformConnection, RetryPolicy, Timeouts

@@ -57,7 +57,8 @@ class PlatformConnection:
 
     ``kind="api"`` needs ``base_url`` and credentials: Axiom an ``api_key`` plus the admin's
     ``login_email``; Contact Center and Matrix a static ``token``. ``kind="import_file"`` needs
-    ``file_path``. ``paths`` overrides the default endpoint paths (see :data:`DEFAULT_PATHS`).
+    ``file_path`` (and ``file_encoding`` when a CSV file's encoding cannot be told). ``paths``
+    overrides the default endpoint paths (see :data:`DEFAULT_PATHS`).
     Credentials are excluded from ``repr`` so that logging a connection leaks nothing.
     """
 
@@ -69,6 +70,8 @@ class PlatformConnection:
     login_email: str | None = None
     token: str | None = field(default=None, repr=False)
     file_path: Path | None = None
+    #: The user file's encoding, when its bytes cannot tell (``shift_jis``); ``None``: detected.
+    file_encoding: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     page_size: int = 100

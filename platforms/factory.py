@@ -46,7 +46,9 @@ def build_platform(
                 f"The {connection.product.label} connection reads a user file but names none; "
                 "ask the operator to set its path.",
             )
-        return ImportFilePlatform(connection.product, connection.file_path)
+        return ImportFilePlatform(
+            connection.product, connection.file_path, connection.file_encoding
+        )
     client_class = _HTTP_CLIENTS[connection.product]
     return client_class(
         connection, transport=transport, limits=limits, sleep=sleep, clock=clock, observer=observer

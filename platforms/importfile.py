@@ -10,7 +10,6 @@ Call_waiting, Status, Force_login, Phone``. The rules are in ``platforms/README.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import csv
 import io
 import re
@@ -21,9 +20,14 @@ from pathlib import Path
 
 import openpyxl
 
-from billing.errors import InvalidInput
 from platforms.errors import PlatformDataError, PlatformUnavailable
 from platforms.types import Level, PlatformUser, Product, UserStatus
+from platforms.user_file_text import (
+    ENCODING_FLAG_EXAMPLE,
+    UserFileEncodingError,
+    UserFileError,
+    decode_text,
+)
 
 COLUMNS: tuple[str, ...] = (
     "User_name",
@@ -48,70 +52,6 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _LANGUAGE = re.compile(r"[a-z]{2}([-_][A-Za-z]{2})?")
 _GROUP_ID = re.compile(r"[A-Za-z0-9_-]+")
 _PHONE = re.compile(r"\+?[0-9]+")
-
-
-class UserFileError(InvalidInput):
-    """The file itself cannot be read (missing, unknown type, not a workbook). The message is
-    written for the account owner."""
-
-
-class UserFileEncodingError(UserFileError):
-    """The file's bytes are not text in any encoding Excel saves CSV files in; re-reading the
-    same file cannot help, the owner must save it again."""
-
-
-#: Byte-order marks, checked longest first: the encodings Excel's "CSV UTF-8" and "Unicode
-#: text" exports start with.
-_BOMS: tuple[tuple[bytes, str, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with BOM"),
-    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 LE"),
-    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 BE"),
-)
-
-
-@dataclass(frozen=True)
-class DecodedText:
-    """A text file's content and how it was decoded: ``encoding`` is the Python codec,
-    ``label`` the name people know it by (``UTF-8``, ``Windows-1252``)."""
-
-    text: str
-    encoding: str
-    label: str
-
-
-def decode_text(data: bytes, name: str) -> DecodedText:
-    """Decode a CSV file's bytes as Excel writes them, never guessing silently: a byte-order
-    mark (UTF-8, UTF-16 LE/BE) decides; otherwise strict UTF-8; otherwise Windows-1252 (cp1252,
-    Excel's "CSV" on Western Windows, a superset of Latin-1's printable characters).
-
-    Raises :class:`UserFileEncodingError` naming ``name`` when none of these fits.
-    """
-    for bom, encoding, label in _BOMS:
-        if data.startswith(bom):
-            try:
-                return DecodedText(data.decode(encoding), encoding, label)
-            except UnicodeDecodeError as exc:
-                raise UserFileEncodingError(
-                    f"{name} starts like {label} text but byte {exc.start} is not {label}; "
-                    "save it again from the spreadsheet as CSV UTF-8."
-                ) from None
-    try:
-        text = DecodedText(data.decode("utf-8"), "utf-8", "UTF-8")
-    except UnicodeDecodeError:
-        try:
-            text = DecodedText(data.decode("cp1252"), "cp1252", "Windows-1252")
-        except UnicodeDecodeError as exc:
-            raise UserFileEncodingError(
-                f"{name} is not text in UTF-8, UTF-16 or Windows-1252 "
-                f"(byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                "save it again from the spreadsheet as CSV UTF-8."
-            ) from None
-    if "\x00" in text.text:
-        raise UserFileEncodingError(
-            f"{name} is not a text file (it contains NUL bytes); save it from the spreadsheet "
-            "as CSV UTF-8, or give the .xlsx workbook itself."
-        )
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,22 +86,29 @@ class ValidationReport:
         return sorted({problem.row for problem in self.problems})
 
 
-def validate_user_file(path: Path) -> ValidationReport:
+def validate_user_file(
+    path: Path, encoding: str | None = None, *, how_to_say: str = ENCODING_FLAG_EXAMPLE
+) -> ValidationReport:
     """Read and check a user import file (``.csv`` or ``.xlsx``); report every bad row.
 
-    Raises :class:`UserFileError` when the file cannot be read at all
-    (:class:`UserFileEncodingError` when a CSV file's bytes are not text Excel writes).
+    A CSV file is read in ``encoding`` when given, else in the one encoding its bytes can be
+    (:func:`platforms.user_file_text.decode_text`; ``how_to_say`` is how its reader names an
+    encoding). Raises :class:`UserFileError` when the file cannot be read at all
+    (:class:`UserFileEncodingError` when a CSV file's bytes are not text Excel writes, or its
+    encoding cannot be told).
     """
-    rows, encoding = _read_table(path)
-    return replace(validate_rows(rows), encoding=encoding)
+    rows, label = _read_table(path, encoding, how_to_say)
+    return replace(validate_rows(rows), encoding=label)
 
 
-def read_rows(path: Path) -> list[tuple[int, list[str]]]:
+def read_rows(path: Path, encoding: str | None = None) -> list[tuple[int, list[str]]]:
     """The file's rows as ``(spreadsheet row number, cell texts)``, header included."""
-    return _read_table(path)[0]
+    return _read_table(path, encoding, ENCODING_FLAG_EXAMPLE)[0]
 
 
-def _read_table(path: Path) -> tuple[list[tuple[int, list[str]]], str | None]:
+def _read_table(
+    path: Path, encoding: str | None, how_to_say: str
+) -> tuple[list[tuple[int, list[str]]], str | None]:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise UserFileError(f"{path.name} is neither a .csv nor an .xlsx file.")
@@ -169,7 +116,7 @@ def _read_table(path: Path) -> tuple[list[tuple[int, list[str]]], str | None]:
         if path.is_dir():
             raise UserFileError(f"{path} is a folder, not a user file.")
         if suffix == ".csv":
-            decoded = decode_text(path.read_bytes(), path.name)
+            decoded = decode_text(path.read_bytes(), path.name, encoding, how_to_say=how_to_say)
             return list(_read_csv(decoded.text)), decoded.label
         return list(_read_xlsx(path)), None
     except FileNotFoundError:
@@ -341,6 +288,10 @@ def _check_row(
     return problems, user
 
 
+#: How the owner of a file read through a connection names its encoding.
+ENCODING_OPTION_EXAMPLE = "`encoding: shift_jis` in the connection's options (accounts file)"
+
+
 class ImportFilePlatform:
     """A :class:`platforms.types.Platform` whose users come from an import file.
 
@@ -348,9 +299,10 @@ class ImportFilePlatform:
     once. A file with any bad row is not trusted: listing raises :class:`PlatformDataError`.
     """
 
-    def __init__(self, product: Product, path: Path) -> None:
+    def __init__(self, product: Product, path: Path, encoding: str | None = None) -> None:
         self._product = product
         self._path = path
+        self._encoding = encoding
 
     @property
     def product(self) -> Product:
@@ -365,7 +317,9 @@ class ImportFilePlatform:
     async def list_users(self) -> list[PlatformUser]:
         """Every user in the file; raises when the file is unreadable or has bad rows."""
         try:
-            report = await asyncio.to_thread(validate_user_file, self._path)
+            report = await asyncio.to_thread(
+                validate_user_file, self._path, self._encoding, how_to_say=ENCODING_OPTION_EXAMPLE
+            )
         except UserFileEncodingError as exc:
             raise PlatformDataError(
                 f"Seatbot could not read the {self._product.label} user file: {exc} "

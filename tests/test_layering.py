@@ -19,7 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ALLOWED = {
     "billing": {"billing", "sqlalchemy", "babel"},
-    "platforms": {"platforms", "httpx", "tenacity", "openpyxl", "billing"},
+    "platforms": {
+        "platforms",
+        "httpx",
+        "tenacity",
+        "openpyxl",
+        "charset_normalizer",
+        "billing",
+    },
     "handlers": {"handlers", "billing", "platforms", "slack_bolt", "slack_sdk"},
 }
 

@@ -137,7 +137,7 @@ class SeatService:
             account = get_account(session, row.account_id)
             tz = zone(account.timezone)
             current = period_at(row.anchor, Interval(row.interval), present, tz)
-            check_quote_instant(at, started_at=row.started_at, current=current)
+            check_quote_instant(at, started_at=row.started_at, current=current, tz=tz)
             view = subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
             check_seat_count(new_seats, row.seats, view.product)
             proration = quote_change(view, new_seats, at, view.period, tz)

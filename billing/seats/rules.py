@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing.errors import InvalidInput, InvalidSeatCount, QuoteUnavailable
+from billing.formatting import format_day, format_period, last_day
 from billing.money import Money
-from billing.periods import Period, PeriodError
+from billing.periods import Period, PeriodError, local_date
 from billing.products import MAX_SEATS, Product
 from billing.proration import Proration, ProrationError, prorate_quantity_change
 from billing.requests import RequestStatus
@@ -125,23 +126,26 @@ def quote_change(
     except (ProrationError, PeriodError) as exc:
         raise QuoteUnavailable(
             "This change cannot be priced at that time: it falls outside the subscription's "
-            "current billing period."
+            f"current billing period ({format_period(period, tz)})."
         ) from exc
 
 
-def check_quote_instant(at: datetime, *, started_at: datetime, current: Period) -> None:
+def check_quote_instant(
+    at: datetime, *, started_at: datetime, current: Period, tz: ZoneInfo
+) -> None:
     """A quote's instant must fall in the subscription's life: not before it started, and not
     after the billing period running now (``current``), which later changes and renewals would
-    reprice. Raises :class:`QuoteUnavailable` naming the bound."""
+    reprice. Raises :class:`QuoteUnavailable` naming the bound as a day in the account's zone
+    ``tz`` (the period's last day included)."""
     if at < started_at:
         raise QuoteUnavailable(
-            f"The subscription started on {started_at.date().isoformat()} (UTC): there is no "
-            "price for a change before that."
+            f"The subscription started on {format_day(local_date(started_at, tz))} ({tz.key}): "
+            "there is no price for a change before that."
         )
     if at >= current.end:
         raise QuoteUnavailable(
-            "Only changes in the current billing period can be priced; it ends on "
-            f"{current.end.date().isoformat()} (UTC)."
+            "Only changes in the current billing period can be priced; its last day is "
+            f"{format_day(last_day(current, tz))} ({tz.key})."
         )
 
 

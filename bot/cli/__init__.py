@@ -23,7 +23,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from billing.errors import ConfigurationError
-from bot.cli.commands import unwrap_help
+from bot.cli.commands import SeatbotGroup, unwrap_help
 from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, one_line, say
 from bot.runtime.db import describe_database_error
 from bot.runtime.logging_setup import SecretRedactor, is_operator_notice
@@ -124,6 +124,7 @@ def build_cli() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        cls=SeatbotGroup,
     )
     app.callback()(_root)
     for module_name in COMMAND_MODULES:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from billing.books import SeatService
@@ -20,6 +19,7 @@ from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
 from bot.cli.instants import parse_instant
+from bot.cli.output import output_console
 
 #: The CSV columns, in order (``details`` holds the rest as JSON).
 COLUMNS = (
@@ -66,7 +66,7 @@ def _row(event: AuditView) -> dict[str, Any]:
 
 def audit(
     account_name: Annotated[
-        str | None, typer.Argument(metavar="[ACCOUNT]", help="Only this account.")
+        str | None, typer.Argument(metavar="ACCOUNT", help="Only this account.")
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after this date (UTC).")
@@ -117,7 +117,7 @@ def audit(
             "" if row["request_id"] is None else str(row["request_id"]),
             moved,
         )
-    Console().print(table)
+    output_console().print(table)
     if not rows:
         typer.echo("no audit events")
 

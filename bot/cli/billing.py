@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -33,13 +32,16 @@ from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
+    fail,
     fail_bad_input,
+    for_the_operator,
     no_account_message,
     no_subscription_message,
     not_a_product_message,
     parse_seat_count,
 )
 from bot.cli.instants import parse_instant
+from bot.cli.output import output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 
@@ -96,7 +98,7 @@ def accounts(
     if as_json:
         shell.echo_json({"accounts": documents})
         return
-    console = Console()
+    console = output_console()
     for table in tables:
         console.print(table)
     if not tables:
@@ -170,7 +172,8 @@ def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
     ) -> None:
         """Preview the proration of changing a real subscription to SEATS seats.
 
-        Decreases are checked against the users that exist on the platform. Nothing is stored.
+        Decreases are checked against the users that exist on the platform (exit 1 when it
+        cannot be read: the decrease would be refused). Nothing is stored.
         """
         product = parse_product(product_name)
         if product is None:
@@ -204,12 +207,14 @@ def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
                 platform_check=check,
             )
             shell.echo_json(document)
-            return
-        console = Console()
-        console.print(f"{account.display_name} · {product.label}", highlight=False)
-        console.print(proration_summary(result.proration, tz=tz), highlight=False)
-        console.print(proration_table(result.proration))
-        console.print(f"platform check: {check['status']} — {check['detail']}", highlight=False)
+        else:
+            console = output_console()
+            console.print(f"{account.display_name} · {product.label}", highlight=False)
+            console.print(proration_summary(result.proration, tz=tz), highlight=False)
+            console.print(proration_table(result.proration))
+            console.print(f"platform check: {check['status']} — {check['detail']}", highlight=False)
+        if check["status"] == "unknown":  # the decrease would be refused: a failure, exit 1
+            raise fail(f"the platform check could not be done: {check['detail']}")
 
     return quote
 
@@ -235,7 +240,8 @@ def _platform_check_document(quote: Quote, *, checked: bool) -> dict[str, str]:
             f"first (likeliest: {names}{suffix})"
         )
         return {"status": "blocked", "detail": detail}
-    return {"status": "unknown", "detail": check.reason or "the platform could not be read"}
+    reason = check.reason or "the platform could not be read"
+    return {"status": "unknown", "detail": for_the_operator(reason)}
 
 
 _LEDGER_COLUMNS = (
@@ -308,7 +314,7 @@ def ledger(
         return
     tz = zone(account.timezone)
     title = f"{account.display_name} ledger ({account.currency}; times in {tz.key})"
-    Console().print(ledger_table(lines, tz, title))
+    output_console().print(ledger_table(lines, tz, title))
 
 
 def ledger_table(lines: Sequence[LedgerLineView], tz: ZoneInfo, title: str) -> Table:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from billing.errors import UserFacingError
 from bot.cli.errors import exit_for
+from bot.cli.output import output_trouble
 
 _NEGATIVE_NUMBER = re.compile(r"-[0-9][0-9_.,]*")
 
@@ -66,20 +68,60 @@ def negative_numbers_as_arguments(command: TyperCommand, args: list[str]) -> lis
     return [*options, "--", *positionals]
 
 
+def tidy_params(params: list[Any]) -> list[Any]:
+    """``params`` as every help screen shows them: a flag as a flag (``--json``, not typer's
+    ``--json <bool>``), an argument by one upper-case name (``ACCOUNT``, ``PRODUCT``, ``FILE``)."""
+    for param in params:
+        if isinstance(param, TyperOption) and (param.is_flag or param.count):
+            param.metavar = ""
+        elif isinstance(param, TyperArgument) and param.metavar is None:
+            param.metavar = (param.name or "").upper()
+    return params
+
+
+def _plain_usage(pieces: list[str]) -> list[str]:
+    # Typer writes a required argument as {ACCOUNT}; the README and every message write ACCOUNT.
+    return [
+        piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece for piece in pieces
+    ]
+
+
+class SeatbotGroup(TyperGroup):
+    """A typer group whose help shows flags and arguments as :func:`tidy_params` says."""
+
+    # ctx is typed Any: typer vendors click, and its Context class is private to typer.
+    def get_params(self, ctx: Any) -> list[Any]:
+        return tidy_params(super().get_params(ctx))
+
+
 class SeatbotCommand(TyperCommand):
-    """A typer command whose positional arguments may be negative numbers, and whose expected
+    """A typer command whose positional arguments may be negative numbers, whose expected
     errors (:class:`billing.errors.UserFacingError`) end it the one way the CLI reports
-    them (:func:`bot.cli.errors.exit_for`)."""
+    them (:func:`bot.cli.errors.exit_for`), and whose output failing to be written ends it as
+    :func:`bot.cli.output.output_trouble` says (a closed pipe quietly)."""
 
     # ctx is typed Any: typer vendors click, and its Context class is private to typer.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, negative_numbers_as_arguments(self, args))
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return tidy_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _plain_usage(super().collect_usage_pieces(ctx))
+
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # buffered output fails here, while its command can say so
+            return result
         except UserFacingError as error:
             raise exit_for(error) from None
+        except OSError as error:
+            trouble = output_trouble(error)
+            if trouble is None:
+                raise
+            raise (exit_for(trouble) if isinstance(trouble, UserFacingError) else trouble) from None
 
 
 def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:
@@ -87,8 +129,6 @@ def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> No
     app.command(name, cls=SeatbotCommand, help=unwrap_help(function.__doc__))(function)
 
 
-def new_group(help_text: str, *, cls: type[TyperGroup] | None = None) -> typer.Typer:
+def new_group(help_text: str, *, cls: type[TyperGroup] = SeatbotGroup) -> typer.Typer:
     """A command group (``seatbot db …``) that shows its help when called without a command."""
-    if cls is None:
-        return typer.Typer(help=unwrap_help(help_text), no_args_is_help=True)
     return typer.Typer(help=unwrap_help(help_text), no_args_is_help=True, cls=cls)

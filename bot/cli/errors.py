@@ -9,6 +9,8 @@ The same problem is worded the same way by every command: use the ``*_message`` 
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from billing.errors import ConfigurationError, Failure, InvalidInput, UserFacingError
@@ -23,9 +25,22 @@ def one_line(text: str) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+# Owner-facing messages send the owner to the operator; the CLI's reader is the operator.
+_ASK_THE_OPERATOR = re.compile(r"\b([Aa])sk the operator to (\w)")
+
+
+def for_the_operator(message: str) -> str:
+    """``message``, written for an account owner, as the operator reads it at the command line:
+    "ask the operator to check it" becomes "check it"."""
+    return _ASK_THE_OPERATOR.sub(
+        lambda m: m.group(2).upper() if m.group(1) == "A" else m.group(2), message
+    )
+
+
 def say(message: str) -> None:
-    """Print ``seatbot: message`` as one line on stderr."""
-    typer.echo(f"seatbot: {one_line(message)}", err=True)
+    """Print ``seatbot: message`` as one line on stderr (owner-facing advice to "ask the
+    operator" reworded for the operator who reads it: :func:`for_the_operator`)."""
+    typer.echo(f"seatbot: {for_the_operator(one_line(message))}", err=True)
 
 
 def exit_for(error: UserFacingError) -> typer.Exit:

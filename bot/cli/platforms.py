@@ -19,16 +19,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
 
 from billing.formatting import format_day, json_instant
 from billing.products import parse_product
 from billing.seats import in_deletion_order
-from bot.cli.commands import add_command, new_group
+from bot.cli.commands import SeatbotGroup, add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
+from bot.cli.output import output_console
 from platforms.guard import read_listing
 from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
 from platforms.types import Platform, PlatformUser
+from platforms.user_file_text import check_encoding
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
 USERS_DEADLINE_S = 10.0
@@ -57,7 +58,7 @@ def _users_lookup_from_the_database(account: str, product: str) -> tuple[Platfor
     return users_lookup(account, product)
 
 
-class _UsersGroup(TyperGroup):
+class _UsersGroup(SeatbotGroup):
     """``seatbot users ACCOUNT PRODUCT`` (what the platform says exists; the decrease guard's
     view) reads as ``seatbot users show ACCOUNT PRODUCT``, while ``seatbot users validate FILE``
     stays a subcommand."""
@@ -76,13 +77,22 @@ class _UsersGroup(TyperGroup):
 def validate_command(
     file: Annotated[Path, typer.Argument(help="A user import file, .csv or .xlsx.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="ENCODING",
+            help="The CSV file's encoding (shift_jis, cp1252, utf-8…) when its bytes cannot tell.",
+        ),
+    ] = None,
 ) -> None:
     """Check a user import file and list every bad row (exit 2 when any row is bad).
 
-    CSV files may be UTF-8 (with or without BOM), UTF-16 or Windows-1252, as Excel saves them;
-    the output says which encoding was read.
+    CSV files may be UTF-8 (with or without BOM), UTF-16, Windows-1252 or a multi-byte code
+    page such as Shift-JIS, as Excel saves them; the output says which encoding was read. A file
+    whose encoding cannot be told for sure is refused (exit 2) until --encoding names it.
     """
-    report = validate_user_file(file)
+    report = validate_user_file(file, check_encoding(encoding) if encoding else None)
     if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
         empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
         if empty:
@@ -99,7 +109,7 @@ def validate_command(
         rows = "row" if report.rows_checked == 1 else "rows"
         typer.echo(f"{report.rows_checked} {rows} OK{read_as}")
     else:
-        Console().print(validation_table(report))
+        output_console().print(validation_table(report))
         if read_as:
             typer.echo(f"read as {report.encoding}")
     if not report.ok:
@@ -256,7 +266,7 @@ def print_users_report(
     if as_json:
         typer.echo(json.dumps(users_report_document(report), indent=2))
     elif report.users is not None:
-        (console or Console()).print(users_report_table(report))
+        (console or output_console()).print(users_report_table(report))
     if report.reason is not None:
         raise fail(report.reason)
 

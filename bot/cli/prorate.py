@@ -6,7 +6,6 @@ import json
 from typing import TypeVar
 
 import typer
-from rich.console import Console
 
 from billing.formatting import format_period
 from billing.money import Money, MoneyError
@@ -20,6 +19,7 @@ from billing.proration import (
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, parse_seat_count
 from bot.cli.instants import parse_instant
+from bot.cli.output import output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 _Choice = TypeVar("_Choice", ProrationRule, DecreasePolicy)
@@ -97,7 +97,7 @@ def prorate(
     if as_json:
         typer.echo(json.dumps(proration_document(result), indent=2))
     else:
-        console = Console()
+        console = output_console()
         console.print(proration_summary(result, tz=zone_info), highlight=False)
         console.print(proration_table(result))
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from billing.errors import ConfigurationError
@@ -30,6 +29,7 @@ from billing.reports import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
+from bot.cli.output import output_console
 from bot.cli.report_documents import (
     digest_document,
     reconciliation_document,
@@ -132,7 +132,7 @@ def _progress() -> Progress:
         TextColumn("reconciling"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(stderr=True),
+        console=output_console(stderr=True),
         transient=True,
     )
 
@@ -195,7 +195,7 @@ def reconcile(
         documents = [reconciliation_document(found) for found in runs]
         _echo_json(runs[0].at if runs else None, documents, outcomes if post else None)
     else:
-        Console(width=max(140, Console().width)).print(reconciliation_table(runs))
+        output_console(min_width=140).print(reconciliation_table(runs))
     _finish(runs, outcomes, to_stderr=as_json)
 
 

@@ -73,8 +73,12 @@ def _sandbox_command(serve: SandboxServe) -> Callable[..., None]:
         api_key: Annotated[
             str, typer.Option("--api-key", help="The credential the sandbox accepts.")
         ] = DEFAULT_API_KEY,
-        min_users: Annotated[int, typer.Option("--min-users")] = 5,
-        max_users: Annotated[int, typer.Option("--max-users")] = 250,
+        min_users: Annotated[
+            int, typer.Option("--min-users", help="Fewest users a generated tenant has.")
+        ] = 5,
+        max_users: Annotated[
+            int, typer.Option("--max-users", help="Most users a generated tenant has.")
+        ] = 250,
         page_size: Annotated[
             int, typer.Option("--page-size", help="Largest page the API serves.")
         ] = 100,

@@ -33,8 +33,9 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
     ) -> None:
         """Run the Slack app over HTTP, or over Socket Mode when SLACK_APP_TOKEN is set.
 
-        Applies the database migrations first. Over HTTP it serves POST /slack/events and
-        GET /healthz.
+        Applies the database migrations first. Over HTTP it serves POST /slack/events (and the
+        OAuth install routes), GET /healthz (liveness), GET /readyz (readiness: the database,
+        its schema, the scheduler) and GET /metrics (Prometheus).
         """
         if port is not None and not 0 < port < 65536:
             raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")

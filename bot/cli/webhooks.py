@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from billing.books import SeatService
@@ -23,6 +22,7 @@ from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
+from bot.cli.output import output_console
 from bot.runtime.settings import load_settings
 
 #: The port of ``seatbot webhooks listen`` unless told (the one examples/accounts.yml names).
@@ -97,7 +97,7 @@ def list_events(
             str(entry.attempts),
             _when(entry),
         )
-    console = Console()
+    console = output_console()
     console.print(table)
     # Below the table, so that an error reads whole at any terminal width.
     for entry in entries:

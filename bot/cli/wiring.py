@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from billing.books import SeatService
-from billing.errors import ConfigurationError, InvalidInput
+from billing.errors import InvalidInput
 from billing.products import Product, parse_product
 from billing.seats import UsersNeeded
 from billing.users import UserListing
@@ -30,11 +30,10 @@ def _platform_for(account_id: int, product: Product) -> Platform | None:
 
 def platform_users(needed: UsersNeeded) -> UserListing:
     """The platform's users for ``seatbot quote`` (the port billing's quote asks once for a
-    decrease); an unreadable or unconfigured platform gives an unknown listing (fails closed)."""
-    try:
-        platform = _platform_for(needed.account_id, needed.product)
-    except ConfigurationError as exc:
-        return UserListing.unknown(exc.message)
+    decrease); an unreadable platform gives an unknown listing (fails closed). Raises the
+    connection's :class:`billing.errors.ConfigurationError`: a connection or keys the operator
+    must fix is bad input (exit 2), as for `seatbot users`."""
+    platform = _platform_for(needed.account_id, needed.product)
 
     async def read() -> UserListing:
         try:

@@ -46,7 +46,8 @@ class DevServers:
 
 
 def curl_example(servers: DevServers, user_id: str) -> str:
-    """Shell lines that send ``/seats status`` to the app, signed as Slack signs it."""
+    """Shell lines that send ``/seats status`` to the app, signed as Slack signs it, then wait
+    (up to 10 s) for the reply the app sends after its ack and print it."""
     mint = (
         f"curl -s -X POST {servers.standin_url}/_standin/response_urls "
         f"-H 'Content-Type: application/json' -d '{{\"channel\": \"{CHANNEL}\"}}' "
@@ -62,7 +63,12 @@ def curl_example(servers: DevServers, user_id: str) -> str:
             f"-hmac '{DEV_SIGNING_SECRET}' | sed 's/^.* //')\"",
             f'curl -s {servers.app_url}/slack/events -H "X-Slack-Request-Timestamp: $ts" '
             '-H "X-Slack-Signature: $sig" --data "$body"',
-            f"curl -s {servers.standin_url}/_standin/calls   # what the app sent to Slack",
+            "# The app answers Slack at once (the ack), then posts its reply to the response URL:",
+            "for _ in $(seq 100); do",
+            f"  reply=$(curl -s '{servers.standin_url}/_standin/calls?method=response_url')",
+            '  case "$reply" in *"${url##*/}"*) break ;; esac; sleep 0.1',
+            "done",
+            'echo "$reply"   # what the app sent to Slack',
         ]
     )
 

@@ -3,7 +3,8 @@
 Pure functions from the JSON Slack receives (message ``blocks``, modal ``view``) to lines of
 plain text: headers, sections and their fields, context lines, inputs as ``▸ Label: [value]``
 and buttons as ``[Confirm] [Cancel]``. Slack's mrkdwn is reduced to plain text
-(``*bold*`` → ``bold``, ``<@U1>`` → ``@U1``, ``&lt;`` → ``<``).
+(``*bold*`` → ``bold``, ``<@U1>`` → ``@U1``, ``&lt;`` → ``<``), emoji codes to the emoji
+(``:hourglass_flowing_sand:`` → ``⏳``; one it does not know in words).
 """
 
 from __future__ import annotations
@@ -16,22 +17,33 @@ from typing import Any
 
 _MENTION = re.compile(r"<@([A-Z0-9_]+)>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+#: The emoji Seatbot's messages use, as the terminal shows them.
 _EMOJI = {
-    ":white_check_mark:": "✅",
-    ":warning:": "⚠️",
-    ":no_entry:": "⛔",
-    ":no_entry_sign:": "🚫",
-    ":information_source:": "ℹ️",
-    ":grey_question:": "❔",
+    "white_check_mark": "✅",
+    "warning": "⚠️",
+    "no_entry": "⛔",
+    "no_entry_sign": "🚫",
+    "information_source": "ℹ️",
+    "grey_question": "❔",
+    "hourglass_flowing_sand": "⏳",
+    "hourglass": "⌛",
+    "heavy_minus_sign": "➖",
 }
+# A Slack emoji code (``:hourglass_flowing_sand:``), not a time (``11:41:00``) or a URL.
+_EMOJI_CODE = re.compile(r"(?<![\w:/]):([a-z][a-z0-9_+-]*):(?![\w/])")
+
+
+def _emoji(match: re.Match[str]) -> str:
+    name = match.group(1)
+    # One the table lacks is said in words rather than left as a code.
+    return _EMOJI.get(name) or f"({name.replace('_', ' ')})"
 
 
 def plain(mrkdwn: str) -> str:
     """Slack mrkdwn as plain text."""
     text = _MENTION.sub(r"@\1", mrkdwn)
     text = _LINK.sub(r"\2", text)
-    for code, glyph in _EMOJI.items():
-        text = text.replace(code, glyph)
+    text = _EMOJI_CODE.sub(_emoji, text)
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_(?!\s)([^_\n]+?)_(?![\w_])", r"\1", text)
     text = text.replace("`", "")

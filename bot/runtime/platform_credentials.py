@@ -3,7 +3,8 @@
 A platform connection (``platform_connections``) keeps two things apart:
 
 * ``options``: JSON settings that are not secret (:data:`SETTING_KEYS`: endpoint ``paths``,
-  ``page_size``, ``timeouts``, ``retry``), readable in the database and in the audit trail;
+  ``page_size``, ``timeouts``, ``retry``, a user file's ``encoding``), readable in the database
+  and in the audit trail;
 * ``credentials_encrypted``: the Fernet ciphertext (:class:`bot.runtime.secrets.TokenCipher`) of a
   JSON object holding every credential (:data:`CREDENTIAL_KEYS`), or ``NULL`` when there are none.
 
@@ -32,7 +33,7 @@ from bot.runtime.secrets import TokenCipher
 #: Option keys whose values are credentials: stored only as ciphertext, never printed.
 CREDENTIAL_KEYS = frozenset({"api_key", "login_email", "token"})
 #: Option keys that are plain settings (read by ``bot.runtime.platform_directory``).
-SETTING_KEYS = frozenset({"paths", "page_size", "timeouts", "retry"})
+SETTING_KEYS = frozenset({"paths", "page_size", "timeouts", "retry", "encoding"})
 
 
 class PlatformCredentials(Mapping[str, str]):

@@ -191,6 +191,7 @@ class PlatformDirectory:
         owner, an error on the log for the operator) when they cannot be read."""
         if row.credentials_encrypted is None:
             return PlatformCredentials({})
+        cipher: TokenCipher | None = None
         try:
             cipher = self._cipher_for(session)
             return unseal(cipher, row.credentials_encrypted)
@@ -202,6 +203,10 @@ class PlatformDirectory:
                 account_id,
                 error.message,
             )
+            if cipher is None:
+                # No keys from the environment (a malformed SEATBOT_TOKEN_KEYS): the operator's
+                # to fix, said in their own words; not a fault of this row.
+                raise
             raise _config_error(product, "its stored credentials cannot be decrypted") from None
 
     def _cipher_for(self, session: Session) -> TokenCipher:
@@ -305,10 +310,18 @@ def connection_from_row(
         login_email=credentials.get("login_email"),
         token=credentials.get("token"),
         file_path=Path(row.file_path) if row.file_path else None,
+        file_encoding=_file_encoding(options, product),
         timeouts=_dataclass_from(Timeouts, options.get("timeouts"), product),
         retry=_dataclass_from(RetryPolicy, options.get("retry"), product),
         page_size=_page_size(options, product),
     )
+
+
+def _file_encoding(options: dict[str, Any], product: Product) -> str | None:
+    value = options.get("encoding")
+    if value is None or isinstance(value, str):
+        return value
+    raise _config_error(product, "'encoding' must be the name of a text encoding")
 
 
 def _page_size(options: dict[str, Any], product: Product) -> int:

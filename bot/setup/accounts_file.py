@@ -88,6 +88,27 @@ def _unreadable(reason: str) -> ConfigurationError:
     return ConfigurationError.of([Problem(0, "", reason)])
 
 
+_LOOKS_LIKE_CSV = (
+    "this looks like a CSV file (values separated by commas), not a YAML accounts file "
+    "like examples/accounts.yml; a platform's user file (CSV or .xlsx) is named by a "
+    "connection's file_path in the accounts file, and `seatbot users validate FILE` checks it"
+)
+_NOT_ACCOUNTS = (
+    "this is not an accounts file: it must start with `accounts:` and list the accounts "
+    "under it, as examples/accounts.yml does"
+)
+
+
+def _not_yaml(reason: str) -> ConfigurationError:
+    return ConfigurationError.of([Problem(0, "", reason)])
+
+
+def _looks_like_csv(text: str) -> bool:
+    """Whether ``text``'s first line reads as a CSV header (separators, no YAML key)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return ":" not in first and any(first.count(separator) >= 2 for separator in ",;\t")
+
+
 def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
     """Validate a YAML document; raise a :class:`billing.errors.ConfigurationError` listing every
     problem.
@@ -97,12 +118,17 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> LoadedConfig:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
+        if _looks_like_csv(text):
+            raise _not_yaml(_LOOKS_LIKE_CSV) from None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise ConfigurationError.of([Problem(line, "(syntax)", str(exc.problem or exc))]) from None
     reader = NodeReader()
     if root is None:
         raise ConfigurationError.of([Problem(1, "accounts", "the file is empty")])
+    if not isinstance(root, yaml.MappingNode):
+        # Not an accounts file at all: say what it looks like, not "expected a mapping".
+        raise _not_yaml(_LOOKS_LIKE_CSV if _looks_like_csv(text) else _NOT_ACCOUNTS)
     top = reader.mapping(root, "", required={"accounts"}, optional=set())
     accounts: list[AccountSetup] = []
     credentials: dict[ConnectionKey, PlatformCredentials] = {}
@@ -190,10 +216,10 @@ def _parse_account(
             fields["slack"], f"{path}.slack", required={"team_id"}, optional={"channel_id"}
         )
         if slack is not None:
-            team_id = reader.slack_id(slack.get("team_id"), f"{path}.slack.team_id")
+            team_id = reader.slack_id(slack.get("team_id"), f"{path}.slack.team_id", "team")
             if "channel_id" in slack:
                 channel_id = reader.slack_id(
-                    slack["channel_id"], f"{path}.slack.channel_id", optional=True
+                    slack["channel_id"], f"{path}.slack.channel_id", "channel", optional=True
                 )
     members = _parse_members(reader, fields.get("members"), f"{path}.members", team_id)
     subscriptions = parse_subscriptions(
@@ -285,9 +311,9 @@ def _parse_members(
         fields = reader.mapping(item, where, required={"user_id", "role"}, optional={"team_id"})
         if fields is None:
             continue
-        user_id = reader.slack_id(fields.get("user_id"), f"{where}.user_id")
+        user_id = reader.slack_id(fields.get("user_id"), f"{where}.user_id", "user")
         member_team = (
-            reader.slack_id(fields["team_id"], f"{where}.team_id")
+            reader.slack_id(fields["team_id"], f"{where}.team_id", "team")
             if "team_id" in fields
             else team_id
         )

@@ -71,7 +71,7 @@ def parse_approval(
     approvers = _people(reader, fields.get("approvers"), f"{path}.approvers", team_id)
     escalate_to = _people(reader, fields.get("escalate_to"), f"{path}.escalate_to", team_id)
     channel = reader.slack_id(
-        fields.get("channel_id"), f"{path}.channel_id", optional=True, noun="a Slack id"
+        fields.get("channel_id"), f"{path}.channel_id", "channel", optional=True
     )
     decrease, over, net = _require_for(
         reader, fields.get("require_for"), f"{path}.require_for", currency
@@ -104,7 +104,7 @@ def _people(
 ) -> tuple[Person, ...]:
     found: list[Person] = []
     for index, item in enumerate(reader.sequence(node, path)):
-        value = reader.slack_id(item, f"{path}[{index}]", noun="a Slack user id")
+        value = reader.slack_id(item, f"{path}[{index}]", "user")
         if value is not None and (team_id, value) not in found:
             found.append((team_id, value))
     return tuple(found)

@@ -18,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from billing.errors import InvalidInput
 from billing.products import ConnectionKind, Product
 from billing.setup import PlatformSetup
 from bot.runtime.platform_credentials import CREDENTIAL_KEYS, SETTING_KEYS, PlatformCredentials
 from bot.setup.yaml_nodes import NodeReader, is_null
+from platforms.user_file_text import check_encoding
 
 
 def _parse_options(
@@ -43,6 +45,18 @@ def _parse_options(
         else:
             settings[key] = reader.plain(value, f"{path}.{key}")
     return settings, PlatformCredentials(credentials)
+
+
+def _check_encoding(
+    reader: NodeReader, node: yaml.Node | None, options: dict[str, Any], path: str
+) -> None:
+    """A user file's ``encoding`` option names a text encoding (when the bytes cannot tell)."""
+    if node is None or "encoding" not in options:
+        return
+    try:
+        check_encoding(str(options["encoding"]), "encoding")
+    except InvalidInput as exc:
+        reader.problem(node, path, exc.message.removeprefix("encoding: "))
 
 
 def parse_platforms(
@@ -89,6 +103,7 @@ def parse_platforms(
                 file_path = str(resolved)
             if base_url is not None:
                 reader.problem(fields["base_url"], f"{where}.base_url", "only for kind api")
+            _check_encoding(reader, fields.get("options"), options, f"{where}.options.encoding")
         if product is not None and product in seen:
             reader.problem(
                 fields["product"], f"{where}.product", f"{product.value} is listed twice"

@@ -7,8 +7,9 @@ one, so a file's mistakes are all reported together
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -17,6 +18,10 @@ from billing.money import Money, MoneyError
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+
+#: The kinds of Slack id an accounts file names, and an example of each as Slack shows them.
+SlackIdKind = Literal["team", "user", "channel"]
+_EXAMPLES: dict[str, str] = {"team": "T0123ABCD", "user": "U0123ABCD", "channel": "C0123ABCD"}
 
 
 class NodeReader:
@@ -42,7 +47,9 @@ class NodeReader:
                 self.problem(key_node, where, "appears twice")
             elif key not in required | optional:
                 allowed = ", ".join(sorted(required | optional))
-                self.problem(key_node, where, f"unknown field (allowed: {allowed})")
+                close = difflib.get_close_matches(key, sorted(required | optional), n=1)
+                guess = f"; did you mean {close[0]}?" if close else ""
+                self.problem(key_node, where, f"unknown field (allowed: {allowed}){guess}")
             else:
                 fields[key] = value_node
         for key in sorted(required - fields.keys()):
@@ -86,14 +93,15 @@ class NodeReader:
         self,
         node: yaml.Node | None,
         path: str,
+        kind: SlackIdKind,
         *,
         optional: bool = False,
-        noun: str = "a Slack id (like T0123ABCD)",
     ) -> str | None:
-        """A Slack id (team, user, channel): capital letters and digits."""
+        """A Slack id of ``kind`` (team, user, channel): capital letters and digits; a bad one
+        is named with an example of that kind (a channel id starts with C)."""
         value = self.text(node, path, optional=optional)
         if value is not None and node is not None and not _SLACK_ID.fullmatch(value):
-            self.problem(node, path, f"{value!r} is not {noun}")
+            self.problem(node, path, f"{value!r} is not a Slack {kind} id (like {_EXAMPLES[kind]})")
             return None
         return value
 

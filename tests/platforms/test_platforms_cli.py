@@ -200,3 +200,40 @@ async def test_report_without_a_connection() -> None:
     assert users_report_document(report)["error"] == (
         "Axiom has no platform connection; Seatbot cannot tell which users exist."
     )
+
+
+def test_validate_refuses_a_shift_jis_file_until_encoding_names_it(tmp_path: Path) -> None:
+    rows = [file_row(i) for i in range(2)]
+    rows[0][0], rows[1][0] = "山田 太郎", "佐藤 花子"
+    path = tmp_path / "users.csv"
+    write_user_file(path, rows)
+    path.write_bytes(path.read_text(encoding="utf-8").encode("shift_jis"))
+    refused = runner.invoke(cli(), ["users", "validate", str(path)])
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr.count("\n") == 1
+    assert "cannot be told for sure" in refused.stderr
+    assert "--encoding shift_jis" in refused.stderr
+    read = runner.invoke(cli(), ["users", "validate", "--encoding", "shift_jis", str(path)])
+    assert (read.exit_code, read.output) == (0, "2 rows OK (read as Shift-JIS)\n")
+    document = runner.invoke(
+        cli(), ["users", "validate", "--json", "--encoding", "shift_jis", str(path)]
+    )
+    assert json.loads(document.stdout)["encoding"] == "Shift-JIS"
+    unknown = runner.invoke(cli(), ["users", "validate", "--encoding", "klingon", str(path)])
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("seatbot: --encoding: 'klingon' is not a text encoding")
+
+
+def test_users_piped_shows_every_email_whole() -> None:
+    # Not a terminal (a pipe, a file): the table is laid out wide enough for every value,
+    # where rich would shrink it to 80 columns and cut `user9@acme…`.
+    app = SandboxApp(SandboxConfig(api_key=API_KEY))
+    app.set_account("acme", "matrix", users=12, seed=5)
+    result = runner.invoke(cli(sandbox_lookup(app, 15)), ["users", "acme", "matrix"])
+    assert result.exit_code == 0, result.output
+    document = runner.invoke(cli(sandbox_lookup(app, 15)), ["users", "acme", "matrix", "--json"])
+    emails = [user["email"] for user in json.loads(document.stdout)["users"]]
+    assert len(emails) == 12
+    for email in emails:
+        assert email in result.stdout
+    assert "…" not in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import openpyxl
@@ -11,16 +13,9 @@ from platform_fakes import file_row, write_user_file
 from platforms.connection import PlatformConnection
 from platforms.errors import PlatformDataError, PlatformUnavailable
 from platforms.factory import build_platform
-from platforms.importfile import (
-    COLUMNS,
-    DecodedText,
-    RowProblem,
-    UserFileEncodingError,
-    UserFileError,
-    decode_text,
-    validate_user_file,
-)
+from platforms.importfile import COLUMNS, RowProblem, validate_user_file
 from platforms.types import Level, Product, UserStatus
+from platforms.user_file_text import UserFileEncodingError, UserFileError
 
 SUFFIXES = [".csv", ".xlsx"]
 
@@ -215,12 +210,6 @@ def test_the_encodings_excel_saves_are_read_and_named(
     assert report.users[0].name == "José Núñez"
 
 
-def test_cp1252_is_chosen_only_when_the_bytes_are_not_utf8() -> None:
-    # "Ã©" in cp1252 is the UTF-8 encoding of "é": valid UTF-8 wins, as it must.
-    assert decode_text("é".encode(), "x.csv") == DecodedText("é", "utf-8", "UTF-8")
-    assert decode_text(b"\xe9", "x.csv") == DecodedText("é", "cp1252", "Windows-1252")
-
-
 @pytest.mark.parametrize(
     ("data", "words"),
     [
@@ -251,6 +240,51 @@ async def test_platform_reports_an_undecodable_file_as_data_it_cannot_trust(
     # An owner-facing sentence: what is wrong and what to do, no Python error names.
     assert "UnicodeDecodeError" not in raised.value.message
     assert "save it again" in raised.value.message
+
+
+def _japanese_file() -> bytes:
+    names = ["山田 太郎", "佐藤 花子"]
+    rows = [file_row(i) for i in range(len(names))]
+    for row, name in zip(rows, names, strict=True):
+        row[0] = name
+    text = io.StringIO()
+    csv.writer(text).writerows([list(COLUMNS), *rows])
+    return text.getvalue().encode("shift_jis")
+
+
+def test_a_shift_jis_file_is_refused_with_advice_or_read_as_said(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(_japanese_file())
+    with pytest.raises(UserFileEncodingError) as raised:
+        validate_user_file(path)
+    message = str(raised.value)
+    assert "cannot be told for sure" in message
+    assert "Shift-JIS '山田 太郎" in message  # the reading a person recognises is shown
+    assert "--encoding shift_jis" in message
+    report = validate_user_file(path, "shift_jis")
+    assert report.ok, report.problems
+    assert [user.name for user in report.users] == ["山田 太郎", "佐藤 花子"]
+    assert report.encoding == "Shift-JIS"
+
+
+async def test_a_connection_reads_its_user_file_in_the_encoding_it_names(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(_japanese_file())
+    guessing = build_platform(
+        PlatformConnection(product=Product.MATRIX, kind="import_file", file_path=path)
+    )
+    with pytest.raises(PlatformDataError) as raised:
+        await guessing.list_users()
+    # The owner is told how the encoding is named for a connection, not a CLI flag.
+    assert "`encoding: shift_jis` in the connection's options" in raised.value.message
+    named = build_platform(
+        PlatformConnection(
+            product=Product.MATRIX, kind="import_file", file_path=path, file_encoding="shift_jis"
+        )
+    )
+    assert [user.name for user in await named.list_users()] == ["山田 太郎", "佐藤 花子"]
 
 
 async def test_platform_reads_a_windows_1252_file(tmp_path: Path) -> None:

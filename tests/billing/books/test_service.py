@@ -130,7 +130,7 @@ def test_invalid_seat_counts_are_user_facing(service: SeatService, seed: Seed, s
 @pytest.mark.parametrize(
     ("at", "says"),
     [
-        (datetime(2025, 1, 1, tzinfo=UTC), "started on 2026-01-01"),
+        (datetime(2025, 1, 1, tzinfo=UTC), "started on 1 Jan 2026"),
         (datetime(2030, 1, 1, tzinfo=UTC), "current billing period"),
         (datetime(2026, 2, 1, tzinfo=UTC), "current billing period"),
     ],

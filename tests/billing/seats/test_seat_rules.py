@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.errors import InvalidInput, InvalidSeatCount, QuoteUnavailable
+from billing.formatting import UTC_ZONE
 from billing.periods import Period
 from billing.products import MAX_SEATS, Product
 from billing.requests import RequestStatus
@@ -112,11 +114,37 @@ def test_a_reason_is_bounded_after_cleaning() -> None:
 
 
 def test_quotes_only_within_the_subscriptions_life() -> None:
-    check_quote_instant(AT, started_at=JAN.start, current=JAN)
-    with pytest.raises(QuoteUnavailable, match="started on 2026-01-01"):
-        check_quote_instant(JAN.start - timedelta(seconds=1), started_at=JAN.start, current=JAN)
-    with pytest.raises(QuoteUnavailable, match="current billing period"):
-        check_quote_instant(JAN.end, started_at=JAN.start, current=JAN)
+    check_quote_instant(AT, started_at=JAN.start, current=JAN, tz=UTC_ZONE)
+    with pytest.raises(QuoteUnavailable, match=r"started on 1 Jan 2026 \(UTC\)"):
+        check_quote_instant(
+            JAN.start - timedelta(seconds=1), started_at=JAN.start, current=JAN, tz=UTC_ZONE
+        )
+    with pytest.raises(
+        QuoteUnavailable, match=r"current billing period can be priced; its last day is 31 Jan 2026"
+    ):
+        check_quote_instant(JAN.end, started_at=JAN.start, current=JAN, tz=UTC_ZONE)
+
+
+def test_the_bounds_of_a_quote_are_days_in_the_accounts_zone() -> None:
+    # Tokyo's December: [30 Nov 15:00Z, 31 Dec 15:00Z). In UTC the start is "30 Nov" and the
+    # exclusive end "31 Dec"; the account reads 1 Dec and its last day, 31 Dec.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    december = Period(
+        datetime(2026, 11, 30, 15, tzinfo=UTC), datetime(2026, 12, 31, 15, tzinfo=UTC)
+    )
+    with pytest.raises(QuoteUnavailable) as before:
+        check_quote_instant(
+            december.start - timedelta(hours=1),
+            started_at=december.start,
+            current=december,
+            tz=tokyo,
+        )
+    assert "started on 1 Dec 2026 (Asia/Tokyo)" in before.value.message
+    with pytest.raises(QuoteUnavailable) as after:
+        check_quote_instant(december.end, started_at=december.start, current=december, tz=tokyo)
+    assert "its last day is 31 Dec 2026 (Asia/Tokyo)" in after.value.message
+    for error in (before.value, after.value):
+        assert "2026-" not in error.message
 
 
 @pytest.mark.parametrize(

@@ -299,3 +299,58 @@ def test_one_quote_reads_the_same_in_slack_and_in_the_cli(
     for text in shown:
         assert text in slack, text
         assert text in cli_out, text
+
+
+def test_quote_of_a_decrease_exits_1_when_the_platform_cannot_be_read(run: Any) -> None:
+    run("load", str(EXAMPLE))
+
+    def users(needed: UsersNeeded) -> UserListing:
+        return UserListing.unknown(
+            "Contact Center did not answer; nothing was changed; ask the operator to check it."
+        )
+
+    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16", "--json", users=users)
+    assert code == 1  # the README's failure: the decrease would be refused
+    assert json.loads(out)["platform_check"]["status"] == "unknown"  # JSON still on stdout
+    assert err.count("seatbot:") == 1
+    assert "Contact Center did not answer" in err
+    # The operator reads the CLI: nobody sends them to the operator.
+    assert "operator" not in err.lower()
+    assert "operator" not in out.lower()
+    assert "check it" in err
+
+
+def test_garbage_token_keys_are_one_line_and_exit_2(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("load", str(EXAMPLE))
+    monkeypatch.setenv("SEATBOT_TOKEN_KEYS", "garbage")
+    # A decrease reads the platform with the stored (encrypted) credentials.
+    code, out, err = run("quote", "acme", "cc", "20", "--at", "2026-01-16")
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1
+    assert err.startswith("seatbot: SEATBOT_TOKEN_KEYS: key number 1 is not a valid Fernet key")
+    assert "garbage" not in err
+
+
+def test_quote_at_outside_the_subscription_names_its_days_in_the_accounts_zone(
+    run: Any,
+) -> None:
+    run("load", str(EXAMPLE))
+    code, out, err = run("quote", "globex", "matrix", "5", "--at", "2025-06-01")
+    assert (code, out) == (2, "")
+    assert "started on 1 Jan 2026 (Asia/Tokyo)" in err  # in UTC it is still 31 Dec 2025
+    code, out, err = run("quote", "globex", "matrix", "5", "--at", "2026-03-01")
+    assert (code, out) == (2, "")
+    # The period running on 16 Jan (the pinned clock) is January: its last day, included.
+    assert "its last day is 31 Jan 2026 (Asia/Tokyo)" in err
+    assert "2026-" not in err
+
+
+def test_load_of_a_csv_says_it_looks_like_a_csv(run: Any, tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("User_name,Email,Ext_number\nAda,ada@example.com,101\n", encoding="utf-8")
+    code, out, err = run("load", str(users))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"seatbot: {users}: this looks like a CSV file"), err
+    assert err.count("\n") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -94,3 +96,23 @@ def test_a_database_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
         "seatbot: cannot create the database file at /nonexistent-seatbot-dir/dev.db: "
         "the folder /nonexistent-seatbot-dir does not exist\n"
     )
+
+
+async def test_the_curl_recipe_waits_for_the_reply(tmp_path: Path) -> None:
+    from bot.offline.dev import curl_example, dev_servers
+
+    async with dev_servers(tmp_path / "dev.db") as servers:
+        recipe = curl_example(servers, "U0ACMEOWNER")
+        result = await asyncio.to_thread(
+            subprocess.run,
+            ["bash", "-euc", recipe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    calls = json.loads(result.stdout)["calls"]
+    # The reply came after the ack; the recipe printed it, not an empty log.
+    assert [call["method"] for call in calls] == ["response_url"]
+    assert "Contact Center" in json.dumps(calls[0]["args"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import typer
+from typer.core import TyperArgument
 from typer.testing import CliRunner
 
 from bot.cli import COMMAND_MODULES, build_cli
@@ -120,3 +121,43 @@ def test_unwrap_help_keeps_paragraphs() -> None:
 def test_negative_numbers_stay_arguments(args: list[str], expected: list[str]) -> None:
     root: Any = typer.main.get_command(build_cli())
     assert negative_numbers_as_arguments(root.commands["quote"], args) == expected
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    command: Any = typer.main.get_command(build_cli())
+    for word in path:
+        command = command.commands[word]
+    return command
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "seatbot")
+def test_flags_show_as_flags_and_every_option_has_help(path: tuple[str, ...]) -> None:
+    shown = _help(path, 200)
+    assert "<bool>" not in shown
+    for param in _command(path).params:
+        assert param.help, f"`seatbot {' '.join(path)}`: {param.name} has no help"
+
+
+# One name per kind of argument, wherever a command takes it.
+ARGUMENT_NAMES = {"ACCOUNT", "PRODUCT", "SEATS", "FILE", "ID"}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "seatbot")
+def test_arguments_are_named_one_way(path: tuple[str, ...]) -> None:
+    shown = _help(path, 200)
+    usage = next(line for line in shown.splitlines() if "Usage:" in line)
+    assert "{" not in usage  # typer's {ACCOUNT}: the README writes ACCOUNT
+    arguments = [p for p in _command(path).params if isinstance(p, TyperArgument)]
+    words = usage.split("[OPTIONS]", 1)[1].split()
+    if not arguments:
+        assert words in ([], ["COMMAND", "[ARGS]..."]), usage
+        return
+    assert len(words) == len(arguments), usage
+    for word in words:
+        assert word.strip("[]") in ARGUMENT_NAMES, (path, word)
+
+
+def test_serve_help_names_every_route_a_load_balancer_and_prometheus_use() -> None:
+    shown = " ".join(_help(("serve",), 200).split())
+    for route in ("/slack/events", "/healthz", "/readyz", "/metrics"):
+        assert route in shown

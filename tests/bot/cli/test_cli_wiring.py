@@ -81,7 +81,8 @@ async def test_quote_refuses_a_decrease_when_the_platform_is_down(
     code, _, err = await _seatbot(env, "load", str(accounts_for("http://127.0.0.1:9")))
     assert code == 0, err
     code, out, err = await _seatbot(env, "quote", "acme", "contact_center", "20", "--json")
-    assert code == 0, err
+    assert code == 1, err  # the README: a platform that cannot be read is a failure
+    assert err.startswith("seatbot: the platform check could not be done: ")
     check = json.loads(out)["platform_check"]
     assert check["status"] == "unknown"
     assert "nothing was changed" in check["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +34,26 @@ def test_plain_strips_mrkdwn() -> None:
     assert plain("*Axiom* for <@U1>: `x` _now_ &lt;b&gt;") == "Axiom for @U1: x now <b>"
     assert plain(":white_check_mark: Done") == "✅ Done"
     assert plain("2 × 3 = *-$1.00*") == "2 × 3 = -$1.00"
+
+
+def test_every_emoji_the_slack_views_use_is_shown_as_an_emoji() -> None:
+    assert plain(":hourglass_flowing_sand: Waiting for approval") == "⏳ Waiting for approval"
+    views = Path(__file__).resolve().parents[3] / "handlers"
+    codes = {
+        code
+        for path in views.rglob("*.py")
+        for code in re.findall(r'f?":([a-z][a-z0-9_+-]*): ', path.read_text(encoding="utf-8"))
+    }
+    assert "hourglass_flowing_sand" in codes
+    for code in codes:
+        shown = plain(f":{code}: text")
+        assert ":" not in shown, code
+        assert "(" not in shown, f":{code}: has no emoji in bot/offline/render.py"
+
+
+def test_an_unknown_emoji_is_said_in_words_and_times_stay() -> None:
+    assert plain(":tada: done at 11:41:00") == "(tada) done at 11:41:00"
+    assert plain("see https://example.com:8443/x:y:") == "see https://example.com:8443/x:y:"
 
 
 def test_prompt_shows_lines_and_buttons() -> None:

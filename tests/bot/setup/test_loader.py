@@ -165,7 +165,29 @@ def test_currency_cannot_change_under_existing_subscriptions(
         ('"30.00"', '"30.001"', 12, "accounts[0].subscriptions[0].unit_price", "decimals"),
         ("2026-01-01", "2026-02-30", 13, "accounts[0].subscriptions[0].anchor", "not a date"),
         ("product: axiom", "product: zoom", 10, "accounts[0].subscriptions[0].product", "zoom"),
-        ("team_id: T0ACME001", "team_id: acme team", 5, "accounts[0].slack.team_id", "Slack id"),
+        (
+            "team_id: T0ACME001",
+            "team_id: acme team",
+            5,
+            "accounts[0].slack.team_id",
+            "is not a Slack team id (like T0123ABCD)",
+        ),
+        (
+            "team_id: T0ACME001\n",
+            "team_id: T0ACME001\n      channel_id: seats\n",
+            6,
+            "accounts[0].slack.channel_id",
+            "'seats' is not a Slack channel id (like C0123ABCD)",
+        ),
+        (
+            "    currency: USD\n",
+            "    curency: USD\n",
+            3,
+            "accounts[0].curency",
+            "unknown field (allowed: approval, billing_webhook, currency, ",
+        ),
+        ("    currency: USD\n", "    curency: USD\n", 3, "curency", "; did you mean currency?"),
+        ("product: axiom", "prodcut: axiom", 10, "prodcut", "did you mean product?"),
         ("name: acme", "name: Acme Ltd", 2, "accounts[0].name", "slug"),
         ("    currency: USD\n", "    currency: USD\n    colour: red\n", 4, "colour", "unknown"),
         ("    currency: USD\n", "    currency: USD\n    currency: EUR\n", 4, "currency", "twice"),
@@ -201,7 +223,12 @@ APPROVAL = """\
     [
         ('"30.00"', '"-30.00"', "subscriptions[0].unit_price", "cannot be negative"),
         ("[U0MANAGER1]", "[manager]", "approval.approvers[0]", "'manager' is not a Slack user id"),
-        ("C0APPROVE1", "approvals", "approval.channel_id", "'approvals' is not a Slack id"),
+        (
+            "C0APPROVE1",
+            "approvals",
+            "approval.channel_id",
+            "'approvals' is not a Slack channel id (like C0123ABCD)",
+        ),
         ("decrease: true", "decrease: maybe", "approval.require_for.decrease", "true or false"),
         ('"500.00"', '"-1.00"', "approval.require_for.net_charge_over", "cannot be negative"),
         ('"500.00"', '"5.001"', "approval.require_for.net_charge_over", "decimals"),
@@ -216,6 +243,35 @@ def test_a_wrong_value_is_named_with_its_field(
     assert [(p.field, message in p.message) for p in caught.value.problems] == [
         (f"accounts[0].{field}", True)
     ]
+
+
+def test_an_unknown_field_far_from_every_known_one_gets_no_guess() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(MINIMAL.replace("    currency: USD\n", "    currency: USD\n    colour: red\n"))
+    assert "did you mean" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "User_name,Email,Ext_number,Password,Level_ID\nAda,ada@example.com,101,x,4\n",
+        'User_name;Email;Ext_number\n"Ada, the first";ada@example.com;101\n',
+        "User_name\tEmail\tExt_number\n",
+    ],
+)
+def test_a_csv_given_as_yaml_says_it_looks_like_a_csv(text: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(text)
+    assert caught.value.message.startswith("this looks like a CSV file")
+    assert "expected a mapping" not in caught.value.message
+    assert ": :" not in caught.value.message
+
+
+def test_a_yaml_document_that_is_not_a_mapping_says_what_the_file_needs() -> None:
+    for text in ("hello\n", "- acme\n- globex\n"):
+        with pytest.raises(ConfigurationError) as caught:
+            parse_config(text)
+        assert caught.value.message.startswith("this is not an accounts file: it must start")
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -241,6 +297,27 @@ def test_platform_connections_are_checked(tmp_path: Path) -> None:
     line, message = messages["accounts[0].platforms[1].file_path"]
     assert line == 19
     assert "no such file" in message
+
+
+def test_a_user_files_encoding_is_an_option_checked_at_load(tmp_path: Path) -> None:
+    (tmp_path / "users.csv").write_bytes(b"")
+    connection = (
+        "    platforms:\n"
+        "      - product: matrix\n"
+        "        kind: import_file\n"
+        "        file_path: users.csv\n"
+        "        options:\n"
+        "          encoding: {}\n"
+    )
+    loaded = parse_config(MINIMAL + connection.format("shift_jis"), base_dir=tmp_path)
+    (platform,) = loaded.accounts[0].platforms
+    assert platform.options == {"encoding": "shift_jis"}
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config(MINIMAL + connection.format("klingon"), base_dir=tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        "line 19: accounts[0].platforms[0].options.encoding: 'klingon' is not a text encoding "
+        "(for example utf-8, cp1252, shift_jis)"
+    ]
 
 
 @given(
