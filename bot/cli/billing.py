@@ -12,23 +12,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
-from billing.books import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_money, format_period, json_instant
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
-from billing.seats import Quote, UsersNeeded, UsersSource
-from billing.setup import PlatformConnection
-from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
@@ -40,6 +35,11 @@ from bot.cli.errors import (
 )
 from bot.cli.instants import parse_instant
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
+
+if TYPE_CHECKING:
+    from billing.books import AccountView, LedgerLineView, SubscriptionView
+    from billing.seats import Quote, UsersNeeded, UsersSource
+    from billing.users import UserListing
 
 
 def _users_from_the_database(needed: UsersNeeded) -> UserListing:
@@ -57,6 +57,11 @@ def accounts(
     Periods are shown in each account's time zone, first and last day included; --json also
     gives each connection's base URL or file.
     """
+    from sqlalchemy import select
+
+    from billing.books import SeatService
+    from billing.setup import PlatformConnection
+
     at = shell.utc_now()
     with shell.sessions() as sessions:
         service = SeatService(sessions)
@@ -171,6 +176,8 @@ def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
 
         Decreases are checked against the users that exist on the platform. Nothing is stored.
         """
+        from billing.books import SeatService
+
         product = parse_product(product_name)
         if product is None:
             raise fail_bad_input(not_a_product_message(product_name))
@@ -278,6 +285,8 @@ def ledger(
     The table shows the account's time zone; --json and --csv give exact UTC instants and
     exclusive period ends.
     """
+    from billing.books import SeatService
+
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
     with shell.sessions() as sessions:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,19 +23,19 @@ from typer.core import TyperGroup
 
 from billing.formatting import format_day, json_instant
 from billing.products import parse_product
-from billing.seats import in_deletion_order
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
-from platforms.guard import read_listing
-from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
-from platforms.types import Platform, PlatformUser
+
+if TYPE_CHECKING:
+    from platforms.importfile import ValidationReport
+    from platforms.types import Platform, PlatformUser
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
 USERS_DEADLINE_S = 10.0
 
 #: ``lookup(account, product)`` → (the account's platform or ``None`` if not connected, billed
 #: seats). Raises :class:`billing.errors.InvalidInput` for an unknown account or product.
-UsersLookup = Callable[[str, str], tuple[Platform | None, int]]
+UsersLookup = Callable[[str, str], "tuple[Platform | None, int]"]
 
 
 def register(app: typer.Typer, *, lookup: UsersLookup | None = None) -> None:
@@ -82,6 +82,8 @@ def validate_command(
     CSV files may be UTF-8 (with or without BOM), UTF-16 or Windows-1252, as Excel saves them;
     the output says which encoding was read.
     """
+    from platforms.importfile import COLUMNS, validate_user_file
+
     report = validate_user_file(file)
     if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
         empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
@@ -177,6 +179,9 @@ async def build_users_report(
 
     ``label`` names the product when ``platform`` is ``None`` (no connection configured).
     """
+    from billing.seats import in_deletion_order
+    from platforms.guard import read_listing
+
     if platform is None:
         return UsersReport(
             label,
