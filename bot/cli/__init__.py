@@ -1,11 +1,18 @@
 """The ``seatbot`` command line: one entry point (``seatbot = "bot.cli:main"``).
 
-Each command group is a module of this package with ``register(app)``; adding one is one line
-in :data:`COMMAND_MODULES`. Every command reports the error tree's errors one way
+Each command group is a module of this package with ``register(app)``; adding one is a line
+per command in :data:`COMMANDS`. Every command reports the error tree's errors one way
 (:func:`bot.cli.errors.exit_for`: one line on stderr, exit status 2 bad input, 1 failure);
 :func:`run` turns whatever else goes wrong into one such line, never a traceback; it also sets
 up logging, so library warnings (platform retries) are shown with ``--verbose`` and otherwise
 summed up in one line.
+
+Start-up is per command: the CLI imports a command's module only when that command is asked
+for (``seatbot --help`` asks for all), and a command module imports only typer and billing's
+pure vocabulary at the top; each command imports what it needs (the database, the platforms,
+Slack, the web server) when it runs. ``seatbot --version`` and ``seatbot prorate``
+never load SQLAlchemy, Alembic, Slack's libraries, uvicorn, httpx, openpyxl or matplotlib
+(``tests/bot/cli/test_cli_startup.py`` holds it).
 """
 
 from __future__ import annotations
@@ -14,36 +21,46 @@ import importlib
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeGuard
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from billing.errors import ConfigurationError
 from bot.cli.commands import SeatbotGroup, unwrap_help
 from bot.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, one_line, say
-from bot.runtime.db import describe_database_error
-from bot.runtime.logging_setup import SecretRedactor, is_operator_notice
-from bot.runtime.settings import database_url_setting
 
-#: The modules that add commands, in the order ``seatbot --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "bot.cli.demo",
-    "bot.cli.dev",
-    "bot.cli.slack",
-    "bot.cli.database",
-    "bot.cli.billing",
-    "bot.cli.sandbox",
-    "bot.cli.platforms",
-    "bot.cli.prorate",
-    "bot.cli.check",
-    "bot.cli.audit",
-    "bot.cli.reports",
-    "bot.cli.webhooks",
-)
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.runtime.logging_setup import SecretRedactor
+
+#: Each command and command group, in the order ``seatbot --help`` lists them → the module
+#: whose ``register(app)`` adds it (imported when the command is first asked for).
+COMMANDS: Mapping[str, str] = {
+    "demo": "bot.cli.demo",
+    "dev": "bot.cli.dev",
+    "serve": "bot.cli.slack",
+    "load": "bot.cli.database",
+    "accounts": "bot.cli.billing",
+    "quote": "bot.cli.billing",
+    "ledger": "bot.cli.billing",
+    "sandbox": "bot.cli.sandbox",
+    "prorate": "bot.cli.prorate",
+    "check": "bot.cli.check",
+    "audit": "bot.cli.audit",
+    "reconcile": "bot.cli.reports",
+    "digest": "bot.cli.reports",
+    "tokens": "bot.cli.slack",
+    "db": "bot.cli.database",
+    "users": "bot.cli.platforms",
+    "webhooks": "bot.cli.webhooks",
+}
+
+#: The modules that add commands, each once.
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 _HELP = """Seatbot: add and remove paid Squaretalk seats from Slack, with exact proration.
 
@@ -69,13 +86,24 @@ class CliLogHandler(logging.Handler):
     def __init__(self, state: CliState) -> None:
         super().__init__(logging.DEBUG)
         self.state = state
-        self.redactor = SecretRedactor()
+        self._redactor: SecretRedactor | None = None
+
+    @property
+    def redactor(self) -> SecretRedactor:
+        """The redactor, made at the first record (most commands log nothing)."""
+        if self._redactor is None:
+            from bot.runtime.logging_setup import SecretRedactor
+
+            self._redactor = SecretRedactor()
+        return self._redactor
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = self.redactor.redact(record.getMessage())
         except (TypeError, ValueError):
             message = str(record.msg)
+        from bot.runtime.logging_setup import is_operator_notice
+
         if is_operator_notice(record) and not self.state.verbose:
             self.state.notices.append(one_line(message))
         elif self.state.verbose:
@@ -116,6 +144,60 @@ def _root(
         logging.getLogger().setLevel(logging.INFO)
 
 
+def _as_a_group() -> None:
+    """A callback, so that typer makes a group even of a module that adds one command."""
+
+
+def module_commands(module_name: str) -> dict[str, Any]:
+    """The commands (click's) that ``module_name``'s ``register(app)`` adds, by name."""
+    app = typer.Typer()
+    app.callback()(_as_a_group)
+    importlib.import_module(module_name).register(app)
+    group: Any = typer.main.get_command(app)
+    return dict(group.commands)
+
+
+class CommandsOnDemand(MutableMapping[str, Any]):
+    """The root's commands by name (:data:`COMMANDS`); looking one up imports its module and
+    registers that module's commands. Listing the names imports nothing."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self.modules = modules
+        self.loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.loaded and name in self.modules:
+            self.loaded.update(module_commands(self.modules[name]))
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.modules or name in self.loaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.modules, *self.loaded]))
+
+    def __len__(self) -> int:
+        return len(set(self.modules) | set(self.loaded))
+
+
+class RootGroup(SeatbotGroup):
+    """The ``seatbot`` group: its commands come from :class:`CommandsOnDemand`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = CommandsOnDemand(COMMANDS)
+
+    # ctx is typed Any: typer vendors click, and its Context class is private to typer.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+
 def build_cli() -> typer.Typer:
     """Assemble the ``seatbot`` CLI (no side effects at import time)."""
     app = typer.Typer(
@@ -124,11 +206,9 @@ def build_cli() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        cls=SeatbotGroup,
+        cls=RootGroup,
     )
     app.callback()(_root)
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(app)
     return app
 
 
@@ -169,21 +249,34 @@ def _invoke(state: CliState, args: list[str]) -> int:
     except typer.TyperException as error:
         # Typer's (vendored click's) usage errors: a missing argument, an unknown option.
         return _usage_error(error)
-    except SQLAlchemyError as error:
-        # A command that did not translate its database errors itself: say it in words all the
-        # same, for the database the environment names.
-        try:
-            url = database_url_setting()
-        except ConfigurationError:
-            url = ""
-        say(describe_database_error(error, url))
-        return EXIT_FAILURE
     except Exception as error:
+        if _is_database_error(error):
+            say(_database_error_message(error))
+            return EXIT_FAILURE
         if state.verbose:
             traceback.print_exception(error)
         say(f"unexpected error ({type(error).__name__}); `seatbot --verbose …` shows the details")
         return EXIT_FAILURE
     return result if isinstance(result, int) else 0
+
+
+def _is_database_error(error: Exception) -> TypeGuard[SQLAlchemyError]:
+    # SQLAlchemy is loaded only by the commands that use a database; none other raises its errors.
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
+
+
+def _database_error_message(error: SQLAlchemyError) -> str:
+    """A command that did not translate its database errors itself: say it in words all the
+    same, for the database the environment names."""
+    from bot.runtime.db import describe_database_error
+    from bot.runtime.settings import database_url_setting
+
+    try:
+        url = database_url_setting()
+    except ConfigurationError:
+        url = ""
+    return describe_database_error(error, url)
 
 
 def _usage_error(error: typer.TyperException) -> int:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from billing.books import SeatService
 from billing.formatting import UTC_ZONE, format_instant, json_instant
 from billing.money import Money
-from billing.views import AuditView
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
 from bot.cli.instants import parse_instant
 from bot.cli.output import output_console
+
+if TYPE_CHECKING:
+    from billing.views import AuditView
 
 #: The CSV columns, in order (``details`` holds the rest as JSON).
 COLUMNS = (
@@ -80,6 +81,8 @@ def audit(
     cancelled, expired), every refusal, renewal and change of the accounts file, in the order
     written. Instants are UTC; --csv puts the remaining details in a JSON column.
     """
+    from billing.books import SeatService
+
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
     start = parse_instant(since, UTC_ZONE, "--since") if since else None

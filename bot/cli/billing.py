@@ -12,23 +12,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy import select
 
-from billing.books import AccountView, LedgerLineView, SeatService, SubscriptionView
 from billing.errors import InvalidSeatCount, QuoteUnavailable
 from billing.formatting import format_instant, format_money, format_period, json_instant
 from billing.money import Money
 from billing.periods import Period, zone
 from billing.products import parse_product
-from billing.seats import Quote, UsersNeeded, UsersSource
-from billing.setup import PlatformConnection
-from billing.users import UserListing
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import (
@@ -43,6 +38,11 @@ from bot.cli.errors import (
 from bot.cli.instants import parse_instant
 from bot.cli.output import output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
+
+if TYPE_CHECKING:
+    from billing.books import AccountView, LedgerLineView, SubscriptionView
+    from billing.seats import Quote, UsersNeeded, UsersSource
+    from billing.users import UserListing
 
 
 def _users_from_the_database(needed: UsersNeeded) -> UserListing:
@@ -60,6 +60,11 @@ def accounts(
     Periods are shown in each account's time zone, first and last day included; --json also
     gives each connection's base URL or file.
     """
+    from sqlalchemy import select
+
+    from billing.books import SeatService
+    from billing.setup import PlatformConnection
+
     at = shell.utc_now()
     with shell.sessions() as sessions:
         service = SeatService(sessions)
@@ -175,6 +180,8 @@ def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
         Decreases are checked against the users that exist on the platform (exit 1 when it
         cannot be read: the decrease would be refused). Nothing is stored.
         """
+        from billing.books import SeatService
+
         product = parse_product(product_name)
         if product is None:
             raise fail_bad_input(not_a_product_message(product_name))
@@ -285,6 +292,8 @@ def ledger(
     The table shows the account's time zone; --json and --csv give exact UTC instants and
     exclusive period ends.
     """
+    from billing.books import SeatService
+
     if as_json and as_csv:
         raise fail_bad_input("--json and --csv cannot be combined")
     with shell.sessions() as sessions:

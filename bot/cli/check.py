@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from billing.books import SeatService
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE
@@ -22,6 +21,8 @@ def check(
     request's audit trail is well-formed; every applied change and renewal has its billing event
     in the outbox, with its ledger lines. Exits 0 when everything holds.
     """
+    from billing.books import SeatService
+
     with shell.sessions() as sessions:
         report = SeatService(sessions).check_invariants()
     if as_json:

@@ -10,7 +10,6 @@ import typer
 from billing.errors import ConfigurationError
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
-from bot.setup.loader import apply_config, load_file
 
 
 def db_upgrade() -> None:
@@ -30,6 +29,8 @@ def load(
     Idempotent, all in one transaction; a bad file is reported with line and field and nothing
     is written. Migrates the database first.
     """
+    from bot.setup.loader import apply_config, load_file
+
     try:
         config = load_file(file)
     except ConfigurationError as error:

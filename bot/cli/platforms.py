@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,17 +26,17 @@ from billing.seats import in_deletion_order
 from bot.cli.commands import SeatbotGroup, add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
 from bot.cli.output import output_console
-from platforms.guard import read_listing
-from platforms.importfile import COLUMNS, ValidationReport, validate_user_file
-from platforms.types import Platform, PlatformUser
-from platforms.user_file_text import check_encoding
+
+if TYPE_CHECKING:
+    from platforms.importfile import ValidationReport
+    from platforms.types import Platform, PlatformUser
 
 #: How long ``seatbot users`` waits for a platform before saying it did not answer.
 USERS_DEADLINE_S = 10.0
 
 #: ``lookup(account, product)`` → (the account's platform or ``None`` if not connected, billed
 #: seats). Raises :class:`billing.errors.InvalidInput` for an unknown account or product.
-UsersLookup = Callable[[str, str], tuple[Platform | None, int]]
+UsersLookup = Callable[[str, str], "tuple[Platform | None, int]"]
 
 
 def register(app: typer.Typer, *, lookup: UsersLookup | None = None) -> None:
@@ -92,6 +92,9 @@ def validate_command(
     page such as Shift-JIS, as Excel saves them; the output says which encoding was read. A file
     whose encoding cannot be told for sure is refused (exit 2) until --encoding names it.
     """
+    from platforms.importfile import COLUMNS, validate_user_file
+    from platforms.user_file_text import check_encoding
+
     report = validate_user_file(file, check_encoding(encoding) if encoding else None)
     if not report.ok and report.rows_checked == 0 and report.bad_rows == [1]:
         empty = [p for p in report.problems if p.column == "header" and "empty" in p.reason]
@@ -187,6 +190,8 @@ async def build_users_report(
 
     ``label`` names the product when ``platform`` is ``None`` (no connection configured).
     """
+    from platforms.guard import read_listing
+
     if platform is None:
         return UsersReport(
             label,

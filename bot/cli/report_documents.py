@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from billing.formatting import format_money, json_instant
-from billing.jobs import PostOutcome
 from billing.money import Money
-from billing.reports import AccountReconciliation, DigestFacts, ProductChange, ProductReconciliation
+
+if TYPE_CHECKING:
+    from billing.jobs import PostOutcome
+    from billing.reports import (
+        AccountReconciliation,
+        DigestFacts,
+        ProductChange,
+        ProductReconciliation,
+    )
 
 # -- JSON ---------------------------------------------------------------------------------------
 

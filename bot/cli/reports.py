@@ -17,15 +17,13 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from billing.errors import ConfigurationError
-from billing.jobs import PostOutcome
 from billing.periods import local_date, zone
-from billing.reports import MIN_CHART_DAYS, AccountReconciliation, DigestFacts
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
@@ -36,16 +34,14 @@ from bot.cli.report_documents import (
     reconciliation_table,
     report_document,
 )
-from bot.offline.render import render_message
-from bot.runtime.installations import SqlInstallationStore
-from bot.runtime.jobs import ReportJobs
-from bot.runtime.platform_directory import PlatformDirectory
-from bot.runtime.reports import ReportsRuntime, build_reports, clock_setting
-from bot.runtime.secrets import cipher_for
-from bot.runtime.settings import Settings, load_settings
-from bot.runtime.trend_chart import render_trend_png
-from bot.web.bolt_app import oauth_enabled
-from handlers.views.digest import details_messages, digest_messages
+
+if TYPE_CHECKING:
+    from billing.jobs import PostOutcome
+    from billing.reports import AccountReconciliation, DigestFacts
+    from bot.runtime.jobs import ReportJobs
+    from bot.runtime.platform_directory import PlatformDirectory
+    from bot.runtime.reports import ReportsRuntime
+    from bot.runtime.settings import Settings
 
 #: Show a progress bar (on stderr) when reconciling at least this many accounts.
 PROGRESS_FROM = 20
@@ -62,6 +58,8 @@ def register(app: typer.Typer) -> None:
 
 def jobs_clock() -> datetime:
     """The current instant, as the report jobs see it."""
+    from bot.runtime.reports import clock_setting
+
     return clock_setting()()
 
 
@@ -72,6 +70,9 @@ def _settings(post: bool) -> Settings:
     """Every setting when posting (Slack's, which must be there: checked before anything is
     reconciled or claimed); otherwise only the database, so that an unrelated bad variable does
     not stop a report."""
+    from bot.runtime.settings import Settings, load_settings
+    from bot.web.bolt_app import oauth_enabled
+
     if not post:
         return Settings.model_construct(database_url=shell.database_url())
     settings = load_settings()
@@ -84,6 +85,11 @@ def _settings(post: bool) -> Settings:
 
 
 def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) -> ReportsRuntime:
+    from bot.runtime.installations import SqlInstallationStore
+    from bot.runtime.reports import build_reports, clock_setting
+    from bot.runtime.secrets import cipher_for
+    from bot.web.bolt_app import oauth_enabled
+
     installations = None
     if settings.slack_bot_token is None and oauth_enabled(settings):
         # Installed into many workspaces: each account's bot token is the one stored for it.
@@ -103,6 +109,8 @@ def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) ->
 
 def _in_runtime(post: bool, work: Callable[[ReportsRuntime], Awaitable[T]]) -> T:
     """Run ``work`` with the reports' runtime (see :func:`_settings`), closed after it."""
+    from bot.runtime.platform_directory import PlatformDirectory
+
     settings = _settings(post)
     with shell.sessions() as sessions:
         directory = PlatformDirectory(sessions)
@@ -177,6 +185,7 @@ def reconcile(
     A platform that cannot be read is reported as unknown with its reason (never as zero
     users); the exit status is then 1, and the report is still printed in full.
     """
+
     if force and not post:
         raise fail_bad_input("--force only goes with --post")
 
@@ -256,6 +265,7 @@ def digest(
     With --post, each account's digest for its local day is posted once, through the same claim
     the scheduler uses; run again, it says "already posted" (--force updates the message).
     """
+
     if force and not post:
         raise fail_bad_input("--force only goes with --post")
     if chart is not None and account is None:
@@ -299,6 +309,9 @@ def digest(
 
 
 def _print_digest(facts: DigestFacts, write: Callable[[str], None] = typer.echo) -> None:
+    from bot.offline.render import render_message
+    from handlers.views.digest import details_messages, digest_messages
+
     where = zone(facts.account.timezone)
     for message in digest_messages(facts, where):
         payload = {"text": message.text, "blocks": [b.to_dict() for b in message.blocks]}
@@ -311,6 +324,9 @@ def _print_digest(facts: DigestFacts, write: Callable[[str], None] = typer.echo)
 
 def _write_chart(path: Path, facts: Sequence[DigestFacts]) -> str | None:
     """Write the chart of the one account's digest; a sentence when it cannot."""
+    from billing.reports import MIN_CHART_DAYS
+    from bot.runtime.trend_chart import render_trend_png
+
     if not facts:
         return "no chart written: no digest was made"
     found = facts[0]

@@ -7,30 +7,29 @@ import json
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input
-from bot.web.server import bind_port
-from platforms.sandbox import (
-    DEFAULT_API_KEY,
-    Fault,
-    SandboxApp,
-    SandboxConfig,
-    load_accounts_file,
-)
+from platforms.sandbox import DEFAULT_API_KEY
+
+if TYPE_CHECKING:
+    from platforms.sandbox import SandboxApp
 
 #: ``serve(app, host, port, announce)`` listens on the port, calls ``announce()`` once it
 #: listens, and runs the sandbox until interrupted.
-SandboxServe = Callable[[SandboxApp, str, int, Callable[[], None]], None]
+SandboxServe = Callable[["SandboxApp", str, int, Callable[[], None]], None]
 
 
 def serve_with_uvicorn(app: SandboxApp, host: str, port: int, announce: Callable[[], None]) -> None:
     """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory); a port
     already taken is one line naming it (exit 1), before anything is announced."""
+    import uvicorn
+
+    from bot.web.server import bind_port
+
     sock = bind_port(host, port)
     try:
         sock.listen(socket.SOMAXCONN)  # connections wait in the backlog from now on
@@ -120,6 +119,8 @@ def build_sandbox(
     page_size: int = 100,
 ) -> SandboxApp:
     """The sandbox app from command-line style options; bad options exit with status 2."""
+    from platforms.sandbox import Fault, SandboxApp, SandboxConfig, load_accounts_file
+
     if latency_ms < 0 or page_size < 1 or not 0 <= min_users <= max_users:
         raise fail_bad_input("latency must be ≥ 0, page size ≥ 1, and min-users ≤ max-users")
     try:

@@ -2,7 +2,8 @@
 
 The CLI is the imperative shell: the one place the environment and the clock are read. Each
 command reads only the settings it needs, when it runs (``seatbot accounts`` never looks at
-``PORT``), and every database error becomes one sentence saying what happened.
+``PORT``), and every database error becomes one sentence saying what happened. SQLAlchemy and
+the migrations are imported when a command first asks for the database, not before.
 """
 
 from __future__ import annotations
@@ -11,23 +12,18 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.runtime.db import (
-    database_errors,
-    make_engine,
-    make_session_factory,
-    migrate,
-    shown_database,
-)
-from bot.runtime.settings import database_url_setting
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def database_url() -> str:
     """``DATABASE_URL``, checked (a bad value is a :class:`billing.errors.ConfigurationError`)."""
+    from bot.runtime.settings import database_url_setting
+
     return database_url_setting()
 
 
@@ -35,6 +31,8 @@ def database_url() -> str:
 def sessions() -> Iterator[sessionmaker[Session]]:
     """Sessions on the configured database; its errors become
     :class:`bot.runtime.db.DatabaseUnavailable` with a sentence saying what happened."""
+    from bot.runtime.db import database_errors, make_engine, make_session_factory
+
     url = database_url()
     with database_errors(url):
         engine = make_engine(url)
@@ -46,6 +44,8 @@ def sessions() -> Iterator[sessionmaker[Session]]:
 
 def migrate_database() -> str:
     """Apply the migrations to the configured database; one line saying what was done."""
+    from bot.runtime.db import database_errors, migrate, shown_database
+
     url = database_url()
     with database_errors(url):
         return migrate(url).describe(shown_database(url))

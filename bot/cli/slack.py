@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail_bad_input
-from bot.runtime.settings import Settings, load_settings
 
-ServeFunction = Callable[[Settings, str, "int | None"], None]
+if TYPE_CHECKING:
+    from bot.runtime.settings import Settings
+
+ServeFunction = Callable[["Settings", str, "int | None"], None]
 
 
 def _run_server(settings: Settings, host: str, port: int | None) -> None:
@@ -39,6 +41,8 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         """
         if port is not None and not 0 < port < 65536:
             raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
+        from bot.runtime.settings import load_settings
+
         serve(load_settings(), host, port)
 
     add_command(app, "serve", serve_command)
@@ -58,6 +62,7 @@ def rotate_command() -> None:
     from bot.runtime.db import make_engine, make_session_factory, upgrade
     from bot.runtime.key_rotation import rotate_all
     from bot.runtime.secrets import rotation_cipher
+    from bot.runtime.settings import load_settings
 
     settings = load_settings()
     cipher = rotation_cipher(settings)

@@ -10,20 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from billing.books import SeatService
-from billing.events import Outbox, OutboxEntry, OutboxStatus
 from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
 from bot.cli.output import output_console
-from bot.runtime.settings import load_settings
+
+if TYPE_CHECKING:
+    from billing.events import OutboxEntry
 
 #: The port of ``seatbot webhooks listen`` unless told (the one examples/accounts.yml names).
 DEFAULT_LISTEN_PORT = 8766
@@ -54,6 +54,8 @@ def _entry_document(entry: OutboxEntry) -> dict[str, Any]:
 
 def _when(entry: OutboxEntry) -> str:
     """When it was sent, failed, or is next tried (UTC, to the minute)."""
+    from billing.events import OutboxStatus
+
     instant = entry.sent_at or entry.failed_at
     if instant is None and entry.status is OutboxStatus.PENDING:
         instant = entry.next_attempt_at
@@ -74,6 +76,8 @@ def list_events(
     for a change made before the hand-off existed; never sent unless retried). "When" is when it
     was sent, failed, or is next tried, in UTC.
     """
+    from billing.events import Outbox, OutboxStatus
+
     with shell.sessions() as sessions:
         entries = Outbox(sessions).entries(failed_only=failed, limit=limit)
     if as_json:
@@ -119,6 +123,8 @@ def retry(
     The running `seatbot serve` sends it within a few seconds, with the same webhook-id, so a
     receiver that deduplicates on it is safe. An event already delivered is not sent again.
     """
+    from billing.events import Outbox
+
     if (reference is None) == (not all_failed):
         raise fail_bad_input("give one event ID, or --all-failed (not both)")
     with shell.sessions() as sessions:
@@ -144,7 +150,9 @@ def test(
     The webhook is the account's own (billing_webhook in the accounts file), else
     SEATBOT_WEBHOOK_URL. Exits 1 when the receiver does not answer 2xx.
     """
+    from billing.books import SeatService
     from bot.runtime.secrets import cipher_for
+    from bot.runtime.settings import load_settings
     from bot.webhooks.config import default_destination, destination_for
     from bot.webhooks.delivery import ping_body, ping_id, post_event, webhook_client
     from bot.webhooks.guard import DestinationGuard
@@ -204,6 +212,7 @@ def listen(
     """
     import uvicorn
 
+    from bot.runtime.settings import load_settings
     from bot.web.server import bind_port
     from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
     from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver, pretty, summary

@@ -14,11 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -31,6 +28,11 @@ import billing.tables  # noqa: F401
 from billing.errors import Failure
 from billing.models import READ_ONLY_OPTION
 from bot.runtime import slack_tables  # noqa: F401
+
+if TYPE_CHECKING:
+    # Alembic is imported by the functions that migrate: a command that only reads and writes
+    # rows starts without it.
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -89,6 +91,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at this package's own migrations (works installed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Passed as an attribute, not an ini option, so '%' in passwords needs no escaping.
@@ -98,6 +102,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply the migrations to ``url`` up to ``revision`` (default: the newest)."""
+    from alembic import command
+
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -122,6 +128,8 @@ def current_revision(url: str) -> str | None:
 
 def head_revision() -> str:
     """The newest migration's revision id (the schema ``upgrade`` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     if head is None:  # pragma: no cover - the package always ships its migrations
         raise RuntimeError("no migrations found")

@@ -1,13 +1,13 @@
-"""``seatbot audit``: every step of a seat change, exported as CSV or JSON, from a process."""
+"""``seatbot audit``: every step of a seat change, exported as CSV or JSON, through the CLI's
+entry point."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,27 +20,28 @@ from billing.seats.outcomes import AwaitingApproval, ChangeApplied, ReadyToConfi
 from billing.seats.service import SeatChanges
 from billing.users import UserListing
 from bot.runtime.db import make_engine, make_session_factory
+from tests.bot.cli.conftest import RunSeatbot
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = "c2VhdGJvdC1sb2NhbC1zYW5kYm94LW9ubHkta2V5ISE="
 
 
-def seatbot(args: list[str], database: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k.upper() != "DATABASE_URL"}
-    env.update(DATABASE_URL=f"sqlite:///{database}", SEATBOT_TOKEN_KEYS=KEY)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+Seatbot = Callable[[list[str], Path], subprocess.CompletedProcess[str]]
 
 
-@pytest.mark.slow
-def test_the_audit_lists_every_step_of_an_approved_decrease(tmp_path: Path) -> None:
+@pytest.fixture
+def seatbot(run_seatbot: RunSeatbot) -> Seatbot:
+    def on(args: list[str], database: Path) -> subprocess.CompletedProcess[str]:
+        return run_seatbot(
+            args, {"DATABASE_URL": f"sqlite:///{database}", "SEATBOT_TOKEN_KEYS": KEY}
+        )
+
+    return on
+
+
+def test_the_audit_lists_every_step_of_an_approved_decrease(
+    tmp_path: Path, seatbot: Seatbot
+) -> None:
     database = tmp_path / "seatbot.db"
     assert seatbot(["load", str(ROOT / "examples" / "accounts.yml")], database).returncode == 0
     engine = make_engine(f"sqlite:///{database}")

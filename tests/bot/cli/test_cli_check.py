@@ -1,39 +1,33 @@
-"""``seatbot check`` as a process: exit 0 when the data holds, 1 naming each violation."""
+"""``seatbot check`` through the CLI's entry point: exit 0 when the data holds, 1 naming each
+violation."""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.bot.cli.conftest import RunSeatbot
+
 ROOT = Path(__file__).resolve().parents[3]
 
-
-def seatbot(args: list[str], database: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in {"DATABASE_URL", "SEATBOT_TOKEN_KEYS"}
-    }
-    env["DATABASE_URL"] = f"sqlite:///{database}"
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+Seatbot = Callable[[list[str], Path], subprocess.CompletedProcess[str]]
 
 
-@pytest.mark.slow
-def test_check_is_clean_then_names_a_planted_violation(tmp_path: Path) -> None:
+@pytest.fixture
+def seatbot(run_seatbot: RunSeatbot) -> Seatbot:
+    def on(args: list[str], database: Path) -> subprocess.CompletedProcess[str]:
+        env = {"DATABASE_URL": f"sqlite:///{database}", "SEATBOT_TOKEN_KEYS": None}
+        return run_seatbot(args, env)
+
+    return on
+
+
+def test_check_is_clean_then_names_a_planted_violation(tmp_path: Path, seatbot: Seatbot) -> None:
     database = tmp_path / "seatbot.db"
     loaded = seatbot(["load", str(ROOT / "examples" / "accounts.yml")], database)
     assert loaded.returncode == 0, loaded.stderr
