@@ -30,6 +30,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import OperationalError
 
 from handlers.request_ids import RequestScope, begin_request, end_request
 
@@ -116,6 +117,13 @@ def _logged(
         scope = begin_request(RequestScope(kind=f"job:{job_id}"))
         try:
             await tick()
+        except OperationalError as error:  # the database went away: /readyz says so
+            cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+            logger.warning(
+                "The scheduled job %s could not use the database (%s); the next tick tries again",
+                job_id,
+                cause[0] if cause else type(error).__name__,
+            )
         except Exception as error:  # the next tick runs as usual
             logger.error("The scheduled job %s failed", job_id, exc_info=error)
         finally:
