@@ -39,10 +39,12 @@ from handlers import views
 from handlers.facts import PlatformFacts
 from handlers.home_desk import HomeDesk
 from handlers.payloads import RequestRef, request_ref, request_ref_value
+from handlers.slack_posting import NOT_IN_CHANNEL
 from handlers.views import Message
 from handlers.views.approvals import (
     already_decided_message,
     approval_request_message,
+    approvals_channel_notice,
     deny_form,
     requester_notice,
     stamped_message,
@@ -95,31 +97,48 @@ class Aftermath:
                 await self._home.refresh(people, client)
 
     async def _announce(self, outcome: AwaitingApproval, client: AsyncWebClient) -> None:
-        where = self._where(outcome.account)
+        """The card to each approver and to the approvals channel. Each post stands alone: one
+        that fails is logged and the others still go, and every one that landed is recorded (the
+        decision stamps it). A channel the bot is not in is told to the requester, and the card
+        goes there with the next reminder once the bot is invited."""
         note = approval_request_message(
             outcome.account,
             outcome.request,
-            where,
+            self._where(outcome.account),
             check=outcome.check,
             expires_at=outcome.expires_at,
         )
-        team = outcome.request.requested_by_team
-        posted: list[PostedMessage] = []
-        for approver in outcome.approvers:
-            sent = await client.chat_postMessage(
-                channel=approver, text=note.text, blocks=note.blocks
-            )
-            posted.append(
-                PostedMessage(team, str(sent["channel"]), str(sent["ts"]), recipient=approver)
-            )
+        team, request_id = outcome.request.requested_by_team, outcome.request.id
+        targets: list[tuple[str, str | None]] = [(user, user) for user in outcome.approvers]
         if outcome.channel_id:
-            sent = await client.chat_postMessage(
-                channel=outcome.channel_id, text=note.text, blocks=note.blocks
+            targets.append((outcome.channel_id, None))
+        posted: list[PostedMessage] = []
+        for channel, recipient in targets:
+            try:
+                sent = await client.chat_postMessage(
+                    channel=channel, text=note.text, blocks=note.blocks
+                )
+            except SlackApiError as exc:
+                code = str(exc.response.get("error"))
+                logger.warning(
+                    "Could not post approval request %s to %s (%s)", request_id, channel, code
+                )
+                if recipient is None and code in NOT_IN_CHANNEL:
+                    await self._tell_requester(outcome, channel, client)
+                continue
+            posted.append(PostedMessage(team, str(sent["channel"]), str(sent["ts"]), recipient))
+        await asyncio.to_thread(self._approvals.record_messages, request_id, posted, self._clock())
+
+    async def _tell_requester(
+        self, outcome: AwaitingApproval, channel_id: str, client: AsyncWebClient
+    ) -> None:
+        notice = approvals_channel_notice(outcome.account, channel_id)
+        try:
+            await client.chat_postMessage(
+                channel=outcome.request.requested_by_user, text=notice.text, blocks=notice.blocks
             )
-            posted.append(PostedMessage(team, str(sent["channel"]), str(sent["ts"])))
-        await asyncio.to_thread(
-            self._approvals.record_messages, outcome.request.id, posted, self._clock()
-        )
+        except SlackApiError as exc:
+            logger.warning("Could not tell the requester (%s)", exc.response.get("error"))
 
     async def _settle(
         self,

@@ -18,7 +18,7 @@ from billing.approvals.rules import DueStep
 from billing.approvals.schedule import DueItem
 from billing.approvals.service import Approvals
 from billing.approvals.store import PostedMessage
-from billing.jobs.ports import Post, Render, Steps, Update
+from billing.jobs.ports import NotInChannel, Post, Render, Steps, Update
 from billing.jobs.rules import PostOutcome
 from billing.jobs.service import failure_reason
 from billing.jobs.store import JobClaims
@@ -76,12 +76,14 @@ class ApprovalReminders:
                 if prompt is not None:
                     deciders = [user for _, user in prompt.request.approvers]
                     yield from self._send(prompt, deciders, "Reminder — approval needed")
+                    yield from self._post_in_channel(prompt)
             elif item.step is DueStep.ESCALATE:
                 escalated = self._approvals.escalate(item.request_id, at)
                 if escalated is not None:
                     prompt, people = escalated
                     users = [user for _, user in people]
                     yield from self._send(prompt, users, "Escalated to you — approval needed")
+                    yield from self._post_in_channel(prompt)
             else:
                 closed = self._approvals.expire(item.request_id, at)
                 if closed is not None:
@@ -110,6 +112,22 @@ class ApprovalReminders:
                 channel, ts = yield Post(team, card.channel_id, note, thread_ts=card.ts)
             posted.append(PostedMessage(team, channel, ts, recipient=user))
         self._approvals.record_messages(prompt.request.id, posted, self._clock())
+
+    def _post_in_channel(self, prompt: ApprovalPrompt) -> Steps[None]:
+        """The card the approvals channel never got (the bot was not in it when the request was
+        announced; the requester was told then): posted with the reminder once the bot is
+        invited (a reminder's or an escalation's). Still not in it: the deciders have theirs, the
+        channel waits for the next."""
+        request, channel_id = prompt.request, prompt.unposted_channel
+        if channel_id is None:
+            return
+        [card] = yield Render(ApprovalNote(prompt, "Approval needed"))
+        try:
+            channel, ts = yield Post(request.requested_by_team, channel_id, card)
+        except NotInChannel:
+            return
+        posted = [PostedMessage(request.requested_by_team, channel, ts)]
+        self._approvals.record_messages(request.id, posted, self._clock())
 
     def _stamp(self, closed: ChangeEnded) -> Steps[None]:
         """Stamp every message about the expired request; tell the requester once it had been

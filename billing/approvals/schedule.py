@@ -22,7 +22,13 @@ from billing.approvals.rules import (
     due_steps,
     timeline,
 )
-from billing.approvals.store import approval_prompt, close_reached, message_refs, policy_of
+from billing.approvals.store import (
+    approval_prompt,
+    close_reached,
+    message_refs,
+    policy_of,
+    unposted_channel,
+)
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
 from billing.formatting import format_instant
@@ -102,8 +108,11 @@ def reminder_of(session: Session, request_id: int) -> ApprovalPrompt | None:
     loaded = load_request(session, request_id)
     if RequestStatus(loaded.request.status) is not RequestStatus.PENDING_APPROVAL:
         return None
-    return approval_prompt(
+    prompt = approval_prompt(
         session, loaded.account, loaded.request, loaded.subscription, note=REMINDER_NOTE
+    )
+    return replace(
+        prompt, unposted_channel=unposted_channel(session, loaded.account.id, request_id)
     )
 
 
@@ -138,12 +147,11 @@ def escalate_request(
         escalate_to=[f"{team}:{user}" for team, user in policy.escalate_to],
     )
     fresh = load_request(session, request_id)
-    return (
-        approval_prompt(
-            session, fresh.account, fresh.request, fresh.subscription, note=ESCALATION_NOTE
-        ),
-        policy.escalate_to,
+    prompt = approval_prompt(
+        session, fresh.account, fresh.request, fresh.subscription, note=ESCALATION_NOTE
     )
+    missing = unposted_channel(session, fresh.account.id, request_id)
+    return replace(prompt, unposted_channel=missing), policy.escalate_to
 
 
 def expire_request(

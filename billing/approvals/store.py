@@ -139,6 +139,21 @@ def recipient_of(session: Session, request_id: int, channel_id: str, ts: str) ->
     return (row.team_id, row.recipient)
 
 
+def unposted_channel(session: Session, account_id: int, request_id: int) -> str | None:
+    """The account's approvals channel when the request's card never landed there (the bot was
+    not in it when the request was announced), else ``None``."""
+    policy = policy_of(session, account_id)
+    if policy is None or policy.channel_id is None:
+        return None
+    posted = session.scalars(
+        select(ApprovalMessage.id).where(
+            ApprovalMessage.request_id == request_id,
+            ApprovalMessage.channel_id == policy.channel_id,
+        )
+    ).first()
+    return None if posted is not None else policy.channel_id
+
+
 def record_posted(
     session: Session,
     request_id: int,

@@ -233,6 +233,8 @@ class ApprovalPrompt:
     note: str | None = None
     #: When it expires undecided (aware UTC), ``None`` when the policy sets no deadline.
     expires_at: datetime | None = None
+    #: The approvals channel the card never landed in (the bot was not in it), for a reminder.
+    unposted_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,3 +275,15 @@ __all__ = [
     "requester_notice",
     "stamped_message",
 ]
+
+
+def approvals_channel_notice(account: AccountView, channel_id: str) -> Message:
+    """The DM to the requester: their request went to the approvers directly, but not to the
+    account's approvals channel, which the bot is not in."""
+    text = (
+        f"Your seat change for {escape(account.display_name)} is with the approvers by direct "
+        f"message, but I could not post it in <#{channel_id}>: I am not in that channel. Invite "
+        f"me there (type `/invite @Seatbot` in <#{channel_id}>) and I will post it there with "
+        "the next reminder."
+    )
+    return message(text, [section(text)])

@@ -267,3 +267,37 @@ async def test_a_forged_request_id_from_another_account_is_refused_and_audited(
     assert len(refusals) == 1
     assert refusals[0].account_id == globex.account_id
     assert "U_MANAGER" in refusals[0].actor
+
+
+async def test_an_approvals_channel_the_bot_is_not_in_is_told_to_the_requester(
+    stack: Stack, policy: ApprovalPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack refuses the approvals channel's post (``channel_not_found``): the approver still
+    gets the card and can decide (it is stamped), the requester is told how to invite the bot,
+    the operator reads one line; nothing else is lost."""
+    stack.standin.strict_channels = True  # only channels added to the stand-in accept posts
+    prompt = await stack.command("remove 2 axiom")
+    mark = stack._seq()
+    await stack.click(prompt, ids.CONFIRM_ACTION)
+    posts = await stack.standin.wait_for(
+        "chat.postMessage", count=3, within_s=10, where=lambda call: call.seq > mark
+    )
+    posted = by_channel(posts)
+    assert set(posted) == {"U_MANAGER", "C_APPROVALS", "U_OWNER"}
+    assert posted["C_APPROVALS"].response["ok"] is False
+    notice = blocks_text(posted["U_OWNER"].args)
+    assert "is with the approvers by direct message" in notice
+    assert "I could not post it in <#C_APPROVALS>" in notice
+    assert "`/invite @Seatbot`" in notice
+    assert "Could not post approval request" in caplog.text
+    assert "channel_not_found" in caplog.text
+
+    # The manager's card was recorded despite the channel's refusal: the decision stamps it.
+    mark = stack._seq()
+    done = await click_on(stack, posted["U_MANAGER"], ids.APPROVE_ACTION, user="U_MANAGER")
+    assert "Done." in blocks_text(done.args)
+    [stamp] = await stack.standin.wait_for(
+        "chat.update", within_s=10, where=lambda call: call.seq > mark
+    )
+    assert stamp.args["channel"] == posted["U_MANAGER"].response["channel"]
+    assert "Approved by <@U_MANAGER>" in blocks_text(stamp.args)

@@ -75,6 +75,8 @@ HOSTILE = "Ops & <!channel> <!here> &amp; <@U_TYPED>"
 #: The people Seatbot itself mentions in these messages.
 REQUESTER, DECIDER, APPROVER, OWNER = "U_REQUESTER", "U_DECIDER", "U_APPROVER", "U_OWNER"
 OWN_IDS = frozenset({REQUESTER, DECIDER, APPROVER, OWNER})
+#: The channels Seatbot itself links to in these messages (``<#C0X>``).
+OWN_CHANNELS = frozenset({"#C0X"})
 
 ACCOUNT = AccountView(1, "acme", HOSTILE, "USD", "Europe/London", "T1", "C1")
 AXIOM = subscription(Product.AXIOM, 10, "30", Interval.MONTHLY)
@@ -213,6 +215,7 @@ CASES: dict[str, Callable[[], Built]] = {
         approval_views.requester_notice(ACCOUNT, r, WHERE) for r in DECIDED
     ],
     "deny_form": lambda: [approval_views.deny_form("7.1", PENDING)],
+    "approvals_channel_notice": lambda: [approval_views.approvals_channel_notice(ACCOUNT, "C0X")],
     "digest_messages": lambda: digest.digest_messages(FACTS, WHERE, late_since=AT),
     "details_messages": lambda: digest.details_messages(RUN, WHERE),
     "reconciliation_messages": lambda: digest.reconciliation_messages(RUN, WHERE),
@@ -299,6 +302,7 @@ def escaping_problems(text: str) -> list[str]:
         for token in tokens
         if (token.removeprefix("@") not in OWN_IDS or not token.startswith("@"))
         and not OWN_DATE.fullmatch(token)
+        and token not in OWN_CHANNELS
     ]
     # Whatever was hostile reads back as typed; anything else still holding an entity was
     # escaped twice (Seatbot's own text has none).

@@ -14,6 +14,7 @@ from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
 from billing.approvals.service import Approvals, PostedMessage
 from billing.books.service import SeatService
+from billing.jobs.ports import NotInChannel
 from billing.jobs.store import JobClaims
 from billing.models import Account
 from billing.requests import RequestStatus
@@ -187,3 +188,84 @@ def test_a_reminder_replies_in_the_thread_of_the_approvers_card_and_is_stamped_t
     # The card and the reply under it are both stamped.
     assert sorted(u[1] for u in poster.updates) == ["1.0001", "100.0001"]
     assert all("Expired" in u[2] for u in poster.updates)
+
+
+class ClosedChannelPoster(ThreadPoster):
+    """:class:`ThreadPoster` that Slack refuses in ``closed`` (the bot is not in them)."""
+
+    def __init__(self, *closed: str) -> None:
+        super().__init__()
+        self.closed = set(closed)
+
+    async def post_where(
+        self, team: str, channel: str, message: Message, **kwargs: Any
+    ) -> tuple[str, str]:
+        if channel in self.closed:
+            raise NotInChannel(f"Seatbot is not in channel {channel}", channel)
+        landed, ts = await super().post_where(team, channel, message, **kwargs)
+        return (channel if channel.startswith("C") else landed), ts  # a channel keeps its id
+
+
+def unposted(approvals: Approvals, request_id: int) -> str | None:
+    prompt = approvals.reminder(request_id)
+    assert prompt is not None
+    return prompt.unposted_channel
+
+
+def test_the_approvals_channel_gets_its_card_with_a_reminder_once_the_bot_is_invited(
+    seed: Callable[..., Any], session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    policy = ApprovalPolicy(
+        require_decrease=True,
+        channel_id="C_APPROVALS",
+        remind_after=timedelta(hours=4),
+        escalate_after=timedelta(hours=24),
+        escalate_to=((T, "U_CFO"),),
+    )
+    with session_factory.begin() as session:
+        account = session.get(Account, acme.account_id)
+        assert account is not None
+        apply_approval_policy(session, account, policy)
+    changes = SeatChanges(session_factory)
+    draft = changes.request_by_form(
+        OWNER,
+        account_id=acme.account_id,
+        subscription_id=acme.subscription_id,
+        new_seats=8,
+        at=JAN_16,
+        users=UserListing.complete([]),
+    )
+    assert isinstance(draft, ReadyToConfirm)
+    waiting = changes.confirm(
+        OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
+    )
+    assert isinstance(waiting, AwaitingApproval)
+    approvals = Approvals(session_factory)
+    # The announcement reached the manager only: the bot was not in the approvals channel.
+    card = PostedMessage(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
+    approvals.record_messages(draft.request.id, [card], JAN_16)
+    assert unposted(approvals, draft.request.id) == "C_APPROVALS"
+
+    now = [JAN_16 + timedelta(hours=5)]
+    poster = ClosedChannelPoster("C_APPROVALS")
+    jobs = ApprovalJobs(
+        approvals,
+        JobClaims(session_factory),
+        SlackPosting(poster),  # type: ignore[arg-type]
+        clock=lambda: now[0],
+    )
+    # Still not invited: the reminder reaches the manager, and the step is done, not failed
+    # (nobody is reminded twice because of the channel).
+    assert asyncio.run(jobs.tick()) == 1
+    assert [p[0] for p in poster.posts] == ["DU_MANAGER"]
+    assert asyncio.run(jobs.tick()) == 0
+    assert unposted(approvals, draft.request.id) == "C_APPROVALS"
+
+    # Invited before the escalation: its reminder puts the card in the channel, once, recorded.
+    poster.closed.clear()
+    now[0] = JAN_16 + timedelta(hours=25)
+    assert asyncio.run(jobs.tick()) == 1
+    channel_posts = [p for p in poster.posts if p[0] == "C_APPROVALS"]
+    assert len(channel_posts) == 1
+    assert unposted(approvals, draft.request.id) is None
