@@ -53,7 +53,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # UTF-8 on the wire whatever the server's default: a SQL_ASCII database would otherwise
+        # hand psycopg bytes, not text (the first non-ASCII account name would crash commands).
+        connect_args = {"client_encoding": "utf8", **kwargs.pop("connect_args", {})}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

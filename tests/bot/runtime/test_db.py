@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -110,3 +111,46 @@ def test_naive_datetimes_are_refused(session_factory: sessionmaker[Session]) -> 
         )
         with pytest.raises(Exception, match="naive"):
             session.flush()
+
+
+@pytest.mark.postgres
+def test_a_sql_ascii_postgresql_database_reads_back_the_names_it_was_given() -> None:
+    """A server created with ``ENCODING 'SQL_ASCII'`` (old clusters, some hosted ones) sends
+    text undecoded: unless the connection says UTF-8, psycopg hands back bytes, and the first
+    Japanese account name crashes every command. Seatbot's engine asks for UTF-8."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from tests.conftest import _postgres_server_url
+
+    server = _postgres_server_url()
+    name = f"seatbot_ascii_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        engine = make_engine(url, poolclass=NullPool)
+        sessions = make_session_factory(engine)
+        with sessions.begin() as session:
+            session.add(
+                Account(
+                    name="tokyo",
+                    display_name="山田商事 ¥",
+                    currency="JPY",
+                    timezone="Asia/Tokyo",
+                    team_id="T1",
+                )
+            )
+        with sessions() as session:
+            assert session.scalars(select(Account.display_name)).one() == "山田商事 ¥"
+        engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
