@@ -40,7 +40,7 @@ def help_message() -> Message:
         "*Seatbot: change the paid seats of your Squaretalk products*\n"
         f"• `{SEATS_COMMAND}` opens a form with a live price preview\n"
         f"• `{SEATS_COMMAND} status` shows every subscription: seats, users on the platform, "
-        "price\n"
+        "price, and the next invoice\n"
         f"• `{SEATS_COMMAND} add 3 axiom` adds 3 seats to Axiom\n"
         f"• `{SEATS_COMMAND} remove 2 matrix` removes 2 seats from Matrix\n"
         f"• `{SEATS_COMMAND} set 10 contact-center` sets Contact Center to exactly 10 seats\n"
