@@ -4,6 +4,7 @@ needs a platform's users answers :class:`~billing.seats.outcomes.UsersNeeded` fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,12 +42,18 @@ from billing.users import UserListing
 from billing.views import AccountView, SubscriptionView
 
 
-def forecast_of(session: Session, account: Account, at: datetime) -> Forecast:
+def forecast_of(
+    session: Session,
+    account: Account,
+    at: datetime,
+    subscriptions: Sequence[SubscriptionView] | None = None,
+) -> Forecast:
     """``account``'s next invoice at ``at``, with the requests waiting for approval beside it
-    (no authorisation: the caller's use case has authorised, or it is the operator's)."""
+    (no authorisation: the caller's use case has authorised, or it is the operator's);
+    ``subscriptions``: the account's, when the caller has read them already."""
     return forecast(
         account_view(account),
-        current_views(session, account, at),
+        current_views(session, account, at) if subscriptions is None else subscriptions,
         [request_view(r, s) for r, s in waiting_requests(session, account.id)],
         at,
         zone(account.timezone),
@@ -82,7 +89,7 @@ class AccountReads:
                         and may(Action.VIEW, role_of(session, other.id, caller))
                     )
                 ),
-                forecast=forecast_of(session, account, at),
+                forecast=forecast_of(session, account, at, subscriptions),
             )
 
     def forecast(
@@ -226,7 +233,7 @@ class AccountReads:
                         ),
                         tuple(r for r in requests if r.decided_at is not None)[:recent],
                         may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
-                        forecast=forecast_of(session, account, at),
+                        forecast=forecast_of(session, account, at, subscriptions),
                     )
                 )
             return Home(tuple(shown))

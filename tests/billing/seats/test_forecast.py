@@ -8,14 +8,19 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from billing.access import Caller
+from billing.errors import NO_ROLE, NotAuthorised, NotFound
 from billing.money import Money
 from billing.periods import Interval, period_at
 from billing.products import Product
 from billing.proration import DecreasePolicy, ProrationRule
 from billing.requests import RequestStatus
 from billing.seats.forecast import forecast, next_renewal
+from billing.seats.reads import AccountReads
 from billing.views import AccountView, SubscriptionView
+from tests.conftest import Seed
 from tests.handlers.test_outcome_wording import submitted  # a request's view, pending approval
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -119,3 +124,37 @@ def test_waiting_changes_are_listed_beside_never_added_in() -> None:
         waiting.new_seats,
     )
     assert beside.amount_if_approved == waiting.unit_price.times(waiting.new_seats)
+
+
+# -- the use case: authorised as /seats status, on both databases ------------------------------
+
+
+@pytest.mark.parametrize("user_id", ["U_OWNER", "U_MANAGER", "U_VIEWER"])
+def test_every_role_reads_the_forecast_and_status_carries_it(
+    session_factory: sessionmaker[Session], seed: Seed, user_id: str
+) -> None:
+    # Acme (seed): Axiom 10 × $30.00 a month, here anchored on 31 Jan 2026, in Auckland.
+    seed(anchor=date(2026, 1, 31), timezone="Pacific/Auckland")
+    reads = AccountReads(session_factory)
+    caller = Caller("T_ACME", user_id)
+    at = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)  # 28 Feb 01:00 in Auckland: March's period
+    seen = reads.forecast(caller, account_name=None, channel_id="C_SEATS", at=at)
+    [axiom] = seen.products
+    assert (axiom.renews_on, axiom.amount) == (date(2026, 3, 31), Money.parse("300.00", "USD"))
+    status = reads.status(caller, account_name=None, channel_id="C_SEATS", at=at)
+    assert status.forecast == seen
+    [home] = reads.home(caller, at=at).accounts
+    assert home.forecast == seen
+
+
+def test_the_forecast_of_an_account_is_nobodys_outside_it(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
+    seed()
+    reads = AccountReads(session_factory)
+    at = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+    with pytest.raises(NotFound):  # another workspace: the account does not exist for them
+        reads.forecast(Caller("T_OTHER", "U_OWNER"), account_name="acme", channel_id=None, at=at)
+    with pytest.raises(NotAuthorised) as refused:  # the workspace, but no role: told nothing
+        reads.forecast(Caller("T_ACME", "U_NOBODY"), account_name="acme", channel_id=None, at=at)
+    assert refused.value.message == NO_ROLE
