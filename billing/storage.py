@@ -171,6 +171,22 @@ def recent_requests(
     return list(rows)
 
 
+def waiting_requests(
+    session: Session, account_id: int
+) -> list[tuple[SeatChangeRequest, Subscription]]:
+    """The account's requests waiting for approval, oldest first."""
+    rows = session.execute(
+        select(SeatChangeRequest, Subscription)
+        .join(Subscription, SeatChangeRequest.subscription_id == Subscription.id)
+        .where(
+            Subscription.account_id == account_id,
+            SeatChangeRequest.status == RequestStatus.PENDING_APPROVAL.value,
+        )
+        .order_by(SeatChangeRequest.created_at, SeatChangeRequest.id)
+    ).tuples()
+    return list(rows)
+
+
 def ledger_of_request(session: Session, request_id: int) -> list[LedgerEntry]:
     return list(
         session.scalars(

@@ -137,6 +137,7 @@ class SeatDesk:
             self._where(seats.account),
             may_change=seats.may_change,
             other_accounts=seats.other_accounts,
+            forecast=seats.forecast,
         )
 
     async def history(self, caller: Caller, channel_id: str | None, account: str | None) -> Message:

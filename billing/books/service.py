@@ -28,7 +28,9 @@ from billing.row_views import (
     subscription_view,
 )
 from billing.seats.decrease import check_seat_change
+from billing.seats.forecast import Forecast
 from billing.seats.outcomes import Quote, UsersNeeded, UsersSource
+from billing.seats.reads import forecast_of
 from billing.seats.renewal import renew_due
 from billing.seats.rules import check_quote_instant, check_seat_count, quote_change
 from billing.storage import (
@@ -111,6 +113,13 @@ class SeatService:
                 subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
                 for row in subscriptions_of(session, account_id)
             ]
+
+    def forecast(self, account_id: int, at: datetime) -> Forecast:
+        """The account's next invoice at ``at``: each product's renewal at today's seats, and
+        the requests waiting for approval beside it (``seatbot forecast``)."""
+        _require_aware(at)
+        with self._storage.read() as session:
+            return forecast_of(session, get_account(session, account_id), at)
 
     def quote(
         self,

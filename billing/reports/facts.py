@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from billing.money import Money
+from billing.periods import zone
 from billing.products import Product
 from billing.proration import LedgerKind
 from billing.reports.rules import ProductChange, ProductReconciliation
+from billing.requests import RequestStatus
+from billing.seats.forecast import Forecast, forecast
 from billing.views import AccountView, LedgerLineView, SeatChangeView, SubscriptionView
 
 #: The job name of the daily digest in ``job_runs`` (its run key: ``account/local date``).
@@ -106,6 +109,14 @@ class DigestFacts:
     def credits(self) -> Money:
         """The proration credits since the previous digest (negative or zero)."""
         return _sum(self.account.currency, self.proration, LedgerKind.CREDIT)
+
+    @property
+    def next_invoice(self) -> Forecast:
+        """Each product's next renewal at today's seats; the requests waiting for approval
+        beside it, not added in (:mod:`billing.seats.forecast`)."""
+        waiting = [r for r in self.pending if r.status is RequestStatus.PENDING_APPROVAL]
+        tz = zone(self.account.timezone)
+        return forecast(self.account, self.subscriptions, waiting, self.at, tz)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ from billing.faces import face
 if TYPE_CHECKING:
     from billing.seats.decrease import SeatCheck as SeatCheck
     from billing.seats.decrease import in_deletion_order as in_deletion_order
+    from billing.seats.forecast import Forecast as Forecast
+    from billing.seats.forecast import ProductForecast as ProductForecast
+    from billing.seats.forecast import WaitingChange as WaitingChange
     from billing.seats.outcomes import AccountHistory as AccountHistory
     from billing.seats.outcomes import AlreadyApplied as AlreadyApplied
     from billing.seats.outcomes import ApprovalPrompt as ApprovalPrompt

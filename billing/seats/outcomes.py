@@ -15,6 +15,7 @@ from billing.money import Money
 from billing.products import Product
 from billing.proration import Proration
 from billing.seats.decrease import SeatCheck
+from billing.seats.forecast import Forecast
 from billing.users import UserListing
 from billing.views import (
     AccountView,
@@ -72,6 +73,8 @@ class AccountSeats:
     may_change: bool = False
     #: The names of the caller's other accounts (they name one with ``account NAME``).
     other_accounts: tuple[str, ...] = ()
+    #: The next invoice: each product's renewal at today's seats.
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,8 @@ class HomeAccount:
     recent: tuple[SeatChangeView, ...]
     #: Whether the member may change seats (an owner): the tab offers "Change seats".
     may_change: bool = False
+    #: The next invoice: each product's renewal at today's seats.
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True, slots=True)

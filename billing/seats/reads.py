@@ -4,12 +4,14 @@ needs a platform's users answers :class:`~billing.seats.outcomes.UsersNeeded` fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Action, Caller, may
 from billing.errors import NotFound
+from billing.models import Account
 from billing.periods import zone
 from billing.products import Product
 from billing.requests import RequestStatus
@@ -24,6 +26,7 @@ from billing.scope import (
     visible_account,
 )
 from billing.seats.decrease import check_seat_change
+from billing.seats.forecast import Forecast, forecast
 from billing.seats.outcomes import (
     AccountHistory,
     AccountSeats,
@@ -34,9 +37,27 @@ from billing.seats.outcomes import (
     UsersNeeded,
 )
 from billing.seats.rules import quote_change, seat_count_problem
-from billing.storage import Storage, member_accounts, recent_requests, role_of
+from billing.storage import Storage, member_accounts, recent_requests, role_of, waiting_requests
 from billing.users import UserListing
 from billing.views import AccountView, SubscriptionView
+
+
+def forecast_of(
+    session: Session,
+    account: Account,
+    at: datetime,
+    subscriptions: Sequence[SubscriptionView] | None = None,
+) -> Forecast:
+    """``account``'s next invoice at ``at``, with the requests waiting for approval beside it
+    (no authorisation: the caller's use case has authorised, or it is the operator's);
+    ``subscriptions``: the account's, when the caller has read them already."""
+    return forecast(
+        account_view(account),
+        current_views(session, account, at) if subscriptions is None else subscriptions,
+        [request_view(r, s) for r, s in waiting_requests(session, account.id)],
+        at,
+        zone(account.timezone),
+    )
 
 
 class AccountReads:
@@ -68,7 +89,19 @@ class AccountReads:
                         and may(Action.VIEW, role_of(session, other.id, caller))
                     )
                 ),
+                forecast=forecast_of(session, account, at, subscriptions),
             )
+
+    def forecast(
+        self, caller: Caller, *, account_name: str | None, channel_id: str | None, at: datetime
+    ) -> Forecast:
+        """The account's next invoice at ``at`` (each product's renewal at today's seats), for
+        a member with any role: authorised as ``/seats status`` is."""
+        require_aware(at)
+        with self._storage.read() as session:
+            account = resolve_account(session, caller, account_name, channel_id)
+            authorise_on(session, caller, account, Action.VIEW)
+            return forecast_of(session, account, at)
 
     def history(
         self,
@@ -200,6 +233,7 @@ class AccountReads:
                         ),
                         tuple(r for r in requests if r.decided_at is not None)[:recent],
                         may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
+                        forecast=forecast_of(session, account, at, subscriptions),
                     )
                 )
             return Home(tuple(shown))

@@ -47,6 +47,7 @@ COMMANDS: Mapping[str, str] = {
     "accounts": "bot.cli.billing",
     "quote": "bot.cli.billing",
     "ledger": "bot.cli.billing",
+    "forecast": "bot.cli.forecast",
     "sandbox": "bot.cli.sandbox",
     "prorate": "bot.cli.prorate",
     "check": "bot.cli.check",

@@ -26,6 +26,7 @@ from billing.reports import (
     ProductReconciliation,
 )
 from billing.users import UserStatus
+from handlers.views.forecast import next_invoice_blocks
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,
     Message,
@@ -201,11 +202,17 @@ def digest_messages(
     else:
         billing_lines.append("Requests pending: none")
     blocks.append(section("\n".join(billing_lines)))
+    blocks.extend(next_invoice_section(facts))
     footer = "Every user holding a seat without using it is listed in the thread."
     if facts.has_chart:
         footer += " The 30-day trend chart is there too."
     blocks.append(context(footer))
     return split_message(digest_text(facts, where), blocks)
+
+
+def next_invoice_section(facts: DigestFacts) -> list[Block]:
+    """The next invoice: each product's renewal day and amount at today's seats."""
+    return next_invoice_blocks(facts.next_invoice)
 
 
 def _user_line(user: IdleUser, where: ZoneInfo, at: datetime) -> str:

@@ -22,6 +22,7 @@ from billing.users import UserListing
 from handlers import ids
 from handlers.payloads import request_ref_value
 from handlers.views.approvals import decision_text
+from handlers.views.forecast import next_invoice_blocks
 from handlers.views.text import (
     MODAL_BLOCK_LIMIT,
     change_line,
@@ -73,6 +74,7 @@ def _account_blocks(
                 ]
             )
         )
+    blocks.extend(next_invoice_blocks(entry.forecast))
     if entry.awaiting_me:
         blocks.append(section("*Waiting for your approval*"))
         for request in entry.awaiting_me:

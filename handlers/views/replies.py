@@ -12,11 +12,12 @@ from billing.access import AmbiguousAccount
 from billing.errors import NotAuthorised, UserFacingError
 from billing.formatting import format_money, format_period, per_period
 from billing.products import product_aliases
-from billing.seats import AccountHistory
+from billing.seats import AccountHistory, Forecast
 from billing.users import UserListing
 from billing.views import SubscriptionView
 from handlers.commands import Unrecognised
 from handlers.ids import SEATS_COMMAND
+from handlers.views.forecast import next_invoice_blocks
 from handlers.views.text import (
     MESSAGE_BLOCK_LIMIT,
     SECTION_TEXT_LIMIT,
@@ -39,7 +40,7 @@ def help_message() -> Message:
         "*Seatbot: change the paid seats of your Squaretalk products*\n"
         f"• `{SEATS_COMMAND}` opens a form with a live price preview\n"
         f"• `{SEATS_COMMAND} status` shows every subscription: seats, users on the platform, "
-        "price\n"
+        "price, and the next invoice\n"
         f"• `{SEATS_COMMAND} add 3 axiom` adds 3 seats to Axiom\n"
         f"• `{SEATS_COMMAND} remove 2 matrix` removes 2 seats from Matrix\n"
         f"• `{SEATS_COMMAND} set 10 contact-center` sets Contact Center to exactly 10 seats\n"
@@ -102,14 +103,15 @@ def status_message(
     *,
     may_change: bool = False,
     other_accounts: Sequence[str] = (),
+    forecast: Forecast | None = None,
 ) -> Message:
     """Every subscription: seats, the users on its platform (``listings``, in the same order),
-    the price and the current period; the footer tells an owner (``may_change``) how to change
-    seats, anyone else where to look."""
+    the price and the current period; the next invoice (``forecast``); the footer tells an
+    owner (``may_change``) how to change seats, anyone else where to look."""
     blocks: list[Block] = [header(f"Seats · {account_name}")]
     if not subscriptions:
         blocks.append(section("This account has no subscriptions yet."))
-    rows = list(zip(subscriptions, listings, strict=True))[: MESSAGE_BLOCK_LIMIT - 2]
+    rows = list(zip(subscriptions, listings, strict=True))[: MESSAGE_BLOCK_LIMIT - 4]
     for sub, listing in rows:
         if listing.count is None:
             usage = f":grey_question: {escape(listing.problem or 'unknown')}"
@@ -125,6 +127,7 @@ def status_message(
             MarkdownTextObject(text=f"*Period*\n{format_period(sub.period, where)}"),
         ]
         blocks.append(SectionBlock(fields=fields))
+    blocks.extend(next_invoice_blocks(forecast))
     blocks.append(
         context(
             f"Change seats with `{SEATS_COMMAND}`, or `{SEATS_COMMAND} help` for examples."

@@ -9,6 +9,7 @@ keeps waiting longer than ``SEATBOT_JOB_STALE_SECONDS`` is not taken over and po
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -239,6 +240,15 @@ async def test_two_servers_post_each_digest_once_per_day(
         assert "*Contact Center* · 25 seats · 300 users" in text
         assert "*Matrix* · 10 seats · 250 users" in text
         assert "could not be read" in text
+        # The next invoice at today's seats, in London's days: Axiom, anchored on 31 Jan, renews
+        # on 30 Nov (the month's last day); the others on 1 Dec. Kuwait's yearly Matrix: 1 Jan.
+        assert "• *Axiom*: $546.00 on 30 Nov 2026 — 12 seats × $45.50 a month" in text
+        assert "• *Contact Center*: $750.00 on 1 Dec 2026 — 25 seats × $30.00 a month" in text
+        assert "• *Matrix*: $120.00 on 1 Dec 2026 — 10 seats × $12.00 a month" in text
+        assert (
+            "• *Matrix*: KWD\u00a029.250 on 1 Jan 2027 — 3 seats × KWD\u00a09.750 a year"
+            in json.dumps(initech_digests[-1]["blocks"], ensure_ascii=False)
+        )
 
         # Too long for one message: the thread is split into valid messages of ≤ 50 blocks.
         thread = [m for m in standin.messages("C0ACMESEATS") if m.get("thread_ts") == latest["ts"]]
