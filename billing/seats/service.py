@@ -30,7 +30,7 @@ from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import Period, zone
 from billing.products import Product
-from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.requests import OPEN_STATUSES, RequestSource, RequestStatus, request_source
 from billing.row_views import stored_period, subscription_view
 from billing.scope import (
     authorise_on,
@@ -138,8 +138,12 @@ class SeatChanges:
         reason: str = "",
         at: datetime,
         users: UserListing | None = None,
+        source: object = None,
     ) -> ChangeOutcome | UsersNeeded:
-        """The seat-change form was submitted: the same as a command, with an exact count."""
+        """The seat-change form was submitted: the same as a command, with an exact count.
+        ``source`` is where the form was opened from (``"digest"``: the digest's right-size
+        button); only a known :class:`~billing.requests.RequestSource` is recorded, on the
+        request, its audit entries and its webhook events."""
         require_aware(at)
         with self._storage.write() as session:
             account = visible_account(session, caller, account_id)
@@ -148,7 +152,15 @@ class SeatChanges:
             renew_due(session, subscription.id, account, at)
             subscription = get_subscription(session, subscription.id)
             return self._create(
-                session, caller, account, subscription, new_seats, reason, at, users
+                session,
+                caller,
+                account,
+                subscription,
+                new_seats,
+                reason,
+                at,
+                users,
+                request_source(source),
             )
 
     def _create(
@@ -161,6 +173,7 @@ class SeatChanges:
         reason: str,
         at: datetime,
         users: UserListing | None,
+        source: RequestSource | None = None,
     ) -> ChangeOutcome | UsersNeeded:
         product = Product(subscription.product)
         check_seat_count(new_seats, subscription.seats, product)
@@ -170,7 +183,9 @@ class SeatChanges:
             return UsersNeeded(account.id, product)
         view = subscription_view(subscription, stored_period(subscription))
         proration = quote_change(view, new_seats, at, view.period, zone(account.timezone))
-        request = create_draft(session, caller, account, subscription, proration, cleaned, at)
+        request = create_draft(
+            session, caller, account, subscription, proration, cleaned, at, source=source
+        )
         check = check_seat_change(subscription.seats, new_seats, users) if is_decrease else None
         return present(session, caller, account, request, subscription, check, None, at)
 
