@@ -47,6 +47,7 @@ from billing.seats.outcomes import (
     UsersNeeded,
 )
 from billing.seats.renewal import renew_due
+from billing.seats.rightsize import RightSizing
 from billing.seats.rules import (
     OLDER_MESSAGE_NOTE,
     ChangeMode,
@@ -98,6 +99,8 @@ class SeatChanges:
             raise ValueError("quote_ttl must be positive")
         self._storage = Storage(session_factory)
         self._quote_ttl = quote_ttl
+        #: The digest's right-size buttons (:mod:`billing.seats.rightsize`).
+        self.right_sizing = RightSizing(self._storage)
 
     # ------------------------------------------------------------------ requesting a change
 
