@@ -260,10 +260,12 @@ def digest(
         ),
     ] = None,
 ) -> None:
-    """The daily seat-usage digest, now: reconcile, then show (or post) what the digest says.
+    """The daily seat-usage digest, now: read the platforms and show what it says (a preview:
+    no run is stored).
 
-    With --post, each account's digest for its local day is posted once, through the same claim
-    the scheduler uses; run again, it says "already posted" (--force updates the message).
+    With --post, each account is reconciled (the run stored) and its digest for its local day is
+    posted once, through the same claim the scheduler uses; run again, it says "already posted"
+    (--force updates the message).
     """
 
     if force and not post:

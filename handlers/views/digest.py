@@ -119,8 +119,8 @@ def _totals(products: Sequence[ProductReconciliation]) -> list[str]:
             idle += product.idle_seats or 0
         if unused or idle:
             split = [
-                f"{_plural(count, what)}"
-                for count, what in ((unused, "unused seat"), (idle, "seat held by idle users"))
+                f"{_plural(count, 'seat')}{what}"
+                for count, what in ((unused, " nobody holds"), (idle, " held by idle users"))
                 if count
             ]
             lines.append(

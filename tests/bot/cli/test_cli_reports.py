@@ -39,6 +39,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
 
 from bot.offline.standin.slack_api import serve_asgi
 from platforms.sandbox import SandboxApp, SandboxConfig
@@ -157,6 +158,18 @@ def _without_change(product: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in product.items() if k not in ("change_since_previous_run", "week_ago")}
 
 
+def _runs(db_url: str) -> int:
+    """How many reconciliation runs the database holds."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(text("SELECT count(*) FROM reconciliation_runs")).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
     db_url: str, tmp_path: Path
@@ -198,8 +211,11 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
             for p in a["products"]
         )
 
+        runs_before = _runs(db_url)
         code, out, err = await _seatbot(env, "digest", "acme", "--json")
         assert code == 0, err
+        # A preview reads the platforms and stores nothing (issue 19 item 8).
+        assert _runs(db_url) == runs_before == 3
         digest = json.loads(out)["accounts"]
         assert len(digest) == 1
         found = digest[0]
