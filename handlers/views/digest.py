@@ -247,7 +247,7 @@ def digest_messages(
         if saving is not None:
             lines.append(f"Could be saved: {saving}")
         elif product.users is None:
-            lines.append("Could not be read: its users are unknown (not counted as zero)")
+            lines.append("Its platform could not be read, so its users are unknown (not zero)")
         if product.over_allocated:
             lines.append(
                 f"{_plural(product.over_allocated, 'more user', 'more users')} than seats: "

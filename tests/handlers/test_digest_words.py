@@ -18,11 +18,12 @@ from billing.money import Money
 from billing.periods import Interval
 from billing.products import Product
 from billing.reports.facts import AccountReconciliation, DigestFacts, TrendPoint
-from billing.reports.rules import count_users, reconcile_product
+from billing.reports.rules import ProductReconciliation, count_users, reconcile_product
 from billing.requests import RequestStatus
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView, SeatChangeView
 from handlers import ids
+from handlers.views import Message
 from handlers.views.digest import details_messages, digest_messages, findings, saving_text
 from tests.handlers.test_views import change, proration
 
@@ -45,7 +46,7 @@ def user(n: int, *, active: bool, days_idle: int | None) -> PlatformUser:
 
 def product(
     seats: int, users: list[PlatformUser] | None, *, which: Product = Product.CONTACT_CENTER
-) -> object:
+) -> ProductReconciliation:
     listing = UserListing.complete(users) if users is not None else UserListing.unknown("down")
     return reconcile_product(
         which,
@@ -57,13 +58,13 @@ def product(
     )
 
 
-def facts(  # type: ignore[no-untyped-def]
-    *products: object,
+def facts(
+    *products: ProductReconciliation,
     after_digest: bool = False,
     trend: tuple[TrendPoint, ...] = (),
     pending: tuple[SeatChangeView, ...] = (),
-):
-    run = AccountReconciliation(ACCOUNT, 1, AT, AT.date(), products, {}, None)  # type: ignore[arg-type]
+) -> DigestFacts:
+    run = AccountReconciliation(ACCOUNT, 1, AT, AT.date(), products, {}, None)
     return DigestFacts(
         ACCOUNT,
         AT,
@@ -79,7 +80,7 @@ def facts(  # type: ignore[no-untyped-def]
     )
 
 
-def text_of(messages: list) -> str:  # type: ignore[type-arg]
+def text_of(messages: list[Message]) -> str:
     parts = []
     for m in messages:
         for block in m.blocks:
@@ -99,10 +100,11 @@ ISSUE = [
 
 def test_the_issues_account_is_said_once_without_overlap_and_adds_up() -> None:
     found = product(25, ISSUE)
-    counts = found.users  # type: ignore[attr-defined]
+    counts = found.users
+    assert counts is not None
     assert (counts.total, counts.inactive, counts.idle, counts.not_using) == (23, 4, 18, 20)
     # 2 unused + 20 seats of idle users = 22 seats = $660.00 of the $750.00 spent.
-    assert saving_text(found) == (  # type: ignore[arg-type]
+    assert saving_text(found) == (
         "$660.00 a month — 2 unused seats ($60.00), 20 seats held by idle users ($600.00)"
     )
     shown = text_of(digest_messages(facts(found), WHERE))
