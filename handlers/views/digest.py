@@ -119,8 +119,11 @@ def _totals(products: Sequence[ProductReconciliation]) -> list[str]:
             idle += product.idle_seats or 0
         if unused or idle:
             split = [
-                f"{_plural(count, 'seat')}{what}"
-                for count, what in ((unused, " nobody holds"), (idle, " held by idle users"))
+                text
+                for count, text in (
+                    (unused, _plural(unused, "unused seat")),
+                    (idle, f"{_plural(idle, 'seat')} held by idle users"),
+                )
                 if count
             ]
             lines.append(
@@ -264,7 +267,9 @@ def digest_messages(
     if since:
         blocks.append(DividerBlock())
         blocks.append(section("\n".join(since)))
-    footer = "Idle users: inactive, or no activity for 30+ days."
+    footer = (
+        "Unused seats: billed, held by nobody. Idle users: inactive, or no activity for 30+ days."
+    )
     if any(p.users is not None and p.users.not_using for p in facts.run.products):
         footer += " Each one holding a seat is listed in the thread."
     if facts.has_chart:

@@ -76,7 +76,7 @@ def recheck_message(account_id: int, product: ProductReconciliation) -> Message:
     if unused:
         cost = product.unused_cost
         line = (
-            f"{_plural(unused, 'seat')} nobody holds can be removed now"
+            f"{_plural(unused, 'unused seat')} (held by nobody) can be removed now"
             + (f" ({format_money(cost)} {product.per_period})" if cost is not None else "")
             + "."
         )

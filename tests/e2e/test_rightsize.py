@@ -252,7 +252,7 @@ async def test_check_again_tells_the_owner_what_can_be_removed_now(stack: Stack)
     assert answer.args["response_type"] == "ephemeral"
     said = blocks_text(answer.args)
     assert "*Axiom* now: 10 seats, 6 users" in said
-    assert "4 seats nobody holds can be removed now ($120.00 a month)." in said
+    assert "4 unused seats (held by nobody) can be removed now ($120.00 a month)." in said
     offered = buttons_of(answer.args)
     assert offered[REMOVE]["text"]["text"] == "Remove 4 unused seats"
     # Seatbot deleted nobody on the platform.
