@@ -185,7 +185,13 @@ def _since_lines(facts: DigestFacts, where: ZoneInfo) -> list[str]:
         if amount.minor
     ]
     if money:
-        lines.append("Proration: " + ", ".join(money))
+        net = charges + credits
+        outcome = (
+            f"{format_money(-net)} back as credit"
+            if net.minor < 0
+            else (f"{format_money(net)} charged" if net.minor > 0 else "nothing to pay")
+        )
+        lines.append(f"Proration, in all: {outcome} ({', '.join(money)})")
     for title, changes in (("Changes applied", facts.applied), ("Requests waiting", facts.pending)):
         if not changes:
             continue
