@@ -311,7 +311,9 @@ def digest_facts(n: int, team: str) -> DigestFacts:
     products = tuple(
         ProductReconciliation(
             product, 100, price, Interval.MONTHLY, ProductReadStatus.OK, None,
-            UserCounts(total=80 + n % 20, active=70, inactive=10 + n % 20, idle=12),
+            UserCounts(
+                total=80 + n % 20, active=70, inactive=10 + n % 20, idle=12, not_using=12 + n % 20
+            ),
         )
         for product in Product
     )  # fmt: skip

@@ -216,6 +216,8 @@ class SeatChangeRequest(Base):
     approvers: Mapped[str | None] = mapped_column(Text)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # Where the change was started (billing.requests.RequestSource), when not by /seats or the form.
+    source: Mapped[str | None] = mapped_column(String(16))
     # Where the Slack prompt was posted, so it is updated rather than re-posted.
     slack_channel_id: Mapped[str | None] = mapped_column(String(32))
     slack_message_ts: Mapped[str | None] = mapped_column(String(32))

@@ -33,6 +33,22 @@ class RequestStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class RequestSource(enum.StrEnum):
+    """Where a seat change was started, when not by ``/seats`` or the form (recorded on the
+    request, in its audit entries and in its webhook events' ``data.source``)."""
+
+    DIGEST = "digest"  # the digest's right-size button (or its "check again" answer)
+
+
+def request_source(value: object) -> RequestSource | None:
+    """The source ``value`` names, or ``None`` for anything else (a form's metadata is only a
+    claim: an unknown source is not recorded)."""
+    try:
+        return RequestSource(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
     RequestStatus.DRAFT: frozenset(
         {

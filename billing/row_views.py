@@ -88,6 +88,7 @@ def request_view(row: SeatChangeRequest, subscription: Subscription) -> SeatChan
         unit_price=Money(subscription.unit_price_minor, subscription.currency),
         interval=Interval(subscription.interval),
         rule=ProrationRule(subscription.proration_rule),
+        source=row.source,
     )
 
 

@@ -99,6 +99,8 @@ class SeatChangeView:
     approvers: tuple[tuple[str, str], ...] = ()
     escalated_at: datetime | None = None
     decision_reason: str | None = None
+    #: Where the change was started (``"digest"``), ``None`` for ``/seats`` and the form.
+    source: str | None = None
 
     @property
     def is_decrease(self) -> bool:

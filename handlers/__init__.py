@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
         SeatModalListener,
         SeatsCommandListener,
     )
+    from handlers.rightsize_desk import RightSizeDesk
+    from handlers.rightsize_listeners import RightSizeListener
     from handlers.seat_desk import SeatDesk
 
     facts = PlatformFacts(
@@ -53,4 +56,7 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     app.block_action(ids.APPROVE_ACTION)(approval.on_approve)
     app.block_action(ids.DENY_ACTION)(approval.on_deny)
     app.view_submission(ids.DENY_MODAL_CALLBACK)(approval.on_deny_submit)
+    rightsize = RightSizeListener(RightSizeDesk(deps, facts=facts))
+    app.block_action(re.compile(f"^{ids.RIGHTSIZE_ACTION}_"))(rightsize.on_remove)
+    app.block_action(ids.RIGHTSIZE_RECHECK_ACTION)(rightsize.on_recheck)
     app.event("app_home_opened")(HomeListener(home).on_home_opened)

@@ -39,3 +39,9 @@ APPROVAL_ACTIONS_BLOCK: Final = "seats_approval_actions"
 DENY_MODAL_CALLBACK: Final = "seats_deny_modal"
 DENY_REASON_BLOCK: Final = "seats_deny_reason"
 DENY_REASON_ACTION: Final = "seats_deny_reason_input"
+
+# Right-sizing from the daily digest. A button's value is only "<account id>:<product>": billing
+# authorises the clicker and recomputes every figure when it is clicked. The remove buttons'
+# action_ids are RIGHTSIZE_ACTION + "_" + the product (one per product in a message).
+RIGHTSIZE_ACTION: Final = "rightsize_remove"
+RIGHTSIZE_RECHECK_ACTION: Final = "rightsize_recheck"

@@ -123,16 +123,21 @@ class ModalContext:
     #: How many users the form was last shown on each subscription's platform (refusing, in
     #: the ack, a decrease below it).
     users_by_subscription: dict[str, int] = field(default_factory=dict)
+    #: Where the form was opened from, when not ``/seats`` (``"digest"``): billing records only
+    #: a source it knows.
+    source: str | None = None
 
     def dumps(self) -> str:
         subs = {
             key: [product.value, seats]
             for key, (product, seats) in self.seats_by_subscription.items()
         }
-        data = {"a": self.account_id, "c": self.channel_id, "s": subs}
-        return json.dumps(
-            {**data, "u": self.users_by_subscription} if self.users_by_subscription else data
-        )
+        data: dict[str, object] = {"a": self.account_id, "c": self.channel_id, "s": subs}
+        if self.users_by_subscription:
+            data["u"] = self.users_by_subscription
+        if self.source is not None:
+            data["src"] = self.source
+        return json.dumps(data)
 
     def knowing(self, subscription_id: str, users: int | None) -> ModalContext:
         """This context, remembering that ``users`` exist on that subscription's platform."""
@@ -179,7 +184,23 @@ class ModalContext:
             key in seats and type(count) is int and count >= 0 for key, count in users.items()
         ):
             return None
-        return cls(account_id, channel, seats, users)
+        source = data.get("src")
+        if source is not None and not (isinstance(source, str) and len(source) <= 16):
+            return None
+        return cls(account_id, channel, seats, users, source)
+
+
+def rightsize_ref(value: object) -> tuple[int, Product] | None:
+    """The account id and product a right-size button's value names (``"12:axiom"``), or
+    ``None`` for anything else (only a claim: billing authorises the clicker)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    account, _, product = value.partition(":")
+    account_id = positive_id(account)
+    try:
+        return (account_id, Product(product)) if account_id is not None else None
+    except ValueError:
+        return None
 
 
 def selected_value(values: object, block_id: str, action_id: str) -> str | None:

@@ -295,6 +295,7 @@ class SeatDesk:
             new_seats=submission.new_seats,
             reason=submission.reason,
             at=self._clock(),
+            source=submission.context.source,
         )
 
 

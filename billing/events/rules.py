@@ -174,8 +174,10 @@ def change_event(
     requested_by: tuple[str, str],
     decided_by: tuple[str | None, str | None],
     at: datetime,
+    source: str | None = None,
 ) -> WebhookEvent:
-    """A seat-change request's event (``event_type``) with its lines and their net."""
+    """A seat-change request's event (``event_type``) with its lines and their net; ``source``
+    (``"digest"``) says where the change was started, when it was not by ``/seats``."""
     key = event_key(event_type, request_key)
     data = _common(
         account=account,
@@ -200,6 +202,8 @@ def change_event(
             "decided_by": _person(*decided_by),
         }
     )
+    if source is not None:
+        data["source"] = source
     return WebhookEvent(event_type, account_id, request_id, key, at, data)
 
 

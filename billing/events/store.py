@@ -163,6 +163,7 @@ def seat_change_event(
         requested_by=(request.requested_by_team, request.requested_by_user),
         decided_by=decided_by or (request.decided_by_team, request.decided_by_user),
         at=at,
+        source=request.source,
     )
 
 

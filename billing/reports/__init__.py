@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from billing.reports.rules import ProductChange as ProductChange
     from billing.reports.rules import ProductReadStatus as ProductReadStatus
     from billing.reports.rules import ProductReconciliation as ProductReconciliation
+    from billing.reports.rules import Saving as Saving
     from billing.reports.rules import UserCounts as UserCounts
+    from billing.reports.rules import suggested_savings as suggested_savings
     from billing.reports.service import Reports as Reports
     from billing.reports.service import account_findings as account_findings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from billing.money import Money
 from billing.periods import zone
@@ -76,10 +76,12 @@ class TrendPoint:
 class DigestFacts:
     """Everything the daily digest says, gathered at ``at`` (aware UTC).
 
-    ``since`` is when the previous digest was posted (a day before ``at`` when there was none):
-    ``proration`` (charges and credits), ``applied`` (seat changes) are those since then;
-    ``pending`` the requests waiting now; ``week_ago`` the latest run at least seven local days
-    before this one; ``trend`` one point per product and local day over :data:`TREND_DAYS`.
+    ``since`` is when the previous digest was posted (``after_digest``), or a day before ``at``
+    when none was: ``proration`` (charges and credits), ``applied`` (seat changes) are those
+    since then; ``pending`` the requests waiting now; ``week_ago`` the latest run at least seven
+    local days before this one; ``trend`` one point per product and local day over
+    :data:`TREND_DAYS`; ``suggested`` the changes started from a digest (``source`` digest)
+    applied in each product's current period. ``run.run_id`` is 0 for a preview (not stored).
     """
 
     account: AccountView
@@ -92,6 +94,19 @@ class DigestFacts:
     pending: tuple[SeatChangeView, ...]
     week_ago: AccountReconciliation | None
     trend: tuple[TrendPoint, ...]
+    after_digest: bool = False
+    suggested: tuple[SeatChangeView, ...] = ()
+
+    def trend_change(self, product: Product, days: int) -> ProductChange | None:
+        """How ``product``'s seats and users changed since the local day ``days`` before the
+        run's (that day's latest run); ``None`` when no run that day saw the product."""
+        day = self.run.local_date - timedelta(days=days)
+        now = next((p for p in self.run.products if p.product is product), None)
+        then = next((t for t in self.trend if t.day == day and t.product is product), None)
+        if now is None or then is None:
+            return None
+        users = None if now.users is None or then.users is None else now.users.total - then.users
+        return ProductChange(seats=now.seats - then.seats, users=users)
 
     @property
     def trend_days(self) -> int:

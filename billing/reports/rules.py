@@ -4,13 +4,17 @@ Pure functions over plain values; the time is passed in. The words used everywhe
 
 - **users**: every user that exists on the platform; each holds one seat (active or not);
 - **inactive**: users the platform marks inactive (they still hold a seat);
-- **idle** ("inactive for 30+ days"): users whose last activity the platform reports, and it
-  was :data:`IDLE_AFTER` or more before the reconciliation; a user the platform gives no last
+- **idle 30+ days**: users whose last activity the platform reports, and it was
+  :data:`IDLE_AFTER` or more before the reconciliation; a user the platform gives no last
   activity for is never counted idle (the platform does not say);
+- **not using** (the digest's "idle users"): users who hold a seat without using it — inactive,
+  or idle 30+ days, each counted once;
 - **unused seats**: seats billed that no user holds (``seats − users``, at least 0);
 - **over-allocated**: users beyond the seats billed (``users − seats``, at least 0);
-- **releasable seats**: unused seats plus seats held by idle users: what the owner could
-  release (after deleting the idle users on the platform).
+- **releasable seats**: unused seats plus seats held by users idle 30+ days (the CLI's figure);
+- **could be saved** (the digest's one total, :attr:`ProductReconciliation.saving_seats`): the
+  seats billed beyond the users who use them — unused seats plus the seats of users not using
+  them that could go once those users are deleted on the platform; never more than the seats.
 
 Each cost is the seats times the unit price of one seat for one full billing period: what they
 cost **per period** (a month for a monthly subscription), in the subscription's currency,
@@ -29,6 +33,7 @@ from billing.money import Money
 from billing.periods import Interval, require_aware
 from billing.products import Product
 from billing.users import PlatformUser, UserListing, UserStatus
+from billing.views import SeatChangeView
 
 #: How long without activity makes a user idle ("inactive for 30+ days").
 IDLE_AFTER = timedelta(days=30)
@@ -54,12 +59,20 @@ class ProductReadStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UserCounts:
-    """How many users exist (``total`` = ``active`` + ``inactive``) and how many are idle."""
+    """How many users exist (``total`` = ``active`` + ``inactive``), how many are idle 30+
+    days, and how many hold a seat without using it (``not_using``: inactive or idle, each
+    once, so ``max(inactive, idle) <= not_using <= total``)."""
 
     total: int
     active: int
     inactive: int
     idle: int
+    not_using: int
+
+    @property
+    def using(self) -> int:
+        """The users who use their seat (active, and not idle 30+ days)."""
+        return self.total - self.not_using
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,22 @@ class ProductReconciliation:
             return None
         return min(self.seats, max(0, self.seats - self.users.total) + self.users.idle)
 
+    @property
+    def saving_seats(self) -> int | None:
+        """The seats that could be saved: every seat beyond the users who use one (unused seats
+        plus :attr:`idle_seats`); at most :attr:`seats`."""
+        if self.users is None:
+            return None
+        return max(0, self.seats - self.users.using)
+
+    @property
+    def idle_seats(self) -> int | None:
+        """The seats held by users not using them that could be released once those users are
+        deleted on the platform (all of them unless the platform holds more users than seats)."""
+        if self.users is None:
+            return None
+        return max(0, self.seats - self.users.using) - max(0, self.seats - self.users.total)
+
     def _cost(self, count: int | None) -> Money | None:
         return None if count is None else self.unit_price.times(count)
 
@@ -131,6 +160,16 @@ class ProductReconciliation:
     def idle_cost(self) -> Money | None:
         """What the seats held by idle users cost per period."""
         return self._cost(None if self.users is None else self.users.idle)
+
+    @property
+    def saving_cost(self) -> Money | None:
+        """What the seats that could be saved cost per period (never more than :attr:`spend`)."""
+        return self._cost(self.saving_seats)
+
+    @property
+    def idle_seats_cost(self) -> Money | None:
+        """What the seats held by users not using them cost per period."""
+        return self._cost(self.idle_seats)
 
     @property
     def releasable_cost(self) -> Money | None:
@@ -155,6 +194,38 @@ class ProductReconciliation:
         return self.users.total * 100 // self.seats
 
 
+@dataclass(frozen=True, slots=True)
+class Saving:
+    """What changes started from a digest saved: ``amount`` each ``interval``, from
+    ``changes`` applied changes."""
+
+    amount: Money
+    interval: Interval
+    changes: int
+
+    @property
+    def per_period(self) -> str:
+        return PER_PERIOD[self.interval]
+
+
+def suggested_savings(changes: Iterable[SeatChangeView]) -> tuple[Saving, ...]:
+    """What the applied ``changes`` (started from a digest) take off each period's bill: the
+    seats removed × one seat's price, per currency and interval (increases save nothing)."""
+    totals: dict[tuple[str, Interval], tuple[Money, int]] = {}
+    for change in changes:
+        if change.new_seats >= change.old_seats:
+            continue
+        key = (change.unit_price.currency, change.interval)
+        amount, count = totals.get(key, (Money.zero(key[0]), 0))
+        totals[key] = (
+            amount + change.unit_price.times(change.old_seats - change.new_seats),
+            count + 1,
+        )
+    return tuple(
+        Saving(amount, interval, count) for (_, interval), (amount, count) in totals.items()
+    )
+
+
 def is_idle(user: PlatformUser, at: datetime) -> bool:
     """Whether the platform says the user was last active :data:`IDLE_AFTER` or more ago."""
     return user.last_active_at is not None and at - user.last_active_at >= IDLE_AFTER
@@ -163,14 +234,19 @@ def is_idle(user: PlatformUser, at: datetime) -> bool:
 def count_users(users: Iterable[PlatformUser], at: datetime) -> UserCounts:
     """Count ``users`` by status and idleness at ``at`` (aware)."""
     require_aware(at)
-    total = active = idle = 0
+    total = active = idle = not_using = 0
     for user in users:
         total += 1
+        idle_now = is_idle(user, at)
         if user.status is UserStatus.ACTIVE:
             active += 1
-        if is_idle(user, at):
+        if idle_now:
             idle += 1
-    return UserCounts(total=total, active=active, inactive=total - active, idle=idle)
+        if idle_now or user.status is not UserStatus.ACTIVE:
+            not_using += 1
+    return UserCounts(
+        total=total, active=active, inactive=total - active, idle=idle, not_using=not_using
+    )
 
 
 def unused_seat_holders(

@@ -54,6 +54,7 @@ from billing.reports.store import (
     stored_run,
     trend_points,
 )
+from billing.requests import RequestSource
 from billing.row_views import account_view, subscription_view
 from billing.storage import Storage
 from billing.users import UserListing
@@ -178,8 +179,6 @@ class Reports:
         """What the digest says at ``at``, from the account's latest stored run (record one
         first; :class:`NotFound` when there is none) and the ledger and requests."""
         require_aware(at)
-        previous = self._claims.last_succeeded(DIGEST_JOB, account_id, before=at)
-        since = previous.finished_at if previous and previous.finished_at else at - timedelta(1)
         with self._storage.read() as session:
             account = session.get(Account, account_id)
             if account is None:
@@ -192,38 +191,74 @@ class Reports:
             ).first()
             if run is None:
                 raise NotFound(f"{account.display_name} has not been reconciled yet.")
-            tz = zone(account.timezone)
-            subscriptions = tuple(
-                subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
-                for row in session.scalars(
-                    select(Subscription)
-                    .where(Subscription.account_id == account_id)
-                    .order_by(Subscription.product)
-                )
+            return self._digest_facts(session, account, stored_run(session, account, run), at)
+
+    def preview_digest(self, findings: AccountFindings, at: datetime) -> DigestFacts:
+        """What the digest would say at ``at`` with ``findings`` (read now, not stored: a
+        preview leaves no run behind), each product's change since the account's latest
+        stored run."""
+        require_aware(at)
+        account_id = findings.target.account.id
+        with self._storage.read() as session:
+            account = session.get(Account, account_id)
+            if account is None:
+                raise NotFound("That account does not exist.")
+            local = local_date(at, zone(account.timezone))
+            unsaved = ReconciliationRun(id=0, account_id=account_id, at=at, local_date=local)
+            previous = latest_runs(session, [account_id]).get(account_id)
+            run = account_reconciliation(
+                account_view(account), unsaved, findings.products, previous
             )
-            week_ago_run = session.scalars(
-                select(ReconciliationRun)
-                .where(
-                    ReconciliationRun.account_id == account_id,
-                    ReconciliationRun.local_date <= run.local_date - timedelta(days=7),
-                )
-                .order_by(ReconciliationRun.at.desc(), ReconciliationRun.id.desc())
-                .limit(1)
-            ).first()
-            return DigestFacts(
-                account=account_view(account),
-                at=at,
-                since=since,
-                run=stored_run(session, account, run),
-                subscriptions=subscriptions,
-                proration=tuple(proration_since(session, account_id, since, at)),
-                applied=tuple(applied_since(session, account_id, since, at)),
-                pending=tuple(pending_changes(session, account_id)),
-                week_ago=None
-                if week_ago_run is None
-                else stored_run(session, account, week_ago_run),
-                trend=tuple(trend_points(session, account_id, run.local_date)),
+            return self._digest_facts(session, account, run, at)
+
+    def _digest_facts(
+        self, session: Session, account: Account, run: AccountReconciliation, at: datetime
+    ) -> DigestFacts:
+        previous = self._claims.last_succeeded(DIGEST_JOB, account.id, before=at)
+        after_digest = previous is not None and previous.finished_at is not None
+        since = previous.finished_at if previous and previous.finished_at else at - timedelta(1)
+        tz = zone(account.timezone)
+        subscriptions = tuple(
+            subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
+            for row in session.scalars(
+                select(Subscription)
+                .where(Subscription.account_id == account.id)
+                .order_by(Subscription.product)
             )
+        )
+        week_ago_run = session.scalars(
+            select(ReconciliationRun)
+            .where(
+                ReconciliationRun.account_id == account.id,
+                ReconciliationRun.local_date <= run.local_date - timedelta(days=7),
+            )
+            .order_by(ReconciliationRun.at.desc(), ReconciliationRun.id.desc())
+            .limit(1)
+        ).first()
+        period_start = {s.id: s.period.start for s in subscriptions}
+        earliest = min(period_start.values(), default=at)
+        suggested = tuple(
+            change
+            for change in applied_since(
+                session, account.id, earliest, at, source=RequestSource.DIGEST
+            )
+            if change.applied_at is not None
+            and change.applied_at >= period_start.get(change.subscription_id, at)
+        )
+        return DigestFacts(
+            account=account_view(account),
+            at=at,
+            since=since,
+            run=run,
+            subscriptions=subscriptions,
+            proration=tuple(proration_since(session, account.id, since, at)),
+            applied=tuple(applied_since(session, account.id, since, at)),
+            pending=tuple(pending_changes(session, account.id)),
+            week_ago=None if week_ago_run is None else stored_run(session, account, week_ago_run),
+            trend=tuple(trend_points(session, account.id, run.local_date)),
+            after_digest=after_digest,
+            suggested=suggested,
+        )
 
 
 def account_findings(

@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -40,13 +41,14 @@ from billing.products import Product
 from billing.proration import LedgerKind
 from billing.reports.facts import TREND_DAYS, AccountReconciliation, TrendPoint
 from billing.reports.rules import (
+    LISTED_IDLE_USERS,
     IdleUser,
     ProductReadStatus,
     ProductReconciliation,
     UserCounts,
     change_between,
 )
-from billing.requests import RequestStatus
+from billing.requests import RequestSource, RequestStatus
 from billing.row_views import account_view, ledger_view, request_view
 from billing.users import UserStatus
 from billing.views import AccountView, LedgerLineView, SeatChangeView
@@ -95,6 +97,7 @@ class ReconciliationProduct(Base):
     users_active: Mapped[int | None] = mapped_column(Integer)
     users_inactive: Mapped[int | None] = mapped_column(Integer)
     users_idle: Mapped[int | None] = mapped_column(Integer)
+    users_not_using: Mapped[int | None] = mapped_column(Integer)  # NULL in runs before 0010
     idle_users: Mapped[str] = mapped_column(Text, default="[]")  # compact JSON rows
 
 
@@ -123,6 +126,7 @@ def product_row(run_id: int, product: ProductReconciliation) -> ReconciliationPr
         users_active=None if users is None else users.active,
         users_inactive=None if users is None else users.inactive,
         users_idle=None if users is None else users.idle,
+        users_not_using=None if users is None else users.not_using,
         # Compact rows (name, email, extension, status, last active or null, idle): a run keeps
         # up to LISTED_IDLE_USERS of them per product.
         idle_users=json.dumps(
@@ -145,13 +149,20 @@ def product_row(run_id: int, product: ProductReconciliation) -> ReconciliationPr
 
 def _from_row(row: ReconciliationProduct, *, idle_users: bool = True) -> ProductReconciliation:
     """The stored product; without its list of unused seat holders unless ``idle_users``."""
+    listed: list[list[Any]] = json.loads(row.idle_users or "[]") if idle_users else []
     users = None
     if row.users_total is not None:
+        inactive, idle_count = row.users_inactive or 0, row.users_idle or 0
+        not_using = row.users_not_using
+        if not_using is None:  # a run stored before the count was kept: its list, if whole
+            whole = idle_users and len(listed) < LISTED_IDLE_USERS
+            not_using = len(listed) if whole else max(inactive, idle_count)
         users = UserCounts(
             total=row.users_total,
             active=row.users_active or 0,
-            inactive=row.users_inactive or 0,
-            idle=row.users_idle or 0,
+            inactive=inactive,
+            idle=idle_count,
+            not_using=not_using,
         )
     idle = tuple(
         IdleUser(
@@ -162,9 +173,7 @@ def _from_row(row: ReconciliationProduct, *, idle_users: bool = True) -> Product
             last_active_at=None if last_active is None else datetime.fromisoformat(last_active),
             idle=bool(idle_flag),
         )
-        for name, email, extension, status, last_active, idle_flag in (
-            json.loads(row.idle_users or "[]") if idle_users else ()
-        )
+        for name, email, extension, status, last_active, idle_flag in listed
     )
     return ProductReconciliation(
         product=Product(row.product),
@@ -285,10 +294,16 @@ def proration_since(
 
 
 def applied_since(
-    session: Session, account_id: int, since: datetime, at: datetime
+    session: Session,
+    account_id: int,
+    since: datetime,
+    at: datetime,
+    *,
+    source: RequestSource | None = None,
 ) -> list[SeatChangeView]:
-    """The account's seat changes applied from ``since`` to ``at``, in the order applied."""
-    rows = session.execute(
+    """The account's seat changes applied from ``since`` to ``at`` (only those started from
+    ``source``, when given), in the order applied."""
+    query = (
         select(SeatChangeRequest, Subscription)
         .join(Subscription, SeatChangeRequest.subscription_id == Subscription.id)
         .where(
@@ -298,7 +313,10 @@ def applied_since(
             SeatChangeRequest.applied_at <= at,
         )
         .order_by(SeatChangeRequest.applied_at, SeatChangeRequest.id)
-    ).tuples()
+    )
+    if source is not None:
+        query = query.where(SeatChangeRequest.source == source.value)
+    rows = session.execute(query).tuples()
     return [request_view(request, subscription) for request, subscription in rows]
 
 

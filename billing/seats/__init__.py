@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from billing.seats.outcomes import UsersNeeded as UsersNeeded
     from billing.seats.outcomes import UsersSource as UsersSource
     from billing.seats.reads import AccountReads as AccountReads
+    from billing.seats.rightsize import RightSizeForm as RightSizeForm
+    from billing.seats.rightsize import RightSizing as RightSizing
+    from billing.seats.rightsize import right_size_target as right_size_target
     from billing.seats.rules import MAX_REASON_LENGTH as MAX_REASON_LENGTH
     from billing.seats.rules import ChangeMode as ChangeMode
     from billing.seats.rules import clean_reason as clean_reason

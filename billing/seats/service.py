@@ -30,7 +30,7 @@ from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import Period, zone
 from billing.products import Product
-from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.requests import OPEN_STATUSES, RequestSource, RequestStatus, request_source
 from billing.row_views import stored_period, subscription_view
 from billing.scope import (
     authorise_on,
@@ -47,6 +47,7 @@ from billing.seats.outcomes import (
     UsersNeeded,
 )
 from billing.seats.renewal import renew_due
+from billing.seats.rightsize import RightSizing
 from billing.seats.rules import (
     OLDER_MESSAGE_NOTE,
     ChangeMode,
@@ -98,6 +99,8 @@ class SeatChanges:
             raise ValueError("quote_ttl must be positive")
         self._storage = Storage(session_factory)
         self._quote_ttl = quote_ttl
+        #: The digest's right-size buttons (:mod:`billing.seats.rightsize`).
+        self.right_sizing = RightSizing(self._storage)
 
     # ------------------------------------------------------------------ requesting a change
 
@@ -138,8 +141,12 @@ class SeatChanges:
         reason: str = "",
         at: datetime,
         users: UserListing | None = None,
+        source: object = None,
     ) -> ChangeOutcome | UsersNeeded:
-        """The seat-change form was submitted: the same as a command, with an exact count."""
+        """The seat-change form was submitted: the same as a command, with an exact count.
+        ``source`` is where the form was opened from (``"digest"``: the digest's right-size
+        button); only a known :class:`~billing.requests.RequestSource` is recorded, on the
+        request, its audit entries and its webhook events."""
         require_aware(at)
         with self._storage.write() as session:
             account = visible_account(session, caller, account_id)
@@ -148,7 +155,15 @@ class SeatChanges:
             renew_due(session, subscription.id, account, at)
             subscription = get_subscription(session, subscription.id)
             return self._create(
-                session, caller, account, subscription, new_seats, reason, at, users
+                session,
+                caller,
+                account,
+                subscription,
+                new_seats,
+                reason,
+                at,
+                users,
+                request_source(source),
             )
 
     def _create(
@@ -161,6 +176,7 @@ class SeatChanges:
         reason: str,
         at: datetime,
         users: UserListing | None,
+        source: RequestSource | None = None,
     ) -> ChangeOutcome | UsersNeeded:
         product = Product(subscription.product)
         check_seat_count(new_seats, subscription.seats, product)
@@ -170,7 +186,9 @@ class SeatChanges:
             return UsersNeeded(account.id, product)
         view = subscription_view(subscription, stored_period(subscription))
         proration = quote_change(view, new_seats, at, view.period, zone(account.timezone))
-        request = create_draft(session, caller, account, subscription, proration, cleaned, at)
+        request = create_draft(
+            session, caller, account, subscription, proration, cleaned, at, source=source
+        )
         check = check_seat_change(subscription.seats, new_seats, users) if is_decrease else None
         return present(session, caller, account, request, subscription, check, None, at)
 

@@ -19,7 +19,7 @@ from billing.models import Account, SeatChangeRequest, Subscription
 from billing.periods import zone
 from billing.products import Product
 from billing.proration import Proration
-from billing.requests import OPEN_STATUSES, RequestStatus
+from billing.requests import OPEN_STATUSES, RequestSource, RequestStatus
 from billing.row_views import (
     account_view,
     ledger_view,
@@ -176,6 +176,7 @@ def apply(
         net_minor=request.net_minor,
         currency=request.currency,
         ledger_keys=[entry.idempotency_key for entry in entries],
+        **source_detail(request),
     )
     session.refresh(request)
     fresh = get_subscription(session, subscription.id)
@@ -305,6 +306,8 @@ def create_draft(
     proration: Proration,
     reason: str,
     at: datetime,
+    *,
+    source: RequestSource | None = None,
 ) -> SeatChangeRequest:
     """Store a new draft request for ``caller`` with its quote (``proration``), audited; its
     idempotency key is minted here, once."""
@@ -316,6 +319,7 @@ def create_draft(
         status=RequestStatus.DRAFT.value,
         quote_revision=1,
         idempotency_key=f"scr_{secrets.token_hex(16)}",
+        source=None if source is None else source.value,
         created_at=at,
         updated_at=at,
         **quote_columns(proration, subscription.version, at),
@@ -336,8 +340,15 @@ def create_draft(
         new_seats=request.new_seats,
         net_minor=request.net_minor,
         currency=request.currency,
+        **source_detail(request),
     )
     return request
+
+
+def source_detail(request: SeatChangeRequest) -> dict[str, str]:
+    """``{"source": "digest"}`` for a change started from the digest (its audit entries say
+    so), else nothing."""
+    return {} if request.source is None else {"source": request.source}
 
 
 def same_amounts_now(

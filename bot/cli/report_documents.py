@@ -3,7 +3,10 @@
 The JSON documents are a contract (keys may be added): money is a decimal string in the
 account's currency, instants UTC ISO 8601 with ``Z``; a product whose platform could not be read
 has ``"status": "unknown"``, its ``reason``, and ``null`` for every user figure and cost
-(unknown, never zero).
+(unknown, never zero). The digest's words: ``users.idle`` counts the users not using their seat
+(inactive, or no activity for 30+ days, each once); ``could_be_saved_seats`` = ``unused_seats`` +
+``idle_seats`` (never more than ``seats``), the digest's one total. ``releasable_*`` (unused plus
+``inactive_30_days``) is kept as it was.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def product_document(
             "active": users.active,
             "inactive": users.inactive,
             "inactive_30_days": users.idle,
+            "idle": users.not_using,
         },
         "unused_seats": product.unused_seats,
         "over_allocated": product.over_allocated,
@@ -65,6 +69,10 @@ def product_document(
         "inactive_cost_per_period": _amount(product.inactive_cost),
         "inactive_30_days_cost_per_period": _amount(product.idle_cost),
         "releasable_cost_per_period": _amount(product.releasable_cost),
+        "idle_seats": product.idle_seats,
+        "could_be_saved_seats": product.saving_seats,
+        "idle_seats_cost_per_period": _amount(product.idle_seats_cost),
+        "could_be_saved_per_period": _amount(product.saving_cost),
         "change_since_previous_run": _change(change),
     }
 

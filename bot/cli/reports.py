@@ -260,10 +260,12 @@ def digest(
         ),
     ] = None,
 ) -> None:
-    """The daily seat-usage digest, now: reconcile, then show (or post) what the digest says.
+    """The daily seat-usage digest, now: read the platforms and show what it says (a preview:
+    no run is stored).
 
-    With --post, each account's digest for its local day is posted once, through the same claim
-    the scheduler uses; run again, it says "already posted" (--force updates the message).
+    With --post, each account is reconciled (the run stored) and its digest for its local day is
+    posted once, through the same claim the scheduler uses; run again, it says "already posted"
+    (--force updates the message).
     """
 
     if force and not post:
@@ -274,12 +276,12 @@ def digest(
     async def run(runtime: ReportsRuntime) -> tuple[list[DigestFacts], list[PostOutcome]]:
         jobs = runtime.jobs
         targets = await asyncio.to_thread(jobs.reports.targets, account, jobs.now())
-        accounts = [t.account for t in targets]
         if account is None:
-            accounts = [a for a in accounts if a.channel_id is not None]
+            targets = [t for t in targets if t.account.channel_id is not None]
         facts: list[DigestFacts] = []
         outcomes: list[PostOutcome] = []
-        for one in accounts:
+        for target in targets:
+            one = target.account
             if post:
                 now = jobs.now()
                 outcome = await jobs.post_digest(
@@ -289,8 +291,8 @@ def digest(
                 if outcome.status in ("posted", "updated"):
                     facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
                     continue
-            await jobs.reconcile_account(one)
-            facts.append(await asyncio.to_thread(jobs.reports.digest, one.id, jobs.now()))
+            # A preview (or a post that did not happen) reads the platforms and stores nothing.
+            facts.append(await jobs.preview_digest(target))
         return facts, outcomes
 
     facts, outcomes = _in_runtime(post, run)

@@ -37,9 +37,16 @@ from billing.formatting import format_money
 from billing.money import Money
 from bot.cli.billing import ledger_table
 from bot.offline import demo_reports
-from bot.offline.demo_script import REPLY_WITHIN_S, DemoSession, Transcript, play_script
+from bot.offline.demo_script import (
+    REPLY_WITHIN_S,
+    DemoSession,
+    Reply,
+    Transcript,
+    play_script,
+)
 from bot.offline.demo_setup import (
     ACCOUNT,
+    MANAGER,
     SIGNING_SECRET,
     TEAM,
     DemoStepFailed,
@@ -56,6 +63,7 @@ from bot.runtime.db import make_engine, make_session_factory
 from bot.runtime.wiring import build_runtime
 from bot.setup.loader import load_file
 from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver
+from handlers import ids
 
 #: The order of a request's events (by their type).
 _STEP = {"seat_change.requested": 0, "seat_change.approved": 1, "seat_change.applied": 2}
@@ -121,10 +129,11 @@ def _event_lines(event: ReceivedEvent) -> list[str]:
 
 
 async def _reports(
-    out: Transcript, runtime: Any, standin: SlackStandIn, folder: Path, now: datetime
+    session: DemoSession, runtime: Any, standin: SlackStandIn, folder: Path, now: datetime
 ) -> None:
     """The reconciliation report and the daily digest (with its chart), as the scheduler
-    posts them."""
+    posts them; then right-sizing from the digest."""
+    out = session.out
     jobs = runtime.reports.jobs
     account = SeatService(runtime_sessions(runtime)).account_by_name(ACCOUNT)
     if account is None:
@@ -147,6 +156,36 @@ async def _reports(
     out.note(posted)
     out.note(f"posting it again: {again}")
     out.note(f"the trend chart uploaded into the thread is saved as {chart}")
+
+    out.heading("12. Right-size from the digest: its button, the form and its saving, Confirm")
+    [digest] = [
+        Reply(call)
+        for call in standin.calls("chat.postMessage")
+        if call.seq > before and call.ok and not call.args.get("thread_ts")
+    ]
+    [action] = [a for a in _actions(digest) if a.startswith(ids.RIGHTSIZE_ACTION)]
+    prompt = await session.right_size(digest, action, expect="$136.50 less")
+    before = _last_seq(standin)
+    await session.click(prompt, ids.CONFIRM_ACTION, expect="Waiting for approval by @U0ACMEMGR")
+    ask = await session.posted_to(
+        MANAGER, before, expect="Approving applies", title="Seatbot · DM to the manager"
+    )
+    await session.click_as(MANAGER, ask, ids.APPROVE_ACTION, expect="Done.")
+    before = _last_seq(standin)
+    saved = await demo_reports.digest_again(jobs, account, standin, now)
+    out.note("the digest, updated (--force): what the suggested removal saved")
+    out.bot(saved.text.splitlines()[:4], title="Seatbot · #" + str(account.channel_id))
+    if "from 1 suggested removal" not in saved.text:
+        raise DemoStepFailed("the digest did not say what the suggested removal saved")
+
+
+def _actions(reply: Reply) -> list[str]:
+    return [
+        str(element.get("action_id"))
+        for block in reply.args.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    ]
 
 
 def _last_seq(standin: SlackStandIn) -> int:
@@ -249,7 +288,7 @@ async def _run_demo(
                         )
                     finally:
                         engine.dispose()
-                    await _reports(out, runtime, standin, folder, clock())
+                    await _reports(session, runtime, standin, folder, clock())
                 finally:
                     if runtime.reports is not None:
                         await runtime.reports.aclose()

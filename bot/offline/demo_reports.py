@@ -21,6 +21,7 @@ from billing.products import Product
 from billing.reports import ReconcileTarget
 from billing.users import Level, PlatformUser, UserListing, UserStatus
 from billing.views import AccountView
+from bot.offline.demo_script import Reply
 from bot.offline.demo_setup import DemoStepFailed
 from bot.offline.render import render_message
 from bot.offline.standin import SlackStandIn
@@ -114,3 +115,18 @@ async def digest_step(
     path = folder / str(uploaded["name"])
     path.write_bytes(uploaded["content"])
     return first.detail, again.detail, path
+
+
+async def digest_again(
+    jobs: ReportJobs, account: AccountView, standin: SlackStandIn, now: datetime
+) -> Reply:
+    """Post today's digest again with ``--force`` (it updates the message); the update."""
+    before = max((call.seq for call in standin.calls()), default=0)
+    today = now.astimezone(zone(account.timezone)).date()
+    outcome = await jobs.post_digest(account, today, force=True)
+    if outcome.status != "updated":
+        raise DemoStepFailed(f"the digest was not updated: {outcome.detail}")
+    updates = [c for c in standin.calls("chat.update") if c.seq > before and c.ok]
+    if not updates:
+        raise DemoStepFailed("the digest's message was not updated")
+    return Reply(updates[0])

@@ -184,6 +184,43 @@ class DemoSession:
             raise DemoStepFailed(f"[{label}] was answered with HTTP {sent.status_code}")
         return self._check(await self._next("response_url", before), expect)
 
+    async def right_size(self, digest: Reply, action_id: str, *, expect: str) -> Reply:
+        """The owner clicks the digest's right-size button: the form opens preset to the users
+        that exist, with what it does to the bill; they submit it as it is. Returns the
+        prompt."""
+        element = digest.button(action_id)
+        label = element["text"]["text"]
+        self.out.said(OWNER, f"clicks [{label}] on the digest")
+        before = self._last_seq()
+        action = button(action_id, element["value"], block_id=element["block_id"], text=label)
+        await self.driver.block_action(
+            action,
+            user_id=OWNER,
+            channel_id=str(digest.call.response["channel"]),
+            message=dict(digest.call.response["message"]),
+        )
+        opened = await self._next("views.open", before)
+        filled = await self._next("views.update", opened.call.seq)
+        view = self.standin.view(opened.call.response["view"]["id"])
+        self.out.bot(render_view(view, width=self.out.width), title="Seatbot · modal")
+        if " less" not in "\n".join(render_view(view)):
+            raise DemoStepFailed("the right-size form did not show what the bill becomes")
+        product = _initial_option(view, ids.PRODUCT_BLOCK)
+        count = next(
+            b["element"].get("initial_value")
+            for b in view["blocks"]
+            if b.get("block_id") == ids.COUNT_BLOCK
+        )
+        typed = {
+            ids.PRODUCT_BLOCK: {
+                ids.PRODUCT_ACTION: static_select_value(product["value"], product["text"]["text"])
+            },
+            ids.COUNT_BLOCK: {ids.COUNT_ACTION: number_input_value(count)},
+        }
+        self.out.said(OWNER, f"clicks [Review change] ({count} seats, as preset)")
+        await self.driver.view_submission(view, user_id=OWNER, values=typed)
+        return self._check(await self._next("chat.postEphemeral", filled.call.seq), expect)
+
     def _check(self, reply: Reply, expect: str) -> Reply:
         self.out.bot(render_message(reply.args, width=self.out.width))
         if expect not in reply.text:

@@ -26,6 +26,7 @@ from billing.products import Product
 from billing.reports import (
     AccountFindings,
     AccountReconciliation,
+    DigestFacts,
     DueDigest,
     ReconcileTarget,
     ReportPosting,
@@ -110,6 +111,13 @@ class ReportJobs:
         outcome = await self._runner.run(self.posting.reconciliation(run, force=force))
         log_outcome(outcome)
         return outcome
+
+    async def preview_digest(self, target: ReconcileTarget) -> DigestFacts:
+        """What ``target``'s digest would say now, its platforms read and nothing stored."""
+        listings = await self.read_listings(target)
+        at = self._clock()
+        findings = account_findings(target, listings, at)
+        return await asyncio.to_thread(self.reports.preview_digest, findings, at)
 
     async def reconcile_account(self, account: AccountView) -> AccountReconciliation:
         """Reconcile one account now; its stored run."""

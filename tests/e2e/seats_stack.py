@@ -104,6 +104,8 @@ class Stack:
     seeded: Any
     sessions: sessionmaker[Session]
     clock: StackClock
+    #: What ``seatbot serve`` composed (its report jobs post the digest).
+    runtime: Any = None
 
     def _seq(self) -> int:
         calls = self.standin.calls()
@@ -245,7 +247,7 @@ async def start_stack(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )
         try:
-            yield Stack(standin, sandbox, driver, service, seeded, session_factory, clock)
+            yield Stack(standin, sandbox, driver, service, seeded, session_factory, clock, runtime)
             assert standin.violations == []
             # Whatever a test did over HTTP, the stored money still holds together.
             await bolt_listeners_finished()

@@ -337,7 +337,7 @@ async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
 ) -> None:
     """Slack keeps the digest's first reply waiting three times ``SEATBOT_JOB_STALE_SECONDS``:
     the replica posting it is alive and renews its claim, so the other never takes it over and
-    re-posts the thread (it used to: two "Seats held by users…" replies under one digest)."""
+    re-posts the thread (it used to: two "Idle users holding seats…" replies under one digest)."""
     sandbox = SandboxApp(SandboxConfig())
     sandbox.set_account("acme", "matrix", users=40, seed=3)
     sandbox_server = serve_asgi(sandbox)
@@ -417,7 +417,7 @@ async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
     output = "\n".join(log.read_text(errors="replace") for log in logs)
     [digest] = _top_level(standin, "C0ACMESEATS")
     replies = [m for m in thread_replies() if m["thread_ts"] == digest["ts"]]
-    held_by = [m for m in replies if m["text"].startswith("Seats held by users")]
+    held_by = [m for m in replies if m["text"].startswith("Idle users holding seats")]
     assert len(held_by) == 1, output
     run = claims.find(DIGEST_JOB, "acme/2026-11-29")
     assert run is not None

@@ -65,6 +65,7 @@ from handlers.views import (
     modal,
     prompts,
     replies,
+    rightsize,
     text,
 )
 from handlers.views import approvals as approval_views
@@ -219,6 +220,7 @@ CASES: dict[str, Callable[[], Built]] = {
     "digest_messages": lambda: digest.digest_messages(FACTS, WHERE, late_since=AT),
     "details_messages": lambda: digest.details_messages(RUN, WHERE),
     "reconciliation_messages": lambda: digest.reconciliation_messages(RUN, WHERE),
+    "recheck_message": lambda: [rightsize.recheck_message(1, p) for p in RUN.products],
     "split_message": lambda: digest.split_message(
         f"Report for {text.escape(HOSTILE)}", [text.section(f"• {text.escape(HOSTILE)}")] * 120
     ),

@@ -26,6 +26,15 @@ initech Axiom: no connection in the file → unknown (never zero), 6 seats.
 globex Matrix: the import file lists 4 users, Ian Inactive with status 0: 3 active, 1 inactive;
   it gives no last activity, so none is idle; 4 seats at 1000 JPY: unused 0 → 0; inactive 1000;
   releasable 0 → 0; spend 4000.
+
+What could be saved (the digest's one total, without overlap): the users not using their seat
+("idle": inactive or idle 30+ days, each once) are set aside, every other seat could go.
+  acme Contact Center: idle = the 16 idle ∪ inactive {1, 8, 15, 22} = 16 + {1, 8} = 18; 5 use
+    a seat; could be saved 25 − 5 = 20 = 2 unused + 18 idle seats → 600.00 (idle 540.00).
+  acme Axiom: idle = {5, 6, 7, 9, 10} ∪ {1, 8} = 7; 4 use a seat; 12 − 4 = 8 = 1 + 7 → 364.00
+    (idle 7 × 45.50 = 318.50).
+  initech Matrix: idle = {1}; 1 uses a seat; 3 − 1 = 2 = 1 + 1 → 19.500 (idle 9.750).
+  globex Matrix: idle = Ian Inactive; 3 use a seat; 4 − 3 = 1 = 0 + 1 → 1000 (idle 1000).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
 
 from bot.offline.standin.slack_api import serve_asgi
 from platforms.sandbox import SandboxApp, SandboxConfig
@@ -54,7 +64,7 @@ ACME_CONTACT_CENTER = {
     "seats": 25,
     "unit_price": "30.00",
     "interval": "monthly",
-    "users": {"total": 23, "active": 19, "inactive": 4, "inactive_30_days": 16},
+    "users": {"total": 23, "active": 19, "inactive": 4, "inactive_30_days": 16, "idle": 18},
     "unused_seats": 2,
     "over_allocated": 0,
     "releasable_seats": 18,
@@ -63,6 +73,10 @@ ACME_CONTACT_CENTER = {
     "inactive_cost_per_period": "120.00",
     "inactive_30_days_cost_per_period": "480.00",
     "releasable_cost_per_period": "540.00",
+    "idle_seats": 18,
+    "could_be_saved_seats": 20,
+    "idle_seats_cost_per_period": "540.00",
+    "could_be_saved_per_period": "600.00",
 }
 ACME_AXIOM = {
     "product": "axiom",
@@ -71,7 +85,7 @@ ACME_AXIOM = {
     "seats": 12,
     "unit_price": "45.50",
     "interval": "monthly",
-    "users": {"total": 11, "active": 9, "inactive": 2, "inactive_30_days": 5},
+    "users": {"total": 11, "active": 9, "inactive": 2, "inactive_30_days": 5, "idle": 7},
     "unused_seats": 1,
     "over_allocated": 0,
     "releasable_seats": 6,
@@ -80,6 +94,10 @@ ACME_AXIOM = {
     "inactive_cost_per_period": "91.00",
     "inactive_30_days_cost_per_period": "227.50",
     "releasable_cost_per_period": "273.00",
+    "idle_seats": 7,
+    "could_be_saved_seats": 8,
+    "idle_seats_cost_per_period": "318.50",
+    "could_be_saved_per_period": "364.00",
 }
 INITECH_MATRIX = {
     "product": "matrix",
@@ -88,7 +106,7 @@ INITECH_MATRIX = {
     "seats": 3,
     "unit_price": "9.750",
     "interval": "annual",
-    "users": {"total": 2, "active": 1, "inactive": 1, "inactive_30_days": 0},
+    "users": {"total": 2, "active": 1, "inactive": 1, "inactive_30_days": 0, "idle": 1},
     "unused_seats": 1,
     "over_allocated": 0,
     "releasable_seats": 1,
@@ -97,6 +115,10 @@ INITECH_MATRIX = {
     "inactive_cost_per_period": "9.750",
     "inactive_30_days_cost_per_period": "0.000",
     "releasable_cost_per_period": "9.750",
+    "idle_seats": 1,
+    "could_be_saved_seats": 2,
+    "idle_seats_cost_per_period": "9.750",
+    "could_be_saved_per_period": "19.500",
 }
 INITECH_AXIOM_UNKNOWN = {
     "product": "axiom",
@@ -113,6 +135,10 @@ INITECH_AXIOM_UNKNOWN = {
     "inactive_cost_per_period": None,
     "inactive_30_days_cost_per_period": None,
     "releasable_cost_per_period": None,
+    "idle_seats": None,
+    "could_be_saved_seats": None,
+    "idle_seats_cost_per_period": None,
+    "could_be_saved_per_period": None,
 }
 GLOBEX_MATRIX = {
     "product": "matrix",
@@ -121,7 +147,7 @@ GLOBEX_MATRIX = {
     "seats": 4,
     "unit_price": "1000",
     "interval": "monthly",
-    "users": {"total": 4, "active": 3, "inactive": 1, "inactive_30_days": 0},
+    "users": {"total": 4, "active": 3, "inactive": 1, "inactive_30_days": 0, "idle": 1},
     "unused_seats": 0,
     "over_allocated": 0,
     "releasable_seats": 0,
@@ -130,6 +156,10 @@ GLOBEX_MATRIX = {
     "inactive_cost_per_period": "1000",
     "inactive_30_days_cost_per_period": "0",
     "releasable_cost_per_period": "0",
+    "idle_seats": 1,
+    "could_be_saved_seats": 1,
+    "idle_seats_cost_per_period": "1000",
+    "could_be_saved_per_period": "1000",
 }
 
 
@@ -155,6 +185,18 @@ def _accounts_file(folder: Path, sandbox_url: str) -> Path:
 
 def _without_change(product: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in product.items() if k not in ("change_since_previous_run", "week_ago")}
+
+
+def _runs(db_url: str) -> int:
+    """How many reconciliation runs the database holds."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(text("SELECT count(*) FROM reconciliation_runs")).scalar_one()
+            )
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.slow
@@ -198,8 +240,11 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
             for p in a["products"]
         )
 
+        runs_before = _runs(db_url)
         code, out, err = await _seatbot(env, "digest", "acme", "--json")
         assert code == 0, err
+        # A preview reads the platforms and stores nothing (issue 19 item 8).
+        assert _runs(db_url) == runs_before == 3
         digest = json.loads(out)["accounts"]
         assert len(digest) == 1
         found = digest[0]

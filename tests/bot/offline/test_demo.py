@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,15 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     assert "Did you mean /seats add 3 axiom?" in transcript
     assert "Ledger · Acme Telecom Ltd (times in Europe/London)" in transcript
     assert "✓ every step did what it should" in transcript
+    # Right-sizing from the digest: its button, the preset form, Confirm, the saving.
+    assert "U0ACMEOWNER › clicks [Remove 3 unused seats] on the digest" in transcript
+    assert "New number of seats: [11]" in transcript
+    assert "Axiom for Acme Telecom Ltd: 14 → 11 seats" in transcript
+    assert "Saved $136.50 a month from 1 suggested removal this period." in transcript
+    # The digest says money as an outcome, and leaves out what did not happen.
+    assert re.search(r"Proration, in all: \$[\d,.]+ back as credit \(", transcript)
+    assert "Requests waiting" not in transcript
+    assert ": none" not in transcript
     # 16 of 31 January days left: 25 seats × 30.00 × 16/31 = 387.10 credited.
     assert "-$387.10" in transcript
     assert "1 Jan 2026 – 31 Jan 2026" in transcript  # the period's last day, in London

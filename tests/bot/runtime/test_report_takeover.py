@@ -13,7 +13,7 @@ so the interleavings that used to post a part twice run in a fixed order:
 - the old owner is alive but slow in Slack for longer than ``stale_after``: it renews its claim
   meanwhile, so nobody takes it over.
 
-Every run ends with one digest, one "Seats held by users…" reply and at most one chart.
+Every run ends with one digest, one "Idle users holding seats…" reply and at most one chart.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from tests.conftest import SEED_AT, Seed
 
 DAY = SEED_AT.date()
 RUN_KEY = f"acme/{DAY.isoformat()}"
-HELD_BY = "*Seats held by users who are not using them*"
+HELD_BY = "*Idle users holding seats*"
 
 
 @dataclass
