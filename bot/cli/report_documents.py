@@ -5,8 +5,9 @@ account's currency, instants UTC ISO 8601 with ``Z``; a product whose platform c
 has ``"status": "unknown"``, its ``reason``, and ``null`` for every user figure and cost
 (unknown, never zero). The digest's words: ``users.idle`` counts the users not using their seat
 (inactive, or no activity for 30+ days, each once); ``could_be_saved_seats`` = ``unused_seats`` +
-``idle_seats`` (never more than ``seats``), the digest's one total. ``releasable_*`` (unused plus
-``inactive_30_days``) is kept as it was.
+``idle_seats`` (never more than ``seats``), the digest's one total, which the table shows as
+"Could be saved". ``releasable_*`` (unused plus ``inactive_30_days``) is kept for the JSON's
+readers as it was.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:
         "Over",
         "Unused cost",
         "Inactive cost",
-        "Releasable",
+        "Could be saved",
     ):
         numeric = column not in ("Account", "Product")
         table.add_column(column, justify="right" if numeric else "left")
@@ -202,7 +203,7 @@ def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:
                     *(["—"] * 8),
                 )
                 continue
-            releasable = f"{product.releasable_seats} ({_money_cell(product.releasable_cost)})"
+            saving = f"{product.saving_seats} ({_money_cell(product.saving_cost)})"
             table.add_row(
                 run.account.name,
                 product.product.label,
@@ -215,6 +216,6 @@ def reconciliation_table(runs: Sequence[AccountReconciliation]) -> Table:
                 str(product.over_allocated),
                 _money_cell(product.unused_cost),
                 _money_cell(product.inactive_cost),
-                releasable,
+                saving,
             )
     return table

@@ -203,3 +203,26 @@ def test_since_the_last_digest_is_said_only_after_one() -> None:
     assert "Requests waiting" in before
     after = text_of(digest_messages(facts(found, pending=(waiting,), after_digest=True), WHERE))
     assert "*Since the last digest* (<!date^" in after
+
+
+def test_the_cli_table_says_could_be_saved_with_the_digests_figure() -> None:
+    """`seatbot reconcile`'s table and the digest use one word and one figure: 2 unused seats
+    plus the 3 seats of users not using theirs (one inactive, two idle 30+ days) = 5."""
+    from rich.console import Console
+
+    from bot.cli.report_documents import reconciliation_table
+
+    users = [user(1, active=False, days_idle=None), user(2, active=True, days_idle=40)]
+    users += [user(3, active=True, days_idle=31), user(4, active=True, days_idle=1)]
+    found = product(6, users)
+    assert found.saving_seats == 2 + 3
+    run = AccountReconciliation(ACCOUNT, 1, AT, AT.date(), (found,), {}, None)
+    console = Console(record=True, width=250)
+    console.print(reconciliation_table([run]))
+    shown = console.export_text()
+    assert "Could be saved" in shown
+    assert "Releasable" not in shown
+    assert "5 ($150.00)" in shown
+    assert saving_text(found) == (
+        "$150.00 a month — 2 unused seats ($60.00), 3 seats held by idle users ($90.00)"
+    )
