@@ -19,7 +19,7 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     from handlers.approval_desk import Aftermath, ApprovalDesk
     from handlers.facts import PlatformFacts
     from handlers.home_desk import HomeDesk
-    from handlers.home_listeners import ChangeSeatsButton, HomeListener
+    from handlers.home_listeners import ChangeSeatsButton, HomeListener, HomePageButton
     from handlers.listeners import (
         ApprovalListener,
         PromptButtonsListener,
@@ -54,3 +54,4 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     app.block_action(ids.DENY_ACTION)(approval.on_deny)
     app.view_submission(ids.DENY_MODAL_CALLBACK)(approval.on_deny_submit)
     app.event("app_home_opened")(HomeListener(home).on_home_opened)
+    app.block_action(ids.HOME_PAGE_ACTION)(HomePageButton(home).on_click)
