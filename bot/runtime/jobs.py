@@ -11,6 +11,10 @@ making the next tick wait), and reads many accounts' platforms at once for a rec
   accounts at a time, and per platform host by the platform directory's ``HostLimits``), reduces
   each account's listings to its findings (counts and a bounded list) as soon as they are read,
   stores one run per account in batches of :data:`RECORD_BATCH`, and hands each batch on.
+  With ``share``, it first claims each account in the database
+  (:data:`billing.jobs.rules.SHARED_RECONCILIATION`, one run key per account and share), so
+  every process reconciling the same share splits the accounts: each is reconciled by the one
+  that claimed it, and the claim is marked done once its run is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from billing.approvals import ApprovalReminders, Approvals
-from billing.jobs import JobClaims, Posting, PostOutcome
+from billing.jobs import (
+    SHARED_RECONCILIATION,
+    Claim,
+    JobClaims,
+    Posting,
+    PostOutcome,
+    share_run_key,
+)
 from billing.products import Product
 from billing.reports import (
     AccountFindings,
@@ -160,10 +171,13 @@ class ReportJobs:
         self,
         account_name: str | None,
         *,
+        share: str | None = None,
         on_batch: OnBatch | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[AccountReconciliation]:
-        """Reconcile one account (or every one) now and store the runs.
+        """Reconcile one account (or every one) now and store the runs; with ``share``, only
+        the accounts this process claims in that shared reconciliation (see the module
+        docstring): the others are another process's, or done.
 
         Returns the findings when ``on_batch`` is ``None``; with ``on_batch``, each stored batch
         goes there instead and nothing is kept (10,000 accounts stay small in memory).
@@ -178,11 +192,13 @@ class ReportJobs:
         in_flight: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         writes: list[asyncio.Task[None]] = []
+        held: dict[int, Claim] = {}
 
         async def store(batch: list[AccountFindings]) -> None:
-            stored = await asyncio.to_thread(
-                self.reports.record_findings, batch, at, source=self._source
-            )
+            done_claims = [
+                held.pop(f.target.account.id) for f in batch if f.target.account.id in held
+            ]
+            stored = await asyncio.to_thread(self._record, batch, at, done_claims)
             if on_batch is None:
                 kept.extend(stored)
             else:
@@ -220,6 +236,12 @@ class ReportJobs:
             if failures:
                 gate.release()
                 break
+            if share is not None:
+                claim = await asyncio.to_thread(self._claim, share, target, at)
+                if claim is None:  # another process's, or done
+                    gate.release()
+                    continue
+                held[target.account.id] = claim
             task = asyncio.create_task(one(target))
             in_flight.add(task)
             task.add_done_callback(finished)
@@ -239,6 +261,26 @@ class ReportJobs:
         order = {target.account.id: index for index, target in enumerate(targets)}
         kept.sort(key=lambda run: order.get(run.account.id, 0))
         return kept
+
+    def _claim(self, share: str, target: ReconcileTarget, at: datetime) -> Claim | None:
+        key = share_run_key(share, target.account.name)
+        return self.claims.claim(
+            SHARED_RECONCILIATION,
+            key,
+            scheduled_for=at,
+            at=self._clock(),
+            account_id=target.account.id,
+        )
+
+    def _record(
+        self, batch: list[AccountFindings], at: datetime, claims: list[Claim]
+    ) -> list[AccountReconciliation]:
+        """Store the batch's runs, then mark their claims done (a process that dies between
+        the two leaves claims that another takes over when they go stale, and redoes)."""
+        stored = self.reports.record_findings(batch, at, source=self._source)
+        for claim in claims:
+            self.claims.succeed(claim, at=self._clock())
+        return stored
 
 
 class ApprovalJobs:
