@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from billing.jobs.rules import share_name_problem as share_name_problem
     from billing.jobs.rules import share_run_key as share_run_key
     from billing.jobs.service import ChannelNotice as ChannelNotice
+    from billing.jobs.shares import SharedClaims as SharedClaims
     from billing.jobs.store import JobClaims as JobClaims
 
 __getattr__ = face(__name__, __file__)

@@ -70,8 +70,7 @@ def _settings(post: bool) -> Settings:
     """Every setting when posting (Slack's, which must be there: checked before anything is
     reconciled or claimed); otherwise only the database, so that an unrelated bad variable does
     not stop a report."""
-    from bot.runtime.settings import Settings, load_settings
-    from bot.web.bolt_app import oauth_enabled
+    from bot.runtime.settings import Settings, load_settings, oauth_enabled
 
     if not post:
         return Settings.model_construct(database_url=shell.database_url())
@@ -88,7 +87,7 @@ def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) ->
     from bot.runtime.installations import SqlInstallationStore
     from bot.runtime.reports import build_reports, clock_setting
     from bot.runtime.secrets import cipher_for
-    from bot.web.bolt_app import oauth_enabled
+    from bot.runtime.settings import oauth_enabled
 
     installations = None
     if settings.slack_bot_token is None and oauth_enabled(settings):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 
 from billing.approvals import ApprovalReminders, Approvals
@@ -31,6 +31,7 @@ from billing.jobs import (
     JobClaims,
     Posting,
     PostOutcome,
+    SharedClaims,
     share_run_key,
 )
 from billing.products import Product
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 #: Accounts reconciled at once, and stored per database transaction.
 DEFAULT_CONCURRENCY = 64
 RECORD_BATCH = 100
+#: Accounts of a shared reconciliation claimed at once (what one process may hold unstarted).
+CLAIM_CHUNK = 16
 #: Digests built and posted at once by the ticks (each one waits its turn per channel/workspace).
 DIGESTS_AT_ONCE = 32
 
@@ -231,17 +234,25 @@ class ReportJobs:
 
         # A new account starts as soon as one finishes (never more than ``concurrency`` at
         # once, and never 10,000 tasks), so the platforms are kept busy to the end.
-        for target in targets:
+        async def mine() -> AsyncIterator[ReconcileTarget]:
+            """The targets this process does: every one, or those it claims in ``share``."""
+            if share is None:
+                for target in targets:
+                    yield target
+                return
+            for start in range(0, len(targets), CLAIM_CHUNK):
+                chunk = targets[start : start + CLAIM_CHUNK]
+                won = await asyncio.to_thread(self._claim, share, chunk, at)
+                held.update(won)
+                for target in chunk:
+                    if target.account.id in won:
+                        yield target
+
+        async for target in mine():
             await gate.acquire()
             if failures:
                 gate.release()
                 break
-            if share is not None:
-                claim = await asyncio.to_thread(self._claim, share, target, at)
-                if claim is None:  # another process's, or done
-                    gate.release()
-                    continue
-                held[target.account.id] = claim
             task = asyncio.create_task(one(target))
             in_flight.add(task)
             task.add_done_callback(finished)
@@ -262,15 +273,13 @@ class ReportJobs:
         kept.sort(key=lambda run: order.get(run.account.id, 0))
         return kept
 
-    def _claim(self, share: str, target: ReconcileTarget, at: datetime) -> Claim | None:
-        key = share_run_key(share, target.account.name)
-        return self.claims.claim(
-            SHARED_RECONCILIATION,
-            key,
-            scheduled_for=at,
-            at=self._clock(),
-            account_id=target.account.id,
+    def _claim(self, share: str, chunk: list[ReconcileTarget], at: datetime) -> dict[int, Claim]:
+        """Claim the chunk's accounts in ``share``: the claims won, by account id."""
+        keys = {share_run_key(share, t.account.name): t.account.id for t in chunk}
+        won = SharedClaims(self.claims).claim(
+            SHARED_RECONCILIATION, keys, scheduled_for=at, at=self._clock()
         )
+        return {keys[key]: claim for key, claim in won.items()}
 
     def _record(
         self, batch: list[AccountFindings], at: datetime, claims: list[Claim]
@@ -278,8 +287,8 @@ class ReportJobs:
         """Store the batch's runs, then mark their claims done (a process that dies between
         the two leaves claims that another takes over when they go stale, and redoes)."""
         stored = self.reports.record_findings(batch, at, source=self._source)
-        for claim in claims:
-            self.claims.succeed(claim, at=self._clock())
+        if claims:
+            SharedClaims(self.claims).succeed(claims, at=self._clock())
         return stored
 
 

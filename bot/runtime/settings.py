@@ -189,6 +189,11 @@ _EXPECTED = {
 }
 
 
+def oauth_enabled(settings: Settings) -> bool:
+    """Whether the settings ask for installation into many workspaces (OAuth)."""
+    return bool(settings.slack_client_id and settings.slack_client_secret)
+
+
 def settings_error(error: ValidationError) -> ConfigurationError:
     """The one-line :func:`bad_setting` error for a validation error of :class:`Settings`."""
     first = error.errors()[0]

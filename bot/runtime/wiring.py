@@ -32,9 +32,9 @@ from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
 from bot.runtime.secrets import cipher_for
-from bot.runtime.settings import Settings
+from bot.runtime.settings import Settings, oauth_enabled
 from bot.web.asgi import build_asgi_app
-from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
+from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration
 from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
 from bot.web.metrics import Metrics
 from bot.web.operations import InFlight, Operations, Readiness
