@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from billing.jobs.rules import SHARED_RECONCILIATION as SHARED_RECONCILIATION
     from billing.jobs.rules import Claim as Claim
     from billing.jobs.rules import PostOutcome as PostOutcome
+    from billing.jobs.rules import daily_share as daily_share
     from billing.jobs.rules import share_name_problem as share_name_problem
     from billing.jobs.rules import share_run_key as share_run_key
     from billing.jobs.service import ChannelNotice as ChannelNotice

@@ -221,6 +221,13 @@ def share_run_key(share: str, account: str) -> str:
     return f"{share}/{account}"
 
 
+def daily_share(at: datetime, utc_time: time) -> str | None:
+    """The share of the scheduled shared reconciliation due at ``at``: the UTC day's date
+    (``2026-12-07``) once ``utc_time`` has passed that day, else ``None``."""
+    now = at.astimezone(UTC)
+    return now.date().isoformat() if now.time() >= utc_time else None
+
+
 def posted_part(
     detail: Mapping[str, Any], key: str, index: int | None = None, *, message_ts: str | None = None
 ) -> str | None:

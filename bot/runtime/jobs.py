@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from billing.approvals import ApprovalReminders, Approvals
 from billing.jobs import (
@@ -32,6 +32,7 @@ from billing.jobs import (
     Posting,
     PostOutcome,
     SharedClaims,
+    daily_share,
     share_run_key,
 )
 from billing.products import Product
@@ -92,6 +93,7 @@ class ReportJobs:
         self._concurrency = max(1, concurrency)
         self._source = source
         self._in_flight: set[str] = set()
+        self._shares: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(DIGESTS_AT_ONCE)
 
@@ -160,6 +162,37 @@ class ReportJobs:
             logger.error("The digest %s failed", digest.run_key, exc_info=error)
         finally:
             self._in_flight.discard(digest.run_key)
+
+    # -- the scheduled shared reconciliation ----------------------------------------------------
+
+    async def reconcile_tick(self, utc_time: time) -> str | None:
+        """Once a day from ``utc_time`` (UTC), start reconciling every account in that day's
+        share (:func:`billing.jobs.rules.daily_share`) without making the tick wait; every
+        replica does, and the per-account claims split the accounts between them. Returns the
+        share started, or ``None`` (not due, or started in this process already)."""
+        share = daily_share(self._clock(), utc_time)
+        if share is None or share in self._shares:
+            return None
+        self._shares.add(share)
+        task = asyncio.create_task(self._reconcile_share(share))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return share
+
+    async def _reconcile_share(self, share: str) -> None:
+        done = 0
+
+        def counted(runs: list[AccountReconciliation]) -> None:
+            nonlocal done
+            done += len(runs)
+
+        try:
+            await self.reconcile(None, share=share, on_batch=counted)
+        except Exception as error:  # logged; the next tick starts the share again
+            self._shares.discard(share)
+            logger.error("The shared reconciliation %s failed", share, exc_info=error)
+        else:
+            logger.info("Shared reconciliation %s: %d account(s) reconciled here", share, done)
 
     # -- reconciliation -------------------------------------------------------------------------
 

@@ -5,11 +5,12 @@ only while the claim is held. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.jobs import JobClaims, SharedClaims
+from billing.jobs import JobClaims, SharedClaims, daily_share
 from billing.jobs.rules import JobStatus
 
 AT = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -44,3 +45,13 @@ def test_each_run_is_won_once_and_taken_again_only_as_a_single_claim_would_be(
     runs = claims.find_many(JOB, list(keys))
     assert {run.status for run in runs.values()} == {JobStatus.SUCCEEDED}
     assert SharedClaims(claims).claim(JOB, keys, scheduled_for=AT, at=stale) == {}
+
+
+def test_the_daily_share_is_the_utc_date_once_its_time_has_passed() -> None:
+    at = time(2, 0)
+    assert daily_share(datetime(2026, 1, 10, 1, 59, 59, tzinfo=UTC), at) is None
+    assert daily_share(datetime(2026, 1, 10, 2, 0, tzinfo=UTC), at) == "2026-01-10"
+    # An instant in another zone is read in UTC: 03:30 in Paris is 02:30 UTC.
+    paris = datetime(2026, 1, 10, 3, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    assert daily_share(paris, at) == "2026-01-10"
+    assert daily_share(datetime(2026, 1, 10, 23, 59, tzinfo=UTC), time(0, 0)) == "2026-01-10"

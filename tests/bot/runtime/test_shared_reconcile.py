@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -122,3 +123,41 @@ def test_two_replicas_share_a_reconciliation_and_do_each_account_once(
     # The share is done: a late replica finds nothing left; another share does it all again.
     assert replica(db_url, "2026-01-10", threading.Barrier(1)) == []
     assert len(replica(db_url, "2026-01-11", threading.Barrier(1))) == ACCOUNTS
+
+
+def test_the_scheduled_shared_reconciliation_starts_once_a_day_in_each_replica(
+    session_factory: sessionmaker[Session], seed: Any
+) -> None:
+    """``SEATBOT_RECONCILE_AT``: every replica's tick starts the day's share once from that
+    time (not before, not twice); the claims split the accounts, each reconciled once."""
+    ids = {seed(f"acct{n:02d}", team_id=f"T{n}").account_id for n in range(12)}
+    now = [datetime(2026, 1, 10, 1, 59, tzinfo=UTC)]
+    done: list[int] = []
+
+    def replica_jobs() -> ReportJobs:
+        def platform_for(account_id: int, product: Product) -> Platform | None:
+            return SlowPlatform(Together(threading.Barrier(1)))  # type: ignore[return-value]
+
+        return ReportJobs(
+            reports=Reports(session_factory),
+            claims=JobClaims(session_factory),
+            facts=PlatformFacts(platform_for, deadline_s=30, recent_ttl_s=0),
+            clock=lambda: now[0],
+            posting=SlackPosting(None),
+            source="test",
+            concurrency=2,
+        )
+
+    async def ticks() -> list[str | None]:
+        a, b = replica_jobs(), replica_jobs()
+        started = [await a.reconcile_tick(time(2, 0)), await b.reconcile_tick(time(2, 0))]
+        now[0] = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)
+        started += [await a.reconcile_tick(time(2, 0)), await b.reconcile_tick(time(2, 0))]
+        started += [await a.reconcile_tick(time(2, 0))]  # the same day again: nothing
+        await asyncio.gather(a.drain(), b.drain())
+        return started
+
+    assert asyncio.run(ticks()) == [None, None, "2026-01-10", "2026-01-10", None]
+    with session_factory() as session:
+        done.extend(session.scalars(select(ReconciliationRun.account_id)))
+    assert Counter(done) == Counter(dict.fromkeys(ids, 1))
