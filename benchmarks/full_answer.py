@@ -7,6 +7,8 @@ PostgreSQL behind HAProxy (``benchmarks/deployments.py``), in the same run.
   Slack stand-in), both from the request's scheduled send time (no coordinated omission).
   The sandbox platforms take ``--latency-ms`` (50) per request: each page of users, each Axiom
   token exchange.
+* ``--owner-accounts N``: before the first round, the owner is given N more accounts (each
+  with a draft), so that ``/seats status`` answers an owner of N + 1 accounts throughout.
 * **Confirm throughput**: ``--drafts`` draft increases on as many accounts, each confirmed once
   by ``--clients`` concurrent clickers; applied changes per second, from the first click to
   the last reply.
@@ -250,6 +252,14 @@ async def measure(deployments: list[Deployment], f: Fixtures, args: argparse.Nam
     rounds: list[str] = []
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
         slack = Slack(http, f)
+        for d in deployments:  # the owner's other accounts (issue 18: constant cost)
+            if args.owner_accounts:
+                await asyncio.to_thread(
+                    seed_drafts, d.database_url, args.owner_accounts, prefix="owned"
+                )
+                # The statistics autovacuum gathers within a minute in production: without
+                # them PostgreSQL joins the new accounts to their members row by row.
+                await asyncio.to_thread(analyze, d.database_url)
         for d in deployments:  # warm-up: connections, auth.test, platform tokens, caches
             for text in COMMANDS.values():
                 await open_loop(slack, f"{d.url}/slack/events", text, 20, 1)
@@ -288,6 +298,19 @@ async def measure(deployments: list[Deployment], f: Fixtures, args: argparse.Nam
                 print(line, flush=True)
                 rounds.append(line)
     return report(deployments, figures, throughput, rounds, args)
+
+
+def analyze(database_url: str) -> None:
+    """``ANALYZE`` a PostgreSQL database (SQLite's planner needs no statistics)."""
+    if not database_url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
 
 
 def report(
@@ -336,6 +359,7 @@ def report(
             f"- **Command**: `.venv/bin/python benchmarks/full_answer.py --rate {args.rate:g} "
             f"--seconds {args.seconds:g} --rounds {args.rounds} --latency-ms {args.latency_ms} "
             f"--drafts {args.drafts} --clients {args.clients}"
+            + (f" --owner-accounts {args.owner_accounts}" if args.owner_accounts else "")
             + "".join(f" --replica-env {item}" for item in args.replica_env)
             + "`",
             "- **Setup**: `sqlite ×1` is one `seatbot serve` on an SQLite file; `postgres ×2 + "
@@ -383,6 +407,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50, help="platform latency per request")
     parser.add_argument("--drafts", type=int, default=400, help="drafts confirmed per round")
     parser.add_argument("--clients", type=int, default=20, help="concurrent Confirm clickers")
+    parser.add_argument(
+        "--owner-accounts", type=int, default=0,
+        help="accounts (each with a draft) the owner holds besides the example's, from round 1",
+    )  # fmt: skip
     parser.add_argument(
         "--only", choices=["sqlite", "balanced"], help="measure one deployment (diagnostics)"
     )

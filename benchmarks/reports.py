@@ -67,7 +67,6 @@ from handlers.facts import PlatformFacts
 from handlers.slack_pacing import PacingLimits, SlackPacing
 from handlers.slack_posting import SlackPoster, SlackPostFailed, SlackPosting
 from handlers.views.digest import digest_messages
-from handlers.views.text import Locale
 from platforms import HostLimits
 from platforms.sandbox import DEFAULT_API_KEY, Fault, SandboxApp, SandboxConfig
 
@@ -347,7 +346,7 @@ async def part_b(args: argparse.Namespace) -> None:
             PacingLimits(workspace_per_minute=args.per_minute, workspace_burst=args.burst)
         )
         poster = SlackPoster(client_for, pacing, max_attempts=20)
-        where = Locale("en_US", zone("UTC"))
+        where = zone("UTC")
         messages = []
         for n in range(args.digests):
             team = f"TBENCH{n % args.workspaces:04d}"

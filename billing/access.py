@@ -132,15 +132,19 @@ def _refusal(action: Action, account_name: str, is_requester: bool) -> str:
     return f"Only the owners of {account_name} can change seats."
 
 
+#: The most accounts an ambiguous command names (an owner of hundreds is told the first ones).
+AMBIGUOUS_NAMES = 20
+
+
 class AmbiguousAccount(UserFacingError):
     """The caller holds a role in several accounts and nothing says which one is meant;
-    ``names`` lists those (slugs)."""
+    ``names`` lists those (slugs), the first :data:`AMBIGUOUS_NAMES` of them (``more``: there
+    are others)."""
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], *, more: bool = False) -> None:
         self.names = tuple(names)
-        super().__init__(
-            f"You hold a role in several Seatbot accounts ({', '.join(self.names)}): say which one."
-        )
+        listed = ", ".join(self.names) + (" and more" if more else "")
+        super().__init__(f"You hold a role in several Seatbot accounts ({listed}): say which one.")
 
 
 def choose_account(
@@ -157,6 +161,10 @@ def choose_account(
     the caller holds no role in, nor tells whether one by the name they typed exists: by
     ``name`` (case-insensitive) if given; else the only one; else the one posted to
     ``channel_id``. A caller with no role in any of them is told :data:`NO_ROLE`.
+
+    ``accounts`` need not be all of them (:func:`billing.scope.resolve_account` reads only
+    those that can change the answer): the first :data:`AMBIGUOUS_NAMES` + 1 of the caller's
+    by name, those by ``name`` and two in ``channel_id``; else one of the workspace's.
     """
     if not accounts:
         raise NotFound("No Seatbot account is connected to this Slack workspace yet.")
@@ -174,4 +182,5 @@ def choose_account(
     in_channel = [a for a in mine if a.channel_id is not None and a.channel_id == channel_id]
     if len(in_channel) == 1:
         return in_channel[0]
-    raise AmbiguousAccount(sorted(account.name for account in mine))
+    names = sorted(account.name for account in mine)
+    raise AmbiguousAccount(names[:AMBIGUOUS_NAMES], more=len(names) > AMBIGUOUS_NAMES)

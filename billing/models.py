@@ -121,6 +121,7 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "team_id", "user_id"),
         CheckConstraint(_in_check("role", Role), name="role"),
+        Index(None, "team_id", "user_id"),  # the accounts a caller holds a role in
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, or_, select, update
+from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller, Role
@@ -120,30 +120,6 @@ def owners_in_team(session: Session, account_id: int, team_id: str) -> tuple[str
         member.user_id
         for member in members_with_role(session, account_id, Role.OWNER)
         if member.team_id == team_id
-    )
-
-
-def visible_accounts(session: Session, caller: Caller) -> list[Account]:
-    """The accounts of the caller's workspace, and those the caller is a member of."""
-    member_of = select(Member.account_id).where(
-        Member.team_id == caller.team_id, Member.user_id == caller.user_id
-    )
-    return list(
-        session.scalars(
-            select(Account)
-            .where(or_(Account.team_id == caller.team_id, Account.id.in_(member_of)))
-            .order_by(Account.name)
-        )
-    )
-
-
-def member_accounts(session: Session, caller: Caller) -> list[Account]:
-    """The accounts the caller holds a role in, by name."""
-    member_of = select(Member.account_id).where(
-        Member.team_id == caller.team_id, Member.user_id == caller.user_id
-    )
-    return list(
-        session.scalars(select(Account).where(Account.id.in_(member_of)).order_by(Account.name))
     )
 
 

@@ -20,7 +20,7 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     from handlers.approval_desk import Aftermath, ApprovalDesk
     from handlers.facts import PlatformFacts
     from handlers.home_desk import HomeDesk
-    from handlers.home_listeners import ChangeSeatsButton, HomeListener
+    from handlers.home_listeners import ChangeSeatsButton, HomeListener, HomePageButton
     from handlers.listeners import (
         ApprovalListener,
         PromptButtonsListener,
@@ -60,3 +60,4 @@ def register_listeners(app: AsyncApp, deps: HandlerDeps) -> None:
     app.block_action(re.compile(f"^{ids.RIGHTSIZE_ACTION}_"))(rightsize.on_remove)
     app.block_action(ids.RIGHTSIZE_RECHECK_ACTION)(rightsize.on_recheck)
     app.event("app_home_opened")(HomeListener(home).on_home_opened)
+    app.block_action(ids.HOME_PAGE_ACTION)(HomePageButton(home).on_click)

@@ -33,9 +33,10 @@ class HomeDesk:
         self._facts = facts
         self._clock = clock
 
-    async def publish(self, caller: Caller, client: AsyncWebClient) -> None:
-        """Build and publish ``caller``'s home tab (what they may see, now)."""
-        home = await asyncio.to_thread(self._reads.home, caller, at=self._clock())
+    async def publish(self, caller: Caller, client: AsyncWebClient, *, start: int = 0) -> None:
+        """Build and publish ``caller``'s home tab (what they may see, now), its page from their
+        ``start``-th account."""
+        home = await asyncio.to_thread(self._reads.home, caller, at=self._clock(), start=start)
         listings = [
             await asyncio.gather(*map(self._facts.recent_listing, entry.listings))
             for entry in home.accounts

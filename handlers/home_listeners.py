@@ -1,5 +1,6 @@
-"""Listeners of the App Home: publish a member's tab when they open it, and its "Change seats"
-button, which opens the form ``/seats`` opens, for the button's account."""
+"""Listeners of the App Home: publish a member's tab when they open it, its "Change seats"
+button, which opens the form ``/seats`` opens, for the button's account, and "More accounts" /
+"First accounts", which publish the tab again from another account."""
 
 from __future__ import annotations
 
@@ -39,6 +40,33 @@ class HomeListener:
         except SlackApiError as exc:
             logger.warning(
                 "Could not publish the App Home of %s (%s)", user, exc.response.get("error")
+            )
+
+
+class HomePageButton:
+    """ "More accounts" / "First accounts": the tab again, from the account the value names
+    (a number; billing keeps it within the member's accounts)."""
+
+    def __init__(self, home: HomeDesk) -> None:
+        self._home = home
+
+    async def on_click(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        caller = caller_of_interaction(body)
+        value = text_field(action.get("value"), 9) if isinstance(action, dict) else None
+        if caller is None:
+            _ignored("home page click", "no user or team id")
+            return
+        start = int(value) if value is not None and value.isascii() and value.isdigit() else 0
+        try:
+            await self._home.publish(caller, client, start=start)
+        except SlackApiError as exc:
+            logger.warning(
+                "Could not publish the App Home of %s (%s)",
+                caller.user_id,
+                exc.response.get("error"),
             )
 
 

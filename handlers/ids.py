@@ -23,6 +23,8 @@ PREVIEW_BLOCK: Final = "seats_preview"
 
 # "Change seats" on the App Home: opens the form for the account its value names.
 OPEN_FORM_ACTION: Final = "seats_open_form"
+# "More accounts" / "First accounts" on the App Home: the value is the first account's place.
+HOME_PAGE_ACTION: Final = "seats_home_page"
 
 # Buttons on the confirmation prompt and on a blocked decrease. Their value is the request id and
 # the quote revision the message shows ("42.3"), which billing re-checks against the clicking

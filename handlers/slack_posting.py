@@ -19,11 +19,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.approvals import ApprovalNote, RequesterNotice
 from billing.jobs import ChannelNotice, NotInChannel, PostFailed
@@ -47,11 +46,14 @@ from handlers.views.digest import (
 )
 from handlers.views.text import Message, escape, message, section
 
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
 logger = logging.getLogger(__name__)
 
 #: ``client_for(team_id)``: the Web API client of a workspace, or ``None`` when Seatbot has no
-#: token for it.
-ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
+#: token for it. (A string: slack_sdk's client, and aiohttp, load only where Slack is posted to.)
+ClientFor = Callable[[str], Awaitable["AsyncWebClient | None"]]
 
 #: How often one call is tried (429s and dropped connections) before it is reported failed.
 MAX_ATTEMPTS = 6

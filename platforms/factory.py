@@ -12,7 +12,6 @@ from billing.products import ConnectionKind
 from platforms.connection import HostLimits, PlatformConnection
 from platforms.http import AxiomPlatform, ContactCenterPlatform, HttpPlatform, MatrixPlatform
 from platforms.http_requests import Clock, Sleep
-from platforms.importfile import ImportFilePlatform
 from platforms.telemetry import NO_OBSERVER, RequestObserver
 from platforms.types import Platform, Product
 
@@ -46,6 +45,10 @@ def build_platform(
                 f"The {connection.product.label} connection reads a user file but names none; "
                 "ask the operator to set its path.",
             )
+        # Imported here: it loads openpyxl (and numpy), a third of a second an HTTP-only
+        # `seatbot reconcile` would pay at start-up.
+        from platforms.importfile import ImportFilePlatform
+
         return ImportFilePlatform(
             connection.product, connection.file_path, connection.file_encoding
         )

@@ -201,6 +201,33 @@ def daily_run_key(name: str, day: date) -> str:
     return f"{name}/{day.isoformat()}"
 
 
+#: The job under which a shared reconciliation claims each account (``seatbot reconcile --share``).
+SHARED_RECONCILIATION = "shared reconciliation"
+#: The longest name of a shared reconciliation (with an account's name, a run key holds 200).
+SHARE_NAME_LIMIT = 100
+
+
+def share_name_problem(share: str) -> str | None:
+    """What is wrong with ``share`` as the name of a shared reconciliation, or ``None``."""
+    if not share.strip() or len(share) > SHARE_NAME_LIMIT or "/" in share:
+        return f"a share's name is 1 to {SHARE_NAME_LIMIT} characters, without “/”"
+    return None
+
+
+def share_run_key(share: str, account: str) -> str:
+    """The run key of ``account`` in the shared reconciliation ``share``: ``2026-12-07/acme``.
+    Every process reconciling with the same ``share`` claims each account under it, so the
+    accounts are split between them and none is reconciled twice."""
+    return f"{share}/{account}"
+
+
+def daily_share(at: datetime, utc_time: time) -> str | None:
+    """The share of the scheduled shared reconciliation due at ``at``: the UTC day's date
+    (``2026-12-07``) once ``utc_time`` has passed that day, else ``None``."""
+    now = at.astimezone(UTC)
+    return now.date().isoformat() if now.time() >= utc_time else None
+
+
 def posted_part(
     detail: Mapping[str, Any], key: str, index: int | None = None, *, message_ts: str | None = None
 ) -> str | None:

@@ -111,6 +111,7 @@ class JobClaims:
         late_after: timedelta = DEFAULT_LATE_AFTER,
     ) -> None:
         self._storage = Storage(session_factory)
+        self.sessions = session_factory  # also for :mod:`billing.jobs.shares`
         self.stale_after = stale_after
         self.max_attempts = max_attempts
         self.late_after = late_after

@@ -271,9 +271,12 @@ class HomeAccount:
 
 @dataclass(frozen=True, slots=True)
 class Home:
-    """A member's App Home: every account they hold a role in."""
+    """A member's App Home: a page of the accounts they hold a role in, by name, the first of
+    them the ``start``-th of their ``total``."""
 
     accounts: tuple[HomeAccount, ...]
+    start: int = 0
+    total: int = 0
 
 
 ChangeOutcome = (

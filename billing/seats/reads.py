@@ -9,8 +9,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.access import Action, Caller, may
+from billing.access import READERS, Action, Caller, may
 from billing.errors import NotFound
+from billing.memberships import (
+    accounts_page,
+    other_account_names,
+    recent_requests_by_account,
+    subscriptions_by_account,
+)
 from billing.models import Account
 from billing.periods import zone
 from billing.products import Product
@@ -36,10 +42,13 @@ from billing.seats.outcomes import (
     HomeAccount,
     UsersNeeded,
 )
-from billing.seats.rules import quote_change, seat_count_problem
-from billing.storage import Storage, member_accounts, recent_requests, role_of, waiting_requests
+from billing.seats.rules import HOME_PAGE, home_start, quote_change, seat_count_problem
+from billing.storage import Storage, recent_requests, role_of, waiting_requests
 from billing.users import UserListing
-from billing.views import AccountView, SubscriptionView
+from billing.views import AccountView, SeatChangeView, SubscriptionView
+
+#: The most other accounts ``/seats status`` names (the reply shows five).
+OTHER_ACCOUNTS = 5
 
 
 def forecast_of(
@@ -47,14 +56,17 @@ def forecast_of(
     account: Account,
     at: datetime,
     subscriptions: Sequence[SubscriptionView] | None = None,
+    waiting: Sequence[SeatChangeView] | None = None,
 ) -> Forecast:
     """``account``'s next invoice at ``at``, with the requests waiting for approval beside it
     (no authorisation: the caller's use case has authorised, or it is the operator's);
-    ``subscriptions``: the account's, when the caller has read them already."""
+    ``subscriptions`` and ``waiting``: the account's, when the caller has read them already."""
+    if waiting is None:
+        waiting = [request_view(r, s) for r, s in waiting_requests(session, account.id)]
     return forecast(
         account_view(account),
         current_views(session, account, at) if subscriptions is None else subscriptions,
-        [request_view(r, s) for r, s in waiting_requests(session, account.id)],
+        waiting,
         at,
         zone(account.timezone),
     )
@@ -80,15 +92,7 @@ class AccountReads:
                 subscriptions,
                 tuple(UsersNeeded(account.id, s.product) for s in subscriptions),
                 may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
-                tuple(
-                    sorted(
-                        other.name
-                        for other in member_accounts(session, caller)
-                        if other.id != account.id
-                        and other.team_id == account.team_id
-                        and may(Action.VIEW, role_of(session, other.id, caller))
-                    )
-                ),
+                other_account_names(session, caller, account, READERS, limit=OTHER_ACCOUNTS),
                 forecast=forecast_of(session, account, at, subscriptions),
             )
 
@@ -195,23 +199,29 @@ class AccountReads:
             )
             return FormPreview(account_view(account), view, new_seats, proration, check)
 
-    def home(self, caller: Caller, *, at: datetime, recent: int = 5) -> Home:
-        """The caller's App Home: each account they hold a role in (any role), with what they
-        may act on. Nothing about accounts they hold no role in."""
+    def home(self, caller: Caller, *, at: datetime, recent: int = 5, start: int = 0) -> Home:
+        """The caller's App Home: the accounts they hold a role in (any role), by name,
+        :data:`HOME_PAGE` from the ``start``-th (kept within them), with what they may act on.
+        Nothing about accounts they hold no role in. The same few queries for any number of
+        accounts."""
         require_aware(at)
         with self._storage.read() as session:
-            accounts = [
-                account
-                for account in member_accounts(session, caller)
-                if may(Action.VIEW, role_of(session, account.id, caller))
-            ]
+            start = max(0, start)
+            total, page = accounts_page(session, caller, READERS, start=start, limit=HOME_PAGE)
+            if home_start(start, total) != start:  # past the end (a stale button): the last
+                start = home_start(start, total)
+                total, page = accounts_page(session, caller, READERS, start=start, limit=HOME_PAGE)
+            ids = [account.id for account, _ in page]
+            subscriptions_of = subscriptions_by_account(session, ids)
+            requests_of = recent_requests_by_account(session, ids, 200)
             me = (caller.team_id, caller.user_id)
             shown: list[HomeAccount] = []
-            for account in accounts:
-                subscriptions = tuple(current_views(session, account, at))
-                requests = [
-                    request_view(r, s) for r, s in recent_requests(session, account.id, 200)
-                ]
+            for account, role in page:
+                subscriptions = tuple(
+                    subscription_view(row, period_of(row, account, at))
+                    for row in subscriptions_of[account.id]
+                )
+                requests = [request_view(r, s) for r, s in requests_of[account.id]]
                 open_statuses = {RequestStatus.DRAFT, RequestStatus.PENDING_APPROVAL}
                 shown.append(
                     HomeAccount(
@@ -232,8 +242,14 @@ class AccountReads:
                             and (r.requested_by_team, r.requested_by_user) != me
                         ),
                         tuple(r for r in requests if r.decided_at is not None)[:recent],
-                        may(Action.REQUEST_CHANGE, role_of(session, account.id, caller)),
-                        forecast=forecast_of(session, account, at, subscriptions),
+                        may(Action.REQUEST_CHANGE, role),
+                        forecast=forecast_of(
+                            session,
+                            account,
+                            at,
+                            subscriptions,
+                            [r for r in requests if r.status is RequestStatus.PENDING_APPROVAL],
+                        ),
                     )
                 )
-            return Home(tuple(shown))
+            return Home(tuple(shown), start=start, total=total)

@@ -260,3 +260,15 @@ def confirm_step(facts: ConfirmFacts) -> Step:
 def net_of(lines_minor: list[int], currency: str) -> Money:
     """The net of stored line amounts (minor units)."""
     return Money(sum(lines_minor), currency)
+
+
+#: Accounts read for one page of the App Home (the tab shows those its 100 blocks hold).
+HOME_PAGE = 20
+
+
+def home_start(start: int, total: int) -> int:
+    """Where a page of the App Home starts: ``start`` kept within the caller's ``total``
+    accounts (a button from before some were removed may point past the end: the last page)."""
+    if total <= 0 or start < 0:
+        return 0
+    return min(start, total - 1)

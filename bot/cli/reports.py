@@ -70,8 +70,7 @@ def _settings(post: bool) -> Settings:
     """Every setting when posting (Slack's, which must be there: checked before anything is
     reconciled or claimed); otherwise only the database, so that an unrelated bad variable does
     not stop a report."""
-    from bot.runtime.settings import Settings, load_settings
-    from bot.web.bolt_app import oauth_enabled
+    from bot.runtime.settings import Settings, load_settings, oauth_enabled
 
     if not post:
         return Settings.model_construct(database_url=shell.database_url())
@@ -88,7 +87,7 @@ def _runtime(settings: Settings, sessions: Any, directory: PlatformDirectory) ->
     from bot.runtime.installations import SqlInstallationStore
     from bot.runtime.reports import build_reports, clock_setting
     from bot.runtime.secrets import cipher_for
-    from bot.web.bolt_app import oauth_enabled
+    from bot.runtime.settings import oauth_enabled
 
     installations = None
     if settings.slack_bot_token is None and oauth_enabled(settings):
@@ -146,7 +145,7 @@ def _progress() -> Progress:
 
 
 async def _reconcile(
-    jobs: ReportJobs, account: str | None, *, quiet: bool
+    jobs: ReportJobs, account: str | None, *, quiet: bool, share: str | None = None
 ) -> list[AccountReconciliation]:
     bar: Progress | None = None
     task: Any = None
@@ -162,7 +161,7 @@ async def _reconcile(
         bar.update(task, completed=done)
 
     try:
-        return await jobs.reconcile(account, on_progress=progress)
+        return await jobs.reconcile(account, share=share, on_progress=progress)
     finally:
         if bar is not None:
             bar.stop()
@@ -179,20 +178,36 @@ def reconcile(
     force: Annotated[
         bool, typer.Option("--force", help="With --post: update today's posted report.")
     ] = False,
+    share: Annotated[
+        str | None,
+        typer.Option(
+            "--share",
+            metavar="NAME",
+            help="Split the accounts with every process run with the same NAME (e.g. the "
+            "date): each account is claimed in the database and reconciled by one of them.",
+        ),
+    ] = None,
 ) -> None:
     """Reconcile seats billed with the users on each platform now, and store the run.
 
     A platform that cannot be read is reported as unknown with its reason (never as zero
-    users); the exit status is then 1, and the report is still printed in full.
+    users); the exit status is then 1, and the report is still printed in full. With
+    ``--share``, this process reports the accounts it reconciled.
     """
 
     if force and not post:
         raise fail_bad_input("--force only goes with --post")
+    if share is not None:
+        from billing.jobs import share_name_problem
+
+        problem = share_name_problem(share)
+        if problem is not None:
+            raise fail_bad_input(f"--share: {problem}")
 
     async def run(
         runtime: ReportsRuntime,
     ) -> tuple[list[AccountReconciliation], list[PostOutcome]]:
-        runs = await _reconcile(runtime.jobs, account, quiet=as_json)
+        runs = await _reconcile(runtime.jobs, account, quiet=as_json, share=share)
         outcomes = []
         if post:
             for found in runs:
@@ -200,6 +215,12 @@ def reconcile(
         return runs, outcomes
 
     runs, outcomes = _in_runtime(post, run)
+    if share is not None:
+        typer.echo(
+            f"--share {share}: {len(runs)} account(s) reconciled by this process; the others "
+            "were claimed by another process, or were done already.",
+            err=True,
+        )
     if as_json:
         documents = [reconciliation_document(found) for found in runs]
         _echo_json(runs[0].at if runs else None, documents, outcomes if post else None)

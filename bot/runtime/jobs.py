@@ -11,17 +11,30 @@ making the next tick wait), and reads many accounts' platforms at once for a rec
   accounts at a time, and per platform host by the platform directory's ``HostLimits``), reduces
   each account's listings to its findings (counts and a bounded list) as soon as they are read,
   stores one run per account in batches of :data:`RECORD_BATCH`, and hands each batch on.
+  With ``share``, it first claims each account in the database
+  (:data:`billing.jobs.rules.SHARED_RECONCILIATION`, one run key per account and share), so
+  every process reconciling the same share splits the accounts: each is reconciled by the one
+  that claimed it, and the claim is marked done once its run is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime, time
 
 from billing.approvals import ApprovalReminders, Approvals
-from billing.jobs import JobClaims, Posting, PostOutcome
+from billing.jobs import (
+    SHARED_RECONCILIATION,
+    Claim,
+    JobClaims,
+    Posting,
+    PostOutcome,
+    SharedClaims,
+    daily_share,
+    share_run_key,
+)
 from billing.products import Product
 from billing.reports import (
     AccountFindings,
@@ -44,6 +57,8 @@ logger = logging.getLogger(__name__)
 #: Accounts reconciled at once, and stored per database transaction.
 DEFAULT_CONCURRENCY = 64
 RECORD_BATCH = 100
+#: Accounts of a shared reconciliation claimed at once (what one process may hold unstarted).
+CLAIM_CHUNK = 16
 #: Digests built and posted at once by the ticks (each one waits its turn per channel/workspace).
 DIGESTS_AT_ONCE = 32
 
@@ -79,6 +94,7 @@ class ReportJobs:
         self._concurrency = max(1, concurrency)
         self._source = source
         self._in_flight: set[str] = set()
+        self._shares: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(DIGESTS_AT_ONCE)
 
@@ -155,6 +171,37 @@ class ReportJobs:
         finally:
             self._in_flight.discard(digest.run_key)
 
+    # -- the scheduled shared reconciliation ----------------------------------------------------
+
+    async def reconcile_tick(self, utc_time: time) -> str | None:
+        """Once a day from ``utc_time`` (UTC), start reconciling every account in that day's
+        share (:func:`billing.jobs.rules.daily_share`) without making the tick wait; every
+        replica does, and the per-account claims split the accounts between them. Returns the
+        share started, or ``None`` (not due, or started in this process already)."""
+        share = daily_share(self._clock(), utc_time)
+        if share is None or share in self._shares:
+            return None
+        self._shares.add(share)
+        task = asyncio.create_task(self._reconcile_share(share))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return share
+
+    async def _reconcile_share(self, share: str) -> None:
+        done = 0
+
+        def counted(runs: list[AccountReconciliation]) -> None:
+            nonlocal done
+            done += len(runs)
+
+        try:
+            await self.reconcile(None, share=share, on_batch=counted)
+        except Exception as error:  # logged; the next tick starts the share again
+            self._shares.discard(share)
+            logger.error("The shared reconciliation %s failed", share, exc_info=error)
+        else:
+            logger.info("Shared reconciliation %s: %d account(s) reconciled here", share, done)
+
     # -- reconciliation -------------------------------------------------------------------------
 
     async def read_listings(self, target: ReconcileTarget) -> dict[Product, UserListing]:
@@ -168,10 +215,13 @@ class ReportJobs:
         self,
         account_name: str | None,
         *,
+        share: str | None = None,
         on_batch: OnBatch | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[AccountReconciliation]:
-        """Reconcile one account (or every one) now and store the runs.
+        """Reconcile one account (or every one) now and store the runs; with ``share``, only
+        the accounts this process claims in that shared reconciliation (see the module
+        docstring): the others are another process's, or done.
 
         Returns the findings when ``on_batch`` is ``None``; with ``on_batch``, each stored batch
         goes there instead and nothing is kept (10,000 accounts stay small in memory).
@@ -186,11 +236,13 @@ class ReportJobs:
         in_flight: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         writes: list[asyncio.Task[None]] = []
+        held: dict[int, Claim] = {}
 
         async def store(batch: list[AccountFindings]) -> None:
-            stored = await asyncio.to_thread(
-                self.reports.record_findings, batch, at, source=self._source
-            )
+            done_claims = [
+                held.pop(f.target.account.id) for f in batch if f.target.account.id in held
+            ]
+            stored = await asyncio.to_thread(self._record, batch, at, done_claims)
             if on_batch is None:
                 kept.extend(stored)
             else:
@@ -223,7 +275,21 @@ class ReportJobs:
 
         # A new account starts as soon as one finishes (never more than ``concurrency`` at
         # once, and never 10,000 tasks), so the platforms are kept busy to the end.
-        for target in targets:
+        async def mine() -> AsyncIterator[ReconcileTarget]:
+            """The targets this process does: every one, or those it claims in ``share``."""
+            if share is None:
+                for target in targets:
+                    yield target
+                return
+            for start in range(0, len(targets), CLAIM_CHUNK):
+                chunk = targets[start : start + CLAIM_CHUNK]
+                won = await asyncio.to_thread(self._claim, share, chunk, at)
+                held.update(won)
+                for target in chunk:
+                    if target.account.id in won:
+                        yield target
+
+        async for target in mine():
             await gate.acquire()
             if failures:
                 gate.release()
@@ -247,6 +313,24 @@ class ReportJobs:
         order = {target.account.id: index for index, target in enumerate(targets)}
         kept.sort(key=lambda run: order.get(run.account.id, 0))
         return kept
+
+    def _claim(self, share: str, chunk: list[ReconcileTarget], at: datetime) -> dict[int, Claim]:
+        """Claim the chunk's accounts in ``share``: the claims won, by account id."""
+        keys = {share_run_key(share, t.account.name): t.account.id for t in chunk}
+        won = SharedClaims(self.claims).claim(
+            SHARED_RECONCILIATION, keys, scheduled_for=at, at=self._clock()
+        )
+        return {keys[key]: claim for key, claim in won.items()}
+
+    def _record(
+        self, batch: list[AccountFindings], at: datetime, claims: list[Claim]
+    ) -> list[AccountReconciliation]:
+        """Store the batch's runs, then mark their claims done (a process that dies between
+        the two leaves claims that another takes over when they go stale, and redoes)."""
+        stored = self.reports.record_findings(batch, at, source=self._source)
+        if claims:
+            SharedClaims(self.claims).succeed(claims, at=self._clock())
+        return stored
 
 
 class ApprovalJobs:

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.jobs import JobClaims
@@ -22,11 +22,17 @@ from billing.reports import Reports
 from bot.runtime.jobs import DEFAULT_CONCURRENCY, ReportJobs
 from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.settings import Settings, settings_error
-from bot.runtime.slack_clients import SlackClients
 from bot.runtime.trend_chart import render_trend_png
 from handlers.facts import PlatformFacts
 from handlers.slack_pacing import PacingLimits, SlackPacing
 from handlers.slack_posting import SlackPoster, SlackPosting
+
+if TYPE_CHECKING:
+    from slack_sdk.oauth.installation_store.async_installation_store import (
+        AsyncInstallationStore,
+    )
+
+    from bot.runtime.slack_clients import SlackClients
 
 Clock = Callable[[], datetime]
 
@@ -111,6 +117,10 @@ def build_reports(
     slack: SlackClients | None = None
     poster: SlackPoster | None = None
     if bot_token is not None or installation_store is not None:
+        # Imported here: slack_sdk's client loads aiohttp, which a report that posts nothing
+        # (``seatbot reconcile`` without --post) need not pay for at start-up.
+        from bot.runtime.slack_clients import SlackClients
+
         slack = SlackClients(
             api_url=settings.slack_api_url,
             bot_token=None if bot_token is None else bot_token.get_secret_value(),

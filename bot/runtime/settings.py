@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     # The scheduler (digests): on/off, and how often it looks for due work (seconds).
     seatbot_scheduler: bool = True
     seatbot_scheduler_tick_seconds: float = Field(default=60.0, gt=0)
+    # "HH:MM" (UTC): every day from then, every replica's scheduler reconciles every account,
+    # the replicas sharing the accounts (each claimed once); unset, none is scheduled.
+    seatbot_reconcile_at: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+    )
     # A claimed job whose process has not renewed its claim for this long (on the jobs'
     # clock) is taken to have crashed, and another process takes it over; a live process
     # renews its claim every third of this while it works.
@@ -170,6 +175,7 @@ _EXPECTED = {
     "seatbot_platform_deadline_seconds": "is not a positive number of seconds",
     "seatbot_scheduler": "is not on or off (true/false)",
     "seatbot_scheduler_tick_seconds": "is not a positive number of seconds",
+    "seatbot_reconcile_at": "is not a time of day HH:MM (UTC)",
     "seatbot_job_stale_seconds": "is not a positive number of seconds",
     "seatbot_slack_workspace_per_minute": "is not a positive number of messages a minute",
     "seatbot_slack_workspace_burst": "is not a whole number of at least 1",
@@ -187,6 +193,11 @@ _EXPECTED = {
     "seatbot_webhook_timeout_seconds": "is not a positive number of seconds",
     "seatbot_webhook_poll_seconds": "is not a positive number of seconds",
 }
+
+
+def oauth_enabled(settings: Settings) -> bool:
+    """Whether the settings ask for installation into many workspaces (OAuth)."""
+    return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
 def settings_error(error: ValidationError) -> ConfigurationError:

@@ -11,12 +11,14 @@ checks the configuration, applies migrations, then serves: over Socket Mode when
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import Engine
@@ -32,9 +34,9 @@ from bot.runtime.platform_directory import PlatformDirectory
 from bot.runtime.reports import ReportsRuntime, build_reports, clock_from_settings
 from bot.runtime.scheduler import ReportScheduler, add_digest_job
 from bot.runtime.secrets import cipher_for
-from bot.runtime.settings import Settings
+from bot.runtime.settings import Settings, oauth_enabled
 from bot.web.asgi import build_asgi_app
-from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration, oauth_enabled
+from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration
 from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
 from bot.web.metrics import Metrics
 from bot.web.operations import InFlight, Operations, Readiness
@@ -206,6 +208,13 @@ def build_runtime(
         scheduler.add(
             "approvals", approval_jobs.tick, every_s=settings.seatbot_scheduler_tick_seconds
         )
+        if settings.seatbot_reconcile_at is not None:
+            at = time_of_day.fromisoformat(settings.seatbot_reconcile_at)
+            scheduler.add(
+                "shared reconciliation",
+                functools.partial(reports.jobs.reconcile_tick, at),
+                every_s=settings.seatbot_scheduler_tick_seconds,
+            )
     bot_token = settings.slack_bot_token
     webhooks = WebhookSender(
         Outbox(sessions, schedule),

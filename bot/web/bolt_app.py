@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.errors import ConfigurationError
 from bot.runtime.secrets import check_keys
-from bot.runtime.settings import Settings
+from bot.runtime.settings import Settings, oauth_enabled
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
 from handlers.listeners import reply
@@ -42,11 +42,6 @@ logger = logging.getLogger(__name__)
 BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "files:write")
 
 ListenerRegistrar = Callable[[AsyncApp, HandlerDeps], None]
-
-
-def oauth_enabled(settings: Settings) -> bool:
-    """Whether the settings ask for installation into many workspaces (OAuth)."""
-    return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
 def check_configuration(settings: Settings) -> None:

@@ -1,5 +1,6 @@
 """The App Home tab: a member's accounts at a glance, their open requests, the requests
-awaiting their approval (with Approve / Deny), and recent decisions. At most 100 blocks."""
+awaiting their approval (with Approve / Deny), and recent decisions. At most 100 blocks: a page
+holds the accounts that fit, and "More accounts" / "First accounts" turn the pages."""
 
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ from handlers.views.text import (
     section,
 )
 
-#: Blocks kept free at the end for "…and N more".
-_RESERVE = 2
+#: Blocks kept free at the end: where the page is, its buttons, the footer.
+_RESERVE = 3
+#: The approvals an account shows with their buttons (two blocks each); the rest are counted.
+_AWAITING_SHOWN = 10
 
 
 def _account_blocks(
@@ -77,7 +80,7 @@ def _account_blocks(
     blocks.extend(next_invoice_blocks(entry.forecast))
     if entry.awaiting_me:
         blocks.append(section("*Waiting for your approval*"))
-        for request in entry.awaiting_me:
+        for request in entry.awaiting_me[:_AWAITING_SHOWN]:
             value = request_ref_value(request.id, request.revision)
             blocks.append(
                 section(f"{mention(request.requested_by_user)} asks: {change_line(request, where)}")
@@ -95,6 +98,13 @@ def _account_blocks(
                             text="Deny", action_id=ids.DENY_ACTION, value=value, style="danger"
                         ),
                     ]
+                )
+            )
+        if len(entry.awaiting_me) > _AWAITING_SHOWN:
+            blocks.append(
+                context(
+                    f"…and {len(entry.awaiting_me) - _AWAITING_SHOWN} more waiting for your "
+                    "approval."
                 )
             )
     if entry.my_open:
@@ -124,17 +134,11 @@ def home_view(
     shown = 0
     for entry, account_listings, locale in zip(home.accounts, listings, where, strict=True):
         more = _account_blocks(entry, account_listings, locale)
-        if len(blocks) + len(more) > MODAL_BLOCK_LIMIT - _RESERVE:
+        if shown and len(blocks) + len(more) > MODAL_BLOCK_LIMIT - _RESERVE:
             break
         blocks.extend(more)
         shown += 1
-    if shown < len(home.accounts):
-        blocks.append(
-            context(
-                f"…and {len(home.accounts) - shown} more accounts: "
-                "use `/seats status account NAME`."
-            )
-        )
+    blocks.extend(_paging(home, shown))
     owner = any(entry.may_change for entry in home.accounts)
     blocks.append(
         context(
@@ -145,3 +149,25 @@ def home_view(
         )
     )
     return View(type="home", blocks=blocks[:MODAL_BLOCK_LIMIT])
+
+
+def _paging(home: Home, shown: int) -> list[Block]:
+    """Where this page is among the member's accounts, and the buttons to the next page and
+    back to the first (their value is the first account's place; billing keeps it in range)."""
+    total = max(home.total, home.start + len(home.accounts))
+    after = home.start + shown
+    if home.start == 0 and after >= total:
+        return []
+    buttons = []
+    if after < total:
+        buttons.append(
+            ButtonElement(text="More accounts", action_id=ids.HOME_PAGE_ACTION, value=str(after))
+        )
+    if home.start > 0:
+        buttons.append(
+            ButtonElement(text="First accounts", action_id=ids.HOME_PAGE_ACTION, value="0")
+        )
+    return [
+        context(f"Accounts {home.start + 1}–{after} of {total}, by name."),
+        ActionsBlock(elements=buttons),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from billing.access import (
+    AMBIGUOUS_NAMES,
     Action,
     AmbiguousAccount,
     Caller,
@@ -154,3 +155,17 @@ def test_choose_account_names_no_account_the_caller_holds_no_role_in() -> None:
     assert named.value.message.replace("globex", "zork") == made_up.value.message
     # Only one account is theirs: that one, even where another account's channel is.
     assert choose_account(both, name=None, channel_id="C1", member_of={2}) == INITECH
+
+
+def test_an_ambiguous_command_names_the_first_accounts_and_says_there_are_more() -> None:
+    many = [account(n, f"acct-{n:02d}", f"C{n}") for n in range(1, AMBIGUOUS_NAMES + 3)]
+    with pytest.raises(AmbiguousAccount) as ambiguous:
+        choose_account(many, name=None, channel_id=None, member_of={a.id for a in many})
+    assert ambiguous.value.names == tuple(a.name for a in many[:AMBIGUOUS_NAMES])
+    assert ambiguous.value.message.endswith(
+        f"{many[AMBIGUOUS_NAMES - 1].name} and more): say which one."
+    )
+    few = many[:AMBIGUOUS_NAMES]
+    with pytest.raises(AmbiguousAccount) as exact:
+        choose_account(few, name=None, channel_id=None, member_of={a.id for a in few})
+    assert "and more" not in exact.value.message

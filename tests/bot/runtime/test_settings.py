@@ -35,6 +35,11 @@ from bot.runtime.settings import Settings, database_url_setting, load_settings
             "many",
             "SEATBOT_MAX_CONNECTIONS: 'many' is not a whole number of at least 1",
         ),
+        (
+            "SEATBOT_RECONCILE_AT",
+            "25:00",
+            "SEATBOT_RECONCILE_AT: '25:00' is not a time of day HH:MM (UTC)",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(

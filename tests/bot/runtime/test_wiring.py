@@ -145,3 +145,21 @@ def test_serve_reports_configuration_errors_before_touching_the_database(
     settings = Settings.model_validate({"database_url": unreachable, **given})
     with pytest.raises(error, match=named):
         run_server(settings, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize(("reconcile_at", "jobs"), [(None, 2), ("02:00", 3)])
+def test_the_shared_reconciliation_is_scheduled_only_when_asked(
+    migrated_url: str, reconcile_at: str | None, jobs: int
+) -> None:
+    settings = Settings(
+        database_url=migrated_url,
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        seatbot_reconcile_at=reconcile_at,
+    )
+    runtime = build_runtime(settings, register=no_listeners)
+    assert runtime.scheduler is not None
+    names = [job_id for job_id, _, _ in runtime.scheduler._jobs]
+    assert len(names) == jobs
+    assert ("shared reconciliation" in names) is (reconcile_at is not None)
+    runtime.engine.dispose()
