@@ -42,3 +42,17 @@ def test_the_map_names_only_places_that_exist() -> None:
         elif not _defined(ast.parse(source.read_text(encoding="utf-8")), dotted):
             missing.append(f"{path}:{dotted}")
     assert not missing, "docs/architecture.md names places that do not exist: " + ", ".join(missing)
+
+
+def test_the_map_lists_every_module_of_each_billing_package() -> None:
+    """The map's line for each ``billing/<package>/`` names exactly its modules."""
+    listed: dict[str, set[str]] = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        found = re.fullmatch(r"  (\w+)/ +((?:\w+ *)+)", line)
+        if found and (ROOT / "billing" / found[1]).is_dir():
+            listed[found[1]] = set(found[2].split())
+    packages = {p.parent.name for p in (ROOT / "billing").glob("*/__init__.py")}
+    assert set(listed) == packages
+    for package, modules in listed.items():
+        present = {p.stem for p in (ROOT / "billing" / package).glob("*.py")} - {"__init__"}
+        assert modules == present, f"billing/{package}/ in docs/architecture.md"
