@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check the project requires before a commit: ruff (lint + format), mypy --strict,
-# pytest (in parallel with pytest-xdist). Run it inside the project's virtual environment.
+# pytest (in parallel with pytest-xdist; an idle worker steals queued tests from a busy one, so
+# the few long tests do not leave one core idle at the end). Run it inside the project's
+# virtual environment.
 #
 #   scripts/check.sh            everything: the whole suite, PostgreSQL cases included when
 #                               SEATBOT_TEST_POSTGRES_URL is set (what CI runs)
@@ -20,4 +22,4 @@ workers="${SEATBOT_TEST_WORKERS:-auto}"
 echo "== ruff check"; python -m ruff check .
 echo "== ruff format --check"; python -m ruff format --check .
 echo "== mypy --strict"; python -m mypy --strict
-echo "== pytest"; python -m pytest -q -n "$workers" ${tier[@]+"${tier[@]}"} "$@"
+echo "== pytest"; python -m pytest -q -n "$workers" --dist worksteal ${tier[@]+"${tier[@]}"} "$@"
