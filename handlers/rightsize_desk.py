@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.views import View
 
@@ -22,8 +21,8 @@ from handlers import views
 from handlers.deps import HandlerDeps
 from handlers.facts import PlatformFacts
 from handlers.payloads import ModalContext, rightsize_ref
-from handlers.seat_desk import ModalOpening
-from handlers.views import Message, ModalModel, ProductChoice
+from handlers.seat_desk import ModalOpening, form_opening
+from handlers.views import Message
 from handlers.views.rightsize import recheck_message
 
 STALE_BUTTON = "This button is no longer valid: use the one in today's digest."
@@ -60,23 +59,7 @@ class RightSizeDesk:
                 at=self._clock(),
             )
         )
-        form = found.form
-        choices = [ProductChoice(str(s.id), s.product, s.seats) for s in form.subscriptions]
-        context = ModalContext(
-            form.account.id,
-            channel_id,
-            {c.subscription_id: (c.product, c.seats) for c in choices},
-            source=found.source,
-        )
-        model = ModalModel(
-            account_name=form.account.display_name,
-            choices=choices,
-            selected=choices[0],
-            users=None,
-            private_metadata=context.dumps(),
-        )
-        where = ZoneInfo(form.account.timezone)
-        return ModalOpening(views.seat_change_modal(model, where), model, found.needed, where)
+        return form_opening(found.form, channel_id, found.needed, source=found.source)
 
     async def filled(self, caller: Caller, opening: ModalOpening) -> View:
         """The opened form with today's users, the count preset to them and its live preview

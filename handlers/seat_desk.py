@@ -23,7 +23,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from billing.access import Caller
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.products import MAX_SEATS
-from billing.seats import ChangeOutcome, FormPreview, UsersNeeded, clean_reason, seat_count_problem
+from billing.seats import (
+    ChangeForm,
+    ChangeOutcome,
+    FormPreview,
+    UsersNeeded,
+    clean_reason,
+    seat_count_problem,
+)
 from billing.users import UserListing
 from billing.views import AccountView
 from handlers import ids, views
@@ -58,6 +65,26 @@ class ModalOpening:
     model: ModalModel
     needed: UsersNeeded
     where: ZoneInfo
+
+
+def form_opening(
+    form: ChangeForm, channel_id: str | None, needed: UsersNeeded, *, source: str | None = None
+) -> ModalOpening:
+    """The seat-change form as it can be shown at once: the account's products and seats, the
+    first one selected, its users (``needed``) to come; ``source`` says where it was opened
+    from, when not ``/seats``."""
+    choices = [ProductChoice(str(s.id), s.product, s.seats) for s in form.subscriptions]
+    seats = {c.subscription_id: (c.product, c.seats) for c in choices}
+    context = ModalContext(form.account.id, channel_id, seats, source=source)
+    model = ModalModel(
+        account_name=form.account.display_name,
+        choices=choices,
+        selected=choices[0],
+        users=None,
+        private_metadata=context.dumps(),
+    )
+    where = ZoneInfo(form.account.timezone)
+    return ModalOpening(views.seat_change_modal(model, where), model, needed, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,21 +246,7 @@ class SeatDesk:
             channel_id=channel_id,
             at=self._clock(),
         )
-        choices = [ProductChoice(str(s.id), s.product, s.seats) for s in form.subscriptions]
-        context = ModalContext(
-            form.account.id,
-            channel_id,
-            {c.subscription_id: (c.product, c.seats) for c in choices},
-        )
-        model = ModalModel(
-            account_name=form.account.display_name,
-            choices=choices,
-            selected=choices[0],
-            users=None,
-            private_metadata=context.dumps(),
-        )
-        where = self._where(form.account)
-        return ModalOpening(views.seat_change_modal(model, where), model, form.listings[0], where)
+        return form_opening(form, channel_id, form.listings[0])
 
     async def modal_with_users(self, opening: ModalOpening) -> View:
         """The opened form again, with the first product's users filled in."""
