@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -190,39 +191,28 @@ class SeatModalListener:
 
 
 class PromptButtonsListener:
-    """Confirm, Cancel and Check again: billing re-checks the request, its revision and who
-    clicked; the button's value is only a claim."""
+    """Confirm, Cancel and Check again on a seat-change prompt: each one desk call, whose answer
+    replaces the clicked message."""
 
     def __init__(self, desk: SeatDesk) -> None:
-        self.on_confirm = _ButtonListener(desk.confirm).on_click
-        self.on_cancel = _ButtonListener(desk.cancel).on_click
-        self.on_check_again = _ButtonListener(desk.check_again).on_click
+        self.on_confirm = button("button click", partial(_in_place, desk.confirm))
+        self.on_cancel = button("button click", partial(_in_place, desk.cancel))
+        self.on_check_again = button("button click", partial(_in_place, desk.check_again))
 
 
-class _ButtonListener:
-    """One prompt button: ack, then one desk call, whose answer replaces the clicked message."""
-
-    def __init__(
-        self, step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]]
-    ) -> None:
-        self._step = step
-
-    async def on_click(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        clicked = await _clicked(ack, body, action, "button click")
-        if clicked is None:
-            return
-        if respond.response_url is None:
-            _ignored("button click", "no response URL to answer at")
-            return
-        message = await user_facing(self._step(*clicked, client))
-        await reply(respond, message, replace=True)
+async def _in_place(
+    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]],
+    caller: Caller,
+    value: object,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    if respond.response_url is None:
+        _ignored("button click", "no response URL to answer at")
+        return
+    message = await user_facing(step(caller, value, client))
+    await reply(respond, message, replace=True)
 
 
 class ApprovalListener:
@@ -230,19 +220,17 @@ class ApprovalListener:
 
     def __init__(self, desk: ApprovalDesk) -> None:
         self._desk = desk
+        self.on_approve = button("approve click", self._approve)
+        self.on_deny = button("deny click", self._deny)
 
-    async def on_approve(
+    async def _approve(
         self,
-        ack: AsyncAck,
+        caller: Caller,
+        value: object,
         body: dict[str, Any],
-        action: dict[str, Any],
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        clicked = await _clicked(ack, body, action, "approve click")
-        if clicked is None:
-            return
-        caller, value = clicked
         if respond.response_url is None and _container(body) == "view":
             # Approve on the App Home: no message to replace; the home is refreshed by the
             # decision, and only a problem is told (by DM).
@@ -264,14 +252,15 @@ class ApprovalListener:
             return
         await reply(respond, answer.message, replace=answer.in_place)
 
-    async def on_deny(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    async def _deny(
+        self,
+        caller: Caller,
+        value: object,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
-        clicked = await _clicked(ack, body, action, "deny click")
-        if clicked is None:
-            return
-        caller, value = clicked
         if trigger_id is None:
             _ignored("deny click", "no trigger id to open the form with")
             return
@@ -321,18 +310,31 @@ class ApprovalListener:
             )
 
 
-async def _clicked(
-    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], kind: str
-) -> tuple[Caller, object] | None:
-    """Who clicked a button and its value (only a claim), acknowledged first; ``None`` (and a
-    log line) when the click names no one."""
-    caller = caller_of_interaction(body)
-    value = action.get("value") if isinstance(action, dict) else None
-    await ack()
-    if caller is None:
-        _ignored(kind, "no team or user id")
-        return None
-    return caller, value
+#: What a button does once acknowledged: who clicked, the button's value (only a claim), the
+#: request's body, and where to answer.
+Clicked = Callable[[Caller, object, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]]
+
+
+def button(kind: str, handle: Clicked) -> Callable[..., Awaitable[None]]:
+    """The Bolt listener of a button (Bolt passes its arguments by name): ``ack()`` first, then
+    ``handle``; a click naming no one is logged and dropped."""
+
+    async def on_click(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        caller = caller_of_interaction(body)
+        value = action.get("value") if isinstance(action, dict) else None
+        await ack()
+        if caller is None:
+            _ignored(kind, "no team or user id")
+            return
+        await handle(caller, value, body, respond, client)
+
+    return on_click
 
 
 def _container(body: dict[str, Any]) -> str | None:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from billing.access import Caller
 from handlers.errors import user_facing
 from handlers.listeners import (
     _TRIGGER_ID_LIMIT,
     _channel_of,
-    _clicked,
     _ignored,
     _update_view,
+    button,
     reply,
 )
 from handlers.payloads import text_field
@@ -32,20 +32,18 @@ class RightSizeListener:
 
     def __init__(self, desk: RightSizeDesk) -> None:
         self._desk = desk
+        self.on_remove = button("right-size click", self._remove)
+        self.on_recheck = button("check-again click", self._recheck)
 
-    async def on_remove(
+    async def _remove(
         self,
-        ack: AsyncAck,
+        caller: Caller,
+        value: object,
         body: dict[str, Any],
-        action: dict[str, Any],
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
-        clicked = await _clicked(ack, body, action, "right-size click")
-        if clicked is None:
-            return
-        caller, value = clicked
         if trigger_id is None:
             _ignored("right-size click", "no trigger id to open the form with")
             return
@@ -61,18 +59,14 @@ class RightSizeListener:
             return
         await _update_view(client, opened["view"]["id"], opened["view"].get("hash"), filled)
 
-    async def on_recheck(
+    async def _recheck(
         self,
-        ack: AsyncAck,
+        caller: Caller,
+        value: object,
         body: dict[str, Any],
-        action: dict[str, Any],
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        clicked = await _clicked(ack, body, action, "check-again click")
-        if clicked is None:
-            return
-        caller, value = clicked
         answer = await user_facing(self._desk.recheck(caller, value))
         await self._tell(respond, client, caller.user_id, body, answer)
 
