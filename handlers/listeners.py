@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -201,18 +201,13 @@ class PromptButtonsListener:
 
 
 async def _in_place(
-    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]],
-    caller: Caller,
-    value: object,
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
+    step: Callable[[Caller, object, AsyncWebClient | None], Awaitable[Message]], click: Click
 ) -> None:
-    if respond.response_url is None:
+    if click.respond.response_url is None:
         _ignored("button click", "no response URL to answer at")
         return
-    message = await user_facing(step(caller, value, client))
-    await reply(respond, message, replace=True)
+    message = await user_facing(step(click.caller, click.value, click.client))
+    await reply(click.respond, message, replace=True)
 
 
 class ApprovalListener:
@@ -223,14 +218,8 @@ class ApprovalListener:
         self.on_approve = button("approve click", self._approve)
         self.on_deny = button("deny click", self._deny)
 
-    async def _approve(
-        self,
-        caller: Caller,
-        value: object,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
+    async def _approve(self, click: Click) -> None:
+        caller, value, body, respond, client = click
         if respond.response_url is None and _container(body) == "view":
             # Approve on the App Home: no message to replace; the home is refreshed by the
             # decision, and only a problem is told (by DM).
@@ -252,14 +241,8 @@ class ApprovalListener:
             return
         await reply(respond, answer.message, replace=answer.in_place)
 
-    async def _deny(
-        self,
-        caller: Caller,
-        value: object,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
+    async def _deny(self, click: Click) -> None:
+        caller, value, body, _, client = click
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
         if trigger_id is None:
             _ignored("deny click", "no trigger id to open the form with")
@@ -310,12 +293,18 @@ class ApprovalListener:
             )
 
 
-#: What a button does once acknowledged: who clicked, the button's value (only a claim), the
-#: request's body, and where to answer.
-Clicked = Callable[[Caller, object, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]]
+class Click(NamedTuple):
+    """A button's click, acknowledged: who clicked, the button's value (only a claim), the
+    request's body, and where to answer."""
+
+    caller: Caller
+    value: object
+    body: dict[str, Any]
+    respond: AsyncRespond
+    client: AsyncWebClient
 
 
-def button(kind: str, handle: Clicked) -> Callable[..., Awaitable[None]]:
+def button(kind: str, handle: Callable[[Click], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """The Bolt listener of a button (Bolt passes its arguments by name): ``ack()`` first, then
     ``handle``; a click naming no one is logged and dropped."""
 
@@ -332,7 +321,7 @@ def button(kind: str, handle: Clicked) -> Callable[..., Awaitable[None]]:
         if caller is None:
             _ignored(kind, "no team or user id")
             return
-        await handle(caller, value, body, respond, client)
+        await handle(Click(caller, value, body, respond, client))
 
     return on_click
 

@@ -12,10 +12,10 @@ from typing import Any
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from billing.access import Caller
 from handlers.errors import user_facing
 from handlers.listeners import (
     _TRIGGER_ID_LIMIT,
+    Click,
     _channel_of,
     _ignored,
     _update_view,
@@ -35,14 +35,8 @@ class RightSizeListener:
         self.on_remove = button("right-size click", self._remove)
         self.on_recheck = button("check-again click", self._recheck)
 
-    async def _remove(
-        self,
-        caller: Caller,
-        value: object,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
+    async def _remove(self, click: Click) -> None:
+        caller, value, body, respond, client = click
         trigger_id = text_field(body.get("trigger_id"), _TRIGGER_ID_LIMIT)
         if trigger_id is None:
             _ignored("right-size click", "no trigger id to open the form with")
@@ -59,14 +53,8 @@ class RightSizeListener:
             return
         await _update_view(client, opened["view"]["id"], opened["view"].get("hash"), filled)
 
-    async def _recheck(
-        self,
-        caller: Caller,
-        value: object,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
+    async def _recheck(self, click: Click) -> None:
+        caller, value, body, respond, client = click
         answer = await user_facing(self._desk.recheck(caller, value))
         await self._tell(respond, client, caller.user_id, body, answer)
 
