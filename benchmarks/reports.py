@@ -37,6 +37,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -72,6 +73,30 @@ from platforms.sandbox import DEFAULT_API_KEY, Fault, SandboxApp, SandboxConfig
 
 KEY = "c2VhdGJvdC1iZW5jaC1rZXktMDEyMzQ1Njc4OWFiY2Q="
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+
+def report_jobs(sessions: Any, per_host: int) -> tuple[ReportJobs, PlatformDirectory]:
+    """The report jobs as ``seatbot serve`` builds them, reading the platforms ``per_host``
+    requests at a time, posting nowhere, at :data:`NOW`; and their platforms (to close)."""
+    directory = PlatformDirectory(
+        sessions, limits=HostLimits(per_host=per_host), cipher=TokenCipher([KEY])
+    )
+    facts = PlatformFacts(
+        directory.platform_for,
+        deadline_s=300.0,
+        recent_ttl_s=0.0,
+        platforms_for=directory.platforms_for,
+    )
+    jobs = ReportJobs(
+        reports=Reports(sessions),
+        claims=JobClaims(sessions),
+        facts=facts,
+        clock=lambda: NOW,
+        posting=SlackPosting(None),
+        source="benchmark",
+        concurrency=per_host * 4,
+    )
+    return jobs, directory
 
 
 def free_port() -> int:
@@ -234,24 +259,7 @@ async def part_a(args: argparse.Namespace) -> None:
         seed_rss = await asyncio.to_thread(seed_in_child, url, args.accounts, base)
         engine = make_engine(url)
         sessions = make_session_factory(engine)
-        directory = PlatformDirectory(
-            sessions, limits=HostLimits(per_host=args.concurrency), cipher=TokenCipher([KEY])
-        )
-        facts = PlatformFacts(
-            directory.platform_for,
-            deadline_s=300.0,
-            recent_ttl_s=0.0,
-            platforms_for=directory.platforms_for,
-        )
-        jobs = ReportJobs(
-            reports=Reports(sessions),
-            claims=JobClaims(sessions),
-            facts=facts,
-            clock=lambda: NOW,
-            posting=SlackPosting(None),
-            source="benchmark",
-            concurrency=args.concurrency * 4,
-        )
+        jobs, directory = report_jobs(sessions, args.concurrency)
         counted = {"accounts": 0, "products": 0, "unknown": 0, "users": 0}
 
         def on_batch(runs: list[AccountReconciliation]) -> None:

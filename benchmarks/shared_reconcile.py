@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from reports import KEY, NOW, free_port, seed_in_child, serve_sandbox, wait_until
+from reports import KEY, free_port, report_jobs, seed_in_child, serve_sandbox, wait_until
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.pool import NullPool
 
@@ -54,37 +54,12 @@ def cpu_seconds(pid: int) -> float:
 
 def runner(url: str, share: str, per_host: int, ready: Any, go: Event, results: Any) -> None:
     """One replica: ready its report jobs, wait for ``go``, reconcile the share."""
-    from billing.jobs import JobClaims
-    from billing.reports import Reports
     from bot.runtime.db import make_engine, make_session_factory
-    from bot.runtime.jobs import ReportJobs
-    from bot.runtime.platform_directory import PlatformDirectory
-    from bot.runtime.secrets import TokenCipher
-    from handlers.facts import PlatformFacts
-    from handlers.slack_posting import SlackPosting
-    from platforms import HostLimits
 
     async def main() -> tuple[int, float, float]:
         engine = make_engine(url)
         sessions = make_session_factory(engine)
-        directory = PlatformDirectory(
-            sessions, limits=HostLimits(per_host=per_host), cipher=TokenCipher([KEY])
-        )
-        facts = PlatformFacts(
-            directory.platform_for,
-            deadline_s=300.0,
-            recent_ttl_s=0.0,
-            platforms_for=directory.platforms_for,
-        )
-        jobs = ReportJobs(
-            reports=Reports(sessions),
-            claims=JobClaims(sessions),
-            facts=facts,
-            clock=lambda: NOW,
-            posting=SlackPosting(None),
-            source="benchmark",
-            concurrency=per_host * 4,
-        )
+        jobs, directory = report_jobs(sessions, per_host)
         done = 0
 
         def on_batch(runs: list[Any]) -> None:
