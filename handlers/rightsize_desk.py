@@ -14,9 +14,7 @@ from slack_sdk.models.views import View
 from billing.access import Caller
 from billing.errors import NotFound
 from billing.products import Product
-from billing.reports import ProductReconciliation
 from billing.seats import FormPreview, RightSizeForm, UsersNeeded, right_size_target
-from billing.users import UserListing
 from handlers import views
 from handlers.deps import HandlerDeps
 from handlers.facts import PlatformFacts
@@ -92,15 +90,16 @@ class RightSizeDesk:
     async def recheck(self, caller: Caller, value: object) -> Message:
         """What can be removed now, read from the platform for an owner."""
         account_id, product = _ref(value)
-
-        def call(users: UserListing | None = None) -> ProductReconciliation | UsersNeeded:
-            return self._sizing.recheck(
-                caller, account_id=account_id, product=product, at=self._clock(), users=users
+        found = await asyncio.to_thread(
+            partial(
+                self._sizing.recheck,
+                caller,
+                account_id=account_id,
+                product=product,
+                at=self._clock(),
+                users=self._facts.port(),
             )
-
-        found = await asyncio.to_thread(call)
-        if isinstance(found, UsersNeeded):
-            found = await asyncio.to_thread(call, await self._facts.listing(found))
-        if isinstance(found, UsersNeeded):
-            raise NotFound("The account changed while Seatbot was checking it; try again.")
+        )
+        if isinstance(found, UsersNeeded):  # given the port, billing asks it instead
+            raise TypeError("the right-size check asked for users it was given a port for")
         return recheck_message(account_id, found)

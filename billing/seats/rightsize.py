@@ -23,6 +23,7 @@ from billing.requests import RequestSource
 from billing.row_views import account_view
 from billing.scope import authorise_on, current_views, visible_account
 from billing.seats.outcomes import ChangeForm, UsersNeeded
+from billing.seats.steps import Users, with_users
 from billing.storage import Storage
 from billing.users import UserListing
 from billing.views import SubscriptionView
@@ -84,18 +85,26 @@ class RightSizing:
         account_id: int,
         product: Product,
         at: datetime,
-        users: UserListing | None = None,
+        users: Users = None,
     ) -> ProductReconciliation | UsersNeeded:
-        """ "I removed some of them — check again": the product reconciled now, for an owner
-        (the listing is asked for only once they are authorised)."""
-        form, selected = self._authorised(caller, account_id, product, at)
-        if users is None:
-            return form.listings[0]
-        return reconcile_product(
-            product,
-            seats=selected.seats,
-            unit_price=selected.unit_price,
-            interval=selected.interval,
-            listing=users,
-            at=at,
-        )
+        """ "I removed some of them — check again": the product reconciled now, for an owner.
+        ``users``: the listing, or the port asked for it once the caller is authorised
+        (:func:`billing.seats.steps.with_users`)."""
+
+        def needed() -> UsersNeeded:
+            return self._authorised(caller, account_id, product, at)[0].listings[0]
+
+        def run(listing: UserListing | None) -> ProductReconciliation | UsersNeeded:
+            form, selected = self._authorised(caller, account_id, product, at)
+            if listing is None:
+                return form.listings[0]
+            return reconcile_product(
+                product,
+                seats=selected.seats,
+                unit_price=selected.unit_price,
+                interval=selected.interval,
+                listing=listing,
+                at=at,
+            )
+
+        return with_users(run, users, needed)
