@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +35,11 @@ from billing.access import Role
 from billing.models import Account, Member, Subscription
 from billing.periods import Interval, period_at, zone
 from bot.runtime.db import make_engine, make_session_factory, upgrade
+
+# No time limit per generated example: Hypothesis's default (200 ms) is a timing threshold, and
+# on a loaded two-core CI machine a YAML parse or a database round trip can pass it.
+settings.register_profile("seatbot", deadline=None)
+settings.load_profile("seatbot")
 
 POSTGRES_ENV = "SEATBOT_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -122,7 +122,7 @@ OK = b"HTTP/1.1 200 OK"
 
 async def test_a_new_connection_that_sends_nothing_is_closed_after_the_keep_alive_time() -> None:
     limits = ConnectionLimits(header_timeout_s=60)
-    async with serving(App(), limits, keep_alive_s=0.2) as (clients, closed):
+    async with serving(App(), limits, keep_alive_s=1.0) as (clients, closed):
         assert await closed_by_server(await clients.connect()) == b""
         # One that asks in time is answered.
         assert await answer(await clients.connect(), GET_OK) == OK
