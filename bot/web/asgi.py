@@ -196,17 +196,14 @@ def bolt_request(
     headers: Mapping[str, str | Sequence[str]],
     query: Mapping[str, Sequence[str]] | None = None,
 ) -> AsyncBoltRequest:
-    """Bolt's request for a body whose ``envelope`` was checked.
-
-    Bolt parses the raw body again, and reads any form body containing the text "payload" as
-    an interactivity payload: a slash command whose text (or team domain, or channel name)
-    holds that word would reach it empty and go unanswered. Bolt is given the parsed body."""
-    headers, query = dict(headers), dict(query or {})
-    request = AsyncBoltRequest(body=raw_body.decode("utf-8"), query=query, headers=headers)
-    if request.body != envelope.body:
-        parsed = AsyncBoltRequest(
-            body=envelope.body, query=query, headers=headers, mode="socket_mode"
-        )
-        request.body = parsed.body
-        request.context = parsed.context
+    """Bolt's request for a body whose ``envelope`` was checked, built from the body the
+    envelope parsed (Bolt's "socket mode" constructor takes a parsed body) rather than parsed
+    a second time by Bolt, which would also read any form body containing the text "payload"
+    as an interactivity payload: a slash command whose text (or team domain, or channel name)
+    holds that word would reach it empty and go unanswered. It is still an HTTP request."""
+    request = AsyncBoltRequest(
+        body=envelope.body, query=dict(query or {}), headers=dict(headers), mode="socket_mode"
+    )
+    request.raw_body = raw_body.decode("utf-8")
+    request.mode = "http"
     return request

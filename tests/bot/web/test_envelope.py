@@ -193,7 +193,16 @@ def test_ssl_check_passes() -> None:
 
 def test_a_command_mentioning_payload_is_still_a_command() -> None:
     form = command_form(text="payload", team_domain="payloads")
-    assert check_envelope(urlencode(form).encode(), FORM) == SlackEnvelope("command", form)
+    raw = urlencode(form).encode()
+    envelope = check_envelope(raw, FORM)
+    assert envelope == SlackEnvelope("command", form)
+    # Bolt is handed the checked body (its own parser would read "payload" as interactivity),
+    # still as an HTTP request with its raw body.
+    request = bolt_request(raw, envelope, headers={"content-type": FORM})
+    assert request.body == form
+    assert request.context.team_id == form["team_id"]
+    assert request.context.user_id == form["user_id"]
+    assert (request.mode, request.raw_body) == ("http", raw.decode())
 
 
 def test_json_is_recognised_by_its_first_character_too() -> None:
