@@ -1,6 +1,8 @@
 """Bolt listeners: parse the payload → ack() (no I/O before it) → one SeatDesk call → respond.
 
-Replies to ``/seats`` and to buttons go through the request's ``response_url`` (ephemeral, and
+``/seats help`` and a command that cannot be read are answered in the ack itself (nothing to
+read first). Other replies to ``/seats`` and to buttons go through the request's
+``response_url`` (ephemeral, and
 a button's result replaces the prompt it was clicked on — except Approve on a message others see
 too, the approvals channel's post, whose answer is the clicker's alone: billing says which). A
 form submission has no response URL, so its confirmation prompt is posted with
@@ -31,7 +33,7 @@ from handlers.approval_desk import ApprovalDesk
 from handlers.commands import (
     ChangeSeats,
     OpenModal,
-    SeatsCommand,
+    ShowHelp,
     ShowHistory,
     ShowStatus,
     Unrecognised,
@@ -87,10 +89,21 @@ class SeatsCommandListener:
         typed = text_field(command.get("text"), None) or ""
         parsed = parse_seats_command(typed)
         channel_id = slack_id(command.get("channel_id"))
-        await ack()
         if caller is None:
+            await ack()
             _ignored("slash command", "no team or user id")
             return
+        if isinstance(parsed, ShowHelp | Unrecognised):
+            # Known without reading anything: the answer is the ack itself (one HTTP exchange,
+            # shown at once, no response URL to call afterwards).
+            answer = (
+                views.help_message()
+                if isinstance(parsed, ShowHelp)
+                else views.unrecognised_message(parsed)
+            )
+            await ack(text=answer.text, blocks=answer.blocks, response_type="ephemeral")
+            return
+        await ack()
         if isinstance(parsed, OpenModal):
             trigger_id = text_field(command.get("trigger_id"), _TRIGGER_ID_LIMIT)
             if trigger_id is None:
@@ -102,18 +115,14 @@ class SeatsCommandListener:
         await reply(respond, answer)
 
     def _answer(
-        self, caller: Caller, channel_id: str | None, parsed: SeatsCommand
+        self, caller: Caller, channel_id: str | None, parsed: ShowStatus | ShowHistory | ChangeSeats
     ) -> Awaitable[Message]:
         match parsed:
             case ShowStatus(account=account):
                 return self._desk.status(caller, channel_id, account)
             case ShowHistory(account=account):
                 return self._desk.history(caller, channel_id, account)
-            case ChangeSeats():
-                return self._desk.request_change(caller, channel_id, parsed)
-            case Unrecognised():
-                return _ready(views.unrecognised_message(parsed))
-        return _ready(views.help_message())
+        return self._desk.request_change(caller, channel_id, parsed)
 
     async def _open_modal(
         self,
@@ -350,7 +359,3 @@ async def _update_view(
             logger.info("The form %s was closed before it could be updated", view_id)
             return
         raise
-
-
-async def _ready(message: Message) -> Message:
-    return message

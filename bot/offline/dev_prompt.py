@@ -24,6 +24,7 @@ from bot.offline.render import render_message, render_view
 from bot.offline.standin import RecordedCall
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.offline.standin.slack_driver import (
+    DriverResult,
     button,
     number_input_value,
     static_select_value,
@@ -33,7 +34,13 @@ from bot.offline.standin.slack_driver import (
 #: How long the prompt waits for the app to finish answering one request.
 REPLY_WITHIN_S = 20.0
 #: Methods whose arguments are a message the developer should see.
-_MESSAGE_METHODS = ("response_url", "chat.postEphemeral", "chat.postMessage", "chat.update")
+_MESSAGE_METHODS = (
+    "ack",
+    "response_url",
+    "chat.postEphemeral",
+    "chat.postMessage",
+    "chat.update",
+)
 _VIEW_METHODS = ("views.open", "views.update", "views.push")
 
 HELP = """\
@@ -129,6 +136,9 @@ class DevPrompt:
             self.console.print(f"the app answered HTTP {status}", style="red")
         await bolt_listeners_finished(REPLY_WITHIN_S)
         replies = [call for call in self.servers.standin.calls() if call.seq > after]
+        answer = sent.json if isinstance(sent, DriverResult) and status == 200 else None
+        if isinstance(answer, dict) and "blocks" in answer:  # answered in the ack itself
+            replies.insert(0, RecordedCall(after, "ack", answer, None, True, None, {}))
         self._show(replies)
 
     def _show(self, replies: list[RecordedCall]) -> None:
@@ -156,6 +166,7 @@ class DevPrompt:
     def _show_message(self, call: RecordedCall) -> None:
         title = {
             "response_url": "Seatbot · only visible to you",
+            "ack": "Seatbot · only visible to you",
             "chat.postEphemeral": "Seatbot · only visible to you",
         }.get(call.method, f"Seatbot · {call.method}")
         lines = render_message(call.args, width=max(40, self.console.width - 6))

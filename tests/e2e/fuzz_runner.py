@@ -3,6 +3,7 @@ it, and check everything it caused against :mod:`fuzz_oracle`."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -67,6 +68,14 @@ class Sent:
     purposes: frozenset[str] = frozenset()  # see fuzz_oracle.Audience
     expects_reply: bool = False
     clicked_in: str | None = None  # the channel of the posted message a button was clicked on
+
+
+def _answer_in_ack(sent: Sent) -> dict[str, Any] | None:
+    """The message an ack carried (``/seats help``, a command that cannot be read), if any."""
+    if sent.status != 200 or not sent.body.strip().startswith("{"):
+        return None
+    answer = json.loads(sent.body)
+    return answer if isinstance(answer, dict) and "blocks" in answer else None
 
 
 #: How far a program may move the app's clock from :data:`seats_stack.NOW` (16 January: the
@@ -170,8 +179,9 @@ class Fuzzer:
         where = f"step {number} ({step!r})"
         assert sent.status < 500, f"{where}: HTTP {sent.status}"
         assert self.standin.violations == [], f"{where}: Slack would refuse a payload"
+        acked = _answer_in_ack(sent)
         if sent.expects_reply and sent.status == 200:
-            assert calls, f"{where}: no answer"
+            assert calls or acked is not None, f"{where}: no answer"
         self._learn(program, step.actor, sent, calls)
         asker = Audience(step.actor.team, step.actor, purposes=sent.purposes, typed=sent.typed)
         for text, audience in [(sent.body, asker), *self._shown(program, step, sent, calls)]:
@@ -180,11 +190,12 @@ class Fuzzer:
         # Earlier steps' words may come back too (a denial's reason in "Already decided").
         program.typed.append(sent.typed)
         typed = "\n".join(program.typed)
-        for call in calls:
-            fallback = call.args.get("text")
+        answers = [(call.method, call.args) for call in calls]
+        for method, args in [*answers, *([("ack", acked)] if acked is not None else [])]:
+            fallback = args.get("text")
             if isinstance(fallback, str):
                 problems = fallback_findings(fallback, typed)
-                assert problems == [], f"{where}: {call.method} text {fallback!r}: {problems}"
+                assert problems == [], f"{where}: {method} text {fallback!r}: {problems}"
 
     def _shown(
         self, program: Program, step: Request, sent: Sent, calls: list[RecordedCall]

@@ -105,3 +105,21 @@ def validate_view(view: Any) -> list[str]:
         without_blocks = {k: v for k, v in view.items() if k != "blocks"}
         problems.extend(_unknown_keys(without_blocks, parsed, "view"))
     return problems
+
+
+def validate_ack(body: str) -> list[str]:
+    """Every problem Slack would report for the Block Kit in an HTTP ack's ``body``: a message's
+    ``blocks`` (a slash command answered in its ack), a modal's ``view`` (a submission's
+    ``response_action``). An empty or non-JSON body carries none."""
+    try:
+        answer = json.loads(body) if body.strip() else None
+    except ValueError:
+        return []
+    if not isinstance(answer, dict):
+        return []
+    problems: list[str] = []
+    if "blocks" in answer:
+        problems.extend(validate_blocks(answer["blocks"]))
+    if "view" in answer:
+        problems.extend(validate_view(answer["view"]))
+    return problems

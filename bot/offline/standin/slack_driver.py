@@ -6,7 +6,9 @@ Slash commands arrive form-encoded; interactivity arrives as a form with one ``p
 holding JSON; the Events API arrives as JSON.
 
 Trigger ids and response URLs are minted by the Slack stand-in (over its control endpoints),
-so the stand-in can enforce a trigger id's 3 s life and single use and record responses.
+so the stand-in can enforce a trigger id's 3 s life and single use and record responses. The
+Block Kit in the app's own answer (an ack with ``blocks`` or a ``view``) is checked as the
+stand-in checks what reaches it: a ValueError names what Slack would refuse.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.offline.standin.block_kit import validate_ack
 from handlers.ids import SEATS_COMMAND
 
 FORM = "application/x-www-form-urlencoded"
@@ -176,6 +179,9 @@ class SlackDriver:
         response_url: str | None = None,
     ) -> DriverResult:
         response = await self.post(body, content_type=content_type)
+        problems = validate_ack(response.text)
+        if problems:
+            raise ValueError(f"Slack would refuse the app's ack: {'; '.join(problems)}")
         return DriverResult(
             status_code=response.status_code,
             text=response.text,

@@ -47,6 +47,7 @@ def test_commands_from_stdin_get_rendered_replies_and_numbered_buttons(tmp_path:
             "as U0ACMEMGR",
             "/seats",  # the form, as the manager
             "9",  # no such button
+            "/seats help",  # answered in the ack itself
             "help",
         ]
     )
@@ -64,6 +65,8 @@ def test_commands_from_stdin_get_rendered_replies_and_numbered_buttons(tmp_path:
     assert "(now acting as U0ACMEMGR)" in out
     assert "U0ACMEMGR › /seats" in out
     assert "there is no [9] in the last reply" in out
+    assert "U0ACMEMGR › /seats help" in out
+    assert "Seatbot: change the paid seats of your Squaretalk products" in out
     assert "N VALUE type VALUE into input N" in out  # the help text
     # How to send a signed request by hand, with the app's real address.
     assert "openssl dgst -sha256 -hmac 'seatbot-dev-signing-secret'" in out

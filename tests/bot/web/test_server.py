@@ -104,8 +104,7 @@ async def test_seatbot_serve_migrates_then_answers_signed_requests(
         assert forged.status_code == 401
         answered = await driver.slash_command("help", user_id="U1", channel_id="C1")
         assert answered.status_code == 200
-    replies = await standin.standin.wait_for("response_url", within_s=10)
-    assert "/seats" in str(replies[0].args)
+    assert "/seats add" in answered.text  # the help is the ack itself
     assert standin.standin.violations == []
     assert BOT_TOKEN not in log_path.read_text(encoding="utf-8", errors="replace")
 
