@@ -113,6 +113,15 @@ class CliLogHandler(logging.Handler):
             self.state.warnings.append(one_line(message))
 
 
+def hand_over_logging() -> None:
+    """For a command that sets up its own logging and runs until stopped (``serve``): the CLI's
+    handler leaves the root logger, so that no record is redacted twice or printed twice, and
+    a server's warnings do not pile up in memory for a summary line that never comes."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, CliLogHandler)]:
+        root.removeHandler(handler)
+
+
 def seatbot_version() -> str:
     """The installed package's version."""
     try:

@@ -41,9 +41,12 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         """
         if port is not None and not 0 < port < 65536:
             raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
+        from bot.cli import hand_over_logging
         from bot.runtime.settings import load_settings
 
-        serve(load_settings(), host, port)
+        settings = load_settings()
+        hand_over_logging()  # the server logs for itself from here on
+        serve(settings, host, port)
 
     add_command(app, "serve", serve_command)
 

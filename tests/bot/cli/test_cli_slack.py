@@ -3,6 +3,7 @@ bad input, and token keys made and rotated."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -40,6 +41,27 @@ def test_serve_passes_host_and_port() -> None:
     assert calls == [("0.0.0.0", 4001), ("127.0.0.1", None)]  # noqa: S104 - the default
     refused = runner.invoke(cli(fake_serve), ["serve", "--port", "70000"])
     assert refused.exit_code == 2
+
+
+def test_serve_leaves_logging_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI's log handler (which keeps each warning for a summary line at exit) is gone
+    while the server runs: a server's warnings are its own log lines, not a growing list."""
+    from bot import cli as seatbot_cli
+    from bot.runtime import wiring
+
+    seen: list[list[logging.Handler]] = []
+
+    def fake_run_server(settings: Settings, host: str, port: int | None) -> None:
+        root = logging.getLogger()
+        seen.append([h for h in root.handlers if isinstance(h, seatbot_cli.CliLogHandler)])
+        logging.getLogger("seatbot.test").warning("a warning while serving")
+
+    monkeypatch.setattr(wiring, "run_server", fake_run_server)
+    assert seatbot_cli.run(["serve", "--port", "4001"]) == 0
+    assert seen == [[]]
+    assert "warning" not in capsys.readouterr().err  # nothing kept for a summary
 
 
 def test_serve_reports_missing_settings_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
