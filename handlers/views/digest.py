@@ -33,12 +33,12 @@ from handlers.views.text import (
     Message,
     change_line,
     context,
-    echo,
     escape,
     header,
     message,
     section,
     slack_instant,
+    user_line,
 )
 
 #: Users listed per section block in the thread (keeps each block far below 3000 characters).
@@ -292,7 +292,6 @@ def next_invoice_section(facts: DigestFacts) -> list[Block]:
 
 
 def _user_line(user: IdleUser, where: ZoneInfo, at: datetime) -> str:
-    name = echo(user.name, 80) if user.name else echo(user.email, 80)
     flags = []
     if user.status is UserStatus.INACTIVE:
         flags.append("inactive")
@@ -304,7 +303,7 @@ def _user_line(user: IdleUser, where: ZoneInfo, at: datetime) -> str:
             f"last active {format_day(user.last_active_at.astimezone(where).date())}"
             f" ({_plural(days, 'day')} ago)"
         )
-    return f"• *{name}* · {echo(user.email, 120)} · ext {user.extension} · {', '.join(flags)}"
+    return user_line(user, f" · {', '.join(flags)}")
 
 
 def details_messages(run: AccountReconciliation, where: ZoneInfo) -> list[Message]:

@@ -38,6 +38,7 @@ from billing.formatting import (
 )
 from billing.periods import local_date
 from billing.proration import LineKind
+from billing.reports import IdleUser
 from billing.users import PlatformUser, UserStatus
 from billing.views import BillEffect, SeatChangeView
 
@@ -124,14 +125,20 @@ def header(text: str) -> HeaderBlock:
     return HeaderBlock(text=PlainTextObject(text=clip(text, 150)))
 
 
+def user_line(user: PlatformUser | IdleUser, flags: str) -> str:
+    """One user in a list: ``• *name* · email · ext 12`` (the email again when there is no
+    name), then ``flags``."""
+    name = echo(user.name, 80) if user.name else echo(user.email, 80)
+    return f"• *{name}* · {echo(user.email, 120)} · ext {user.extension}{flags}"
+
+
 def users_list(users: Sequence[PlatformUser], limit: int = LISTED_USERS_LIMIT) -> str:
     """One line per user (name, email, extension, inactive flag), at most ``limit`` of them,
     then "…and N more"."""
-    lines = []
-    for user in users[:limit]:
-        flag = " _(inactive)_" if user.status is UserStatus.INACTIVE else ""
-        name = echo(user.name, 80) if user.name else echo(user.email, 80)
-        lines.append(f"• *{name}* · {echo(user.email, 120)} · ext {user.extension}{flag}")
+    lines = [
+        user_line(user, " _(inactive)_" if user.status is UserStatus.INACTIVE else "")
+        for user in users[:limit]
+    ]
     if len(users) > limit:
         lines.append(f"…and {len(users) - limit} more")
     return "\n".join(lines)
