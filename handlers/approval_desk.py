@@ -24,14 +24,13 @@ from billing.approvals import AnswerPlace, Approvals, ClickedMessage, PostedMess
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.seats import (
     AlreadyApplied,
-    ApprovalPrompt,
     AwaitingApproval,
     ChangeApplied,
     ChangeCancelled,
     ChangeClosed,
     ChangeDenied,
-    ChangeEnded,
     ChangeOutcome,
+    Concluded,
     UsersNeeded,
 )
 from billing.views import AccountView
@@ -79,16 +78,14 @@ class Aftermath:
         try:
             if isinstance(outcome, AwaitingApproval):
                 await self._announce(outcome, client)
-            elif isinstance(outcome, ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded):
+            elif isinstance(outcome, Concluded):
                 await self._settle(outcome, client)
         except SlackApiError as exc:
             logger.warning(
                 "Could not send the approval messages of a seat change (%s)",
                 exc.response.get("error"),
             )
-        if self._home is not None and isinstance(
-            outcome, AwaitingApproval | ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded
-        ):
+        if self._home is not None and isinstance(outcome, AwaitingApproval | Concluded):
             request = outcome.request
             if request.submitted_at is not None or isinstance(outcome, AwaitingApproval):
                 # What their App Home shows changed: the requester's and the approvers'.
@@ -140,11 +137,7 @@ class Aftermath:
         except SlackApiError as exc:
             logger.warning("Could not tell the requester (%s)", exc.response.get("error"))
 
-    async def _settle(
-        self,
-        outcome: ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded,
-        client: AsyncWebClient,
-    ) -> None:
+    async def _settle(self, outcome: Concluded, client: AsyncWebClient) -> None:
         account, request, stamps = outcome.account, outcome.request, outcome.stamps
         if not stamps and request.submitted_at is None:
             return  # a change without approval: nobody else to tell
@@ -278,8 +271,6 @@ class ApprovalDesk:
         where = self._where(outcome.account)
         if isinstance(outcome, AlreadyApplied | ChangeClosed):
             return already_decided_message(outcome.request, where)
-        if isinstance(outcome, ApprovalPrompt):
-            return views.outcome_message(outcome, where)
         return views.outcome_message(outcome, where)
 
 

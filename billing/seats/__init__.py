@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from billing.seats.outcomes import ChangeEnded as ChangeEnded
     from billing.seats.outcomes import ChangeForm as ChangeForm
     from billing.seats.outcomes import ChangeOutcome as ChangeOutcome
+    from billing.seats.outcomes import Concluded as Concluded
     from billing.seats.outcomes import DecreaseBlocked as DecreaseBlocked
     from billing.seats.outcomes import DecreaseUnverified as DecreaseUnverified
     from billing.seats.outcomes import FormPreview as FormPreview

@@ -292,3 +292,6 @@ ChangeOutcome = (
     | ApprovalPrompt
     | ChangeDenied
 )
+
+#: The outcomes that close a request for good, after which its approval messages are stamped.
+Concluded = ChangeApplied | ChangeDenied | ChangeCancelled | ChangeEnded
