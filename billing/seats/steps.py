@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -160,23 +160,17 @@ def apply(
         EventType.SEAT_CHANGE_APPLIED, account, subscription, request, at, decided_by, entries
     )
     record_event(session, event)
-    audit(
+    _audit(
         session,
-        account.id,
-        caller.actor,
+        caller,
+        account,
+        request,
         "request.applied",
         at,
-        request_id=request.id,
         revision=revision,
-        idempotency_key=request.idempotency_key,
         **{"from": RequestStatus.APPROVED.value, "to": RequestStatus.APPLIED.value},
-        product=subscription.product,
-        old_seats=request.old_seats,
-        new_seats=request.new_seats,
-        net_minor=request.net_minor,
-        currency=request.currency,
+        **_figures(request, subscription),
         ledger_keys=[entry.idempotency_key for entry in entries],
-        **source_detail(request),
     )
     session.refresh(request)
     fresh = get_subscription(session, subscription.id)
@@ -234,13 +228,13 @@ def requote(
         status=status,
     ):
         raise Moved
-    audit(
+    _audit(
         session,
-        account.id,
-        caller.actor,
+        caller,
+        account,
+        request,
         "request.requoted",
         at,
-        request_id=request.id,
         cause=stale.value,
         revision=request.quote_revision + 1,
         old_seats=proration.old_quantity,
@@ -263,15 +257,7 @@ def present(
     view = request_view(request, subscription)
     if check is None or check.allowed:
         return ReadyToConfirm(account_view(account), view, check, note)
-    audit(
-        session,
-        account.id,
-        caller.actor,
-        "request.refused",
-        at,
-        request_id=request.id,
-        reason=check.verdict.value,
-    )
+    _audit(session, caller, account, request, "request.refused", at, reason=check.verdict.value)
     if check.reason is not None:
         return DecreaseUnverified(account_view(account), view, check.reason)
     return DecreaseBlocked(account_view(account), view, check)
@@ -326,29 +312,44 @@ def create_draft(
     )
     session.add(request)
     session.flush()
-    audit(
+    _audit(
         session,
-        account.id,
-        caller.actor,
+        caller,
+        account,
+        request,
         "request.created",
         at,
-        request_id=request.id,
-        idempotency_key=request.idempotency_key,
         to=RequestStatus.DRAFT.value,
-        product=subscription.product,
-        old_seats=request.old_seats,
-        new_seats=request.new_seats,
-        net_minor=request.net_minor,
-        currency=request.currency,
-        **source_detail(request),
+        **_figures(request, subscription),
     )
     return request
 
 
-def source_detail(request: SeatChangeRequest) -> dict[str, str]:
-    """``{"source": "digest"}`` for a change started from the digest (its audit entries say
-    so), else nothing."""
-    return {} if request.source is None else {"source": request.source}
+def _audit(
+    session: Session,
+    caller: Caller,
+    account: Account,
+    request: SeatChangeRequest,
+    action: str,
+    at: datetime,
+    **details: Any,
+) -> None:
+    """The audit event of ``caller``'s ``action`` on ``request``, with ``details``."""
+    audit(session, account.id, caller.actor, action, at, request_id=request.id, **details)
+
+
+def _figures(request: SeatChangeRequest, subscription: Subscription) -> dict[str, Any]:
+    """What the audit events of a created and an applied request record of it: its key, the
+    seats and net, and ``source`` for a change started from the digest."""
+    figures: dict[str, Any] = {
+        "idempotency_key": request.idempotency_key,
+        "product": subscription.product,
+        "old_seats": request.old_seats,
+        "new_seats": request.new_seats,
+        "net_minor": request.net_minor,
+        "currency": request.currency,
+    }
+    return figures if request.source is None else figures | {"source": request.source}
 
 
 def same_amounts_now(
