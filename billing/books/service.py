@@ -27,6 +27,7 @@ from billing.row_views import (
     stored_period,
     subscription_view,
 )
+from billing.scope import current_views
 from billing.seats.decrease import check_seat_change
 from billing.seats.forecast import Forecast
 from billing.seats.outcomes import Quote, UsersNeeded, UsersSource
@@ -39,7 +40,6 @@ from billing.storage import (
     get_subscription,
     load_request,
     recent_requests,
-    subscriptions_of,
 )
 from billing.views import (
     AccountView,
@@ -107,12 +107,7 @@ class SeatService:
         """The account's subscriptions, each with the billing period containing ``at``."""
         _require_aware(at)
         with self._storage.read() as session:
-            account = get_account(session, account_id)
-            tz = zone(account.timezone)
-            return [
-                subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
-                for row in subscriptions_of(session, account_id)
-            ]
+            return current_views(session, get_account(session, account_id), at)
 
     def forecast(self, account_id: int, at: datetime) -> Forecast:
         """The account's next invoice at ``at``: each product's renewal at today's seats, and

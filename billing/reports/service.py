@@ -56,6 +56,7 @@ from billing.reports.store import (
 )
 from billing.requests import RequestSource
 from billing.row_views import account_view, subscription_view
+from billing.scope import current_views
 from billing.storage import Storage
 from billing.users import UserListing
 
@@ -217,15 +218,7 @@ class Reports:
         previous = self._claims.last_succeeded(DIGEST_JOB, account.id, before=at)
         after_digest = previous is not None and previous.finished_at is not None
         since = previous.finished_at if previous and previous.finished_at else at - timedelta(1)
-        tz = zone(account.timezone)
-        subscriptions = tuple(
-            subscription_view(row, period_at(row.anchor, Interval(row.interval), at, tz))
-            for row in session.scalars(
-                select(Subscription)
-                .where(Subscription.account_id == account.id)
-                .order_by(Subscription.product)
-            )
-        )
+        subscriptions = tuple(current_views(session, account, at))
         week_ago_run = session.scalars(
             select(ReconciliationRun)
             .where(
