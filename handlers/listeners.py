@@ -76,6 +76,17 @@ def _ignored(kind: str, problem: str) -> None:
     logger.warning("Ignored a signed %s: %s", kind, problem)
 
 
+def _form(body: dict[str, Any], kind: str) -> tuple[Caller, dict[str, Any]] | None:
+    """Who sent a form's ``kind`` of interaction, and the form (its view); ``None``, logged as
+    ignored, without either."""
+    caller = caller_of_interaction(body)
+    view = body.get("view")
+    if caller is None or not isinstance(view, dict):
+        _ignored(kind, "no user, team or view")
+        return None
+    return caller, view
+
+
 class SeatsCommandListener:
     """``/seats [status|history|help|add|remove|set …]``."""
 
@@ -159,12 +170,11 @@ class SeatModalListener:
     async def on_input_change(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        caller = caller_of_interaction(body)
-        view = body.get("view")
         await ack()
-        if caller is None or not isinstance(view, dict):
-            _ignored("form change", "no user, team or view")
+        form = _form(body, "form change")
+        if form is None:
             return
+        caller, view = form
         view_id = text_field(view.get("id"), 64)
         if view_id is None:
             _ignored("form change", "no view id")
@@ -176,12 +186,11 @@ class SeatModalListener:
             await _update_view(client, view_id, text_field(view.get("hash"), 200), updated)
 
     async def on_submit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        caller = caller_of_interaction(body)
-        view = body.get("view")
-        if caller is None or not isinstance(view, dict):
+        form = _form(body, "form submission")
+        if form is None:
             await ack()
-            _ignored("form submission", "no user, team or view")
             return
+        caller, view = form
         result = read_submission(view.get("private_metadata"), view_values(view))
         if isinstance(result, dict):
             await ack(response_action="errors", errors=result)
@@ -270,12 +279,11 @@ class ApprovalListener:
     async def on_deny_submit(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        caller = caller_of_interaction(body)
-        view = body.get("view")
-        if caller is None or not isinstance(view, dict):
+        form = _form(body, "deny form")
+        if form is None:
             await ack()
-            _ignored("deny form", "no user, team or view")
             return
+        caller, view = form
         typed = input_value(
             view_values(view), ids.DENY_REASON_BLOCK, ids.DENY_REASON_ACTION, limit=None
         )
