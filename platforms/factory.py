@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-import httpx
+from typing import Unpack
 
 from billing.errors import ConfigurationError
 from billing.products import ConnectionKind
-from platforms.connection import HostLimits, PlatformConnection
-from platforms.http import AxiomPlatform, ContactCenterPlatform, HttpPlatform, MatrixPlatform
-from platforms.http_requests import Clock, Sleep
-from platforms.telemetry import NO_OBSERVER, RequestObserver
+from platforms.connection import PlatformConnection
+from platforms.http import (
+    AxiomPlatform,
+    ClientOptions,
+    ContactCenterPlatform,
+    HttpPlatform,
+    MatrixPlatform,
+)
 from platforms.types import Platform, Product
 
 _HTTP_CLIENTS: dict[Product, type[HttpPlatform]] = {
@@ -22,16 +23,8 @@ _HTTP_CLIENTS: dict[Product, type[HttpPlatform]] = {
 }
 
 
-def build_platform(
-    connection: PlatformConnection,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    limits: HostLimits | None = None,
-    sleep: Sleep = asyncio.sleep,
-    clock: Clock = time.monotonic,
-    observer: RequestObserver = NO_OBSERVER,
-) -> Platform:
-    """The platform source a connection describes.
+def build_platform(connection: PlatformConnection, **options: Unpack[ClientOptions]) -> Platform:
+    """The platform source a connection describes; ``options`` go to an HTTP client.
 
     ``transport`` is borrowed (shared across platforms and closed by the caller); without it,
     the client opens its own. Pass the process's one :class:`HostLimits` as ``limits`` so every
@@ -52,7 +45,4 @@ def build_platform(
         return ImportFilePlatform(
             connection.product, connection.file_path, connection.file_encoding
         )
-    client_class = _HTTP_CLIENTS[connection.product]
-    return client_class(
-        connection, transport=transport, limits=limits, sleep=sleep, clock=clock, observer=observer
-    )
+    return _HTTP_CLIENTS[connection.product](connection, **options)

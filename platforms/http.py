@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import httpx
 
@@ -31,6 +31,7 @@ from platforms.types import PlatformUser, Product
 __all__ = [
     "MAX_PAGES",
     "AxiomPlatform",
+    "ClientOptions",
     "Clock",
     "ContactCenterPlatform",
     "HttpPlatform",
@@ -39,6 +40,17 @@ __all__ = [
     "StaticTokenPlatform",
     "parse_retry_after",
 ]
+
+
+class ClientOptions(TypedDict, total=False):
+    """How an :class:`HttpPlatform` reaches its platform, beyond the connection (each
+    explained there); :func:`platforms.factory.build_platform` passes them on."""
+
+    transport: httpx.AsyncBaseTransport | None
+    limits: HostLimits | None
+    sleep: Sleep
+    clock: Clock
+    observer: RequestObserver
 
 
 class HttpPlatform:
