@@ -46,6 +46,15 @@ _WORKSPACE_AND_BOT = (
     "bot_id",
     "bot_user_id",
 )
+#: What an installation row holds besides, as slack_sdk has it (nothing to encrypt or convert).
+_INSTALLATION_ONLY = (
+    "enterprise_url",
+    "user_id",
+    "incoming_webhook_channel",
+    "incoming_webhook_channel_id",
+    "incoming_webhook_configuration_url",
+    "token_type",
+)
 
 
 def _utc(timestamp: float | int | None) -> datetime | None:
@@ -94,17 +103,12 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
     async def async_save(self, installation: Installation) -> None:
         row = SlackInstallation(
             **self._bot_columns(installation),
-            enterprise_url=installation.enterprise_url,
-            user_id=installation.user_id,
+            **{name: getattr(installation, name) for name in _INSTALLATION_ONLY},
             user_token_encrypted=self._cipher.encrypt(installation.user_token),
             user_scopes=_scopes(installation.user_scopes),
             user_refresh_token_encrypted=self._cipher.encrypt(installation.user_refresh_token),
             user_token_expires_at=_utc(installation.user_token_expires_at),
             incoming_webhook_url_encrypted=self._cipher.encrypt(installation.incoming_webhook_url),
-            incoming_webhook_channel=installation.incoming_webhook_channel,
-            incoming_webhook_channel_id=installation.incoming_webhook_channel_id,
-            incoming_webhook_configuration_url=installation.incoming_webhook_configuration_url,
-            token_type=installation.token_type,
         )
         bot = installation.to_bot() if installation.bot_token is not None else None
 
@@ -211,17 +215,12 @@ class SqlInstallationStore(_SqlStore, AsyncInstallationStore):
         return Installation(
             **self._bot_values(row),
             bot_token=self._cipher.decrypt(row.bot_token_encrypted),
-            enterprise_url=row.enterprise_url,
-            user_id=row.user_id,
+            **{name: getattr(row, name) for name in _INSTALLATION_ONLY},
             user_token=self._cipher.decrypt(row.user_token_encrypted),
             user_scopes=row.user_scopes or "",
             user_refresh_token=self._cipher.decrypt(row.user_refresh_token_encrypted),
             user_token_expires_at=_epoch(row.user_token_expires_at),
             incoming_webhook_url=self._cipher.decrypt(row.incoming_webhook_url_encrypted),
-            incoming_webhook_channel=row.incoming_webhook_channel,
-            incoming_webhook_channel_id=row.incoming_webhook_channel_id,
-            incoming_webhook_configuration_url=row.incoming_webhook_configuration_url,
-            token_type=row.token_type,
         )
 
     def _bot_values(self, row: SlackInstallation | SlackBot) -> dict[str, Any]:
