@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from billing.access import Caller
-from billing.approvals import AnswerPlace, Approvals, ClickedMessage, PostedMessage
+from billing.approvals import AnswerPlace, Approvals, ClickedMessage
 from billing.errors import REQUEST_GONE, NotFound, UserFacingError
 from billing.seats import (
     AlreadyApplied,
@@ -31,6 +31,7 @@ from billing.seats import (
     ChangeDenied,
     ChangeOutcome,
     Concluded,
+    MessageRef,
     UsersNeeded,
 )
 from billing.views import AccountView
@@ -109,7 +110,7 @@ class Aftermath:
         targets: list[tuple[str, str | None]] = [(user, user) for user in outcome.approvers]
         if outcome.channel_id:
             targets.append((outcome.channel_id, None))
-        posted: list[PostedMessage] = []
+        posted: list[MessageRef] = []
         for channel, recipient in targets:
             try:
                 sent = await client.chat_postMessage(
@@ -123,7 +124,7 @@ class Aftermath:
                 if recipient is None and code in NOT_IN_CHANNEL:
                     await self._tell_requester(outcome, channel, client)
                 continue
-            posted.append(PostedMessage(team, str(sent["channel"]), str(sent["ts"]), recipient))
+            posted.append(MessageRef(team, str(sent["channel"]), str(sent["ts"]), recipient))
         await asyncio.to_thread(self._approvals.record_messages, request_id, posted, self._clock())
 
     async def _tell_requester(

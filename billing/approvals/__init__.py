@@ -13,6 +13,5 @@ if TYPE_CHECKING:
     from billing.approvals.rules import ClickedMessage as ClickedMessage
     from billing.approvals.rules import Person as Person
     from billing.approvals.service import Approvals as Approvals
-    from billing.approvals.service import PostedMessage as PostedMessage
 
 __getattr__ = face(__name__, __file__)

@@ -17,12 +17,11 @@ from datetime import datetime
 from billing.approvals.rules import DueStep
 from billing.approvals.schedule import DueItem
 from billing.approvals.service import Approvals
-from billing.approvals.store import PostedMessage
 from billing.jobs.ports import NotInChannel, Post, Render, Steps, Update
 from billing.jobs.rules import PostOutcome
 from billing.jobs.service import failure_reason
 from billing.jobs.store import JobClaims
-from billing.seats.outcomes import ApprovalPrompt, ChangeEnded
+from billing.seats.outcomes import ApprovalPrompt, ChangeEnded, MessageRef
 
 #: The job name each step is claimed under (``job_runs.job_name``); the run key is the request.
 JOB_NAMES = {
@@ -110,7 +109,7 @@ class ApprovalReminders:
                 channel, ts = yield Post(team, user, note)
             else:
                 channel, ts = yield Post(team, card.channel_id, note, thread_ts=card.ts)
-            posted.append(PostedMessage(team, channel, ts, recipient=user))
+            posted.append(MessageRef(team, channel, ts, recipient=user))
         self._approvals.record_messages(prompt.request.id, posted, self._clock())
 
     def _post_in_channel(self, prompt: ApprovalPrompt) -> Steps[None]:
@@ -126,7 +125,7 @@ class ApprovalReminders:
             channel, ts = yield Post(request.requested_by_team, channel_id, card)
         except NotInChannel:
             return
-        posted = [PostedMessage(request.requested_by_team, channel, ts)]
+        posted = [MessageRef(request.requested_by_team, channel, ts)]
         self._approvals.record_messages(request.id, posted, self._clock())
 
     def _stamp(self, closed: ChangeEnded) -> Steps[None]:

@@ -40,7 +40,6 @@ from billing.approvals.schedule import (
     reminder_of,
 )
 from billing.approvals.store import (
-    PostedMessage,
     approval_prompt,
     cards_by_recipient,
     deny_request,
@@ -268,9 +267,7 @@ class Approvals:
 
     # ------------------------------------------------------------------ announcements
 
-    def record_messages(
-        self, request_id: int, posted: Sequence[PostedMessage], at: datetime
-    ) -> None:
+    def record_messages(self, request_id: int, posted: Sequence[MessageRef], at: datetime) -> None:
         """Remember where the request was announced, to stamp every message with its outcome."""
         with self._storage.write() as session:
             record_posted(session, request_id, tuple(posted), at)
@@ -394,5 +391,4 @@ __all__ = [
     "Approvals",
     "ClickedMessage",
     "DueItem",
-    "PostedMessage",
 ]

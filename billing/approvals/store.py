@@ -4,7 +4,6 @@ when an approval finds its target already reached."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -41,16 +40,6 @@ from billing.storage import (
     members_with_role,
     move_audited,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PostedMessage:
-    """Where the edge posted an announcement of a pending request."""
-
-    team_id: str
-    channel_id: str
-    ts: str
-    recipient: str | None = None
 
 
 def policy_of(session: Session, account_id: int) -> ApprovalPolicy | None:
@@ -111,7 +100,7 @@ def message_refs(session: Session, request_id: int) -> tuple[MessageRef, ...]:
         .where(ApprovalMessage.request_id == request_id)
         .order_by(ApprovalMessage.id)
     )
-    return tuple(MessageRef(row.team_id, row.channel_id, row.ts) for row in rows)
+    return tuple(MessageRef(row.team_id, row.channel_id, row.ts, row.recipient) for row in rows)
 
 
 def cards_by_recipient(session: Session, request_id: int) -> dict[str, MessageRef]:
@@ -121,7 +110,10 @@ def cards_by_recipient(session: Session, request_id: int) -> dict[str, MessageRe
         .where(ApprovalMessage.request_id == request_id, ApprovalMessage.recipient.is_not(None))
         .order_by(ApprovalMessage.id.desc())
     )
-    return {str(row.recipient): MessageRef(row.team_id, row.channel_id, row.ts) for row in rows}
+    return {
+        str(row.recipient): MessageRef(row.team_id, row.channel_id, row.ts, row.recipient)
+        for row in rows
+    }
 
 
 def recipient_of(session: Session, request_id: int, channel_id: str, ts: str) -> Person | None:
@@ -157,7 +149,7 @@ def unposted_channel(session: Session, account_id: int, request_id: int) -> str 
 def record_posted(
     session: Session,
     request_id: int,
-    posted: list[PostedMessage] | tuple[PostedMessage, ...],
+    posted: list[MessageRef] | tuple[MessageRef, ...],
     at: datetime,
 ) -> None:
     """Remember where the request was announced (each message once)."""

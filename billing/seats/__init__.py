@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from billing.seats.outcomes import FormPreview as FormPreview
     from billing.seats.outcomes import Home as Home
     from billing.seats.outcomes import HomeAccount as HomeAccount
+    from billing.seats.outcomes import MessageRef as MessageRef
     from billing.seats.outcomes import Quote as Quote
     from billing.seats.outcomes import ReadyToConfirm as ReadyToConfirm
     from billing.seats.outcomes import UsersNeeded as UsersNeeded

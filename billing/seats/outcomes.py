@@ -191,11 +191,13 @@ class ChangeEnded:
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
-    """A Slack message Seatbot posted about a pending request (to update it later)."""
+    """A Slack message Seatbot posted about a pending request (to update it later):
+    ``recipient`` is whom it was sent to (an approver's DM), ``None`` for a shared post."""
 
     team_id: str
     channel_id: str
     ts: str
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

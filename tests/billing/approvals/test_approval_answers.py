@@ -13,7 +13,8 @@ from test_approvals import JAN_16, MANAGER, OWNER, VIEWER, submitted, with_polic
 
 from billing.access import Caller
 from billing.approvals.rules import AnswerPlace, ClickedMessage, answer_place
-from billing.approvals.service import Approvals, PostedMessage
+from billing.approvals.service import Approvals
+from billing.seats.outcomes import MessageRef
 from billing.seats.service import SeatChanges
 
 Seed = Callable[..., Any]
@@ -45,8 +46,8 @@ def test_billing_knows_which_messages_are_whose(
     with_policy(session_factory, acme.account_id, channel_id="C_APPROVALS")
     request_id = submitted(SeatChanges(session_factory), acme, 8).request.id
     approvals = Approvals(session_factory)
-    dm = PostedMessage("T_ACME", "D_MANAGER", "1.000100", recipient="U_MANAGER")
-    shared = PostedMessage("T_ACME", "C_APPROVALS", "1.000200")
+    dm = MessageRef("T_ACME", "D_MANAGER", "1.000100", recipient="U_MANAGER")
+    shared = MessageRef("T_ACME", "C_APPROVALS", "1.000200")
     approvals.record_messages(request_id, [dm, shared], JAN_16)
 
     def place(caller: Caller, channel: str, ts: str, *, request: int | None = request_id) -> Any:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
-from billing.approvals.service import Approvals, PostedMessage
+from billing.approvals.service import Approvals
 from billing.books.service import SeatService
 from billing.errors import NO_ROLE, NotAuthorised, NotFound, UserFacingError
 from billing.models import Account, AuditEvent, LedgerEntry, Member
@@ -28,6 +28,7 @@ from billing.seats.outcomes import (
     ChangeClosed,
     ChangeDenied,
     ChangeEnded,
+    MessageRef,
     ReadyToConfirm,
     UsersNeeded,
 )
@@ -214,7 +215,7 @@ def test_approve_checks_the_platform_applies_once_and_stamps(
     waiting = submitted(changes, acme, 8)
     approvals.record_messages(
         waiting.request.id,
-        [PostedMessage(T, "D_MANAGER", "1.000100", "U_MANAGER"), PostedMessage(T, "C_OK", "2.2")],
+        [MessageRef(T, "D_MANAGER", "1.000100", "U_MANAGER"), MessageRef(T, "C_OK", "2.2")],
         JAN_16,
     )
     ask = approvals.approve(MANAGER, request_id=waiting.request.id, revision=1, at=JAN_16)
@@ -278,7 +279,7 @@ def test_the_owner_cancels_while_pending_and_the_messages_are_stamped(
     changes: SeatChanges, approvals: Approvals, acme: Any
 ) -> None:
     waiting = submitted(changes, acme, 8)
-    approvals.record_messages(waiting.request.id, [PostedMessage(T, "D1", "1.1")], JAN_16)
+    approvals.record_messages(waiting.request.id, [MessageRef(T, "D1", "1.1")], JAN_16)
     cancelled = changes.cancel(OWNER, request_id=waiting.request.id, at=JAN_16)
     assert isinstance(cancelled, ChangeCancelled)
     assert [s.ts for s in cancelled.stamps] == ["1.1"]
@@ -521,7 +522,7 @@ def test_approving_a_twin_whose_target_was_reached_closes_it_truthfully(
     with_policy(session_factory, acme.account_id, increase_over_seats=0)
     first = submitted(changes, acme, 12)
     twin = submitted(changes, acme, 12)
-    approvals.record_messages(twin.request.id, [PostedMessage(T, "D1", "2.2")], JAN_16)
+    approvals.record_messages(twin.request.id, [MessageRef(T, "D1", "2.2")], JAN_16)
     applied = approvals.approve(MANAGER, request_id=first.request.id, revision=1, at=JAN_16)
     assert isinstance(applied, ChangeApplied)
     ended = approvals.approve(MANAGER, request_id=twin.request.id, revision=1, at=JAN_16)
@@ -551,7 +552,7 @@ def test_a_decision_after_the_deadline_finds_the_request_expired(
     with_policy(session_factory, acme.account_id, expire_after=timedelta(hours=8))
     waiting = submitted(changes, acme, 8)
     rid = waiting.request.id
-    approvals.record_messages(rid, [PostedMessage(T, "D1", "1.1")], JAN_16)
+    approvals.record_messages(rid, [MessageRef(T, "D1", "1.1")], JAN_16)
     late = JAN_16 + timedelta(hours=8)  # the scheduler is behind: nothing expired it yet
     if decision == "approve":
         ended = approvals.approve(MANAGER, request_id=rid, revision=1, at=late, users=NOBODY)

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
-from billing.approvals.service import Approvals, PostedMessage
+from billing.approvals.service import Approvals
 from billing.books.service import SeatService
 from billing.jobs.ports import NotInChannel
 from billing.jobs.store import JobClaims
 from billing.models import Account
 from billing.requests import RequestStatus
-from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
+from billing.seats.outcomes import AwaitingApproval, MessageRef, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
@@ -165,7 +165,7 @@ def test_a_reminder_replies_in_the_thread_of_the_approvers_card_and_is_stamped_t
     assert waiting.expires_at == JAN_16 + timedelta(hours=72)
     approvals = Approvals(session_factory)
     # The card the announcement put in the manager's direct messages.
-    card = PostedMessage(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
+    card = MessageRef(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
     approvals.record_messages(draft.request.id, [card], JAN_16)
     now = [JAN_16 + timedelta(hours=5)]
     poster = ThreadPoster()
@@ -243,7 +243,7 @@ def test_the_approvals_channel_gets_its_card_with_a_reminder_once_the_bot_is_inv
     assert isinstance(waiting, AwaitingApproval)
     approvals = Approvals(session_factory)
     # The announcement reached the manager only: the bot was not in the approvals channel.
-    card = PostedMessage(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
+    card = MessageRef(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
     approvals.record_messages(draft.request.id, [card], JAN_16)
     assert unposted(approvals, draft.request.id) == "C_APPROVALS"
 
