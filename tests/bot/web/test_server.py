@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.offline.standin import SlackDriver, SlackStandIn, StandInServer, start_standin
-from bot.web.server import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, uvicorn_config
+from bot.web.server import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, bind_port, uvicorn_config
 
 SIGNING_SECRET = "server-test-signing-secret"
 BOT_TOKEN = "xoxb-server-test-000-token"
@@ -107,6 +107,28 @@ async def test_seatbot_serve_migrates_then_answers_signed_requests(
     assert "/seats add" in answered.text  # the help is the ack itself
     assert standin.standin.violations == []
     assert BOT_TOKEN not in log_path.read_text(encoding="utf-8", errors="replace")
+
+
+async def test_connections_to_the_bound_port_send_without_waiting_for_acks() -> None:
+    """Nagle's algorithm is off on every connection accepted on ``seatbot serve``'s port: an
+    answer written in two parts (head, then body) is not held back for the client's delayed
+    ACK (40 ms an answer on a kept-alive connection)."""
+    sock = bind_port("127.0.0.1", 0)
+    accepted: asyncio.Queue[int] = asyncio.Queue()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.put_nowait(
+            writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        )
+        writer.close()
+
+    server = await asyncio.start_server(on_connection, sock=sock)
+    async with server:
+        _, client = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        try:
+            assert await asyncio.wait_for(accepted.get(), 10) != 0
+        finally:
+            client.close()
 
 
 def test_the_uvicorn_config_bounds_connections() -> None:
