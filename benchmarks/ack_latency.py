@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,9 +352,10 @@ async def closed_loop(
 
 class Quiescence:
     """Waits, after each phase, until Seatbot has finished the work its acks started (one
-    ``response_url`` reply per ``/seats status``), so that it does not eat into the next
-    phase's CPU. The floor starts no work after its ack, and ``/seats help`` is answered in
-    its ack."""
+    ``response_url`` reply per ``/seats status``; the floor starts no work after its ack, and
+    ``/seats help`` is answered in its ack), then until the machine is idle (every process of
+    the stack, the balancer and the database: :func:`machine_idle`), so that no phase eats
+    into the next one's CPU."""
 
     def __init__(self, http: httpx.AsyncClient, standin_url: str) -> None:
         self.http = http
@@ -362,20 +363,52 @@ class Quiescence:
         self.expected = 0
 
     async def settled(self, app: str, answered: int, within_s: float = 120.0) -> None:
-        if not app.startswith("seatbot") or app == "seatbot help":
-            return
-        self.expected += answered
-        deadline = time.monotonic() + within_s
-        while (replies := await self._replies()) < self.expected:
-            if time.monotonic() > deadline:
-                print(f"warning: {replies} of {self.expected} replies after {within_s} s")
-                self.expected = replies
-                return
-            await asyncio.sleep(0.05)
+        if app.startswith("seatbot") and app != "seatbot help":
+            self.expected += answered
+            deadline = time.monotonic() + within_s
+            while (replies := await self._replies()) < self.expected:
+                if time.monotonic() > deadline:
+                    print(f"warning: {replies} of {self.expected} replies after {within_s} s")
+                    self.expected = replies
+                    break
+                await asyncio.sleep(0.05)
+        if not await machine_idle():
+            print(f"warning: the machine was still busy after {app}'s phase")
 
     async def _replies(self) -> int:
         stats = (await self.http.get(f"{self.standin_url}/_standin/stats")).json()
         return int(stats["by_method"].get("response_url", 0))
+
+
+def _busy_and_total() -> tuple[int, int]:
+    """The machine's CPU time so far (``/proc/stat``, in clock ticks): busy, and in all."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+async def machine_idle(
+    busy_below: float = 0.1, window_s: float = 0.25, within_s: float = 30.0
+) -> bool:
+    """Wait until the machine's cores were busy less than ``busy_below`` of the time over two
+    ``window_s`` windows in a row (everything on it: the apps, their children, the balancer,
+    the database, other work); False if that did not happen within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    quiet_windows = 0
+    while quiet_windows < 2:
+        if time.monotonic() > deadline:
+            return False
+        try:
+            busy, total = _busy_and_total()
+        except OSError:  # no /proc/stat (not Linux): nothing to wait for
+            return True
+        await asyncio.sleep(window_s)
+        busy_after, total_after = _busy_and_total()
+        spent = total_after - total
+        quiet = spent > 0 and (busy_after - busy) / spent < busy_below
+        quiet_windows = quiet_windows + 1 if quiet else 0
+    return True
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -403,8 +436,8 @@ class Figures:
 
 
 async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+    async with AsyncExitStack() as clients:
+        http = await clients.enter_async_context(httpx.AsyncClient(timeout=30.0))  # control
         seatbot, floor = f"{stack.seatbot_url}/slack/events", f"{stack.floor_url}/slack/events"
         # name -> (URL, /seats text). "seatbot help" is a diagnostic: the same process and
         # path, but a reply that needs no database or platform work after the ack.
@@ -413,13 +446,21 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
             apps[BALANCED] = (f"{stack.balanced_url}/slack/events", "status")
         if args.help_series:
             apps["seatbot help"] = (seatbot, "help")
+        # One load client (connection pool) per series: a pool left holding 200 connections to
+        # a slow series made the next series wait for connections (seconds, in the floor's
+        # open loop right after Seatbot's), which is the load generator, not the app.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        load = {
+            name: await clients.enter_async_context(httpx.AsyncClient(timeout=30.0, limits=limits))
+            for name in apps
+        }
         for url, _ in apps.values():
             await _wait_until_answering(http, url)
         requests = Requests(http, stack.standin_url)
         quiet = Quiescence(http, stack.standin_url)
         for name, (url, text) in apps.items():  # warm-up: connections, auth.test, caches
             for body in await requests.bodies(20, text):
-                await _send(http, url, body)
+                await _send(load[name], url, body)
             await quiet.settled(name, 20)
         figures = {name: Figures() for name in apps}
         open_count = int(args.rate * args.seconds)
@@ -427,7 +468,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
         for round_number in range(1, args.rounds + 1):
             for name, (url, text) in apps.items():  # A B, A B: drift hits both
                 bodies = await requests.bodies(open_count, text)
-                latencies, failures = await open_loop(http, url, bodies, args.rate)
+                latencies, failures = await open_loop(load[name], url, bodies, args.rate)
                 figures[name].latencies.extend(latencies)
                 figures[name].failures += failures
                 p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
@@ -436,7 +477,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Figures]:
             for name, (url, text) in apps.items():
                 bodies = await requests.bodies(closed_budget, text)
                 rps, answered, failures = await closed_loop(
-                    http, url, bodies, args.clients, args.closed_seconds
+                    load[name], url, bodies, args.clients, args.closed_seconds
                 )
                 figures[name].throughputs.append(rps)
                 figures[name].failures += failures
@@ -511,7 +552,8 @@ def report(figures: dict[str, Figures], args: argparse.Namespace) -> str:
             "platforms, Slack stand-in as the Web API) vs. a bare Bolt `AsyncApp` on the same "
             "Starlette adapter and uvicorn whose `/seats` listener only acks; signed "
             "`/seats status` requests; apps alternated A B A B; after each phase the next waits "
-            "until Seatbot has sent every reply its acks started; stand-in and sandbox in their "
+            "until Seatbot has sent every reply its acks started and the machine is idle "
+            "(under 10% busy for two 250 ms windows); stand-in and sandbox in their "
             "own process; load generator in this process; all on the same 2 cores.",
             f"- **Open loop**: {args.rate:g} req/s for {args.seconds:g} s per app per round, "
             "latency from each request's scheduled send time to its HTTP response.",
