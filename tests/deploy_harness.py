@@ -9,9 +9,10 @@ HAProxy in front of them, all on loopback ports (the load-balancer tests and the
 * :class:`LoadBalancer` — HAProxy (Debian's package) with a generated configuration: round
   robin, health checks on ``/readyz`` every 500 ms, and retries of requests that never reached
   a replica or got no answer at all (``retry-on conn-failure empty-response``, redispatched to
-  another replica), holding each request whole (``option http-buffer-request``) so that it can
-  be resent. Its log (one line per request, ``option httplog``) is ``haproxy.log`` beside the
-  replicas' logs.
+  another replica). A request in flight at the moment its replica is killed may still be
+  closed without an answer (``SD`` in the log): Slack shows the person an error, who clicks
+  again. HAProxy's log (one line per request, ``option httplog``) is ``haproxy.log`` beside
+  the replicas' logs.
 
 A missing binary fails the test under ``CI=true`` and skips it with the reason otherwise
 (:func:`require_binary`), as ``tests/conftest.py`` does for PostgreSQL.
@@ -286,11 +287,6 @@ defaults
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response
-    # Wait for the whole request before choosing a replica: HAProxy resends only a request it
-    # holds whole; without this a click in flight when a replica is killed was dropped (the
-    # client's connection closed with no answer, "SD" in the log) about one run in two on a
-    # loaded machine.
-    option http-buffer-request
 
 frontend slack
     bind 127.0.0.1:{port}

@@ -227,10 +227,22 @@ async def test_a_replica_killed_mid_stream_leaves_the_others_serving_and_nothing
         victim = d.replicas[0]
         killed_at: list[float] = []
         after_kill: list[int] = []
+        in_flight_lost: list[str] = []
 
         async def stream() -> None:
             for value in values:
-                status, _ = await _click(d, value)
+                sent_after_kill = bool(killed_at)
+                try:
+                    status, _ = await _click(d, value)
+                except httpx.TransportError:
+                    # The click in flight when its replica died: the balancer may close the
+                    # connection with no answer ("SD" in haproxy.log). Slack shows the person an
+                    # error and they click again (below). A click sent after the kill is not
+                    # excused.
+                    if sent_after_kill:
+                        raise
+                    in_flight_lost.append(value)
+                    continue
                 if killed_at:
                     after_kill.append(status)
                 await asyncio.sleep(0.05)
@@ -241,6 +253,7 @@ async def test_a_replica_killed_mid_stream_leaves_the_others_serving_and_nothing
         killed_at.append(time.monotonic())
         await streaming
         assert after_kill, "the stream ended before the kill"
+        assert len(in_flight_lost) <= 1  # one click at a time: at most the one in flight
         # Through the balancer, the survivors answered every click sent after the kill.
         assert after_kill == [200] * len(after_kill)
         # What the dead replica left half-done: click each request's current prompt again.
