@@ -40,6 +40,7 @@ from bot.web.bolt_app import ListenerRegistrar, build_app, check_configuration
 from bot.web.metered import MeteredApprovals, MeteredJobClaims, MeteredSeatChanges
 from bot.web.metrics import Metrics
 from bot.web.operations import InFlight, Operations, Readiness
+from bot.web.responses import ResponseUrls
 from bot.web.server import bind_port, serve_http
 from bot.webhooks.config import default_destination, retry_schedule
 from bot.webhooks.guard import DestinationGuard
@@ -62,6 +63,7 @@ class SlackRuntime:
     reports: ReportsRuntime | None = None
     scheduler: ReportScheduler | None = None
     operations: Operations | None = None
+    responses: ResponseUrls | None = None
 
 
 def _closer(
@@ -71,6 +73,8 @@ def _closer(
     scheduler: ReportScheduler | None = None,
     reports: ReportsRuntime | None = None,
     operations: Operations | None = None,
+    *,
+    responses: ResponseUrls | None = None,
     deadline_s: float = 0.0,
 ) -> Callable[[], Awaitable[None]]:
     """The app's shutdown: give the listeners still answering, the scheduler's ticks and the
@@ -115,6 +119,8 @@ def _closer(
             await reports.aclose()
             lap("reports", since)
         await directory.aclose()
+        if responses is not None:
+            await responses.aclose()
         engine.dispose()
         if operations is not None:
             if operations.readiness is not None:
@@ -179,12 +185,14 @@ def build_runtime(
             sessions, cipher, client_id=str(settings.slack_client_id)
         )
         state_store = SqlOAuthStateStore(sessions)
+    responses = ResponseUrls()
     bolt_app = build_app(
         settings,
         deps,
         installation_store=installation_store,
         state_store=state_store,
         register=register,
+        responses=responses,
     )
     # The scheduled digests: claimed in the database, so every replica may run the scheduler.
     stale_after = timedelta(seconds=settings.seatbot_job_stale_seconds)
@@ -251,12 +259,13 @@ def build_runtime(
             scheduler,
             reports,
             operations,
+            responses=responses,
             deadline_s=settings.seatbot_shutdown_deadline_seconds,
         ),
         operations=operations,
     )
     return SlackRuntime(
-        bolt_app, asgi_app, engine, directory, webhooks, reports, scheduler, operations
+        bolt_app, asgi_app, engine, directory, webhooks, reports, scheduler, operations, responses
     )
 
 
@@ -317,5 +326,10 @@ async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await _closer(
-            runtime.platforms, runtime.engine, runtime.webhooks, runtime.scheduler, runtime.reports
+            runtime.platforms,
+            runtime.engine,
+            runtime.webhooks,
+            runtime.scheduler,
+            runtime.reports,
+            responses=runtime.responses,
         )()

@@ -11,6 +11,7 @@ Two ways to be installed:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from billing.errors import ConfigurationError
 from bot.runtime.secrets import check_keys
 from bot.runtime.settings import Settings, oauth_enabled
+from bot.web.responses import PooledRespond, ResponseUrls
 from handlers.deps import HandlerDeps
 from handlers.errors import answer_for
 from handlers.listeners import reply
@@ -74,13 +76,16 @@ def build_app(
     register: ListenerRegistrar | None = None,
     scopes: Sequence[str] = BOT_SCOPES,
     redirect_uri: str | None = None,
+    responses: ResponseUrls | None = None,
 ) -> AsyncApp:
     """Assemble the Bolt app.
 
     ``register(app, deps)`` adds the listeners (default: ``handlers.register_listeners``).
     In OAuth mode ``installation_store`` and ``state_store`` are required (see
-    ``bot.runtime.installations``). Raises :class:`ConfigurationError` when a required setting is
-    missing.
+    ``bot.runtime.installations``). With ``responses`` (whose owner closes them), replies to
+    response URLs go through their one session; without, Bolt's ``respond()`` opens one per
+    reply. Raises :class:`ConfigurationError` when a required setting
+    is missing.
     """
     _check_slack_settings(settings)
     common: dict[str, Any] = {
@@ -136,7 +141,7 @@ def build_app(
         app.event("app_uninstalled")(_single_workspace_uninstalled)
         app.event("tokens_revoked")(_single_workspace_tokens_revoked)
 
-    app.middleware(_keep_acks)
+    app.middleware(functools.partial(_prepare_context, responses))
     app.error(_on_unexpected_error)
     if register is None:
         from handlers import register_listeners
@@ -184,8 +189,18 @@ class _KeptAck(AsyncAck):
             self._given = value
 
 
-async def _keep_acks(context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
+async def _prepare_context(
+    responses: ResponseUrls | None,
+    context: AsyncBoltContext,
+    next_: Callable[[], Awaitable[None]],
+) -> None:
+    """Every request's ``ack`` is a :class:`_KeptAck`, and with ``responses`` its ``respond``
+    (when it has a response URL) sends through their one session (:mod:`bot.web.responses`)."""
     context["ack"] = _KeptAck()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+    if responses is not None and context.response_url:
+        respond = context.respond
+        if respond is not None and not isinstance(respond, PooledRespond):
+            context["respond"] = PooledRespond(respond, responses)
     await next_()
 
 
