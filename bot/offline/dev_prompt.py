@@ -136,9 +136,9 @@ class DevPrompt:
             self.console.print(f"the app answered HTTP {status}", style="red")
         await bolt_listeners_finished(REPLY_WITHIN_S)
         replies = [call for call in self.servers.standin.calls() if call.seq > after]
-        answer = sent.json if isinstance(sent, DriverResult) and status == 200 else None
-        if isinstance(answer, dict) and "blocks" in answer:  # answered in the ack itself
-            replies.insert(0, RecordedCall(after, "ack", answer, None, True, None, {}))
+        acked = sent.answer(after) if isinstance(sent, DriverResult) else None
+        if acked is not None:  # answered in the ack itself
+            replies.insert(0, acked)
         self._show(replies)
 
     def _show(self, replies: list[RecordedCall]) -> None:

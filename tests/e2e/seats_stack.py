@@ -128,9 +128,7 @@ class Stack:
             text, user_id=user, channel_id=CHANNEL, team_id=team
         )
         assert result.status_code == 200
-        if isinstance(result.json, dict) and "blocks" in result.json:
-            return RecordedCall(before, "ack", result.json, team, True, None, {})
-        return await self.next_call("response_url", before)
+        return result.answer(before) or await self.next_call("response_url", before)
 
     async def click(
         self, reply: RecordedCall, action_id: str, *, user: str = "U_OWNER"

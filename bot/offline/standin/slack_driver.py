@@ -6,9 +6,8 @@ Slash commands arrive form-encoded; interactivity arrives as a form with one ``p
 holding JSON; the Events API arrives as JSON.
 
 Trigger ids and response URLs are minted by the Slack stand-in (over its control endpoints),
-so the stand-in can enforce a trigger id's 3 s life and single use and record responses. The
-Block Kit in the app's own answer (an ack with ``blocks`` or a ``view``) is checked as the
-stand-in checks what reaches it: a ValueError names what Slack would refuse.
+so the stand-in can enforce a trigger id's 3 s life and single use and record responses. An
+ack's Block Kit is checked as the stand-in checks its own (ValueError: what Slack would refuse).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.offline.standin.block_kit import validate_ack
+from bot.offline.standin.recording import RecordedCall
 from handlers.ids import SEATS_COMMAND
 
 FORM = "application/x-www-form-urlencoded"
@@ -54,6 +54,15 @@ class DriverResult:
     def json(self) -> Any:
         """The response body as JSON (an ack with ``response_action``), or ``None`` if empty."""
         return json.loads(self.text) if self.text.strip() else None
+
+    def answer(self, seq: int) -> RecordedCall | None:
+        """The message the ack carried (``/seats help``) as a reply ``ack`` numbered ``seq``."""
+        if self.status_code != 200 or not self.text.lstrip().startswith("{"):
+            return None
+        body = self.json
+        if not isinstance(body, dict) or "blocks" not in body:
+            return None
+        return RecordedCall(seq, "ack", body, None, True, None, {})
 
 
 def button(action_id: str, value: str, *, block_id: str, text: str = "Button") -> dict[str, Any]:
