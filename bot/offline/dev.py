@@ -102,6 +102,8 @@ async def dev_servers(
                     )
                 finally:
                     await runtime.platforms.aclose()
+                    if runtime.responses is not None:
+                        await runtime.responses.aclose()
                     runtime.engine.dispose()
     finally:
         for server in reversed(servers):

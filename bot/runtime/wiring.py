@@ -81,6 +81,13 @@ def _closer(
     digests being posted until ``deadline_s`` seconds from now to finish, then close."""
 
     async def aclose() -> None:
+        try:
+            await close_in_turn()
+        finally:  # whatever failed above: the replies' session is closed
+            if responses is not None:
+                await responses.aclose()
+
+    async def close_in_turn() -> None:
         began = time.monotonic()
         end = began + deadline_s
         took: list[str] = []
@@ -119,8 +126,6 @@ def _closer(
             await reports.aclose()
             lap("reports", since)
         await directory.aclose()
-        if responses is not None:
-            await responses.aclose()
         engine.dispose()
         if operations is not None:
             if operations.readiness is not None:

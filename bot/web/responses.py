@@ -32,7 +32,12 @@ class ResponseUrls:
 
     def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
+        if self._session is not None and not self._session.closed and self._loop is not loop:
+            # Another event loop (a test's): the old session's is gone or not ours to wait on.
+            previous, self._session = self._session, None
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(previous.close()))
+        if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self._loop = loop
         return self._session
