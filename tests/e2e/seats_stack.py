@@ -34,11 +34,12 @@ from billing.views import SeatChangeView
 from bot.offline.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
 from bot.offline.standin.slack_api import RunningServer, serve_asgi
-from bot.offline.standin.slack_driver import button
+from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
 from bot.runtime.platform_credentials import seal
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.runtime.wiring import build_runtime
+from handlers import ids
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
 from platforms.types import Product
 
@@ -293,3 +294,15 @@ def pending_approval(
     waiting = changes.confirm(owner, request_id=draft.request.id, revision=1, at=at, users=none)
     assert isinstance(waiting, AwaitingApproval)
     return draft.request.id
+
+
+def form_values(view: dict[str, Any], count: str | None) -> dict[str, dict[str, Any]]:
+    """The seat-change form's state with its preset product and ``count`` typed in."""
+    [product] = [b for b in view["blocks"] if b.get("block_id") == ids.PRODUCT_BLOCK]
+    option = product["element"]["initial_option"]
+    return {
+        ids.PRODUCT_BLOCK: {
+            ids.PRODUCT_ACTION: static_select_value(option["value"], option["text"]["text"])
+        },
+        ids.COUNT_BLOCK: {ids.COUNT_ACTION: number_input_value(count)},
+    }

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
+from seats_stack import CHANNEL, Stack, blocks_text, buttons_of, form_values
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from billing.events.store import OutboxEvent
 from billing.models import Subscription
 from billing.requests import RequestStatus
 from bot.offline.standin import RecordedCall
-from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
+from bot.offline.standin.slack_driver import button
 from handlers import ids
 from platforms.sandbox import Fault
 
@@ -79,17 +79,6 @@ async def open_from_digest(stack: Stack, top: RecordedCall) -> dict[str, Any]:
     view = stack.standin.view(opened.response["view"]["id"])
     assert View(**{k: v for k, v in view.items() if k in View.attributes}) is not None
     return view
-
-
-def form_values(view: dict[str, Any], count: str | None) -> dict[str, dict[str, Any]]:
-    [product] = [b for b in view["blocks"] if b.get("block_id") == ids.PRODUCT_BLOCK]
-    option = product["element"]["initial_option"]
-    return {
-        ids.PRODUCT_BLOCK: {
-            ids.PRODUCT_ACTION: static_select_value(option["value"], option["text"]["text"])
-        },
-        ids.COUNT_BLOCK: {ids.COUNT_ACTION: number_input_value(count)},
-    }
 
 
 def preset_of(view: dict[str, Any]) -> Any:

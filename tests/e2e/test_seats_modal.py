@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from seats_stack import CHANNEL, Stack, blocks_text, buttons_of
+from seats_stack import CHANNEL, Stack, blocks_text, buttons_of, form_values
 
-from bot.offline.standin.slack_driver import number_input_value, static_select_value
 from handlers import ids
 from platforms.sandbox import Fault
 
@@ -16,17 +15,6 @@ pytestmark = pytest.mark.slow
 
 def view_text(view: dict[str, Any]) -> str:
     return blocks_text({"blocks": view["blocks"]})
-
-
-def values(view: dict[str, Any], count: str | None) -> dict[str, dict[str, Any]]:
-    [product] = [b for b in view["blocks"] if b.get("block_id") == ids.PRODUCT_BLOCK]
-    option = product["element"]["initial_option"]
-    return {
-        ids.PRODUCT_BLOCK: {
-            ids.PRODUCT_ACTION: static_select_value(option["value"], option["text"]["text"])
-        },
-        ids.COUNT_BLOCK: {ids.COUNT_ACTION: number_input_value(count)},
-    }
 
 
 async def open_modal(stack: Stack) -> dict[str, Any]:
@@ -48,7 +36,7 @@ async def type_count(stack: Stack, view: dict[str, Any], count: str) -> dict[str
         "action_ts": "1.0",
     }
     result = await stack.driver.block_action(
-        action, user_id="U_OWNER", view=view, state_values=values(view, count)
+        action, user_id="U_OWNER", view=view, state_values=form_values(view, count)
     )
     assert result.status_code == 200
     await stack.next_call("views.update", before)
@@ -91,17 +79,21 @@ async def test_preview_updates_with_the_quote_and_the_platform_check(stack: Stac
 
 async def test_submit_validates_in_the_ack_then_posts_the_prompt(stack: Stack) -> None:
     view = await open_modal(stack)
-    same = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "10"))
+    same = await stack.driver.view_submission(
+        view, user_id="U_OWNER", values=form_values(view, "10")
+    )
     assert same.json == {
         "response_action": "errors",
         "errors": {ids.COUNT_BLOCK: "Axiom already has 10 seats. Enter a different number."},
     }
-    empty = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, None))
+    empty = await stack.driver.view_submission(
+        view, user_id="U_OWNER", values=form_values(view, None)
+    )
     assert set(empty.json["errors"]) == {ids.COUNT_BLOCK}
     assert stack.requests() == []
 
     before = stack._seq()
-    submitted = values(view, "12")
+    submitted = form_values(view, "12")
     submitted[ids.REASON_BLOCK] = {ids.REASON_ACTION: {"type": "plain_text_input", "value": "Q1"}}
     ok = await stack.driver.view_submission(view, user_id="U_OWNER", values=submitted)
     assert ok.status_code == 200
@@ -123,7 +115,9 @@ async def test_a_decrease_the_users_forbid_is_refused_on_the_count_in_place(stac
     view = await open_modal(stack)
     view = await type_count(stack, view, "6")  # 8 users exist on Axiom
     before = stack._seq()
-    refused = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "6"))
+    refused = await stack.driver.view_submission(
+        view, user_id="U_OWNER", values=form_values(view, "6")
+    )
     assert refused.status_code == 200
     # The form stays open with the problem on the seat count: no closed modal, no message.
     assert refused.json == {
@@ -138,7 +132,7 @@ async def test_a_decrease_the_users_forbid_is_refused_on_the_count_in_place(stac
     assert [call for call in stack.standin.calls() if call.seq > before] == []
     # Eight seats keep every user: that goes through.
     view = await type_count(stack, view, "8")
-    ok = await stack.driver.view_submission(view, user_id="U_OWNER", values=values(view, "8"))
+    ok = await stack.driver.view_submission(view, user_id="U_OWNER", values=form_values(view, "8"))
     assert ok.json is None
     posted = await stack.next_call("chat.postEphemeral", before)
     assert "*$30.97 back as credit on your next invoice*" in blocks_text(posted.args)

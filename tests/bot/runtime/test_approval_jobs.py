@@ -50,17 +50,10 @@ class FakePoster:
         self.updates.append((channel, ts, message.text))
 
 
-def test_reminders_escalations_and_expiry_happen_once_across_replicas(
-    seed: Callable[..., Any], session_factory: sessionmaker[Session]
-) -> None:
-    acme = seed()
-    policy = ApprovalPolicy(
-        require_decrease=True,
-        remind_after=timedelta(hours=4),
-        escalate_after=timedelta(hours=24),
-        escalate_to=((T, "U_CFO"),),
-        expire_after=timedelta(hours=72),
-    )
+def waiting_decrease(
+    session_factory: sessionmaker[Session], acme: Any, policy: ApprovalPolicy
+) -> AwaitingApproval:
+    """Under ``policy``, acme's owner asks for 8 seats on 16 January and confirms: waiting."""
     with session_factory.begin() as session:
         account = session.get(Account, acme.account_id)
         assert account is not None
@@ -79,6 +72,21 @@ def test_reminders_escalations_and_expiry_happen_once_across_replicas(
         OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
     )
     assert isinstance(waiting, AwaitingApproval)
+    return waiting
+
+
+def test_reminders_escalations_and_expiry_happen_once_across_replicas(
+    seed: Callable[..., Any], session_factory: sessionmaker[Session]
+) -> None:
+    acme = seed()
+    policy = ApprovalPolicy(
+        require_decrease=True,
+        remind_after=timedelta(hours=4),
+        escalate_after=timedelta(hours=24),
+        escalate_to=((T, "U_CFO"),),
+        expire_after=timedelta(hours=72),
+    )
+    waiting = waiting_decrease(session_factory, acme, policy)
 
     now = [JAN_16]
     poster = FakePoster()
@@ -112,7 +120,7 @@ def test_reminders_escalations_and_expiry_happen_once_across_replicas(
     assert {u[0] for u in poster.updates} == {"DU_MANAGER", "DU_CFO"}
     assert all("Expired" in u[2] for u in poster.updates)
     assert poster.posts[-1][0] == "U_OWNER"
-    assert SeatService(session_factory).get_request(draft.request.id).status is (
+    assert SeatService(session_factory).get_request(waiting.request.id).status is (
         RequestStatus.EXPIRED
     )
     assert sum(asyncio.run(tick_all())) == 0
@@ -144,29 +152,12 @@ def test_a_reminder_replies_in_the_thread_of_the_approvers_card_and_is_stamped_t
         remind_after=timedelta(hours=4),
         expire_after=timedelta(hours=72),
     )
-    with session_factory.begin() as session:
-        account = session.get(Account, acme.account_id)
-        assert account is not None
-        apply_approval_policy(session, account, policy)
-    changes = SeatChanges(session_factory)
-    draft = changes.request_by_form(
-        OWNER,
-        account_id=acme.account_id,
-        subscription_id=acme.subscription_id,
-        new_seats=8,
-        at=JAN_16,
-        users=UserListing.complete([]),
-    )
-    assert isinstance(draft, ReadyToConfirm)
-    waiting = changes.confirm(
-        OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
-    )
-    assert isinstance(waiting, AwaitingApproval)
+    waiting = waiting_decrease(session_factory, acme, policy)
     assert waiting.expires_at == JAN_16 + timedelta(hours=72)
     approvals = Approvals(session_factory)
     # The card the announcement put in the manager's direct messages.
     card = MessageRef(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
-    approvals.record_messages(draft.request.id, [card], JAN_16)
+    approvals.record_messages(waiting.request.id, [card], JAN_16)
     now = [JAN_16 + timedelta(hours=5)]
     poster = ThreadPoster()
     jobs = ApprovalJobs(
@@ -223,29 +214,12 @@ def test_the_approvals_channel_gets_its_card_with_a_reminder_once_the_bot_is_inv
         escalate_after=timedelta(hours=24),
         escalate_to=((T, "U_CFO"),),
     )
-    with session_factory.begin() as session:
-        account = session.get(Account, acme.account_id)
-        assert account is not None
-        apply_approval_policy(session, account, policy)
-    changes = SeatChanges(session_factory)
-    draft = changes.request_by_form(
-        OWNER,
-        account_id=acme.account_id,
-        subscription_id=acme.subscription_id,
-        new_seats=8,
-        at=JAN_16,
-        users=UserListing.complete([]),
-    )
-    assert isinstance(draft, ReadyToConfirm)
-    waiting = changes.confirm(
-        OWNER, request_id=draft.request.id, revision=1, at=JAN_16, users=UserListing.complete([])
-    )
-    assert isinstance(waiting, AwaitingApproval)
+    waiting = waiting_decrease(session_factory, acme, policy)
     approvals = Approvals(session_factory)
     # The announcement reached the manager only: the bot was not in the approvals channel.
     card = MessageRef(T, "DU_MANAGER", "100.0001", recipient="U_MANAGER")
-    approvals.record_messages(draft.request.id, [card], JAN_16)
-    assert unposted(approvals, draft.request.id) == "C_APPROVALS"
+    approvals.record_messages(waiting.request.id, [card], JAN_16)
+    assert unposted(approvals, waiting.request.id) == "C_APPROVALS"
 
     now = [JAN_16 + timedelta(hours=5)]
     poster = ClosedChannelPoster("C_APPROVALS")
@@ -260,7 +234,7 @@ def test_the_approvals_channel_gets_its_card_with_a_reminder_once_the_bot_is_inv
     assert asyncio.run(jobs.tick()) == 1
     assert [p[0] for p in poster.posts] == ["DU_MANAGER"]
     assert asyncio.run(jobs.tick()) == 0
-    assert unposted(approvals, draft.request.id) == "C_APPROVALS"
+    assert unposted(approvals, waiting.request.id) == "C_APPROVALS"
 
     # Invited before the escalation: its reminder puts the card in the channel, once, recorded.
     poster.closed.clear()
@@ -268,4 +242,4 @@ def test_the_approvals_channel_gets_its_card_with_a_reminder_once_the_bot_is_inv
     assert asyncio.run(jobs.tick()) == 1
     channel_posts = [p for p in poster.posts if p[0] == "C_APPROVALS"]
     assert len(channel_posts) == 1
-    assert unposted(approvals, draft.request.id) is None
+    assert unposted(approvals, waiting.request.id) is None
