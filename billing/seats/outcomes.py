@@ -116,75 +116,68 @@ class FormPreview:
 
 
 @dataclass(frozen=True, slots=True)
-class ReadyToConfirm:
+class OnRequest:
+    """What every seat-change outcome carries: the account and the request as they now stand."""
+
+    account: AccountView
+    request: SeatChangeView
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyToConfirm(OnRequest):
     """The stored quote, ready for the requester's Confirm (its buttons carry the revision).
 
     ``note`` says why this prompt replaces an earlier one (a re-quote); ``check`` is the
     decrease rule's answer that allowed a decrease (``None`` for an increase)."""
 
-    account: AccountView
-    request: SeatChangeView
     check: SeatCheck | None = None
     note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class DecreaseBlocked:
+class DecreaseBlocked(OnRequest):
     """A decrease the users on the platform forbid: ``check.must_delete`` must go first."""
 
-    account: AccountView
-    request: SeatChangeView
     check: SeatCheck
 
 
 @dataclass(frozen=True, slots=True)
-class DecreaseUnverified:
+class DecreaseUnverified(OnRequest):
     """A decrease that cannot be checked: the platform could not be read (fails closed)."""
 
-    account: AccountView
-    request: SeatChangeView
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeApplied:
+class ChangeApplied(OnRequest):
     """Applied now: the seats changed and exactly these ledger lines were written."""
 
-    account: AccountView
-    request: SeatChangeView
     ledger_lines: tuple[LedgerLineView, ...]
     confirmed_by: str
     stamps: tuple[MessageRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class AlreadyApplied:
+class AlreadyApplied(OnRequest):
     """An earlier click applied it; nothing more was written."""
-
-    account: AccountView
-    request: SeatChangeView
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeClosed:
+class ChangeClosed(OnRequest):
     """The request can no longer be acted on (cancelled, denied, expired…): ``message`` says
     what became of it."""
 
-    account: AccountView
-    request: SeatChangeView
     message: str
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeEnded:
+class ChangeEnded(OnRequest):
     """A request pending approval (or a draft) closed just now without anything applied: it
     expired (its deadline passed, found by the scheduler or by a decision that came too late),
     or an approval found its target already reached (cancelled: nothing to change).
     ``message`` says what happened to whoever's step found it; ``stamps`` are the approval
     messages to mark; its requester is to be told."""
 
-    account: AccountView
-    request: SeatChangeView
     message: str
     stamps: tuple[MessageRef, ...] = ()
 
@@ -201,25 +194,21 @@ class MessageRef:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeCancelled:
+class ChangeCancelled(OnRequest):
     """Withdrawn; the subscription keeps ``seats_now`` seats. ``stamps`` are the approval
     messages to mark as cancelled (empty for a draft)."""
 
-    account: AccountView
-    request: SeatChangeView
     seats_now: int
     cancelled_by: str
     stamps: tuple[MessageRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class AwaitingApproval:
+class AwaitingApproval(OnRequest):
     """Confirmed, and routed to approval by the account's policy: ``approvers`` (Slack user
     ids, in the requester's workspace) decide; ``channel_id`` is the approvals channel, if
     any; ``check`` is what the users on the platform allowed at submission (a decrease)."""
 
-    account: AccountView
-    request: SeatChangeView
     approvers: tuple[str, ...]
     channel_id: str | None
     check: SeatCheck | None = None
@@ -228,12 +217,10 @@ class AwaitingApproval:
 
 
 @dataclass(frozen=True, slots=True)
-class ApprovalPrompt:
+class ApprovalPrompt(OnRequest):
     """A pending request as an approver sees it, with Approve / Deny (carrying the revision).
     ``note`` says why it is shown again (the figures changed: approve again)."""
 
-    account: AccountView
-    request: SeatChangeView
     check: SeatCheck | None = None
     note: str | None = None
     #: When it expires undecided (aware UTC), ``None`` when the policy sets no deadline.
@@ -243,12 +230,10 @@ class ApprovalPrompt:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeDenied:
+class ChangeDenied(OnRequest):
     """Denied by ``denied_by`` for ``request.decision_reason``; ``stamps`` are the approval
     messages to mark."""
 
-    account: AccountView
-    request: SeatChangeView
     denied_by: str
     stamps: tuple[MessageRef, ...] = ()
 
