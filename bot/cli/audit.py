@@ -17,7 +17,7 @@ from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
 from bot.cli.instants import parse_instant
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 
 if TYPE_CHECKING:
     from billing.views import AuditView
@@ -72,7 +72,7 @@ def audit(
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after this date (UTC).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")] = False,
 ) -> None:
     """Export the audit trail: who did what, when, from which state to which, with amounts.

@@ -36,7 +36,7 @@ from bot.cli.errors import (
     parse_seat_count,
 )
 from bot.cli.instants import parse_instant
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _users_from_the_database(needed: UsersNeeded) -> UserListing:
 
 
 def accounts(
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: AsJson = False,
 ) -> None:
     """List accounts with their subscriptions and platform connections (never credentials).
 
@@ -173,7 +173,7 @@ def _make_quote_command(users: UsersSource | None) -> Callable[..., None]:
             "--at",
             help="YYYY-MM-DD (midnight, account time zone) or ISO 8601 instant; default now.",
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+        as_json: AsJson = False,
     ) -> None:
         """Preview the proration of changing a real subscription to SEATS seats.
 
@@ -284,7 +284,7 @@ def _ledger_row(line: LedgerLineView) -> dict[str, Any]:
 
 def ledger(
     account_name: str = typer.Argument(..., metavar="ACCOUNT", help="Account name."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: AsJson = False,
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV with a header row."),
 ) -> None:
     """Print an account's ledger: every credit, charge and renewal, in the order written.

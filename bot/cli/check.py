@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE
+from bot.cli.output import AsJson
 
 
 def check(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Verify the invariants money depends on; exit 1 naming each violation.
 

@@ -19,7 +19,7 @@ from billing.formatting import format_day, format_money, json_instant, per_perio
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, no_account_message
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 
 if TYPE_CHECKING:
     from billing.seats import Forecast
@@ -84,7 +84,7 @@ def forecast(
     account_name: str | None = typer.Argument(
         None, metavar="ACCOUNT", help="Account name (default: every account)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: AsJson = False,
 ) -> None:
     """The next invoice: each product's next renewal day and amount at today's seats.
 

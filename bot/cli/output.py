@@ -15,11 +15,15 @@ import errno
 import io
 import os
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from billing.errors import Failure
+
+#: The ``--json`` flag of every command that can print its result as JSON.
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 #: The layout width for output that is not a terminal: wider than any row the CLI prints.
 UNCUT_WIDTH = 10_000

@@ -25,7 +25,7 @@ from billing.products import parse_product
 from billing.seats import in_deletion_order
 from bot.cli.commands import SeatbotGroup, add_command, new_group
 from bot.cli.errors import EXIT_BAD_INPUT, fail, fail_bad_input, say
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 
 if TYPE_CHECKING:
     from platforms.importfile import ValidationReport
@@ -76,7 +76,7 @@ class _UsersGroup(SeatbotGroup):
 
 def validate_command(
     file: Annotated[Path, typer.Argument(help="A user import file, .csv or .xlsx.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -280,7 +280,7 @@ def _show_command(lookup: UsersLookup) -> Callable[..., None]:
     def show(
         account: Annotated[str, typer.Argument(help="The account's name.")],
         product: Annotated[str, typer.Argument(help="contact-center (cc), axiom or matrix.")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+        as_json: AsJson = False,
     ) -> None:
         """The users that exist on the platform, likeliest deletion candidates first.
 

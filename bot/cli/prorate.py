@@ -19,7 +19,7 @@ from billing.proration import (
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input, parse_seat_count
 from bot.cli.instants import parse_instant
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 from bot.cli.proration_render import proration_document, proration_summary, proration_table
 
 _Choice = TypeVar("_Choice", ProrationRule, DecreasePolicy)
@@ -48,7 +48,7 @@ def prorate(
         "prorated", "--decrease-policy", help="prorated | none (decreases credit nothing)."
     ),
     tz: str = typer.Option("UTC", "--tz", help="IANA time zone for dates and days."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: AsJson = False,
 ) -> None:
     """Prorate a seat change: a credit for the old quantity, a charge for the new, and the net.
 

@@ -27,7 +27,7 @@ from billing.periods import local_date, zone
 from bot.cli import shell
 from bot.cli.commands import add_command
 from bot.cli.errors import EXIT_FAILURE, fail_bad_input, say
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 from bot.cli.report_documents import (
     digest_document,
     reconciliation_document,
@@ -171,7 +171,7 @@ def reconcile(
     account: Annotated[
         str | None, typer.Argument(help="One account's name (default: every account).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     post: Annotated[
         bool, typer.Option("--post", help="Post each account's report to its Slack channel.")
     ] = False,
@@ -264,7 +264,7 @@ def digest(
         str | None,
         typer.Argument(help="One account's name (default: every account with a channel)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     post: Annotated[
         bool,
         typer.Option("--post", help="Post today's digest to the account's Slack channel."),

@@ -20,7 +20,7 @@ from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
 from bot.cli.commands import add_command, new_group
 from bot.cli.errors import fail, fail_bad_input, no_account_message
-from bot.cli.output import output_console
+from bot.cli.output import AsJson, output_console
 
 if TYPE_CHECKING:
     from billing.events import OutboxEntry
@@ -66,7 +66,7 @@ def list_events(
     failed: Annotated[
         bool, typer.Option("--failed", help="Only events that failed every attempt.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     limit: Annotated[int, typer.Option(help="How many of the newest events.", min=1)] = 50,
 ) -> None:
     """List the newest billing events in the outbox and how their delivery went.
