@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from billing.access import Role
+from billing.periods import Period
 from billing.products import Product
 from billing.proration import LedgerKind
 from billing.requests import RequestStatus
@@ -224,6 +225,11 @@ class SeatChangeRequest(Base):
     slack_message_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def quoted_period(self) -> Period:
+        """The billing period the stored quote was priced in."""
+        return Period(self.quoted_period_start, self.quoted_period_end)
 
 
 class ApprovalPolicyRow(Base):

@@ -68,7 +68,7 @@ def request_view(row: SeatChangeRequest, subscription: Subscription) -> SeatChan
         requested_by_user=row.requested_by_user,
         quoted_at=row.quoted_at,
         effective_at=row.effective_at,
-        period=Period(row.quoted_period_start, row.quoted_period_end),
+        period=row.quoted_period,
         quoted_version=row.quoted_version,
         fraction=f"{fraction.numerator}/{fraction.denominator}",
         lines=stored_lines(row),

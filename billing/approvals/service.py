@@ -53,7 +53,6 @@ from billing.models import (
     SeatChangeRequest,
     Subscription,
 )
-from billing.periods import Period
 from billing.products import Product
 from billing.requests import RequestStatus
 from billing.row_views import account_view, people, request_view
@@ -351,7 +350,7 @@ class Approvals:
         age alone is judged by the amounts, :func:`~billing.seats.steps.same_amounts_now`)."""
         return quote_moved(
             quoted_version=request.quoted_version,
-            quoted_period=Period(request.quoted_period_start, request.quoted_period_end),
+            quoted_period=request.quoted_period,
             subscription_version=subscription.version,
             at=at,
         )

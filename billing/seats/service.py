@@ -28,7 +28,7 @@ from billing.approvals.store import message_refs, policy_of, submit
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
 from billing.models import Account, SeatChangeRequest, Subscription
-from billing.periods import Period, zone
+from billing.periods import zone
 from billing.products import Product
 from billing.requests import OPEN_STATUSES, RequestSource, RequestStatus, request_source
 from billing.row_views import stored_period, subscription_view
@@ -378,16 +378,12 @@ class SeatChanges:
     ) -> Staleness | None:
         return staleness(
             quoted_version=request.quoted_version,
-            quoted_period=_quoted_period(request),
+            quoted_period=request.quoted_period,
             quoted_at=request.quoted_at,
             subscription_version=subscription.version,
             at=at,
             ttl=self._quote_ttl,
         )
-
-
-def _quoted_period(request: SeatChangeRequest) -> Period:
-    return Period(request.quoted_period_start, request.quoted_period_end)
 
 
 __all__ = ["DEFAULT_QUOTE_TTL", "SeatChanges"]
