@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
+from functools import cache, partial
 from typing import Any, NamedTuple
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -87,6 +87,17 @@ def _form(body: dict[str, Any], kind: str) -> tuple[Caller, dict[str, Any]] | No
     return caller, view
 
 
+def _as_sent(answer: views.Message) -> tuple[str, tuple[dict[str, Any], ...]]:
+    """A message's text and blocks as Bolt sends them (each block validated and serialised)."""
+    return answer.text, tuple(block.to_dict() for block in answer.blocks)
+
+
+@cache
+def _help_answer() -> tuple[str, tuple[dict[str, Any], ...]]:
+    """``/seats help``'s answer: the same every time, so built and serialised once."""
+    return _as_sent(views.help_message())
+
+
 class SeatsCommandListener:
     """``/seats [status|history|help|add|remove|set …]``."""
 
@@ -107,12 +118,12 @@ class SeatsCommandListener:
         if isinstance(parsed, ShowHelp | Unrecognised):
             # Known without reading anything: the answer is the ack itself (one HTTP exchange,
             # shown at once, no response URL to call afterwards).
-            answer = (
-                views.help_message()
+            text, blocks = (
+                _help_answer()
                 if isinstance(parsed, ShowHelp)
-                else views.unrecognised_message(parsed)
+                else _as_sent(views.unrecognised_message(parsed))
             )
-            await ack(text=answer.text, blocks=answer.blocks, response_type="ephemeral")
+            await ack(text=text, blocks=list(blocks), response_type="ephemeral")
             return
         await ack()
         if isinstance(parsed, OpenModal):

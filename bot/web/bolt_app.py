@@ -11,7 +11,6 @@ Two ways to be installed:
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -19,10 +18,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.models.views import View
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -141,7 +141,7 @@ def build_app(
         app.event("app_uninstalled")(_single_workspace_uninstalled)
         app.event("tokens_revoked")(_single_workspace_tokens_revoked)
 
-    app.middleware(functools.partial(_prepare_context, responses))
+    app.middleware(_PrepareContext(responses))
     app.error(_on_unexpected_error)
     if register is None:
         from handlers import register_listeners
@@ -189,19 +189,29 @@ class _KeptAck(AsyncAck):
             self._given = value
 
 
-async def _prepare_context(
-    responses: ResponseUrls | None,
-    context: AsyncBoltContext,
-    next_: Callable[[], Awaitable[None]],
-) -> None:
+class _PrepareContext(AsyncMiddleware):
     """Every request's ``ack`` is a :class:`_KeptAck`, and with ``responses`` its ``respond``
-    (when it has a response URL) sends through their one session (:mod:`bot.web.responses`)."""
-    context["ack"] = _KeptAck()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
-    if responses is not None and context.response_url:
-        respond = context.respond
-        if respond is not None and not isinstance(respond, PooledRespond):
-            context["respond"] = PooledRespond(respond, responses)
-    await next_()
+    (when it has a response URL) sends through their one session (:mod:`bot.web.responses`).
+    A middleware class rather than a function: Bolt calls it as it is, without working out
+    which arguments a function wants on every request."""
+
+    def __init__(self, responses: ResponseUrls | None) -> None:
+        self._responses = responses
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        context = req.context
+        context["ack"] = _KeptAck()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+        if self._responses is not None and context.response_url:
+            respond = context.respond
+            if respond is not None and not isinstance(respond, PooledRespond):
+                context["respond"] = PooledRespond(respond, self._responses)
+        return await next()
 
 
 def error_ack(body: dict[str, Any], answer: Message) -> BoltResponse:
