@@ -12,7 +12,9 @@ accounts and CPU; every account must be reconciled exactly once per share.
 
 (cli) ``--cli-accounts`` accounts on SQLite reconciled by ``seatbot reconcile --json`` as a
 process of its own (``python -m bot.cli``), start-up included, against the ideal bound (HTTP
-requests × latency ÷ the allowed concurrency, 8 per host): target ≤ 1.3.
+requests × latency ÷ the allowed concurrency, 8 per host): target ≤ 1.3. Then the same
+requests made by bare httpx (no Seatbot code: token, pages, nothing parsed beyond JSON) at the
+same concurrency: the floor that this sandbox, httpx and the machine allow, beside the bound.
 
     .venv/bin/python benchmarks/shared_reconcile.py [--part shared|cli|both] [--accounts 10000]
 
@@ -41,7 +43,9 @@ from reports import KEY, free_port, report_jobs, seed_in_child, serve_sandbox, w
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.pool import NullPool
 
+from billing.products import Product
 from bot.runtime.db import upgrade
+from platforms.sandbox import DEFAULT_API_KEY
 
 PG_ENV = "SEATBOT_TEST_POSTGRES_URL"
 
@@ -202,8 +206,51 @@ def part_cli(args: argparse.Namespace, base: str) -> None:
               f"{wall / ideal:.2f} (target <= 1.3); load before {load:.2f}")  # fmt: skip
         if done.returncode != 0:
             print(done.stderr[-2000:])
+        requests, wall = asyncio.run(bare_requests(base, args.cli_accounts))
+        ideal = requests * args.latency_ms / 1000 / 8
+        print(f"(cli) the same {requests} requests by bare httpx, 8 in flight: {wall:.1f} s, "
+              f"ratio {wall / ideal:.2f} to the ideal bound")  # fmt: skip
     finally:
         shutil.rmtree(folder)
+
+
+async def bare_requests(base: str, accounts: int) -> tuple[int, float]:
+    """What ``seatbot reconcile`` asks the sandbox for those accounts (Axiom's token, every
+    page of every product), sent by bare httpx with 8 in flight; requests and seconds."""
+    in_flight, accounts_at_once = asyncio.Semaphore(8), asyncio.Semaphore(64)
+    sent = 0
+    async with httpx.AsyncClient(timeout=120) as http:
+
+        async def send(method: str, url: str, **options: Any) -> Any:
+            nonlocal sent
+            async with in_flight:
+                response = await http.request(method, url, **options)
+            sent += 1
+            return response.raise_for_status().json()
+
+        async def product(tenant: str, name: str) -> None:
+            root = f"{base}/t/{tenant}/{name}/api/v1"
+            token = DEFAULT_API_KEY
+            if name == Product.AXIOM.value:
+                login = {"apiKey": DEFAULT_API_KEY, "email": "owner@bench.example.com"}
+                token = (await send("POST", f"{root}/auth/token", json=login))["accessToken"]
+            page = 1
+            while True:
+                query = {"page": page, "perPage": 100}
+                body = await send(
+                    "GET", f"{root}/users", params=query, headers={"Authorization": token}
+                )
+                if len(body["data"]) < 100:
+                    return
+                page += 1
+
+        async def account(n: int) -> None:
+            async with accounts_at_once:
+                await asyncio.gather(*(product(f"bench{n:05d}", p.value) for p in Product))
+
+        started = time.monotonic()
+        await asyncio.gather(*(account(n) for n in range(accounts)))
+        return sent, time.monotonic() - started
 
 
 def main() -> None:
