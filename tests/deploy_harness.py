@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_LISTENING = re.compile(rb"Seatbot listening on http://[^\s/]+:(\d+)/")
+
+
+def listening_port(process: subprocess.Popen[bytes], log: Path, within_s: float = 60.0) -> int:
+    """The port a ``seatbot serve --port 0`` process listens on, as its log (``log``) says.
+
+    The system chose it when the process bound it, so no other process can hold it: a port
+    picked beforehand and passed on may be taken meanwhile by another test's server, which
+    then answers in its place. The log is in the error when the process stops first."""
+    deadline = time.monotonic() + within_s
+    while True:
+        text = log.read_bytes()
+        if found := _LISTENING.findall(text):
+            return int(found[-1])
+        if process.poll() is not None or time.monotonic() > deadline:
+            shown = text.decode(errors="replace")
+            raise RuntimeError(f"seatbot serve never said where it listens:\n{shown}")
+        time.sleep(0.05)
 
 
 def wait_for_status(url: str, status: int = 200, *, within_s: float = 60.0) -> httpx.Response:
@@ -178,7 +199,7 @@ class Replica:
     name: str
     env: dict[str, str]
     log: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0  # the system's choice at the first start (see wait_ready)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -187,7 +208,8 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the process (again, on the same port), its output appended to :attr:`log`."""
+        """Start the process (on a free port, then again on that one), its output appended to
+        :attr:`log`."""
         self.starts += 1
         with self.log.open("ab") as out:
             out.write(f"---- start {self.starts}\n".encode())
@@ -203,9 +225,11 @@ class Replica:
 
     def wait_ready(self, within_s: float = 60.0) -> None:
         """Wait until ``/readyz`` answers 200 (the process must not die meanwhile)."""
+        assert self.process is not None
+        if self.port == 0:
+            self.port = listening_port(self.process, self.log, within_s)
         deadline = time.monotonic() + within_s
         while True:
-            assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log.read_text(errors='replace')}")
             with contextlib.suppress(httpx.TransportError):

@@ -30,7 +30,10 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on (HTTP mode).")] = "0.0.0.0",  # noqa: S104 - a server listens on every interface unless told otherwise
         port: Annotated[
             int | None,
-            typer.Option(help="Port to listen on (HTTP mode); default: PORT, else 3000."),
+            typer.Option(
+                help="Port to listen on (HTTP mode); default: PORT, else 3000; 0 picks a free "
+                "one (the log says which)."
+            ),
         ] = None,
     ) -> None:
         """Run the Slack app over HTTP, or over Socket Mode when SLACK_APP_TOKEN is set.
@@ -39,8 +42,8 @@ def register(app: typer.Typer, *, serve: ServeFunction = _run_server) -> None:
         OAuth install routes), GET /healthz (liveness), GET /readyz (readiness: the database,
         its schema, the scheduler) and GET /metrics (Prometheus).
         """
-        if port is not None and not 0 < port < 65536:
-            raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
+        if port is not None and not 0 <= port < 65536:
+            raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")
         from bot.cli import hand_over_logging
         from bot.runtime.settings import load_settings
 

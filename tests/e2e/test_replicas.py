@@ -14,7 +14,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy_harness import listening_port
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,21 +48,14 @@ QUOTE_TTL_S = 4
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Replica:
-    url: str
     process: subprocess.Popen[bytes]
     log: Path
+    url: str = ""  # known once _healthy() has read the port from the log
 
 
 def _start_replica(db_url: str, standin: StandInServer, log: Path, ttl_s: int) -> Replica:
-    port = _free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -81,17 +74,19 @@ def _start_replica(db_url: str, standin: StandInServer, log: Path, ttl_s: int) -
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
             env=env,
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return Replica(f"http://127.0.0.1:{port}", process, log)
+    return Replica(process, log)
 
 
 async def _healthy(replica: Replica, within_s: float = 60.0) -> None:
     deadline = time.monotonic() + within_s
+    port = await asyncio.to_thread(listening_port, replica.process, replica.log, within_s)
+    replica.url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(timeout=2.0) as http:
         while True:
             if replica.process.poll() is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -70,13 +69,6 @@ accounts:
       - {product: matrix, kind: api, base_url: "SANDBOX/t/initech/matrix",
          options: {token: sandbox-api-key}}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _seatbot(env: dict[str, str], *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
@@ -184,7 +176,7 @@ async def test_two_servers_post_each_digest_once_per_day(
             for log in logs:
                 with log.open("wb") as out:
                     processes.append(
-                        _seatbot(env, "serve", "--port", str(_free_port()), stdout=out,
+                        _seatbot(env, "serve", "--port", "0", stdout=out,
                                  stderr=subprocess.STDOUT)
                     )  # fmt: skip
             claims = JobClaims(session_factory)
@@ -378,7 +370,7 @@ async def test_a_digest_slow_in_slack_past_stale_after_is_posted_once(
         for log in logs:
             with log.open("wb") as out:
                 processes.append(
-                    _seatbot(env, "serve", "--port", str(_free_port()), stdout=out,
+                    _seatbot(env, "serve", "--port", "0", stdout=out,
                              stderr=subprocess.STDOUT)
                 )  # fmt: skip
         await asyncio.wait_for(held.reached.wait(), timeout=90)
@@ -479,7 +471,7 @@ async def test_a_newly_loaded_account_stays_quiet_until_its_first_digest_time(
             assert loaded.returncode == 0, loaded.stderr.decode()
             with log.open("wb") as out:
                 process = _seatbot(
-                    env, "serve", "--port", str(_free_port()), stdout=out, stderr=subprocess.STDOUT
+                    env, "serve", "--port", "0", stdout=out, stderr=subprocess.STDOUT
                 )
             await _until(
                 lambda: any(r.status is JobStatus.SUCCEEDED for r in claims.runs(DIGEST_JOB)),

@@ -26,9 +26,10 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy_harness import listening_port
 from outbox_helpers import change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
-from webhook_harness import FlakyReceiver, ReceiverServer, eventually, free_port
+from webhook_harness import FlakyReceiver, ReceiverServer, eventually
 
 from billing.events.rules import OutboxStatus
 from bot.offline.standin import SlackDriver, StandInServer, start_standin
@@ -51,9 +52,9 @@ LAUNCHER = Path(__file__).with_name("serve_with_hooks.py")
 
 @dataclass
 class Replica:
-    url: str
     process: subprocess.Popen[bytes]
     log: Path
+    url: str = ""  # known once healthy() has read the port from the log
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -69,7 +70,6 @@ def start_replica(
     timeout_s: float = 1.0,
     block_before_send: Path | None = None,
 ) -> Replica:
-    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -94,17 +94,19 @@ def start_replica(
         env["SEATBOT_TEST_BLOCK_BEFORE_SEND"] = str(block_before_send)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, str(LAUNCHER), "serve", "--host", "127.0.0.1", "--port", "0"],
             env=env,
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return Replica(f"http://127.0.0.1:{port}", process, log)
+    return Replica(process, log)
 
 
 async def healthy(replica: Replica, within_s: float = 60.0) -> None:
     deadline = time.monotonic() + within_s
+    port = await asyncio.to_thread(listening_port, replica.process, replica.log, within_s)
+    replica.url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(timeout=2.0) as http:
         while True:
             if replica.process.poll() is not None:

@@ -104,7 +104,9 @@ CASES: dict[str, Case] = {
     "PORT out of range, for serve": Case(
         ["serve"], 2, "PORT: '70000' is not a port number (1–65535)", {"PORT": "70000"}
     ),
-    "serve --port 0": Case(["serve", "--port", "0"], 2, "--port: 0 is not a port number"),
+    "serve --port -1": Case(
+        ["serve", "--port", "-1"], 2, "--port: -1 is not a port number (0–65535)"
+    ),
     "tokens rotate without keys": Case(["tokens", "rotate"], 2, "SEATBOT_TOKEN_KEYS is not set"),
     "tokens rotate, database in a missing folder": Case(
         ["tokens", "rotate"],

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy_harness import listening_port
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_harness import serve_seatbot
@@ -290,7 +291,7 @@ def test_log_settings_are_checked() -> None:
 # ---------------------------------------------------------------- stopping
 
 
-def _serve(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+def _serve(tmp_path: Path, **env: str) -> subprocess.Popen[bytes]:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     environ = {k: v for k, v in os.environ.items() if not k.upper().startswith("SLACK_")}
     environ.update(
@@ -302,7 +303,7 @@ def _serve(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
     )
     with (tmp_path / "serve.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
             env=environ,
             cwd=ROOT,
             stdout=log,
@@ -326,9 +327,9 @@ def _wait_for(url: str, status: int, within_s: float = 60.0) -> httpx.Response:
 
 @pytest.mark.slow
 def test_sigterm_turns_readyz_to_503_then_exits_0(tmp_path: Path) -> None:
-    port = _free_port()
-    process = _serve(tmp_path, port, SEATBOT_SHUTDOWN_DRAIN_SECONDS="3")
+    process = _serve(tmp_path, SEATBOT_SHUTDOWN_DRAIN_SECONDS="3")
     try:
+        port = listening_port(process, tmp_path / "serve.log")
         _wait_for(f"http://127.0.0.1:{port}/readyz", 200)
         process.send_signal(signal.SIGTERM)
         # During the drain it still serves, and says it is not ready.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deploy_harness import listening_port
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -23,12 +24,6 @@ from bot.web.server import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, bind_port, uvic
 
 SIGNING_SECRET = "server-test-signing-secret"
 BOT_TOKEN = "xoxb-server-test-000-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 _LAUNCHER = (
@@ -46,8 +41,9 @@ async def standin() -> AsyncIterator[StandInServer]:
 
 
 @pytest.fixture
-def serve_process(tmp_path: Path, standin: StandInServer) -> Iterator[tuple[str, Path, Path]]:
-    port = _free_port()
+def serve_process(
+    tmp_path: Path, standin: StandInServer
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
     database = tmp_path / "process.db"
     log_path = tmp_path / "serve.log"
     env = {
@@ -61,13 +57,13 @@ def serve_process(tmp_path: Path, standin: StandInServer) -> Iterator[tuple[str,
         env.pop(name, None)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-c", _LAUNCHER, "serve", "--host", "127.0.0.1", "--port", "0"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
-            yield f"http://127.0.0.1:{port}", database, log_path
+            yield process, database, log_path
         finally:
             process.terminate()
             process.wait(timeout=10)
@@ -89,9 +85,10 @@ async def _wait_healthy(url: str, within_s: float = 30.0) -> None:
 
 @pytest.mark.slow
 async def test_seatbot_serve_migrates_then_answers_signed_requests(
-    serve_process: tuple[str, Path, Path], standin: StandInServer
+    serve_process: tuple[subprocess.Popen[bytes], Path, Path], standin: StandInServer
 ) -> None:
-    url, database, log_path = serve_process
+    process, database, log_path = serve_process
+    url = f"http://127.0.0.1:{await asyncio.to_thread(listening_port, process, log_path)}"
     await _wait_healthy(url)
     with sqlite3.connect(database) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
