@@ -18,18 +18,18 @@ from platforms.guard import read_listing
 from platforms.types import Platform, Product
 
 PlatformFor = Callable[[int, Product], "Platform | None"]
-#: ``platforms_for(account_id, products)``: each product's platform (``None``: not connected),
-#: or the owner-facing error that says why its connection is unusable.
-PlatformsFor = Callable[
-    [int, Sequence[Product]], Mapping[Product, "Platform | UserFacingError | None"]
-]
+#: One account's platforms: each product's (``None``: not connected), or the owner-facing
+#: error that says why its connection is unusable.
+Found = Mapping[Product, "Platform | UserFacingError | None"]
+#: ``platforms_for(account_ids, products)``: each account's :data:`Found`, from one read.
+PlatformsFor = Callable[[Sequence[int], Sequence[Product]], Mapping[int, Found]]
 
 
 class PlatformFacts:
     """Lists users for the use cases. ``platform_for(account_id, product)`` reads the database
     (it runs in a worker thread); ``deadline_s`` bounds one complete listing.
-    ``platforms_for``, when given, finds several products of one account in one read (see
-    :meth:`listings`)."""
+    ``platforms_for``, when given, finds several products of several accounts in one read (see
+    :meth:`platforms` and :meth:`listings`)."""
 
     def __init__(
         self,
@@ -71,19 +71,35 @@ class PlatformFacts:
 
         return users
 
-    async def listings(self, needed: Sequence[UsersNeeded]) -> list[UserListing]:
-        """Like :meth:`listing` for each of ``needed`` (all of one account), read at once, in
-        the order given; the platforms are found with one database read when the facts have
-        ``platforms_for``."""
-        accounts = {n.account_id for n in needed}
-        if self._platforms_for is None or len(accounts) != 1:
-            return list(await asyncio.gather(*(self.listing(n) for n in needed)))
+    async def platforms(
+        self, account_ids: Sequence[int], products: Sequence[Product]
+    ) -> Mapping[int, Found]:
+        """Each account's platforms for ``products`` from one database read, to hand to
+        :meth:`listings` (a reconciliation finds a chunk of accounts at once). Empty without
+        ``platforms_for``, and when that read fails: each account's own read then says why (or
+        raises) for that account alone."""
+        if self._platforms_for is None or not account_ids:
+            return {}
         try:
-            found = await asyncio.to_thread(
-                self._platforms_for, accounts.pop(), [n.product for n in needed]
-            )
-        except UserFacingError as exc:
-            return [UserListing.unknown(exc.message) for _ in needed]
+            return await asyncio.to_thread(self._platforms_for, account_ids, products)
+        except Exception:  # read again per account, where it is reported for that account
+            return {}
+
+    async def listings(
+        self, needed: Sequence[UsersNeeded], found: Found | None = None
+    ) -> list[UserListing]:
+        """Like :meth:`listing` for each of ``needed`` (all of one account), read at once, in
+        the order given, from the platforms ``found`` by :meth:`platforms`; without them they
+        are found with one database read when the facts have ``platforms_for``."""
+        if found is None:
+            accounts = {n.account_id for n in needed}
+            if self._platforms_for is None or len(accounts) != 1:
+                return list(await asyncio.gather(*(self.listing(n) for n in needed)))
+            account, products = accounts.pop(), [n.product for n in needed]
+            try:
+                found = (await asyncio.to_thread(self._platforms_for, [account], products))[account]
+            except UserFacingError as exc:
+                return [UserListing.unknown(exc.message) for _ in needed]
 
         async def one(product: Product) -> UserListing:
             platform = found.get(product)

@@ -50,14 +50,15 @@ from billing.seats import UsersNeeded
 from billing.users import UserListing
 from billing.views import AccountView
 from bot.runtime.steps import StepRunner, log_outcome
-from handlers.facts import PlatformFacts
+from handlers.facts import Found, PlatformFacts
 
 logger = logging.getLogger(__name__)
 
 #: Accounts reconciled at once, and stored per database transaction.
 DEFAULT_CONCURRENCY = 64
 RECORD_BATCH = 100
-#: Accounts of a shared reconciliation claimed at once (what one process may hold unstarted).
+#: Accounts whose platforms are found in one database read, and of a shared reconciliation
+#: claimed at once (what one process may hold unstarted).
 CLAIM_CHUNK = 16
 #: Digests built and posted at once by the ticks (each one waits its turn per channel/workspace).
 DIGESTS_AT_ONCE = 32
@@ -204,11 +205,15 @@ class ReportJobs:
 
     # -- reconciliation -------------------------------------------------------------------------
 
-    async def read_listings(self, target: ReconcileTarget) -> dict[Product, UserListing]:
-        """Every subscribed product's users for one account, read at once (never raises for a
-        platform: an unreadable one is unknown with its reason)."""
+    async def read_listings(
+        self, target: ReconcileTarget, found: Found | None = None
+    ) -> dict[Product, UserListing]:
+        """Every subscribed product's users for one account, read at once from its platforms
+        ``found`` beforehand, if they were (never raises for a platform: an unreadable one is
+        unknown with its reason)."""
         products = [s.product for s in target.subscriptions]
-        listings = await self._facts.listings([UsersNeeded(target.account.id, p) for p in products])
+        needed = [UsersNeeded(target.account.id, p) for p in products]
+        listings = await self._facts.listings(needed, found)
         return dict(zip(products, listings, strict=True))
 
     async def reconcile(
@@ -253,10 +258,10 @@ class ReportJobs:
             previous = writes[-1] if writes else None
             writes.append(asyncio.create_task(_after(previous, store, batch)))
 
-        async def one(target: ReconcileTarget) -> None:
+        async def one(target: ReconcileTarget, found: Found | None) -> None:
             nonlocal done
             try:
-                listings = await self.read_listings(target)
+                listings = await self.read_listings(target, found)
             finally:
                 gate.release()
             # Only the counts and a bounded list are kept: the user lists go now.
@@ -275,26 +280,26 @@ class ReportJobs:
 
         # A new account starts as soon as one finishes (never more than ``concurrency`` at
         # once, and never 10,000 tasks), so the platforms are kept busy to the end.
-        async def mine() -> AsyncIterator[ReconcileTarget]:
-            """The targets this process does: every one, or those it claims in ``share``."""
-            if share is None:
-                for target in targets:
-                    yield target
-                return
+        async def mine() -> AsyncIterator[tuple[ReconcileTarget, Found | None]]:
+            """The targets this process does (every one, or those it claims in ``share``), a
+            chunk at a time, each with its platforms found in one database read per chunk."""
             for start in range(0, len(targets), CLAIM_CHUNK):
                 chunk = targets[start : start + CLAIM_CHUNK]
-                won = await asyncio.to_thread(self._claim, share, chunk, at)
-                held.update(won)
+                if share is not None:
+                    won = await asyncio.to_thread(self._claim, share, chunk, at)
+                    held.update(won)
+                    chunk = [target for target in chunk if target.account.id in won]
+                products = dict.fromkeys(s.product for t in chunk for s in t.subscriptions)
+                found = await self._facts.platforms([t.account.id for t in chunk], list(products))
                 for target in chunk:
-                    if target.account.id in won:
-                        yield target
+                    yield target, found.get(target.account.id)
 
-        async for target in mine():
+        async for target, found in mine():
             await gate.acquire()
             if failures:
                 gate.release()
                 break
-            task = asyncio.create_task(one(target))
+            task = asyncio.create_task(one(target, found))
             in_flight.add(task)
             task.add_done_callback(finished)
             if len(writes) >= 2 and not writes[-2].done():

@@ -11,8 +11,8 @@ does not keep 30,000 clients for the life of the process: an older one is droppe
 closing, which is safe because a client owns no connection (it borrows the directory's
 transport), and one still listing finishes with it.
 
-:meth:`PlatformDirectory.platforms_for` builds all the products of one account from one read
-of the database (a reconciliation asks for three at once).
+:meth:`PlatformDirectory.platforms_for` builds the products of several accounts from one read
+of the database (a reconciliation asks for three products of a chunk of accounts at once).
 
 A row's ``options`` is a JSON object of settings (none of them secret):
 
@@ -123,35 +123,38 @@ class PlatformDirectory:
 
         Raises :class:`billing.errors.ConfigurationError` when the stored connection is unusable.
         """
-        found = self.platforms_for(account_id, [product])[product]
+        found = self.platforms_for([account_id], [product])[account_id][product]
         if isinstance(found, ConfigurationError):
             raise found
         return found
 
     def platforms_for(
-        self, account_id: int, products: Sequence[Product]
-    ) -> dict[Product, Platform | ConfigurationError | None]:
-        """The platform source of each of ``account_id``'s ``products``, from one read of the
-        database: ``None`` when no connection is configured, the
+        self, account_ids: Sequence[int], products: Sequence[Product]
+    ) -> dict[int, dict[Product, Platform | ConfigurationError | None]]:
+        """The platform source of each of ``products`` for each of ``account_ids``, from one
+        read of the database: ``None`` when no connection is configured, the
         :class:`billing.errors.ConfigurationError` (not raised) when the stored one is unusable."""
-        found: dict[Product, Platform | ConfigurationError | None] = dict.fromkeys(products)
-        if not products:
+        found: dict[int, dict[Product, Platform | ConfigurationError | None]] = {
+            account_id: dict.fromkeys(products) for account_id in account_ids
+        }
+        if not found or not products:
             return found
         with self._sessions() as session:
             read_only: dict[str, Any] = {READ_ONLY_OPTION: True}
             session.connection(execution_options=read_only)
             rows = session.scalars(
                 select(PlatformConnectionRow).where(
-                    PlatformConnectionRow.account_id == account_id,
+                    PlatformConnectionRow.account_id.in_(list(found)),
                     PlatformConnectionRow.product.in_([p.value for p in products]),
                 )
             )
-            for row in rows:  # at most one per product (unique on account and product)
-                product = Product(row.product)
+            for row in rows:  # at most one per account and product (unique on the two)
+                account_id, product = row.account_id, Product(row.product)
                 try:
-                    found[product] = self._platform_from_row(session, row, account_id, product)
+                    built = self._platform_from_row(session, row, account_id, product)
+                    found[account_id][product] = built
                 except ConfigurationError as error:
-                    found[product] = error
+                    found[account_id][product] = error
         return found
 
     def _platform_from_row(

@@ -310,9 +310,14 @@ async def test_platforms_for_builds_each_product_from_one_read_and_keeps_errors_
     connect_product(
         session_factory, account.account_id, Product.MATRIX, {"token": "t"}, options="{not json"
     )
-    found = made.platforms_for(
-        account.account_id, [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER]
+    other = seed("beta", team_id="T_BETA")  # nothing connected
+    both = made.platforms_for(
+        [account.account_id, other.account_id],
+        [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER],
     )
+    assert list(both) == [account.account_id, other.account_id]
+    assert list(both[other.account_id].values()) == [None, None, None]
+    found = both[account.account_id]
     assert list(found) == [Product.AXIOM, Product.MATRIX, Product.CONTACT_CENTER]
     axiom = found[Product.AXIOM]
     assert axiom is not None
