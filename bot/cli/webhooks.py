@@ -194,7 +194,9 @@ def test(
 
 
 def listen(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_LISTEN_PORT,
+    port: Annotated[
+        int, typer.Option(help="Port to listen on; 0 picks a free one (printed at start).")
+    ] = DEFAULT_LISTEN_PORT,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     secret: Annotated[
         str | None,
@@ -217,8 +219,8 @@ def listen(
     from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
     from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver, pretty, summary
 
-    if not 0 < port < 65536:
-        raise fail_bad_input(f"--port: {port} is not a port number (1–65535)")
+    if not 0 <= port < 65536:
+        raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")
     if secret is None:
         configured = load_settings().seatbot_webhook_secret
         secret = None if configured is None else configured.get_secret_value()
@@ -237,6 +239,7 @@ def listen(
     receiver = WebhookReceiver(secret.strip(), on_event=show, on_rejected=refused)
     sock = bind_port(host, port)
     sock.listen(socket.SOMAXCONN)
+    port = sock.getsockname()[1]  # the one the system chose for --port 0
     typer.echo(f"listening on http://{host}:{port}/ for signed events (Ctrl-C stops)")
     config = uvicorn.Config(receiver.asgi_app, log_level="warning", lifespan="off", log_config=None)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -45,12 +46,6 @@ def seatbot(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     status = run(args)
     out, err = capsys.readouterr()
     return status, out, err
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_list_and_retry(
@@ -106,30 +101,26 @@ def test_list_and_retry(
 
 @pytest.fixture
 def listener(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
-    """``seatbot webhooks listen`` as a process; its URL, the process and its output file."""
-    port = free_port()
+    """``seatbot webhooks listen`` as a process on a port the system chooses (its banner says
+    which); its URL, the process and its output file."""
     output = tmp_path / "listen.out"
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SEATBOT_WEBHOOK")}
     env["SEATBOT_WEBHOOK_SECRET"] = SECRET  # the default for --secret
     with output.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "webhooks", "listen", "--port", str(port)],
+            [sys.executable, "-m", "bot.cli", "webhooks", "listen", "--port", "0"],
             env=env,
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
         )
-    url = f"http://127.0.0.1:{port}/hooks/seatbot"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(output.read_text()) from None
-            time.sleep(0.05)
+    while not (banner := re.search(r"listening on (http://127\.0\.0\.1:\d+)/", output.read_text())):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(output.read_text())
+        time.sleep(0.05)
+    url = f"{banner.group(1)}/hooks/seatbot"
     try:
         yield url, process, output
     finally:
