@@ -131,15 +131,12 @@ def build_app(
             oauth_settings=oauth_settings,
             authorize=authorize,  # type: ignore[arg-type]  # Bolt takes an AsyncAuthorize too
         )
-        app.enable_token_revocation_listeners()
     else:
         # The token, not a client: AsyncApp reads SLACK_BOT_TOKEN from the environment when no
         # token is given, and warns that it is unused whenever a client comes with one. Bolt
         # builds the client from the token; only its Web API address is ours to set.
         app = AsyncApp(**common, token=_secret(settings.slack_bot_token))
         app.client.base_url = settings.slack_api_url
-        app.event("app_uninstalled")(_single_workspace_uninstalled)
-        app.event("tokens_revoked")(_single_workspace_tokens_revoked)
 
     app.middleware(_PrepareContext(responses))
     app.error(_on_unexpected_error)
@@ -148,6 +145,14 @@ def build_app(
 
         register = register_listeners
     register(app, deps)
+    # Bolt tries the listeners in the order registered, each match costing an argument
+    # injection: the rare workspace events come last, so that /seats (registered first) is
+    # matched by the first listener tried.
+    if oauth_enabled(settings):
+        app.enable_token_revocation_listeners()
+    else:
+        app.event("app_uninstalled")(_single_workspace_uninstalled)
+        app.event("tokens_revoked")(_single_workspace_tokens_revoked)
     return app
 
 

@@ -320,3 +320,25 @@ async def test_uninstall_deletes_the_stored_tokens(
     assert after.status_code == 200  # Bolt tells the user to install the app again
     await bolt_listeners_finished()
     assert len(harness.standin.calls("chat.postMessage")) == 1  # only the one before
+
+
+async def test_with_one_workspace_an_uninstall_or_a_revocation_is_acked_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'single.db'}",
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_bot_token=SecretStr(BOT_TOKEN),
+    )
+    async with serve_seatbot(settings, team_id="T0ONE") as harness:
+        help_answer = await harness.driver.slash_command("help", user_id="U1", channel_id="C1")
+        uninstalled = await harness.driver.event({"type": "app_uninstalled"})
+        revoked = await harness.driver.event({"type": "tokens_revoked", "tokens": {"bot": ["B1"]}})
+        await bolt_listeners_finished()
+    assert "/seats add" in help_answer.text
+    assert (uninstalled.status_code, revoked.status_code) == (200, 200)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        "Seatbot was uninstalled from workspace T0ONE; SLACK_BOT_TOKEN no longer works." in warnings
+    )
+    assert "Slack revoked tokens of workspace T0ONE." in warnings
