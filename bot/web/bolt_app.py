@@ -97,7 +97,8 @@ def build_app(
         # Bolt's multi-line suggestion of listener code (which quotes the request body).
         "raise_error_for_unhandled_request": True,
     }
-    if oauth_enabled(settings):
+    many_workspaces = oauth_enabled(settings)
+    if many_workspaces:
         if installation_store is None or state_store is None:
             raise ConfigurationError(
                 "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, so an installation store and an "
@@ -148,7 +149,7 @@ def build_app(
     # Bolt tries the listeners in the order registered, each match costing an argument
     # injection: the rare workspace events come last, so that /seats (registered first) is
     # matched by the first listener tried.
-    if oauth_enabled(settings):
+    if many_workspaces:
         app.enable_token_revocation_listeners()
     else:
         app.event("app_uninstalled")(_single_workspace_uninstalled)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from billing.errors import UserFacingError
 from billing.seats.outcomes import UsersNeeded
 from billing.users import Level, PlatformUser, UserStatus
-from handlers.facts import Found, PlatformFacts
+from handlers.facts import Found, PlatformFacts, PlatformsFor
 from platforms.types import Platform, Product
 
 USER = PlatformUser(
@@ -60,14 +60,17 @@ class Directory:
 PRODUCTS = [Product.MATRIX, Product.AXIOM, Product.CONTACT_CENTER]
 
 
+def facts_over(directory: Directory, platforms_for: PlatformsFor | None = None) -> PlatformFacts:
+    """The facts over ``directory``'s single lookups, finding several at once with
+    ``platforms_for`` when given."""
+    return PlatformFacts(
+        directory.platform_for, deadline_s=5, recent_ttl_s=0, platforms_for=platforms_for
+    )
+
+
 async def test_one_lookup_finds_every_product_of_the_account_in_the_order_asked() -> None:
     directory = Directory()
-    facts = PlatformFacts(
-        directory.platform_for,
-        deadline_s=5,
-        recent_ttl_s=0,
-        platforms_for=directory.platforms_for,
-    )
+    facts = facts_over(directory, directory.platforms_for)
     matrix, axiom, contact_center = await facts.listings([UsersNeeded(7, p) for p in PRODUCTS])
     assert directory.many_lookups == [([7], PRODUCTS)]
     assert directory.one_lookups == []
@@ -82,15 +85,10 @@ async def test_one_lookup_finds_every_product_of_the_account_in_the_order_asked(
 
 async def test_without_platforms_for_each_product_is_looked_up_alone_with_the_same_facts() -> None:
     directory = Directory()
-    facts = PlatformFacts(directory.platform_for, deadline_s=5, recent_ttl_s=0)
+    facts = facts_over(directory)
     listings = await facts.listings([UsersNeeded(7, p) for p in PRODUCTS])
     assert sorted(directory.one_lookups) == sorted((7, p) for p in PRODUCTS)
-    batched = PlatformFacts(
-        directory.platform_for,
-        deadline_s=5,
-        recent_ttl_s=0,
-        platforms_for=directory.platforms_for,
-    )
+    batched = facts_over(directory, directory.platforms_for)
     assert listings == await batched.listings([UsersNeeded(7, p) for p in PRODUCTS])
 
 
@@ -99,21 +97,14 @@ async def test_a_lookup_that_fails_for_the_owner_makes_every_product_unknown() -
         raise UserFacingError("The connections cannot be read.")
 
     directory = Directory()
-    facts = PlatformFacts(
-        directory.platform_for, deadline_s=5, recent_ttl_s=0, platforms_for=refuse
-    )
+    facts = facts_over(directory, refuse)
     listings = await facts.listings([UsersNeeded(7, p) for p in PRODUCTS])
     assert [listing.problem for listing in listings] == ["The connections cannot be read."] * 3
 
 
 async def test_the_platforms_of_several_accounts_are_found_in_one_read_and_listed_from_it() -> None:
     directory = Directory()
-    facts = PlatformFacts(
-        directory.platform_for,
-        deadline_s=5,
-        recent_ttl_s=0,
-        platforms_for=directory.platforms_for,
-    )
+    facts = facts_over(directory, directory.platforms_for)
     found = await facts.platforms([7, 8], PRODUCTS)
     assert directory.many_lookups == [([7, 8], PRODUCTS)]
     listings = await facts.listings([UsersNeeded(8, p) for p in PRODUCTS], found[8])
@@ -130,15 +121,8 @@ async def test_a_read_of_several_accounts_that_fails_leaves_each_account_to_its_
         return directory.platforms_for(account_ids, products)
 
     directory = Directory()
-    facts = PlatformFacts(
-        directory.platform_for, deadline_s=5, recent_ttl_s=0, platforms_for=broken
-    )
+    facts = facts_over(directory, broken)
     assert await facts.platforms([7, 8], PRODUCTS) == {}
     [_, axiom, _] = await facts.listings([UsersNeeded(8, p) for p in PRODUCTS], None)
     assert axiom.users == (USER,)
-    assert (
-        await PlatformFacts(directory.platform_for, deadline_s=5, recent_ttl_s=0).platforms(
-            [7], PRODUCTS
-        )
-        == {}
-    )
+    assert await facts_over(directory).platforms([7], PRODUCTS) == {}
