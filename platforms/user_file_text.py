@@ -131,26 +131,29 @@ def _decode_as(data: bytes, name: str, encoding: str) -> DecodedText:
     label = encoding_label(codec)
     if codec == "utf-8" and data.startswith(codecs.BOM_UTF8):
         codec = "utf-8-sig"
-    try:
-        return DecodedText(data.decode(codec), codec, label)
-    except UnicodeDecodeError as exc:
-        raise UserFileEncodingError(
-            f"{name} is not {label} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            f"check the encoding, or {_SAVE_AS_UTF8}."
-        ) from None
+    return _strict(
+        data, codec, label, f"{name} is not {label} text", f"check the encoding, or {_SAVE_AS_UTF8}"
+    )
 
 
 def _decode_by_mark(data: bytes, name: str) -> DecodedText | None:
     for bom, encoding, label in _BOMS:
         if data.startswith(bom):
-            try:
-                return DecodedText(data.decode(encoding), encoding, label)
-            except UnicodeDecodeError as exc:
-                raise UserFileEncodingError(
-                    f"{name} starts like {label} text but byte {exc.start} is not {label}; "
-                    f"{_SAVE_AS_UTF8}."
-                ) from None
+            return _strict(
+                data, encoding, label, f"{name} starts like {label} text but is not", _SAVE_AS_UTF8
+            )
     return None
+
+
+def _strict(data: bytes, codec: str, label: str, refusal: str, advice: str) -> DecodedText:
+    """``data`` read as ``codec``, or :class:`UserFileEncodingError`: ``refusal``, the first
+    byte that is not ``label`` text, then ``advice``."""
+    try:
+        return DecodedText(data.decode(codec), codec, label)
+    except UnicodeDecodeError as exc:
+        raise UserFileEncodingError(
+            f"{refusal} (byte 0x{data[exc.start]:02x} at offset {exc.start}); {advice}."
+        ) from None
 
 
 def _decode_utf8(data: bytes) -> DecodedText | None:

@@ -127,23 +127,28 @@ def event_key(event_type: str, source_key: str) -> str:
     return f"{event_type}:{source_key}"
 
 
-def _common(
-    *,
-    account: str,
-    product: str,
-    subscription_id: int,
-    request_id: int | None,
-    key: str,
-    at: datetime,
-) -> dict[str, Any]:
-    return {
-        "account": account,
-        "product": product,
-        "subscription_id": subscription_id,
-        "request_id": request_id,
-        "idempotency_key": key,
-        "occurred_at": instant(at),
-    }
+@dataclass(frozen=True)
+class EventSubject:
+    """What an event is about: an account (its id and name) and one of its subscriptions."""
+
+    account_id: int
+    account: str
+    product: str
+    subscription_id: int
+
+    def event(
+        self, event_type: str, key: str, request_id: int | None, at: datetime, **data: Any
+    ) -> WebhookEvent:
+        """The event: the fields every event's ``data`` carries, then ``data``."""
+        common = {
+            "account": self.account,
+            "product": self.product,
+            "subscription_id": self.subscription_id,
+            "request_id": request_id,
+            "idempotency_key": key,
+            "occurred_at": instant(at),
+        }
+        return WebhookEvent(event_type, self.account_id, request_id, key, at, common | data)
 
 
 def _person(team_id: str | None, user_id: str | None) -> dict[str, str] | None:
@@ -157,11 +162,8 @@ def _person(team_id: str | None, user_id: str | None) -> dict[str, str] | None:
 
 def change_event(
     event_type: str,
+    subject: EventSubject,
     *,
-    account_id: int,
-    account: str,
-    product: str,
-    subscription_id: int,
     request_id: int,
     request_key: str,
     old_seats: int,
@@ -178,69 +180,44 @@ def change_event(
 ) -> WebhookEvent:
     """A seat-change request's event (``event_type``) with its lines and their net; ``source``
     (``"digest"``) says where the change was started, when it was not by ``/seats``."""
-    key = event_key(event_type, request_key)
-    data = _common(
-        account=account,
-        product=product,
-        subscription_id=subscription_id,
-        request_id=request_id,
-        key=key,
-        at=at,
-    )
     net = sum_money([line.amount for line in lines], currency)
-    data.update(
-        {
-            "from_seats": old_seats,
-            "to_seats": new_seats,
-            "effective_at": instant(effective_at),
-            "period_start": instant(period_start),
-            "period_end": instant(period_end),
-            "currency": net.currency,
-            "lines": [line.document() for line in lines],
-            "net": net.to_decimal_string(),
-            "requested_by": _person(*requested_by),
-            "decided_by": _person(*decided_by),
-        }
+    return subject.event(
+        event_type,
+        event_key(event_type, request_key),
+        request_id,
+        at,
+        from_seats=old_seats,
+        to_seats=new_seats,
+        effective_at=instant(effective_at),
+        period_start=instant(period_start),
+        period_end=instant(period_end),
+        currency=net.currency,
+        lines=[line.document() for line in lines],
+        net=net.to_decimal_string(),
+        requested_by=_person(*requested_by),
+        decided_by=_person(*decided_by),
+        **({} if source is None else {"source": source}),
     )
-    if source is not None:
-        data["source"] = source
-    return WebhookEvent(event_type, account_id, request_id, key, at, data)
 
 
-def renewal_event(
-    *,
-    account_id: int,
-    account: str,
-    product: str,
-    subscription_id: int,
-    line: EventLine,
-    at: datetime,
-) -> WebhookEvent:
+def renewal_event(subject: EventSubject, line: EventLine, at: datetime) -> WebhookEvent:
     """``subscription.renewed``: one new period billed in advance (``line`` is its ledger
     line: seats × unit price)."""
     if line.ledger_key is None:
         raise ValueError("a renewal event records a ledger line")
     event_type = EventType.SUBSCRIPTION_RENEWED.value
-    key = event_key(event_type, line.ledger_key)
-    data = _common(
-        account=account,
-        product=product,
-        subscription_id=subscription_id,
-        request_id=None,
-        key=key,
-        at=at,
+    return subject.event(
+        event_type,
+        event_key(event_type, line.ledger_key),
+        None,
+        at,
+        seats=line.quantity,
+        period_start=instant(line.period_start),
+        period_end=instant(line.period_end),
+        currency=line.amount.currency,
+        lines=[line.document()],
+        amount=line.amount.to_decimal_string(),
     )
-    data.update(
-        {
-            "seats": line.quantity,
-            "period_start": instant(line.period_start),
-            "period_end": instant(line.period_end),
-            "currency": line.amount.currency,
-            "lines": [line.document()],
-            "amount": line.amount.to_decimal_string(),
-        }
-    )
-    return WebhookEvent(event_type, account_id, None, key, at, data)
 
 
 # -- when a failed attempt is tried again ----------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from billing.events.rules import (
     EventLine,
+    EventSubject,
     EventType,
     OutboxStatus,
     WebhookEvent,
@@ -147,10 +148,7 @@ def seat_change_event(
     )
     return change_event(
         event_type.value,
-        account_id=account.id,
-        account=account.name,
-        product=subscription.product,
-        subscription_id=subscription.id,
+        _subject(account, subscription),
         request_id=request.id,
         request_key=request.idempotency_key,
         old_seats=request.old_seats,
@@ -171,14 +169,11 @@ def subscription_renewed(
     account: Account, subscription: Subscription, entry: LedgerEntry, at: datetime
 ) -> WebhookEvent:
     """``subscription.renewed`` for the renewal ledger ``entry``."""
-    return renewal_event(
-        account_id=account.id,
-        account=account.name,
-        product=subscription.product,
-        subscription_id=subscription.id,
-        line=ledger_line(entry),
-        at=at,
-    )
+    return renewal_event(_subject(account, subscription), ledger_line(entry), at)
+
+
+def _subject(account: Account, subscription: Subscription) -> EventSubject:
+    return EventSubject(account.id, account.name, subscription.product, subscription.id)
 
 
 def record_event(

@@ -21,7 +21,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from billing.events.rules import EventLine, EventType, WebhookEvent, change_event, renewal_event
+from billing.events.rules import (
+    EventLine,
+    EventSubject,
+    EventType,
+    WebhookEvent,
+    change_event,
+    renewal_event,
+)
 from billing.money import Money
 
 revision: str = "0006_webhook_outbox"
@@ -207,10 +214,7 @@ def _backfill() -> None:
         events.append(
             change_event(
                 EventType.SEAT_CHANGE_APPLIED.value,
-                account_id=account_id,
-                account=name,
-                product=product,
-                subscription_id=request["subscription_id"],
+                EventSubject(account_id, name, product, request["subscription_id"]),
                 request_id=request["id"],
                 request_key=request["idempotency_key"],
                 old_seats=request["old_seats"],
@@ -231,12 +235,9 @@ def _backfill() -> None:
         product, account_id, name = owners[row._mapping["subscription_id"]]
         events.append(
             renewal_event(
-                account_id=account_id,
-                account=name,
-                product=product,
-                subscription_id=row._mapping["subscription_id"],
-                line=_line(row),
-                at=_utc(row._mapping["created_at"]),
+                EventSubject(account_id, name, product, row._mapping["subscription_id"]),
+                _line(row),
+                _utc(row._mapping["created_at"]),
             )
         )
     for event in sorted(events, key=lambda e: (e.occurred_at, e.idempotency_key)):
