@@ -127,19 +127,33 @@ def format_share(
     """The share of ``period`` that a change at ``at`` bills, in words.
 
     ``daily``: ``16 of 31 days`` (the change day counts, as the rule bills it); ``seconds``:
-    ``51.61% of the period``; ``none``: ``nothing (no proration)``. ``fraction`` is the exact
-    remaining share that :func:`billing.proration.remaining_fraction` computed.
+    the time left to the minute, ``15 days 5 h 30 min of 31 days``; ``none``: ``nothing (no
+    proration)``. ``fraction`` is the exact remaining share that
+    :func:`billing.proration.remaining_fraction` computed; the words only read it.
     """
     if rule is ProrationRule.NONE or fraction == 0:
         return "nothing (no proration)" if rule is ProrationRule.NONE else "none of the period"
-    if rule is ProrationRule.DAILY:
-        whole = period_days(period, tz)
-        remaining = (last_day(period, tz) - local_date(at, tz)).days + 1
-        # The stored fraction is the truth; the day count is only its reading for people.
-        if Fraction(remaining, whole) == fraction:
-            unit = "day" if whole == 1 else "days"
-            return f"{remaining} of {whole} {unit}"
+    whole = period_days(period, tz)
+    of_whole = f"of {whole} {'day' if whole == 1 else 'days'}"
+    if rule is ProrationRule.SECONDS:
+        return f"{_time_left(period.end - at)} {of_whole}"
+    remaining = (last_day(period, tz) - local_date(at, tz)).days + 1
+    # The stored fraction is the truth; the day count is only its reading for people.
+    if Fraction(remaining, whole) == fraction:
+        return f"{remaining} {of_whole}"
     return f"{format_percent(fraction)} of the period"
+
+
+def _time_left(left: timedelta) -> str:
+    """``15 days 5 h 30 min`` (``16`` alone for whole days, to read ``16 of 31 days``)."""
+    days, minutes = divmod(int(left.total_seconds()) // 60, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if not hours and not minutes:
+        return str(days) if days else "under a minute"
+    parts = [f"{days} {'day' if days == 1 else 'days'}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    return " ".join(parts)
 
 
 # A URL in running text: a scheme, then anything up to a space, a quote or an angle bracket.

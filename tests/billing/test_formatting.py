@@ -74,9 +74,15 @@ def test_shares_by_rule() -> None:
     daily = remaining_fraction(period, at, ProrationRule.DAILY, LONDON)
     assert format_share(daily, ProrationRule.DAILY, period, at, LONDON) == "16 of 31 days"
     seconds = remaining_fraction(period, at, ProrationRule.SECONDS, LONDON)
-    assert format_share(seconds, ProrationRule.SECONDS, period, at, LONDON) == (
-        "51.61% of the period"
-    )
+    assert format_share(seconds, ProrationRule.SECONDS, period, at, LONDON) == "16 of 31 days"
+    # Per second, the time left to the minute: never a percentage.
+    for when, said in [
+        (datetime(2026, 1, 16, 9, 30, tzinfo=UTC), "15 days 14 h 30 min of 31 days"),
+        (datetime(2026, 1, 31, 22, 0, tzinfo=UTC), "2 h of 31 days"),
+        (datetime(2026, 1, 31, 23, 59, 30, tzinfo=UTC), "under a minute of 31 days"),
+    ]:
+        share = remaining_fraction(period, when, ProrationRule.SECONDS, LONDON)
+        assert format_share(share, ProrationRule.SECONDS, period, when, LONDON) == said
     none = remaining_fraction(period, at, ProrationRule.NONE, LONDON)
     assert format_share(none, ProrationRule.NONE, period, at, LONDON) == "nothing (no proration)"
 
