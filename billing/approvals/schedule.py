@@ -31,9 +31,7 @@ from billing.approvals.store import (
 )
 from billing.events.rules import EventType
 from billing.events.store import record_event, seat_change_event
-from billing.formatting import format_instant
 from billing.models import SeatChangeRequest, Subscription
-from billing.periods import zone
 from billing.requests import RequestStatus
 from billing.row_views import account_view, request_view
 from billing.seats.outcomes import ApprovalPrompt, ChangeEnded, ChangeOutcome
@@ -219,9 +217,9 @@ def end_if_late(
     expired = expire_request(session, request.id, at, late_decision_by=caller.actor)
     if expired is None:  # settled meanwhile
         return settled(session, load_request(session, request.id))
-    deadline = format_instant(line.expire_at, zone(loaded.account.timezone))
     return replace(
         expired,
-        message=f"Too late: this seat change expired at {deadline}, before your decision. "
+        message="Too late: this seat change expired before your decision. "
         "Nothing was applied or billed; the requester is told.",
+        expired_at=line.expire_at,
     )

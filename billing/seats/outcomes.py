@@ -176,10 +176,12 @@ class ChangeEnded(OnRequest):
     expired (its deadline passed, found by the scheduler or by a decision that came too late),
     or an approval found its target already reached (cancelled: nothing to change).
     ``message`` says what happened to whoever's step found it; ``stamps`` are the approval
-    messages to mark; its requester is to be told."""
+    messages to mark; its requester is to be told. ``expired_at`` is the deadline a decision
+    came too late for (shown in each reader's own time)."""
 
     message: str
     stamps: tuple[MessageRef, ...] = ()
+    expired_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

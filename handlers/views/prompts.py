@@ -8,6 +8,7 @@ server-side.
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -16,6 +17,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
 )
 
+from billing.formatting import format_instant
 from billing.seats import (
     AlreadyApplied,
     ApprovalPrompt,
@@ -50,6 +52,7 @@ from handlers.views.text import (
     mention,
     message,
     section,
+    slack_instant,
     users_list,
 )
 
@@ -123,10 +126,18 @@ def cancelled_message(request: SeatChangeView, seats_now: int, cancelled_by: str
     )
 
 
-def closed_message(text: str) -> Message:
-    """A prompt that can no longer be acted on: ``text`` says why."""
+def closed_message(
+    text: str, where: ZoneInfo | None = None, expired_at: datetime | None = None
+) -> Message:
+    """A prompt that can no longer be acted on: ``text`` says why; ``expired_at`` (read in
+    ``where``) is the deadline a decision came too late for."""
     why = escape(text)
-    return message(why, [section(f":warning: {why}")])
+    if expired_at is None or where is None:
+        return message(why, [section(f":warning: {why}")])
+    return message(
+        f"{why} It expired {format_instant(expired_at, where)}.",
+        [section(f":warning: {why}"), context(f"It expired {slack_instant(expired_at, where)}.")],
+    )
 
 
 def blocked_decrease_message(request: SeatChangeView, check: SeatCheck) -> Message:
@@ -185,6 +196,8 @@ def outcome_message(outcome: ChangeOutcome, where: ZoneInfo) -> Message:
             return already_applied_message(request)
         case ChangeCancelled(request=request, seats_now=seats, cancelled_by=who):
             return cancelled_message(request, seats, who)
+        case ChangeEnded(message=text, expired_at=datetime() as deadline):
+            return closed_message(text, where, deadline)
         case ChangeClosed(message=text) | ChangeEnded(message=text):
             return closed_message(text)
         case AwaitingApproval(account=account, request=request, approvers=approvers):

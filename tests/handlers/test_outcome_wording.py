@@ -30,6 +30,7 @@ from billing.seats.outcomes import (
     AccountHistory,
     ChangeCancelled,
     ChangeDenied,
+    ChangeEnded,
     FormPreview,
     Home,
     HomeAccount,
@@ -47,7 +48,7 @@ from handlers.views.approvals import (
     stamped_message,
 )
 from handlers.views.home import home_view
-from handlers.views.prompts import applied_message, confirmation_prompt
+from handlers.views.prompts import applied_message, confirmation_prompt, outcome_message
 from handlers.views.text import Message
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -270,6 +271,13 @@ def test_instants_are_slack_dates_with_the_accounts_time_as_fallback() -> None:
     # A notification shows no markup: the account's time as written.
     assert "16 Jan 2026, 12:00 (Asia/Tokyo)" in stamp.text
     assert "<!date" not in stamp.text
+    # A decision that came too late names the deadline it missed the same way.
+    late = ChangeEnded(
+        account("USD"), change("USD"), "Too late: this seat change expired.", expired_at=AT
+    )
+    told = outcome_message(late, TOKYO)
+    assert f"It expired {SLACK_AT}." in lines_of(told.blocks)
+    assert told.text.endswith("It expired 16 Jan 2026, 12:00 (Asia/Tokyo).")
 
 
 def test_the_owners_waiting_message_does_not_name_the_reader_as_asker() -> None:
