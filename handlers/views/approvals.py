@@ -180,9 +180,9 @@ def decision_text(request: SeatChangeView, where: ZoneInfo) -> str:
         reason = f" Reason: {escape(request.decision_reason)}" if request.decision_reason else ""
         return f":no_entry_sign: Denied by {by} {when}.{reason}"
     if status == "cancelled" and by and when:  # an approval found nothing left to change
-        reason = escape(request.decision_reason or "")
+        reason = f" {escape(request.decision_reason)}" if request.decision_reason else ""
         return (
-            f":heavy_minus_sign: Closed when {by} approved it {when}: {reason} Nothing was billed."
+            f":heavy_minus_sign: Closed when {by} approved it {when}:{reason} Nothing was billed."
         )
     if status == "cancelled":
         return ":no_entry_sign: Cancelled by the requester; nothing was billed."

@@ -40,7 +40,13 @@ from billing.users import UserListing
 from billing.views import AccountView, SeatChangeView, SubscriptionView
 from handlers import ids
 from handlers.approval_desk import Aftermath
-from handlers.views import ModalModel, ProductChoice, history_message, seat_change_modal
+from handlers.views import (
+    ModalModel,
+    ProductChoice,
+    history_message,
+    seat_change_modal,
+    status_message,
+)
 from handlers.views.approvals import (
     approval_request_message,
     awaiting_approval_message,
@@ -153,7 +159,10 @@ def submitted(currency: str, status: RequestStatus) -> SeatChangeView:
         decided_by_team="T1",
         decided_by_user="U_MANAGER",
         decided_at=AT,
-        decision_reason="not this month" if status is RequestStatus.DENIED else None,
+        decision_reason={
+            RequestStatus.DENIED: "not this month",
+            RequestStatus.CANCELLED: "Axiom already had 20 seats; nothing to change.",
+        }.get(status),
     )
 
 
@@ -295,6 +304,9 @@ def test_the_owners_waiting_message_does_not_name_the_reader_as_asker() -> None:
     [
         (RequestStatus.DENIED, "Denied by <@U_MANAGER>"),
         (RequestStatus.EXPIRED, "Expired without a decision"),
+        # An approval that found the seats already there (the requester cancelling their own
+        # request is not told: they did it).
+        (RequestStatus.CANCELLED, "Closed when <@U_MANAGER> approved it"),
     ],
 )
 def test_a_request_that_did_not_apply_says_how_to_ask_again_and_whom(
@@ -305,6 +317,22 @@ def test_a_request_that_did_not_apply_says_how_to_ask_again_and_whom(
     assert any(said in line for line in lines)
     assert "To ask again, type `/seats set 20 axiom`; it goes to <@U_MANAGER>." in lines
     assert not any("back as credit" in line for line in lines)  # nothing happened to the bill
+
+
+def test_the_status_footer_tells_an_owner_how_to_change_seats_and_a_viewer_where_to_look() -> None:
+    sub = change("USD")
+    axiom = SubscriptionView(
+        11, 1, Product.AXIOM, 25, sub.unit_price, Interval.MONTHLY, date(2026, 1, 1),
+        ProrationRule.DAILY, DecreasePolicy.PRORATED, 1, PERIOD, PERIOD.start, 25,
+    )  # fmt: skip
+    listing = [UserListing.complete([])]
+    owner = shown(status_message("Acme", [axiom], listing, TOKYO, may_change=True))
+    viewer = shown(status_message("Acme", [axiom], listing, TOKYO))
+    assert "Change seats with `/seats`, or `/seats help` for examples." in owner
+    assert "`/seats history` shows the recent changes; the account's owners change seats." in (
+        viewer
+    )
+    assert not any("Change seats" in line for line in viewer)
 
 
 def test_the_app_home_offers_change_seats_to_owners_only_and_prices_with_their_interval() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
@@ -143,15 +144,20 @@ class ThreadPoster(FakePoster):
         return await super().post_where(team, channel, message)
 
 
-def test_a_reminder_replies_in_the_thread_of_the_approvers_card_and_is_stamped_too(
-    seed: Callable[..., Any], session_factory: sessionmaker[Session]
+@pytest.mark.parametrize(
+    "due",
+    [
+        {"remind_after": timedelta(hours=4)},
+        # Escalated to someone who already has the card: a reply under it too.
+        {"escalate_after": timedelta(hours=4), "escalate_to": ((T, "U_MANAGER"),)},
+    ],
+    ids=["reminder", "escalation"],
+)
+def test_a_reminder_or_escalation_replies_in_the_thread_of_the_card_and_is_stamped_too(
+    seed: Callable[..., Any], session_factory: sessionmaker[Session], due: dict[str, Any]
 ) -> None:
     acme = seed()
-    policy = ApprovalPolicy(
-        require_decrease=True,
-        remind_after=timedelta(hours=4),
-        expire_after=timedelta(hours=72),
-    )
+    policy = ApprovalPolicy(require_decrease=True, expire_after=timedelta(hours=72), **due)
     waiting = waiting_decrease(session_factory, acme, policy)
     assert waiting.expires_at == JAN_16 + timedelta(hours=72)
     approvals = Approvals(session_factory)
