@@ -70,12 +70,15 @@ def negative_numbers_as_arguments(command: TyperCommand, args: list[str]) -> lis
 
 def tidy_params(params: list[Any]) -> list[Any]:
     """``params`` as every help screen shows them: a flag as a flag (``--json``, not typer's
-    ``--json <bool>``), an argument by one upper-case name (``ACCOUNT``, ``PRODUCT``, ``FILE``)."""
+    ``--json <bool>``), an argument by one upper-case name (``ACCOUNT``, ``PRODUCT``, ``FILE``),
+    an option's value by its flag's (``--latency-ms LATENCY_MS``, not ``<int>``)."""
     for param in params:
         if isinstance(param, TyperOption) and (param.is_flag or param.count):
             param.metavar = ""
         elif isinstance(param, TyperArgument) and param.metavar is None:
             param.metavar = (param.name or "").upper()
+        elif param.metavar is None:  # an option's value, named after its flag
+            param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
     return params
 
 

@@ -134,6 +134,8 @@ def _command(path: tuple[str, ...]) -> Any:
 def test_flags_show_as_flags_and_every_option_has_help(path: tuple[str, ...]) -> None:
     shown = _help(path, 200)
     assert "<bool>" not in shown
+    options = shown.split("─ Options ─", 1)[-1]
+    assert not re.search(r"<[a-z]", options), options  # a value is named, not typed: --at AT
     for param in _command(path).params:
         assert param.help, f"`seatbot {' '.join(path)}`: {param.name} has no help"
 
