@@ -155,6 +155,34 @@ class Seeded:
 Seed = Callable[..., Seeded]
 
 
+def add_subscription(
+    session: Session,
+    account: Account,
+    product: str,
+    seats: int,
+    unit_price_minor: int,
+    interval: Interval,
+    anchor: date,
+    at: datetime,
+    *,
+    rule: str = "daily",
+    decrease_policy: str = "prorated",
+) -> Subscription:
+    """A subscription of ``account`` (already flushed) in its currency, its stored period the one
+    containing ``at`` in the account's zone; added and flushed, so it has its id."""
+    period = period_at(anchor, interval, at, zone(account.timezone))
+    subscription = Subscription(
+        account_id=account.id, product=product, seats=seats, initial_seats=seats,
+        started_at=period.start, unit_price_minor=unit_price_minor, currency=account.currency,
+        interval=interval.value, anchor=anchor, proration_rule=rule,
+        decrease_policy=decrease_policy, current_period_start=period.start,
+        current_period_end=period.end, version=1,
+    )  # fmt: skip
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
 @pytest.fixture
 def seed(session_factory: sessionmaker[Session]) -> Seed:
     """``seed(name="acme", seats=10, ...)`` inserts an account, an owner ``U_OWNER``, a manager
@@ -176,7 +204,6 @@ def seed(session_factory: sessionmaker[Session]) -> Seed:
         team_id: str = "T_ACME",
         at: datetime = SEED_AT,
     ) -> Seeded:
-        period = period_at(anchor, interval, at, zone(timezone))
         with session_factory.begin() as session:
             account = Account(
                 name=name,
@@ -196,24 +223,10 @@ def seed(session_factory: sessionmaker[Session]) -> Seed:
                 session.add(
                     Member(account_id=account.id, team_id=team_id, user_id=user_id, role=role)
                 )
-            subscription = Subscription(
-                account_id=account.id,
-                product=product,
-                seats=seats,
-                initial_seats=seats,
-                started_at=period.start,
-                unit_price_minor=unit_price_minor,
-                currency=currency,
-                interval=interval.value,
-                anchor=anchor,
-                proration_rule=rule,
-                decrease_policy=decrease_policy,
-                current_period_start=period.start,
-                current_period_end=period.end,
-                version=1,
-            )
-            session.add(subscription)
-            session.flush()
+            subscription = add_subscription(
+                session, account, product, seats, unit_price_minor, interval, anchor, at,
+                rule=rule, decrease_policy=decrease_policy,
+            )  # fmt: skip
             return Seeded(account.id, subscription.id, team_id, "U_OWNER")
 
     return _seed

@@ -157,14 +157,14 @@ async def _reports(
     out.note(f"posting it again: {again}")
     out.note(f"the trend chart uploaded into the thread is saved as {chart}")
 
-    out.heading("12. Right-size from the digest: its button, the form and its saving, Confirm")
+    out.heading("12. Right-size from the digest: its button, the credit, Confirm, the saving")
     [digest] = [
         Reply(call)
         for call in standin.calls("chat.postMessage")
         if call.seq > before and call.ok and not call.args.get("thread_ts")
     ]
     [action] = [a for a in _actions(digest) if a.startswith(ids.RIGHTSIZE_ACTION)]
-    prompt = await session.right_size(digest, action, expect="$136.50 less")
+    prompt = await session.right_size(digest, action, expect=" back as credit on your next invoice")
     before = _last_seq(standin)
     await session.click(prompt, ids.CONFIRM_ACTION, expect="Waiting for approval by @U0ACMEMGR")
     ask = await session.posted_to(

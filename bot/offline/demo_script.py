@@ -189,8 +189,8 @@ class DemoSession:
 
     async def right_size(self, digest: Reply, action_id: str, *, expect: str) -> Reply:
         """The owner clicks the digest's right-size button: the form opens preset to the users
-        that exist, with what it does to the bill; they submit it as it is. Returns the
-        prompt."""
+        that exist, with what it does to the bill (``expect`` among it); they submit it as it
+        is. Returns the prompt, which must say ``expect`` too."""
         element = digest.button(action_id)
         label = element["text"]["text"]
         self.out.said(OWNER, f"clicks [{label}] on the digest")
@@ -206,8 +206,9 @@ class DemoSession:
         filled = await self._next("views.update", opened.call.seq)
         view = self.standin.view(opened.call.response["view"]["id"])
         self.out.bot(render_view(view, width=self.out.width), title="Seatbot · modal")
-        if " less" not in "\n".join(render_view(view)):
-            raise DemoStepFailed("the right-size form did not show what the bill becomes")
+        shown = "\n".join(render_view(view))
+        if " less" not in shown or expect not in shown:
+            raise DemoStepFailed(f"the right-size form did not show the new bill and {expect!r}")
         product = _initial_option(view, ids.PRODUCT_BLOCK)
         count = next(
             b["element"].get("initial_value")

@@ -97,14 +97,16 @@ def render_blocks(
                 for line in _text_of(element).split("\n"):
                     lines.extend(_wrap(f"  · {line}", width))
         elif kind == "actions":
-            lines.append(" ".join(_element(e, None) for e in block.get("elements") or []))
+            lines.extend(
+                _wrap(" ".join(_element(e, None) for e in block.get("elements") or []), width)
+            )
         elif kind == "input":
             block_state = (state or {}).get(str(block.get("block_id")), {})
             element = block.get("element") or {}
             action_state = block_state.get(str(element.get("action_id")), {})
             optional = " (optional)" if block.get("optional") else ""
             label = _text_of(block.get("label")).removesuffix(" (optional)")
-            lines.append(f"▸ {label}{optional}: {_element(element, action_state)}")
+            lines.extend(_wrap(f"▸ {label}{optional}: {_element(element, action_state)}", width))
         elif kind == "divider":
             lines.append("─" * min(width, 40))
         else:

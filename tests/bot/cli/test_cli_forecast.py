@@ -13,43 +13,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
 from billing.approvals.rules import ApprovalPolicy
-from billing.models import Account, Subscription
-from billing.periods import Interval, period_at, zone
+from billing.models import Account
+from billing.periods import Interval, zone
 from billing.seats.outcomes import AwaitingApproval, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.setup.store import apply_approval_policy
 from billing.users import UserListing
 from bot.cli import shell
 from tests.bot.cli.conftest import RunSeatbot
-from tests.conftest import Seed
+from tests.conftest import Seed, add_subscription
 
 #: 12:00 UTC on 28 Feb 2026: already 1 Mar in Auckland, still 28 Feb in London and 21:00 in Tokyo.
 NOW = datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
 ISO_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def _add_subscription(
-    sessions: sessionmaker[Session],
-    account_id: int,
-    product: str,
-    seats: int,
-    price_minor: int,
-    interval: Interval,
-    anchor: date,
-) -> None:
-    with sessions.begin() as session:
-        account = session.get(Account, account_id)
-        assert account is not None
-        period = period_at(anchor, interval, NOW, zone(account.timezone))
-        session.add(
-            Subscription(
-                account_id=account_id, product=product, seats=seats, initial_seats=seats,
-                started_at=period.start, unit_price_minor=price_minor, currency=account.currency,
-                interval=interval.value, anchor=anchor, proration_rule="daily",
-                decrease_policy="prorated", current_period_start=period.start,
-                current_period_end=period.end, version=1,
-            )
-        )  # fmt: skip
 
 
 def _waiting_decrease(
@@ -90,10 +66,12 @@ def accounts(
         "acme", product="axiom", seats=10, unit_price_minor=3000, currency="USD",
         timezone="Europe/London", anchor=date(2026, 1, 31), at=NOW,
     )  # fmt: skip
-    _add_subscription(
-        session_factory, acme.account_id, "contact_center", 32, 3000, Interval.MONTHLY,
-        date(2026, 1, 1),
-    )  # fmt: skip
+    with session_factory.begin() as session:
+        account = session.get(Account, acme.account_id)
+        assert account is not None
+        add_subscription(
+            session, account, "contact_center", 32, 3000, Interval.MONTHLY, date(2026, 1, 1), NOW
+        )
     seed(
         "kaisha", product="matrix", seats=3, unit_price_minor=4500, currency="JPY",
         timezone="Asia/Tokyo", interval=Interval.QUARTERLY, anchor=date(2025, 11, 30),

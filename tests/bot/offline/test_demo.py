@@ -39,6 +39,13 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     # Right-sizing from the digest: its button, the preset form, Confirm, the saving.
     assert "U0ACMEOWNER › clicks [Remove 3 unused seats] on the digest" in transcript
     assert "New number of seats: [11]" in transcript
+    # The form (a box in the reply) shows the credit. Axiom is billed per second; anchored on
+    # 31 Jan, its period is 31 Dec 2025 00:00 – 31 Jan 2026 00:00 in London (31 days), and at
+    # 12:00 on 16 Jan 14 days 12 h are left: 14 × $45.50 × 14.5/31 = $297.95 credited,
+    # 11 × $45.50 × 14.5/31 = $234.10 charged, $63.85 back (3 × 45.50 × 14.5/31 = 63.847…).
+    assert "│ │ $63.85 back as credit on your next invoice " in transcript
+    working = "14 seats × $45.50 × 14 days 12 h of 31 days left = -$297.95"
+    assert f"│ │   · Credit for unused time: {working}" in transcript
     assert "Axiom for Acme Telecom Ltd: 14 → 11 seats" in transcript
     assert "Saved $136.50 a month from 1 suggested removal this period." in transcript
     # The digest says money as an outcome, and leaves out what did not happen.

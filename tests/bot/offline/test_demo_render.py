@@ -108,6 +108,20 @@ def test_modal_renders_inputs_with_state_and_buttons() -> None:
     assert len({len(line) for line in lines}) == 1  # a closed box
 
 
+def test_a_modal_fits_the_width_it_is_given_as_a_closed_box() -> None:
+    """At 80 columns the demo gives a modal 74: a long product choice wraps inside the box."""
+    choices = [
+        ProductChoice("1", Product.AXIOM, 14),
+        ProductChoice("2", Product.CONTACT_CENTER, 20),
+    ]
+    model = ModalModel("Acme Telecom Ltd", choices, choices[0], UserListing.complete([]), "{}")
+    lines = render_view(seat_change_modal(model, TZ).to_dict(), width=74)
+    assert max(len(line) for line in lines) <= 74
+    assert len({len(line) for line in lines}) == 1  # a closed box
+    assert any("(options: Axiom — 14 seats, Contact" in line for line in lines)
+    assert any("    Center — 20 seats)" in line for line in lines)
+
+
 def _users(count: int) -> list[PlatformUser]:
     return [
         PlatformUser(str(n), f"u{n}@x.example", f"U {n}", 100 + n, Level.AGENT, UserStatus.ACTIVE)
