@@ -1,4 +1,4 @@
-"""Right-sizing from the digest: the "Remove 3 unused seats" buttons, the thread's "check
+"""Right-sizing from the digest: the "Remove 3 unused Axiom seats" buttons, the thread's "check
 again" button, and the answer to it (what can be removed now). Pure functions; a button's value
 names only the account and the product (``"12:axiom"``): every figure is billing's, recomputed
 when it is clicked."""
@@ -26,14 +26,15 @@ def _plural(count: int, one: str) -> str:
 
 
 def rightsize_button(account_id: int, product: ProductReconciliation) -> ButtonElement | None:
-    """ "Remove 3 unused seats" for a product whose platform was read and has seats nobody
-    holds; ``None`` otherwise (none for 0, none when its users are unknown)."""
+    """ "Remove 3 unused Axiom seats" (the product named: buttons for two products sit side by
+    side) for a product whose platform was read and has seats nobody holds; ``None`` otherwise
+    (none for 0, none when its users are unknown)."""
     unused = product.unused_seats
     if not unused:
         return None
     return ButtonElement(
         action_id=f"{ids.RIGHTSIZE_ACTION}_{product.product.value}",
-        text=f"Remove {_plural(unused, 'unused seat')}",
+        text=f"Remove {_plural(unused, f'unused {product.product.label} seat')}",
         value=rightsize_value(account_id, product.product),
         style="primary",
     )

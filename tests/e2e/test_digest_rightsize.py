@@ -1,5 +1,5 @@
 """Right-sizing from the digest over HTTP (issue 20), on SQLite and PostgreSQL: the digest's
-"Remove 2 unused seats" button, the preset form it opens for an owner, Confirm applying once,
+"Remove 2 unused Axiom seats" button, the preset form it opens for an owner, Confirm applying once,
 the refusal anyone else gets, a stale button's fresh figures, the thread's "check again", and
 the change's source in the audit trail, the webhook event and the next digest.
 
@@ -112,7 +112,7 @@ async def test_the_button_appears_exactly_where_unused_seats_are_known(stack: St
     top = await post_digest(stack)
     offered = buttons_of(top.args)
     assert [a for a in offered if a.startswith("rightsize")] == [REMOVE]
-    assert offered[REMOVE]["text"]["text"] == "Remove 2 unused seats"
+    assert offered[REMOVE]["text"]["text"] == "Remove 2 unused Axiom seats"
     # The value names the account and the product, nothing else (no figure to trust later).
     assert offered[REMOVE]["value"] == f"{stack.seeded.account_id}:axiom"
     # The thread lists who holds seats idly, with "check again" (never a right-size button).
@@ -219,7 +219,7 @@ async def test_anyone_else_is_refused_alone_and_learns_nothing(stack: Stack) -> 
 
 
 async def test_a_stale_button_opens_with_todays_figures(stack: Stack) -> None:
-    top = await post_digest(stack)  # 10 seats, 8 users: "Remove 2 unused seats"
+    top = await post_digest(stack)  # 10 seats, 8 users: "Remove 2 unused Axiom seats"
     # Since then: the owner added 2 seats, and one more user was created on Axiom.
     grown = await stack.command("set 12 axiom")
     await stack.click(grown, ids.CONFIRM_ACTION)
@@ -243,6 +243,6 @@ async def test_check_again_tells_the_owner_what_can_be_removed_now(stack: Stack)
     assert "*Axiom* now: 10 seats, 6 users" in said
     assert "4 unused seats (held by nobody) can be removed now ($120.00 a month)." in said
     offered = buttons_of(answer.args)
-    assert offered[REMOVE]["text"]["text"] == "Remove 4 unused seats"
+    assert offered[REMOVE]["text"]["text"] == "Remove 4 unused Axiom seats"
     # Seatbot deleted nobody on the platform.
     assert len(stack.sandbox.users("acme", "axiom")) == 6

@@ -152,7 +152,11 @@ def test_the_right_size_button_is_where_unused_seats_are_known_only() -> None:
         if e["action_id"].startswith("rightsize")
     ]
     assert [(b["action_id"], b["text"]["text"], b["value"]) for b in buttons] == [
-        (f"{ids.RIGHTSIZE_ACTION}_contact_center", "Remove 3 unused seats", "7:contact_center")
+        (
+            f"{ids.RIGHTSIZE_ACTION}_contact_center",
+            "Remove 3 unused Contact Center seats",
+            "7:contact_center",
+        )
     ]
 
 

@@ -37,7 +37,7 @@ async def test_demo_plays_every_step_and_prints_the_ledger() -> None:
     assert "Ledger · Acme Telecom Ltd (times in Europe/London)" in transcript
     assert "✓ every step did what it should" in transcript
     # Right-sizing from the digest: its button, the preset form, Confirm, the saving.
-    assert "U0ACMEOWNER › clicks [Remove 3 unused seats] on the digest" in transcript
+    assert "U0ACMEOWNER › clicks [Remove 3 unused Axiom seats] on the digest" in transcript
     assert "New number of seats: [11]" in transcript
     # The form (a box in the reply) shows the credit. Axiom is billed per second; anchored on
     # 31 Jan, its period is 31 Dec 2025 00:00 – 31 Jan 2026 00:00 in London (31 days), and at
