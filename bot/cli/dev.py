@@ -12,7 +12,7 @@ import typer
 
 from bot.cli.commands import add_command
 from bot.cli.errors import fail_bad_input
-from bot.cli.output import output_console
+from bot.cli.output import transcript_console
 
 
 def dev(
@@ -39,7 +39,7 @@ def dev(
 
     if not 0 <= port < 65536:
         raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")
-    console = output_console()
+    console = transcript_console()
     interactive = sys.stdin.isatty()
 
     async def session() -> None:
