@@ -69,11 +69,13 @@ def serve_asgi(
     port: int = 0,
     *,
     lifespan: Literal["auto", "on", "off"] = "off",
+    sock: socket.socket | None = None,
 ) -> RunningServer:
     """Start serving ``app`` on uvicorn as a task of the running loop; usable at once.
 
-    ``lifespan="on"`` runs the app's startup and shutdown handlers."""
-    sock = bind_loopback_socket(host, port)
+    ``lifespan="on"`` runs the app's startup and shutdown handlers; ``sock`` is a socket from
+    :func:`bind_loopback_socket` on ``host`` to serve on (else ``host:port`` is bound now)."""
+    sock = sock or bind_loopback_socket(host, port)
     bound_port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
     server = StoppableServer(config, signals=False)  # Ctrl-C is the program's to handle
