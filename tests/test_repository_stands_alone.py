@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -42,3 +43,13 @@ def test_the_files_seatbot_makes_beside_its_database_are_ignored_by_git() -> Non
         ["git", "check-ignore", "--no-index", *made], cwd=ROOT, capture_output=True, text=True
     )
     assert checked.stdout.split() == made
+
+
+@pytest.mark.slow
+def test_every_test_file_the_repository_names_exists() -> None:
+    named = {
+        (str(path.relative_to(ROOT)), name)
+        for path in _tracked_text_files()
+        for name in re.findall(r"\btests/[\w/]+\.py\b", path.read_text("utf-8", errors="replace"))
+    }
+    assert sorted((where, name) for where, name in named if not (ROOT / name).is_file()) == []

@@ -9,10 +9,12 @@ not "No such option: -3"); and every command reports the error tree's errors the
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -120,11 +122,28 @@ class SeatbotCommand(TyperCommand):
             return result
         except UserFacingError as error:
             raise exit_for(error) from None
+        except KeyboardInterrupt:  # Ctrl-C mid-work: `seatbot: interrupted`, status 1
+            raise typer.Abort from None
         except OSError as error:
             trouble = output_trouble(error)
             if trouble is None:
                 raise
             raise (exit_for(trouble) if isinstance(trouble, UserFacingError) else trouble) from None
+
+
+@contextlib.contextmanager
+def until_stopped(what: str) -> Iterator[None]:
+    """Run a server-like command (``sandbox``, ``dev``, ``webhooks listen``) until Ctrl-C or
+    SIGTERM stops it, then say that ``what`` stopped: status 0, as for ``serve``. SIGTERM is
+    taken as Ctrl-C, for whoever handles that at the time (uvicorn, asyncio's runner)."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(f"{what} stopped")
 
 
 def add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:

@@ -15,9 +15,10 @@ def demo() -> None:
     report and the daily digest, whose trend chart is saved beside the database (the transcript
     names the folder). Exits 0 only when every step did what it should.
     """
+    from bot.cli.output import transcript_console
     from bot.offline.demo import main
 
-    main()
+    main(transcript_console())
 
 
 def register(app: typer.Typer) -> None:

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.commands import add_command
+from bot.cli.commands import add_command, until_stopped
 from bot.cli.errors import fail_bad_input
-from bot.cli.output import output_console
+from bot.cli.output import transcript_console
 
 
 def dev(
@@ -31,7 +31,7 @@ def dev(
     Starts the sandbox platforms, a local stand-in for the Slack Web API and the real app on
     127.0.0.1, loads the example accounts into a local SQLite file, then reads commands: type
     `/seats status` and see the reply as text; buttons are numbered, type `1` to click the first.
-    Type `help` for more; the end of input (Ctrl-D) stops. Commands can be piped in too.
+    Type `help` for more; the end of input (Ctrl-D) or Ctrl-C stops. Commands can be piped in too.
     """
     from bot.offline.dev import curl_example, dev_servers
     from bot.offline.dev_prompt import DevPrompt
@@ -39,7 +39,7 @@ def dev(
 
     if not 0 <= port < 65536:
         raise fail_bad_input(f"--port: {port} is not a port number (0–65535)")
-    console = output_console()
+    console = transcript_console()
     interactive = sys.stdin.isatty()
 
     async def session() -> None:
@@ -57,13 +57,12 @@ def dev(
             await prompt.run(sys.stdin, interactive=interactive)
 
     try:
-        asyncio.run(session())
+        with until_stopped("Seatbot dev"):  # Ctrl-C at the prompt is how people leave it
+            asyncio.run(session())
     except OSError as error:
         if error.errno not in (errno.EADDRINUSE, errno.EACCES):
             raise
         raise cannot_listen("127.0.0.1", port, error) from None
-    except KeyboardInterrupt:
-        pass  # Ctrl-C at the prompt is how people leave it
 
 
 def register(app: typer.Typer) -> None:

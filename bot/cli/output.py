@@ -3,6 +3,8 @@
 :func:`output_console` is the rich console every table is printed with: on a terminal, the
 terminal's width (rich wraps and shrinks to fit); in a pipe or a file, wide enough that no value
 is cut or wrapped (``seatbot audit | grep user9@acme.example`` finds whole rows).
+:func:`transcript_console` is for boxes and rules (``seatbot dev``, ``seatbot demo``), which
+are as wide as their console: never that wide.
 :func:`output_trouble` is what a command's failed write becomes (see
 :class:`bot.cli.commands.SeatbotCommand`): a reader that went away (``seatbot audit | head -1``)
 ends the command quietly with status 0; a write that failed (``> /dev/full``) is one line, status 1.
@@ -28,6 +30,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")
 #: The layout width for output that is not a terminal: wider than any row the CLI prints.
 UNCUT_WIDTH = 10_000
 
+#: The layout width of a transcript that is not a terminal, unless ``$COLUMNS`` says another:
+#: a Slack reply's lines fit in its box unwrapped (80 would wrap most), and a file written by
+#: ``seatbot demo > file`` is the same whoever writes it.
+TRANSCRIPT_WIDTH = 100
+
 #: Write errors that mean the output cannot be written (the disk is full, the device failed).
 _WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
 
@@ -48,6 +55,15 @@ def output_console(*, stderr: bool = False, min_width: int = 0) -> Console:
         width = Console(stderr=stderr).width
         return _OutputConsole(stderr=stderr, width=max(width, min_width) if min_width else None)
     return _OutputConsole(stderr=stderr, width=UNCUT_WIDTH)
+
+
+def transcript_console() -> Console:
+    """A rich console for a transcript of boxes and rules: the terminal's width on a terminal,
+    else ``$COLUMNS`` when set (how a caller names a width), else :data:`TRANSCRIPT_WIDTH`."""
+    if _is_terminal(sys.stdout):
+        return _OutputConsole()
+    columns = os.environ.get("COLUMNS", "")
+    return _OutputConsole(width=(int(columns) if columns.isdigit() else 0) or TRANSCRIPT_WIDTH)
 
 
 def _is_terminal(stream: object) -> bool:

@@ -4,14 +4,13 @@ for the demo, tests and benchmarks."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.commands import add_command
+from bot.cli.commands import add_command, until_stopped
 from bot.cli.errors import fail_bad_input
 from platforms.sandbox import DEFAULT_API_KEY
 
@@ -19,27 +18,16 @@ if TYPE_CHECKING:
     from platforms.sandbox import SandboxApp
 
 #: ``serve(app, host, port, announce)`` listens on the port, calls ``announce()`` once it
-#: listens, and runs the sandbox until interrupted.
+#: serves, and runs the sandbox until Ctrl-C or SIGTERM.
 SandboxServe = Callable[["SandboxApp", str, int, Callable[[], None]], None]
 
 
 def serve_with_uvicorn(app: SandboxApp, host: str, port: int, announce: Callable[[], None]) -> None:
     """Run the sandbox on uvicorn, one worker (the sandbox keeps its state in memory); a port
     already taken is one line naming it (exit 1), before anything is announced."""
-    import uvicorn
+    from bot.web.server import bind_port, serve_until_stopped
 
-    from bot.web.server import bind_port
-
-    sock = bind_port(host, port)
-    try:
-        sock.listen(socket.SOMAXCONN)  # connections wait in the backlog from now on
-        announce()
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", log_config=None
-        )
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
+    serve_until_stopped(app, bind_port(host, port), lifespan="on", announce=announce)
 
 
 def register(app: typer.Typer, *, serve: SandboxServe = serve_with_uvicorn) -> None:
@@ -103,7 +91,8 @@ def _sandbox_command(serve: SandboxServe) -> Callable[..., None]:
                 f"  admin: {base}/_sandbox/faults, {base}/_sandbox/accounts/TENANT/PRODUCT/users"
             )
 
-        serve(app, host, port, announce)
+        with until_stopped("Sandbox platforms"):
+            serve(app, host, port, announce)
 
     return sandbox
 

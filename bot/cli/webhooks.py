@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,7 +17,7 @@ from rich.table import Table
 
 from billing.formatting import UTC_ZONE, format_instant, json_instant, shown_url
 from bot.cli import shell
-from bot.cli.commands import add_command, new_group
+from bot.cli.commands import add_command, new_group, until_stopped
 from bot.cli.errors import fail, fail_bad_input, no_account_message
 from bot.cli.output import AsJson, output_console
 
@@ -212,10 +211,8 @@ def listen(
     Verified events are answered 204 and printed (a repeated webhook-id is marked as such);
     anything that does not verify is answered 400 and reported. Stop it with Ctrl-C.
     """
-    import uvicorn
-
     from bot.runtime.settings import load_settings
-    from bot.web.server import bind_port
+    from bot.web.server import bind_port, serve_until_stopped
     from bot.webhooks.config import NOT_WHSEC_MESSAGE, is_webhook_secret
     from bot.webhooks.receiver import ReceivedEvent, WebhookReceiver, pretty, summary
 
@@ -238,14 +235,16 @@ def listen(
 
     receiver = WebhookReceiver(secret.strip(), on_event=show, on_rejected=refused)
     sock = bind_port(host, port)
-    sock.listen(socket.SOMAXCONN)
     port = sock.getsockname()[1]  # the one the system chose for --port 0
-    typer.echo(f"listening on http://{host}:{port}/ for signed events (Ctrl-C stops)")
-    config = uvicorn.Config(receiver.asgi_app, log_level="warning", lifespan="off", log_config=None)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
+    with until_stopped("The webhook receiver"):
+        serve_until_stopped(
+            receiver.asgi_app,
+            sock,
+            lifespan="off",
+            announce=lambda: typer.echo(
+                f"listening on http://{host}:{port}/ for signed events (Ctrl-C stops)"
+            ),
+        )
 
 
 def new_secret() -> None:

@@ -25,7 +25,7 @@ from bot.offline.demo_setup import (
     serve_standin,
 )
 from bot.offline.standin import SlackDriver, SlackStandIn
-from bot.offline.standin.serving import RunningServer, serve_asgi
+from bot.offline.standin.serving import RunningServer, bind_loopback_socket, serve_asgi
 from bot.runtime.db import database_errors
 from bot.runtime.wiring import build_runtime
 
@@ -78,7 +78,9 @@ async def dev_servers(
     database: Path, *, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[DevServers]:
     """Start the sandbox, the stand-in and the app (on ``host:port``; 0 picks a free port),
-    with the example accounts loaded into the SQLite file ``database``; stop them on exit."""
+    with the example accounts loaded into the SQLite file ``database``; stop them on exit. The
+    app's port is bound first: a busy one fails before the database is made."""
+    app_socket = bind_loopback_socket(host, port)
     sandbox_server = serve_sandbox()
     standin, standin_server = serve_standin()
     servers: list[RunningServer] = [sandbox_server, standin_server]
@@ -91,7 +93,7 @@ async def dev_servers(
                     load_demo_accounts, Path(tmp), sandbox_url, database_url, datetime.now(UTC)
                 )
             runtime = build_runtime(local_settings(database_url, standin_url, DEV_SIGNING_SECRET))
-            app_server = serve_asgi(runtime.asgi_app, host, port)
+            app_server = serve_asgi(runtime.asgi_app, host, sock=app_socket)
             servers.append(app_server)
             async with SlackDriver(
                 app_server.url, DEV_SIGNING_SECRET, standin_url=standin_url, team_id=TEAM
@@ -108,3 +110,4 @@ async def dev_servers(
     finally:
         for server in reversed(servers):
             await server.stop()
+        app_socket.close()

@@ -9,6 +9,8 @@ so the loop runs the same from a terminal or from a script.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,7 +83,7 @@ class DevPrompt:
         while True:
             if interactive:
                 self.console.print(Text(f"{self.user_id}> ", style="bold green"), end="")
-            line = await asyncio.to_thread(lines.readline)
+            line = await _read_line(lines)
             if not line:
                 return
             if not await self.handle(line.strip()):
@@ -320,3 +322,19 @@ def _option_named(element: dict[str, Any], text: str) -> dict[str, Any] | None:
         if wanted in (str(option.get("value", "")).casefold(), option["text"]["text"].casefold()):
             return dict(option)
     return None
+
+
+async def _read_line(lines: TextIO) -> str:
+    """The next line of ``lines`` ("" at the end), read in a daemon thread: Ctrl-C stops the
+    prompt at once (a thread of asyncio's pool, blocked reading, was waited for at exit)."""
+    line: concurrent.futures.Future[str] = concurrent.futures.Future()
+    line.set_running_or_notify_cancel()  # a stopped prompt cannot cancel it under the thread
+
+    def read() -> None:
+        try:
+            line.set_result(lines.readline())
+        except Exception as error:  # for the awaiting prompt
+            line.set_exception(error)
+
+    threading.Thread(target=read, name="dev-prompt-stdin", daemon=True).start()
+    return await asyncio.wrap_future(line)

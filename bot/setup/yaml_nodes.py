@@ -18,6 +18,8 @@ from billing.money import Money, MoneyError
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+#: A channel's: public (C), private made before 2021 (G), a direct message (D); not a team's T….
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,31}$")
 
 #: The kinds of Slack id an accounts file names, and an example of each as Slack shows them.
 SlackIdKind = Literal["team", "user", "channel"]
@@ -97,10 +99,11 @@ class NodeReader:
         *,
         optional: bool = False,
     ) -> str | None:
-        """A Slack id of ``kind`` (team, user, channel): capital letters and digits; a bad one
-        is named with an example of that kind (a channel id starts with C)."""
+        """A Slack id of ``kind`` (team, user, channel): capital letters and digits, a channel's
+        starting with C, G or D; a bad one is named with an example of that kind."""
         value = self.text(node, path, optional=optional)
-        if value is not None and node is not None and not _SLACK_ID.fullmatch(value):
+        pattern = _CHANNEL_ID if kind == "channel" else _SLACK_ID
+        if value is not None and node is not None and not pattern.fullmatch(value):
             self.problem(node, path, f"{value!r} is not a Slack {kind} id (like {_EXAMPLES[kind]})")
             return None
         return value

@@ -19,6 +19,7 @@ import socket
 import time
 from collections.abc import Callable, Generator
 from types import FrameType
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -140,13 +141,63 @@ def uvicorn_config(
     )
 
 
-class GracefulServer(uvicorn.Server):
+class StoppableServer(uvicorn.Server):
+    """uvicorn's server as every Seatbot server runs it.
+
+    With ``signals``, SIGINT and SIGTERM stop it, and it then returns as after any other stop
+    (uvicorn raises the signal again once stopped: Ctrl-C ended the process with status 130).
+    Without, they are left to the program it is part of (``seatbot dev`` and the demo run three
+    servers in one event loop: uvicorn's handlers would stop only the last one started).
+    ``on_started()`` is called once it serves, its signals caught: a banner printed then means
+    that Ctrl-C stops it.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        signals: bool = True,
+        on_started: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(config)
+        self._signals = signals
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's signal capture (or none), without raising the signal again once stopped."""
+        if not self._signals:
+            yield
+            return
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
+def serve_until_stopped(
+    app: Any, sock: socket.socket, *, lifespan: Literal["on", "off"], announce: Callable[[], None]
+) -> None:
+    """Serve ``app`` on ``sock`` (from :func:`bind_port`) until SIGINT or SIGTERM, calling
+    ``announce()`` once it serves (``seatbot sandbox``, ``seatbot webhooks listen``)."""
+    sock.listen(socket.SOMAXCONN)  # connections wait in the backlog from now on
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
+    try:
+        StoppableServer(config, on_started=announce).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class GracefulServer(StoppableServer):
     """uvicorn's server with an orchestrator's stop (see the module docstring).
 
     On the first SIGTERM or SIGINT, ``on_stopping()`` runs at once (``/readyz`` turns 503) and
     the server stops ``drain_s`` seconds later; a second signal stops it at once. A stop
-    asked for by a signal exits normally (status 0) instead of re-raising the signal as
-    uvicorn does.
+    asked for by a signal exits normally (status 0): :class:`StoppableServer`.
     """
 
     def __init__(
@@ -173,10 +224,3 @@ class GracefulServer(uvicorn.Server):
         if self._stop_at is not None and time.monotonic() >= self._stop_at:
             return True
         return await super().on_tick(counter)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        """uvicorn's signal capture, without raising the signal again once stopped cleanly."""
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()

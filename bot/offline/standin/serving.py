@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from bot.web.server import StoppableServer
+
 
 def bind_loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening TCP socket (a free port when ``port`` is 0).
@@ -67,13 +69,15 @@ def serve_asgi(
     port: int = 0,
     *,
     lifespan: Literal["auto", "on", "off"] = "off",
+    sock: socket.socket | None = None,
 ) -> RunningServer:
     """Start serving ``app`` on uvicorn as a task of the running loop; usable at once.
 
-    ``lifespan="on"`` runs the app's startup and shutdown handlers."""
-    sock = bind_loopback_socket(host, port)
+    ``lifespan="on"`` runs the app's startup and shutdown handlers; ``sock`` is a socket from
+    :func:`bind_loopback_socket` on ``host`` to serve on (else ``host:port`` is bound now)."""
+    sock = sock or bind_loopback_socket(host, port)
     bound_port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
-    server = uvicorn.Server(config)
+    server = StoppableServer(config, signals=False)  # Ctrl-C is the program's to handle
     task = asyncio.create_task(server.serve(sockets=[sock]))
     return RunningServer(f"http://{host}:{bound_port}", bound_port, server, task)

@@ -36,6 +36,14 @@ def _flowing(text: str) -> str:
     return " ".join(text.replace("│", " ").split())
 
 
+def _too_wide(transcript: str, width: int) -> list[str]:
+    """The transcript's lines wider than ``width``, but for the curl recipe's (printed unwrapped,
+    so that it can be pasted)."""
+    head, _, rest = transcript.partition("To send a signed request yourself:")
+    tail = rest.partition("Type `help` for the commands.")[2]
+    return [line for line in (head + tail).splitlines() if len(line) > width]
+
+
 def test_commands_from_stdin_get_rendered_replies_and_numbered_buttons(tmp_path: Path) -> None:
     script = "\n".join(
         [
@@ -55,6 +63,7 @@ def test_commands_from_stdin_get_rendered_replies_and_numbered_buttons(tmp_path:
     out = _flowing(result.stdout)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in out + result.stderr
+    assert _too_wide(result.stdout, 110) == []  # $COLUMNS: the boxes fit, piped or not
     assert "U0ACMEOWNER › /seats status" in out
     assert "Contact Center: 25 seats" in out
     assert "must be deleted on Contact Center" in out

@@ -360,6 +360,7 @@ def test_a_busy_port_is_one_line_naming_it(
     assert result.stderr == (
         f"seatbot: cannot listen on 127.0.0.1:{port} (port {port} is already in use)\n"
     )
+    assert not (tmp / "dev.db").exists()  # `seatbot dev` fails before making its database
 
 
 def test_an_unrelated_bad_variable_does_not_stop_a_command(

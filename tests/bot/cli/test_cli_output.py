@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from bot.cli import run
-from bot.cli.output import UNCUT_WIDTH, output_console
+from bot.cli.output import TRANSCRIPT_WIDTH, UNCUT_WIDTH, output_console, transcript_console
 
 PRORATE = [
     "prorate", "--unit-price", "30.00", "--currency", "USD", "--period-start", "2026-01-01",
@@ -66,3 +66,25 @@ def test_tables_are_laid_out_whole_when_not_on_a_terminal(
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     assert output_console().width == UNCUT_WIDTH
+
+
+def test_transcripts_are_laid_out_at_columns_or_100_when_not_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A box is as wide as its console: never UNCUT_WIDTH (`seatbot dev > file`, `seatbot demo`).
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert transcript_console().width == TRANSCRIPT_WIDTH == 100
+    monkeypatch.setenv("COLUMNS", "72")
+    assert transcript_console().width == 72
+
+
+def test_the_demo_prints_its_transcript_at_the_transcript_width(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    widths: list[int] = []
+    monkeypatch.setattr("bot.offline.demo.main", lambda console: widths.append(console.width))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert run(["demo"]) == 0
+    assert widths == [TRANSCRIPT_WIDTH]

@@ -57,21 +57,39 @@ def _commands() -> set[str]:
     return found
 
 
-def _documented_commands() -> set[str]:
+def _documented_commands() -> list[str]:
     """The command words of each row of the README's command table (``seatbot users show
     ACCOUNT …`` → ``users show``): the lower-case words after ``seatbot``."""
-    documented = set()
+    documented = []
     for cell in _first_cells(_section("Commands"), header="command"):
         words = cell.strip("`").split()
         assert words[0] == "seatbot", cell
         names = [w for w in words[1:] if re.fullmatch(r"[a-z][a-z-]*", w)]
-        documented.add(" ".join(names))
+        documented.append(" ".join(names))
     return documented
 
 
+def test_the_command_table_has_one_row_per_command() -> None:
+    rows = _documented_commands()
+    assert sorted({row for row in rows if rows.count(row) > 1}) == []
+
+
+def test_every_table_ends_before_the_text_after_it() -> None:
+    """A table row is closed by ``|``, and what follows a table is a blank line: a line of text
+    after a row is rendered inside the table, as one more row."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    glued = [
+        f"line {number}: {line[:60]}"
+        for number, (line, after) in enumerate(zip(lines, [*lines[1:], ""], strict=True), 1)
+        if line.startswith("|") and not (line.endswith("|") and after[:1] in ("", "|"))
+    ]
+    assert glued == []
+
+
 def test_the_command_table_lists_every_command_and_only_those() -> None:
-    assert _commands() - _documented_commands() == set(), "commands missing from the README"
-    assert _documented_commands() - _commands() == set(), "README rows for no command"
+    documented = set(_documented_commands())
+    assert _commands() - documented == set(), "commands missing from the README"
+    assert documented - _commands() == set(), "README rows for no command"
 
 
 def test_the_settings_table_lists_every_setting_and_only_those() -> None:

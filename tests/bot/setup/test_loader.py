@@ -180,6 +180,13 @@ def test_currency_cannot_change_under_existing_subscriptions(
             "'seats' is not a Slack channel id (like C0123ABCD)",
         ),
         (
+            "team_id: T0ACME001\n",
+            "team_id: T0ACME001\n      channel_id: T0ACME001\n",  # the team's id, not a channel's
+            6,
+            "accounts[0].slack.channel_id",
+            "'T0ACME001' is not a Slack channel id (like C0123ABCD)",
+        ),
+        (
             "    currency: USD\n",
             "    curency: USD\n",
             3,
@@ -206,6 +213,13 @@ def test_a_broken_file_names_line_and_field(
         str(p) for p in problems
     ]
     assert f"line {line}" in caught.value.message
+
+
+@pytest.mark.parametrize("channel", ["C0ACMESEATS", "G0ACMESEATS", "D0ACMESEATS"])
+def test_a_channel_id_is_a_public_a_private_or_a_direct_channels(channel: str) -> None:
+    slack = f"team_id: T0ACME001\n      channel_id: {channel}\n"
+    config = parse_config(MINIMAL.replace("team_id: T0ACME001\n", slack, 1))
+    assert config.accounts[0].channel_id == channel
 
 
 APPROVAL = """\
