@@ -19,6 +19,7 @@ import httpx
 import pytest
 from outbox_helpers import change, outbox_rows
 from sqlalchemy.orm import Session, sessionmaker
+from webhook_urls import accounts_yaml
 
 from billing.events.rules import RetrySchedule
 from billing.events.service import Outbox
@@ -236,25 +237,10 @@ def test_serve_refuses_a_bad_default_webhook_before_touching_the_database(
 QUERY_TOKEN = "cli-q-token-9c1d2e3f"
 
 
-def accounts_yaml(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "accounts.yml"
-    path.write_text(
-        "accounts:\n"
-        "  - name: hooked\n"
-        "    currency: USD\n"
-        "    slack:\n"
-        "      team_id: T0HOOKED1\n"
-        "    billing_webhook:\n"
-        f"      url: {url}\n"
-        f"      secret: {SECRET}\n"
-    )
-    return path
-
-
 def test_load_refuses_credentials_in_a_webhook_url_in_one_line_without_the_password(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    file = accounts_yaml(tmp_path, "https://billing:hunter2pass@b.example.com/hooks")
+    file = accounts_yaml(tmp_path, "https://billing:hunter2pass@b.example.com/hooks", SECRET)
     status, out, err = seatbot(["load", str(file)], capsys)
     assert status == 2
     assert out == ""
@@ -275,7 +261,7 @@ def test_no_command_prints_a_query_value_of_a_webhook_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = f"https://billing.example.com/hooks?token={QUERY_TOKEN}"
-    status, out, err = seatbot(["load", str(accounts_yaml(tmp_path, url))], capsys)
+    status, out, err = seatbot(["load", str(accounts_yaml(tmp_path, url, SECRET))], capsys)
     assert (status, err) == (0, "")
     assert "hooked: billing webhook added (https://billing.example.com/hooks?token=…)" in out
     assert QUERY_TOKEN not in out

@@ -4,13 +4,20 @@ and connects to the very address it checked (DNS rebinding gets no second answer
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from ipaddress import ip_address
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from webhook_urls import METADATA, QUERY_SECRET, Address, numeric_hosts, public
 
+from billing.events import webhook_url_problem
 from bot.offline.standin.slack_api import serve_asgi
 from bot.webhooks.config import Destination, new_webhook_secret
 from bot.webhooks.delivery import AttemptResult, post_event, webhook_client
@@ -175,3 +182,57 @@ async def test_a_real_loopback_receiver_is_refused_unless_allowed() -> None:
         assert event.webhook_id == "msg_allowed"
     finally:
         await server.stop()
+
+
+@settings(max_examples=150, deadline=None)
+@given(host=numeric_hosts(), allow=st.booleans())
+def test_an_address_in_any_spelling_is_judged_as_the_resolver_reads_it(
+    host: tuple[str, Address], allow: bool
+) -> None:
+    """A URL's host naming an address (``2130706433``, ``0x7f.1``, ``0251.0376.43518``,
+    ``[::ffff:127.0.0.1]``, ``[fe80::1%251]``…) through the system's resolver: refused unless
+    the address it reaches is public or the operator allows private ones, metadata always."""
+    spelled, reached = host
+    url = f"http://{spelled}:8080/hooks?token={QUERY_SECRET}"
+    raw_host = httpx.URL(url).raw_host.decode()
+    # The resolver reads it as a number, asking no DNS server.
+    [resolved] = {
+        info[4][0] for info in socket.getaddrinfo(raw_host, 80, flags=socket.AI_NUMERICHOST)
+    }
+    result, seen = asyncio.run(
+        attempt(DestinationGuard(), Destination(url, SECRET, allow_private=allow))
+    )
+    if reached in METADATA or not (allow or public(reached)):
+        assert seen == []
+        assert result.error is not None
+        assert result.error.startswith(f"refused: the webhook's host resolves to {resolved}, ")
+        assert QUERY_SECRET not in result.error
+    else:
+        [request] = seen
+        assert ip_address(request.url.host) == ip_address(resolved)  # the address judged
+        assert result.delivered is True
+
+
+@pytest.mark.xfail(
+    raises=httpx.InvalidURL, strict=True, reason="finding: a URL load accepts breaks the attempt"
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0177.0.0.1/hooks",  # octal 127.0.0.1 to the resolver; httpx will not parse it
+        "https://☃.example/hooks",  # not IDNA
+        "https://[::1/hooks",
+        "https://user:pa/ss@b.example.com/hooks",  # the authority ends at "/": port "pa"
+    ],
+)
+async def test_finding_every_url_load_accepts_is_sent_or_refused_in_words(url: str) -> None:
+    """``webhook_url_problem`` lets these through (``seatbot load`` stores them), and httpx
+    raises ``InvalidURL`` out of the attempt: ``seatbot webhooks test`` says "unexpected error
+    (InvalidURL)", and each sender pass fails with a traceback, leaving the event claimed and
+    never recorded (so never given up on, its owners never told)."""
+    assert webhook_url_problem(url) is None
+    result, seen = await attempt(
+        DestinationGuard(resolver=Answers([PUBLIC])), Destination(url, SECRET)
+    )
+    assert seen == []
+    assert result.error is not None
