@@ -71,9 +71,18 @@ def serve_asgi(
     """Start serving ``app`` on uvicorn as a task of the running loop; usable at once.
 
     ``lifespan="on"`` runs the app's startup and shutdown handlers."""
-    sock = bind_loopback_socket(host, port)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan=lifespan, log_config=None
+    )
+    return serve_uvicorn(config)
+
+
+def serve_uvicorn(config: uvicorn.Config) -> RunningServer:
+    """Start serving as ``config`` says (its app, protocol and limits: ``seatbot serve``'s
+    own, say) on ``config.host`` and ``config.port`` (a free port when 0), as a task of the
+    running loop; usable at once."""
+    sock = bind_loopback_socket(config.host, config.port)
     bound_port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    return RunningServer(f"http://{host}:{bound_port}", bound_port, server, task)
+    return RunningServer(f"http://{config.host}:{bound_port}", bound_port, server, task)
