@@ -1,5 +1,6 @@
 """Slow and idle clients of an HTTP server: raw connections that send nothing, or their request
-a byte a second (:mod:`test_slow_clients` against a ``seatbot serve`` process)."""
+a byte a second (:mod:`test_slow_clients` against a ``seatbot serve`` process; the fuzzer's
+``SlowClientsArrive`` step against the e2e stack)."""
 
 from __future__ import annotations
 
