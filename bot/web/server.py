@@ -84,18 +84,7 @@ def serve_http(
     """Serve ``app`` on ``sock`` (from :func:`bind_port`) until SIGTERM or SIGINT, bounded as
     ``settings`` say."""
     host, port = sock.getsockname()[:2]
-    limits = ConnectionLimits(
-        header_timeout_s=settings.seatbot_header_timeout_seconds,
-        max_connections=connections_that_fit(settings.seatbot_max_connections),
-    )
-    config = uvicorn_config(
-        app,
-        host=host,
-        port=port,
-        graceful_s=settings.seatbot_shutdown_deadline_seconds,
-        limits=limits,
-        on_close=None if operations is None else operations.metrics.connection_closed,
-    )
+    config = served_config(app, settings, host=host, port=port, operations=operations)
     logger.info("Seatbot listening on http://%s:%s%s", host, config.port, EVENTS_PATH)
     server = GracefulServer(
         config,
@@ -107,6 +96,31 @@ def serve_http(
     finally:
         sock.close()
     logger.info("Seatbot stopped")
+
+
+def served_config(
+    app: Starlette,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    operations: Operations | None,
+) -> uvicorn.Config:
+    """:func:`uvicorn_config` as ``seatbot serve`` fills it in from ``settings`` (the
+    connection limits, the stop's deadline); ``operations`` counts the connections the limits
+    close."""
+    limits = ConnectionLimits(
+        header_timeout_s=settings.seatbot_header_timeout_seconds,
+        max_connections=connections_that_fit(settings.seatbot_max_connections),
+    )
+    return uvicorn_config(
+        app,
+        host=host,
+        port=port,
+        graceful_s=settings.seatbot_shutdown_deadline_seconds,
+        limits=limits,
+        on_close=None if operations is None else operations.metrics.connection_closed,
+    )
 
 
 def uvicorn_config(

@@ -18,6 +18,7 @@ from fuzz_traffic import (
     Existing,
     HomeOpened,
     PlatformUsers,
+    SlowClientsArrive,
     Surface,
     TimePasses,
     actors,
@@ -32,8 +33,9 @@ from handlers import ids
 
 #: What is sent to the app as one signed request.
 Request = Command | Click | FormEvent | DenySubmission | HomeOpened
-#: One step of a program: a request, or a change on the platform or the clock between requests.
-Step = Request | PlatformUsers | TimePasses
+#: One step of a program: a request, or a change on the platform, the clock or the app's
+#: connections between requests.
+Step = Request | PlatformUsers | TimePasses | SlowClientsArrive
 
 # -- what the legitimate owners do ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@ it, and check everything it caused against :mod:`fuzz_oracle`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fuzz_forms import ChooseSubscription, ChooseValue, FormEvent, Genuine, RawMetadata, tampered
 from fuzz_oracle import (
@@ -34,12 +36,14 @@ from fuzz_traffic import (
     HomeOpened,
     PlatformUsers,
     Seen,
+    SlowClientsArrive,
     Sweep,
     TimePasses,
     Verbatim,
 )
 from fuzz_world import AXIOM_SEED, World
 from seats_stack import AXIOM_USERS, NOW, buttons_of
+from slow_clients import SlowClients, healthz_answer
 from sqlalchemy import select
 
 from billing.models import SeatChangeRequest, Subscription
@@ -81,6 +85,8 @@ def _answer_in_ack(sent: Sent) -> dict[str, Any] | None:
 #: How far a program may move the app's clock from :data:`seats_stack.NOW` (16 January: the
 #: seeded period ends on 1 February).
 MAX_TIME_PASSED = timedelta(days=7)
+#: How many slow clients a program may open in all (this process holds their sockets).
+MAX_SLOW_CLIENTS = 450
 
 
 def _exception(record: logging.LogRecord) -> str:
@@ -107,6 +113,7 @@ class Program:
     acted: set[str] = field(default_factory=set)
     forged_views: int = 0
     typed: list[str] = field(default_factory=list)  # what every step so far put in its request
+    slow: list[SlowClients] = field(default_factory=list)  # open until the program ends
 
 
 class Fuzzer:
@@ -134,6 +141,8 @@ class Fuzzer:
             )
             assert problems == [], f"the database changed illegitimately: {problems}"
         finally:
+            for attack in program.slow:
+                await asyncio.to_thread(attack.stop)
             restore(self.world.sessions, self.world.baseline)
             self.stack.sandbox.set_account("acme", "axiom", users=AXIOM_USERS, seed=AXIOM_SEED)
             self.stack.clock.now = NOW
@@ -159,6 +168,9 @@ class Fuzzer:
             # would belong to no request.
             if self.stack.clock.now + timedelta(hours=step.hours) <= NOW + MAX_TIME_PASSED:
                 self.stack.clock.advance(timedelta(hours=step.hours))
+            return
+        if isinstance(step, SlowClientsArrive):
+            await self._slow_clients(program, step, f"step {number} ({step!r})")
             return
         for account in self.accounts:
             if account.role_of(step.actor) == "owner":
@@ -271,6 +283,20 @@ class Fuzzer:
                 program.seen_values.extend(
                     str(b.get("value")) for b in buttons_of(call.args).values() if b.get("value")
                 )
+
+    async def _slow_clients(self, program: Program, step: SlowClientsArrive, where: str) -> None:
+        """Open the slow clients (they stay until the program ends), then ask for ``/healthz``
+        on a new connection: its answer comes once the server has taken every one in (closing
+        those it had no room for), so the next request meets the server full."""
+        if sum(len(attack.clients) for attack in program.slow) + step.count > MAX_SLOW_CLIENTS:
+            return
+        app = httpx.URL(self.driver.app_url)
+        attack = SlowClients((app.host, app.port or 80), step.count, kinds=[step.kind])
+        attack.reopening = False  # one closed by the server (to make room, say) stays closed
+        program.slow.append(attack)
+        await asyncio.to_thread(attack.start)
+        status, _ = await healthz_answer(self.driver.app_url)
+        assert status == 200, f"{where}: /healthz answered {status}"
 
     # ---------------------------------------------------------------- commands and clicks
 

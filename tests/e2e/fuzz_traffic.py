@@ -1,7 +1,7 @@
 """What the fuzzer sends: the actors, and hypothesis strategies for ``/seats`` texts, button
 clicks (on an ephemeral message, a posted message or the App Home), denial forms, App Home
-visits, changes on the platform and time passing, from plausible to hostile. (The seat-change form:
-:mod:`fuzz_forms`; whole programs: :mod:`fuzz_programs`.)
+visits, changes on the platform, time passing and slow clients arriving, from plausible to
+hostile. (The seat-change form: :mod:`fuzz_forms`; whole programs: :mod:`fuzz_programs`.)
 
 A step names what to send symbolically (``the newest request of globex, one quote revision
 back``); :mod:`fuzz_runner` resolves it against the database when it sends it, so a program
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from hypothesis import strategies as st
+from slow_clients import SLOW_KINDS, SlowKind
 
 from billing.products import PRODUCT_ALIASES
 from handlers import ids
@@ -352,3 +353,22 @@ class TimePasses:
 time_passing = st.builds(TimePasses, st.sampled_from([1, 4, 9]))
 
 deny_submissions = st.builds(DenySubmission, actors, button_values, reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowClientsArrive:
+    """``count`` raw connections of ``kind`` (:mod:`slow_clients`) open to the app and stay
+    open for the rest of the program, sending nothing or their request a byte a second (no
+    Slack request)."""
+
+    count: int
+    kind: SlowKind
+
+
+#: The fuzzer's stack serves at most this many connections (``seatbot_max_connections``); past
+#: it, each new connection closes the one that waited longest for its request. The counts
+#: below (and those of several arrivals together) go past it.
+FUZZ_MAX_CONNECTIONS = 64
+slow_clients_arriving = st.builds(
+    SlowClientsArrive, st.sampled_from([20, 70, 150]), st.sampled_from(SLOW_KINDS)
+)

@@ -1,4 +1,5 @@
-"""End-to-end harness: the real Bolt app served over HTTP (uvicorn), the Slack stand-in it
+"""End-to-end harness: the real Bolt app served over HTTP as ``seatbot serve`` serves it
+(uvicorn, its connections bounded: :func:`bot.web.server.served_config`), the Slack stand-in it
 calls, the sandbox platform server it reads users from, and a driver that signs requests
 exactly as Slack does.
 
@@ -33,12 +34,13 @@ from billing.users import UserListing
 from billing.views import SeatChangeView
 from bot.offline.standin import RecordedCall, SlackDriver, SlackStandIn, start_standin
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.offline.standin.slack_api import RunningServer, serve_asgi
+from bot.offline.standin.serving import RunningServer, serve_asgi, serve_uvicorn
 from bot.offline.standin.slack_driver import button, number_input_value, static_select_value
 from bot.runtime.platform_credentials import seal
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
 from bot.runtime.wiring import build_runtime
+from bot.web.server import served_config
 from handlers import ids
 from platforms.sandbox import DEFAULT_API_KEY, SandboxApp, SandboxConfig
 from platforms.types import Product
@@ -245,7 +247,15 @@ async def start_stack(
         ).model_copy(update=dict(settings or {}))
         clock = StackClock()
         runtime = build_runtime(app_settings, clock=clock)
-        app_server = serve_asgi(runtime.asgi_app, lifespan="on")
+        app_server = serve_uvicorn(
+            served_config(
+                runtime.asgi_app,
+                app_settings,
+                host="127.0.0.1",
+                port=0,
+                operations=runtime.operations,
+            )
+        )
         driver = SlackDriver(
             app_server.url, SIGNING_SECRET, standin_url=standin_server.url, team_id=TEAM
         )

@@ -18,6 +18,13 @@ created or deleted on acme's Axiom between steps, and hours may pass on the app'
 scheduler running (so only a decision can find a request past its deadline); the owner may
 confirm the same change twice, so that approving the second finds its target reached.
 
+Slow clients arrive too (``SlowClientsArrive``): 20 to 150 raw connections at once that send
+nothing, or their request head or body a byte a second, and stay open until the program ends.
+The app is served as ``seatbot serve`` serves it (:mod:`bot.web.connection_limits`) with room for
+only 64 connections here, so each new connection past that closes the one that waited longest
+for its request: ``/healthz`` is answered once they are in, and the rules above (every request
+answered, no 5xx, no ERROR) hold for the requests that follow while the server is full.
+
 Steps are sent one at a time and each is finished (every listener done) before the next, so
 every call the Slack stand-in records belongs to the step just sent. A failure names the step,
 the person and what they were shown; hypothesis prints the whole program (it does not shrink
@@ -39,11 +46,13 @@ from fuzz_forms import form_events, open_forms
 from fuzz_programs import Step, programs
 from fuzz_runner import Fuzzer, listen
 from fuzz_traffic import (
+    FUZZ_MAX_CONNECTIONS,
     clicks,
     commands,
     deny_submissions,
     homes,
     platform_changes,
+    slow_clients_arriving,
     time_passing,
     weighted,
 )
@@ -95,10 +104,10 @@ async def stack(
     seed: Any, session_factory: sessionmaker[Session], db_url: str
 ) -> AsyncIterator[Stack]:
     """The e2e stack with its scheduler stopped: the programs move the clock, and nothing but
-    a decision finds a request past its deadline (nor posts anything between steps)."""
-    async with start_stack(
-        seed, session_factory, db_url, settings={"seatbot_scheduler": False}
-    ) as running:
+    a decision finds a request past its deadline (nor posts anything between steps). It serves
+    at most :data:`FUZZ_MAX_CONNECTIONS` connections, so that slow clients fill it."""
+    limited = {"seatbot_scheduler": False, "seatbot_max_connections": FUZZ_MAX_CONNECTIONS}
+    async with start_stack(seed, session_factory, db_url, settings=limited) as running:
         yield running
 
 
@@ -118,6 +127,7 @@ mixed_steps: st.SearchStrategy[Step] = weighted(
     (1, homes),
     (1, platform_changes),
     (1, time_passing),
+    (1, slow_clients_arriving),
 )
 
 

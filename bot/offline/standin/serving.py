@@ -75,9 +75,19 @@ def serve_asgi(
 
     ``lifespan="on"`` runs the app's startup and shutdown handlers; ``sock`` is a socket from
     :func:`bind_loopback_socket` on ``host`` to serve on (else ``host:port`` is bound now)."""
-    sock = sock or bind_loopback_socket(host, port)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan=lifespan, log_config=None
+    )
+    return serve_uvicorn(config, sock=sock)
+
+
+def serve_uvicorn(config: uvicorn.Config, *, sock: socket.socket | None = None) -> RunningServer:
+    """Start serving as ``config`` says (its app, protocol and limits: ``seatbot serve``'s
+    own, say) on ``sock``, else on ``config.host`` and ``config.port`` (a free port when 0), as a
+    task of the running loop; usable at once. Ctrl-C is the program's to handle: the server
+    catches no signal."""
+    sock = sock or bind_loopback_socket(config.host, config.port)
     bound_port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, log_config=None)
-    server = StoppableServer(config, signals=False)  # Ctrl-C is the program's to handle
+    server = StoppableServer(config, signals=False)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    return RunningServer(f"http://{host}:{bound_port}", bound_port, server, task)
+    return RunningServer(f"http://{config.host}:{bound_port}", bound_port, server, task)

@@ -12,14 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_harness import SlackHarness, serve_seatbot
 from starlette.applications import Starlette
 
 from bot.offline.standin.bolt_tasks import bolt_listeners_finished
-from bot.offline.standin.slack_api import bind_loopback_socket, serve_asgi
+from bot.offline.standin.serving import serve_asgi, serve_uvicorn
 from bot.runtime.db import make_engine, make_session_factory, upgrade
 from bot.runtime.installations import SqlInstallationStore, SqlOAuthStateStore
 from bot.runtime.logging_setup import (
@@ -209,14 +208,11 @@ async def test_the_access_log_shows_no_oauth_code_or_state(
     stream, _ = log_stream
     caplog.set_level(logging.INFO, logger="uvicorn.access")  # earlier servers may have raised it
     code, state = "4242.1717.0c0ffee0c0de", "st8-9f8e7d6c5b4a"
-    sock = bind_loopback_socket()
-    server = uvicorn.Server(uvicorn_config(oauth_app, host="127.0.0.1", port=0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    server = serve_uvicorn(uvicorn_config(oauth_app, host="127.0.0.1", port=0))
     try:
-        port = sock.getsockname()[1]
         async with httpx.AsyncClient() as http:
             response = await http.get(
-                f"http://127.0.0.1:{port}/slack/oauth_redirect",
+                f"{server.url}/slack/oauth_redirect",
                 params={"code": code, "state": state},
             )
         assert response.status_code < 500
@@ -226,8 +222,7 @@ async def test_the_access_log_shows_no_oauth_code_or_state(
                     break
                 await asyncio.sleep(0.01)
     finally:
-        server.should_exit = True
-        await task
+        await server.stop()
     # The test's own HTTP client (httpx) logs the URL it fetched: not the app's log.
     lines = [line for line in stream.getvalue().splitlines() if " httpx: " not in line]
     access = [line for line in lines if "uvicorn.access" in line]

@@ -11,13 +11,12 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.offline.standin.serving import RunningServer, bind_loopback_socket
+from bot.offline.standin.serving import serve_uvicorn
 from bot.web.connection_limits import ConnectionLimits
 from bot.web.server import uvicorn_config
 
@@ -90,11 +89,8 @@ async def serving(
         app.asgi(), host="127.0.0.1", port=0, graceful_s=1, limits=limits, on_close=closed.append
     )
     config.timeout_keep_alive = keep_alive_s  # seatbot serve's 5 s, shorter for the test
-    sock = bind_loopback_socket()
-    server = uvicorn.Server(config)
-    port = int(sock.getsockname()[1])
-    running = RunningServer("", port, server, asyncio.create_task(server.serve(sockets=[sock])))
-    clients = Clients(port)
+    running = serve_uvicorn(config)
+    clients = Clients(running.port)
     try:
         yield clients, closed
     finally:
