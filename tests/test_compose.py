@@ -27,6 +27,7 @@ from podman_harness import ROOT, podman_command, seatbot_image
 POSTGRES_IMAGE = "localhost/seatbot-test-postgres:bookworm"
 POSTGRES_FILES = ROOT / "tests" / "data" / "compose"
 PASSWORD = "compose-test-password"
+IMAGE_UID = 10001  # the Dockerfile's `useradd --uid`
 
 
 def _postgres_image(podman: list[str], folder: Path) -> str:
@@ -68,6 +69,17 @@ def _containers_conf(folder: Path) -> Path:
     return conf
 
 
+def _private_to_the_image_user(podman: list[str], path: Path) -> None:
+    """What docs/slack-setup.md step 8 says to do with the accounts file (it holds credentials
+    in clear): ``chmod 600``, owned by the image's user, uid 10001 (Dockerfile) — ``chown`` as
+    root (Docker, rootful podman), ``podman unshare chown`` for rootless podman."""
+    path.chmod(0o600)
+    if os.geteuid() == 0:
+        os.chown(path, IMAGE_UID, -1)
+    else:
+        subprocess.run([*podman, "unshare", "chown", str(IMAGE_UID), str(path)], check=True)
+
+
 @pytest.mark.slow
 def test_compose_brings_up_seatbot_on_postgresql_and_it_is_ready(tmp_path: Path) -> None:
     podman = podman_command()
@@ -80,6 +92,7 @@ def test_compose_brings_up_seatbot_on_postgresql_and_it_is_ready(tmp_path: Path)
     project.mkdir()
     shutil.copy(ROOT / "compose.yaml", project / "compose.yaml")
     shutil.copytree(ROOT / "examples", project / "config")  # accounts.yml and its import files
+    _private_to_the_image_user(podman, project / "config" / "accounts.yml")
     (project / "db.env").write_text(f"POSTGRES_PASSWORD={PASSWORD}\n", encoding="utf-8")
     (project / "seatbot.env").write_text(
         "SLACK_SIGNING_SECRET=compose-test-signing-secret\n"

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,9 +105,17 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply the migrations to ``url`` up to ``revision`` (default: the newest)."""
+    """Apply the migrations to ``url`` up to ``revision`` (default: the newest).
+    :class:`DatabaseUnavailable` when a newer version of Seatbot already upgraded it."""
     from alembic import command
 
+    current = current_revision(url)
+    if current is not None and current not in known_revisions():
+        raise DatabaseUnavailable(
+            f"the database at {shown_database(url)} has schema {current}, which this version of "
+            f"Seatbot does not know (its newest is {head_revision()}): a newer version upgraded "
+            "it; run that version, or restore the backup taken before the upgrade"
+        )
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -137,6 +146,15 @@ def head_revision() -> str:
     if head is None:  # pragma: no cover - the package always ships its migrations
         raise RuntimeError("no migrations found")
     return head
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every migration's revision id this version ships (a schema outside it is a newer one)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(script.revision for script in scripts.walk_revisions())
 
 
 @dataclass(frozen=True)

@@ -324,10 +324,13 @@ async def _serve_socket_mode(runtime: SlackRuntime, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(runtime.bolt_app, app_token)
-    logger.info("Seatbot connected over Socket Mode")
     await _starter(runtime.webhooks, runtime.scheduler)()
+    logger.info("Connecting to Slack over Socket Mode")
     try:
-        await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+        # Retries (slack_sdk logs each refusal) until Slack accepts SLACK_APP_TOKEN.
+        await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it untyped
+        logger.info("Seatbot connected over Socket Mode")
+        await asyncio.Event().wait()  # served by the socket client's tasks until interrupted
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await _closer(

@@ -30,7 +30,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from bot.runtime.db import describe_database_error, head_revision, make_engine, shown_database
+from bot.runtime.db import (
+    describe_database_error,
+    head_revision,
+    known_revisions,
+    make_engine,
+    shown_database,
+)
 from bot.web.metrics import SLACK_KINDS, Metrics
 from handlers.request_ids import current_scope
 
@@ -66,6 +72,7 @@ class Readiness:
         self._scheduler_running = scheduler_running
         self._timeout_s = timeout_s
         self._head = head_revision()
+        self._known = known_revisions()
         self.stopping = False
         # Its own connections, opened per check: a pool exhausted by requests, or holding
         # connections to a server that went away, must not decide the answer.
@@ -95,7 +102,12 @@ class Readiness:
         except SQLAlchemyError as error:
             found.append(describe_database_error(error, self._url))
         else:
-            if schema != self._head:
+            if schema is not None and schema not in self._known:
+                found.append(
+                    f"the database schema is at {schema}, newer than this replica knows (its "
+                    f"newest is {self._head}): replace it with the version that upgraded the schema"
+                )
+            elif schema != self._head:
                 found.append(
                     f"the database schema is at {schema or 'no migration'}, not {self._head}: "
                     "run `seatbot db upgrade`"

@@ -101,6 +101,22 @@ def test_migrate_says_what_it_did(tmp_path: Path) -> None:
     )
 
 
+def test_a_schema_newer_than_this_version_is_said_in_words(tmp_path: Path) -> None:
+    """An older Seatbot (an image rolled back, a replica not yet replaced) on a database a newer
+    one upgraded: one line saying so, never Alembic's "Can't locate revision"."""
+    path = tmp_path / "newer.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    _run_sql(url, "UPDATE alembic_version SET version_num = '0099_from_a_newer_seatbot'")
+    with pytest.raises(DatabaseUnavailable) as raised:
+        migrate(url)
+    assert raised.value.message == (
+        f"the database at {path} has schema 0099_from_a_newer_seatbot, which this version of "
+        f"Seatbot does not know (its newest is {head_revision()}): a newer version upgraded it; "
+        "run that version, or restore the backup taken before the upgrade"
+    )
+
+
 def test_how_databases_are_named() -> None:
     assert sqlite_path("sqlite:///seatbot.db") == Path("seatbot.db")
     assert sqlite_path("sqlite://") is None

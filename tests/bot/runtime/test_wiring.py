@@ -3,6 +3,8 @@ mode, Socket Mode, and the configuration checked before the database is touched.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +15,11 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
 from billing.errors import ConfigurationError
+from bot.offline.standin import SlackStandIn, start_standin
 from bot.runtime.db import upgrade
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings
-from bot.runtime.wiring import build_runtime, run_server
+from bot.runtime.wiring import _serve_socket_mode, build_runtime, run_server
 from handlers.deps import HandlerDeps
 
 SIGNING_SECRET = "server-test-signing-secret"
@@ -89,6 +92,35 @@ async def test_socket_mode_wiring(migrated_url: str) -> None:
         signed = await http.post("/slack/events", content="command=%2Fseats")
     assert signed.status_code == 401
     await handler.client.close()
+
+
+async def test_socket_mode_says_connected_only_once_slack_accepts_the_app_token(
+    migrated_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack refusing SLACK_APP_TOKEN keeps Socket Mode retrying; until it connects the log says
+    it is connecting, never that it is connected."""
+    standin = SlackStandIn()
+    standin.add_workspace("T0SOCKET", BOT_TOKEN)
+    async with start_standin(standin) as slack:
+        settings = Settings(
+            database_url=migrated_url,
+            slack_bot_token=SecretStr(BOT_TOKEN),
+            slack_app_token=SecretStr("xapp-1-A0SEATBOT-1-refused"),
+            slack_api_url=slack.api_url,
+            seatbot_scheduler=False,
+        )
+        runtime = build_runtime(settings, register=no_listeners)
+        caplog.set_level(logging.INFO, logger="bot.runtime.wiring")
+        serving = asyncio.create_task(_serve_socket_mode(runtime, "xapp-1-A0SEATBOT-1-refused"))
+        try:
+            refused = (await standin.wait_for("apps.connections.open"))[0]
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+    assert refused.ok is False
+    said = [r.getMessage() for r in caplog.records if "Socket Mode" in r.getMessage()]
+    assert said == ["Connecting to Slack over Socket Mode"]
 
 
 @pytest.fixture

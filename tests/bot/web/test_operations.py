@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_harness import serve_seatbot
 
-from bot.runtime.db import upgrade
+from bot.runtime.db import head_revision, upgrade
 from bot.runtime.logging_setup import (
     ProbeAccessFilter,
     QueryStringRedactor,
@@ -99,6 +100,21 @@ async def test_not_ready_on_an_old_schema(tmp_path: Path) -> None:
     [reason] = response.json()["reasons"]
     assert "0001_initial" in reason
     assert "seatbot db upgrade" in reason
+
+
+async def test_not_ready_on_a_schema_newer_than_this_replica(tmp_path: Path) -> None:
+    """A replica of the old version after `seatbot db upgrade` ran with the new one: replacing
+    the replica is the fix, not running the upgrade again."""
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "newer.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_a_newer_seatbot'")
+    response = await _get(_settings(url, seatbot_scheduler=False), "/readyz")
+    assert response.status_code == 503
+    assert response.json()["reasons"] == [
+        "the database schema is at 0099_from_a_newer_seatbot, newer than this replica knows "
+        f"(its newest is {head_revision()}): replace it with the version that upgraded the schema"
+    ]
 
 
 async def test_not_ready_when_the_database_server_cannot_be_reached() -> None:
