@@ -127,7 +127,9 @@ class PostOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        """The run did what was asked, or had been done: not failed, nor waiting to be let into
+        its channel (nothing was posted; the scheduler posts it once the bot is invited)."""
+        return self.status not in ("failed", "waiting_for_channel", "still_waiting")
 
 
 def may_take_over(
@@ -284,8 +286,15 @@ def not_claimed(
         )
     if run.status is JobStatus.SKIPPED:
         return PostOutcome(account, job, run_key, "skipped", f"{what} skipped: too late", True)
+    error = run.detail.get("error") or "unknown error"
+    if run.status is JobStatus.FAILED and run.detail.get(WAITING_FOR_CHANNEL):
+        minutes = int(CHANNEL_RETRY_EVERY.total_seconds() // 60)
+        detail = (
+            f"{what} not posted yet: {error.rstrip('.')}; it is posted once Seatbot is invited "
+            f"there (looked at every {minutes} minutes; --force tries now)"
+        )
+        return PostOutcome(account, job, run_key, "still_waiting", detail)
     if run.status is JobStatus.FAILED:
-        error = run.detail.get("error") or "unknown error"
         detail = f"{what} failed {run.attempts} times (last: {error}); --force tries again"
         return PostOutcome(account, job, run_key, "failed", detail)
     return PostOutcome(

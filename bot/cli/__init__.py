@@ -239,14 +239,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         for notice in state.notices:
             say(notice)
     if status == 0 and state.warnings:
-        count = len(state.warnings)
-        first = state.warnings[0]
-        first = first if len(first) <= 100 else first[:99] + "…"
-        say(
-            f"{count} warning{'s' if count != 1 else ''} while running (first: {first}); "
-            "`seatbot --verbose …` shows them"
-        )
+        say(warnings_summary(state.warnings))
     return status
+
+
+def warnings_summary(warnings: Sequence[str]) -> str:
+    """One line for the library warnings a successful command met: how many, and the first
+    (cut at a word past 100 characters)."""
+    count, first = len(warnings), warnings[0]
+    first = first if len(first) <= 100 else first[:100].rsplit(" ", 1)[0] + " …"
+    return (
+        f"{count} warning{'s' if count != 1 else ''} while running (first: {first}); "
+        "`seatbot --verbose …` shows them"
+    )
 
 
 def _invoke(state: CliState, args: list[str]) -> int:

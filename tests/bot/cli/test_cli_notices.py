@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import CliLogHandler, CliState, run
+from bot.cli import CliLogHandler, CliState, run, warnings_summary
 from bot.runtime.logging_setup import OPERATOR_NOTICE
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -47,3 +47,13 @@ def test_a_notice_is_not_counted_among_the_warnings(capsys: pytest.CaptureFixtur
     assert state.notices == ["x" * 150]
     assert state.warnings == ["a library warning"]
     assert capsys.readouterr().err == ""
+
+
+def test_the_warnings_line_cuts_the_first_at_a_word() -> None:
+    long = "digest not posted: Seatbot is not in channel C0ACMESEATS (channel_not_found): invite it"
+    line = warnings_summary([long + " there with /invite @Seatbot", "another"])
+    cut = f"{long} there with …"  # the first 100 characters, back to the last whole word
+    assert line == f"2 warnings while running (first: {cut}); `seatbot --verbose …` shows them"
+    assert warnings_summary(["short"]) == (
+        "1 warning while running (first: short); `seatbot --verbose …` shows them"
+    )

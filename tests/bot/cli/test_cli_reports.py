@@ -50,6 +50,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
+from bot.offline.standin import SlackStandIn, start_standin
 from bot.offline.standin.slack_api import serve_asgi
 from platforms.sandbox import SandboxApp, SandboxConfig
 
@@ -269,5 +270,55 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
         assert code == 1
         assert "needs 7" in err
         assert not (tmp_path / "c.png").exists()
+    finally:
+        await server.stop()
+
+
+@pytest.mark.slow
+async def test_digest_post_waits_for_the_invitation_then_posts_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    """``digest --post`` to a channel the bot is not in says so and exits 1 (nothing was posted;
+    the owners are told); once the bot is invited it posts, and a second run posts nothing."""
+    server = serve_asgi(SandboxApp(SandboxConfig()))
+    standin = SlackStandIn(strict_channels=True)  # a channel not added is one Seatbot is not in
+    standin.add_workspace("T0ACME001", "xoxb-cli-post")
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
+        SEATBOT_CLOCK_START=AT,
+        SEATBOT_CLOCK_SPEED="1",
+        SLACK_BOT_TOKEN="xoxb-cli-post",
+    )
+    try:
+        async with start_standin(standin) as slack:
+            env["SLACK_API_URL"] = slack.api_url
+            code, _, err = await _seatbot(env, "load", str(_accounts_file(tmp_path, server.url)))
+            assert code == 0, err
+
+            code, out, err = await _seatbot(env, "digest", "acme", "--post")
+            assert code == 1, (out, err)
+            assert "acme: digest not posted" in err
+            assert "once Seatbot is invited" in err
+            assert standin.messages("C0ACMESEATS") == []
+
+            standin.add_channel("C0ACMESEATS", name="acme-seats")  # the bot is invited
+            # The run waits for its next look (the scheduler's, every 10 minutes); --force now.
+            code, out, err = await _seatbot(env, "digest", "acme", "--post")
+            assert code == 1, (out, err)
+            assert "digest not posted yet" in err
+            assert "--force tries now" in err
+            assert standin.messages("C0ACMESEATS") == []
+            code, out, err = await _seatbot(env, "digest", "acme", "--post", "--force")
+            assert code == 0, err
+            assert "acme: " in out
+            assert len(standin.messages("C0ACMESEATS")) >= 1
+            posted = len(standin.messages("C0ACMESEATS"))
+
+            code, out, err = await _seatbot(env, "digest", "acme", "--post")
+            assert code == 0, err
+            assert "already posted" in out
+            assert len(standin.messages("C0ACMESEATS")) == posted
     finally:
         await server.stop()
