@@ -156,25 +156,39 @@ def _time_left(left: timedelta) -> str:
     return " ".join(parts)
 
 
-# A URL in running text: a scheme, then anything up to a space, a quote or an angle bracket.
-_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]*")
-# ``user:password@`` after the scheme (also in text that is not a valid URL).
-_URL_PASSWORD = re.compile(r"^([^:]*://[^:/@\s]*:)[^@\s]*@")
+# A URL in running text: a scheme, then anything up to white space, less the punctuation that
+# closes it in a sentence, a repr or markup (``'https://…'``, ``<https://…>``, ``(see …),``).
+# Not cut at a quote or bracket inside it: ``?token=ab'secret`` is one query value.
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:\S*[^\s'\"<>()\[\]{},;.])?")
+# The userinfo ``user:password@`` of a URL: inside the authority (up to the first "/", "?" or
+# "#"), to its last "@"; or, where the authority would end at a port that is no number,
+# across "/" up to the last "@" before the query (``user:pa/ss@host``: a password holding "/").
+_USERINFO = re.compile(
+    r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*|[^:/?#@\[\]]*:(?!\d*(?:[/?#]|$))[^?#]*)@"
+)
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` holds a user name or password before its host (``user:password@``,
+    ``token@``), read as :func:`shown_url` reads it."""
+    return _USERINFO.match(url) is not None
 
 
 def shown_query(query: str) -> str:
     """A query string with every value replaced by ``…``: ``code=…&state=…``; a part without
-    ``=`` may be the secret itself, so it becomes ``…`` as well. Names stay."""
-    if not query:
-        return query
+    ``=`` may be the secret itself, so it becomes ``…`` as well. Names stay, and so does an
+    empty value or part (nothing to hide): the shown query is never longer than the query."""
     return "&".join(
-        f"{name}=…" if has_value else "…"
-        for name, has_value, _ in (part.partition("=") for part in query.split("&"))
+        f"{name}={'…' if value else ''}" if has_value else ("…" if name else "")
+        for name, has_value, value in (part.partition("=") for part in query.split("&"))
     )
 
 
 def _shown_one(url: str) -> str:
-    url = _URL_PASSWORD.sub(r"\1***@", url)
+    userinfo = _USERINFO.match(url)
+    if userinfo is not None:
+        user, colon, _ = userinfo.group(2).partition(":")
+        url = f"{userinfo.group(1)}{user}{colon and ':***'}@{url[userinfo.end() :]}"
     before, mark, query = url.partition("?")
     if not mark:
         return url
@@ -185,5 +199,6 @@ def _shown_one(url: str) -> str:
 def shown_url(text: str) -> str:
     """``text`` with every URL in it safe to print or log: the password of
     ``scheme://user:password@host`` replaced by ``***`` and every query value by ``…``; the
-    scheme, user, host, path, query names and fragment stay."""
+    scheme, user, host, path, query names and fragment stay. A URL without a password is
+    never shown longer than it is (so its shown form fits where the URL fits)."""
     return _URL_IN_TEXT.sub(lambda match: _shown_one(match.group(0)), text)

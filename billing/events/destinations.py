@@ -5,6 +5,13 @@
   password in a URL ends up in logs and screens. A secret in the query string is allowed (some
   receivers want one); it is stored encrypted and shown as ``…``
   (:func:`billing.formatting.shown_url`).
+* It is a URL that can be sent as written, so that it is refused when it is loaded rather
+  than at every attempt: no character RFC 3986 never allows unencoded (a space, a control
+  character, ``" < > \\ ^ ` { | }``); a port that is a number up to 65535; a host that is a
+  DNS name in ASCII (an internationalised name in its ``xn--`` form), an IPv4 address in
+  dotted decimal (not ``0177.0.0.1`` or ``0x7f.1``, which resolvers and URL parsers read
+  differently), or an IPv6 address in brackets. It is at most :data:`MAX_URL_LENGTH`
+  characters long.
 * The addresses its host resolves to, checked at every attempt, are public ones: loopback,
   private, link-local, multicast, reserved and unspecified addresses are refused unless the
   operator allows private destinations; cloud metadata addresses are refused always (no
@@ -16,16 +23,39 @@ from __future__ import annotations
 import re
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
-MAX_URL_LENGTH = 2000  # billing_webhooks.url's size
+from billing.formatting import has_userinfo
+
+MAX_URL_LENGTH = 2000  # billing_webhooks.url's size (a URL's shown form is never longer)
 
 URL_PROBLEM = "must be an http:// or https:// URL"
 CREDENTIALS_PROBLEM = (
     "holds a user name or password before the host (user:password@…): put no credentials in "
     "the URL; the receiver checks each event's signature instead"
 )
+CHARACTER_PROBLEM = (
+    "holds a character a URL may not hold unencoded (a space, a control character or one of "
+    '" < > \\ ^ ` { | }): percent-encode it'
+)
+PORT_PROBLEM = "has a port that is not a number from 0 to 65535"
+IPV6_PROBLEM = "has a host in brackets that is not an IPv6 address"
+IPV4_PROBLEM = (
+    "names an IPv4 address other than in dotted decimal: write four numbers from 0 to 255 "
+    "without leading zeros (like 192.0.2.10)"
+)
+NON_ASCII_HOST_PROBLEM = "has a host name that is not ASCII: write it in its ASCII (xn--…) form"
+HOST_PROBLEM = (
+    "has a host name that is not a DNS name (dot-separated labels of letters, digits, hyphens "
+    "and underscores)"
+)
 
-# The scheme, the authority (up to the first '/', '?' or '#'), then anything but white space.
-_WEBHOOK_URL = re.compile(r"^https?://([^/\s?#]+)[^\s]*$", re.IGNORECASE)
+# The scheme and the authority (up to the first '/', '?' or '#').
+_WEBHOOK_URL = re.compile(r"(?i)https?://([^/?#]+)")
+# What RFC 3986 never lets a URL hold unencoded, in any part; and what is not printable.
+_NEVER_IN_A_URL = re.compile(r'[\s"<>\\^`{|}]')
+# WHATWG's "ends in a number": a host whose last label is a number names an IPv4 address.
+_ENDS_IN_A_NUMBER = re.compile(r"(?i)(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)\.?$")
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"(?i)(?!.{{254}})(?:{_LABEL}\.)*{_LABEL}\.?")
 
 #: Instance metadata services (AWS, incl. ECS and IPv6; GCP and Azure share 169.254.169.254;
 #: Alibaba; Oracle): never a destination, whatever the operator allows.
@@ -48,11 +78,42 @@ def webhook_url_problem(url: str) -> str | None:
     or ``None``. Its addresses are judged when it is used (:func:`refused_address`)."""
     if len(url) > MAX_URL_LENGTH:
         return f"is longer than {MAX_URL_LENGTH} characters"
-    match = _WEBHOOK_URL.fullmatch(url)
+    match = _WEBHOOK_URL.match(url)
     if match is None:
         return URL_PROBLEM
-    if "@" in match.group(1):
+    if has_userinfo(url):
         return CREDENTIALS_PROBLEM
+    if _NEVER_IN_A_URL.search(url) or not url.isprintable():
+        return CHARACTER_PROBLEM
+    return _authority_problem(match.group(1))
+
+
+def _authority_problem(authority: str) -> str | None:
+    """What is wrong with ``host[:port]`` (no userinfo): what httpx would refuse, and more."""
+    if authority.startswith("["):
+        host, bracket, port = authority[1:].partition("]")
+        try:
+            IPv6Address(host)
+        except ValueError:
+            return IPV6_PROBLEM
+        if not bracket:
+            return IPV6_PROBLEM
+        if port and not port.startswith(":"):
+            return PORT_PROBLEM
+        port = port[1:]
+    else:
+        host, _, port = authority.partition(":")
+        if not host.isascii():
+            return NON_ASCII_HOST_PROBLEM
+        if _ENDS_IN_A_NUMBER.search(host):
+            try:
+                IPv4Address(host)
+            except ValueError:
+                return IPV4_PROBLEM
+        elif not _DNS_NAME.fullmatch(host):
+            return URL_PROBLEM if not host else HOST_PROBLEM
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return PORT_PROBLEM
     return None
 
 

@@ -21,14 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from webhook_urls import (
     PASSWORD,
     QUERY_SECRET,
+    UNPARSABLE,
     accounts_yaml,
     urls_with_query_secret,
     urls_with_userinfo,
 )
 
-from billing.events.destinations import CREDENTIALS_PROBLEM
+from billing.events.destinations import CREDENTIALS_PROBLEM, MAX_URL_LENGTH, webhook_url_problem
 from billing.events.rules import RetrySchedule
 from billing.events.service import Outbox
+from billing.events.store import BillingWebhook
 from billing.models import Account, Base
 from bot.runtime.secrets import TokenCipher
 from bot.webhooks.config import Destination, destination_for, new_webhook_secret
@@ -69,6 +71,35 @@ def test_a_webhook_url_with_credentials_is_refused_in_one_line_without_the_passw
         assert PASSWORD not in loaded.stderr + tested.stderr  # what the exact lines above imply
 
     refused()
+
+
+@pytest.mark.parametrize("url", [*UNPARSABLE, 'https://b.example.com/h?t=ab"c', "http://0x7f.1/"])
+def test_a_webhook_url_that_cannot_be_sent_as_written_is_refused_in_one_line(
+    run_seatbot: RunSeatbot, cli_env: dict[str, str | None], tmp_path: Path, url: str
+) -> None:
+    file = accounts_yaml(tmp_path, url, SECRET)
+    loaded = run_seatbot(["load", str(file)], cli_env)
+    problem = webhook_url_problem(url)
+    assert problem is not None
+    assert (loaded.returncode, loaded.stdout) == (2, "")
+    assert loaded.stderr == f"seatbot: {file}: line 7: accounts[0].billing_webhook.url: {problem}\n"
+
+
+def test_the_longest_url_is_stored_whole_and_its_shown_form_fits(
+    run_seatbot: RunSeatbot,
+    cli_env: dict[str, str | None],
+    tmp_path: Path,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """2,000 characters, 1,976 of them "&": its shown form used to show each empty part as
+    "…" (3,976 characters), which PostgreSQL refused ("the database at … failed
+    (StringDataRightTruncation)", exit 1)."""
+    url = "https://b.example.com/h?" + "&" * (MAX_URL_LENGTH - 24)
+    loaded = run_seatbot(["load", str(accounts_yaml(tmp_path, url, SECRET))], cli_env)
+    assert (loaded.returncode, loaded.stderr) == (0, "")
+    assert f"hooked: billing webhook added ({url})" in loaded.stdout  # nothing to hide
+    with session_factory() as session:
+        assert session.scalars(select(BillingWebhook.url)).all() == [url]
 
 
 def stored_text(db_url: str, sessions: sessionmaker[Session]) -> str:

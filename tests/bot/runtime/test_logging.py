@@ -236,7 +236,7 @@ async def test_the_access_log_shows_no_oauth_code_or_state(
     [
         ("/slack/oauth_redirect?code=abc&state=def", "/slack/oauth_redirect?code=…&state=…"),
         ("/slack/install", "/slack/install"),
-        ("/x?flag&empty=&a=1&a=2", "/x?…&empty=…&a=…&a=…"),  # a bare part may be a secret
+        ("/x?flag&empty=&a=1&a=2", "/x?…&empty=&a=…&a=…"),  # a bare part may be a secret
         ("/x?%E2%9C%93=%E2%9C%93", "/x?%E2%9C%93=…"),
     ],
 )
