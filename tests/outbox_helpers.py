@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.access import Caller
-from billing.events.store import OutboxEvent
+from billing.events.store import BillingWebhook, OutboxEvent
+from billing.formatting import shown_url
 from billing.seats.outcomes import ChangeApplied, ReadyToConfirm
 from billing.seats.service import SeatChanges
 from billing.users import UserListing
+from bot.runtime.secrets import TokenCipher
 
 OWNER = Caller("T_ACME", "U_OWNER")
 JAN_16 = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
@@ -42,6 +44,29 @@ def change(
     )
     assert isinstance(applied, ChangeApplied), applied
     return applied
+
+
+def store_webhook(
+    sessions: sessionmaker[Session],
+    account_id: int,
+    url: str,
+    secret: str,
+    cipher: TokenCipher,
+    *,
+    allow_private: bool = False,
+) -> None:
+    """Store ``url`` and ``secret`` as the account's billing webhook the way ``seatbot load``
+    stores them, without its rules (as one stored before a rule existed)."""
+    with sessions.begin() as session:
+        session.add(
+            BillingWebhook(
+                account_id=account_id,
+                url=shown_url(url),
+                url_encrypted=cipher.encrypt(url) or "",
+                secret_encrypted=cipher.encrypt(secret) or "",
+                allow_private_destinations=allow_private,
+            )
+        )
 
 
 def outbox_rows(sessions: sessionmaker[Session]) -> list[OutboxEvent]:

@@ -70,12 +70,16 @@ class DestinationGuard:
 
     async def pin(self, destination: Destination) -> PinnedRequest:
         """Resolve ``destination``'s host now and judge every address; the request to make.
-        :class:`DestinationRefused` when it may not be made, ``OSError`` when the host does not
-        resolve."""
+        :class:`DestinationRefused` when it may not be made (its URL included: one stored
+        before a rule refused it fails its attempts in words, and is given up like any other),
+        ``OSError`` when the host does not resolve."""
         problem = webhook_url_problem(destination.url)
         if problem is not None:
             raise DestinationRefused(f"refused: the URL {problem}")
-        url = httpx.URL(destination.url)
+        try:  # should the rule above let through a URL httpx cannot parse
+            url = httpx.URL(destination.url)
+        except httpx.InvalidURL:  # its message may quote the URL
+            raise DestinationRefused("refused: the URL cannot be parsed") from None
         host = url.raw_host.decode("ascii")
         addresses = await self._resolve(host, url.port or _DEFAULT_PORTS[url.scheme])
         if not addresses:

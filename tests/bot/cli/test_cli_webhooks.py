@@ -17,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from outbox_helpers import change, outbox_rows
+from outbox_helpers import change, outbox_rows, store_webhook
 from sqlalchemy.orm import Session, sessionmaker
-from webhook_urls import accounts_yaml
+from webhook_urls import UNPARSABLE, accounts_yaml
 
+from billing.events import webhook_url_problem
 from billing.events.rules import RetrySchedule
 from billing.events.service import Outbox
-from billing.events.store import BillingWebhook
+from billing.formatting import shown_url
 from bot.cli import run
 from bot.runtime.secrets import TokenCipher
 from bot.webhooks.config import is_webhook_secret, new_webhook_secret
@@ -146,17 +147,10 @@ def test_test_sends_a_ping_that_listen_verifies(
         "seatbot: acme has no billing webhook: add billing_webhook to the accounts file "
         "(`seatbot load`) or set SEATBOT_WEBHOOK_URL and SEATBOT_WEBHOOK_SECRET\n",
     )
-    with session_factory.begin() as session:
-        cipher = TokenCipher([KEY])
-        session.add(
-            BillingWebhook(
-                account_id=acme.account_id,
-                url=url,
-                url_encrypted=cipher.encrypt(url) or "",
-                secret_encrypted=cipher.encrypt(SECRET) or "",
-                allow_private_destinations=True,  # the receiver is on loopback
-            )
-        )
+    # The receiver is on loopback.
+    store_webhook(
+        session_factory, acme.account_id, url, SECRET, TokenCipher([KEY]), allow_private=True
+    )
 
     status, out, err = seatbot(["webhooks", "test", "acme"], capsys)
     assert (status, err) == (0, "")
@@ -291,3 +285,23 @@ def test_no_command_prints_a_query_value_of_a_webhook_url(
         assert status == 0
         assert "refused: the webhook's host resolves to 127.0.0.1" in out
         assert QUERY_TOKEN not in out + err
+
+
+@pytest.mark.parametrize("url", UNPARSABLE)
+def test_test_says_in_one_line_why_a_stored_url_cannot_be_sent(
+    env: str,
+    url: str,
+    session_factory: sessionmaker[Session],
+    seed: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A webhook stored before ``seatbot load`` refused its URL (it used to say "unexpected
+    error (InvalidURL)")."""
+    acme = seed()
+    store_webhook(session_factory, acme.account_id, url, SECRET, TokenCipher([KEY]))
+    assert seatbot(["webhooks", "test", "acme"], capsys) == (
+        1,
+        "",
+        f"seatbot: the ping to {shown_url(url)} failed: refused: the URL "
+        f"{webhook_url_problem(url)}\n",
+    )

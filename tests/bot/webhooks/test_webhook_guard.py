@@ -233,3 +233,15 @@ async def test_a_stored_url_the_rule_now_refuses_is_a_failed_attempt_in_words(ur
         DestinationGuard(resolver=Answers([PUBLIC])), Destination(url, SECRET)
     )
     assert (seen, result.delivered, result.error) == ([], False, f"refused: the URL {problem}")
+
+
+@pytest.mark.parametrize("url", UNPARSABLE)
+async def test_a_url_httpx_cannot_parse_is_refused_in_words_even_past_the_rule(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the rule let one through, the attempt still fails in words, never quoting it."""
+    monkeypatch.setattr("bot.webhooks.guard.webhook_url_problem", lambda _url: None)
+    result, seen = await attempt(
+        DestinationGuard(resolver=Answers([PUBLIC])), Destination(url, SECRET)
+    )
+    assert (seen, result.error) == ([], "refused: the URL cannot be parsed")

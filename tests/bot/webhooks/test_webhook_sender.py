@@ -9,13 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from outbox_helpers import JAN_16, change, outbox_rows
+from outbox_helpers import JAN_16, change, outbox_rows, store_webhook
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from webhook_urls import UNPARSABLE
 
+from billing.events import webhook_url_problem
 from billing.events.rules import OutboxStatus, RetrySchedule
 from billing.events.service import FailureNotice, Outbox
-from billing.events.store import BillingWebhook
 from bot.offline.standin.slack_api import serve_asgi
 from bot.runtime.secrets import TokenCipher
 from bot.web.metrics import Metrics
@@ -133,15 +134,7 @@ async def test_a_secret_no_key_opens_fails_the_attempt_naming_the_account(
     acme = seed()
     change(session_factory, acme, 12)
     lost_key = TokenCipher([TokenCipher.new_key()])
-    with session_factory.begin() as session:
-        session.add(
-            BillingWebhook(
-                account_id=acme.account_id,
-                url="http://127.0.0.1:9/never",
-                url_encrypted=lost_key.encrypt("http://127.0.0.1:9/never") or "",
-                secret_encrypted=lost_key.encrypt(SECRET) or "",
-            )
-        )
+    store_webhook(session_factory, acme.account_id, "http://127.0.0.1:9/never", SECRET, lost_key)
     webhooks = sender(session_factory, None, poll_s=3600)
     await webhooks.open()  # passes run only when the test says
     try:
@@ -208,6 +201,46 @@ async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hea
     )
     [notice] = told.notices
     assert notice.last_error == row.last_error
+
+
+@pytest.mark.parametrize("url", UNPARSABLE)
+async def test_a_stored_url_that_cannot_be_sent_fails_in_words_and_is_given_up(
+    session_factory: sessionmaker[Session],
+    seed: Any,
+    url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A webhook stored before ``seatbot load`` refused its URL: each attempt fails saying
+    why, without a traceback, and the event is given up on and its owners told like any other
+    failure (it used to stay claimed and unrecorded, every pass failing with InvalidURL)."""
+    acme = seed()
+    change(session_factory, acme, 12)
+    store_webhook(session_factory, acme.account_id, url, SECRET, CIPHER)
+    now = [JAN_16]
+    told = Told()
+    webhooks = WebhookSender(
+        Outbox(session_factory, RetrySchedule.of_seconds([60])),
+        session_factory,
+        CIPHER,
+        options=SenderOptions(timeout_s=5, poll_s=3600),
+        notifier=told,
+        clock=lambda: now[0],
+    )
+    await webhooks.open()  # passes run only when the test says
+    try:
+        await webhooks.run_once()
+        [row] = outbox_rows(session_factory)
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING.value, 1)
+        now[0] = JAN_16 + timedelta(seconds=61)
+        await webhooks.run_once()
+    finally:
+        await webhooks.stop()
+    [row] = outbox_rows(session_factory)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED.value, 2)
+    assert row.last_error == f"refused: the URL {webhook_url_problem(url)}"
+    [notice] = told.notices
+    assert notice.last_error == row.last_error
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
 
 
 class AwayThenBack(WebhookSender):
