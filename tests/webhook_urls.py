@@ -36,9 +36,11 @@ METADATA = frozenset(
 
 def public(address: Address) -> bool:
     """Whether Python's ``ipaddress`` calls ``address`` public: global, and none of loopback,
-    private, link-local, multicast, reserved or unspecified."""
+    private, link-local, site-local (deprecated, ``fec0::/10``), multicast, reserved or
+    unspecified."""
     return address.is_global and not (
-        address.is_loopback
+        (isinstance(address, IPv6Address) and address.is_site_local)
+        or address.is_loopback
         or address.is_private
         or address.is_link_local
         or address.is_multicast

@@ -13,9 +13,11 @@
   differently), or an IPv6 address in brackets. It is at most :data:`MAX_URL_LENGTH`
   characters long.
 * The addresses its host resolves to, checked at every attempt, are public ones: loopback,
-  private, link-local, multicast, reserved and unspecified addresses are refused unless the
-  operator allows private destinations; cloud metadata addresses are refused always (no
-  billing system lives there, and a request to one can hand out the machine's credentials).
+  private, link-local, site-local (``fec0::/10``, deprecated), multicast, reserved and
+  unspecified addresses are refused unless the operator allows private destinations; cloud
+  metadata addresses are refused always (no billing system lives there, and a request to one
+  can hand out the machine's credentials), also inside an IPv6 address that may lead to them
+  (IPv4-mapped, IPv4-compatible, 6to4, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ CLOUD_METADATA = frozenset(
     )
 )
 _NAT64 = ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ip_network("::/96")  # deprecated (RFC 4291), still routed by some stacks
+_LOCAL_NAT64 = ip_network("64:ff9b:1::/48")  # RFC 8215: any RFC 6052 layout, operator's choice
 METADATA_REASON = "a cloud metadata address"
 
 
@@ -131,6 +135,29 @@ def _embedded_ipv4(address: IPv4Address | IPv6Address) -> IPv4Address | None:
     return None
 
 
+def _may_lead_to_metadata(address: IPv4Address | IPv6Address) -> bool:
+    """Whether ``address`` is a cloud metadata address, or an IPv6 address whose IPv4 address,
+    in a form some network may translate or tunnel, is one: IPv4-compatible (``::a9fe:a9fe``)
+    or the local-use NAT64 prefix in any of RFC 6052's layouts (bits 48-63 and 72-87, 56-63
+    and 72-95, 72-103, or 96-127)."""
+    if address in CLOUD_METADATA:
+        return True
+    if not isinstance(address, IPv6Address):
+        return False
+    value = int(address)
+    carried = []
+    if address in _IPV4_COMPATIBLE:
+        carried.append(value & 0xFFFFFFFF)
+    if address in _LOCAL_NAT64:
+        carried += [
+            (value >> 64 & 0xFFFF) << 16 | value >> 40 & 0xFFFF,
+            (value >> 64 & 0xFF) << 24 | value >> 32 & 0xFFFFFF,
+            value >> 24 & 0xFFFFFFFF,
+            value & 0xFFFFFFFF,
+        ]
+    return any(IPv4Address(v4) in CLOUD_METADATA for v4 in carried)
+
+
 def refused_address(address: str, *, allow_private: bool = False) -> str | None:
     """Why a webhook may not be sent to ``address`` (an IP address as a resolver gives it,
     maybe with an IPv6 zone: ``fe80::1%eth0``), as words (``"a loopback address"``), or ``None``
@@ -141,7 +168,7 @@ def refused_address(address: str, *, allow_private: bool = False) -> str | None:
     except ValueError:
         return "not an IP address"
     parsed = _embedded_ipv4(parsed) or parsed
-    if parsed in CLOUD_METADATA:
+    if _may_lead_to_metadata(parsed):
         return METADATA_REASON
     if allow_private:
         return None
@@ -157,6 +184,8 @@ def refused_address(address: str, *, allow_private: bool = False) -> str | None:
         return "a reserved address (not publicly routable)"
     if parsed.is_private:
         return "a private address"
+    if isinstance(parsed, IPv6Address) and parsed.is_site_local:
+        return "a site-local address (deprecated, not publicly routable)"
     if not parsed.is_global:
         return "a reserved address (not publicly routable)"
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from ipaddress import IPv6Address
 
 import httpx
 import pytest
@@ -148,10 +149,18 @@ def test_the_problems_never_quote_the_url() -> None:
         ("192.168.1.1", "a private address"),
         ("fd12:3456::1", "a private address"),
         ("169.254.10.20", "a link-local address"),
+        ("fec0::1", "a site-local address (deprecated, not publicly routable)"),
         ("fe80::1%eth0", "a link-local address"),
         ("169.254.169.254", "a cloud metadata address"),
         ("fd00:ec2::254", "a cloud metadata address"),
         ("100.100.100.200", "a cloud metadata address"),
+        ("::a9fe:a9fe", "a cloud metadata address"),  # IPv4-compatible
+        ("64:ff9b:1::a9fe:a9fe", "a cloud metadata address"),  # RFC 8215 local-use NAT64, /96
+        ("64:ff9b:1:a9fe:a9:fe00::", "a cloud metadata address"),  # the same, /48 layout
+        ("64:ff9b:1:a9:fe:a9fe::", "a cloud metadata address"),  # /56
+        ("64:ff9b:1:0:a9:fea9:fe00:0", "a cloud metadata address"),  # /64
+        ("64:ff9b:1::a00:1", "a reserved address (not publicly routable)"),
+        ("::a00:1", "a reserved address (not publicly routable)"),
         ("224.0.0.1", "a multicast address"),
         ("ff02::1", "a multicast address"),
         ("100.64.0.1", "a reserved address (not publicly routable)"),
@@ -166,7 +175,14 @@ def test_which_addresses_a_webhook_may_reach(address: str, reason: str | None) -
 def test_the_operator_may_allow_private_addresses_but_never_cloud_metadata() -> None:
     for private in ("127.0.0.1", "::1", "10.1.2.3", "169.254.10.20", "fd12::1", "::"):
         assert refused_address(private, allow_private=True) is None
-    for metadata in ("169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254"):
+    for metadata in (
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "::ffff:169.254.169.254",
+        "::a9fe:a9fe",
+        "64:ff9b:1::a9fe:a9fe",
+        "64:ff9b:1:a9fe:a9:fe00::",
+    ):
         assert refused_address(metadata, allow_private=True) == "a cloud metadata address"
 
 
@@ -224,6 +240,9 @@ REASONS: dict[str, Callable[[Address], bool]] = {
     "a link-local address": lambda a: a.is_link_local,
     "a multicast address": lambda a: a.is_multicast,
     "a private address": lambda a: a.is_private,
+    "a site-local address (deprecated, not publicly routable)": lambda a: (
+        isinstance(a, IPv6Address) and a.is_site_local
+    ),
     "a reserved address (not publicly routable)": lambda a: a.is_reserved or not a.is_global,
     METADATA_REASON: lambda a: a in METADATA,
 }
