@@ -23,13 +23,11 @@ from sqlalchemy.orm import Session
 
 from billing.errors import DecryptionError
 from billing.events import (
-    CREDENTIALS_PROBLEM,
     DEFAULT_RETRY_SCHEDULE,
     BillingWebhook,
     RetrySchedule,
     webhook_url_problem,
 )
-from billing.formatting import shown_url
 from billing.models import Account
 from bot.runtime.secrets import TokenCipher
 from bot.runtime.settings import Settings, bad_setting
@@ -87,10 +85,9 @@ def default_destination(settings: Settings) -> Destination | None:
             "SEATBOT_WEBHOOK_URL", "is not set, but SEATBOT_WEBHOOK_SECRET is: set both or neither"
         )
     problem = webhook_url_problem(url)
-    if problem == CREDENTIALS_PROBLEM:
-        raise bad_setting("SEATBOT_WEBHOOK_URL", problem)  # not even the user name
     if problem is not None:
-        raise bad_setting("SEATBOT_WEBHOOK_URL", f"{shown_url(url)!r} {problem}")
+        # The URL is not quoted: a malformed one may hold a password the rules cannot find.
+        raise bad_setting("SEATBOT_WEBHOOK_URL", problem)
     if not secret_text:
         raise bad_setting(
             "SEATBOT_WEBHOOK_SECRET", "is not set, but SEATBOT_WEBHOOK_URL is: set both or neither"

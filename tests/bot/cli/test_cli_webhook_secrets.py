@@ -83,6 +83,24 @@ def test_a_webhook_url_that_cannot_be_sent_as_written_is_refused_in_one_line(
     assert problem is not None
     assert (loaded.returncode, loaded.stdout) == (2, "")
     assert loaded.stderr == f"seatbot: {file}: line 7: accounts[0].billing_webhook.url: {problem}\n"
+    # From the environment the URL is not quoted back at all.
+    default = {**cli_env, "SEATBOT_WEBHOOK_URL": url, "SEATBOT_WEBHOOK_SECRET": SECRET}
+    tested = run_seatbot(["webhooks", "test", "hooked"], default)
+    assert (tested.returncode, tested.stderr) == (2, f"seatbot: SEATBOT_WEBHOOK_URL: {problem}\n")
+
+
+def test_a_password_the_rules_cannot_find_is_not_quoted_back(
+    run_seatbot: RunSeatbot, cli_env: dict[str, str | None]
+) -> None:
+    """``pa#ss``: a ``#`` ends the authority, so no user and password are found (the URL is
+    refused for its port instead); the refusal names the setting, never the URL, whose shown
+    form held ``pa`` and ``ss@b.example.com``."""
+    url = "https://user:pa#ss@b.example.com/h"
+    default = {**cli_env, "SEATBOT_WEBHOOK_URL": url, "SEATBOT_WEBHOOK_SECRET": SECRET}
+    tested = run_seatbot(["webhooks", "test", "hooked"], default)
+    assert tested.returncode == 2
+    assert tested.stderr == f"seatbot: SEATBOT_WEBHOOK_URL: {webhook_url_problem(url)}\n"
+    assert "ss@" not in tested.stderr
 
 
 def test_the_longest_url_is_stored_whole_and_its_shown_form_fits(
