@@ -201,4 +201,14 @@ def shown_url(text: str) -> str:
     ``scheme://user:password@host`` replaced by ``***`` and every query value by ``…``; the
     scheme, user, host, path, query names and fragment stay. A URL without a password is
     never shown longer than it is (so its shown form fits where the URL fits)."""
-    return _URL_IN_TEXT.sub(lambda match: _shown_one(match.group(0)), text)
+    shown, end = [], 0
+    for match in _URL_IN_TEXT.finditer(text):
+        start, stop = match.span()
+        url = match.group(0)
+        # A "]" closing a "[" of the URL is its own ("http://[::1]", "token=[redacted]"), not
+        # the punctuation of the text around it.
+        while url.count("[") > url.count("]") and text.startswith("]", stop):
+            url, stop = url + "]", stop + 1
+        shown += [text[end:start], _shown_one(url)]
+        end = stop
+    return "".join([*shown, text[end:]])

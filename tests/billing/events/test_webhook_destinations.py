@@ -63,6 +63,10 @@ from billing.formatting import shown_query, shown_url
             "(<https://b/?k=…>), {'u': 'http://a/?k=…'}",
         ),
         ("no url here ?token=1", "no url here ?token=1"),
+        # A "]" closing a "[" of the URL is the URL's (a secret the log redactor replaced first,
+        # an IPv6 host), one closing the text's own "[" is not.
+        ('POST http://h/h?token=[redacted] "HTTP/1.1"', 'POST http://h/h?token=… "HTTP/1.1"'),
+        ("http://[::1]/p?q=1 and [http://x/y?a=b]", "http://[::1]/p?q=… and [http://x/y?a=…]"),
     ],
 )
 def test_shown_url_hides_passwords_and_query_values_in_any_text(text: str, shown: str) -> None:
