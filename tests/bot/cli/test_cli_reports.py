@@ -174,6 +174,18 @@ async def _seatbot(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+def _environment(db_url: str, **more: str) -> dict[str, str]:
+    """A ``seatbot`` process's environment: ``db_url``, a fresh key, the clock at :data:`AT`."""
+    return dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
+        SEATBOT_CLOCK_START=AT,
+        SEATBOT_CLOCK_SPEED="1",
+        **more,
+    )
+
+
 def _accounts_file(folder: Path, sandbox_url: str) -> Path:
     for extra in EXAMPLES.iterdir():
         if extra.name != "accounts.yml":
@@ -205,13 +217,7 @@ async def test_reconcile_and_digest_json_equal_the_figures_worked_out_by_hand(
     db_url: str, tmp_path: Path
 ) -> None:
     server = serve_asgi(SandboxApp(SandboxConfig()))
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
-        SEATBOT_CLOCK_START=AT,
-        SEATBOT_CLOCK_SPEED="1",
-    )
+    env = _environment(db_url)
     try:
         code, _, err = await _seatbot(env, "load", str(_accounts_file(tmp_path, server.url)))
         assert code == 0, err
@@ -283,14 +289,7 @@ async def test_digest_post_waits_for_the_invitation_then_posts_once(
     server = serve_asgi(SandboxApp(SandboxConfig()))
     standin = SlackStandIn(strict_channels=True)  # a channel not added is one Seatbot is not in
     standin.add_workspace("T0ACME001", "xoxb-cli-post")
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        SEATBOT_TOKEN_KEYS=Fernet.generate_key().decode(),
-        SEATBOT_CLOCK_START=AT,
-        SEATBOT_CLOCK_SPEED="1",
-        SLACK_BOT_TOKEN="xoxb-cli-post",
-    )
+    env = _environment(db_url, SLACK_BOT_TOKEN="xoxb-cli-post")
     try:
         async with start_standin(standin) as slack:
             env["SLACK_API_URL"] = slack.api_url

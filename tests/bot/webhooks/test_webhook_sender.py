@@ -161,22 +161,17 @@ class Told:
         return 1
 
 
-async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hear_of_it(
-    session_factory: sessionmaker[Session], seed: Any
+async def fail_twice(
+    session_factory: sessionmaker[Session], told: Told, default: Destination | None = None
 ) -> None:
-    """Loopback without the operator's opt-in: nothing is sent, each attempt fails saying why
-    (no URL, no secret), the event stays in the outbox, and its owners are told once it fails."""
-    acme = seed()
-    change(session_factory, acme, 12)
-    receiver = WebhookReceiver(SECRET)
-    server = serve_asgi(receiver.asgi_app)
+    """Two passes of a sender whose schedule allows one retry, 60 s after the first attempt:
+    the first attempt fails and the event waits; the second, past the retry, fails it."""
     now = [JAN_16]
-    told = Told()
     webhooks = WebhookSender(
         Outbox(session_factory, RetrySchedule.of_seconds([60])),
         session_factory,
         CIPHER,
-        default=Destination(f"{server.url}/h?token=s3cr3t-in-query", SECRET, True),
+        default=default,
         options=SenderOptions(timeout_s=5, poll_s=3600),
         notifier=told,
         clock=lambda: now[0],
@@ -190,6 +185,22 @@ async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hea
         await webhooks.run_once()
     finally:
         await webhooks.stop()
+
+
+async def test_a_refused_destination_is_a_failed_attempt_in_words_and_owners_hear_of_it(
+    session_factory: sessionmaker[Session], seed: Any
+) -> None:
+    """Loopback without the operator's opt-in: nothing is sent, each attempt fails saying why
+    (no URL, no secret), the event stays in the outbox, and its owners are told once it fails."""
+    acme = seed()
+    change(session_factory, acme, 12)
+    receiver = WebhookReceiver(SECRET)
+    server = serve_asgi(receiver.asgi_app)
+    told = Told()
+    default = Destination(f"{server.url}/h?token=s3cr3t-in-query", SECRET, True)
+    try:
+        await fail_twice(session_factory, told, default)
+    finally:
         await server.stop()
     assert receiver.events == []
     [row] = outbox_rows(session_factory)
@@ -216,25 +227,8 @@ async def test_a_stored_url_that_cannot_be_sent_fails_in_words_and_is_given_up(
     acme = seed()
     change(session_factory, acme, 12)
     store_webhook(session_factory, acme.account_id, url, SECRET, CIPHER)
-    now = [JAN_16]
     told = Told()
-    webhooks = WebhookSender(
-        Outbox(session_factory, RetrySchedule.of_seconds([60])),
-        session_factory,
-        CIPHER,
-        options=SenderOptions(timeout_s=5, poll_s=3600),
-        notifier=told,
-        clock=lambda: now[0],
-    )
-    await webhooks.open()  # passes run only when the test says
-    try:
-        await webhooks.run_once()
-        [row] = outbox_rows(session_factory)
-        assert (row.status, row.attempts) == (OutboxStatus.PENDING.value, 1)
-        now[0] = JAN_16 + timedelta(seconds=61)
-        await webhooks.run_once()
-    finally:
-        await webhooks.stop()
+    await fail_twice(session_factory, told)
     [row] = outbox_rows(session_factory)
     assert (row.status, row.attempts) == (OutboxStatus.FAILED.value, 2)
     assert row.last_error == f"refused: the URL {webhook_url_problem(url)}"
